@@ -1,0 +1,53 @@
+"""Errors raised by the desk package.
+
+Tree::
+
+    DeskError
+    ├── SettingsError          environment did not describe a valid configuration
+    ├── NotFound               an id that does not exist (HTTP 404)
+    ├── Forbidden              caller lacks the right (HTTP 403)
+    ├── Conflict               duplicate name / state conflict (HTTP 409)
+    ├── InvalidInput           malformed or oversize field (HTTP 422)
+    └── AuthError              bad credentials or session (HTTP 401)
+        └── RateLimited        too many attempts (HTTP 429)
+"""
+
+from __future__ import annotations
+
+
+class DeskError(Exception):
+    """Base of every desk error; ``status`` is the HTTP status it maps to."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SettingsError(DeskError):
+    status = 500
+
+
+class NotFound(DeskError):
+    status = 404
+
+
+class Forbidden(DeskError):
+    status = 403
+
+
+class Conflict(DeskError):
+    status = 409
+
+
+class InvalidInput(DeskError):
+    status = 422
+
+
+class AuthError(DeskError):
+    status = 401
+
+
+class RateLimited(AuthError):
+    status = 429

@@ -1,0 +1,193 @@
+"""The one Settings object, built from the environment at each entry point.
+
+Nothing reads the environment at import time: ``Settings.from_env()`` is called by the CLI (or a
+test) and the result is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from desk.errors import SettingsError
+
+PREFIX = "SWITCHBOARD_"
+_DB_SCHEMES = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+_DB_ALIASES = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+               "postgres": "postgresql+asyncpg"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{PREFIX}{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    low = raw.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with an async driver, or raise SettingsError saying what is wrong."""
+    parts = urlsplit(url)
+    scheme = _DB_ALIASES.get(parts.scheme, parts.scheme)
+    if scheme not in _DB_SCHEMES:
+        raise SettingsError(
+            f"DATABASE_URL scheme {parts.scheme!r} is not supported; "
+            "use sqlite:///path/to/file.db or postgresql://user@host/db"
+        )
+    if scheme.startswith("postgresql") and not parts.hostname and "host=" not in parts.query:
+        raise SettingsError("DATABASE_URL for PostgreSQL needs a host")
+    if scheme.startswith("sqlite") and not parts.path.strip("/"):
+        raise SettingsError("DATABASE_URL for SQLite needs a file path")
+    return scheme + url[len(parts.scheme):]
+
+
+def check_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(f"REDIS_URL scheme {parts.scheme!r} is not supported; use redis://")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise SettingsError("REDIS_URL needs a host, e.g. redis://127.0.0.1:6379/0")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of a Switchboard process. Build with ``from_env``; tweak with ``replace``."""
+
+    mode: str = "development"
+    secret_key: str = field(default="", repr=False)
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    console_origins: tuple[str, ...] = ()
+    log_level: str = "info"
+    # Web / WebSocket limits.
+    ws_max_size: int = 64 * 1024
+    ws_send_queue: int = 256
+    ws_auth_timeout_s: float = 5.0
+    ws_ping_interval_s: float = 20.0
+    ws_msg_rate: float = 10.0
+    ws_msg_burst: int = 30
+    typing_rate: float = 5.0
+    max_message_chars: int = 10_000
+    # Sessions and login.
+    session_max_age_s: int = 12 * 3600
+    login_attempts_per_min: int = 10
+    # Routing.
+    offer_timeout_s: int = 30
+    presence_ttl_s: int = 30
+    presence_grace_s: int = 60
+    # Mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_max_bytes: int = 25 * 1024 * 1024
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    imap_timeout_s: float = 30.0
+    imap_idle_s: int = 25 * 60
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def allowed_console_origins(self) -> tuple[str, ...]:
+        return self.console_origins or (self.public_url.rstrip("/"),)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        mode = env.get(PREFIX + "MODE", "development").strip().lower()
+        if mode not in {"development", "production", "test"}:
+            raise SettingsError(
+                f"{PREFIX}MODE must be development, production or test, got {mode!r}"
+            )
+        secret = env.get(PREFIX + "SECRET_KEY", "")
+        if mode == "production":
+            if not secret:
+                raise SettingsError(f"{PREFIX}SECRET_KEY is required in production mode")
+            if len(secret) < 32:
+                raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 32 characters")
+        data_dir = Path(env.get(PREFIX + "DATA_DIR", "data"))
+        if not secret:
+            secret = _dev_secret(data_dir)
+        db_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'switchboard.db'}"
+        redis_url = env.get("REDIS_URL") or None
+        port = _int(env, "PORT", 8000, 1, 65535)
+        host = env.get(PREFIX + "HOST", "127.0.0.1")
+        public_url = env.get(PREFIX + "PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
+        if urlsplit(public_url).scheme not in {"http", "https"}:
+            raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+        origins = tuple(
+            o.strip().rstrip("/")
+            for o in env.get(PREFIX + "CONSOLE_ORIGINS", "").split(",")
+            if o.strip()
+        )
+        smtp_tls = env.get(PREFIX + "SMTP_TLS", "none").lower()
+        if smtp_tls not in {"none", "starttls", "tls"}:
+            raise SettingsError(f"{PREFIX}SMTP_TLS must be none, starttls or tls")
+        return cls(
+            mode=mode,
+            secret_key=secret,
+            data_dir=data_dir,
+            database_url=normalise_database_url(db_url),
+            redis_url=check_redis_url(redis_url) if redis_url else None,
+            host=host,
+            port=port,
+            public_url=public_url,
+            console_origins=origins,
+            log_level=env.get(PREFIX + "LOG_LEVEL", "info").lower(),
+            ws_max_size=_int(env, "WS_MAX_SIZE", 64 * 1024, 1024, 16 * 1024 * 1024),
+            ws_send_queue=_int(env, "WS_SEND_QUEUE", 256, 1, 100_000),
+            offer_timeout_s=_int(env, "OFFER_TIMEOUT", 30, 1, 3600),
+            presence_ttl_s=_int(env, "PRESENCE_TTL", 30, 2, 3600),
+            presence_grace_s=_int(env, "PRESENCE_GRACE", 60, 0, 86400),
+            smtp_host=env.get(PREFIX + "SMTP_HOST", "127.0.0.1"),
+            smtp_port=_int(env, "SMTP_PORT", 25, 1, 65535),
+            smtp_tls=smtp_tls,
+            smtp_user=env.get(PREFIX + "SMTP_USER", ""),
+            smtp_password=env.get(PREFIX + "SMTP_PASSWORD", ""),
+            session_max_age_s=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 90 * 86400),
+            login_attempts_per_min=_int(env, "LOGIN_ATTEMPTS_PER_MIN", 10, 1, 10_000),
+        )
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """Outside production, keep a random secret in the data dir so restarts keep sessions."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
