@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker

@@ -30,7 +30,8 @@ class PostgresServer:
 
 def drop_database(server: PostgresServer, url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    asyncio.run(_execute(server.url + "/postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    asyncio.run(_execute(server.url + "/postgres", sql))
 
 
 async def _execute(dsn: str, sql: str) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:37:29.582614
+Create Date: 2026-11-23 11:41:51.183983
 """
 
 from __future__ import annotations

@@ -1,0 +1,495 @@
+"""Admin API: departments, groups, agents, skills, sites, canned responses.
+
+Writes are admin-only (canned responses: supervisors too). Reads are scoped: an agent sees only
+the groups they belong to, and the departments and colleagues of those groups; asking for
+anything else by id is a 403, unknown ids are 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from desk import auth, validate
+from desk.auth import Principal
+from desk.errors import Forbidden, InvalidInput, NotFound
+from desk.http import (
+    JSONResponse,
+    api,
+    current_principal,
+    deps,
+    path_int,
+    query_int,
+    read_json,
+    require_admin,
+)
+from desk.models import (
+    NAME_MAX,
+    POLICIES,
+    ROLES,
+    Agent,
+    AgentGroup,
+    AgentSkill,
+    CannedResponse,
+    Department,
+    Group,
+    Site,
+    Skill,
+)
+
+SITE_CONFIG_MAX = 64 * 1024
+
+
+def department_json(d: Department) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "email_address": d.email_address,
+            "front_group_id": d.front_group_id}
+
+
+def group_json(g: Group) -> dict[str, Any]:
+    return {"id": g.id, "department_id": g.department_id, "name": g.name, "policy": g.policy,
+            "offer_timeout_s": g.offer_timeout_s}
+
+
+def agent_json(a: Agent, skill_names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": a.id, "email": a.email, "display_name": a.display_name, "role": a.role,
+        "chat_capacity": a.chat_capacity, "ticket_capacity": a.ticket_capacity,
+        "is_active": a.is_active, "group_ids": sorted(g.group_id for g in a.groups),
+        "skills": {skill_names[s.skill_id]: s.level for s in a.skills},
+    }
+
+
+def site_json(s: Site) -> dict[str, Any]:
+    return {"id": s.id, "key": s.key, "name": s.name, "allowed_origins": s.allowed_origins,
+            "typing_preview": s.typing_preview, "config": s.config}
+
+
+async def _get(s: AsyncSession, model: Any, obj_id: int) -> Any:
+    obj = await s.get(model, obj_id)
+    if obj is None:
+        raise NotFound(f"{model.__tablename__[:-1]} {obj_id} not found")
+    return obj
+
+
+async def _visible_department_ids(s: AsyncSession, p: Principal) -> set[int] | None:
+    """None means every department (admin)."""
+    if p.is_admin:
+        return None
+    rows = await s.execute(select(Group.department_id).where(Group.id.in_(p.group_ids)))
+    return set(rows.scalars())
+
+
+# --- departments -------------------------------------------------------------------------
+
+
+@api
+async def list_departments(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        visible = await _visible_department_ids(s, p)
+        q = select(Department).order_by(Department.id)
+        if visible is not None:
+            q = q.where(Department.id.in_(visible))
+        return JSONResponse([department_json(d) for d in (await s.execute(q)).scalars()])
+
+
+async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any],
+                            partial: bool) -> None:
+    if not partial or "name" in data:
+        d.name = validate.required_text(data, "name", max_len=NAME_MAX)
+    if "email_address" in data:
+        d.email_address = validate.email(data, "email_address", required=False)
+    if "front_group_id" in data:
+        gid = validate.integer(data, "front_group_id", lo=1, hi=2**31)
+        if gid is not None:
+            group = await _get(s, Group, gid)
+            if group.department_id != d.id:
+                raise InvalidInput("front_group_id must be a group of this department")
+        d.front_group_id = gid
+
+
+@api
+async def create_department(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        d = Department()
+        await _apply_department(s, d, {k: v for k, v in data.items() if k != "front_group_id"},
+                                partial=False)
+        s.add(d)
+        await s.commit()
+        return JSONResponse(department_json(d), status_code=201)
+
+
+@api
+async def get_department(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        d = await _get(s, Department, path_int(request, "id"))
+        visible = await _visible_department_ids(s, p)
+        if visible is not None and d.id not in visible:
+            raise Forbidden("not a department of your groups")
+        return JSONResponse(department_json(d))
+
+
+@api
+async def update_department(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        d = await _get(s, Department, path_int(request, "id"))
+        await _apply_department(s, d, data, partial=True)
+        await s.commit()
+        return JSONResponse(department_json(d))
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+@api
+async def list_groups(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        q = select(Group).order_by(Group.id)
+        if not p.is_admin:
+            q = q.where(Group.id.in_(p.group_ids))
+        return JSONResponse([group_json(g) for g in (await s.execute(q)).scalars()])
+
+
+async def _apply_group(s: AsyncSession, g: Group, data: dict[str, Any], partial: bool) -> None:
+    if not partial:
+        dept_id = validate.integer(data, "department_id", lo=1, hi=2**31, required=True)
+        assert dept_id is not None
+        await _get(s, Department, dept_id)
+        g.department_id = dept_id
+    if not partial or "name" in data:
+        g.name = validate.required_text(data, "name", max_len=NAME_MAX)
+    policy = validate.choice(data, "policy", POLICIES, None if partial else "least_loaded")
+    if policy is not None:
+        g.policy = policy
+    timeout = validate.integer(data, "offer_timeout_s", lo=5, hi=3600,
+                               default=None if partial else 30)
+    if timeout is not None:
+        g.offer_timeout_s = timeout
+
+
+@api
+async def create_group(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        g = Group()
+        await _apply_group(s, g, data, partial=False)
+        s.add(g)
+        await s.commit()
+        return JSONResponse(group_json(g), status_code=201)
+
+
+@api
+async def get_group(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        g = await _get(s, Group, path_int(request, "id"))
+        if not p.can_see_group(g.id):
+            raise Forbidden("not one of your groups")
+        return JSONResponse(group_json(g))
+
+
+@api
+async def update_group(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        g = await _get(s, Group, path_int(request, "id"))
+        await _apply_group(s, g, data, partial=True)
+        await s.commit()
+        return JSONResponse(group_json(g))
+
+
+# --- skills ------------------------------------------------------------------------------
+
+
+async def _skill_names(s: AsyncSession) -> dict[int, str]:
+    return {k.id: k.name for k in (await s.execute(select(Skill))).scalars()}
+
+
+@api
+async def list_skills(request: Request) -> Response:
+    await current_principal(request)
+    async with deps(request).sm() as s:
+        names = await _skill_names(s)
+    return JSONResponse([{"id": i, "name": n} for i, n in sorted(names.items())])
+
+
+@api
+async def create_skill(request: Request) -> Response:
+    await require_admin(request)
+    name = validate.required_text(await read_json(request), "name", max_len=64)
+    async with deps(request).sm() as s:
+        skill = Skill(name=name)
+        s.add(skill)
+        await s.commit()
+        return JSONResponse({"id": skill.id, "name": skill.name}, status_code=201)
+
+
+# --- agents ------------------------------------------------------------------------------
+
+
+@api
+async def list_agents(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        q = select(Agent).order_by(Agent.id)
+        if not p.is_admin:
+            q = q.where(Agent.id.in_(
+                select(AgentGroup.agent_id).where(AgentGroup.group_id.in_(p.group_ids))
+            ))
+        names = await _skill_names(s)
+        return JSONResponse([agent_json(a, names) for a in (await s.execute(q)).scalars()])
+
+
+async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial: bool) -> None:
+    if not partial:
+        email = validate.email(data, "email")
+        assert email is not None
+        a.email = email
+        password = data.get("password")
+        if not isinstance(password, str):
+            raise InvalidInput("password is required")
+        a.password_hash = auth.hash_password(password)
+    if not partial or "display_name" in data:
+        a.display_name = validate.required_text(data, "display_name", max_len=NAME_MAX)
+    role = validate.choice(data, "role", ROLES, None if partial else "agent")
+    if role is not None:
+        a.role = role
+    for key, hi in (("chat_capacity", 50), ("ticket_capacity", 500)):
+        value = validate.integer(data, key, lo=0, hi=hi)
+        if value is not None:
+            setattr(a, key, value)
+    active = validate.boolean(data, "is_active")
+    if active is not None:
+        if a.is_active and not active:
+            a.session_version = (a.session_version or 1) + 1
+        a.is_active = active
+    group_ids = validate.int_list(data, "group_ids")
+    if group_ids is not None:
+        found = set((await s.execute(select(Group.id).where(Group.id.in_(group_ids)))).scalars())
+        missing = sorted(set(group_ids) - found)
+        if missing:
+            raise NotFound(f"groups not found: {missing}")
+        a.groups = [AgentGroup(group_id=gid) for gid in group_ids]
+    skills = validate.skill_levels(data, "skills")
+    if skills is not None:
+        by_name = {v: k for k, v in (await _skill_names(s)).items()}
+        missing_skills = sorted(set(skills) - set(by_name))
+        if missing_skills:
+            raise NotFound(f"skills not found: {missing_skills}")
+        a.skills = [AgentSkill(skill_id=by_name[n], level=lvl) for n, lvl in skills.items()]
+
+
+@api
+async def create_agent(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        a = Agent(groups=[], skills=[], session_version=1, is_active=True,
+                  chat_capacity=3, ticket_capacity=10)
+        await _apply_agent(s, a, data, partial=False)
+        s.add(a)
+        await s.commit()
+        return JSONResponse(agent_json(a, await _skill_names(s)), status_code=201)
+
+
+@api
+async def get_agent(request: Request) -> Response:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        a = await _get(s, Agent, path_int(request, "id"))
+        if not p.is_admin and a.id != p.agent_id and not (
+            {g.group_id for g in a.groups} & p.group_ids
+        ):
+            raise Forbidden("not a colleague in your groups")
+        return JSONResponse(agent_json(a, await _skill_names(s)))
+
+
+@api
+async def update_agent(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    if "password" in data or "email" in data:
+        raise InvalidInput("email and password cannot be changed here")
+    d = deps(request)
+    async with d.sm() as s:
+        a = await _get(s, Agent, path_int(request, "id"))
+        await _apply_agent(s, a, data, partial=True)
+        await s.commit()
+        result = agent_json(a, await _skill_names(s))
+    await d.hooks.rights_changed(a.id)
+    if data.get("is_active") is False:
+        await d.hooks.session_ended(a.id, None)
+    return JSONResponse(result)
+
+
+@api
+async def reset_agent_password(request: Request) -> Response:
+    await require_admin(request)
+    d = deps(request)
+    data = await read_json(request)
+    password = data.get("password")
+    if not isinstance(password, str):
+        raise InvalidInput("password is required")
+    agent_id = path_int(request, "id")
+    async with d.sm() as s:
+        await _get(s, Agent, agent_id)
+    await auth.set_password(d.sm, agent_id, password)
+    await d.hooks.session_ended(agent_id, None)
+    return JSONResponse({"ok": True})
+
+
+# --- sites -------------------------------------------------------------------------------
+
+
+def _site_config(data: dict[str, Any]) -> dict[str, Any] | None:
+    config = data.get("config")
+    if config is None:
+        return None
+    if not isinstance(config, dict) or len(orjson.dumps(config)) > SITE_CONFIG_MAX:
+        raise InvalidInput(f"config must be a JSON object of at most {SITE_CONFIG_MAX} bytes")
+    return config
+
+
+@api
+async def list_sites(request: Request) -> Response:
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        return JSONResponse([site_json(x) for x in (await s.execute(select(Site))).scalars()])
+
+
+@api
+async def create_site(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    site = Site(
+        key="site_" + secrets.token_urlsafe(16),
+        name=validate.required_text(data, "name", max_len=NAME_MAX),
+        allowed_origins=validate.origins(data, "allowed_origins") or [],
+        typing_preview=validate.boolean(data, "typing_preview", True),
+        config=_site_config(data) or {},
+    )
+    async with deps(request).sm() as s:
+        s.add(site)
+        await s.commit()
+    return JSONResponse(site_json(site), status_code=201)
+
+
+@api
+async def update_site(request: Request) -> Response:
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        site = await _get(s, Site, path_int(request, "id"))
+        if "name" in data:
+            site.name = validate.required_text(data, "name", max_len=NAME_MAX)
+        origins = validate.origins(data, "allowed_origins")
+        if origins is not None:
+            site.allowed_origins = origins
+        preview = validate.boolean(data, "typing_preview")
+        if preview is not None:
+            site.typing_preview = preview
+        config = _site_config(data)
+        if config is not None:
+            site.config = config
+        await s.commit()
+        return JSONResponse(site_json(site))
+
+
+# --- canned responses --------------------------------------------------------------------
+
+
+@api
+async def list_canned(request: Request) -> Response:
+    p = await current_principal(request)
+    dept = query_int(request, "department_id")
+    async with deps(request).sm() as s:
+        visible = await _visible_department_ids(s, p)
+        if dept is not None and visible is not None and dept not in visible:
+            raise Forbidden("not a department of your groups")
+        q = select(CannedResponse).order_by(CannedResponse.shortcut)
+        if dept is not None:
+            q = q.where(CannedResponse.department_id == dept)
+        elif visible is not None:
+            q = q.where(CannedResponse.department_id.in_(visible))
+        rows = (await s.execute(q)).scalars()
+        return JSONResponse([{"id": c.id, "department_id": c.department_id,
+                              "shortcut": c.shortcut, "title": c.title, "body": c.body}
+                             for c in rows])
+
+
+@api
+async def create_canned(request: Request) -> Response:
+    p = await current_principal(request)
+    if not p.is_supervisor:
+        raise Forbidden("supervisors and admins only")
+    data = await read_json(request)
+    dept = validate.integer(data, "department_id", lo=1, hi=2**31, required=True)
+    async with deps(request).sm() as s:
+        await _get(s, Department, dept or 0)
+        visible = await _visible_department_ids(s, p)
+        if visible is not None and dept not in visible:
+            raise Forbidden("not a department of your groups")
+        c = CannedResponse(
+            department_id=dept,
+            shortcut=validate.required_text(data, "shortcut", max_len=32),
+            title=validate.required_text(data, "title", max_len=NAME_MAX),
+            body=validate.required_text(data, "body", max_len=10_000),
+        )
+        s.add(c)
+        await s.commit()
+        return JSONResponse({"id": c.id}, status_code=201)
+
+
+@api
+async def delete_canned(request: Request) -> Response:
+    p = await current_principal(request)
+    if not p.is_supervisor:
+        raise Forbidden("supervisors and admins only")
+    async with deps(request).sm() as s:
+        c = await _get(s, CannedResponse, path_int(request, "id"))
+        visible = await _visible_department_ids(s, p)
+        if visible is not None and c.department_id not in visible:
+            raise Forbidden("not a department of your groups")
+        await s.execute(delete(CannedResponse).where(CannedResponse.id == c.id))
+        await s.commit()
+    return JSONResponse({"ok": True})
+
+
+routes = [
+    Route("/api/departments", list_departments, methods=["GET"]),
+    Route("/api/departments", create_department, methods=["POST"]),
+    Route("/api/departments/{id:int}", get_department, methods=["GET"]),
+    Route("/api/departments/{id:int}", update_department, methods=["PATCH"]),
+    Route("/api/groups", list_groups, methods=["GET"]),
+    Route("/api/groups", create_group, methods=["POST"]),
+    Route("/api/groups/{id:int}", get_group, methods=["GET"]),
+    Route("/api/groups/{id:int}", update_group, methods=["PATCH"]),
+    Route("/api/skills", list_skills, methods=["GET"]),
+    Route("/api/skills", create_skill, methods=["POST"]),
+    Route("/api/agents", list_agents, methods=["GET"]),
+    Route("/api/agents", create_agent, methods=["POST"]),
+    Route("/api/agents/{id:int}", get_agent, methods=["GET"]),
+    Route("/api/agents/{id:int}", update_agent, methods=["PATCH"]),
+    Route("/api/agents/{id:int}/password", reset_agent_password, methods=["POST"]),
+    Route("/api/sites", list_sites, methods=["GET"]),
+    Route("/api/sites", create_site, methods=["POST"]),
+    Route("/api/sites/{id:int}", update_site, methods=["PATCH"]),
+    Route("/api/canned", list_canned, methods=["GET"]),
+    Route("/api/canned", create_canned, methods=["POST"]),
+    Route("/api/canned/{id:int}", delete_canned, methods=["DELETE"]),
+]

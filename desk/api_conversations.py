@@ -1,0 +1,195 @@
+"""Conversations (chats and tickets) over HTTP: list with filters, view, reply, note, status.
+
+Scoped like everything else: an agent sees conversations of their groups or assigned to them.
+The visitor's token and contact secrets never appear in these payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from desk import validate
+from desk.auth import Principal
+from desk.conversations import Viewer, append_message, messages_after
+from desk.errors import Forbidden, InvalidInput, NotFound
+from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
+from desk.models import (
+    CHANNELS,
+    STATUSES,
+    Attachment,
+    Contact,
+    Conversation,
+    Message,
+    RoutingDecision,
+)
+
+PAGE_MAX = 200
+
+
+def conversation_json(c: Conversation, contact: Contact | None = None) -> dict[str, Any]:
+    return {
+        "id": c.id, "number": c.number, "channel": c.channel, "status": c.status,
+        "priority": c.priority, "sla_due": c.sla_due.isoformat() if c.sla_due else None,
+        "department_id": c.department_id, "group_id": c.group_id, "assignee_id": c.assignee_id,
+        "subject": c.subject, "topic": c.topic, "custom_fields": c.custom_fields,
+        "required_skills": c.required_skills, "parent_id": c.parent_id,
+        "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
+        "contact": None if contact is None else {
+            "id": contact.id, "name": contact.name, "email": contact.email,
+            "undeliverable": contact.undeliverable,
+        },
+        "rating": c.rating,
+    }
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id, "seq": m.seq, "author_kind": m.author_kind, "author_id": m.author_id,
+        "author_name": m.author_name, "visibility": m.visibility, "body": m.body,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def viewer_of(p: Principal) -> Viewer:
+    return Viewer("supervisor" if p.is_supervisor else "agent", p.agent_id)
+
+
+def check_access(p: Principal, c: Conversation) -> None:
+    if not (p.can_see_group(c.group_id) or c.assignee_id == p.agent_id):
+        raise Forbidden("not a conversation of your groups")
+
+
+async def _load(request: Request) -> tuple[Principal, Conversation, Contact | None]:
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        c = await s.get(Conversation, path_int(request, "id"))
+        if c is None:
+            raise NotFound("conversation not found")
+        check_access(p, c)
+        contact = await s.get(Contact, c.contact_id) if c.contact_id else None
+    return p, c, contact
+
+
+@api
+async def list_conversations(request: Request) -> Response:
+    """Filter by status, channel, group_id, assignee_id (or 'me'), priority; newest first."""
+    p = await current_principal(request)
+    q = select(Conversation).order_by(Conversation.updated_at.desc()).limit(PAGE_MAX)
+    params = request.query_params
+    if (status := params.get("status")) is not None:
+        if status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        q = q.where(Conversation.status == status)
+    if (channel := params.get("channel")) is not None:
+        if channel not in CHANNELS:
+            raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
+        q = q.where(Conversation.channel == channel)
+    group_id = query_int(request, "group_id")
+    if group_id is not None:
+        if not p.can_see_group(group_id):
+            raise Forbidden("not one of your groups")
+        q = q.where(Conversation.group_id == group_id)
+    assignee = params.get("assignee_id")
+    if assignee == "me":
+        q = q.where(Conversation.assignee_id == p.agent_id)
+    elif assignee is not None:
+        q = q.where(Conversation.assignee_id == query_int(request, "assignee_id"))
+    priority = query_int(request, "priority")
+    if priority is not None:
+        q = q.where(Conversation.priority == priority)
+    if not p.is_admin:
+        q = q.where(
+            Conversation.group_id.in_(p.group_ids) | (Conversation.assignee_id == p.agent_id)
+        )
+    async with deps(request).sm() as s:
+        rows = (await s.execute(q)).scalars().all()
+    return JSONResponse([conversation_json(c) for c in rows])
+
+
+@api
+async def get_conversation(request: Request) -> Response:
+    p, c, contact = await _load(request)
+    d = deps(request)
+    messages = await messages_after(d.sm, c.id, 0, viewer_of(p), limit=5000)
+    async with d.sm() as s:
+        files = (await s.execute(
+            select(Attachment).where(Attachment.conversation_id == c.id)
+        )).scalars().all()
+    return JSONResponse({
+        **conversation_json(c, contact),
+        "messages": [message_json(m) for m in messages],
+        "attachments": [{"id": a.id, "message_id": a.message_id, "filename": a.filename,
+                         "size": a.size, "content_type": a.content_type} for a in files],
+    })
+
+
+@api
+async def post_message(request: Request) -> Response:
+    """Reply (visibility public) or add an internal note to a conversation."""
+    p, c, _ = await _load(request)
+    d = deps(request)
+    data = await read_json(request)
+    body = validate.required_text(data, "body", max_len=d.settings.max_message_chars)
+    visibility = validate.choice(data, "visibility", ("public", "internal"), "public")
+    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    if c.status == "closed" and visibility == "public":
+        raise InvalidInput("the conversation is closed")
+    msg, created = await append_message(
+        d.sm, c.id, author_kind="supervisor" if p.is_supervisor else "agent",
+        author_id=p.agent_id, author_name=p.display_name, body=body,
+        visibility=visibility or "public", client_id=client_id,
+    )
+    if created:
+        await d.hooks.message_posted(c.id, msg.id)
+    return JSONResponse(message_json(msg), status_code=201 if created else 200)
+
+
+@api
+async def update_conversation(request: Request) -> Response:
+    """Change status or priority (routing-relevant moves go through the router's endpoints)."""
+    _, c, contact = await _load(request)
+    d = deps(request)
+    data = await read_json(request)
+    status = validate.choice(data, "status", ("pending", "resolved", "closed", "active"))
+    priority = validate.integer(data, "priority", lo=0, hi=9)
+    async with d.sm() as s:
+        row = await s.get(Conversation, c.id)
+        assert row is not None
+        if status is not None:
+            row.status = status
+        if priority is not None:
+            row.priority = priority
+        await s.commit()
+    await d.hooks.conversation_changed(c.id)
+    return JSONResponse(conversation_json(row, contact))
+
+
+@api
+async def routing_decisions(request: Request) -> Response:
+    """Why this conversation went where it went (supervisors and admins)."""
+    p, c, _ = await _load(request)
+    if not p.is_supervisor:
+        raise Forbidden("supervisors and admins only")
+    async with deps(request).sm() as s:
+        rows = (await s.execute(
+            select(RoutingDecision).where(RoutingDecision.conversation_id == c.id)
+            .order_by(RoutingDecision.id)
+        )).scalars().all()
+    return JSONResponse([{
+        "id": r.id, "agent_id": r.agent_id, "action": r.action, "reason": r.reason,
+        "candidates": r.candidates, "created_at": r.created_at.isoformat(),
+    } for r in rows])
+
+
+routes = [
+    Route("/api/conversations", list_conversations, methods=["GET"]),
+    Route("/api/conversations/{id:int}", get_conversation, methods=["GET"]),
+    Route("/api/conversations/{id:int}", update_conversation, methods=["PATCH"]),
+    Route("/api/conversations/{id:int}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{id:int}/decisions", routing_decisions, methods=["GET"]),
+]

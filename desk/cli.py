@@ -1,0 +1,224 @@
+"""``switchboard`` command line: web | worker | poll | migrate | create-admin | demo.
+
+desk imports neither realtime, routing nor ingest; the process entry points of those packages
+are looked up by name here, so the package dependency arrows stay one-way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import select
+
+from desk.db import make_engine, make_sessionmaker
+from desk.embedded import embedded_redis
+from desk.errors import DeskError, SettingsError
+from desk.logs import configure_logging
+from desk.models import Agent
+from desk.schema import upgrade
+from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
+from desk.settings import Settings
+
+log = logging.getLogger("switchboard")
+
+ENTRY_POINTS = {
+    "web": "realtime.server:serve",
+    "worker": "ingest.worker:run",
+    "poll": "ingest.poller:run",
+    "timers": "routing.timers:run",
+}
+
+
+def entry_point(name: str) -> Callable[[Settings], None]:
+    module, _, attr = ENTRY_POINTS[name].partition(":")
+    func: Callable[[Settings], None] = getattr(importlib.import_module(module), attr)
+    return func
+
+
+@contextmanager
+def redis_for(settings: Settings) -> Iterator[Settings]:
+    """The settings with a Redis URL: the configured one, or a private embedded server."""
+    if settings.redis_url:
+        yield settings
+        return
+    with embedded_redis(settings.data_dir) as url:
+        log.info("started embedded Redis at %s", url)
+        yield settings.with_(redis_url=url)
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    upgrade(settings)
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    password = os.environ.get("SWITCHBOARD_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    upgrade(settings)
+    return asyncio.run(_create_admin(settings, args.email, args.name, password))
+
+
+async def _create_admin(settings: Settings, email: str, name: str, password: str) -> int:
+    from desk.auth import hash_password
+
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    try:
+        async with sm() as s:
+            if (await s.execute(select(Agent).where(Agent.email == email.lower()))).first():
+                print(f"an agent with email {email} already exists", file=sys.stderr)
+                return 1
+            s.add(Agent(email=email.lower(), display_name=name, role="admin",
+                        password_hash=hash_password(password), session_version=1,
+                        is_active=True, chat_capacity=3, ticket_capacity=10))
+            await s.commit()
+    finally:
+        await engine.dispose()
+    print(f"admin {email} created")
+    return 0
+
+
+def cmd_web(settings: Settings, _: argparse.Namespace) -> int:
+    if not settings.production:
+        upgrade(settings)
+    with redis_for(settings) as s:
+        entry_point("web")(s)
+    return 0
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    with redis_for(settings) as s:
+        # Routing timers (offer expiry, heartbeat lapse) are asyncio; RQ wants the main thread
+        # for its signal handling, so the timers get a daemon thread of their own.
+        threading.Thread(target=entry_point("timers"), args=(s,), daemon=True,
+                         name="routing-timers").start()
+        entry_point("worker")(s)
+    return 0
+
+
+def cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
+    with redis_for(settings) as s:
+        entry_point("poll")(s)
+    return 0
+
+
+def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    upgrade(settings)
+    logins = asyncio.run(_seed(settings))
+    with redis_for(settings) as s:
+        env = {**os.environ, "REDIS_URL": s.redis_url or "", "DATABASE_URL": s.database_url,
+               "SWITCHBOARD_SECRET_KEY": s.secret_key, "SWITCHBOARD_DATA_DIR": str(s.data_dir),
+               "SWITCHBOARD_PORT": str(s.port), "SWITCHBOARD_HOST": s.host,
+               "SWITCHBOARD_PUBLIC_URL": s.public_url}
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
+                             start_new_session=True)
+            for name in ("web", "worker", "poll")
+        ]
+        try:
+            _print_banner(s, logins)
+            _supervise(procs)
+        finally:
+            _stop(procs)
+    return 0
+
+
+async def _seed(settings: Settings) -> list[object]:
+    engine = make_engine(settings)
+    try:
+        return list(await seed_demo(make_sessionmaker(engine), settings.public_url))
+    finally:
+        await engine.dispose()
+
+
+def _print_banner(settings: Settings, logins: Sequence[object]) -> None:
+    url = settings.public_url
+    lines = [
+        "",
+        "Switchboard demo is running. Open:",
+        f"  Visitor (sample shop page with the widget): {url}/demo",
+        f"  Agent console:                              {url}/console",
+        f"  Supervisor view:                            {url}/supervisor",
+        f"  API description:                            {url}/api/openapi.json",
+        f"  Widget site key: {DEMO_SITE_KEY}",
+        f"Logins (password for all: {DEMO_PASSWORD}):",
+        *(f"  {x.email:<34} {x.role:<10} {x.groups}" for x in logins),  # type: ignore[attr-defined]
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        for p in procs:
+            if p.poll() is not None:
+                print(f"a demo process exited with code {p.returncode}; stopping",
+                      file=sys.stderr)
+                return
+        stop.wait(0.5)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("web", help="HTTP API, WebSocket hub and static UI").set_defaults(
+        func=cmd_web)
+    sub.add_parser("worker", help="background jobs and routing timers").set_defaults(
+        func=cmd_worker)
+    sub.add_parser("poll", help="IMAP poller for department mailboxes").set_defaults(
+        func=cmd_poll)
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(
+        func=cmd_migrate)
+    admin = sub.add_parser("create-admin", help="create an admin login "
+                           "(password from SWITCHBOARD_ADMIN_PASSWORD or a prompt)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Admin")
+    admin.set_defaults(func=cmd_create_admin)
+    sub.add_parser("demo", help="run everything on embedded defaults with a demo "
+                   "organisation").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        configure_logging(settings.log_level)
+        result: int = args.func(settings, args)
+        return result
+    except (SettingsError, DeskError) as exc:
+        print(f"switchboard: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

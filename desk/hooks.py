@@ -1,0 +1,23 @@
+"""Callbacks through which desk tells the live layers what changed.
+
+desk imports neither routing nor realtime; the app factory passes an implementation that
+publishes to Redis so every web process can close sockets, re-check rights or send mail.
+"""
+
+from __future__ import annotations
+
+
+class DeskHooks:
+    """No-op defaults; the web app overrides what it needs."""
+
+    async def session_ended(self, agent_id: int, session_id: str | None) -> None:
+        """A session (or, with ``session_id=None``, every session of the agent) ended."""
+
+    async def rights_changed(self, agent_id: int) -> None:
+        """Group membership, role or activation of an agent changed."""
+
+    async def message_posted(self, conversation_id: int, message_id: int) -> None:
+        """A message was stored through the HTTP API (e.g. a ticket reply)."""
+
+    async def conversation_changed(self, conversation_id: int) -> None:
+        """Status, assignee, group or priority changed through the HTTP API."""

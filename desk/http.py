@@ -1,0 +1,140 @@
+"""Request plumbing shared by the HTTP API: JSON in/out, errors, the caller, CSRF.
+
+Every failure becomes ``{"error": {"code": ..., "message": ...}}`` with a 4xx status; nothing
+internal leaks and no handler returns a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from desk.auth import COOKIE_NAME, Principal, csrf_ok, resolve_session, session_id_from_cookie
+from desk.db import SessionMaker
+from desk.errors import AuthError, Conflict, DeskError, Forbidden, InvalidInput
+from desk.hooks import DeskHooks
+from desk.settings import Settings
+
+MAX_BODY = 256 * 1024
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """What handlers need, put on ``app.state.deps`` by the app factory."""
+
+    settings: Settings
+    sm: SessionMaker
+    hooks: DeskHooks
+
+
+def deps(request: Request) -> Deps:
+    value: Deps = request.app.state.deps
+    return value
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+          409: "conflict", 422: "invalid", 429: "rate_limited"}
+
+
+def desk_error_response(exc: DeskError) -> JSONResponse:
+    return error_response(exc.status, _CODES.get(exc.status, "error"), exc.message)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):
+        raise InvalidInput("send a JSON object with Content-Type: application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise InvalidInput(f"request body larger than {MAX_BODY} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise InvalidInput(f"request body larger than {MAX_BODY} bytes")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return data
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def current_principal(request: Request) -> Principal:
+    """The logged-in agent; enforces CSRF on cookie-authenticated writes."""
+    d = deps(request)
+    sid = session_id_from_cookie(d.settings, request.cookies.get(COOKIE_NAME))
+    principal = await resolve_session(d.sm, sid) if sid else None
+    if principal is None:
+        raise AuthError("log in first")
+    if request.method not in SAFE_METHODS and not csrf_ok(
+        principal, request.headers.get("x-csrf-token")
+    ):
+        raise Forbidden("missing or wrong X-CSRF-Token header")
+    return principal
+
+
+async def require_admin(request: Request) -> Principal:
+    principal = await current_principal(request)
+    if not principal.is_admin:
+        raise Forbidden("admins only")
+    return principal
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def api(handler: Handler) -> Handler:
+    """Wrap a handler so DeskErrors and constraint violations become clean 4xx answers."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except DeskError as exc:
+            return desk_error_response(exc)
+        except IntegrityError:
+            return desk_error_response(Conflict("conflicts with an existing record"))
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def path_int(request: Request, name: str) -> int:
+    raw = request.path_params.get(name)
+    if isinstance(raw, int):
+        return raw
+    raise InvalidInput(f"{name} must be an integer")
+
+
+def query_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"query parameter {name} must be an integer") from None

@@ -1,0 +1,126 @@
+"""The demo organisation: two departments, three groups, five agents with skills, one admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from desk.auth import hash_password
+from desk.db import SessionMaker
+from desk.models import (
+    Agent,
+    AgentGroup,
+    AgentSkill,
+    CannedResponse,
+    Department,
+    Group,
+    Organisation,
+    Site,
+    Skill,
+)
+
+DEMO_PASSWORD = "switchboard-demo"
+DEMO_SITE_KEY = "site_demo"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    groups: str
+
+
+AGENTS: list[dict[str, Any]] = [
+    {"email": "ana@demo.switchboard.local", "name": "Ana", "role": "agent",
+     "groups": ["Sales"], "skills": {"english": 3, "orders": 2}},
+    {"email": "ben@demo.switchboard.local", "name": "Ben", "role": "agent",
+     "groups": ["Sales", "Support L1"], "skills": {"english": 2, "german": 3}},
+    {"email": "chloe@demo.switchboard.local", "name": "Chloé", "role": "agent",
+     "groups": ["Support L1"], "skills": {"english": 3, "french": 3}},
+    {"email": "dev@demo.switchboard.local", "name": "Dev", "role": "agent",
+     "groups": ["Support L1", "Support L2"], "skills": {"english": 3, "billing": 3}},
+    {"email": "sam@demo.switchboard.local", "name": "Sam (supervisor)", "role": "supervisor",
+     "groups": ["Sales", "Support L1", "Support L2"], "skills": {"english": 3}},
+    {"email": "admin@demo.switchboard.local", "name": "Admin", "role": "admin",
+     "groups": [], "skills": {}},
+]
+
+
+def site_config(sales_id: int, support_id: int) -> dict[str, Any]:
+    """Pre-chat form: departments, a topic tree, per-topic questionnaire fields."""
+    return {
+        "title": "Chat with Demo Shop",
+        "departments": [{"id": sales_id, "name": "Sales"}, {"id": support_id, "name": "Support"}],
+        "topics": [
+            {"id": "buy", "label": "Buying", "department_id": sales_id, "children": [
+                {"id": "quote", "label": "Get a quote", "department_id": sales_id,
+                 "fields": [{"name": "company", "label": "Company", "type": "text",
+                             "required": True}]},
+                {"id": "stock", "label": "Stock question", "department_id": sales_id,
+                 "skills": {"orders": 1}},
+            ]},
+            {"id": "help", "label": "Help with an order", "department_id": support_id,
+             "fields": [{"name": "order", "label": "Order number", "type": "text",
+                         "required": True, "max_length": 32}]},
+            {"id": "billing", "label": "Billing", "department_id": support_id,
+             "skills": {"billing": 2}},
+        ],
+        "fields": [
+            {"name": "name", "label": "Your name", "type": "text", "required": True},
+            {"name": "email", "label": "Email", "type": "email", "required": False},
+        ],
+    }
+
+
+async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
+    """Create the demo organisation unless it exists; returns the logins to print."""
+    async with sm() as s:
+        if (await s.execute(select(Department).where(Department.name == "Sales"))).first():
+            return _logins()
+        sales = Department(name="Sales", email_address="sales@demo.switchboard.local")
+        support = Department(name="Support", email_address="support@demo.switchboard.local")
+        s.add_all([sales, support])
+        await s.flush()
+        groups = {
+            "Sales": Group(department_id=sales.id, name="Sales", offer_timeout_s=30),
+            "Support L1": Group(department_id=support.id, name="Support L1", offer_timeout_s=30),
+            "Support L2": Group(department_id=support.id, name="Support L2",
+                                policy="round_robin", offer_timeout_s=45),
+        }
+        s.add_all(groups.values())
+        await s.flush()
+        sales.front_group_id = groups["Sales"].id
+        support.front_group_id = groups["Support L1"].id
+        skills = {n: Skill(name=n) for n in ("english", "german", "french", "orders", "billing")}
+        s.add_all(skills.values())
+        await s.flush()
+        password_hash = hash_password(DEMO_PASSWORD)
+        for spec in AGENTS:
+            s.add(Agent(
+                email=spec["email"], display_name=spec["name"], role=spec["role"],
+                password_hash=password_hash, chat_capacity=3, ticket_capacity=10,
+                session_version=1, is_active=True,
+                groups=[AgentGroup(group_id=groups[g].id) for g in spec["groups"]],
+                skills=[AgentSkill(skill_id=skills[k].id, level=v)
+                        for k, v in spec["skills"].items()],
+            ))
+        s.add(Site(key=DEMO_SITE_KEY, name="Demo shop", allowed_origins=[public_url],
+                   typing_preview=True, config=site_config(sales.id, support.id)))
+        s.add(Organisation(name="Acme Corp", domains=["acme.example"], priority=1))
+        s.add_all([
+            CannedResponse(department_id=support.id, shortcut="hello", title="Greeting",
+                           body="Hello! Thanks for reaching out — let me look into this."),
+            CannedResponse(department_id=support.id, shortcut="order", title="Order number",
+                           body="Could you give me your order number, please?"),
+            CannedResponse(department_id=sales.id, shortcut="quote", title="Quote",
+                           body="I'll prepare a quote and send it to your email."),
+        ])
+        await s.commit()
+    return _logins()
+
+
+def _logins() -> list[DemoLogin]:
+    return [DemoLogin(a["email"], a["role"], ", ".join(a["groups"]) or "all (admin)")
+            for a in AGENTS]

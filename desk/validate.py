@@ -1,0 +1,113 @@
+"""Field checks for API input: each failure names the field and the rule."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from desk.errors import InvalidInput
+
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def text(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
+         min_len: int = 1) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{key} is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    value = value.strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{key} must not contain NUL characters")
+    if not min_len <= len(value) <= max_len:
+        raise InvalidInput(f"{key} must be {min_len} to {max_len} characters")
+    return value
+
+
+def required_text(data: dict[str, Any], key: str, *, max_len: int) -> str:
+    value = text(data, key, max_len=max_len)
+    assert value is not None
+    return value
+
+
+def integer(data: dict[str, Any], key: str, *, lo: int, hi: int, default: int | None = None,
+            required: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{key} is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{key} must be an integer")
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{key} must be between {lo} and {hi}")
+    return value
+
+
+def boolean(data: dict[str, Any], key: str, default: bool | None = None) -> bool | None:
+    value = data.get(key, default)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{key} must be true or false")
+    return value
+
+
+def choice(data: dict[str, Any], key: str, options: tuple[str, ...],
+           default: str | None = None) -> str | None:
+    value = data.get(key, default)
+    if value is not None and value not in options:
+        raise InvalidInput(f"{key} must be one of {', '.join(options)}")
+    return value
+
+
+def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = text(data, key, max_len=254, required=required)
+    if value is None:
+        return None
+    if not _EMAIL.match(value):
+        raise InvalidInput(f"{key} is not a valid email address")
+    return value.lower()
+
+
+def int_list(data: dict[str, Any], key: str, *, max_items: int = 100) -> list[int] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > max_items or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise InvalidInput(f"{key} must be a list of at most {max_items} integers")
+    return list(dict.fromkeys(value))
+
+
+def skill_levels(data: dict[str, Any], key: str) -> dict[str, int] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > 50:
+        raise InvalidInput(f"{key} must be an object of at most 50 skill: level pairs")
+    out: dict[str, int] = {}
+    for name, level in value.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise InvalidInput(f"{key}: skill names must be 1 to 64 characters")
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
+            raise InvalidInput(f"{key}: level of {name!r} must be an integer 1 to 10")
+        out[name] = level
+    return out
+
+
+def origins(data: dict[str, Any], key: str) -> list[str] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 50:
+        raise InvalidInput(f"{key} must be a list of at most 50 origins")
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not _ORIGIN.match(item.rstrip("/")):
+            raise InvalidInput(f"{key}: {item!r} is not an origin like https://example.com")
+        out.append(item.rstrip("/").lower())
+    return out

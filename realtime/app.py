@@ -1,0 +1,133 @@
+"""The web process: Starlette app with the HTTP API, health checks, static UI and WebSockets.
+
+``create_app(settings)`` is the only entry point; everything the handlers need hangs off
+``app.state`` (settings, engine, session maker, Redis client, the Hub), built in the lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from desk.db import make_engine, make_sessionmaker
+from desk.hooks import DeskHooks
+from desk.http import Deps, JSONResponse
+from desk.settings import Settings
+from desk.web import desk_routes
+
+log = logging.getLogger("switchboard.web")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "widget" / "static"
+
+
+class SecurityHeaders:
+    """nosniff everywhere, no framing of the console, no referrer leaks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                if not path.startswith(("/static/widget", "/demo")):
+                    headers.append((b"x-frame-options", b"DENY"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    state = request.app.state
+    checks: dict[str, str] = {}
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await state.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+def _page(name: str) -> Route:
+    async def page(_: Request) -> Response:
+        return RedirectResponse(f"/static/{name}.html")
+
+    return Route(f"/{name}", page, methods=["GET"])
+
+
+def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
+    if settings.redis_url is None:
+        raise ValueError("the web app needs REDIS_URL (the CLI starts an embedded Redis)")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        sm = make_sessionmaker(engine)
+        redis = aioredis.Redis.from_url(settings.redis_url or "", health_check_interval=10)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sm = sm
+        app.state.redis = redis
+        app.state.deps = Deps(settings=settings, sm=sm, hooks=hooks or DeskHooks())
+        # --- realtime: hub start-up (owned by the realtime package) -----------------------
+        async with _realtime_lifespan(app, settings):
+            yield
+        # --- end realtime -----------------------------------------------------------------
+        await redis.aclose()
+        await engine.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *desk_routes(),
+        *_realtime_routes(settings),
+        _page("console"),
+        _page("supervisor"),
+        _page("demo"),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+
+
+# --- realtime integration points (the realtime package fills these in) --------------------
+
+
+@contextlib.asynccontextmanager
+async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[None]:
+    yield
+
+
+def _realtime_routes(settings: Settings) -> list[BaseRoute]:
+    return []
