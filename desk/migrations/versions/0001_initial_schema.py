@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:41:51.183983
+Create Date: 2026-11-23 11:44:12.342634
 """
 
 from __future__ import annotations
@@ -44,13 +44,6 @@ def upgrade() -> None:
         sa.Column("email_address", sa.String(length=254), nullable=True),
         sa.Column("front_group_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["front_group_id"],
-            ["groups.id"],
-            name=op.f("fk_departments_front_group_id_groups"),
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_departments")),
         sa.UniqueConstraint("name", name=op.f("uq_departments_name")),
     )
@@ -522,6 +515,15 @@ def upgrade() -> None:
             batch_op.f("ix_attachments_conversation_id"), ["conversation_id"], unique=False
         )
 
+    # departments <-> groups is a cycle: the front-group key is added once both exist.
+    with op.batch_alter_table("departments", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            op.f("fk_departments_front_group_id_groups"),
+            "groups",
+            ["front_group_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
     # ### end Alembic commands ###
 
 
