@@ -334,6 +334,8 @@ class Mailbox(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Ticket rules (ingest.rules): keyword / sender domain -> priority and required skills.
+    rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -374,6 +376,9 @@ class OutboundMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Threading headers fixed when the mail is queued, so every retry sends identical bytes.
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
 
 
 class CannedResponse(Base):
@@ -384,3 +389,18 @@ class CannedResponse(Base):
     shortcut: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(NAME_MAX))
     body: Mapped[str] = mapped_column(Text)
+
+
+class EmailParticipant(Base):
+    """Addresses that have written into (or been copied on) an email conversation.
+
+    Only these may continue the conversation by replying; anyone else who names its number or
+    Message-ID gets a new linked ticket (ingest.threading).
+    """
+
+    __tablename__ = "email_participants"
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,174 @@
+"""One live socket on this process: its Session, a bounded outbox and a short-lived drainer.
+
+Everything for the socket goes through ``push`` (never an await on the pusher's side), so one
+client that stops reading can only fill its own outbox; past ``Settings.ws_send_queue`` items it is
+cut (transport aborted, close code 4408 recorded) and nobody else waits. The drainer task exists
+only while there is something to send, which keeps idle sockets cheap.
+
+The drainer alone applies the per-conversation cursor (``Session.on_message``), so ordering and
+exactly-once are decided in one place, in delivery order, whatever the event came through: local
+publish, Redis, a replay after ``resume`` or a gap fill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from realtime import protocol as p
+from realtime.errors import CLOSE_TOO_SLOW
+from realtime.session import Part, Session, Verdict
+
+log = logging.getLogger("switchboard.realtime")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the hub moves it: the pre-serialized frame plus what filtering needs."""
+
+    conversation_id: int
+    seq: int
+    visibility: str
+    whisper_to: int | None
+    text: str  # serialized MessageOut
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """Replay from the records everything after the connection's cursor (or ``after_seq``)."""
+
+    conversation_id: int
+    after_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAfter:
+    """Close the socket with a handshake once everything queued before it is sent."""
+
+    code: int
+    reason: str = ""
+
+
+Item = Union[str, StoredMessage, CatchUp, CloseAfter]  # noqa: UP007  (str: a ready frame)
+# (conversation, after seq, viewer) -> (messages in order, last seq covered, more to fetch?)
+Fetch = Callable[[int, int, Session], Awaitable[tuple[Sequence[StoredMessage], int, bool]]]
+SendText = Callable[[str], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+
+class Connection:
+    __slots__ = ("_close", "_drainer", "_fetch", "_send", "abort", "agent_id", "closed",
+                 "conn_id", "contact_id", "groups", "is_admin", "outbox", "session",
+                 "session_id", "site_id", "typing_preview")
+
+    def __init__(self, conn_id: int, session: Session, *, send: SendText, close: CloseSocket,
+                 abort: Callable[[int], None], fetch: Fetch, limit: int) -> None:
+        self.conn_id = conn_id
+        self.session = session
+        self._send = send
+        self._close = close
+        self.abort = abort
+        self._fetch = fetch
+        self.outbox: deque[Item] = deque(maxlen=limit + 1)
+        self._drainer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.agent_id: int | None = None
+        self.contact_id: int | None = None
+        self.session_id: str | None = None
+        self.site_id: int | None = None
+        self.typing_preview = True  # the visitor's site setting
+        self.groups: frozenset[int] = frozenset()  # staff: groups per the current rights
+        self.is_admin = False
+
+    def push(self, item: Item) -> None:
+        if self.closed:
+            return
+        self.outbox.append(item)
+        if len(self.outbox) == self.outbox.maxlen:
+            log.info("connection %s too slow; disconnecting", self.conn_id)
+            self.kill(CLOSE_TOO_SLOW)
+            return
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    def send(self, frame: p.ServerFrame) -> None:
+        self.push(p.serialize_text(frame))
+
+    def grant(self, conversation_id: int, part: Part) -> None:
+        self.session.grant(conversation_id, part)
+
+    def close_after_drain(self, code: int, reason: str = "") -> None:
+        self.push(CloseAfter(code, reason))
+
+    def kill(self, code: int) -> None:
+        """Drop the socket now: for slow consumers and revoked rights, no close handshake wait."""
+        if self.closed:
+            return
+        self.closed = True
+        self.session.closed()
+        self.outbox.clear()
+        self.abort(code)
+
+    async def _drain(self) -> None:
+        try:
+            while self.outbox and not self.closed:
+                item = self.outbox.popleft()
+                if isinstance(item, str):
+                    await self._send(item)
+                elif isinstance(item, StoredMessage):
+                    await self._deliver(item)
+                elif isinstance(item, CatchUp):
+                    await self._catch_up(item)
+                else:
+                    self.closed = True
+                    self.session.closed()
+                    await self._close(item.code, item.reason)
+        except Exception as exc:  # the socket went away mid-send; the endpoint cleans up
+            log.debug("drain of %s ended: %r", self.conn_id, exc)
+            self.closed = True
+        finally:
+            self._drainer = None
+
+    async def _deliver(self, msg: StoredMessage) -> None:
+        verdict = self.session.on_message(msg.conversation_id, msg.seq, msg.visibility,
+                                          msg.whisper_to)
+        if verdict is Verdict.DELIVER:
+            await self._send(msg.text)
+        elif verdict is Verdict.GAP:
+            # Stored before published, so the records hold this one and any before it.
+            await self._catch_up(CatchUp(msg.conversation_id))
+
+    async def _catch_up(self, item: CatchUp) -> None:
+        session = self.session
+        cid = item.conversation_id
+        if cid not in session.parts:
+            return
+        if item.after_seq is not None:
+            session.last_seq[cid] = item.after_seq
+        while True:
+            cursor = session.last_seq.setdefault(cid, 0)
+            batch, upto, more = await self._fetch(cid, cursor, session)
+            for msg in batch:
+                if self.closed:
+                    return
+                if msg.seq <= session.last_seq.get(cid, 0):
+                    continue
+                session.synced(cid, msg.seq)
+                if session.may_see(session.parts.get(cid), msg.visibility, msg.whisper_to):
+                    await self._send(msg.text)
+            # Seqs up to ``upto`` that were not returned are invisible to this viewer.
+            session.synced(cid, upto)
+            if not more or cid not in session.parts:
+                return
+
+    def __repr__(self) -> str:
+        return f"Connection({self.conn_id}, {self.session.role})"
+
+
+def describe(conn: Connection) -> dict[str, Any]:
+    return {"id": conn.conn_id, "role": conn.session.role.value, "agent": conn.agent_id,
+            "contact": conn.contact_id, "outbox": len(conn.outbox)}

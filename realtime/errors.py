@@ -1,0 +1,88 @@
+"""Errors raised by the realtime package, and the wire codes they map to.
+
+Tree::
+
+    RealtimeError
+    ├── ProtocolError          a client frame that cannot be accepted (error frame or close)
+    │   ├── FrameTooLarge      past Settings.ws_max_size (close 1009)
+    │   ├── BadEncoding        invalid UTF-8 (close 1007)
+    │   └── UnsupportedData    binary frame (close 1003)
+    ├── AuthFailed             missing, bad or expired credentials (close 4401)
+    ├── Denied                 the caller lacks the right for this conversation/action (error frame)
+    ├── RateLimited            token bucket empty (error frame; close 4429 on a sustained flood)
+    └── NotAllowedNow          valid frame, wrong state (e.g. accepting an offer that lapsed)
+
+``code`` is the machine-readable string sent in ``error`` frames; ``close_code`` is set when the
+error ends the connection instead of producing an error frame.
+"""
+
+from __future__ import annotations
+
+# WebSocket close codes used by the hub (RFC 6455 and the 4000-4999 private range).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
+CLOSE_BAD_DATA = 1007
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_RESTART = 1012
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_REVOKED = 4403
+CLOSE_TOO_SLOW = 4408
+CLOSE_FLOOD = 4429
+
+
+class RealtimeError(Exception):
+    code = "internal"
+    close_code: int | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ProtocolError(RealtimeError):
+    """``code`` is one of not_json, not_object, unknown_type, missing_field, bad_field."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class FrameTooLarge(ProtocolError):
+    close_code = CLOSE_TOO_BIG
+
+    def __init__(self, message: str) -> None:
+        super().__init__("too_large", message)
+
+
+class BadEncoding(ProtocolError):
+    close_code = CLOSE_BAD_DATA
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_utf8", message)
+
+
+class UnsupportedData(ProtocolError):
+    close_code = CLOSE_UNSUPPORTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__("binary_unsupported", message)
+
+
+class AuthFailed(RealtimeError):
+    code = "auth_failed"
+    close_code = CLOSE_UNAUTHENTICATED
+
+
+class Denied(RealtimeError):
+    code = "forbidden"
+
+
+class RateLimited(RealtimeError):
+    code = "rate_limited"
+
+
+class NotAllowedNow(RealtimeError):
+    code = "conflict"

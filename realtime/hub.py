@@ -1,0 +1,326 @@
+"""The per-process hub: local routes, one Redis subscription, batched publishing, resync.
+
+Fan-out path: a command handler stores a message, then calls ``publish(envelope)``. The hub
+delivers to this process's sockets at once (route cache ``conversation -> connections``) and queues
+the envelope for Redis; a single publisher task sends whatever has accumulated in one pipeline.
+Every process holds ONE pub/sub connection subscribed to the hub channel and the router's event
+channel, and drops envelopes for conversations it holds no socket of; its own envelopes coming
+back are skipped by node id.
+
+When that subscription drops, the hub resubscribes with backoff and then asks every socket to
+catch up from the records (``CatchUp``): the per-connection cursor makes that exactly-once.
+When the routing epoch changes (Redis was flushed or restarted and rebuilt), every client is told
+to ``reload`` and the socket is closed (1012) so it reconnects and resumes.
+
+Envelope kinds (``k``): ``m`` stored message, ``t`` typing, ``e`` unsequenced event frame for a
+conversation (``a``: audience 0 all, 1 staff, 2 visitor), ``g`` grant/revoke a part to an agent's
+sockets, ``o`` frame for one agent's sockets, ``s`` frame for every supervisor socket, ``x``
+control (rights changed, session ended), handled by the registered control handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from realtime import protocol as p
+from realtime.connection import CatchUp, Connection, StoredMessage
+from realtime.errors import CLOSE_RESTART
+from realtime.session import Part, Role
+from routing import keys
+
+log = logging.getLogger("switchboard.realtime")
+
+Envelope = dict[str, Any]
+Handler = Callable[[Envelope], Coroutine[Any, Any, None]]
+AUDIENCE_ALL, AUDIENCE_STAFF, AUDIENCE_VISITOR = 0, 1, 2
+OUTBOX_MAX = 100_000
+
+
+class Hub:
+    def __init__(self, redis: aioredis.Redis, *, epoch_poll_s: float = 1.0) -> None:
+        self.redis = redis
+        self.node = secrets.token_hex(6)
+        self.channel = keys.hub_channel()
+        self.conns: set[Connection] = set()
+        self.by_conv: dict[int, set[Connection]] = {}
+        self.by_agent: dict[int, set[Connection]] = {}
+        self.supervisors: set[Connection] = set()
+        self.epoch: str | None = None
+        self.connected = asyncio.Event()  # the subscription is live
+        self.on_control: Handler | None = None
+        self.on_router_event: Handler | None = None
+        self._outbox: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._epoch_poll_s = epoch_poll_s
+        self._next_id = 0
+        self.resyncs = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            self.epoch = await self._read_epoch()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._listen(), name="hub-listen"),
+                       loop.create_task(self._publisher(), name="hub-publish"),
+                       loop.create_task(self._watch_epoch(), name="hub-epoch")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), 5.0)
+
+    async def stop(self) -> None:
+        for conn in list(self.conns):
+            conn.kill(CLOSE_RESTART)
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            await asyncio.wait_for(self._flush(), 2.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background job, keeping a reference until it ends (and logging failures)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._jobs.add(task)
+        task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("hub job failed", exc_info=task.exception())
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # --- routes ----------------------------------------------------------------------------
+
+    def register(self, conn: Connection) -> None:
+        self.conns.add(conn)
+        if conn.agent_id is not None:
+            self.by_agent.setdefault(conn.agent_id, set()).add(conn)
+        if conn.session.role is Role.SUPERVISOR:
+            self.supervisors.add(conn)
+
+    def unregister(self, conn: Connection) -> None:
+        self.conns.discard(conn)
+        self.supervisors.discard(conn)
+        if conn.agent_id is not None:
+            _discard(self.by_agent, conn.agent_id, conn)
+        for cid in list(conn.session.parts):
+            _discard(self.by_conv, cid, conn)
+
+    def attach(self, conn: Connection, conversation_id: int, part: Part,
+               after_seq: int | None = None) -> None:
+        """Give ``conn`` a part and route the conversation's events to it, then catch up.
+
+        The route is in place before the records are read, so nothing falls between the two.
+        """
+        conn.grant(conversation_id, part)
+        self.by_conv.setdefault(conversation_id, set()).add(conn)
+        conn.push(CatchUp(conversation_id, after_seq))
+
+    def detach(self, conn: Connection, conversation_id: int) -> None:
+        conn.session.revoke(conversation_id)
+        _discard(self.by_conv, conversation_id, conn)
+
+    def agent_conns(self, agent_id: int) -> Iterable[Connection]:
+        return tuple(self.by_agent.get(agent_id, ()))
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(self, env: Envelope) -> None:
+        """Deliver locally now and to every other process through Redis (batched)."""
+        env["n"] = self.node
+        self.dispatch(env)
+        if len(self._outbox) >= OUTBOX_MAX:
+            # Redis has been unreachable for long: drop the oldest. Sequenced messages are
+            # recovered by the receivers' gap fill and resync; only live extras are lost.
+            del self._outbox[: OUTBOX_MAX // 10]
+        self._outbox.append(orjson.dumps(env))
+        self._wake.set()
+
+    def publish_message(self, msg: StoredMessage) -> None:
+        self.publish({"k": "m", "c": msg.conversation_id, "q": msg.seq, "v": msg.visibility,
+                      "w": msg.whisper_to, "f": msg.text})
+
+    def publish_event(self, conversation_id: int, frame: p.ServerFrame,
+                      audience: int = AUDIENCE_ALL) -> None:
+        self.publish({"k": "e", "c": conversation_id, "a": audience,
+                      "f": p.serialize_text(frame)})
+
+    def publish_to_agent(self, agent_id: int, frame: p.ServerFrame) -> None:
+        self.publish({"k": "o", "a": agent_id, "f": p.serialize_text(frame)})
+
+    def publish_to_supervisors(self, frame: p.ServerFrame) -> None:
+        self.publish({"k": "s", "f": p.serialize_text(frame)})
+
+    def publish_grant(self, agent_id: int, conversation_id: int, part: Part | None) -> None:
+        self.publish({"k": "g", "a": agent_id, "c": conversation_id,
+                      "p": part.value if part else None})
+
+    async def _publisher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except (RedisError, OSError) as exc:
+                log.warning("hub publish failed (%r); retrying", exc)
+                await asyncio.sleep(0.2)
+                self._wake.set()
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            batch = self._outbox[:2000]
+            pipe = self.redis.pipeline(transaction=False)
+            for data in batch:
+                pipe.publish(self.channel, data)
+            await pipe.execute()
+            # Only drop what was sent: publish() may have appended meanwhile.
+            del self._outbox[: len(batch)]
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        first = True
+        delay = 0.05
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel, keys.EVENTS)
+                self.connected.set()
+                delay = 0.05
+                if not first:
+                    self.resync()
+                first = False
+                while True:
+                    msg = await pubsub.get_message(timeout=5.0)
+                    if msg is not None:
+                        await self._on_raw(msg["channel"], msg["data"])
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                log.warning("hub subscription lost (%r); resubscribing", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    async def _on_raw(self, channel: bytes, data: bytes) -> None:
+        try:
+            env = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            log.warning("undecodable envelope on %r", channel)
+            return
+        if channel == keys.EVENTS.encode():
+            if self.on_router_event is not None:
+                await self.on_router_event(env)
+            return
+        if env.get("n") != self.node:
+            self.dispatch(env)
+
+    def dispatch(self, env: Envelope) -> None:
+        match env["k"]:
+            case "m":
+                msg = StoredMessage(env["c"], env["q"], env["v"], env["w"], env["f"])
+                for conn in self.by_conv.get(msg.conversation_id, ()):
+                    conn.push(msg)
+            case "t":
+                self._typing(env)
+            case "e":
+                cid, audience, text = env["c"], env["a"], env["f"]
+                for conn in self.by_conv.get(cid, ()):
+                    role = conn.session.role
+                    if audience == AUDIENCE_VISITOR and role is not Role.VISITOR:
+                        continue
+                    if conn.session.sees(cid, staff_only=audience == AUDIENCE_STAFF):
+                        conn.push(text)
+            case "o":
+                for conn in self.by_agent.get(env["a"], ()):
+                    conn.push(env["f"])
+            case "s":
+                for conn in self.supervisors:
+                    conn.push(env["f"])
+            case "g":
+                cid, part = env["c"], env["p"]
+                for conn in self.agent_conns(env["a"]):
+                    if part is None:
+                        self.detach(conn, cid)
+                    elif conn.session.parts.get(cid) != Part(part):
+                        self.attach(conn, cid, Part(part), 0)
+            case "x":
+                if self.on_control is not None:
+                    self.spawn(self.on_control(env))
+            case other:
+                log.warning("unknown envelope kind %r", other)
+
+    def _typing(self, env: Envelope) -> None:
+        cid, sender = env["c"], env["s"]
+        author_role = Role(env["r"])
+        views: dict[str | None, str] = {}
+        for conn in self.by_conv.get(cid, ()):
+            if env["n"] == self.node and conn.conn_id == sender:
+                continue
+            deliver, draft = conn.session.typing_view(cid, author_role, env["av"], env["note"],
+                                                      env["d"], env["pv"])
+            if not deliver:
+                continue
+            text = views.get(draft)
+            if text is None:
+                text = views[draft] = p.serialize_text(p.TypingOut(
+                    cid, env["ak"], env["an"], bool(env["d"]), draft))
+            conn.push(text)
+
+    # --- recovery --------------------------------------------------------------------------
+
+    def resync(self) -> None:
+        """After a gap in the subscription: every socket catches up from the records."""
+        self.resyncs += 1
+        for conn in list(self.conns):
+            for cid in list(conn.session.parts):
+                if cid in conn.session.last_seq:
+                    conn.push(CatchUp(cid))
+
+    async def _read_epoch(self) -> str | None:
+        raw = await self.redis.get(keys.epoch())
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    async def _watch_epoch(self) -> None:
+        while True:
+            await asyncio.sleep(self._epoch_poll_s)
+            try:
+                epoch = await self._read_epoch()
+            except (RedisError, OSError):
+                continue
+            if epoch is None or epoch == self.epoch:
+                continue
+            previous, self.epoch = self.epoch, epoch
+            if previous is not None:
+                self.reload_all(epoch)
+
+    def reload_all(self, epoch: str) -> None:
+        log.warning("routing epoch changed to %s: clients reload", epoch)
+        text = p.serialize_text(p.Reload(epoch))
+        for conn in list(self.conns):
+            conn.push(text)
+            conn.close_after_drain(CLOSE_RESTART)
+
+
+def _discard(index: dict[int, set[Connection]], key: int, conn: Connection) -> None:
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.discard(conn)
+        if not bucket:
+            del index[key]

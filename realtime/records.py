@@ -1,0 +1,179 @@
+"""What the hub reads from and writes to the records (desk models), shaped for the wire.
+
+Messages are stored through ``desk.conversations.append_message`` (seq + client_id idempotency);
+this module adds the hub's reads: replay windows bounded by the conversation's ``last_seq`` read
+first (so a window never skips a message committed while it is read), conversation facts for
+rights checks, and the conversations a visitor or an agent takes part in after (re)connecting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from desk.conversations import Viewer, append_message, can_see
+from desk.db import SessionMaker
+from desk.models import Agent, Contact, Conversation, Message, Participant, Site
+from realtime import protocol as p
+from realtime.connection import StoredMessage
+from realtime.session import Part, Role, Session
+
+OPEN_STATUSES = ("queued", "offered", "active", "pending")
+PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ConvInfo:
+    id: int
+    number: str
+    status: str
+    group_id: int | None
+    site_id: int | None
+    contact_id: int | None
+    assignee_id: int | None
+    topic: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    id: int
+    key: str
+    allowed_origins: tuple[str, ...]
+    typing_preview: bool
+
+
+def _iso(when: datetime) -> str:
+    if when.tzinfo is None:  # SQLite hands back naive UTC
+        when = when.replace(tzinfo=UTC)
+    return when.isoformat()
+
+
+def stored(m: Message) -> StoredMessage:
+    frame = p.MessageOut(conversation_id=m.conversation_id, seq=m.seq, author_kind=m.author_kind,
+                         author_name=m.author_name, visibility=m.visibility, text=m.body,
+                         client_id=m.client_id, created_at=_iso(m.created_at))
+    return StoredMessage(m.conversation_id, m.seq, m.visibility, m.whisper_to,
+                         p.serialize_text(frame))
+
+
+def message_frame(m: Message) -> p.MessageOut:
+    return p.MessageOut(m.conversation_id, m.seq, m.author_kind, m.author_name, m.visibility,
+                        m.body, m.client_id, _iso(m.created_at))
+
+
+def viewer_for(session: Session) -> Viewer:
+    ident = session.identity
+    kind = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
+    return Viewer(kind[session.role], ident.subject_id if ident else None)
+
+
+async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: str,
+                        author_id: int | None, author_name: str | None, text: str,
+                        visibility: str, client_id: str | None,
+                        whisper_to: int | None = None) -> tuple[StoredMessage, bool]:
+    msg, created = await append_message(
+        sm, conversation_id, author_kind=author_kind, body=text, author_id=author_id,
+        author_name=author_name, visibility=visibility, client_id=client_id,
+        whisper_to=whisper_to)
+    return stored(msg), created
+
+
+async def fetch_after(sm: SessionMaker, conversation_id: int, after_seq: int,
+                      session: Session) -> tuple[list[StoredMessage], int, bool]:
+    """Messages after ``after_seq`` the viewer may see, the last seq covered, and more-to-come."""
+    viewer = viewer_for(session)
+    async with sm() as s:
+        # last_seq first: every message up to it is committed (same transaction as the bump).
+        upto = (await s.execute(select(Conversation.last_seq).where(
+            Conversation.id == conversation_id))).scalar_one_or_none() or 0
+        rows = (await s.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.seq > after_seq,
+                   Message.seq <= upto)
+            .order_by(Message.seq)
+            .limit(PAGE)
+        )).scalars().all()
+    more = len(rows) == PAGE and rows[-1].seq < upto
+    if more:
+        upto = rows[-1].seq
+    return [stored(m) for m in rows if can_see(viewer, m.visibility, m.whisper_to)], upto, more
+
+
+async def transcript(sm: SessionMaker, conversation_id: int,
+                     viewer: Viewer) -> Sequence[p.MessageOut]:
+    async with sm() as s:
+        rows = (await s.execute(
+            select(Message).where(Message.conversation_id == conversation_id)
+            .order_by(Message.seq)
+        )).scalars().all()
+    return [message_frame(m) for m in rows if can_see(viewer, m.visibility, m.whisper_to)]
+
+
+def conv_info(c: Conversation) -> ConvInfo:
+    return ConvInfo(c.id, c.number, c.status, c.group_id, c.site_id, c.contact_id,
+                    c.assignee_id, c.topic)
+
+
+async def get_conv(sm: SessionMaker, conversation_id: int) -> ConvInfo | None:
+    async with sm() as s:
+        c = await s.get(Conversation, conversation_id)
+        return conv_info(c) if c is not None else None
+
+
+async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:
+    async with sm() as s:
+        site = (await s.execute(select(Site).where(Site.key == key))).scalar_one_or_none()
+        if site is None:
+            return None
+        return SiteInfo(site.id, site.key,
+                        tuple(o.rstrip("/") for o in site.allowed_origins or ()),
+                        bool(site.typing_preview))
+
+
+async def contact(sm: SessionMaker, contact_id: int) -> Contact | None:
+    async with sm() as s:
+        return await s.get(Contact, contact_id)
+
+
+async def visitor_parts(sm: SessionMaker, contact_id: int, site_id: int) -> dict[int, Part]:
+    """The visitor's open chats on this site: the only conversations their token opens."""
+    async with sm() as s:
+        ids = (await s.execute(select(Conversation.id).where(
+            Conversation.contact_id == contact_id, Conversation.site_id == site_id,
+            Conversation.channel == "chat", Conversation.status.in_(OPEN_STATUSES),
+        ))).scalars().all()
+    return dict.fromkeys(ids, Part.OWNER)
+
+
+async def staff_parts(sm: SessionMaker, agent_id: int, role: Role) -> dict[int, Part]:
+    """Open chats the agent is assigned to or co-chats in (monitoring is per socket)."""
+    async with sm() as s:
+        assigned = (await s.execute(select(Conversation.id).where(
+            Conversation.assignee_id == agent_id, Conversation.channel == "chat",
+            Conversation.status.in_(OPEN_STATUSES),
+        ))).scalars().all()
+        cochat = (await s.execute(
+            select(Participant.conversation_id)
+            .join(Conversation, Conversation.id == Participant.conversation_id)
+            .where(Participant.agent_id == agent_id, Participant.role == "cochat",
+                   Conversation.status.in_(OPEN_STATUSES))
+        )).scalars().all()
+    joined = Part.JOINED if role is Role.SUPERVISOR else Part.COCHAT
+    parts = dict.fromkeys(cochat, joined)
+    parts.update(dict.fromkeys(assigned, Part.ASSIGNEE))
+    return parts
+
+
+async def agent_name(sm: SessionMaker, agent_id: int | None) -> str | None:
+    if agent_id is None:
+        return None
+    async with sm() as s:
+        agent = await s.get(Agent, agent_id)
+        return agent.display_name if agent else None

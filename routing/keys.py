@@ -1,0 +1,135 @@
+"""Every Redis key (and the pub/sub channel) Switchboard uses, in one place.
+
+Routing keys share the hash tag ``{r}`` so every script's keys live in one Redis Cluster slot:
+a claim must touch the conversation, the queue and the agent in one atomic step.
+
+Routing layout (``c`` conversation id, ``g`` group id, ``a`` agent id):
+
+=========================  ======  ===============================================================
+key                        type    content
+=========================  ======  ===============================================================
+``epoch``                  string  token written by the last rebuild; absent = state was lost
+``rebuild_lock``           string  held (NX, PX) by the process rebuilding
+``agent(a)``               hash    ``chats``, ``tickets`` (current load), ``max_chats``,
+                                   ``max_tickets`` (capacity, copied from the records)
+``heartbeat(a)``           string  exists while the agent is online (PX = presence TTL)
+``presence()``             zset    agent -> last heartbeat (ms); finds agents past their grace
+``agent_groups(a)``        set     groups the agent is active in
+``agent_convs(a)``         set     conversations offered to or assigned to the agent
+``queue(g)``               zset    member ``<arrival ms>:<c>``, score = band * 1e11 + SLA second
+``conv(c)``                hash    ``state`` queued|offered|assigned, ``group``, ``channel``,
+                                   ``kind`` chat|ticket, ``agent``, ``deadline`` (offer, ms),
+                                   ``score``, ``member``, ``priority``, ``sla``, ``arrival``,
+                                   ``skills`` (JSON name -> level)
+``excluded(c)``            set     agents who declined it or let its offer lapse
+``offers()``               zset    conversation -> offer deadline (ms)
+``cursor(g)``              string  last agent served in the group (round-robin cursor)
+``throughput(g)``          list    recent dequeue times (ms), newest first, for wait estimates
+=========================  ======  ===============================================================
+"""
+
+from __future__ import annotations
+
+_R = "sb:{r}:"
+
+EVENTS = "sb:routing:events"
+"""Pub/sub channel carrying router events as JSON (see docs/routing.md)."""
+
+
+def epoch() -> str:
+    return _R + "epoch"
+
+
+def rebuild_lock() -> str:
+    return _R + "rebuild"
+
+
+def agent(agent_id: int) -> str:
+    return f"{_R}agent:{agent_id}"
+
+
+def heartbeat(agent_id: int) -> str:
+    return f"{_R}hb:{agent_id}"
+
+
+def presence() -> str:
+    return _R + "presence"
+
+
+def agent_groups(agent_id: int) -> str:
+    return f"{_R}agent:{agent_id}:groups"
+
+
+def agent_convs(agent_id: int) -> str:
+    return f"{_R}agent:{agent_id}:convs"
+
+
+def queue(group_id: int) -> str:
+    return f"{_R}queue:{group_id}"
+
+
+def conv(conversation_id: int) -> str:
+    return f"{_R}conv:{conversation_id}"
+
+
+def excluded(conversation_id: int) -> str:
+    return f"{_R}conv:{conversation_id}:excluded"
+
+
+def offers() -> str:
+    return _R + "offers"
+
+
+def cursor(group_id: int) -> str:
+    return f"{_R}cursor:{group_id}"
+
+
+def throughput(group_id: int) -> str:
+    return f"{_R}tput:{group_id}"
+
+
+def routing_pattern() -> str:
+    """Glob matching every routing key, for rebuild's clean-up scan."""
+    return _R + "*"
+
+
+def survives_rebuild(name: str) -> bool:
+    """Live facts a rebuild must keep: heartbeats, last-seen times, the rebuild lock itself."""
+    return name.startswith(_R + "hb:") or name in (presence(), rebuild_lock())
+
+
+# ------------------------------------------------------------------------------------------------
+# Other packages: add your key functions below this line, one clearly headed block per package,
+# with a ``sb:<package>:`` prefix. Do not edit the routing keys above.
+# ------------------------------------------------------------------------------------------------
+
+
+# --- realtime (the WebSocket hub) ---------------------------------------------------------------
+
+
+def hub_channel() -> str:
+    """Pub/sub channel of the hub: every web process subscribes once and filters locally."""
+    return "sb:realtime:bus"
+
+
+def visitor_session_limit(client: str) -> str:
+    """Counter (EX 60) of visitor sessions opened per client address per minute."""
+    return f"sb:realtime:vsess:{client}"
+
+
+# --- ingest (IMAP poller, outbound mail) --------------------------------------------------------
+
+
+def mailbox_lease(mailbox_id: int) -> str:
+    """String (SET NX PX) holding the token of the one poller that owns the mailbox."""
+    return f"sb:ingest:lease:{mailbox_id}"
+
+
+def ack_rate(sender: str) -> str:
+    """Counter (EX window) of acknowledgements sent to one sender address."""
+    return f"sb:ingest:ackrate:{sender.lower()}"
+
+
+def mail_queue() -> str:
+    """Name of the RQ queue carrying outbound mail jobs (RQ derives its own keys from it)."""
+    return "sb-mail"

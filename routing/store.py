@@ -1,0 +1,365 @@
+"""Redis adapter for the router: live queues, loads, offers, through the Lua scripts.
+
+Thin on purpose: every state change is one script call (``routing/lua/*.lua``), every read one
+pipeline. Scripts are registered once per Store (one client / connection pool) and run with
+EVALSHA; redis-py reloads one transparently after a Redis restart (NOSCRIPT).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from routing import keys
+from routing.policy import Item, kind_of, member_conversation, queue_member, queue_score
+
+SCRIPTS = ("enqueue", "claim", "accept", "return_offer", "requeue", "transfer", "release")
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    s = text(value) if value is not None else ""
+    return int(s) if s not in ("", "-") else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConvState:
+    """A conversation as Redis holds it."""
+
+    conversation_id: int
+    state: str  # queued | offered | assigned
+    group_id: int
+    channel: str
+    agent_id: int | None
+    deadline_ms: int | None
+    score: int
+    member: str
+    priority: int
+    sla_due: float | None
+    arrival: float
+    skills: dict[str, int]
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.channel)
+
+    def item(self, excluded: Iterable[int] = ()) -> Item:
+        return Item(self.conversation_id, self.group_id, self.channel, self.priority,
+                    self.sla_due, self.arrival, self.skills, frozenset(excluded),
+                    front=self.score < queue_score(0, 0))
+
+    @classmethod
+    def parse(cls, conversation_id: int, raw: dict[Any, Any]) -> ConvState | None:
+        if not raw:
+            return None
+        h = {text(k): text(v) for k, v in raw.items()}
+        sla = h.get("sla", "")
+        return cls(
+            conversation_id=conversation_id,
+            state=h["state"],
+            group_id=int(h["group"]),
+            channel=h["channel"],
+            agent_id=_opt_int(h.get("agent")),
+            deadline_ms=_opt_int(h.get("deadline")),
+            score=int(float(h["score"])),
+            member=h["member"],
+            priority=int(h.get("priority") or 2),
+            sla_due=float(sla) if sla else None,
+            arrival=float(h.get("arrival") or 0),
+            skills={str(k): int(v) for k, v in orjson.loads(h.get("skills") or "{}").items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLive:
+    """An agent's live routing state (skills come from the records, not Redis)."""
+
+    agent_id: int
+    online: bool
+    active: bool
+    chats: int
+    tickets: int
+    max_chats: int
+    max_tickets: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    status: str  # ok | no_agent | not_queued | stale_cursor | no_epoch
+    agent_id: int | None = None
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    cursor: int | None
+    items: list[Item]
+    agents: dict[int, AgentLive]
+
+
+@dataclass(slots=True)
+class RestoredState:
+    """What a rebuild writes back, derived from the records (see Router.rebuild)."""
+
+    agents: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (max chats, tickets)
+    active: dict[int, set[int]] = field(default_factory=dict)  # agent -> active groups
+    convs: list[tuple[ConvState, set[int]]] = field(default_factory=list)  # with excluded
+
+
+class Store:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        lua = resources.files("routing") / "lua"
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script((lua / f"{name}.lua").read_text())
+            for name in SCRIPTS
+        }
+
+    async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> list[str]:
+        out = await self._scripts[name](keys=list(keys_), args=list(args))
+        return [text(v) for v in out]
+
+    # -- epoch -----------------------------------------------------------------------------------
+
+    async def epoch(self) -> str | None:
+        value = await self.redis.get(keys.epoch())
+        return text(value) if value is not None else None
+
+    # -- queue -----------------------------------------------------------------------------------
+
+    async def enqueue(self, item: Item) -> tuple[str, str | int]:
+        """('ok', rank) | ('exists', state) | ('no_epoch', '')."""
+        score = queue_score(item.priority, item.sla_due, item.front)
+        member = queue_member(item.conversation_id, item.arrival)
+        out = await self._run(
+            "enqueue",
+            [keys.epoch(), keys.conv(item.conversation_id), keys.queue(item.group_id)],
+            [item.conversation_id, item.group_id, item.channel, item.kind, score, member,
+             item.priority, "" if item.sla_due is None else repr(item.sla_due),
+             repr(item.arrival), orjson.dumps(dict(item.required_skills)).decode()],
+        )
+        if out[0] == "ok":
+            return "ok", int(out[1])
+        return out[0], out[1] if len(out) > 1 else ""
+
+    async def conv(self, conversation_id: int) -> ConvState | None:
+        raw = await self.redis.hgetall(keys.conv(conversation_id))
+        return ConvState.parse(conversation_id, raw)
+
+    async def excluded(self, conversation_id: int) -> set[int]:
+        raw = await self.redis.smembers(keys.excluded(conversation_id))
+        return {int(text(a)) for a in raw}
+
+    async def position(self, conversation_id: int) -> tuple[int, int] | None:
+        """(1-based position, group) of a queued conversation, else None."""
+        c = await self.conv(conversation_id)
+        if c is None or c.state != "queued":
+            return None
+        rank: Any = await self.redis.zrank(keys.queue(c.group_id), c.member)
+        return (int(rank) + 1, c.group_id) if rank is not None else None
+
+    async def queue_ids(self, group_id: int, limit: int = 100) -> list[int]:
+        members = await self.redis.zrange(keys.queue(group_id), 0, limit - 1)
+        return [member_conversation(text(m)) for m in members]
+
+    async def queue_length(self, group_id: int) -> int:
+        return int(await self.redis.zcard(keys.queue(group_id)))
+
+    async def throughput(self, group_id: int) -> list[float]:
+        raw = await self.redis.lrange(keys.throughput(group_id), 0, -1)
+        return [int(text(v)) / 1000 for v in raw]
+
+    async def snapshot(self, group_id: int, agent_ids: Sequence[int], head: int) -> GroupSnapshot:
+        """The group's cursor, first ``head`` queued items and members' live state."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.cursor(group_id))
+        pipe.zrange(keys.queue(group_id), 0, max(head, 1) - 1)
+        for a in agent_ids:
+            pipe.exists(keys.heartbeat(a))
+            pipe.sismember(keys.agent_groups(a), str(group_id))
+            pipe.hmget(keys.agent(a), "chats", "tickets", "max_chats", "max_tickets")
+        res = await pipe.execute()
+        cursor = _opt_int(res[0])
+        ids = [member_conversation(text(m)) for m in res[1]][:head]
+        agents: dict[int, AgentLive] = {}
+        for i, a in enumerate(agent_ids):
+            online, active, h = res[2 + 3 * i: 5 + 3 * i]
+            n = [int(text(v)) if v is not None else 0 for v in h]
+            agents[a] = AgentLive(a, bool(online), bool(active), n[0], n[1], n[2], n[3])
+        items: list[Item] = []
+        if ids:
+            pipe = self.redis.pipeline(transaction=False)
+            for c in ids:
+                pipe.hgetall(keys.conv(c))
+                pipe.smembers(keys.excluded(c))
+            res = await pipe.execute()
+            for i, c in enumerate(ids):
+                st = ConvState.parse(c, res[2 * i])
+                if st is not None and st.state == "queued":
+                    items.append(st.item(int(text(a)) for a in res[2 * i + 1]))
+        return GroupSnapshot(cursor, items, agents)
+
+    # -- state changes ---------------------------------------------------------------------------
+
+    async def claim(self, conversation_id: int, group_id: int, ranking: Sequence[int], *,
+                    offer_deadline_ms: int | None, now_ms: int, expect_cursor: str = "",
+                    checks: str = "ax") -> ClaimResult:
+        """Give the conversation to the first agent of ``ranking`` who passes the checks."""
+        ks = [keys.epoch(), keys.conv(conversation_id), keys.queue(group_id), keys.offers(),
+              keys.cursor(group_id), keys.excluded(conversation_id), keys.throughput(group_id)]
+        for a in ranking:
+            ks += [keys.agent(a), keys.heartbeat(a), keys.agent_groups(a), keys.agent_convs(a)]
+        mode = "assign" if offer_deadline_ms is None else "offer"
+        out = await self._run("claim", ks, [conversation_id, group_id, mode,
+                                            offer_deadline_ms or 0, now_ms, expect_cursor,
+                                            checks, *ranking])
+        status = out[0]
+        rest = out[2:] if status == "ok" else out[1:]
+        skipped: dict[int, str] = {}
+        if status in ("ok", "no_agent"):
+            for entry in rest:
+                who, why = entry.split(":", 1)
+                skipped[int(who)] = why
+        return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
+
+    async def accept(self, conversation_id: int, agent_id: int) -> str:
+        out = await self._run("accept", [keys.conv(conversation_id), keys.offers()],
+                              [conversation_id, agent_id])
+        return out[0]
+
+    async def return_offer(self, conversation_id: int, agent_id: int, group_id: int,
+                           due_ms: int | None) -> str:
+        """Decline (``due_ms`` None) or expire (only if the deadline is <= ``due_ms``)."""
+        out = await self._run(
+            "return_offer",
+            [keys.conv(conversation_id), keys.queue(group_id), keys.offers(),
+             keys.excluded(conversation_id), keys.agent(agent_id), keys.agent_convs(agent_id)],
+            [conversation_id, agent_id, group_id, "" if due_ms is None else due_ms],
+        )
+        return out[0]
+
+    async def requeue(self, conv: ConvState, agent_id: int, group_id: int, *, front: bool,
+                      only_if_offline: bool, exclude: bool) -> str:
+        score = queue_score(conv.priority, conv.sla_due, front)
+        out = await self._run(
+            "requeue",
+            [keys.conv(conv.conversation_id), keys.queue(group_id), keys.offers(),
+             keys.agent(agent_id), keys.agent_convs(agent_id), keys.heartbeat(agent_id),
+             keys.excluded(conv.conversation_id)],
+            [conv.conversation_id, agent_id, group_id, score, "1" if only_if_offline else "0",
+             "1" if exclude else "0"],
+        )
+        return out[0]
+
+    async def transfer(self, conversation_id: int, old: int, new: int, group_id: int) -> str:
+        out = await self._run(
+            "transfer",
+            [keys.conv(conversation_id), keys.agent(old), keys.agent_convs(old), keys.agent(new),
+             keys.heartbeat(new), keys.agent_groups(new), keys.agent_convs(new)],
+            [conversation_id, old, new, group_id],
+        )
+        return out[0]
+
+    async def release(self, conv: ConvState) -> str:
+        agent = conv.agent_id
+        out = await self._run(
+            "release",
+            [keys.conv(conv.conversation_id), keys.queue(conv.group_id), keys.offers(),
+             keys.excluded(conv.conversation_id), keys.agent(agent or 0),
+             keys.agent_convs(agent or 0)],
+            [conv.conversation_id, "" if agent is None else agent, conv.group_id],
+        )
+        return out[0]
+
+    async def due_offers(self, now_ms: int, limit: int = 100) -> list[int]:
+        raw = await self.redis.zrangebyscore(keys.offers(), "-inf", now_ms, start=0, num=limit)
+        return [int(text(c)) for c in raw]
+
+    async def agent_convs(self, agent_id: int) -> set[int]:
+        raw = await self.redis.smembers(keys.agent_convs(agent_id))
+        return {int(text(c)) for c in raw}
+
+    async def set_active_groups(self, agent_id: int, group_ids: Iterable[int]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.agent_groups(agent_id))
+        groups = [str(g) for g in group_ids]
+        if groups:
+            pipe.sadd(keys.agent_groups(agent_id), *groups)
+        await pipe.execute()
+
+    async def set_group_active(self, agent_id: int, group_id: int, active: bool) -> None:
+        if active:
+            await self.redis.sadd(keys.agent_groups(agent_id), str(group_id))
+        else:
+            await self.redis.srem(keys.agent_groups(agent_id), str(group_id))
+
+    async def active_groups(self, agent_id: int) -> set[int]:
+        raw = await self.redis.smembers(keys.agent_groups(agent_id))
+        return {int(text(g)) for g in raw}
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        await self.redis.publish(keys.EVENTS, orjson.dumps(event))
+
+    # -- rebuild ---------------------------------------------------------------------------------
+
+    async def lock_rebuild(self, ttl_ms: int) -> str | None:
+        token = secrets.token_hex(8)
+        ok = await self.redis.set(keys.rebuild_lock(), token, nx=True, px=ttl_ms)
+        return token if ok else None
+
+    async def unlock_rebuild(self) -> None:
+        await self.redis.delete(keys.rebuild_lock())
+
+    async def restore(self, state: RestoredState, now_ms: int) -> str:
+        """Replace all live routing state (heartbeats kept) with ``state``; return the epoch."""
+        doomed: list[str] = []
+        async for k in self.redis.scan_iter(match=keys.routing_pattern(), count=1000):
+            if not keys.survives_rebuild(text(k)):
+                doomed.append(text(k))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(keys.epoch())
+        for i in range(0, len(doomed), 500):
+            pipe.unlink(*doomed[i:i + 500])
+        loads: dict[int, list[int]] = {a: [0, 0] for a in state.agents}
+        for conv, excluded in state.convs:
+            c = conv.conversation_id
+            pipe.hset(keys.conv(c), mapping={
+                "state": conv.state, "group": conv.group_id, "channel": conv.channel,
+                "kind": conv.kind, "agent": conv.agent_id or "", "deadline": conv.deadline_ms or "",
+                "score": conv.score, "member": conv.member, "priority": conv.priority,
+                "sla": "" if conv.sla_due is None else repr(conv.sla_due),
+                "arrival": repr(conv.arrival), "skills": orjson.dumps(conv.skills).decode(),
+            })
+            if excluded:
+                pipe.sadd(keys.excluded(c), *[str(a) for a in excluded])
+            if conv.state == "queued":
+                pipe.zadd(keys.queue(conv.group_id), {conv.member: conv.score})
+                continue
+            assert conv.agent_id is not None
+            loads.setdefault(conv.agent_id, [0, 0])[0 if conv.kind == "chat" else 1] += 1
+            pipe.sadd(keys.agent_convs(conv.agent_id), str(c))
+            # An agent holding work gets a fresh grace period to heartbeat again.
+            pipe.zadd(keys.presence(), {str(conv.agent_id): now_ms}, nx=True)
+            if conv.state == "offered":
+                pipe.zadd(keys.offers(), {str(c): conv.deadline_ms or now_ms})
+        for a, (chats, tickets) in loads.items():
+            caps = state.agents.get(a, (0, 0))
+            pipe.hset(keys.agent(a), mapping={"chats": chats, "tickets": tickets,
+                                              "max_chats": caps[0], "max_tickets": caps[1]})
+        for a, groups in state.active.items():
+            if groups:
+                pipe.sadd(keys.agent_groups(a), *[str(g) for g in groups])
+        token = secrets.token_hex(8)
+        pipe.set(keys.epoch(), token)
+        await pipe.execute()
+        return token
