@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:44:12.342634
+Create Date: 2026-11-23 11:45:30.884353
 """
 
 from __future__ import annotations
@@ -229,6 +229,7 @@ def upgrade() -> None:
         sa.Column("uidvalidity", sa.BigInteger(), nullable=True),
         sa.Column("last_uid", sa.BigInteger(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "security IN ('none', 'starttls', 'tls')", name=op.f("ck_mailboxes_security")
@@ -339,6 +340,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_conversations_status_group", ["status", "group_id"], unique=False)
 
     op.create_table(
+        "email_participants",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_email_participants_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", "email", name=op.f("pk_email_participants")),
+    )
+    op.create_table(
         "inbound_mails",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("mailbox_id", sa.Integer(), nullable=False),
@@ -420,6 +434,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("in_reply_to", sa.String(length=998), nullable=True),
+        sa.Column("references", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
@@ -547,6 +563,7 @@ def downgrade() -> None:
 
     op.drop_table("messages")
     op.drop_table("inbound_mails")
+    op.drop_table("email_participants")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_status_group")
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
