@@ -152,7 +152,8 @@ async def test_attachments_download_as_files(client: httpx.AsyncClient, sm: Sess
     conv = await create_conversation(sm, channel="email", group_id=org["ga"])
     other = await create_conversation(sm, channel="email", group_id=org["gb"])
     att = await store_attachment(sm, settings.data_dir, conversation_id=conv.id, message_id=None,
-                                 filename='<svg onload=alert(1)>".svg', content_type="image/svg+xml",
+                                 filename='<svg onload=alert(1)>".svg',
+                                 content_type="image/svg+xml",
                                  data=b"<svg onload='alert(1)'/>", max_bytes=1000)
     hidden = await store_attachment(sm, settings.data_dir, conversation_id=other.id,
                                     message_id=None, filename="x.txt", content_type="text/plain",
