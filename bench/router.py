@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import random
@@ -40,7 +41,7 @@ import redis.asyncio as aioredis
 
 from routing import keys
 from routing.policy import AgentView, Item, Policy, decide
-from routing.store import Store
+from routing.store import ClaimRequest, Store
 
 GROUP = 1
 
@@ -122,7 +123,10 @@ class WorkerPlan:
     concurrency: int = 64
     rate: float | None = None  # attempts/s for open loop; None = as fast as possible
     dup_every: int = 0  # every n-th attempt re-targets an earlier conversation
-    ranked: bool = True  # rank with the policy (bench) or a random order of every agent (test)
+    top: int = 4  # ranked candidates passed to the claim script (it falls through them)
+    batch: int = 16  # claims per pipelined round trip at most
+    start_at: float = 0.0  # wall-clock time to begin, so every process starts together
+    tick_s: float = 0.001  # open loop: longest a due attempt waits to join a batch
     seed: int = 0
 
 
@@ -132,6 +136,8 @@ class WorkerResult:
     attempts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    began: float = 0.0  # wall clock
+    ended: float = 0.0
 
 
 def run_worker(plan: WorkerPlan) -> WorkerResult:
@@ -145,69 +151,102 @@ def run_worker(plan: WorkerPlan) -> WorkerResult:
 
 
 async def _drive(plan: WorkerPlan) -> WorkerResult:
+    """Issue the plan's attempts in small pipelined batches, like a dispatcher draining a queue.
+
+    Open loop: attempt ``i`` is due at ``start + i / rate`` whatever happened before; a batch
+    takes every attempt already due (at most ``batch``). Each attempt is ranked with the policy
+    on the process's view of loads, which counts its own batch provisionally, and is refreshed
+    from Redis every 50 ms. An attempt that finds every ranked agent full is retried once after
+    a refresh (up to three times, each counted as an attempt).
+    """
     client = aioredis.Redis.from_url(plan.url, max_connections=plan.concurrency + 4)
     store = Store(client)
     rng = random.Random(plan.seed)
     result = WorkerResult()
-    loads: dict[int, int] = dict.fromkeys(plan.agent_ids, 0)
-    caps: dict[int, int] = dict.fromkeys(plan.agent_ids, 0)
-    refreshed = 0.0
-    cursor: int | None = None
+    views: dict[int, AgentView] = {}
+    state = {"refreshed": 0.0, "cursor": None}
+
+    def bump(agent: int, by: int) -> None:
+        v = views[agent]
+        views[agent] = AgentView(agent, True, True, v.chats + by, 0, v.max_chats, 0)
 
     async def refresh() -> None:
-        nonlocal refreshed
         snap = await store.snapshot(GROUP, plan.agent_ids, head=0)
         for a, live in snap.agents.items():
-            loads[a], caps[a] = live.chats, live.max_chats
-        refreshed = time.monotonic()
+            views[a] = AgentView(a, True, True, live.chats, 0, live.max_chats, 0)
+        state["refreshed"] = time.monotonic()
 
-    def ranking(conv: int) -> list[int]:
-        if not plan.ranked:
-            return rng.sample(plan.agent_ids, len(plan.agent_ids))
-        views = [AgentView(a, True, True, loads[a], 0, caps[a], 0) for a in plan.agent_ids]
-        return list(decide(Policy.LEAST_LOADED, Item(conv, GROUP, "chat"), views, cursor).ranking)
+    def ranking(conv: int) -> tuple[int, ...]:
+        cursor = state["cursor"]
+        decision = decide(Policy.LEAST_LOADED, Item(conv, GROUP, "chat"), list(views.values()),
+                          cursor if isinstance(cursor, int) else None)
+        if decision.agent_id is not None:
+            bump(decision.agent_id, 1)  # provisional, undone if the claim goes elsewhere
+            state["cursor"] = decision.agent_id
+        return decision.ranking[:plan.top]
 
-    async def attempt(conv: int, due: float) -> None:
-        nonlocal cursor
-        res = await store.claim(conv, GROUP, ranking(conv), offer_deadline_ms=None,
-                                now_ms=int(time.time() * 1000))
-        result.latencies_ms.append((time.perf_counter() - due) * 1000)
-        result.attempts += 1
-        result.statuses[res.status] += 1
-        if res.agent_id is not None:
-            result.won.append((conv, res.agent_id))
-            loads[res.agent_id] += 1
-            cursor = res.agent_id
+    retries: list[int] = []
 
-    await refresh()
+    async def run_batch(batch: list[tuple[int, float]], sem: asyncio.Semaphore) -> None:
+        async with sem:
+            reqs = [ClaimRequest(conv, GROUP, ranking(conv)) for conv, _ in batch]
+            outs = await store.claim_many(reqs, int(time.time() * 1000))
+        done = time.perf_counter()
+        for (conv, due), req, res in zip(batch, reqs, outs, strict=True):
+            result.latencies_ms.append((done - due) * 1000)
+            result.attempts += 1
+            result.statuses[res.status] += 1
+            guessed = req.ranking[0] if req.ranking else None
+            if res.agent_id is not None:
+                result.won.append((conv, res.agent_id))
+            if guessed is not None and guessed != res.agent_id:
+                bump(guessed, -1)
+                if res.agent_id is not None:
+                    bump(res.agent_id, 1)
+            if res.status == "no_agent" and retried[conv] < 3:
+                retried[conv] += 1
+                retries.append(conv)
+                state["refreshed"] = 0.0
+
+    retried: Counter[int] = Counter()
     order = list(plan.conv_ids)
     if plan.dup_every:
         for i in range(plan.dup_every, len(order), plan.dup_every):
             order.insert(i, order[rng.randrange(i)])
+    await refresh()
     sem = asyncio.Semaphore(plan.concurrency)
     tasks: set[asyncio.Task[None]] = set()
+    await asyncio.sleep(max(0.0, plan.start_at - time.time()))
+    gc.collect()
+    gc.freeze()  # the load generator's own collector pauses are not the router's latency
+    result.began = time.time()
     start = time.perf_counter()
-
-    async def one(conv: int, due: float) -> None:
-        async with sem:
-            await attempt(conv, due)
-
-    for i, conv in enumerate(order):
-        due = time.perf_counter()
-        if plan.rate:
-            due = start + i / plan.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        elif len(tasks) >= plan.concurrency * 2:
+    i = 0
+    while i < len(order) or retries or tasks:
+        if not plan.rate and len(tasks) >= plan.concurrency:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if plan.ranked and time.monotonic() - refreshed > 0.05:
+            continue
+        if time.monotonic() - state["refreshed"] > 0.05:  # type: ignore[operator]
             await refresh()
-        task = asyncio.create_task(one(conv, due))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.gather(*tasks)
+        now = time.perf_counter()
+        batch: list[tuple[int, float]] = [(c, now) for c in retries[:plan.batch]]
+        del retries[:len(batch)]
+        while i < len(order) and len(batch) < plan.batch:
+            due = start + i / plan.rate if plan.rate else now
+            if due > now:
+                break
+            batch.append((order[i], due))
+            i += 1
+        if batch:
+            task = asyncio.create_task(run_batch(batch, sem))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if plan.rate and i < len(order):
+            # Wake at most every ``tick_s``: batching due attempts is what a busy dispatcher does.
+            await asyncio.sleep(max(plan.tick_s, start + i / plan.rate - time.perf_counter()))
+        elif not batch and tasks:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    result.ended = time.time()
     await client.aclose()
     return result
 
@@ -220,8 +259,7 @@ async def seed(url: str, agents: int, capacity: int, conversations: int) -> None
     pipe = client.pipeline(transaction=False)
     for a in range(1, agents + 1):
         pipe.hset(keys.agent(a), mapping={"chats": 0, "tickets": 0, "max_chats": capacity,
-                                          "max_tickets": 0})
-        pipe.sadd(keys.agent_groups(a), str(GROUP))
+                                          "max_tickets": 0, keys.active_field(GROUP): 1})
         pipe.set(keys.heartbeat(a), 1, px=600_000)
     await pipe.execute()
     base = time.time()
@@ -246,11 +284,11 @@ async def audit(url: str, results: list[WorkerResult], agents: int,
     client = aioredis.Redis.from_url(url)
     violations = 0
     held: Counter[int] = Counter()
-    for conv, agent_set in owners.items():
+    for agent_set in owners.values():
         held.update(agent_set)
     for a in range(1, agents + 1):
         load = int(await client.hget(keys.agent(a), "chats") or 0)
-        convs = await client.scard(keys.agent_convs(a))  # type: ignore[misc]
+        convs = len(await Store(client).agent_convs(a))
         if load > capacity or held[a] > capacity:
             violations += 1
         if load != held[a] or convs != held[a]:
@@ -274,6 +312,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--agents", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=64, help="in-flight per process")
     ap.add_argument("--dup-every", type=int, default=10)
+    ap.add_argument("--top", type=int, default=4, help="ranked candidates per claim")
     args = ap.parse_args(argv)
 
     total = int(args.rate * args.seconds)
@@ -283,18 +322,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with PrivateRedis() as server:
         asyncio.run(seed(server.url, args.agents, capacity, conversations))
         ids = list(range(1, conversations + 1))
+        start_at = time.time() + 2.0  # after the spawned processes have imported
         plans = [
             WorkerPlan(server.url, agent_ids, ids[p::args.procs], args.concurrency,
-                       args.rate / args.procs, args.dup_every, True, seed=p)
+                       args.rate / args.procs, args.dup_every, args.top, seed=p,
+                       start_at=start_at)
             for p in range(args.procs)
         ]
-        cpu0 = server.cpu_seconds()
-        t0 = time.perf_counter()
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.procs) as pool:
-            results = pool.map(run_worker, plans)
-        elapsed = time.perf_counter() - t0
-        cpu = server.cpu_seconds() - cpu0
+            pending = pool.map_async(run_worker, plans)
+            time.sleep(max(0.0, start_at - time.time()))
+            cpu0 = server.cpu_seconds()
+            results = pending.get()
+            cpu = server.cpu_seconds() - cpu0
+        elapsed = max(r.ended for r in results) - min(r.began for r in results)
         doubles, violations, assigned = asyncio.run(
             audit(server.url, results, args.agents, capacity))
     lat = [x for r in results for x in r.latencies_ms]

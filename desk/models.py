@@ -124,6 +124,8 @@ class AgentGroup(Base):
                                           primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"),
                                           primary_key=True)
+    # The agent's own on/off toggle for this group; kept here so a Redis rebuild restores it.
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Skill(Base):

@@ -26,6 +26,7 @@ from desk.hooks import DeskHooks
 from desk.http import Deps, JSONResponse
 from desk.settings import Settings
 from desk.web import desk_routes
+from realtime.public_http import public_routes
 
 log = logging.getLogger("switchboard.web")
 
@@ -126,8 +127,13 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
 
 @contextlib.asynccontextmanager
 async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    yield
+    from realtime.runtime import running
+
+    async with running(app, settings):
+        yield
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    return []
+    from realtime.endpoints import routes as hub_routes
+
+    return [*public_routes(), *hub_routes()]

@@ -21,7 +21,7 @@ from typing import Any, Union
 
 from realtime import protocol as p
 from realtime.errors import CLOSE_TOO_SLOW
-from realtime.session import Part, Session, Verdict
+from realtime.session import Part, Phase, Session, Verdict
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -85,8 +85,10 @@ class Connection:
         self.is_admin = False
 
     def push(self, item: Item) -> None:
-        if self.closed:
-            return
+        if not self.closed and self.session.phase is not Phase.CLOSED:
+            self._enqueue(item)
+
+    def _enqueue(self, item: Item) -> None:
         self.outbox.append(item)
         if len(self.outbox) == self.outbox.maxlen:
             log.info("connection %s too slow; disconnecting", self.conn_id)
@@ -102,10 +104,19 @@ class Connection:
         self.session.grant(conversation_id, part)
 
     def close_after_drain(self, code: int, reason: str = "") -> None:
-        self.push(CloseAfter(code, reason))
+        if not self.closed:
+            self._enqueue(CloseAfter(code, reason))
+
+    def shut(self, code: int, reason: str) -> None:
+        """Rights ended: drop whatever is queued, deliver nothing more, close with ``code``."""
+        if self.closed:
+            return
+        self.outbox.clear()
+        self.session.closed()
+        self._enqueue(CloseAfter(code, reason))
 
     def kill(self, code: int) -> None:
-        """Drop the socket now: for slow consumers and revoked rights, no close handshake wait."""
+        """Drop the socket now (slow consumer): a close handshake would wait on a non-reader."""
         if self.closed:
             return
         self.closed = True

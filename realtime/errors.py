@@ -10,7 +10,8 @@ Tree::
     ├── AuthFailed             missing, bad or expired credentials (close 4401)
     ├── Denied                 the caller lacks the right for this conversation/action (error frame)
     ├── RateLimited            token bucket empty (error frame; close 4429 on a sustained flood)
-    └── NotAllowedNow          valid frame, wrong state (e.g. accepting an offer that lapsed)
+    ├── NotAllowedNow          valid frame, wrong state (e.g. accepting an offer that lapsed)
+    └── CommandError           a command that failed with a given wire code (error frame)
 
 ``code`` is the machine-readable string sent in ``error`` frames; ``close_code`` is set when the
 error ends the connection instead of producing an error frame.
@@ -86,3 +87,9 @@ class RateLimited(RealtimeError):
 
 class NotAllowedNow(RealtimeError):
     code = "conflict"
+
+
+class CommandError(RealtimeError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

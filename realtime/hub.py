@@ -58,6 +58,7 @@ class Hub:
         self.connected = asyncio.Event()  # the subscription is live
         self.on_control: Handler | None = None
         self.on_router_event: Handler | None = None
+        self.on_invalidate: Callable[[int], None] | None = None
         self._outbox: list[bytes] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,8 +157,9 @@ class Hub:
                       "w": msg.whisper_to, "f": msg.text})
 
     def publish_event(self, conversation_id: int, frame: p.ServerFrame,
-                      audience: int = AUDIENCE_ALL) -> None:
-        self.publish({"k": "e", "c": conversation_id, "a": audience,
+                      audience: int = AUDIENCE_ALL, invalidate: bool = False) -> None:
+        """``invalidate``: the conversation's facts changed; processes drop their cached copy."""
+        self.publish({"k": "e", "c": conversation_id, "a": audience, "i": invalidate,
                       "f": p.serialize_text(frame)})
 
     def publish_to_agent(self, agent_id: int, frame: p.ServerFrame) -> None:
@@ -241,6 +243,8 @@ class Hub:
                 self._typing(env)
             case "e":
                 cid, audience, text = env["c"], env["a"], env["f"]
+                if env["i"] and self.on_invalidate is not None:
+                    self.on_invalidate(cid)
                 for conn in self.by_conv.get(cid, ()):
                     role = conn.session.role
                     if audience == AUDIENCE_VISITOR and role is not Role.VISITOR:
@@ -259,7 +263,7 @@ class Hub:
                     if part is None:
                         self.detach(conn, cid)
                     elif conn.session.parts.get(cid) != Part(part):
-                        self.attach(conn, cid, Part(part), 0)
+                        self.attach(conn, cid, Part(part))
             case "x":
                 if self.on_control is not None:
                     self.spawn(self.on_control(env))

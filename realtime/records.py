@@ -177,3 +177,10 @@ async def agent_name(sm: SessionMaker, agent_id: int | None) -> str | None:
     async with sm() as s:
         agent = await s.get(Agent, agent_id)
         return agent.display_name if agent else None
+
+
+async def last_seq(sm: SessionMaker, conversation_id: int) -> int:
+    async with sm() as s:
+        value = (await s.execute(select(Conversation.last_seq).where(
+            Conversation.id == conversation_id))).scalar_one_or_none()
+    return value or 0

@@ -216,6 +216,8 @@ class Session:
         except ProtocolError as exc:
             if exc.close_code is not None:
                 return self._close_for(exc)
+            if self.phase is Phase.AWAIT_AUTH:
+                return self._close(CLOSE_UNAUTHENTICATED, "authenticate first")
             return [_error(exc.code, exc.message)]
         if self.phase is not Phase.OPEN:
             return self._pre_auth(frame)

@@ -11,11 +11,12 @@ key                        type    content
 ``epoch``                  string  token written by the last rebuild; absent = state was lost
 ``rebuild_lock``           string  held (NX, PX) by the process rebuilding
 ``agent(a)``               hash    ``chats``, ``tickets`` (current load), ``max_chats``,
-                                   ``max_tickets`` (capacity, copied from the records)
+                                   ``max_tickets`` (capacity, copied from the records),
+                                   ``g:<g>`` = 1 for each group the agent is active in and
+                                   ``c:<c>`` = 1 for each conversation offered/assigned to them
+                                   (one hash: one HMGET answers the claim, fewer keys to pass)
 ``heartbeat(a)``           string  exists while the agent is online (PX = presence TTL)
 ``presence()``             zset    agent -> last heartbeat (ms); finds agents past their grace
-``agent_groups(a)``        set     groups the agent is active in
-``agent_convs(a)``         set     conversations offered to or assigned to the agent
 ``queue(g)``               zset    member ``<arrival ms>:<c>``, score = band * 1e11 + SLA second
 ``conv(c)``                hash    ``state`` queued|offered|assigned, ``group``, ``channel``,
                                    ``kind`` chat|ticket, ``agent``, ``deadline`` (offer, ms),
@@ -56,14 +57,6 @@ def presence() -> str:
     return _R + "presence"
 
 
-def agent_groups(agent_id: int) -> str:
-    return f"{_R}agent:{agent_id}:groups"
-
-
-def agent_convs(agent_id: int) -> str:
-    return f"{_R}agent:{agent_id}:convs"
-
-
 def queue(group_id: int) -> str:
     return f"{_R}queue:{group_id}"
 
@@ -86,6 +79,16 @@ def cursor(group_id: int) -> str:
 
 def throughput(group_id: int) -> str:
     return f"{_R}tput:{group_id}"
+
+
+def active_field(group_id: int) -> str:
+    """Field of ``agent(a)`` present while the agent is active in the group."""
+    return f"g:{group_id}"
+
+
+def held_field(conversation_id: int) -> str:
+    """Field of ``agent(a)`` present while the conversation is offered/assigned to the agent."""
+    return f"c:{conversation_id}"
 
 
 def routing_pattern() -> str:
@@ -133,3 +136,11 @@ def ack_rate(sender: str) -> str:
 def mail_queue() -> str:
     """Name of the RQ queue carrying outbound mail jobs (RQ derives its own keys from it)."""
     return "sb-mail"
+
+
+# --- widget (public HTTP endpoints, realtime/public_http.py) ----------------------------------
+
+
+def widget_leave_rate(client: str) -> str:
+    """Counter (INCR, EX 60) of "leave a message" posts from one client address."""
+    return f"sb:widget:leave:{client}"

@@ -173,7 +173,9 @@ class Decision:
     """The outcome for one conversation, with the evidence a supervisor needs to audit it.
 
     ``ranking`` lists every eligible agent in preference order; the claim script takes the first
-    one still eligible when it runs, so a lost race falls through instead of failing.
+    one still eligible when it runs, so a lost race falls through instead of failing. The
+    per-agent explanation (``candidates``) is derived on demand: deciding is the hot path,
+    explaining happens once per executed decision.
     """
 
     conversation_id: int
@@ -182,23 +184,43 @@ class Decision:
     agent_id: int | None
     reason: str
     ranking: tuple[int, ...]
-    candidates: tuple[Candidate, ...]
+    agents: tuple[AgentView, ...]
+    verdicts: Mapping[int, tuple[Reason, str]]
+    kind: str = CHAT
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        rank = {a: i for i, a in enumerate(self.ranking)}
+        out = []
+        for agent in sorted(self.agents, key=lambda a: a.agent_id):
+            aid = agent.agent_id
+            if aid in self.verdicts:
+                reason, detail = self.verdicts[aid]
+            elif aid == self.agent_id:
+                reason, detail = Reason.CHOSEN, self.reason
+            elif aid in rank:
+                reason, detail = Reason.RANKED, f"rank {rank[aid] + 1}"
+            else:
+                reason, detail = Reason.RANKED, f"{self.policy.value} policy"
+            out.append(Candidate(aid, reason, detail, agent.load(self.kind),
+                                 agent.capacity(self.kind)))
+        return tuple(out)
 
     def with_winner(self, agent_id: int, note: str = "") -> Decision:
-        """The decision as executed: ``agent_id`` may be a fallback if the first choice filled."""
+        """The decision as executed: ``agent_id`` may be a fallback if the first choice filled,
+        or an agent who picked it themselves."""
         if agent_id == self.agent_id and not note:
             return self
-        cands = tuple(
-            Candidate(c.agent_id, Reason.CHOSEN if c.agent_id == agent_id else
-                      (Reason.RANKED if c.eligible else c.reason), c.detail, c.load, c.capacity)
-            for c in self.candidates
-        )
-        reason = self.reason if agent_id == self.agent_id else (
-            f"{self.reason}; first choice {self.agent_id} was taken meanwhile, "
-            f"fell through to {agent_id}"
-        )
-        return Decision(self.conversation_id, self.group_id, self.policy, agent_id,
-                        f"{reason}{'; ' + note if note else ''}", self.ranking, cands)
+        reason = self.reason
+        if self.agent_id is not None and agent_id != self.agent_id:
+            reason += (f"; first choice {self.agent_id} was taken meanwhile, "
+                       f"fell through to {agent_id}")
+        if note:
+            reason = f"{reason}; {note}" if reason else note
+        ranking = (agent_id, *(a for a in self.ranking if a != agent_id))
+        verdicts = {a: v for a, v in self.verdicts.items() if a != agent_id}
+        return Decision(self.conversation_id, self.group_id, self.policy, agent_id, reason,
+                        ranking, self.agents, verdicts, self.kind)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -213,13 +235,21 @@ def decide(policy: Policy, item: Item, agents: Sequence[AgentView],
            cursor: int | None) -> Decision:
     """Choose an agent for ``item`` among ``agents`` (the group's members)."""
     kind = item.kind
+    chat = kind == CHAT
+    excluded = item.excluded
+    needs = tuple(item.required_skills.items())
     verdicts: dict[int, tuple[Reason, str]] = {}
     eligible: list[AgentView] = []
     for agent in agents:
-        rejected = rejection(agent, item)
-        if rejected is None:
+        # Inlined happy path of ``rejection``: this loop runs for every agent of every decision.
+        if (agent.online and agent.active and agent.agent_id not in excluded
+                and ((agent.chats < agent.max_chats) if chat
+                     else (agent.tickets < agent.max_tickets))
+                and all(agent.skills.get(s, -1) >= n for s, n in needs)):
             eligible.append(agent)
         else:
+            rejected = rejection(agent, item)
+            assert rejected is not None
             verdicts[agent.agent_id] = rejected
 
     ranking: list[int]
@@ -232,29 +262,19 @@ def decide(policy: Policy, item: Item, agents: Sequence[AgentView],
         why = f"round robin: next in rotation after {cursor}" if cursor is not None else \
             "round robin: first in rotation"
     else:
-        order = {a: i for i, a in enumerate(rotation((a.agent_id for a in eligible), cursor))}
-        by_load = sorted(eligible, key=lambda a: (a.load(kind), order[a.agent_id]))
-        ranking = [a.agent_id for a in by_load]
-        low = by_load[0].load(kind)
-        ties = sum(1 for a in eligible if a.load(kind) == low)
+        # Sort key = (load, position in the rotation after the cursor).
+        last = cursor if cursor is not None else -1 << 62
+        loads = [(a.chats if chat else a.tickets, a.agent_id <= last, a.agent_id)
+                 for a in eligible]
+        loads.sort()
+        ranking = [a for _, _, a in loads]
+        low = loads[0][0]
+        ties = sum(1 for n, _, _ in loads if n == low)
         why = f"least loaded: {low} open {kind}s" + (
             f", next in rotation among {ties} tied" if ties > 1 else "")
-
-    chosen = ranking[0] if ranking else None
-    candidates = []
-    for agent in sorted(agents, key=lambda a: a.agent_id):
-        aid = agent.agent_id
-        if aid in verdicts:
-            reason, detail = verdicts[aid]
-        elif aid == chosen:
-            reason, detail = Reason.CHOSEN, why
-        elif policy is Policy.MANUAL:
-            reason, detail = Reason.RANKED, "manual policy"
-        else:
-            reason, detail = Reason.RANKED, f"rank {ranking.index(aid) + 1}"
-        candidates.append(Candidate(aid, reason, detail, agent.load(kind), agent.capacity(kind)))
-    return Decision(item.conversation_id, item.group_id, policy, chosen, why,
-                    tuple(ranking), tuple(candidates))
+    return Decision(item.conversation_id, item.group_id, policy,
+                    ranking[0] if ranking else None, why, tuple(ranking), tuple(agents),
+                    verdicts, kind)
 
 
 def estimate_wait(position: int, recent: Sequence[float], now: float,

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from routing import keys
 from routing.policy import Item, kind_of, member_conversation, queue_member, queue_score
@@ -98,6 +99,27 @@ class ClaimResult:
     status: str  # ok | no_agent | not_queued | stale_cursor | no_epoch
     agent_id: int | None = None
     skipped: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    conversation_id: int
+    group_id: int
+    ranking: tuple[int, ...]
+    offer_deadline_ms: int | None = None  # None: assign outright
+    expect_cursor: str = ""  # '' = any, '-' = none yet, else the agent id last served
+    checks: str = "ax"  # a: must be active in the group, x: skip agents it was excluded for
+
+
+def _claim_result(reply: Any) -> ClaimResult:
+    out = text(reply).split(" ")
+    status = out[0]
+    skipped: dict[int, str] = {}
+    if status in ("ok", "no_agent"):
+        for entry in out[2:] if status == "ok" else out[1:]:
+            who, why = entry.split(":", 1)
+            skipped[int(who)] = why
+    return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,18 +206,18 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.cursor(group_id))
         pipe.zrange(keys.queue(group_id), 0, max(head, 1) - 1)
+        active = keys.active_field(group_id)
         for a in agent_ids:
             pipe.exists(keys.heartbeat(a))
-            pipe.sismember(keys.agent_groups(a), str(group_id))
-            pipe.hmget(keys.agent(a), "chats", "tickets", "max_chats", "max_tickets")
+            pipe.hmget(keys.agent(a), "chats", "tickets", "max_chats", "max_tickets", active)
         res = await pipe.execute()
         cursor = _opt_int(res[0])
         ids = [member_conversation(text(m)) for m in res[1]][:head]
         agents: dict[int, AgentLive] = {}
         for i, a in enumerate(agent_ids):
-            online, active, h = res[2 + 3 * i: 5 + 3 * i]
-            n = [int(text(v)) if v is not None else 0 for v in h]
-            agents[a] = AgentLive(a, bool(online), bool(active), n[0], n[1], n[2], n[3])
+            online, h = res[2 + 2 * i: 4 + 2 * i]
+            n = [int(text(v)) if v is not None else 0 for v in h[:4]]
+            agents[a] = AgentLive(a, bool(online), h[4] is not None, n[0], n[1], n[2], n[3])
         items: list[Item] = []
         if ids:
             pipe = self.redis.pipeline(transaction=False)
@@ -215,22 +237,41 @@ class Store:
                     offer_deadline_ms: int | None, now_ms: int, expect_cursor: str = "",
                     checks: str = "ax") -> ClaimResult:
         """Give the conversation to the first agent of ``ranking`` who passes the checks."""
-        ks = [keys.epoch(), keys.conv(conversation_id), keys.queue(group_id), keys.offers(),
-              keys.cursor(group_id), keys.excluded(conversation_id), keys.throughput(group_id)]
-        for a in ranking:
-            ks += [keys.agent(a), keys.heartbeat(a), keys.agent_groups(a), keys.agent_convs(a)]
-        mode = "assign" if offer_deadline_ms is None else "offer"
-        out = await self._run("claim", ks, [conversation_id, group_id, mode,
-                                            offer_deadline_ms or 0, now_ms, expect_cursor,
-                                            checks, *ranking])
-        status = out[0]
-        rest = out[2:] if status == "ok" else out[1:]
-        skipped: dict[int, str] = {}
-        if status in ("ok", "no_agent"):
-            for entry in rest:
-                who, why = entry.split(":", 1)
-                skipped[int(who)] = why
-        return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
+        req = ClaimRequest(conversation_id, group_id, tuple(ranking), offer_deadline_ms,
+                           expect_cursor, checks)
+        return (await self.claim_many([req], now_ms))[0]
+
+    async def claim_many(self, requests: Sequence[ClaimRequest], now_ms: int) -> list[ClaimResult]:
+        """Several claims in one round trip (a pipeline); each is still its own atomic step.
+
+        Plain EVALSHA in the pipeline: redis-py's pipelined scripts would first ask SCRIPT
+        EXISTS on every execute, doubling the round trips. If Redis lost the script (restart),
+        every EVALSHA of the batch failed alike, so loading it and resending is safe.
+        """
+        script = self._scripts["claim"]
+        calls: list[tuple[Any, ...]] = []
+        for r in requests:
+            ks = [keys.epoch(), keys.conv(r.conversation_id), keys.queue(r.group_id),
+                  keys.offers(), keys.cursor(r.group_id), keys.excluded(r.conversation_id),
+                  keys.throughput(r.group_id)]
+            for a in r.ranking:
+                ks += [keys.agent(a), keys.heartbeat(a)]
+            mode = "assign" if r.offer_deadline_ms is None else "offer"
+            calls.append((len(ks), *ks, r.conversation_id, r.group_id, mode,
+                          r.offer_deadline_ms or 0, now_ms, r.expect_cursor, r.checks,
+                          *r.ranking))
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command("EVALSHA", script.sha, *call)
+            try:
+                outs = await pipe.execute()
+                break
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self.redis.script_load(script.script)
+        return [_claim_result(out) for out in outs]
 
     async def accept(self, conversation_id: int, agent_id: int) -> str:
         out = await self._run("accept", [keys.conv(conversation_id), keys.offers()],
@@ -243,7 +284,7 @@ class Store:
         out = await self._run(
             "return_offer",
             [keys.conv(conversation_id), keys.queue(group_id), keys.offers(),
-             keys.excluded(conversation_id), keys.agent(agent_id), keys.agent_convs(agent_id)],
+             keys.excluded(conversation_id), keys.agent(agent_id)],
             [conversation_id, agent_id, group_id, "" if due_ms is None else due_ms],
         )
         return out[0]
@@ -254,8 +295,7 @@ class Store:
         out = await self._run(
             "requeue",
             [keys.conv(conv.conversation_id), keys.queue(group_id), keys.offers(),
-             keys.agent(agent_id), keys.agent_convs(agent_id), keys.heartbeat(agent_id),
-             keys.excluded(conv.conversation_id)],
+             keys.agent(agent_id), keys.heartbeat(agent_id), keys.excluded(conv.conversation_id)],
             [conv.conversation_id, agent_id, group_id, score, "1" if only_if_offline else "0",
              "1" if exclude else "0"],
         )
@@ -264,8 +304,7 @@ class Store:
     async def transfer(self, conversation_id: int, old: int, new: int, group_id: int) -> str:
         out = await self._run(
             "transfer",
-            [keys.conv(conversation_id), keys.agent(old), keys.agent_convs(old), keys.agent(new),
-             keys.heartbeat(new), keys.agent_groups(new), keys.agent_convs(new)],
+            [keys.conv(conversation_id), keys.agent(old), keys.agent(new), keys.heartbeat(new)],
             [conversation_id, old, new, group_id],
         )
         return out[0]
@@ -275,8 +314,7 @@ class Store:
         out = await self._run(
             "release",
             [keys.conv(conv.conversation_id), keys.queue(conv.group_id), keys.offers(),
-             keys.excluded(conv.conversation_id), keys.agent(agent or 0),
-             keys.agent_convs(agent or 0)],
+             keys.excluded(conv.conversation_id), keys.agent(agent or 0)],
             [conv.conversation_id, "" if agent is None else agent, conv.group_id],
         )
         return out[0]
@@ -286,29 +324,22 @@ class Store:
         return [int(text(c)) for c in raw]
 
     async def agent_convs(self, agent_id: int) -> set[int]:
-        raw = await self.redis.smembers(keys.agent_convs(agent_id))
-        return {int(text(c)) for c in raw}
+        fields = await self.redis.hkeys(keys.agent(agent_id))
+        return {int(text(f)[2:]) for f in fields if text(f).startswith("c:")}
 
-    async def set_active_groups(self, agent_id: int, group_ids: Iterable[int]) -> None:
+    async def set_active(self, agent_id: int, on: Iterable[int], off: Iterable[int]) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.agent_groups(agent_id))
-        groups = [str(g) for g in group_ids]
-        if groups:
-            pipe.sadd(keys.agent_groups(agent_id), *groups)
+        off_fields = [keys.active_field(g) for g in off]
+        if off_fields:
+            pipe.hdel(keys.agent(agent_id), *off_fields)
+        on_fields: dict[Any, Any] = {keys.active_field(g): 1 for g in on}
+        if on_fields:
+            pipe.hset(keys.agent(agent_id), mapping=on_fields)
         await pipe.execute()
 
-    async def set_group_active(self, agent_id: int, group_id: int, active: bool) -> None:
-        if active:
-            await self.redis.sadd(keys.agent_groups(agent_id), str(group_id))
-        else:
-            await self.redis.srem(keys.agent_groups(agent_id), str(group_id))
-
     async def active_groups(self, agent_id: int) -> set[int]:
-        raw = await self.redis.smembers(keys.agent_groups(agent_id))
-        return {int(text(g)) for g in raw}
-
-    async def publish(self, event: dict[str, Any]) -> None:
-        await self.redis.publish(keys.EVENTS, orjson.dumps(event))
+        fields = await self.redis.hkeys(keys.agent(agent_id))
+        return {int(text(f)[2:]) for f in fields if text(f).startswith("g:")}
 
     # -- rebuild ---------------------------------------------------------------------------------
 
@@ -330,7 +361,8 @@ class Store:
         pipe.delete(keys.epoch())
         for i in range(0, len(doomed), 500):
             pipe.unlink(*doomed[i:i + 500])
-        loads: dict[int, list[int]] = {a: [0, 0] for a in state.agents}
+        loads: dict[int, list[int]] = {a: [0, 0] for a in [*state.agents, *state.active]}
+        held: dict[int, list[int]] = {}
         for conv, excluded in state.convs:
             c = conv.conversation_id
             pipe.hset(keys.conv(c), mapping={
@@ -347,18 +379,18 @@ class Store:
                 continue
             assert conv.agent_id is not None
             loads.setdefault(conv.agent_id, [0, 0])[0 if conv.kind == "chat" else 1] += 1
-            pipe.sadd(keys.agent_convs(conv.agent_id), str(c))
+            held.setdefault(conv.agent_id, []).append(c)
             # An agent holding work gets a fresh grace period to heartbeat again.
             pipe.zadd(keys.presence(), {str(conv.agent_id): now_ms}, nx=True)
             if conv.state == "offered":
                 pipe.zadd(keys.offers(), {str(c): conv.deadline_ms or now_ms})
         for a, (chats, tickets) in loads.items():
             caps = state.agents.get(a, (0, 0))
-            pipe.hset(keys.agent(a), mapping={"chats": chats, "tickets": tickets,
-                                              "max_chats": caps[0], "max_tickets": caps[1]})
-        for a, groups in state.active.items():
-            if groups:
-                pipe.sadd(keys.agent_groups(a), *[str(g) for g in groups])
+            fields: dict[Any, Any] = {"chats": chats, "tickets": tickets,
+                                      "max_chats": caps[0], "max_tickets": caps[1]}
+            fields.update((keys.active_field(g), 1) for g in state.active.get(a, ()))
+            fields.update((keys.held_field(c), 1) for c in held.get(a, ()))
+            pipe.hset(keys.agent(a), mapping=fields)
         token = secrets.token_hex(8)
         pipe.set(keys.epoch(), token)
         await pipe.execute()

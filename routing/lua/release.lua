@@ -1,7 +1,6 @@
 -- A conversation stops occupying routing (resolved, closed, pending on the customer, or the
 -- visitor left the queue): free the agent's slot if held, drop it from queue and offers.
 -- KEYS[1] conv(c)  KEYS[2] queue(g)  KEYS[3] offers  KEYS[4] excluded(c)  KEYS[5] agent(a)
--- KEYS[6] agent_convs(a)
 -- ARGV[1] c  ARGV[2] expected agent ('' if none)  ARGV[3] expected group
 -- Returns {'ok', previous state} | {'unknown'} | {'moved'} (re-read and retry)
 local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'group', 'kind', 'member')
@@ -13,7 +12,7 @@ else
   local loadf = 'tickets'
   if c[4] == 'chat' then loadf = 'chats' end
   redis.call('HINCRBY', KEYS[5], loadf, -1)
-  redis.call('SREM', KEYS[6], ARGV[1])
+  redis.call('HDEL', KEYS[5], 'c:' .. ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
 redis.call('DEL', KEYS[1], KEYS[4])

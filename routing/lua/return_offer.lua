@@ -1,7 +1,6 @@
 -- An offer comes back (declined, or lapsed): free the reserved slot, exclude the agent from
 -- this conversation, and put it back in its queue at its original place.
 -- KEYS[1] conv(c)  KEYS[2] queue(g)  KEYS[3] offers  KEYS[4] excluded(c)  KEYS[5] agent(a)
--- KEYS[6] agent_convs(a)
 -- ARGV[1] c  ARGV[2] agent  ARGV[3] g  ARGV[4] now (ms) for expiry, '' for a decline
 -- Returns {'ok'} | {'not_offered', state, agent} | {'not_due'}
 local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'group', 'deadline', 'kind', 'score',
@@ -13,7 +12,7 @@ if ARGV[4] ~= '' and tonumber(c[4]) > tonumber(ARGV[4]) then return {'not_due'} 
 local loadf = 'tickets'
 if c[5] == 'chat' then loadf = 'chats' end
 redis.call('HINCRBY', KEYS[5], loadf, -1)
-redis.call('SREM', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[5], 'c:' .. ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'agent', '', 'deadline', '')

@@ -40,9 +40,9 @@ def test_migrate_and_create_admin(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already exists" in again.stdout
 
 
-def test_web_serves_health_and_stops_on_sigterm(tmp_path: Path, redis_url: str,
-                                                session_database_url: str) -> None:
-    env = web_env(tmp_path, session_database_url, redis_url)
+def test_web_serves_health_and_stops_on_sigterm(tmp_path: Path, redis_url: str) -> None:
+    # A fresh database: in development mode `web` migrates it before serving.
+    env = web_env(tmp_path, f"sqlite:///{tmp_path / 'web.db'}", redis_url)
     proc = switchboard(["web"], env, tmp_path / "web.log")
     try:
         base = f"http://127.0.0.1:{env['SWITCHBOARD_PORT']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +14,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.models import Base, Department, Group, Mailbox
+from desk.settings import Settings
 from tests.ingest.dovecot import DOVECOT, Dovecot, free_port
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     if not Path(DOVECOT).exists() or shutil.which("setpriv") is None:
         pytest.fail("dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
-    server = Dovecot(tmp_path_factory.mktemp("dovecot"))
+    # Not under pytest's tmp_path: its parent is 0700 root, and Dovecot runs as nobody.
+    server = Dovecot()
     server.start()
     yield server
     server.cleanup()
@@ -56,9 +61,44 @@ class Sink:
 
 
 @pytest.fixture
-async def smtp_sink() -> AsyncIterator[Sink]:
+def smtp_sink() -> Iterator[Sink]:
     sink = Sink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    await asyncio.to_thread(controller.start)
+    controller.start()
     yield sink
-    await asyncio.to_thread(controller.stop)
+    controller.stop()
+
+
+@pytest.fixture
+async def records(settings: Settings, tmp_path: Path) -> AsyncIterator[Records]:
+    """The records on a database of this test's own (SQLite) or the session's (PostgreSQL)."""
+    if settings.database_url.startswith("sqlite"):
+        settings = settings.with_(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}")
+    engine = make_engine(settings)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield Records(settings, make_sessionmaker(engine))
+    await engine.dispose()
+
+
+@dataclass
+class Records:
+    settings: Settings
+    sm: SessionMaker
+
+    async def mailbox(self, server: Dovecot, **fields: Any) -> int:
+        tag = uuid.uuid4().hex[:8]
+        async with self.sm() as s:
+            dept = Department(name=f"Support {tag}", email_address=f"support-{tag}@desk.example")
+            s.add(dept)
+            await s.flush()
+            group = Group(department_id=dept.id, name="Front line")
+            s.add(group)
+            await s.flush()
+            dept.front_group_id = group.id
+            box = Mailbox(department_id=dept.id, host="127.0.0.1", port=server.port,
+                          security="none", username=server.user, password=server.password,
+                          folder="INBOX", poll_interval_s=60, **fields)
+            s.add(box)
+            await s.commit()
+            return box.id

@@ -103,13 +103,12 @@ class Dovecot:
         self.proc = subprocess.Popen(
             ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
              DOVECOT, "-F", "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"dovecot exited: {err}\n{self.log()}")
+                raise RuntimeError(f"dovecot exited\n{self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     if s.recv(100).startswith(b"* OK"):

@@ -74,6 +74,12 @@ def test_visitor_must_authenticate_first() -> None:
     assert s.receive(j(type="auth", token="t"), 0.0) == []
 
 
+def test_bad_first_frame_closes() -> None:
+    s = Session(Role.VISITOR, LIMITS)
+    assert s.receive('{"type":"auth"}', 0.0) == [CloseSocket(CLOSE_UNAUTHENTICATED,
+                                                             "authenticate first")]
+
+
 def test_frames_while_authenticating_are_refused_not_executed() -> None:
     s = Session(Role.VISITOR, LIMITS)
     s.receive(j(type="auth", token="t"), 0.0)

@@ -218,11 +218,20 @@ def test_with_winner_records_fallthrough() -> None:
     d = decide(Policy.LEAST_LOADED, item(), [agent(1), agent(2, chats=1)], cursor=None)
     assert d.with_winner(1) is d
     moved = d.with_winner(2)
-    assert moved.agent_id == 2
+    assert moved.agent_id == 2 and moved.ranking == (2, 1)
     assert "fell through to 2" in moved.reason
     reasons = {c.agent_id: c.reason for c in moved.candidates}
     assert reasons == {1: Reason.RANKED, 2: Reason.CHOSEN}
     assert isinstance(moved, Decision)
+
+
+def test_with_winner_for_a_manual_pick() -> None:
+    d = decide(Policy.MANUAL, item(), [agent(1), agent(2)], cursor=None)
+    picked = d.with_winner(2, "picked from the queue by agent 2")
+    assert picked.agent_id == 2
+    assert picked.reason.endswith("picked from the queue by agent 2")
+    assert {c.agent_id: c.reason for c in picked.candidates} == {
+        1: Reason.RANKED, 2: Reason.CHOSEN}
 
 
 # -- fairness ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:45:30.884353
+Create Date: 2026-11-23 12:01:18.916527
 """
 
 from __future__ import annotations
@@ -246,6 +246,7 @@ def upgrade() -> None:
         "agent_groups",
         sa.Column("agent_id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["agent_id"],
             ["agents.id"],

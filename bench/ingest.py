@@ -1,0 +1,172 @@
+"""Benchmark the email channel: IMAP -> tickets throughput, and time to ticket on the IDLE path.
+
+Brings up a private Dovecot (unprivileged, loopback), a private redis-server and a SQLite
+database in a temp dir; preloads the mailbox with a size mix; runs one MailboxPoller.
+
+Phase 1 (backlog): ``--backlog`` mails already in the mailbox -> msgs_per_s.
+Phase 2 (IDLE): ``--live`` mails delivered at ``--rate``/s while the poller idles; time from
+delivery (Maildir rename) to the ticket being committed and routed -> time_to_ticket_p99_s.
+Last line: JSON with msgs_per_s, time_to_ticket_p99_s, duplicates, lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from sqlalchemy import func, select
+
+from desk.db import make_engine, make_sessionmaker
+from desk.models import Base, Conversation, Department, Group, InboundMail, Mailbox, Message
+from desk.settings import Settings
+from ingest.poller import MailboxPoller, PollerConfig
+from ingest.tickets import Imported
+from tests.ingest.dovecot import Dovecot, free_port
+
+SIZES = ((0.70, 2_000), (0.25, 20_000), (0.05, 200_000))
+
+
+def make_mail(i: int, size: int, tag: str) -> bytes:
+    filler = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * (size // 56 + 1))
+    body = filler[:size]
+    return (
+        f"From: Customer {i} <customer{i % 500}@example.org>\r\n"
+        f"To: support@desk.example\r\nSubject: Question {tag}-{i}\r\n"
+        f"Message-ID: <{tag}-{i}@bench.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
+    ).encode()
+
+
+def pick_size(rng: random.Random) -> int:
+    x = rng.random()
+    for share, size in SIZES:
+        if x < share:
+            return size
+        x -= share
+    return SIZES[-1][1]
+
+
+async def main(args: argparse.Namespace) -> dict[str, object]:
+    root = Path(tempfile.mkdtemp(prefix="sb-bench-ingest-"))
+    dovecot = Dovecot()
+    redis_port = free_port()
+    redis_proc = subprocess.Popen(  # noqa: ASYNC220 - a one-off start before the timed part
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rng = random.Random(5)
+    try:
+        dovecot.start()
+        for i in range(args.backlog):
+            dovecot.deliver(make_mail(i, pick_size(rng), "b"))
+        settings = Settings.from_env({
+            "SWITCHBOARD_MODE": "test", "SWITCHBOARD_SECRET_KEY": "bench-" + "x" * 40,
+            "SWITCHBOARD_DATA_DIR": str(root / "data"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'bench.db'}",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        })
+        engine = make_engine(settings)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        sm = make_sessionmaker(engine)
+        async with sm() as s:
+            dept = Department(name="Support", email_address="support@desk.example")
+            s.add(dept)
+            await s.flush()
+            group = Group(department_id=dept.id, name="Front line")
+            s.add(group)
+            await s.flush()
+            dept.front_group_id = group.id
+            box = Mailbox(department_id=dept.id, host="127.0.0.1", port=dovecot.port,
+                          security="none", username=dovecot.user, password=dovecot.password)
+            s.add(box)
+            await s.commit()
+            box_id = box.id
+        redis = aioredis.Redis.from_url(settings.redis_url or "")
+        await _wait_redis(redis)
+        routed_at: dict[int, float] = {}
+        expected = args.backlog + args.live
+        all_routed = asyncio.Event()
+
+        async def route(conv_id: int) -> None:
+            routed_at[conv_id] = time.time()
+            if len(routed_at) >= expected:
+                all_routed.set()
+
+        async def ack(_: Imported) -> None:
+            return None
+
+        poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
+                               route=route, acknowledge=ack,
+                               config=PollerConfig(batch_size=200))
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        task = asyncio.create_task(poller.run(stop))
+        await asyncio.wait_for(poller.synced.wait(), 120)
+        backlog_s = time.perf_counter() - started
+        # Phase 2: live deliveries while the poller sits in IDLE.
+        delivered: dict[str, float] = {}
+        for i in range(args.live):
+            delivered[f"<l-{i}@bench.example>"] = time.time()
+            dovecot.deliver(make_mail(i, pick_size(rng), "l"))
+            await asyncio.sleep(1 / args.rate)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_routed.wait(), 30)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        async with sm() as s:
+            n_conv = (await s.execute(select(func.count()).select_from(Conversation))
+                      ).scalar_one()
+            n_inbound = (await s.execute(select(func.count()).select_from(InboundMail))
+                         ).scalar_one()
+            pairs = (await s.execute(select(Message.conversation_id, Message.email_message_id))
+                     ).all()
+        latencies = sorted(routed_at[c] - delivered[m] for c, m in pairs
+                           if m in delivered and c in routed_at)
+        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else float("inf")
+        distinct = len({m for _, m in pairs})
+        await redis.aclose()
+        await engine.dispose()
+        return {
+            "backlog": args.backlog, "live": args.live,
+            "backlog_seconds": round(backlog_s, 2),
+            "msgs_per_s": round(args.backlog / backlog_s, 1),
+            "time_to_ticket_p50_s": round(latencies[len(latencies) // 2], 3) if latencies
+            else None,
+            "time_to_ticket_p99_s": round(p99, 3),
+            "duplicates": int(n_conv) - distinct + (int(n_inbound) - distinct),
+            "lost": expected - distinct,
+        }
+    finally:
+        dovecot.cleanup()
+        redis_proc.terminate()
+        redis_proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _wait_redis(redis: aioredis.Redis) -> None:
+    for _ in range(100):
+        with contextlib.suppress(Exception):
+            await redis.ping()
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("private redis-server did not start")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backlog", type=int, default=int(os.environ.get("BENCH_BACKLOG", 3000)))
+    parser.add_argument("--live", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0)
+    result = asyncio.run(main(parser.parse_args()))
+    print(json.dumps(result))

@@ -1,0 +1,206 @@
+"""Outbound mail: queue notifications and agent replies as OutboundMail rows + RQ jobs, and send.
+
+Queueing writes the OutboundMail row first (its Message-ID, derived from what the mail is for,
+is unique, so queueing the same notification twice stores it once), then enqueues the send job
+with a job id derived from the row. Sending composes the same bytes from the row every time and
+marks the row ``sent`` right after the server's 250: a retried or restarted job finds it sent and
+does nothing. Failures are written to the row (``last_error``, ``attempts``) and, when final, as
+an internal note on the ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+
+import aiosmtplib
+import redis.asyncio as aioredis
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from desk.db import SessionMaker
+from desk.models import (
+    Contact,
+    Conversation,
+    Department,
+    Mailbox,
+    Message,
+    OutboundMail,
+    utcnow,
+)
+from desk.settings import Settings
+from ingest.addresses import Address, parse_address
+from ingest.compose import Outgoing, compose, message_id_for, ticket_subject
+from ingest.errors import SendFailure, UnsafeAddress
+from routing import keys
+
+log = logging.getLogger(__name__)
+ACK_LIMIT = 5
+ACK_WINDOW_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    outbound_id: int
+    created: bool
+
+
+async def sender_address(sm: SessionMaker, department_id: int | None) -> Address:
+    async with sm() as s:
+        dept = await s.get(Department, department_id) if department_id is not None else None
+        box = (await s.execute(select(Mailbox).where(Mailbox.department_id == department_id)
+                               .limit(1))).scalar_one_or_none() if dept else None
+    raw = (dept.email_address if dept else None) or (box.username if box else None)
+    try:
+        return Address(parse_address(raw or "").email, dept.name if dept else "")
+    except UnsafeAddress:
+        return Address("support@localhost", "Support")
+
+
+async def allow_ack(redis: aioredis.Redis, sender: str, limit: int = ACK_LIMIT,
+                    window_s: int = ACK_WINDOW_S) -> bool:
+    """Per-sender budget of automatic acknowledgements (a fixed window counter)."""
+    key = keys.ack_rate(sender)
+    pipe = redis.pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, window_s, nx=True)
+    count, _ = await pipe.execute()
+    return int(count) <= limit
+
+
+async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
+                     key: str, body: str, reply: bool) -> Queued | None:
+    """Store an OutboundMail for the conversation's contact; None if there is nobody to mail."""
+    async with sm() as s:
+        conv = await s.get(Conversation, conversation_id)
+        if conv is None or conv.contact_id is None:
+            return None
+        contact = await s.get(Contact, conv.contact_id)
+        if contact is None or not contact.email or contact.undeliverable:
+            return None
+        last_in = (await s.execute(
+            select(Message.email_message_id).where(
+                Message.conversation_id == conversation_id, Message.author_kind == "contact",
+                Message.email_message_id.is_not(None)).order_by(Message.seq.desc()).limit(1)
+        )).scalar_one_or_none()
+        refs = (await s.execute(
+            select(Message.email_message_id).where(
+                Message.conversation_id == conversation_id,
+                Message.email_message_id.is_not(None)).order_by(Message.seq)
+        )).scalars().all()
+    sender = await sender_address(sm, conv.department_id)
+    message_id = message_id_for(f"{kind}:{conversation_id}:{key}", sender.domain,
+                                settings.secret_key)
+    row = OutboundMail(
+        message_id=message_id, conversation_id=conversation_id, kind=kind,
+        to_address=contact.email, subject=ticket_subject(conv.subject or "", conv.number,
+                                                         reply=reply),
+        body=body, status="queued", in_reply_to=last_in,
+        references=" ".join(r for r in refs if r)[:20_000] or None,
+    )
+    async with sm() as s:
+        s.add(row)
+        try:
+            await s.commit()
+        except IntegrityError:
+            await s.rollback()
+            existing = (await s.execute(select(OutboundMail.id).where(
+                OutboundMail.message_id == message_id))).scalar_one()
+            return Queued(existing, created=False)
+    return Queued(row.id, created=True)
+
+
+def ticket_link(settings: Settings, number: str) -> str:
+    return f"{settings.public_url}/tickets/{number}"
+
+
+def created_text(settings: Settings, number: str, subject: str) -> str:
+    return (
+        f"Thank you for your message. We have opened ticket {number} for it:\n\n"
+        f"  {subject or '(no subject)'}\n\n"
+        f"You can follow it at {ticket_link(settings, number)}\n"
+        f"Reply to this mail to add to it; please keep [{number}] in the subject.\n"
+    )
+
+
+async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
+    """Send one OutboundMail; idempotent. Returns the final status; raises SendFailure to retry."""
+    async with sm() as s:
+        row = await s.get(OutboundMail, outbound_id)
+        if row is None:
+            return "missing"
+        if row.status in {"sent", "bounced", "failed"}:
+            return row.status
+        conv = await s.get(Conversation, row.conversation_id) if row.conversation_id else None
+        row.attempts += 1
+        row.status = "sending"
+        await s.commit()
+    sender = await sender_address(sm, conv.department_id if conv else None)
+    try:
+        to = parse_address(row.to_address)
+    except UnsafeAddress as exc:
+        await _finish(sm, row.id, "failed", f"invalid recipient: {exc}", conv)
+        return "failed"
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    data = compose(Outgoing(
+        sender=sender, to=(to,), subject=row.subject, text=row.body,
+        message_id=row.message_id, date=created, in_reply_to=row.in_reply_to,
+        references=tuple((row.references or "").split()),
+        auto_generated=row.kind != "reply", loop_marker=sender.email,
+        extra_headers=((("X-Switchboard-Ticket", conv.number),) if conv else ()),
+    ))
+    try:
+        await aiosmtplib.send(
+            data, sender=sender.email, recipients=[to.email], hostname=settings.smtp_host,
+            port=settings.smtp_port, use_tls=settings.smtp_tls == "tls",
+            start_tls=True if settings.smtp_tls == "starttls" else False,
+            username=settings.smtp_user or None, password=settings.smtp_password or None,
+            timeout=30,
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        permanent = 500 <= exc.code < 600
+        await _finish(sm, row.id, "failed" if permanent else "retrying",
+                      f"{exc.code} {exc.message}"[:2000], conv if permanent else None)
+        if permanent:
+            return "failed"
+        raise SendFailure(f"temporary SMTP failure {exc.code}") from exc
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        await _finish(sm, row.id, "retrying", f"{type(exc).__name__}: {exc}"[:2000], None)
+        raise SendFailure(f"SMTP unavailable: {exc}") from exc
+    await _finish(sm, row.id, "sent", None, None)
+    return "sent"
+
+
+async def give_up(sm: SessionMaker, outbound_id: int, reason: str) -> None:
+    """Retries exhausted: mark failed and say so on the ticket."""
+    async with sm() as s:
+        row = await s.get(OutboundMail, outbound_id)
+        conv = await s.get(Conversation, row.conversation_id) if row and row.conversation_id \
+            else None
+    if row is not None and row.status != "sent":
+        await _finish(sm, outbound_id, "failed", reason, conv)
+
+
+async def _finish(sm: SessionMaker, outbound_id: int, status: str, error: str | None,
+                  note_on: Conversation | None) -> None:
+    async with sm() as s:
+        values: dict[str, object] = {"status": status, "last_error": error}
+        if status == "sent":
+            values["sent_at"] = utcnow()
+        await s.execute(update(OutboundMail).where(OutboundMail.id == outbound_id,
+                                                   OutboundMail.status != "sent").values(**values))
+        if note_on is not None:
+            seq = (await s.execute(
+                update(Conversation).where(Conversation.id == note_on.id)
+                .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
+            )).scalar_one()
+            s.add(Message(conversation_id=note_on.id, seq=seq, author_kind="system",
+                          visibility="internal", client_id=f"outbound-failed:{outbound_id}",
+                          body=f"Outgoing mail could not be sent: {error}"))
+        try:
+            await s.commit()
+        except IntegrityError:  # the failure note already exists (a second give-up)
+            await s.rollback()
+    if status == "failed":
+        log.warning("outbound mail %s failed: %s", outbound_id, error)

@@ -1,0 +1,338 @@
+"""``switchboard poll``: every enabled mailbox, one poller task each, leased through Redis.
+
+Per mailbox: take the lease -> connect -> sync (headers and sizes first, bodies in bounded
+batches, one transaction per mail carrying the UID cursor) -> \\Seen -> IDLE until new mail or
+the re-IDLE interval -> sync again. Any IMAP fault throws the session away and reconnects with
+exponential backoff; losing the lease stops work on that mailbox at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis import Redis
+from sqlalchemy import select, update
+
+from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.models import AuditEvent, Conversation, Department, Mailbox
+from desk.settings import Settings
+from ingest import jobs, outbound
+from ingest.errors import ImapFailure, LeaseLost, PoisonMail
+from ingest.headers import message_ids
+from ingest.imap import FetchedItem, ImapConfig, ImapSession
+from ingest.lease import Lease
+from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
+from ingest.tickets import Imported, MailboxInfo, TicketImporter
+from routing.router import Router
+
+log = logging.getLogger(__name__)
+RouteTicket = Callable[[int], Awaitable[None]]
+Acknowledge = Callable[[Imported], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PollerConfig:
+    batch_size: int = 100
+    body_batch_bytes: int = 8 * 1024 * 1024
+    commit_size: int = 50  # mails per transaction on the backlog path
+    lease_ttl_ms: int = 15_000
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 60.0
+    idle_s: float = 25 * 60
+    limits: Limits = field(default_factory=Limits)
+
+
+class MailboxPoller:
+    def __init__(self, *, mailbox_id: int, sm: SessionMaker, redis: aioredis.Redis,
+                 settings: Settings, route: RouteTicket, acknowledge: Acknowledge,
+                 config: PollerConfig = PollerConfig()) -> None:
+        self.mailbox_id = mailbox_id
+        self.sm = sm
+        self.redis = redis
+        self.settings = settings
+        self.route = route
+        self.acknowledge = acknowledge
+        self.config = config
+        self.importer = TicketImporter(sm, settings.secret_key,
+                                       settings.data_dir / "attachments")
+        self.synced = asyncio.Event()  # set after each completed sync (tests, benchmark)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Hold the lease and work the mailbox until ``stop``; survive every IMAP fault."""
+        lease = Lease(self.redis, self.mailbox_id, self.config.lease_ttl_ms)
+        backoff = self.config.backoff_min_s
+        while not stop.is_set():
+            if not await lease.acquire():
+                await _sleep(stop, self.config.lease_ttl_ms / 3000)
+                continue
+            try:
+                await self._work_with_lease(lease, stop)
+                backoff = self.config.backoff_min_s
+            except LeaseLost:
+                log.warning("mailbox %s: lease lost, standing by", self.mailbox_id)
+            except ImapFailure as exc:
+                log.warning("mailbox %s: %s; reconnecting in %.1fs", self.mailbox_id, exc,
+                            backoff)
+                await self._note_error(str(exc))
+                await _sleep(stop, backoff * (0.5 + random.random() / 2))
+                backoff = min(backoff * 2, self.config.backoff_max_s)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lease.release()
+
+    async def _work_with_lease(self, lease: Lease, stop: asyncio.Event) -> None:
+        session = ImapSession(await self._imap_config())
+        work = asyncio.ensure_future(self._work(session, stop))
+        keeper = asyncio.ensure_future(self._keep(lease))
+        try:
+            done, _ = await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
+            if keeper in done:
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ImapFailure):
+                    await work
+                keeper.result()
+            else:
+                work.result()
+        finally:
+            keeper.cancel()
+            work.cancel()
+            await session.close()
+
+    async def _keep(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(lease.ttl_ms / 3000)
+            if not await lease.renew():
+                raise LeaseLost(f"mailbox {self.mailbox_id}")
+
+    async def _work(self, session: ImapSession, stop: asyncio.Event) -> None:
+        await session.connect()
+        while not stop.is_set():
+            await self.sync(session)
+            self.synced.set()
+            waiter = asyncio.ensure_future(stop.wait())
+            idle = asyncio.ensure_future(session.wait_for_change(self.config.idle_s))
+            done, _ = await asyncio.wait({waiter, idle}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if idle not in done:
+                idle.cancel()
+                return
+            idle.result()
+
+    async def sync(self, session: ImapSession) -> int:
+        """Import everything past the cursor; returns how many mails were handled."""
+        state = session.state
+        assert state is not None
+        box, last_uid = await self._cursor(state.uidvalidity)
+        handled = 0
+        while True:
+            headers = await session.fetch_headers(last_uid + 1, self.config.batch_size)
+            if not headers:
+                return handled
+            await self._batch(session, box, state.uidvalidity, headers)
+            await session.mark_seen([h.uid for h in headers])
+            last_uid = headers[-1].uid
+            handled += len(headers)
+
+    async def _batch(self, session: ImapSession, box: MailboxInfo, uidvalidity: int,
+                     headers: list[FetchedItem]) -> None:
+        limit = self.config.limits.max_bytes
+        chunk: list[FetchedItem] = []
+        chunk_bytes = 0
+        for item in headers:
+            if item.size > limit:
+                await self._flush(session, box, uidvalidity, chunk)
+                chunk, chunk_bytes = [], 0
+                await self._oversize(box, uidvalidity, item)
+                continue
+            if chunk and chunk_bytes + item.size > self.config.body_batch_bytes:
+                await self._flush(session, box, uidvalidity, chunk)
+                chunk, chunk_bytes = [], 0
+            chunk.append(item)
+            chunk_bytes += item.size
+        await self._flush(session, box, uidvalidity, chunk)
+
+    async def _flush(self, session: ImapSession, box: MailboxInfo, uidvalidity: int,
+                     chunk: list[FetchedItem]) -> None:
+        if not chunk:
+            return
+        bodies = await session.fetch_bodies([i.uid for i in chunk])
+        parsed: list[tuple[int, bytes, ParsedMail]] = []
+        for item in chunk:
+            raw = bodies.get(item.uid)
+            if raw is None:  # expunged between the two fetches
+                continue
+            try:
+                parsed.append((item.uid, raw, parse(raw, self.config.limits)))
+            except PoisonMail as exc:
+                # Commit what came before, so the cursor never skips past an unsaved mail.
+                await self._import(box, uidvalidity, parsed)
+                parsed = []
+                key = _header_key(item) or f"sha256:{hashlib.sha256(raw).hexdigest()}"
+                await self._alert(box, item.uid, exc.reason)
+                await self.importer.quarantine(box, key=key, uidvalidity=uidvalidity,
+                                               uid=item.uid, raw=raw, reason=exc.reason)
+        await self._import(box, uidvalidity, parsed)
+
+    async def _import(self, box: MailboxInfo, uidvalidity: int,
+                      parsed: list[tuple[int, bytes, ParsedMail]]) -> None:
+        for start in range(0, len(parsed), self.config.commit_size):
+            results = await self.importer.import_many(
+                box, uidvalidity=uidvalidity, mails=parsed[start:start + self.config.commit_size])
+            for result in results:
+                await self._after(result)
+
+    async def _after(self, result: Imported) -> None:
+        if result.route and result.conversation_id is not None:
+            try:
+                await self.route(result.conversation_id)
+            except Exception:  # the ticket is recorded; the router's rebuild picks it up
+                log.exception("routing conversation %s failed", result.conversation_id)
+        if result.acknowledge:
+            try:
+                await self.acknowledge(result)
+            except Exception:  # an acknowledgement is best effort, the ticket is not
+                log.exception("acknowledgement for %s failed", result.conversation_id)
+
+    async def _oversize(self, box: MailboxInfo, uidvalidity: int, item: FetchedItem) -> None:
+        key = _header_key(item) or "oversize:" + hashlib.sha256(
+            item.data + str(item.size).encode()).hexdigest()
+        reason = f"mail of {item.size} bytes exceeds the {self.config.limits.max_bytes} limit"
+        await self._alert(box, item.uid, reason)
+        await self.importer.quarantine(box, key=key, uidvalidity=uidvalidity, uid=item.uid,
+                                       raw=None, reason=reason + "; headers: " +
+                                       item.data[:4000].decode("utf-8", "replace"))
+
+    async def _alert(self, box: MailboxInfo, uid: int, reason: str) -> None:
+        log.warning("mailbox %s: mail UID %s quarantined: %s", box.id, uid, reason)
+        async with self.sm() as s:
+            s.add(AuditEvent(action="mail.quarantined", target=f"mailbox:{box.id}",
+                             data={"uid": uid, "reason": reason[:500]}))
+            await s.commit()
+
+    async def _cursor(self, uidvalidity: int) -> tuple[MailboxInfo, int]:
+        """Load the cursor; a new UIDVALIDITY resets it (dedup keys make the re-scan safe)."""
+        async with self.sm() as s:
+            row = await s.get(Mailbox, self.mailbox_id)
+            if row is None:
+                raise LeaseLost(f"mailbox {self.mailbox_id} no longer exists")
+            if row.uidvalidity != uidvalidity:
+                if row.uidvalidity is not None:
+                    log.warning("mailbox %s: UIDVALIDITY %s -> %s, re-scanning", row.id,
+                                row.uidvalidity, uidvalidity)
+                row.uidvalidity, row.last_uid = uidvalidity, 0
+            row.last_error = None
+            group_id = (await s.execute(select(Department.front_group_id).where(
+                Department.id == row.department_id))).scalar_one_or_none()
+            info = MailboxInfo(row.id, row.department_id, group_id, tuple(row.rules or ()))
+            last_uid = row.last_uid
+            await s.commit()
+        return info, last_uid
+
+    async def _imap_config(self) -> ImapConfig:
+        async with self.sm() as s:
+            row = await s.get(Mailbox, self.mailbox_id)
+        if row is None or not row.enabled:
+            raise LeaseLost(f"mailbox {self.mailbox_id} is gone or disabled")
+        return ImapConfig(host=row.host, port=row.port, username=row.username,
+                          password=row.password, security=row.security, folder=row.folder,
+                          timeout_s=self.settings.imap_timeout_s,
+                          idle_s=min(self.config.idle_s, row.poll_interval_s * 30))
+
+    async def _note_error(self, error: str) -> None:
+        with contextlib.suppress(Exception):
+            async with self.sm() as s:
+                await s.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id)
+                                .values(last_error=error[:2000]))
+                await s.commit()
+
+
+def _header_key(item: FetchedItem) -> str | None:
+    ids = message_ids(parse_headers_only(item.data).get("Message-ID"), 1)
+    return ids[0] if ids else None
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+
+
+def make_acknowledger(sm: SessionMaker, redis: aioredis.Redis, settings: Settings,
+                      enqueue: Callable[[int], Awaitable[None]]) -> Acknowledge:
+    async def acknowledge(result: Imported) -> None:
+        if result.conversation_id is None or result.sender is None:
+            return
+        if not await outbound.allow_ack(redis, result.sender):
+            log.info("acknowledgement to %s suppressed by rate limit", result.sender)
+            return
+        async with sm() as s:
+            conv = await s.get(Conversation, result.conversation_id)
+        if conv is None:
+            return
+        queued = await outbound.queue_mail(
+            sm, settings, conversation_id=conv.id, kind="created", key="1",
+            body=outbound.created_text(settings, conv.number, conv.subject or ""), reply=True)
+        if queued is not None and queued.created:
+            await enqueue(queued.outbound_id)
+    return acknowledge
+
+
+async def serve(settings: Settings, stop: asyncio.Event,
+                config: PollerConfig = PollerConfig(), reload_s: float = 30.0) -> None:
+    """Run one poller per enabled mailbox until ``stop``; pick up new mailboxes periodically."""
+    if not settings.redis_url:
+        raise SystemExit("the poller needs REDIS_URL")
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    queue = jobs.mail_queue(Redis.from_url(settings.redis_url))
+
+    async def enqueue(outbound_id: int) -> None:
+        await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+
+    ack = make_acknowledger(sm, redis, settings, enqueue)
+    router = Router(settings, redis, sm)
+
+    async def route(conversation_id: int) -> None:
+        await router.enqueue(conversation_id)
+
+    tasks: dict[int, asyncio.Task[None]] = {}
+    try:
+        while not stop.is_set():
+            async with sm() as s:
+                ids = (await s.execute(select(Mailbox.id).where(Mailbox.enabled.is_(True))
+                                       )).scalars().all()
+            for mailbox_id in ids:
+                if mailbox_id not in tasks or tasks[mailbox_id].done():
+                    poller = MailboxPoller(mailbox_id=mailbox_id, sm=sm, redis=redis,
+                                           settings=settings, route=route,
+                                           acknowledge=ack, config=config)
+                    tasks[mailbox_id] = asyncio.create_task(poller.run(stop))
+            await _sleep(stop, reload_s)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await redis.aclose()
+        queue.connection.close()
+        await engine.dispose()
+
+
+def run(settings: Settings) -> None:
+    """Entry point of ``switchboard poll``; SIGINT/SIGTERM stop it cleanly."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(main())

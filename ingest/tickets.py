@@ -1,0 +1,334 @@
+"""Import one mail into the records, exactly once, in a single transaction.
+
+The transaction holds everything the mail causes — the InboundMail row (unique per mailbox and
+Message-ID or content hash), the contact, a new or continued conversation and its message, the
+participants, bounce marks — plus the mailbox's UID cursor. So a crash at any point leaves
+either all of it or none of it, and re-reading the same mail (restart, UIDVALIDITY change,
+another poller) finds the InboundMail row and does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.conversations import new_number
+from desk.db import SessionMaker
+from desk.models import (
+    BODY_MAX,
+    Attachment,
+    Contact,
+    Conversation,
+    EmailParticipant,
+    InboundMail,
+    Mailbox,
+    Message,
+    OutboundMail,
+    utcnow,
+)
+from ingest import threading
+from ingest.loops import Kind, Verdict, classify
+from ingest.mime import MailAttachment, ParsedMail
+from ingest.rules import apply_rules, parse_rules
+
+REOPEN_FROM = {"resolved", "closed"}
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxInfo:
+    id: int
+    department_id: int
+    group_id: int | None
+    rules: tuple[dict[str, object], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What one mail did. ``route`` is set when a conversation must go to the router."""
+
+    status: str  # ticket | reply | bounce | own | quarantined | duplicate
+    conversation_id: int | None = None
+    route: bool = False
+    acknowledge: bool = False  # a new ticket from a person: send the "ticket created" notice
+    verdict: Verdict | None = None
+    sender: str | None = None
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class TicketImporter:
+    def __init__(self, sm: SessionMaker, secret: str, attachment_dir: Path) -> None:
+        self.sm = sm
+        self.secret = secret
+        self.attachment_dir = attachment_dir
+
+    async def quarantine(self, box: MailboxInfo, *, key: str, uidvalidity: int, uid: int,
+                         raw: bytes | None, reason: str) -> Imported:
+        key = key[:255]
+        async with self.sm() as s:
+            if not await _exists(s, box.id, key):
+                s.add(InboundMail(mailbox_id=box.id, message_key=key, uidvalidity=uidvalidity,
+                                  uid=uid, status="quarantined", raw=raw, error=reason[:2000]))
+                await _advance(s, box.id, uidvalidity, uid)
+                if await self._try_commit(s):
+                    return Imported("quarantined")
+                return Imported("duplicate")
+            await _advance(s, box.id, uidvalidity, uid)
+            await s.commit()
+        return Imported("duplicate")
+
+    async def import_mail(self, box: MailboxInfo, *, uidvalidity: int, uid: int, raw: bytes,
+                          mail: ParsedMail) -> Imported:
+        verdict = classify(mail, self.secret)
+        key = mail.dedup_key[:255]
+        for _ in range(4):  # a conversation number collision is redrawn
+            async with self.sm() as s:
+                if await _exists(s, box.id, key):
+                    await _advance(s, box.id, uidvalidity, uid)
+                    await s.commit()
+                    return Imported("duplicate")
+                try:
+                    result = await self._apply(s, box, mail, verdict, uidvalidity, uid, raw)
+                    await s.commit()
+                    return result
+                except IntegrityError:  # flush or commit: number collision or a racing import
+                    await s.rollback()
+                if await self._seen(box.id, key):
+                    return Imported("duplicate")
+        raise RuntimeError("could not import mail after retries")
+
+    async def import_many(self, box: MailboxInfo, *, uidvalidity: int,
+                          mails: list[tuple[int, bytes, ParsedMail]]) -> list[Imported]:
+        """Import several mails in one transaction (the fast path for a backlog).
+
+        All or nothing, like a single import; any conflict (a racing poller, a number
+        collision) rolls the whole chunk back and it is retried mail by mail.
+        """
+        results: list[Imported] = []
+        try:
+            async with self.sm() as s:
+                wanted = [m.dedup_key[:255] for _, _, m in mails]
+                keys_seen = set((await s.execute(select(InboundMail.message_key).where(
+                    InboundMail.mailbox_id == box.id, InboundMail.message_key.in_(wanted))
+                )).scalars())
+                for uid, raw, mail in mails:
+                    key = mail.dedup_key[:255]
+                    if key in keys_seen:
+                        results.append(Imported("duplicate"))
+                        continue
+                    keys_seen.add(key)
+                    verdict = classify(mail, self.secret)
+                    results.append(await self._apply(s, box, mail, verdict, uidvalidity, uid,
+                                                     raw, advance=False))
+                if mails:
+                    await _advance(s, box.id, uidvalidity, max(uid for uid, _, _ in mails))
+                await s.commit()
+            return results
+        except IntegrityError:
+            return [await self.import_mail(box, uidvalidity=uidvalidity, uid=uid, raw=raw,
+                                           mail=mail) for uid, raw, mail in mails]
+
+    async def _apply(self, s: AsyncSession, box: MailboxInfo, mail: ParsedMail,
+                     verdict: Verdict, uidvalidity: int, uid: int, raw: bytes,
+                     advance: bool = True) -> Imported:
+        sender = mail.sender.email if mail.sender is not None else None
+        # The raw bytes are kept where the mail did not become a readable message (quarantine,
+        # own mail, bounces); for tickets the message and attachments are the record.
+        inbound = InboundMail(mailbox_id=box.id, message_key=mail.dedup_key[:255],
+                              uidvalidity=uidvalidity, uid=uid, raw=None)
+        s.add(inbound)
+        if advance:
+            await _advance(s, box.id, uidvalidity, uid)
+        if verdict.kind is Kind.OWN:
+            inbound.status, inbound.raw = "own", raw
+            return Imported("own", verdict=verdict)
+        if verdict.kind is Kind.BOUNCE and verdict.bounce is not None:
+            conv_id = await self._bounce(s, mail, verdict)
+            inbound.status, inbound.conversation_id, inbound.raw = "bounce", conv_id, raw
+            inbound.error = verdict.reason
+            return Imported("bounce", conv_id, verdict=verdict)
+        decision = threading.decide(await _candidates(s, mail), sender)
+        if isinstance(decision, threading.Join):
+            conv = await s.get(Conversation, decision.conversation_id)
+            assert conv is not None
+            reopened = conv.status in REOPEN_FROM
+            if reopened:
+                conv.status, conv.closed_at = "queued", None
+            await self._message(s, conv.id, mail, verdict)
+            inbound.status, inbound.conversation_id = "reply", conv.id
+            return Imported("reply", conv.id, route=reopened, verdict=verdict, sender=sender)
+        parent = decision.parent_id if isinstance(decision, threading.NewLinked) else None
+        conv = await self._new_conversation(s, box, mail, parent)
+        await self._message(s, conv.id, mail, verdict, seq=1)
+        inbound.status, inbound.conversation_id = "ticket", conv.id
+        return Imported("ticket", conv.id, route=True, acknowledge=verdict.may_auto_answer,
+                        verdict=verdict, sender=sender)
+
+    async def _new_conversation(self, s: AsyncSession, box: MailboxInfo, mail: ParsedMail,
+                                parent_id: int | None) -> Conversation:
+        contact_id = await _contact(s, mail) if mail.sender is not None else None
+        outcome = apply_rules(
+            parse_rules(box.rules), subject=mail.subject, text=mail.text,
+            sender_domain=mail.sender.domain if mail.sender is not None else "",
+        )
+        conv = Conversation(
+            number=new_number(), channel="email", status="queued", contact_id=contact_id,
+            department_id=box.department_id, group_id=box.group_id,
+            subject=(mail.subject or "(no subject)")[:255], priority=outcome.priority,
+            required_skills=outcome.skills, parent_id=parent_id, last_seq=1,
+        )
+        s.add(conv)
+        await s.flush()
+        people = {a.email for a in (mail.sender, *mail.cc) if a is not None}
+        s.add_all(EmailParticipant(conversation_id=conv.id, email=e) for e in sorted(people))
+        return conv
+
+    async def _message(self, s: AsyncSession, conversation_id: int, mail: ParsedMail,
+                       verdict: Verdict, seq: int | None = None) -> Message:
+        if seq is None:
+            seq = (await s.execute(
+                update(Conversation).where(Conversation.id == conversation_id)
+                .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
+                .returning(Conversation.last_seq)
+            )).scalar_one()
+        name = mail.sender.name or mail.sender.email if mail.sender is not None else None
+        body = mail.text if len(mail.text) <= BODY_MAX else mail.text[:BODY_MAX]
+        msg = Message(
+            conversation_id=conversation_id, seq=seq, author_kind="contact",
+            author_name=(name or mail.from_display or "unknown sender")[:120],
+            # Inbound mail is never authored by staff, whatever its From says (a spoofed
+            # agent address stays a contact message).
+            visibility="public" if verdict.kind is Kind.PERSON else "internal",
+            client_id="mail:" + key_hash(mail.dedup_key), body=body or "(empty message)",
+            body_html=mail.html[:BODY_MAX] or None, email_message_id=mail.message_id,
+        )
+        s.add(msg)
+        if mail.attachments:
+            await s.flush()
+            for att in mail.attachments:
+                s.add(self._store_attachment(conversation_id, msg.id, att))
+        return msg
+
+    def _store_attachment(self, conversation_id: int, message_id: int,
+                          att: MailAttachment) -> Attachment:
+        # The storage key is random: nothing of the sender's filename reaches the filesystem.
+        key = secrets.token_hex(16)
+        path = self.attachment_dir / key[:2] / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(att.data)
+        return Attachment(conversation_id=conversation_id, message_id=message_id,
+                          storage_key=key, filename=att.filename[:255],
+                          content_type=att.content_type[:127], size=len(att.data))
+
+    async def _bounce(self, s: AsyncSession, mail: ParsedMail, verdict: Verdict) -> int | None:
+        bounce = verdict.bounce
+        assert bounce is not None
+        for email in bounce.recipients:
+            await s.execute(update(Contact).where(func.lower(Contact.email) == email)
+                            .values(undeliverable=True))
+        if bounce.original_message_id is None:
+            return None
+        out = (await s.execute(select(OutboundMail).where(
+            OutboundMail.message_id == bounce.original_message_id))).scalar_one_or_none()
+        if out is None or out.conversation_id is None:
+            return None
+        out.status, out.last_error = "bounced", f"{bounce.status} {', '.join(bounce.recipients)}"
+        seq = (await s.execute(
+            update(Conversation).where(Conversation.id == out.conversation_id)
+            .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
+        )).scalar_one()
+        s.add(Message(
+            conversation_id=out.conversation_id, seq=seq, author_kind="system",
+            visibility="internal", client_id="bounce:" + key_hash(mail.dedup_key),
+            body=f"Mail to {', '.join(bounce.recipients)} could not be delivered "
+                 f"({bounce.status}); the address is marked undeliverable.",
+            email_message_id=mail.message_id,
+        ))
+        return out.conversation_id
+
+    async def _try_commit(self, s: AsyncSession) -> bool:
+        try:
+            await s.commit()
+        except IntegrityError:
+            await s.rollback()
+            return False
+        return True
+
+    async def _seen(self, mailbox_id: int, key: str) -> bool:
+        async with self.sm() as s:
+            return await _exists(s, mailbox_id, key)
+
+
+async def _exists(s: AsyncSession, mailbox_id: int, key: str) -> bool:
+    found = await s.execute(select(InboundMail.id).where(
+        InboundMail.mailbox_id == mailbox_id, InboundMail.message_key == key))
+    return found.first() is not None
+
+
+async def _advance(s: AsyncSession, mailbox_id: int, uidvalidity: int, uid: int) -> None:
+    await s.execute(update(Mailbox).where(
+        Mailbox.id == mailbox_id, Mailbox.uidvalidity == uidvalidity, Mailbox.last_uid < uid,
+    ).values(last_uid=uid))
+
+
+async def _contact(s: AsyncSession, mail: ParsedMail) -> int:
+    assert mail.sender is not None
+    found = (await s.execute(select(Contact.id).where(
+        func.lower(Contact.email) == mail.sender.email).order_by(Contact.id).limit(1))).first()
+    if found is not None:
+        return int(found[0])
+    contact = Contact(email=mail.sender.email, name=mail.sender.name[:120] or None)
+    s.add(contact)
+    await s.flush()
+    return contact.id
+
+
+async def _candidates(s: AsyncSession, mail: ParsedMail) -> list[threading.Candidate]:
+    """Conversations the mail names: by ticket number first, then by Message-ID, closest first."""
+    ordered: list[int] = []
+    numbers = threading.ticket_numbers(mail.subject)
+    if numbers:
+        numbered = (await s.execute(select(Conversation.number, Conversation.id).where(
+            Conversation.number.in_(numbers)))).all()
+        by_number = {n: i for n, i in numbered}
+        ordered += [by_number[n] for n in numbers if n in by_number]
+    refs = threading.referenced_ids(mail)
+    if refs:
+        by_ref: dict[str, int] = {}
+        for model, column in ((Message, Message.email_message_id),
+                              (OutboundMail, OutboundMail.message_id)):
+            rows = (await s.execute(select(column, model.conversation_id).where(
+                column.in_(refs)))).all()
+            for ref, conv_id in rows:
+                if ref is not None and conv_id is not None:
+                    by_ref.setdefault(ref, conv_id)
+        ordered += [by_ref[r] for r in refs if r in by_ref]
+    ids = list(dict.fromkeys(ordered))
+    if not ids:
+        return []
+    participants = await _participants(s, ids)
+    return [threading.Candidate(i, participants.get(i, frozenset())) for i in ids]
+
+
+async def _participants(s: AsyncSession, ids: Sequence[int]) -> dict[int, frozenset[str]]:
+    found: dict[int, set[str]] = {i: set() for i in ids}
+    rows = (await s.execute(select(EmailParticipant.conversation_id, EmailParticipant.email)
+                            .where(EmailParticipant.conversation_id.in_(ids)))).all()
+    for conv_id, email in rows:
+        found[conv_id].add(email.lower())
+    contacts = (await s.execute(
+        select(Conversation.id, Contact.email).join(Contact, Contact.id == Conversation.contact_id)
+        .where(Conversation.id.in_(ids)))).all()
+    for conv_id, contact_email in contacts:
+        if contact_email:
+            found[conv_id].add(contact_email.lower())
+    return {k: frozenset(v) for k, v in found.items()}

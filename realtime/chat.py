@@ -1,0 +1,388 @@
+"""Carrying out client commands: the chat's message path and lifecycle, over records and hub.
+
+Message path: validated frame (Session) -> store (seq, client_id idempotency) -> ``ack`` with seq
+to the sender -> publish (local delivery now, other processes through Redis). A repeated
+client_id gets the same ack (``duplicate: true``) and is not published again.
+
+Staff-only commands (monitor, join, invite, transfer, accept...) live in ``realtime.staff``;
+router events are turned into frames in ``realtime.routing_events``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from desk.auth import Principal, issue_visitor_token, verify_visitor_token
+from desk.conversations import Viewer, create_conversation, set_status
+from desk.db import SessionMaker
+from desk.models import Contact, Conversation, Department, OutboundMail
+from desk.settings import Settings
+from realtime import protocol as p
+from realtime import records
+from realtime.connection import Connection, StoredMessage
+from realtime.errors import CLOSE_REVOKED, CommandError
+from realtime.hub import AUDIENCE_ALL, AUDIENCE_STAFF, Hub
+from realtime.session import Identity, Limits, Part, Role, Session
+from routing import keys
+
+log = logging.getLogger("switchboard.realtime")
+
+SITE_CACHE_S = 5.0
+VISITOR_SESSIONS_PER_MIN = 30
+AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
+VISIBLE_PARTS = frozenset({Part.OWNER, Part.ASSIGNEE, Part.COCHAT, Part.JOINED})
+
+
+class RouterPort(Protocol):
+    """What the hub needs from routing.router.Router (adapter in realtime.routing_events)."""
+
+    async def enqueue(self, conv: records.ConvInfo, priority: int) -> None: ...
+    async def position(self, conversation_id: int) -> tuple[int, int | None] | None: ...
+    async def accept(self, conversation_id: int, agent_id: int) -> bool: ...
+    async def decline(self, conversation_id: int, agent_id: int) -> None: ...
+    async def transfer(self, conversation_id: int, from_agent: int, to_agent: int | None,
+                       to_group: int | None) -> bool: ...
+    async def release(self, conversation_id: int) -> None: ...
+    async def heartbeat(self, agent_id: int) -> None: ...
+    async def set_available(self, agent_id: int, available: bool) -> None: ...
+
+
+class Chat:
+    """The realtime service of one web process (on ``app.state.chat``)."""
+
+    def __init__(self, settings: Settings, sm: SessionMaker, hub: Hub,
+                 router: RouterPort | None) -> None:
+        self.settings = settings
+        self.sm = sm
+        self.hub = hub
+        self.router = router
+        self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
+                             msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
+        self._sites: dict[str, tuple[float, records.SiteInfo | None]] = {}
+        self._convs: dict[int, records.ConvInfo] = {}
+        self.presence: dict[int, str] = {}  # agent -> online|away, for this process's agents
+        hub.on_invalidate = self.forget_conv
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    async def site(self, key: str) -> records.SiteInfo | None:
+        now = time.monotonic()
+        hit = self._sites.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        site = await records.site_by_key(self.sm, key[:64])
+        self._sites[key] = (now + SITE_CACHE_S, site)
+        return site
+
+    async def conv(self, conversation_id: int, fresh: bool = False) -> records.ConvInfo | None:
+        info = None if fresh else self._convs.get(conversation_id)
+        if info is None:
+            info = await records.get_conv(self.sm, conversation_id)
+            if info is not None:
+                self._convs[conversation_id] = info
+        return info
+
+    def forget_conv(self, conversation_id: int) -> None:
+        self._convs.pop(conversation_id, None)
+
+    async def fetch(self, conversation_id: int, after_seq: int,
+                    session: Session) -> tuple[Sequence[StoredMessage], int, bool]:
+        return await records.fetch_after(self.sm, conversation_id, after_seq, session)
+
+    # --- connections -----------------------------------------------------------------------
+
+    async def authenticate_visitor(self, conn: Connection, token: str) -> None:
+        verified = verify_visitor_token(self.settings, token)
+        contact = await records.contact(self.sm, verified[0]) if verified else None
+        if verified is None or contact is None or contact.token_nonce != verified[1] \
+                or conn.site_id is None:
+            for action in conn.session.auth_failed("bad token"):
+                conn.close_after_drain(getattr(action, "code", CLOSE_REVOKED), "bad token")
+            return
+        parts = await records.visitor_parts(self.sm, contact.id, conn.site_id)
+        conn.contact_id = contact.id
+        identity = Identity(Role.VISITOR, contact.id, contact.name or "Visitor",
+                            site_id=conn.site_id, typing_preview=conn.typing_preview)
+        for action in conn.session.authenticated(identity, parts, self.hub.epoch or ""):
+            conn.send(getattr(action, "frame"))  # noqa: B009 - Welcome is the only action
+        self.hub.register(conn)
+
+    async def staff_connected(self, conn: Connection, principal: Principal) -> None:
+        conn.agent_id = principal.agent_id
+        conn.session_id = principal.session_id
+        conn.groups = principal.group_ids
+        conn.is_admin = principal.is_admin
+        parts = await records.staff_parts(self.sm, principal.agent_id, conn.session.role)
+        ident = conn.session.identity
+        assert ident is not None
+        conn.send(p.Welcome(role=ident.role.value, name=ident.name,
+                            conversations=tuple(sorted(parts)), epoch=self.hub.epoch or ""))
+        self.hub.register(conn)
+        for cid, part in parts.items():
+            conn.session.grant(cid, part)
+        if self.router is not None:
+            await self.router.heartbeat(principal.agent_id)
+
+    async def disconnected(self, conn: Connection) -> None:
+        self.hub.unregister(conn)
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def execute(self, conn: Connection, frame: p.ClientFrame) -> None:
+        from realtime import staff
+
+        try:
+            match frame:
+                case p.StartChat():
+                    await self.start_chat(conn, frame)
+                case p.SendMessage() | p.Whisper():
+                    await self.message(conn, frame)
+                case p.Typing():
+                    self.typing(conn, frame)
+                case p.Read(cid, seq):
+                    self.read(conn, cid, seq)
+                case p.Resume(cid, after_seq):
+                    await self.resume(conn, cid, after_seq)
+                case p.End(cid) | p.Close(cid):
+                    await self.end(conn, cid)
+                case p.TranscriptRequest(cid, email):
+                    await self.transcript(conn, cid, email)
+                case p.Rate(cid, rating, comment):
+                    await set_status_fields(self.sm, cid, rating=rating, rating_comment=comment)
+                    conn.send(p.Done("rate", cid))
+                case _:
+                    await staff.execute(self, conn, frame)
+        except CommandError as exc:
+            conn.send(p.Error(exc.code, exc.message, frame.TYPE,
+                              getattr(frame, "client_id", None),
+                              getattr(frame, "conversation_id", None)))
+
+    async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
+        assert conn.contact_id is not None and conn.site_id is not None
+        lock = f"sb:realtime:start:{conn.contact_id}"
+        # One open chat per visitor and site: a double click or two tabs land in the same one.
+        got = await self.hub.redis.set(lock, "1", nx=True, px=5000)
+        try:
+            existing = await records.visitor_parts(self.sm, conn.contact_id, conn.site_id)
+            if existing:
+                cid = max(existing)
+                info = await self.conv(cid, fresh=True)
+                assert info is not None
+            elif not got:
+                raise CommandError("conflict", "a chat is being started; retry")
+            else:
+                info = await self._create(conn, frame)
+                cid = info.id
+        finally:
+            if got:
+                await self.hub.redis.delete(lock)
+        conn.send(p.Started(cid, info.number, frame.client_id))
+        self.hub.attach(conn, cid, Part.OWNER)
+        if frame.text:
+            await self._store_and_ack(conn, cid, frame.client_id, frame.text, "public", None)
+        if not existing:
+            await self._route(conn, info)
+
+    async def _create(self, conn: Connection, frame: p.StartChat) -> records.ConvInfo:
+        async with self.sm() as s:
+            dept = await s.get(Department, frame.department_id) if frame.department_id else None
+            if frame.department_id and dept is None:
+                raise CommandError("not_found", "unknown department")
+            contact = await s.get(Contact, conn.contact_id)
+            if contact is not None and (frame.name or frame.email):
+                contact.name = frame.name or contact.name
+                if frame.email and not contact.email_verified:
+                    contact.email = frame.email.strip().lower()
+                await s.commit()
+        conv = await create_conversation(
+            self.sm, channel="chat", contact_id=conn.contact_id,
+            department_id=dept.id if dept else None,
+            group_id=dept.front_group_id if dept else None, site_id=conn.site_id,
+            topic=frame.topic, custom_fields={"answers": frame.answers},
+            subject=(frame.text or frame.topic or "Chat")[:120])
+        info = records.conv_info(conv)
+        self._convs[info.id] = info
+        return info
+
+    async def _route(self, conn: Connection, info: records.ConvInfo) -> None:
+        if self.router is None or info.group_id is None:
+            conn.send(p.Queued(info.id, 0, None))
+            return
+        await self.router.enqueue(info, priority=2)
+        pos = await self.router.position(info.id)
+        if pos is not None:
+            conn.send(p.Queued(info.id, pos[0], pos[1]))
+
+    async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
+        info = await self.conv(frame.conversation_id)
+        if info is None or not info.open:
+            raise CommandError("conflict", "conversation is not open")
+        whisper_to = None
+        if isinstance(frame, p.Whisper):
+            visibility = "whisper"
+            whisper_to = info.assignee_id
+            if whisper_to is None:
+                raise CommandError("conflict", "no agent to coach yet")
+        else:
+            visibility = "internal" if frame.internal else "public"
+        await self._store_and_ack(conn, info.id, frame.client_id, frame.text, visibility,
+                                  whisper_to)
+
+    async def _store_and_ack(self, conn: Connection, cid: int, client_id: str, text: str,
+                             visibility: str, whisper_to: int | None) -> None:
+        ident = conn.session.identity
+        assert ident is not None
+        kind = AUTHOR_KIND[ident.role]
+        msg, created = await records.store_message(
+            self.sm, cid, author_kind=kind, author_id=ident.subject_id,
+            author_name=ident.name, text=text, visibility=visibility, client_id=client_id,
+            whisper_to=whisper_to)
+        conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
+        if created:
+            self.hub.publish_message(msg)
+
+    def typing(self, conn: Connection, frame: p.Typing) -> None:
+        ident = conn.session.identity
+        assert ident is not None
+        part = conn.session.parts.get(frame.conversation_id)
+        self.hub.publish({
+            "k": "t", "c": frame.conversation_id, "s": conn.conn_id, "r": ident.role.value,
+            "ak": AUTHOR_KIND[ident.role], "an": ident.name, "av": part in VISIBLE_PARTS,
+            "note": frame.note, "d": frame.draft, "pv": conn.typing_preview,
+        })
+
+    def read(self, conn: Connection, cid: int, seq: int) -> None:
+        ident = conn.session.identity
+        assert ident is not None
+        part = conn.session.parts.get(cid)
+        if part is Part.MONITOR:
+            return  # silent
+        audience = AUDIENCE_STAFF if part is Part.OWNER else AUDIENCE_ALL
+        self.hub.publish_event(cid, p.ReadOut(cid, AUTHOR_KIND[ident.role], seq), audience)
+
+    async def resume(self, conn: Connection, cid: int, after_seq: int) -> None:
+        info = await self.conv(cid, fresh=True)
+        if info is None:
+            raise CommandError("not_found", "no such conversation")
+        part = conn.session.parts[cid]
+        name = await records.agent_name(self.sm, info.assignee_id)
+        last = await records.last_seq(self.sm, cid)
+        conn.send(p.State(cid, info.number, info.status, name, last))
+        self.hub.attach(conn, cid, part, after_seq)
+
+    async def end(self, conn: Connection, cid: int) -> None:
+        info = await self.conv(cid, fresh=True)
+        if info is None or not info.open:
+            conn.send(p.Done("end", cid))
+            return
+        ident = conn.session.identity
+        assert ident is not None
+        status = "closed" if ident.role is Role.VISITOR else "resolved"
+        await set_status(self.sm, cid, status)
+        self.forget_conv(cid)
+        if self.router is not None:
+            await self.router.release(cid)
+        self.hub.publish_event(cid, p.Ended(cid, AUTHOR_KIND[ident.role]), invalidate=True)
+        conn.send(p.Done("end", cid))
+
+    async def transcript(self, conn: Connection, cid: int, email: str | None) -> None:
+        info = await self.conv(cid)
+        assert info is not None
+        ident = conn.session.identity
+        assert ident is not None
+        if ident.role is not Role.VISITOR:
+            viewer = Viewer(AUTHOR_KIND[ident.role], ident.subject_id)
+            messages = await records.transcript(self.sm, cid, viewer)
+            conn.send(p.Transcript(cid, info.number, tuple(messages)))
+            return
+        if not email or "@" not in email or any(c in email for c in "\r\n<>,;"):
+            raise CommandError("bad_field", "a valid email address is needed")
+        messages = await records.transcript(self.sm, cid, Viewer("contact", ident.subject_id))
+        body = "\n".join(f"[{m.created_at}] {m.author_name or m.author_kind}: {m.text}"
+                         for m in messages)
+        async with self.sm() as s:
+            s.add(OutboundMail(
+                message_id=f"<transcript.{secrets.token_hex(12)}@switchboard>",
+                conversation_id=cid, kind="transcript", to_address=email.strip(),
+                subject=f"Transcript of your chat {info.number}", body=body))
+            await s.commit()
+        # INGEST HOOK: the ingest package's sending job picks up queued OutboundMail rows;
+        # when it exposes an enqueue function, call it here with the row's message_id.
+        conn.send(p.Done("transcript", cid))
+
+    # --- visitor session over HTTP ---------------------------------------------------------
+
+    async def visitor_session_http(self, request: Request) -> Response:
+        origin = request.headers.get("origin", "").rstrip("/")
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=_cors(origin))
+        try:
+            body = orjson.loads(await request.body())
+            key, token = body["site_key"], body.get("token")
+            if not isinstance(key, str) or not (token is None or isinstance(token, str)):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"error": {"code": "invalid", "message": "site_key needed"}}, 422,
+                         origin)
+        site = await self.site(key)
+        if site is None or origin not in site.allowed_origins:
+            return _json({"error": {"code": "forbidden", "message": "origin not allowed"}}, 403,
+                         "")
+        if token:
+            verified = verify_visitor_token(self.settings, token)
+            found = await records.contact(self.sm, verified[0]) if verified else None
+            if verified and found and found.token_nonce == verified[1]:
+                return _json({"token": token}, 200, origin)
+        client = request.client.host if request.client else "-"
+        counter = keys.visitor_session_limit(client)
+        count = await self.hub.redis.incr(counter)
+        if count == 1:
+            await self.hub.redis.expire(counter, 60)
+        if count > VISITOR_SESSIONS_PER_MIN:
+            return _json({"error": {"code": "rate_limited", "message": "slow down"}}, 429,
+                         origin)
+        nonce = secrets.token_hex(16)
+        async with self.sm() as s:
+            contact = Contact(token_nonce=nonce)
+            s.add(contact)
+            await s.commit()
+            contact_id = contact.id
+        return _json({"token": issue_visitor_token(self.settings, contact_id, nonce)}, 200,
+                     origin)
+
+
+async def set_status_fields(sm: SessionMaker, cid: int, **fields: Any) -> None:
+    async with sm() as s:
+        conv = await s.get(Conversation, cid)
+        if conv is None:
+            raise CommandError("not_found", "no such conversation")
+        for name, value in fields.items():
+            setattr(conv, name, value)
+        await s.commit()
+
+
+def _cors(origin: str) -> dict[str, str]:
+    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
+    if origin:
+        # The origin is checked against the site on POST; a preflight reveals nothing.
+        headers.update({"Access-Control-Allow-Origin": origin,
+                        "Access-Control-Allow-Methods": "POST",
+                        "Access-Control-Allow-Headers": "Content-Type",
+                        "Access-Control-Max-Age": "600"})
+    return headers
+
+
+def _json(content: Any, status: int, origin: str) -> Response:
+    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    return Response(orjson.dumps(content), status_code=status, headers=headers,
+                    media_type="application/json")

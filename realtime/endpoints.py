@@ -1,0 +1,192 @@
+"""The three WebSocket endpoints and the visitor-session HTTP endpoint.
+
+Every upgrade is checked BEFORE accept: the Origin against the site's allowed origins (visitor,
+site named by ``?site=<public site key>``) or the console origins (agent, supervisor), and for
+staff the session cookie (and the supervisor role on /ws/supervisor). A refusal closes before
+accept, which the server answers with HTTP 403. Visitors authenticate with the first frame
+(``auth`` with the token from ``POST /api/visitor/session``), never in the URL; a socket that has
+not authenticated within ``Settings.ws_auth_timeout_s`` is closed (4401).
+
+The receive loop hands raw frames to the sans-I/O Session and carries out its actions; commands
+run in order per socket (so a client's messages are stored and acknowledged in the order sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from desk.auth import COOKIE_NAME, Principal, resolve_session, session_id_from_cookie
+from realtime import records
+from realtime.chat import Chat
+from realtime.connection import Connection
+from realtime.errors import CLOSE_INTERNAL
+from realtime.session import (
+    Authenticate,
+    CloseSocket,
+    Execute,
+    Identity,
+    Role,
+    Session,
+)
+from realtime.session import (
+    Send as SendAction,
+)
+
+log = logging.getLogger("switchboard.realtime")
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _transport_abort(receive: Receive) -> Any:
+    """uvicorn's protocol object behind ``receive``: lets a stuck socket be aborted at once.
+
+    ASGI has no abort; a graceful close waits for a reader that is not reading. Falls back to
+    nothing on other servers (the keepalive timeout then ends the socket).
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    return getattr(transport, "abort", None)
+
+
+class WsEndpoint:
+    """ASGI app for one of /ws/visitor, /ws/agent, /ws/supervisor."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chat: Chat = scope["app"].state.chat
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        headers = _headers(scope)
+        origin = headers.get("origin", "").rstrip("/")
+        refusal, identity, principal, site = await self._admit(chat, scope, headers, origin)
+        if refusal:
+            log.info("ws %s upgrade refused: %s", self.role, refusal)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.accept"})
+        await self._serve(chat, scope, receive, send, identity, principal, site)
+
+    async def _admit(self, chat: Chat, scope: Scope, headers: dict[str, str], origin: str
+                     ) -> tuple[str | None, Identity | None, Principal | None,
+                                records.SiteInfo | None]:
+        if self.role is Role.VISITOR:
+            key = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("site", [""])[0]
+            site = await chat.site(key) if key else None
+            if site is None:
+                return "unknown site", None, None, None
+            if origin not in site.allowed_origins:
+                return "foreign origin", None, None, None
+            return None, None, None, site
+        if origin not in chat.settings.allowed_console_origins:
+            return "foreign origin", None, None, None
+        cookie = SimpleCookie()
+        with contextlib.suppress(Exception):
+            cookie.load(headers.get("cookie", ""))
+        morsel = cookie.get(COOKIE_NAME)
+        sid = session_id_from_cookie(chat.settings, morsel.value if morsel else None)
+        principal = await resolve_session(chat.sm, sid) if sid else None
+        if principal is None:
+            return "no session", None, None, None
+        if self.role is Role.SUPERVISOR and not principal.is_supervisor:
+            return "not a supervisor", None, None, None
+        identity = Identity(self.role, principal.agent_id, principal.display_name)
+        return None, identity, principal, None
+
+    async def _serve(self, chat: Chat, scope: Scope, receive: Receive, send: Send,
+                     identity: Identity | None, principal: Principal | None,
+                     site: records.SiteInfo | None) -> None:
+        loop = asyncio.get_running_loop()
+        abort_transport = _transport_abort(receive)
+
+        async def send_text(text: str) -> None:
+            await send({"type": "websocket.send", "text": text})
+
+        async def close(code: int, reason: str) -> None:
+            await send({"type": "websocket.close", "code": code, "reason": reason})
+
+        def abort(code: int) -> None:
+            log.info("ws connection aborted (%s)", code)
+            if abort_transport is not None:
+                abort_transport()
+
+        session = Session(self.role, chat.limits, identity)
+        conn = Connection(chat.hub.new_id(), session, send=send_text, close=close, abort=abort,
+                          fetch=chat.fetch, limit=chat.settings.ws_send_queue)
+        deadline = None
+        if site is not None:
+            conn.site_id = site.id
+            conn.typing_preview = site.typing_preview
+            deadline = loop.call_later(chat.settings.ws_auth_timeout_s, self._auth_deadline,
+                                       conn)
+        try:
+            if principal is not None:
+                await chat.staff_connected(conn, principal)
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("text")
+                if data is None:
+                    data = message.get("bytes") or b""
+                for action in session.receive(data, loop.time()):
+                    await self._act(chat, conn, action)
+        except Exception:
+            log.exception("ws %s connection failed", self.role)
+            with contextlib.suppress(Exception):
+                await close(CLOSE_INTERNAL, "internal error")
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            conn.closed = True
+            session.closed()
+            await chat.disconnected(conn)
+
+    @staticmethod
+    def _auth_deadline(conn: Connection) -> None:
+        for action in conn.session.auth_deadline():
+            if isinstance(action, CloseSocket):
+                conn.close_after_drain(action.code, action.reason)
+
+    async def _act(self, chat: Chat, conn: Connection, action: object) -> None:
+        match action:
+            case SendAction(frame):
+                conn.send(frame)
+            case CloseSocket(code, reason):
+                conn.close_after_drain(code, reason)
+            case Authenticate(token):
+                await chat.authenticate_visitor(conn, token)
+            case Execute(frame):
+                await chat.execute(conn, frame)
+
+
+async def visitor_session(request: Request) -> Response:
+    """Open (or keep) a visitor session for a site: returns the signed visitor token.
+
+    Body ``{"site_key": ..., "token": <previous token, optional>}``. Cross-origin from the host
+    page: only the site's allowed origins get CORS headers (and a session).
+    """
+    chat: Chat = request.app.state.chat
+    return await chat.visitor_session_http(request)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        WebSocketRoute("/ws/visitor", WsEndpoint(Role.VISITOR)),
+        WebSocketRoute("/ws/agent", WsEndpoint(Role.AGENT)),
+        WebSocketRoute("/ws/supervisor", WsEndpoint(Role.SUPERVISOR)),
+        Route("/api/visitor/session", visitor_session, methods=["POST", "OPTIONS"]),
+    ]

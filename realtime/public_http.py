@@ -1,0 +1,251 @@
+"""Public (unauthenticated) HTTP endpoints the embeddable widget calls from a host page.
+
+- ``GET  /api/public/sites/{key}``           the site's pre-chat form and whether anyone is online
+- ``POST /api/public/sites/{key}/messages``  "leave a message": files an email-channel ticket
+
+Both answer cross-origin requests only for the site's allowed origins (CORS echo, never ``*``),
+validate every field against the site's own form (unknown topics, missing required answers and
+oversize values are 422s), and the POST is rate limited per client address.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from desk import validate
+from desk.conversations import append_message, create_conversation
+from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
+from desk.http import JSONResponse, client_address, desk_error_response, read_json
+from desk.models import AgentGroup, Contact, Department, Group, Organisation, Site
+from routing import keys
+from routing.errors import RoutingError
+from routing.router import Router
+
+log = logging.getLogger("switchboard.widget")
+
+LEAVE_PER_MINUTE = 5
+ANSWER_MAX = 1000
+SUBJECT_MAX = 120
+
+
+# --- the site's form (pure) ---------------------------------------------------------------
+
+
+def walk_topics(topics: list[dict[str, Any]], trail: tuple[dict[str, Any], ...] = ()
+                ) -> Iterator[tuple[dict[str, Any], ...]]:
+    """Every topic with the path of topics leading to it (root first)."""
+    for t in topics:
+        path = (*trail, t)
+        yield path
+        yield from walk_topics(t.get("children") or [], path)
+
+
+def topic_path(config: dict[str, Any], topic_id: str) -> tuple[dict[str, Any], ...]:
+    for path in walk_topics(config.get("topics") or []):
+        if path[-1].get("id") == topic_id:
+            return path
+    raise InvalidInput(f"unknown topic {topic_id[:40]!r}")
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor may see of the configuration: the form, without routing skills."""
+
+    def strip(t: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {k: t[k] for k in ("id", "label", "department_id", "fields")
+                               if k in t}
+        if t.get("children"):
+            out["children"] = [strip(c) for c in t["children"]]
+        return out
+
+    return {
+        "title": config.get("title") or "Chat",
+        "departments": config.get("departments") or [],
+        "topics": [strip(t) for t in config.get("topics") or []],
+        "fields": config.get("fields") or [],
+    }
+
+
+def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Validate a submitted pre-chat form; returns the cleaned values with the topic's skills."""
+    dept_ids = {d.get("id") for d in config.get("departments") or []}
+    department_id = validate.integer(data, "department_id", lo=1, hi=2**53)
+    topic_id = validate.text(data, "topic", max_len=120, required=False)
+    path = topic_path(config, topic_id) if topic_id else ()
+    if department_id is None and path:
+        department_id = path[-1].get("department_id")
+    if department_id not in dept_ids:
+        raise InvalidInput("department_id must be one of the site's departments")
+    if path and path[-1].get("department_id") not in (None, department_id):
+        raise InvalidInput("the topic belongs to another department")
+    raw = data.get("answers") or {}
+    if not isinstance(raw, dict) or len(raw) > 32 or not all(
+        isinstance(k, str) and isinstance(v, str) and len(v) <= ANSWER_MAX for k, v in raw.items()
+    ):
+        raise InvalidInput(f"answers must be an object of at most 32 strings <= {ANSWER_MAX} chars")
+    answers: dict[str, str] = {}
+    for field in (f for t in path for f in t.get("fields") or []):
+        name = str(field.get("name"))
+        value = str(raw.get(name, "")).strip()
+        if field.get("required") and not value:
+            raise InvalidInput(f"{field.get('label') or name} is required")
+        if len(value) > int(field.get("max_length") or ANSWER_MAX):
+            raise InvalidInput(f"{field.get('label') or name} is too long")
+        if value:
+            answers[name] = value
+    name_required = any(f.get("name") == "name" and f.get("required")
+                        for f in config.get("fields") or [])
+    skills: dict[str, int] = {}
+    for t in path:
+        skills.update({str(k): int(v) for k, v in (t.get("skills") or {}).items()})
+    return {
+        "department_id": department_id,
+        "topic": path[-1].get("label") if path else None,
+        "answers": answers,
+        "skills": skills,
+        "name": validate.text(data, "name", max_len=120, required=name_required),
+        "email": validate.email(data, "email"),  # a reply by email needs an address
+        "text": validate.required_text(data, "text", max_len=10_000),
+    }
+
+
+# --- I/O ------------------------------------------------------------------------------------
+
+
+def _cors(request: Request, site: Site | None, public_url: str) -> dict[str, str]:
+    origin = (request.headers.get("origin") or "").rstrip("/").lower()
+    allowed = {o.rstrip("/").lower() for o in (site.allowed_origins if site else [])}
+    allowed.add(public_url.rstrip("/").lower())
+    if origin and origin in allowed:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
+
+
+Handler = Callable[[Request, Site], Awaitable[Response]]
+
+
+def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Look the site up by key, answer preflights, map errors, add CORS headers to everything."""
+
+    async def endpoint(request: Request) -> Response:
+        state = request.app.state
+        site: Site | None = None
+        try:
+            async with state.sm() as s:
+                site = (await s.execute(
+                    select(Site).where(Site.key == request.path_params["key"])
+                )).scalar_one_or_none()
+            if site is None:
+                raise NotFound("unknown site key")
+            if request.method == "OPTIONS":
+                response: Response = Response(status_code=204, headers={
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600",
+                })
+            else:
+                response = await handler(request, site)
+        except DeskError as exc:
+            response = desk_error_response(exc)
+        response.headers.update(_cors(request, site, state.settings.public_url))
+        return response
+
+    return endpoint
+
+
+async def agents_online(router: Router, members: list[tuple[int, int]]) -> bool:
+    """Is any (agent, group) pair live: agent online and active in that group?"""
+    for agent_id in dict.fromkeys(a for a, _ in members):
+        if not await router.presence.online(agent_id):
+            continue
+        active = await router.store.active_groups(agent_id)
+        if any(g in active for a, g in members if a == agent_id):
+            return True
+    return False
+
+
+async def _members(request: Request, site: Site) -> list[tuple[int, int]]:
+    dept_ids = [d.get("id") for d in (site.config or {}).get("departments") or []]
+    async with request.app.state.sm() as s:
+        rows = await s.execute(
+            select(AgentGroup.agent_id, AgentGroup.group_id)
+            .join(Group, Group.id == AgentGroup.group_id)
+            .where(Group.department_id.in_(dept_ids))
+        )
+        return [(a, g) for a, g in rows.all()]
+
+
+async def site_config(request: Request, site: Site) -> Response:
+    online = await agents_online(_router(request), await _members(request, site))
+    return JSONResponse({**public_config(site.config or {}), "online": online},
+                        headers={"Cache-Control": "no-store"})
+
+
+async def _rate_limit(redis: aioredis.Redis, client: str) -> None:
+    key = keys.widget_leave_rate(client)
+    pipe = redis.pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, 60)
+    count, _ = await pipe.execute()
+    if int(count) > LEAVE_PER_MINUTE:
+        raise RateLimited("too many messages; try again in a minute")
+
+
+async def leave_message(request: Request, site: Site) -> Response:
+    """File the visitor's message as an email-channel ticket in the department's front group."""
+    state = request.app.state
+    data = await read_json(request)
+    form = check_form(site.config or {}, data)
+    await _rate_limit(state.redis, client_address(request))
+    async with state.sm() as s:
+        dept = await s.get(Department, form["department_id"])
+        if dept is None:
+            raise InvalidInput("the department no longer exists")
+        domain = form["email"].rpartition("@")[2]
+        orgs = (await s.execute(select(Organisation))).scalars().all()
+        org = next((o for o in orgs if domain in (o.domains or [])), None)
+        contact = Contact(name=form["name"], email=form["email"], email_verified=False,
+                          organisation_id=org.id if org else None,
+                          token_nonce=secrets.token_hex(8))
+        s.add(contact)
+        await s.commit()
+        contact_id, group_id = contact.id, dept.front_group_id
+    first_line = form["text"].splitlines()[0] if form["text"].strip() else ""
+    conv = await create_conversation(
+        state.sm, channel="email", contact_id=contact_id, department_id=form["department_id"],
+        group_id=group_id, site_id=site.id, subject=(form["topic"] or first_line)[:SUBJECT_MAX],
+        topic=form["topic"], priority=org.priority if org else 2,
+        required_skills=form["skills"], custom_fields=form["answers"],
+    )
+    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    await append_message(state.sm, conv.id, author_kind="contact", body=form["text"],
+                         author_name=form["name"], client_id=client_id)
+    if group_id is not None:
+        try:
+            await _router(request).enqueue(conv.id)
+        except RoutingError as exc:
+            # The ticket is stored as queued; a router rebuild picks it up from the records.
+            log.warning("ticket %s not routed yet: %s", conv.number, exc.message)
+    return JSONResponse({"number": conv.number}, status_code=201)
+
+
+def _router(request: Request) -> Router:
+    state = request.app.state
+    router: Router | None = getattr(state, "router", None)
+    return router or Router(state.settings, state.redis, state.sm)
+
+
+def public_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/public/sites/{key}", _public(site_config), methods=["GET", "OPTIONS"]),
+        Route("/api/public/sites/{key}/messages", _public(leave_message),
+              methods=["POST", "OPTIONS"]),
+    ]

@@ -1,0 +1,111 @@
+"""Rights re-checked for every staff socket, on change and on a timer, plus presence beats.
+
+desk tells us what changed through ``DeskHooks`` (logout, password change, group membership,
+HTTP-posted messages); ``HubHooks`` turns each call into a hub envelope so every web process
+acts on it. On ``session_ended`` the sockets of that session close with 4403 and receive nothing
+more; on ``rights_changed`` each socket's principal is resolved again: a dead session closes, and
+conversations outside the agent's groups (that they are not assigned to) are detached at once.
+A sweep re-resolves every staff socket every few seconds as a backstop for a missed envelope
+(e.g. during a Redis outage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from desk.auth import resolve_session
+from desk.hooks import DeskHooks
+from desk.models import Message
+from realtime import records
+from realtime.connection import Connection
+from realtime.errors import CLOSE_REVOKED
+from realtime.session import Part
+
+if TYPE_CHECKING:
+    from realtime.chat import Chat
+
+log = logging.getLogger("switchboard.realtime")
+
+
+class HubHooks(DeskHooks):
+    """DeskHooks that reach every web process through the hub (wraps the app's own hooks)."""
+
+    def __init__(self, chat: Chat, inner: DeskHooks) -> None:
+        self.chat = chat
+        self.inner = inner
+
+    async def session_ended(self, agent_id: int, session_id: str | None) -> None:
+        await self.inner.session_ended(agent_id, session_id)
+        self.chat.hub.publish({"k": "x", "op": "end", "a": agent_id, "sid": session_id})
+
+    async def rights_changed(self, agent_id: int) -> None:
+        await self.inner.rights_changed(agent_id)
+        self.chat.hub.publish({"k": "x", "op": "rights", "a": agent_id})
+
+    async def message_posted(self, conversation_id: int, message_id: int) -> None:
+        await self.inner.message_posted(conversation_id, message_id)
+        async with self.chat.sm() as s:
+            msg = (await s.execute(select(Message).where(Message.id == message_id))
+                   ).scalar_one_or_none()
+        if msg is not None:
+            self.chat.hub.publish_message(records.stored(msg))
+
+    async def conversation_changed(self, conversation_id: int) -> None:
+        await self.inner.conversation_changed(conversation_id)
+        self.chat.hub.publish({"k": "x", "op": "conv", "c": conversation_id})
+
+
+async def on_control(chat: Chat, env: dict[str, Any]) -> None:
+    match env["op"]:
+        case "end":
+            sid = env["sid"]
+            for conn in chat.hub.agent_conns(env["a"]):
+                if sid is None or conn.session_id == sid:
+                    conn.shut(CLOSE_REVOKED, "session ended")
+        case "rights":
+            for conn in chat.hub.agent_conns(env["a"]):
+                await recheck(chat, conn)
+        case "conv":
+            chat.forget_conv(env["c"])
+
+
+async def recheck(chat: Chat, conn: Connection) -> None:
+    if conn.session_id is None or conn.closed:
+        return
+    principal = await resolve_session(chat.sm, conn.session_id)
+    if principal is None:
+        conn.shut(CLOSE_REVOKED, "session ended")
+        return
+    conn.groups = principal.group_ids
+    conn.is_admin = principal.is_admin
+    if conn.is_admin:
+        return
+    for cid, part in list(conn.session.parts.items()):
+        if part is Part.ASSIGNEE:
+            continue
+        info = await chat.conv(cid, fresh=True)
+        if info is None or info.group_id not in conn.groups:
+            chat.hub.detach(conn, cid)
+
+
+async def maintain(chat: Chat, interval_s: float) -> None:
+    """Every ``interval_s``: heartbeat each connected agent; re-check every staff socket."""
+    while True:
+        await asyncio.sleep(interval_s)
+        agents = [a for a, conns in chat.hub.by_agent.items() if conns]
+        if chat.router is not None:
+            for agent_id in agents:
+                with contextlib.suppress(RedisError, OSError):
+                    await chat.router.heartbeat(agent_id)
+        for agent_id in agents:
+            for conn in chat.hub.agent_conns(agent_id):
+                try:
+                    await recheck(chat, conn)
+                except Exception:
+                    log.exception("rights re-check failed")

@@ -1,0 +1,213 @@
+"""Browser tests: a real web process (and router timers) on loopback, Debian chromium via playwright.
+
+Each test gets a fresh server: new SQLite file, flushed Redis DB index, the demo organisation
+seeded, ``switchboard web`` started on a free port. The browser is shared by the session.
+Never ``playwright install``: the tests drive /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+
+from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.models import Base
+from desk.seed import DEMO_PASSWORD, seed_demo
+from desk.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+WEB = ("-c", "import os; from desk.settings import Settings; "
+       "from realtime.server import serve; serve(Settings.from_env(os.environ))")
+
+
+def in_thread(func: Callable[..., T], *args: Any) -> T:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(func, *args).result()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    settings: Settings
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def run(self, work: Callable[[SessionMaker], Awaitable[T]]) -> T:
+        """Run ``work(sm)`` against the server's database from the (sync) test.
+
+        Sync playwright keeps an event loop running in the test's thread, so the coroutine
+        gets a thread (and loop) of its own.
+        """
+
+        async def main() -> T:
+            engine = make_engine(self.settings)
+            try:
+                return await work(make_sessionmaker(engine))
+            finally:
+                await engine.dispose()
+
+        return in_thread(asyncio.run, main())
+
+    def start(self, *argv: str) -> subprocess.Popen[bytes]:
+        log = Path(self.env["SWITCHBOARD_DATA_DIR"]) / f"proc{len(self.procs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, *argv], env=self.env, cwd=ROOT,
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[0].poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("web process did not become ready:\n" + self.output())
+
+    def restart_web(self) -> None:
+        """SIGKILL the web process (every socket drops at once) and start it again."""
+        web = self.procs[0]
+        web.kill()
+        web.wait()
+        fresh = self.start(*WEB)
+        self.procs.remove(fresh)
+        self.procs[0] = fresh
+        self.wait_ready()
+
+    def output(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in self.logs if p.exists())
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def _schema_and_seed(sm: SessionMaker, url: str) -> None:
+    # The schema straight from the models (as the other suites do): tests/desk checks that
+    # the migrations agree with them.
+    async with sm() as s:
+        conn = await s.connection()
+        await conn.run_sync(Base.metadata.create_all)
+        await s.commit()
+    await seed_demo(sm, url)
+
+
+# The router's timer loop (offer expiry, heartbeat lapse): ``routing.timers:run`` when that entry
+# point exists, else the Router's own loop.
+TIMERS = ("-c", """
+import asyncio, os
+from desk.settings import Settings
+settings = Settings.from_env(os.environ)
+try:
+    from routing.timers import run
+except ImportError:
+    import redis.asyncio as aioredis
+    from desk.db import make_engine, make_sessionmaker
+    from routing.router import Router
+
+    async def main():
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        router = Router(settings, redis, make_sessionmaker(make_engine(settings)))
+        await router.run_timers(0.2)
+
+    asyncio.run(main())
+else:
+    run(settings)
+""")
+
+
+@pytest.fixture
+def server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
+    """Fresh demo deployment: web process and routing timers."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "SWITCHBOARD_MODE": "test",
+        "SWITCHBOARD_SECRET_KEY": "e2e-secret-" + "x" * 40,
+        "SWITCHBOARD_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'switchboard.db'}",
+        "REDIS_URL": redis_url,
+        "SWITCHBOARD_HOST": "127.0.0.1",
+        "SWITCHBOARD_PORT": str(port),
+        "SWITCHBOARD_PUBLIC_URL": url,
+        "SWITCHBOARD_LOG_LEVEL": "warning",
+        "SWITCHBOARD_PRESENCE_GRACE": "5",
+    }
+    settings = Settings.from_env(env)
+    srv = Server(url=url, env=env, settings=settings)
+    srv.run(lambda sm: _schema_and_seed(sm, url))
+    srv.start(*WEB)
+    try:
+        srv.wait_ready()
+        srv.start(*TIMERS)
+        yield srv
+    finally:
+        srv.stop()
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def login(page: Any, server: Server, path: str, email: str) -> None:
+    """Open the console or supervisor view and log in as a demo user."""
+    page.goto(server.url + path)
+    page.fill("#login-email", email)
+    page.fill("#login-password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#app-ready", state="attached")

@@ -1,0 +1,82 @@
+"""The widget's public endpoints against a real web process: CORS, validation, rate limit."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from desk.seed import DEMO_SITE_KEY
+from realtime.public_http import LEAVE_PER_MINUTE, check_form, public_config, topic_path
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = {
+    "departments": [{"id": 1, "name": "Sales"}, {"id": 2, "name": "Support"}],
+    "topics": [
+        {"id": "buy", "label": "Buying", "department_id": 1, "skills": {"orders": 1}, "children": [
+            {"id": "quote", "label": "Get a quote", "department_id": 1, "skills": {"english": 2},
+             "fields": [{"name": "company", "label": "Company", "required": True}]},
+        ]},
+    ],
+    "fields": [{"name": "name", "label": "Your name", "required": True}],
+}
+FORM = {"department_id": 1, "topic": "quote", "answers": {"company": "Acme"}, "name": "Al",
+        "email": "al@acme.example", "text": "hi"}
+
+
+def test_form_check_collects_answers_and_skills_along_the_topic_path() -> None:
+    out = check_form(CONFIG, FORM)
+    assert out["answers"] == {"company": "Acme"}
+    assert out["skills"] == {"orders": 1, "english": 2}
+    assert out["topic"] == "Get a quote"
+    assert [t["id"] for t in topic_path(CONFIG, "quote")] == ["buy", "quote"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"topic": "nope"}, "unknown topic"),
+    ({"answers": {}}, "Company is required"),
+    ({"department_id": 2}, "another department"),
+    ({"department_id": 99}, "site's departments"),
+    ({"name": None}, "name is required"),
+    ({"email": "not-an-address"}, "valid email"),
+    ({"answers": {"company": "x" * 1001}}, "answers must be"),
+    ({"text": ""}, "text must be"),
+])
+def test_form_check_rejects_bad_input(change: dict[str, object], message: str) -> None:
+    from desk.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=message):
+        check_form(CONFIG, {**FORM, **change})
+
+
+def test_public_config_hides_routing_skills() -> None:
+    out = public_config(CONFIG)
+    assert "skills" not in str(out)
+    assert out["topics"][0]["children"][0]["fields"][0]["name"] == "company"
+
+
+def test_public_endpoints_over_http(server: Server) -> None:
+    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
+    with httpx.Client(timeout=10) as http:
+        r = http.get(site, headers={"Origin": server.url})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == server.url
+        assert r.json()["online"] is False and r.json()["title"] == "Chat with Demo Shop"
+        # A foreign origin gets the data (it is public) but no CORS grant for its scripts.
+        r = http.get(site, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+        assert http.get(f"{server.url}/api/public/sites/nope").status_code == 404
+        pre = http.options(site + "/messages", headers={
+            "Origin": server.url, "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 204 and "POST" in pre.headers["access-control-allow-methods"]
+        bad = http.post(site + "/messages", content=b"[1]",
+                        headers={"Content-Type": "application/json"})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid"
+        form = {"department_id": 0, "topic": "billing", "email": "a@b.example",
+                "name": "<b>x</b>", "text": "Invoice wrong"}
+        r = http.get(site)
+        form["department_id"] = r.json()["departments"][1]["id"]
+        codes = [http.post(site + "/messages", json=form).status_code
+                 for _ in range(LEAVE_PER_MINUTE + 1)]
+        assert codes == [201] * LEAVE_PER_MINUTE + [429]

@@ -1,0 +1,35 @@
+// JSON over HTTP with the session cookie; writes carry the CSRF token from login / me.
+
+let csrf = "";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  const r = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const e = data.error || {};
+    throw new ApiError(r.status, e.code || "error", e.message || `HTTP ${r.status}`);
+  }
+  return data;
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body ?? {});
+export const patch = (path, body) => api("PATCH", path, body);
+
+export function setCsrf(token) {
+  csrf = token || "";
+}

@@ -1,0 +1,220 @@
+// Agent console: status and active groups, offers with countdown, the queue of my groups with
+// cherry-pick, several chats in tabs, and the tickets list and views.
+
+import { get } from "./api.js";
+import { ChatPane } from "./chatpane.js";
+import { ago, announce, clear, h } from "./dom.js";
+import { logout, session } from "./login.js";
+import { Tabs } from "./tabs.js";
+import { Tickets, TicketView } from "./tickets.js";
+import { Wire } from "./wire.js";
+
+const LIVE_EVERY_MS = 5000;
+const root = document.getElementById("app");
+const me = await session(root, "Switchboard — agent console");
+const [groups, agents, canned] = await Promise.all([
+  get("/api/groups"), get("/api/agents"), get("/api/canned")]);
+const myGroups = groups.filter((g) => me.group_ids.includes(g.id));
+const groupName = new Map(groups.map((g) => [g.id, g.name]));
+const directory = { groups, agents: agents.filter((a) => a.id !== me.id && a.is_active) };
+
+const panes = new Map(); // conversation id -> ChatPane
+const offers = new Map(); // conversation id -> { el, timer }
+const tabs = new Tabs("Conversations");
+const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
+const wire = new Wire("/ws/agent", { onFrame, onLive });
+
+// --- header: who, status, connection --------------------------------------------------------
+
+const status = h("select", { id: "status", "aria-label": "My status" },
+  h("option", { value: "online", text: "Online" }), h("option", { value: "away", text: "Away" }));
+status.addEventListener("change", () => {
+  if (!wire.send({ type: "presence", status: status.value })) announce("Not connected");
+});
+
+// --- my groups: toggling a group on/off decides whether the router offers me its chats --------
+// The console holds the toggles (remembered per agent in this browser) and tells the hub on
+// every connect and change with an ``active_groups`` frame. A hub that does not know the frame
+// answers ``unknown_type``: the toggles then only filter the queue shown here, and say so.
+
+const GROUPS_KEY = `switchboard:groups:${me.id}`;
+const savedGroups = (() => {
+  try { return JSON.parse(localStorage.getItem(GROUPS_KEY)); } catch { return null; }
+})();
+const groupNote = h("p", { class: "hint", hidden: true,
+  text: "This server does not take group toggles yet: they only filter the queue below." });
+const groupList = h("ul", { class: "toggles" }, myGroups.map((g) => h("li", {},
+  h("label", { class: "inline" }, h("input", { type: "checkbox", "data-group": g.id,
+    checked: !Array.isArray(savedGroups) || savedGroups.includes(g.id),
+    onchange: () => { sendGroups(); refreshQueue(); } }), ` ${g.name}`))));
+let groupsSentAt = 0;
+
+function activeGroups() {
+  return [...groupList.querySelectorAll("input:checked")].map((i) => Number(i.dataset.group));
+}
+
+function sendGroups() {
+  try { localStorage.setItem(GROUPS_KEY, JSON.stringify(activeGroups())); } catch { /* private mode */ }
+  if (groupNote.hidden && wire.send({ type: "active_groups", group_ids: activeGroups() })) {
+    groupsSentAt = Date.now();
+  }
+}
+
+// --- offers -----------------------------------------------------------------------------------
+
+const offerList = h("ul", { class: "offers", "aria-label": "Incoming offers" });
+
+function offer(f) {
+  dropOffer(f.conversation_id);
+  const deadline = Date.now() + f.expires_in_s * 1000;
+  const meter = h("progress", { max: Math.round(f.expires_in_s * 10), value: Math.round(f.expires_in_s * 10),
+    "aria-label": "Time left" });
+  const left = h("span", { class: "left" });
+  const el = h("li", { class: "offer card", "data-conversation": f.conversation_id },
+    h("strong", { text: f.number }), h("span", { class: "muted", text: f.topic || "" }), meter, left,
+    h("div", { class: "row" },
+      h("button", { class: "primary", type: "button", text: "Accept",
+        onclick: () => take(f.conversation_id, f.number) }),
+      h("button", { type: "button", text: "Decline", onclick: () => {
+        wire.send({ type: "decline", conversation_id: f.conversation_id });
+        dropOffer(f.conversation_id);
+      } })));
+  const tick = () => {
+    const ms = deadline - Date.now();
+    if (ms <= 0) { dropOffer(f.conversation_id); announce(`Offer ${f.number} expired`); return; }
+    meter.value = Math.round(ms / 100);
+    left.textContent = `${Math.ceil(ms / 1000)} s left`;
+  };
+  tick();
+  offers.set(f.conversation_id, { el, timer: setInterval(tick, 250) });
+  offerList.append(el);
+  announce(`New chat offered: ${f.number}`);
+  el.querySelector("button.primary").focus({ preventScroll: true });
+}
+
+function dropOffer(id) {
+  const o = offers.get(id);
+  if (!o) return;
+  clearInterval(o.timer);
+  o.el.remove();
+  offers.delete(id);
+}
+
+// Accept an offer or cherry-pick from the queue: the hub grants the chat, which opens its tab.
+function take(id, number) {
+  if (!wire.send({ type: "accept", conversation_id: id })) { announce("Not connected"); return; }
+  dropOffer(id);
+  openChat(id, number, { now: false });
+}
+
+// --- queue of my groups ------------------------------------------------------------------------
+
+const queueList = h("ul", { class: "queue", "aria-label": "Waiting chats" });
+let board = [];
+
+function refreshQueue() {
+  const active = new Set(activeGroups());
+  const waiting = board.filter((c) => c.status === "queued" && active.has(c.group_id));
+  clear(queueList).append(...waiting.map((c) => h("li", { class: "card", "data-conversation": c.conversation_id },
+    h("strong", { text: c.number }), h("span", { class: "muted",
+      text: ` ${groupName.get(c.group_id) || ""} · waiting ${ago(c.waiting_s)}` }),
+    h("button", { type: "button", text: "Take", "aria-label": `Take ${c.number}`,
+      onclick: () => take(c.conversation_id, c.number) }))));
+  if (!waiting.length) queueList.append(h("li", { class: "muted", text: "Nobody is waiting." }));
+}
+
+// --- chats in tabs -----------------------------------------------------------------------------
+
+function openChat(id, number, watch) {
+  if (panes.has(id)) { tabs.select(`c${id}`); return panes.get(id); }
+  const pane = new ChatPane({ id, number, wire, mode: "agent", canned, directory, watch,
+    onGone: () => tabs.remove(`c${id}`) });
+  panes.set(id, pane);
+  tabs.add(`c${id}`, number || `Chat #${id}`, pane.el, { closable: true, onClose: () => {
+    wire.unwatch(id);
+    panes.delete(id);
+  } });
+  return pane;
+}
+
+function openTicket(id, number) {
+  tabs.add(`t${id}`, number, new TicketView(id).el, { closable: true });
+}
+
+// --- frames --------------------------------------------------------------------------------------
+
+function onLive(live) {
+  connection.textContent = live ? "Connected" : "Reconnecting…";
+  connection.dataset.live = String(live);
+  if (live) {
+    wire.send({ type: "presence", status: status.value });
+    sendGroups();
+    wire.send({ type: "list_live" });
+  }
+}
+
+function onFrame(f) {
+  switch (f.type) {
+    case "welcome":
+      for (const id of f.conversations) openChat(id, null, { now: true });
+      return;
+    case "offer": offer(f); return;
+    case "offer_revoked": dropOffer(f.conversation_id); return;
+    case "live": board = f.conversations; refreshQueue(); return;
+    case "reload": location.reload(); return;
+    case "closed":
+      root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
+        text: "Your session ended. Reload the page to log in again." })));
+      return;
+    case "done":
+      if (f.op === "accept" && f.conversation_id) announce("Chat accepted");
+      break;
+    case "error":
+      if (f.code === "unknown_type" && Date.now() - groupsSentAt < 5000) {
+        groupNote.hidden = false;
+        return;
+      }
+      if (f.ref === "accept") {
+        tabs.remove(`c${f.conversation_id}`);
+        announce(`Could not take it: ${f.message}`);
+        notice.textContent = `Could not take the chat: ${f.message}`;
+        return;
+      }
+      break;
+  }
+  const id = f.conversation_id;
+  if (id == null) return;
+  // A message for a conversation without a tab: the hub granted it (accept, transfer, invite).
+  if (!panes.has(id) && f.type === "message") openChat(id, null, { now: false });
+  const pane = panes.get(id);
+  if (pane) {
+    pane.handle(f);
+    if (f.type === "message" && f.author_kind === "contact") tabs.ping(`c${id}`);
+    if (f.type === "state") tabs.rename(`c${id}`, f.number);
+  }
+}
+
+// --- layout ----------------------------------------------------------------------------------------
+
+const notice = h("p", { class: "notice", role: "status" });
+const tickets = new Tickets({ groups: myGroups, agents: directory.agents.concat([me].map((m) => ({
+  id: m.id, display_name: m.display_name }))), open: openTicket });
+tabs.add("tickets", "Tickets", tickets.el, { select: true });
+root.replaceChildren(
+  h("header", { class: "top" },
+    h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
+    h("span", { class: "spacer" }), connection,
+    h("span", { class: "me", text: me.display_name }), status,
+    h("button", { type: "button", text: "Log out", onclick: logout })),
+  h("div", { class: "layout" },
+    h("aside", { class: "side", "aria-label": "Routing" },
+      h("section", { "aria-labelledby": "groups-h" }, h("h2", { id: "groups-h", text: "My active groups" }),
+        groupList, groupNote),
+      h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }), offerList),
+      h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList)),
+    h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),
+  h("span", { id: "app-ready", hidden: true }));
+refreshQueue();
+tickets.refresh();
+wire.connect();
+setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);

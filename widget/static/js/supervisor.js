@@ -1,0 +1,153 @@
+// Supervisor view: live board of agents and queues, live chats to monitor (silently), whisper to
+// the agent or join visibly, and the routing decision log of any conversation.
+
+import { get } from "./api.js";
+import { ChatPane } from "./chatpane.js";
+import { ago, announce, clear, h } from "./dom.js";
+import { logout, session } from "./login.js";
+import { Tabs } from "./tabs.js";
+import { Wire } from "./wire.js";
+
+const LIVE_EVERY_MS = 3000;
+const root = document.getElementById("app");
+const me = await session(root, "Switchboard — supervisor view");
+if (me.role === "agent") {
+  root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
+    text: "The supervisor view is for supervisors and admins. " }),
+  h("a", { href: "/static/console.html", text: "Open the agent console" })));
+  throw new Error("not a supervisor");
+}
+const [groups, agents] = await Promise.all([get("/api/groups"), get("/api/agents")]);
+const groupName = new Map(groups.map((g) => [g.id, g.name]));
+const agentName = new Map(agents.map((a) => [a.id, a.display_name]));
+const presence = new Map(); // agent id -> online | away (from presence frames)
+const panes = new Map();
+let live = [];
+
+const tabs = new Tabs("Board and conversations");
+const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
+const wire = new Wire("/ws/supervisor", { onFrame, onLive });
+const agentRows = h("tbody");
+const queueRows = h("tbody");
+const chatRows = h("tbody");
+
+function table(caption, heads, body) {
+  return h("table", { class: "grid" }, h("caption", { text: caption }),
+    h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col", text: t })))), body);
+}
+
+function render() {
+  const staff = agents.filter((a) => a.role !== "admin" && a.is_active);
+  clear(agentRows).append(...staff.map((a) => {
+    const mine = live.filter((c) => c.agent_name === a.display_name && c.status !== "queued");
+    const state = presence.get(a.id) || "unknown";
+    return h("tr", { "data-agent": a.id },
+      h("th", { scope: "row", text: a.display_name }),
+      h("td", {}, h("span", { class: "badge", "data-status": state, text: state })),
+      h("td", { text: `${mine.length} / ${a.chat_capacity}` }),
+      h("td", { text: a.group_ids.map((g) => groupName.get(g) || `#${g}`).join(", ") }));
+  }));
+  clear(queueRows).append(...groups.map((g) => {
+    const waiting = live.filter((c) => c.group_id === g.id && c.status === "queued");
+    const oldest = Math.max(0, ...waiting.map((c) => c.waiting_s));
+    return h("tr", { "data-group": g.id }, h("th", { scope: "row", text: g.name }),
+      h("td", { text: String(waiting.length) }), h("td", { text: waiting.length ? ago(oldest) : "—" }),
+      h("td", { text: g.policy }));
+  }));
+  clear(chatRows).append(...live.map((c) => h("tr", { "data-conversation": c.conversation_id },
+    h("th", { scope: "row", text: c.number }),
+    h("td", { text: groupName.get(c.group_id) || "" }),
+    h("td", { text: c.agent_name || "—" }),
+    h("td", {}, h("span", { class: "badge", "data-status": c.status, text: c.status })),
+    h("td", { text: ago(c.waiting_s) }),
+    h("td", { class: "row" },
+      h("button", { type: "button", text: "Monitor", "aria-label": `Monitor ${c.number}`,
+        onclick: () => monitor(c.conversation_id, c.number) }),
+      h("button", { type: "button", text: "Routing log", "aria-label": `Routing log of ${c.number}`,
+        onclick: () => decisions(c.conversation_id, c.number) })))));
+  if (!live.length) chatRows.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No live chats." })));
+}
+
+// Silent monitoring is not stored, so after a reconnect the pane monitors again; conversations
+// I joined are resumed like an agent's.
+function monitor(id, number, watch = { rejoin: () => ({ type: "monitor", conversation_id: id }), now: true }) {
+  if (panes.has(id)) { tabs.select(`c${id}`); return; }
+  const pane = new ChatPane({ id, number, wire, mode: "supervisor", watch,
+    onGone: () => tabs.remove(`c${id}`) });
+  panes.set(id, pane);
+  tabs.add(`c${id}`, `Monitoring ${number}`, pane.el, { closable: true, onClose: () => {
+    wire.send({ type: "unmonitor", conversation_id: id });
+    wire.unwatch(id);
+    panes.delete(id);
+  } });
+}
+
+async function decisions(id, number) {
+  const list = h("ol", { class: "decisions" });
+  const note = h("p", { class: "muted", role: "status", text: "Loading…" });
+  tabs.add(`d${id}`, `Routing ${number}`, h("section", { "aria-label": `Routing decisions for ${number}` },
+    h("h2", { text: `Why did ${number} go where it went?` }), note, list), { closable: true });
+  try {
+    const rows = await get(`/api/conversations/${id}/decisions`);
+    note.textContent = rows.length ? "" : "No routing decisions recorded yet.";
+    list.append(...rows.map((d) => {
+      const c = d.candidates || {};
+      const cands = Array.isArray(c.candidates) ? c.candidates : [];
+      return h("li", { class: "card" },
+        h("p", {}, h("strong", { text: d.action }), ` ${new Date(d.created_at).toLocaleTimeString()} → `,
+          h("span", { text: d.agent_id ? agentName.get(d.agent_id) || `#${d.agent_id}` : "nobody" })),
+        h("p", { text: d.reason }),
+        c.policy ? h("p", { class: "muted", text: `Policy: ${c.policy}` }) : null,
+        cands.length ? table("Candidates", ["Agent", "Eligible", "Why", "Load"], h("tbody", {},
+          cands.map((x) => h("tr", {}, h("th", { scope: "row", text: agentName.get(x.agent_id) || `#${x.agent_id}` }),
+            h("td", { text: x.eligible ? "yes" : "no" }), h("td", { text: `${x.reason}${x.detail ? ` (${x.detail})` : ""}` }),
+            h("td", { text: `${x.load} / ${x.capacity}` }))))) : null);
+    }));
+  } catch (e) {
+    note.textContent = `Could not load decisions: ${e.message}`;
+  }
+}
+
+function onLive(up) {
+  connection.textContent = up ? "Connected" : "Reconnecting…";
+  connection.dataset.live = String(up);
+  if (up) wire.send({ type: "list_live" });
+}
+
+function onFrame(f) {
+  switch (f.type) {
+    case "live": live = f.conversations; render(); return;
+    case "presence": presence.set(f.agent_id, f.status); render(); return;
+    case "reload": location.reload(); return;
+    case "closed":
+      root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
+        text: "Your session ended. Reload the page to log in again." })));
+      return;
+    case "welcome":
+      // Conversations I joined or was invited to before this connection: follow them again.
+      for (const id of f.conversations) if (!panes.has(id)) monitor(id, `#${id}`, { now: true });
+      return;
+  }
+  const pane = panes.get(f.conversation_id);
+  if (pane) {
+    pane.handle(f);
+    if (f.type === "state") tabs.rename(`c${f.conversation_id}`, `Monitoring ${f.number}`);
+    if (f.type === "done" && f.op === "join") announce("Joined the chat");
+  }
+}
+
+tabs.add("board", "Live board", h("div", { class: "board" },
+  table("Agents", ["Agent", "Status", "Chats", "Groups"], agentRows),
+  table("Queues", ["Group", "Waiting", "Oldest wait", "Policy"], queueRows),
+  table("Live chats", ["Number", "Group", "Agent", "Status", "Age", "Actions"], chatRows)), { select: true });
+root.replaceChildren(
+  h("header", { class: "top" },
+    h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Supervisor view" }),
+    h("span", { class: "spacer" }), connection, h("span", { class: "me", text: me.display_name }),
+    h("a", { href: "/static/console.html", text: "Agent console" }),
+    h("button", { type: "button", text: "Log out", onclick: logout })),
+  h("main", { id: "workspace", class: "wide", tabindex: "-1" }, tabs.el),
+  h("span", { id: "app-ready", hidden: true }));
+render();
+wire.connect();
+setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);

@@ -1,0 +1,140 @@
+// Tickets: a filtered list (status, channel, group, assignee, priority) and a ticket view with
+// reply and internal note, all over the HTTP API.
+
+import { get, patch, post } from "./api.js";
+import { messageItem } from "./chatpane.js";
+import { clear, clientId, h } from "./dom.js";
+
+const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed"];
+
+function select(id, label, options, value = "") {
+  const el = h("select", { id, name: id },
+    options.map(([v, text]) => h("option", { value: v, text, selected: v === value })));
+  return [h("label", { for: id, text: label }), el];
+}
+
+export class Tickets {
+  constructor({ groups, agents, open }) {
+    this.groups = new Map(groups.map((g) => [g.id, g.name]));
+    this.agents = new Map(agents.map((a) => [a.id, a.display_name]));
+    this.open = open;
+    this.form = h("form", { class: "filters", "aria-label": "Ticket filters" },
+      ...select("f-status", "Status", [["", "Any open"], ...STATUSES.map((s) => [s, s])]),
+      ...select("f-channel", "Channel", [["email", "Email"], ["chat", "Chat"], ["", "Any"]], "email"),
+      ...select("f-group", "Group", [["", "All my groups"], ...groups.map((g) => [String(g.id), g.name])]),
+      ...select("f-assignee", "Assignee", [["", "Anyone"], ["me", "Me"],
+        ...agents.map((a) => [String(a.id), a.display_name])]),
+      ...select("f-priority", "Priority", [["", "Any"], ...[1, 2, 3, 4].map((p) => [String(p), `P${p}`])]),
+      h("button", { type: "submit", text: "Apply" }));
+    this.form.addEventListener("submit", (e) => { e.preventDefault(); this.refresh(); });
+    this.form.addEventListener("change", () => this.refresh());
+    this.body = h("tbody");
+    this.note = h("p", { class: "muted", role: "status" });
+    this.el = h("section", { class: "tickets", "aria-labelledby": "tickets-title" },
+      h("h2", { id: "tickets-title", text: "Tickets" }), this.form, this.note,
+      h("table", { class: "grid" },
+        h("thead", {}, h("tr", {}, ["Number", "Subject", "Contact", "Status", "Priority", "Group",
+          "Assignee", "Updated"].map((t) => h("th", { scope: "col", text: t })))),
+        this.body));
+  }
+
+  async refresh() {
+    const params = new URLSearchParams();
+    for (const [key, id] of [["status", "f-status"], ["channel", "f-channel"], ["group_id", "f-group"],
+      ["assignee_id", "f-assignee"], ["priority", "f-priority"]]) {
+      const v = this.form.elements[id].value;
+      if (v) params.set(key, v);
+    }
+    try {
+      let rows = await get(`/api/conversations?${params}`);
+      if (!params.has("status")) rows = rows.filter((c) => c.status !== "closed" && c.status !== "resolved");
+      this.note.textContent = `${rows.length} shown`;
+      clear(this.body).append(...rows.map((c) => h("tr", {},
+        h("td", {}, h("button", { class: "link", type: "button", text: c.number,
+          onclick: () => this.open(c.id, c.number) })),
+        h("td", { text: c.subject || "" }),
+        h("td", { text: (c.contact && (c.contact.name || c.contact.email)) || "" }),
+        h("td", {}, h("span", { class: "badge", "data-status": c.status, text: c.status })),
+        h("td", { text: `P${c.priority}` }),
+        h("td", { text: this.groups.get(c.group_id) || "" }),
+        h("td", { text: this.agents.get(c.assignee_id) || (c.assignee_id ? `#${c.assignee_id}` : "—") }),
+        h("td", { text: new Date(c.updated_at).toLocaleString() }))));
+    } catch (e) {
+      this.note.textContent = `Could not load tickets: ${e.message}`;
+    }
+  }
+}
+
+export class TicketView {
+  constructor(id) {
+    this.id = id;
+    this.title = h("h2", { text: `#${id}` });
+    this.status = h("select", { "aria-label": "Status" },
+      ["active", "pending", "resolved", "closed"].map((s) => h("option", { value: s, text: s })));
+    this.status.addEventListener("change", () => this.setStatus());
+    this.facts = h("dl", { class: "facts" });
+    this.files = h("ul", { class: "files", "aria-label": "Attachments" });
+    this.log = h("ol", { class: "log", "aria-label": "Messages" });
+    this.notice = h("p", { class: "notice", role: "status" });
+    this.text = h("textarea", { rows: 4, "aria-label": "Reply text", maxlength: 10000 });
+    this.internal = h("input", { type: "checkbox", id: `tnote-${id}` });
+    const form = this.form = h("form", { class: "composer" }, this.text,
+      h("div", { class: "row" }, h("label", { class: "inline", for: `tnote-${id}` }, this.internal,
+        " Internal note"), h("button", { class: "primary", type: "submit", text: "Send" })));
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
+    this.el = h("section", { class: "chat ticket" },
+      h("header", { class: "chat-head" }, this.title, this.status), this.facts, this.files,
+      this.notice, this.log, form);
+    this.load();
+  }
+
+  async load() {
+    try {
+      const c = await get(`/api/conversations/${this.id}`);
+      this.title.textContent = `${c.number} — ${c.subject || "(no subject)"}`;
+      this.status.value = c.status;
+      const rows = [["Contact", c.contact && c.contact.name], ["Email", c.contact && c.contact.email],
+        ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
+        ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
+      this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
+        [h("dt", { text: k }), h("dd", { text: String(v) })]));
+      // Attachments are downloads under generated names; the original name is shown as text.
+      this.files.replaceChildren(...(c.attachments || []).map((a) => h("li", {},
+        h("a", { href: `/api/attachments/${Number(a.id)}`, download: "", text: a.filename }),
+        ` (${a.size} bytes)`)));
+      this.log.replaceChildren(...c.messages.map(messageItem));
+    } catch (e) {
+      this.notice.textContent = `Could not load: ${e.message}`;
+    }
+  }
+
+  async send() {
+    const body = this.text.value.trim();
+    if (!body) return;
+    const fields = this.form.querySelectorAll("textarea,input,button");
+    fields.forEach((el) => { el.disabled = true; });
+    try {
+      // The same client_id until it succeeds: a retry after a lost answer is stored once.
+      this.cid = this.cid || clientId();
+      await post(`/api/conversations/${this.id}/messages`, { body, client_id: this.cid,
+        visibility: this.internal.checked ? "internal" : "public" });
+      this.cid = null;
+      this.text.value = "";
+      this.notice.textContent = this.internal.checked ? "Note added" : "Reply sent";
+      await this.load();
+    } catch (e) {
+      this.notice.textContent = `Not sent: ${e.message}`;
+    } finally {
+      fields.forEach((el) => { el.disabled = false; });
+    }
+  }
+
+  async setStatus() {
+    try {
+      await patch(`/api/conversations/${this.id}`, { status: this.status.value });
+      this.notice.textContent = `Status set to ${this.status.value}`;
+    } catch (e) {
+      this.notice.textContent = `Could not change status: ${e.message}`;
+    }
+  }
+}

@@ -1,0 +1,557 @@
+/* Switchboard chat widget.
+ *
+ * Embed with one tag:  <script src="https://desk.example/static/widget.js" data-site="KEY" async>
+ * One classic script with no imports, so a foreign host page needs no CORS for modules; the UI
+ * lives in an open shadow root (host CSS cannot reach it) and every piece of data is inserted as
+ * text (textContent / Text nodes), never as markup.
+ *
+ * Delivery: each send carries a client_id and stays in an outbox (persisted in localStorage)
+ * until the server acknowledges it; after any reconnect the widget resumes with after_seq and
+ * drops anything it already shows, so no message is lost or doubled.
+ */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || window.__switchboard) return;
+  window.__switchboard = true;
+  const SITE = script.dataset.site || "";
+  const BASE = new URL("../", script.src); // the script is served from <server>/static/
+  const url = (path) => new URL(path, BASE).href;
+  const WS_URL = url("ws/visitor?site=" + encodeURIComponent(SITE)).replace(/^http/, "ws");
+  const CFG_URL = url("api/public/sites/" + encodeURIComponent(SITE));
+  const TOKEN_URL = url("api/visitor/session");
+  const KEY = "switchboard:" + SITE;
+  const PING_MS = 20000;
+  const RETRY_MS = 4000;
+
+  /* ---- state, persisted so a reload or a dropped connection loses nothing ---------------- */
+  const fresh = () => ({ token: null, conv: null, number: null, out: {}, ended: false,
+    agent: null, open: false });
+  let st = fresh();
+  try { st = Object.assign(st, JSON.parse(localStorage.getItem(KEY) || "{}")); } catch (e) { /* private mode */ }
+  const save = () => { try { localStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* quota */ } };
+  const shown = new Set(); // seqs on screen
+  // Highest seq received on this page: reconnects resume after it; a reload replays everything.
+  let seen = 0;
+  const cid = () => Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+
+  /* ---- DOM helpers: text only --------------------------------------------------------------- */
+  function h(tag, props, ...kids) {
+    const el = document.createElement(tag);
+    for (const k in props || {}) {
+      const v = props[k];
+      if (v == null || v === false) continue;
+      if (k === "text") el.textContent = v;
+      else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of kids.flat()) if (c != null && c !== false) el.append(c);
+    return el;
+  }
+  const clear = (el) => { while (el.firstChild) el.firstChild.remove(); return el; };
+
+  /* ---- shell ---------------------------------------------------------------------------------- */
+  const host = h("switchboard-widget", {});
+  for (const [p, v] of [["all", "initial"], ["display", "block"], ["position", "fixed"],
+    ["z-index", "2147483647"], ["right", "0"], ["bottom", "0"], ["width", "0"], ["height", "0"],
+    ["visibility", "visible"], ["opacity", "1"], ["transform", "none"]]) {
+    host.style.setProperty(p, v, "important"); // inline !important beats any host stylesheet
+  }
+  const root = host.attachShadow({ mode: "open" });
+  root.append(h("style", { text: CSS() }));
+  const launcher = h("button", { class: "launch", type: "button", "aria-label": "Open chat",
+    "aria-expanded": "false", "aria-controls": "sb-panel", onclick: () => toggle() },
+  h("span", { class: "bubble", "aria-hidden": "true" }));
+  const title = h("h2", { class: "title", id: "sb-title", text: "Chat" });
+  const closeBtn = h("button", { class: "icon", type: "button", "aria-label": "Minimise chat",
+    text: "\u2013", onclick: () => toggle(false) });
+  const endBtn = h("button", { class: "link", type: "button", text: "End chat", hidden: true,
+    onclick: () => endChat() });
+  const conn = h("p", { class: "conn", role: "status", hidden: true, text: "Reconnecting\u2026" });
+  const body = h("div", { class: "body" });
+  const panel = h("section", { class: "panel", id: "sb-panel", role: "dialog",
+    "aria-labelledby": "sb-title", hidden: true },
+  h("header", {}, title, endBtn, closeBtn), conn, body);
+  root.append(h("div", { class: "sb" }, panel, launcher));
+  root.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !panel.hidden) { e.preventDefault(); toggle(false); }
+  });
+
+  function toggle(show = panel.hidden) {
+    panel.hidden = !show;
+    st.open = show; save();
+    launcher.setAttribute("aria-expanded", String(show));
+    launcher.setAttribute("aria-label", show ? "Close chat" : "Open chat");
+    if (show) {
+      if (!body.firstChild) route();
+      focusFirst();
+    } else launcher.focus();
+  }
+  function focusFirst() {
+    if (panel.hidden) return;
+    const target = body.querySelector("[data-autofocus]:not(:disabled)") ||
+      body.querySelector("textarea:not(:disabled),input,select,button");
+    if (target) target.focus();
+  }
+
+  /* ---- views ----------------------------------------------------------------------------------- */
+  let cfg = null;
+  async function loadConfig() {
+    if (cfg) return cfg;
+    const r = await fetch(CFG_URL, { credentials: "omit" });
+    if (!r.ok) throw new Error("config " + r.status);
+    cfg = await r.json();
+    title.textContent = cfg.title || "Chat";
+    return cfg;
+  }
+
+  async function route() {
+    if (st.conv || Object.keys(st.out).length) { chatView(); if (!st.ended) connect(); return; }
+    clear(body).append(h("p", { class: "muted", text: "Loading\u2026" }));
+    try { await loadConfig(); } catch (e) {
+      clear(body).append(h("p", { class: "error", role: "alert",
+        text: "Chat is unavailable right now. Please try again later." }));
+      return;
+    }
+    formView();
+  }
+
+  /* Pre-chat form driven by the site's configuration: department, a topic tree, per-topic
+   * questionnaire fields and the common fields. With no agent online it becomes "leave a
+   * message", which files a ticket instead of starting a chat. */
+  function formView() {
+    const offline = cfg.online === false;
+    const form = h("form", { class: "form", novalidate: true });
+    const errors = h("p", { class: "error", role: "alert" });
+    const topicBox = h("div", {});
+    const fieldBox = h("div", {});
+    const depts = cfg.departments || [];
+    let dept = depts.length === 1 ? depts[0].id : null;
+    let path = [];
+    const control = (f, prefix) => {
+      const id = "sb-f-" + prefix + f.name;
+      const attrs = { id, name: prefix + f.name, required: !!f.required,
+        "aria-required": f.required ? "true" : null, maxlength: f.max_length || 500,
+        autocomplete: f.type === "email" ? "email" : f.name === "name" ? "name" : null };
+      const input = f.type === "textarea" ? h("textarea", attrs)
+        : h("input", Object.assign(attrs, { type: f.type === "email" ? "email" : "text" }));
+      input.dataset.label = f.label || f.name;
+      return h("div", { class: "field" },
+        h("label", { for: id, text: (f.label || f.name) + (f.required ? " *" : "") }), input);
+    };
+    const select = (id, label, options, value, onchange) => {
+      const sel = h("select", { id, required: true, "aria-required": "true", onchange },
+        h("option", { value: "", text: "Choose\u2026" }),
+        options.map((o) => h("option", { value: String(o.id), text: o.label || o.name,
+          selected: String(o.id) === String(value) })));
+      sel.dataset.label = label;
+      return h("div", { class: "field" }, h("label", { for: id, text: label + " *" }), sel);
+    };
+    const topics = () => (cfg.topics || []).filter((t) => dept == null || t.department_id == null ||
+      String(t.department_id) === String(dept));
+    const drawTopics = () => {
+      clear(topicBox); clear(fieldBox);
+      let level = topics();
+      const chosen = [];
+      for (let i = 0; level.length; i++) {
+        const cur = level.find((t) => t.id === path[i]);
+        topicBox.append(select("sb-topic-" + i, i ? "Subject" : "Topic", level, cur && cur.id,
+          (e) => { path = path.slice(0, i).concat(e.target.value ? [e.target.value] : []); drawTopics(); }));
+        if (!cur) break;
+        chosen.push(cur);
+        level = cur.children || [];
+      }
+      for (const t of chosen) for (const f of t.fields || []) fieldBox.append(control(f, "q-"));
+    };
+    if (depts.length > 1) {
+      form.append(select("sb-dept", "Department", depts, dept, (e) => {
+        dept = e.target.value || null; path = []; drawTopics();
+      }));
+    }
+    form.append(topicBox, fieldBox);
+    for (const f of cfg.fields || []) {
+      form.append(control(offline && f.type === "email" ? Object.assign({}, f, { required: true }) : f, ""));
+    }
+    const text = h("textarea", { id: "sb-f-text", name: "text", required: true, rows: 3,
+      "aria-required": "true", maxlength: 10000 });
+    text.dataset.label = "Message";
+    form.append(h("div", { class: "field" }, h("label", { for: "sb-f-text", text: "Message *" }), text),
+      errors, h("button", { class: "primary", type: "submit", text: offline ? "Send message" : "Start chat" }));
+    drawTopics();
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      errors.textContent = "";
+      const bad = [...form.elements].find((el) => {
+        const v = (el.value || "").trim();
+        const wrong = (el.required && !v) || (el.type === "email" && v && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v));
+        if (el.name || el.tagName === "SELECT") el.setAttribute("aria-invalid", String(!!wrong));
+        return wrong;
+      });
+      if (bad) { errors.textContent = "Please fill in: " + bad.dataset.label; bad.focus(); return; }
+      const val = (n) => (form.elements[n] ? form.elements[n].value.trim() : "");
+      const answers = {};
+      for (const el of form.elements) {
+        if (el.name && el.name.slice(0, 2) === "q-" && el.value.trim()) answers[el.name.slice(2)] = el.value.trim();
+      }
+      const leaf = path[path.length - 1];
+      const topic = (function find(list) {
+        for (const t of list || []) { if (t.id === leaf) return t; const c = find(t.children); if (c) return c; }
+      })(cfg.topics);
+      const start = { type: "start_chat", client_id: cid(), text: val("text"),
+        department_id: Number(dept || (topic && topic.department_id)) || null, topic: leaf || null,
+        answers, name: val("name") || null, email: val("email") || null };
+      if (offline) return leaveMessage(start, form, errors);
+      st = Object.assign(fresh(), { token: st.token, open: true });
+      st.out[start.client_id] = start;
+      save();
+      chatView();
+      connect();
+    });
+    clear(body).append(offline ? h("p", { class: "muted",
+      text: "No one is available to chat right now. Leave a message and we will reply by email." }) : null, form);
+    const first = form.querySelector("select,input,textarea");
+    if (first) first.dataset.autofocus = "";
+    focusFirst();
+  }
+
+  async function leaveMessage(start, form, errors) {
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const r = await fetch(CFG_URL + "/messages", { method: "POST", credentials: "omit",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({
+          client_id: start.client_id, text: start.text, department_id: start.department_id,
+          topic: start.topic, answers: start.answers, name: start.name, email: start.email }) });
+      const data = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error((data.error && data.error.message) || "could not send");
+      clear(body).append(h("div", { class: "done", role: "status", tabindex: "-1", "data-autofocus": "" },
+        h("h3", { text: "Thanks, we got your message." }),
+        h("p", { text: "Your ticket number is " + data.number + ". We will answer by email." })));
+      body.querySelector(".done").focus();
+    } catch (err) {
+      errors.textContent = "Sorry, that did not work: " + err.message;
+      button.disabled = false;
+    }
+  }
+
+  /* ---- chat view ------------------------------------------------------------------------------ */
+  let log, statusLine, typingLine, composer, typingTimer = 0;
+  function chatView() {
+    shown.clear(); seen = 0;
+    statusLine = h("p", { class: "status", role: "status", text: st.agent ? "You are chatting with " + st.agent : "Connecting\u2026" });
+    log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+    typingLine = h("p", { class: "typing", "aria-live": "polite" });
+    composer = h("textarea", { class: "compose", rows: 2, "aria-label": "Type your message",
+      placeholder: "Type your message\u2026", maxlength: 10000, "data-autofocus": "" });
+    const send = h("button", { class: "primary send", type: "button", text: "Send", onclick: () => submit() });
+    composer.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+    });
+    composer.addEventListener("input", () => typing(composer.value));
+    endBtn.hidden = false;
+    clear(body).append(statusLine, log, typingLine, h("div", { class: "bar" }, composer, send));
+    for (const f of Object.values(st.out)) {
+      if (f.text) bubble({ client_id: f.client_id, text: f.text, author_kind: "contact" }, true);
+    }
+    if (st.ended) endedView();
+    focusFirst();
+  }
+
+  function bubble(m, pending) {
+    if (m.seq != null && shown.has(m.seq)) return;
+    const mine = m.author_kind === "contact";
+    const existing = m.client_id && log.querySelector('[data-cid="' + CSS_escape(m.client_id) + '"]');
+    if (existing) {
+      existing.classList.remove("pending"); existing.removeAttribute("aria-busy");
+      if (m.seq != null) { shown.add(m.seq); place(existing, m.seq); }
+      return;
+    }
+    if (m.text == null) return;
+    const li = h("li", { class: "msg " + (m.author_kind === "system" ? "sys" : mine ? "me" : "them") + (pending ? " pending" : ""),
+      "aria-busy": pending ? "true" : null },
+    mine || m.author_kind === "system" ? null : h("span", { class: "who", text: m.author_name || "Agent" }),
+    h("p", { text: m.text }));
+    if (m.client_id) li.dataset.cid = m.client_id;
+    if (m.seq != null) { shown.add(m.seq); place(li, m.seq); } else log.append(li);
+    log.scrollTop = log.scrollHeight;
+  }
+  // Stored messages sit in seq order, before any still unacknowledged ones.
+  function place(li, seq) {
+    li.dataset.seq = seq;
+    const next = [...log.children].find((el) => el !== li &&
+      (el.classList.contains("pending") || Number(el.dataset.seq) > seq));
+    log.insertBefore(li, next || null);
+  }
+  const CSS_escape = (s) => String(s).replace(/["\\]/g, "\\$&");
+  const system = (text) => bubble({ author_kind: "system", text });
+
+  function submit() {
+    const text = composer.value.trim();
+    if (!text || st.ended) return;
+    // Before "started" the conversation id is unknown: the frame waits in the outbox for it.
+    const f = { type: "message", conversation_id: st.conv, client_id: cid(), text };
+    st.out[f.client_id] = f; save();
+    bubble({ client_id: f.client_id, text, author_kind: "contact" }, true);
+    composer.value = "";
+    typing("");
+    send(f);
+  }
+
+  let lastDraft = "", draftTimer = 0, draftAt = 0;
+  function typing(draft) {
+    if (!st.conv || st.ended) return;
+    lastDraft = draft.slice(0, 2000);
+    clearTimeout(draftTimer);
+    const go = () => { draftAt = Date.now(); send({ type: "typing", conversation_id: st.conv, draft: lastDraft }); };
+    const wait = 250 - (Date.now() - draftAt);
+    if (!draft || wait <= 0) go(); else draftTimer = setTimeout(go, wait);
+  }
+
+  function endChat() {
+    if (st.conv && !st.ended) send({ type: "end", conversation_id: st.conv });
+    ended("you");
+  }
+
+  function ended(by) {
+    if (st.ended && body.querySelector(".survey")) return;
+    st.ended = true; save();
+    if (by !== "you") system("The chat was ended.");
+    endedView();
+  }
+
+  /* After the chat: transcript by email and a short exit survey (rating + comment). */
+  function endedView() {
+    endBtn.hidden = true;
+    typingLine.textContent = "";
+    composer.disabled = true;
+    const email = h("input", { id: "sb-tr", type: "email", autocomplete: "email" });
+    const trMsg = h("p", { class: "muted", role: "status" });
+    const tr = h("form", { class: "row" }, h("label", { for: "sb-tr", text: "Email me the transcript" }),
+      email, h("button", { type: "submit", text: "Send" }), trMsg);
+    tr.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const v = email.value.trim();
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) { trMsg.textContent = "Please enter a valid email."; email.focus(); return; }
+      send({ type: "transcript", conversation_id: st.conv, email: v });
+      trMsg.textContent = "Sending the transcript to " + v + "\u2026";
+    });
+    let rating = 0;
+    const stars = h("div", { class: "stars", role: "group", "aria-label": "Rate this chat" },
+      [1, 2, 3, 4, 5].map((n) => h("button", { type: "button", "aria-pressed": "false",
+        "aria-label": n + " out of 5", text: "\u2605", onclick: (e) => {
+          rating = n;
+          for (const b of stars.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
+          stars.dataset.rating = n;
+        } })));
+    const comment = h("textarea", { id: "sb-cm", rows: 2, maxlength: 2000 });
+    const svMsg = h("p", { class: "muted", role: "status" });
+    const survey = h("form", { class: "survey" }, h("h3", { text: "How did we do?" }), stars,
+      h("label", { for: "sb-cm", text: "Comment (optional)" }), comment,
+      h("button", { type: "submit", text: "Send feedback" }), svMsg);
+    survey.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (!rating) { svMsg.textContent = "Please choose a rating."; stars.firstChild.focus(); return; }
+      send({ type: "rate", conversation_id: st.conv, rating, comment: comment.value.trim().slice(0, 2000) });
+      survey.replaceChildren(h("p", { role: "status", text: "Thank you for your feedback!" }));
+    });
+    const again = h("button", { class: "primary", type: "button", text: "Start a new chat",
+      onclick: restart });
+    body.append(h("div", { class: "after" }, tr, survey, again));
+    email.dataset.autofocus = "";
+  }
+
+  function restart() {
+    stop();
+    st = Object.assign(fresh(), { token: st.token, open: st.open });
+    save();
+    endBtn.hidden = true;
+    clear(body);
+    route();
+  }
+
+  /* ---- the socket --------------------------------------------------------------------------- */
+  let ws = null, live = false, attempt = 0, reconnectTimer = 0, pingTimer = 0, retryTimer = 0, lastHeard = 0;
+  let stopped = false;
+  async function token() {
+    if (st.token) return st.token;
+    const r = await fetch(TOKEN_URL, { method: "POST", credentials: "omit",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ site_key: SITE }) });
+    if (!r.ok) throw new Error("token " + r.status);
+    st.token = (await r.json()).token; save();
+    return st.token;
+  }
+
+  async function connect() {
+    stopped = false;
+    if (ws || !navigator.onLine) return;
+    clearTimeout(reconnectTimer);
+    let tok;
+    try { tok = await token(); } catch (e) { return later(); }
+    if (ws || stopped) return;
+    const sock = ws = new WebSocket(WS_URL);
+    sock.onopen = () => sock.send(JSON.stringify({ type: "auth", token: tok }));
+    sock.onmessage = (e) => {
+      lastHeard = Date.now();
+      let f;
+      try { f = JSON.parse(e.data); } catch (err) { return; }
+      if (f && typeof f.type === "string") onFrame(f);
+    };
+    sock.onclose = (e) => {
+      if (ws !== sock) return;
+      ws = null; live = false;
+      clearInterval(pingTimer); clearInterval(retryTimer);
+      if (e.code === 4401) { st.token = null; save(); }
+      later();
+    };
+  }
+  function later() {
+    if (stopped) return;
+    conn.hidden = false;
+    const delay = Math.min(10000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+  function drop() { if (ws) { const s = ws; ws = null; live = false; s.close(); clearInterval(pingTimer); clearInterval(retryTimer); } }
+  function stop() { stopped = true; clearTimeout(reconnectTimer); drop(); }
+  function send(f) {
+    if (live && ws && ws.readyState === 1) ws.send(JSON.stringify(f));
+  }
+  function flush() { for (const f of Object.values(st.out)) if (f.conversation_id !== null) send(f); }
+  window.addEventListener("offline", () => { drop(); conn.hidden = false; });
+  window.addEventListener("online", () => { if (st.conv || Object.keys(st.out).length) { attempt = 0; connect(); } });
+
+  function onFrame(f) {
+    switch (f.type) {
+      case "welcome":
+        live = true; attempt = 0; conn.hidden = true; lastHeard = Date.now();
+        clearInterval(pingTimer); clearInterval(retryTimer);
+        pingTimer = setInterval(() => {
+          if (Date.now() - lastHeard < PING_MS * 1.5) { send({ type: "ping" }); return; }
+          drop(); later(); // silent half-open socket
+        }, PING_MS);
+        retryTimer = setInterval(flush, RETRY_MS);
+        if (st.conv) send({ type: "resume", conversation_id: st.conv, after_seq: seen });
+        flush();
+        break;
+      case "started":
+        if (st.out[f.client_id]) {
+          delete st.out[f.client_id];
+          st.conv = f.conversation_id; st.number = f.number;
+          for (const o of Object.values(st.out)) if (o.conversation_id === null) o.conversation_id = st.conv;
+          save();
+          flush();
+          bubble({ client_id: f.client_id, author_kind: "contact" });
+          statusLine.textContent = "Waiting for an agent\u2026 (" + f.number + ")";
+        }
+        break;
+      case "ack":
+        if (st.out[f.client_id]) { delete st.out[f.client_id]; save(); }
+        bubble({ client_id: f.client_id, seq: f.seq, author_kind: "contact" });
+        break;
+      case "message":
+        if (f.conversation_id !== st.conv) break;
+        if (f.client_id && st.out[f.client_id]) { delete st.out[f.client_id]; }
+        if (f.seq > seen) seen = f.seq;
+        save();
+        bubble(f);
+        if (f.author_kind !== "contact") typingLine.textContent = "";
+        break;
+      case "state":
+        if (f.conversation_id !== st.conv) break;
+        st.number = f.number;
+        if (f.agent_name) { st.agent = f.agent_name; statusLine.textContent = "You are chatting with " + f.agent_name; }
+        save();
+        if ((f.status === "resolved" || f.status === "closed") && !st.ended) ended("agent");
+        break;
+      case "queued":
+        statusLine.textContent = "You are number " + f.position + " in the queue." +
+          (f.eta_s != null ? " Estimated wait: " + wait(f.eta_s) + "." : "");
+        break;
+      case "assigned":
+        st.agent = f.agent_name; save();
+        statusLine.textContent = "You are chatting with " + f.agent_name;
+        break;
+      case "participant_joined":
+        system(f.name + " joined the chat.");
+        break;
+      case "participant_left":
+        system(f.name + " left the chat.");
+        break;
+      case "typing":
+        clearTimeout(typingTimer);
+        typingLine.textContent = f.active ? (f.author_name || "Agent") + " is typing\u2026" : "";
+        if (f.active) typingTimer = setTimeout(() => { typingLine.textContent = ""; }, 8000);
+        break;
+      case "ended":
+        if (f.conversation_id === st.conv) ended(f.by);
+        break;
+      case "done": {
+        const msg = f.op === "transcript" && body.querySelector(".row [role=status]");
+        if (msg) msg.textContent = "Transcript sent.";
+        break;
+      }
+      case "error":
+        if (f.ref === "resume" && f.code !== "rate_limited") { // the token no longer owns it
+          restart();
+          break;
+        }
+        if (f.client_id && st.out[f.client_id] && f.code !== "rate_limited" && f.code !== "not_authenticated") {
+          delete st.out[f.client_id]; save();
+          const li = log && log.querySelector('[data-cid="' + CSS_escape(f.client_id) + '"]');
+          if (li) { li.classList.add("failed"); li.append(h("span", { class: "who", text: "Not sent: " + f.message })); }
+        }
+        break;
+      case "reload":
+        drop(); attempt = 0; connect();
+        break;
+    }
+  }
+  const wait = (s) => (s < 60 ? "less than a minute" : "about " + Math.round(s / 60) + " min");
+
+  function CSS() {
+    return ":host{all:initial}" +
+      ".sb{position:fixed;right:20px;bottom:20px;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1d2330;text-align:left;letter-spacing:normal;text-transform:none}" +
+      ".sb *{box-sizing:border-box;margin:0;font:inherit;letter-spacing:inherit}" +
+      "[hidden]{display:none!important}" +
+      "button{cursor:pointer;border:0;border-radius:8px;padding:8px 12px;background:#eef1f7;color:#1d2330}" +
+      "button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #9db5ff;outline-offset:1px}" +
+      ".launch{position:absolute;right:0;bottom:0;width:56px;height:56px;border-radius:50%;background:#2f5bea;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}" +
+      ".bubble{display:block;width:24px;height:20px;background:#fff;border-radius:10px 10px 10px 2px}" +
+      ".panel{position:absolute;right:0;bottom:70px;width:370px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.28);overflow:hidden}" +
+      "header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:#2f5bea;color:#fff}" +
+      ".title{flex:1;font-size:16px;font-weight:600}" +
+      "header button{background:rgba(255,255,255,.18);color:#fff;padding:4px 10px}" +
+      ".conn{background:#fff4d6;padding:6px 14px;font-size:13px}" +
+      ".body{flex:1;display:flex;flex-direction:column;overflow:auto;padding:14px;gap:10px}" +
+      ".field{display:flex;flex-direction:column;gap:4px;margin-bottom:10px}" +
+      "label{font-size:13px;font-weight:600}" +
+      "input,select,textarea{display:block;width:100%;border:1px solid #c5cbd8;border-radius:8px;padding:8px;background:#fff;font-size:14px}" +
+      "[aria-invalid=true]{border-color:#c62828}" +
+      ".primary{background:#2f5bea;color:#fff;font-weight:600;padding:10px 14px}" +
+      "button:disabled{opacity:.6;cursor:default}" +
+      ".muted{color:#5d6575;font-size:13px}.error{color:#c62828;font-size:13px}" +
+      ".status{font-size:13px;color:#5d6575}" +
+      ".log{list-style:none;padding:0;flex:1;display:flex;flex-direction:column;gap:8px;overflow:auto;min-height:120px}" +
+      ".msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#eef1f7;white-space:pre-wrap;overflow-wrap:anywhere}" +
+      ".msg.me{align-self:flex-end;background:#2f5bea;color:#fff}" +
+      ".msg.pending{opacity:.6}.msg.failed{background:#fde2e2;color:#7a1010}" +
+      ".msg.sys{align-self:center;background:none;color:#5d6575;font-size:12px}" +
+      ".who{display:block;font-size:11px;font-weight:600;opacity:.8}" +
+      ".typing{min-height:18px;font-size:12px;color:#5d6575;font-style:italic}" +
+      ".bar{display:flex;gap:8px;align-items:flex-end}.compose{flex:1;resize:none}" +
+      ".link{background:none;color:#fff;text-decoration:underline;padding:4px}" +
+      ".after{display:flex;flex-direction:column;gap:14px;border-top:1px solid #e3e7ef;padding-top:12px}" +
+      ".row,.survey{display:flex;flex-direction:column;gap:6px}" +
+      ".stars{display:flex;gap:4px}.stars button{font-size:20px;padding:2px 8px;color:#9aa3b5}" +
+      ".stars button[aria-pressed=true]{color:#e0a100;background:#fff4d6}" +
+      ".done h3{font-size:16px;margin-bottom:6px}" +
+      "@media (max-width:480px){.sb{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:100vw;max-width:none;height:100%;max-height:none;border-radius:0}}";
+  }
+
+  /* ---- boot ---------------------------------------------------------------------------------- */
+  const boot = () => {
+    document.body.append(host);
+    if (st.conv || Object.keys(st.out).length) { chatView(); if (!st.ended) connect(); }
+    if (st.open) toggle(true);
+  };
+  if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);
+})();
