@@ -1,17 +1,25 @@
 """``python -m bench.hub``: two web processes, visitor/agent pairs across them, open-loop load.
 
-Brings up a private redis-server and a SQLite database in a temp dir (``--postgres URL`` to use
-PostgreSQL instead), two uvicorn web processes (visitors on A, agents on B, so every message
-crosses Redis), then:
+Brings up a private redis-server, a throwaway PostgreSQL database (``--sqlite`` for the embedded
+SQLite instead) and two uvicorn web processes: every visitor on A, every agent on B, so each
+message crosses Redis. Then:
 
-1. a rate ladder: for each rate, messages are sent on a fixed schedule (open loop: the schedule
-   never waits for replies) from visitors, spread over the pairs; latency is visitor send ->
-   agent receive; every message is persisted (ack with seq) before it is delivered;
-2. lost / duplicated: every client_id sent must reach its agent exactly once;
-3. idle connections: RSS growth of process A per idle authenticated visitor socket.
+1. a rate ladder: at each rate the visitors' messages go out on a schedule fixed in advance
+   (open loop: the sender never waits for replies; if it falls behind, the lateness counts).
+   Latency = the agent's receipt - the message's scheduled send time. Every message is stored
+   (commit) before it is acknowledged and delivered;
+2. lost / duplicated, counted over the messages the server acknowledged: each one must reach its
+   agent exactly once. Refusals (rate limit) and unacknowledged sends are reported apart;
+3. idle connections: ``--idle`` authenticated visitor sockets held on A; RSS growth per socket.
+
+CPU is reported per rate for the servers (both web processes, Redis, the PostgreSQL backends of
+the bench database) and the load generator (this process) separately, in cores.
+
+The default pair count keeps each visitor within the production per-connection message rate
+(10/s, burst 30): 1,000 pairs at 8,000 msg/s is 8 msg/s per visitor.
 
 Last line: JSON with rate, p50_ms, p99_ms (at ``--rate``), lost, duplicated,
-rss_kib_per_idle_conn, max_rate_p99_under_10ms.
+rss_kib_per_idle_conn, max_rate_p99_under_10ms and the details.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import asyncio
 import contextlib
 import os
 import resource
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,29 +40,59 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+
+from bench.wsload import WsClient, connect
 
 PASSWORD = "bench password 123"
 SHOP = "http://shop.bench"
 CONSOLE = "http://console.bench"
 SITE_KEY = "site_bench"
 ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+VISITORS_PER_ADDRESS = 25  # visitor sessions are rate limited per client address (30/min)
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def raise_nofile() -> None:
+def raise_nofile() -> int:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def pg_backends(dbname: str) -> list[int]:
+    """PostgreSQL backend processes serving the bench database (titles name the database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f" {dbname} ".encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 async def seed(database_url: str, agents: int) -> None:
@@ -62,8 +102,7 @@ async def seed(database_url: str, agents: int) -> None:
     from desk.schema import create_all
     from desk.settings import Settings
 
-    settings = Settings(database_url=database_url)
-    engine = make_engine(settings)
+    engine = make_engine(Settings(database_url=database_url))
     await create_all(engine)
     sm = make_sessionmaker(engine)
     h = hash_password(PASSWORD)
@@ -78,7 +117,7 @@ async def seed(database_url: str, agents: int) -> None:
         s.add(Site(key=SITE_KEY, name="Bench", allowed_origins=[SHOP]))
         for i in range(agents):
             s.add(Agent(email=f"a{i}@bench.test", display_name=f"A{i}", password_hash=h,
-                        chat_capacity=1000, groups=[AgentGroup(group_id=group.id)]))
+                        chat_capacity=100_000, groups=[AgentGroup(group_id=group.id)]))
         await s.commit()
     await engine.dispose()
 
@@ -103,110 +142,176 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise TimeoutError(url)
 
 
+class Peer:
+    """One bench socket: futures for the frames the set-up waits on, counters for the load."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.waiting: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self.ws: WsClient | None = None
+
+    def expect(self, key: Any) -> asyncio.Future[dict[str, Any]]:
+        fut = self.waiting[key] = asyncio.get_running_loop().create_future()
+        return fut
+
+    def _resolve(self, key: Any, frame: dict[str, Any]) -> None:
+        fut = self.waiting.pop(key, None)
+        if fut is not None and not fut.done():
+            fut.set_result(frame)
+
+    def on_text(self, data: bytes, now: float) -> None:
+        frame = orjson.loads(data)
+        kind = frame["type"]
+        stats = self.stats
+        if kind == "message":
+            cid = frame.get("client_id") or ""
+            if cid.startswith("L") and frame["author_kind"] == "contact" and self.is_agent:
+                got = stats.received.get(cid)
+                if got is None:
+                    stats.received[cid] = now
+                else:
+                    stats.duplicated += 1
+        elif kind == "ack":
+            stats.acked[frame["client_id"]] = frame["seq"]
+        elif kind == "error":
+            if frame.get("code") == "rate_limited":
+                stats.refused += 1
+            else:
+                stats.errors.append(frame)
+            self._resolve(frame.get("ref"), frame)
+        elif kind == "done":
+            self._resolve(("done", frame.get("conversation_id")), frame)
+        else:
+            self._resolve(kind, frame)
+
+    is_agent = False
+
+
+class AgentPeer(Peer):
+    is_agent = True
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}
+        self.acked: dict[str, int] = {}
+        self.duplicated = 0
+        self.refused = 0
+        self.errors: list[dict[str, Any]] = []
+
+
 class Pair:
-    def __init__(self, visitor: ClientConnection, agent: ClientConnection, cid: int) -> None:
-        self.visitor = visitor
-        self.agent = agent
-        self.cid = cid
+    __slots__ = ("agent", "cid", "visitor")
+
+    def __init__(self, visitor: Peer, agent: AgentPeer, cid: int) -> None:
+        self.visitor, self.agent, self.cid = visitor, agent, cid
 
 
-async def recv_json(ws: ClientConnection) -> dict[str, Any]:
-    frame: dict[str, Any] = orjson.loads(await ws.recv())
-    return frame
+def send(peer: Peer, frame: dict[str, Any]) -> None:
+    assert peer.ws is not None
+    peer.ws.send(orjson.dumps(frame))
 
 
-async def expect(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame = await asyncio.wait_for(recv_json(ws), 10)
-        if frame["type"] == kind:
-            return frame
-
-
-async def visitor_token(base: str, i: int) -> str:
-    # Visitor sessions are rate limited per client address: spread over 127.0.0.x.
-    transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{2 + i // 25}")
+async def visitor_token(base: str, address: str) -> str:
+    transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(transport=transport) as http:
         r = await http.post(base + "/api/visitor/session", json={"site_key": SITE_KEY},
                             headers={"Origin": SHOP})
+    r.raise_for_status()
     token: str = r.json()["token"]
     return token
 
 
-async def visitor(base: str, ws_base: str, i: int) -> ClientConnection:
-    token = await visitor_token(base, i)
-    ws = await connect(f"{ws_base}/ws/visitor?site={SITE_KEY}", origin=SHOP,  # type: ignore[arg-type]
-                       max_queue=None)
-    await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
-    await expect(ws, "welcome")
-    return ws
+async def open_visitor(port: int, token: str, stats: Stats, address: str) -> Peer:
+    peer = Peer(stats)
+    welcome = peer.expect("welcome")
+    peer.ws = await connect("127.0.0.1", port, f"/ws/visitor?site={SITE_KEY}",
+                            {"Origin": SHOP}, peer.on_text, local_host=address)
+    send(peer, {"type": "auth", "token": token})
+    await asyncio.wait_for(welcome, 15)
+    return peer
 
 
-async def make_pairs(n: int, agents: int, a: str, b: str) -> list[Pair]:
-    pairs = []
+async def open_agents(n: int, base: str, port: int, stats: Stats) -> list[AgentPeer]:
     async with httpx.AsyncClient() as http:
-        agent_ws = []
-        for i in range(agents):
-            r = await http.post(b + "/api/auth/login", headers={"Origin": CONSOLE},
+        async def one(i: int) -> AgentPeer:
+            r = await http.post(base + "/api/auth/login", headers={"Origin": CONSOLE},
                                 json={"email": f"a{i}@bench.test", "password": PASSWORD})
-            cookie = {"Cookie": f"sb_session={r.cookies['sb_session']}"}
-            ws = await connect(b.replace("http", "ws") + "/ws/agent", origin=CONSOLE,  # type: ignore[arg-type]
-                               additional_headers=cookie, max_queue=None)
-            await expect(ws, "welcome")
-            agent_ws.append(ws)
-        for i in range(n):
-            v = await visitor(a, a.replace("http", "ws"), i)
-            await v.send(orjson.dumps({"type": "start_chat", "client_id": "start", "text": "",
-                                       "department_id": 1}).decode())
-            cid = (await expect(v, "started"))["conversation_id"]
-            ag = agent_ws[i % agents]
-            await ag.send(orjson.dumps({"type": "accept", "conversation_id": cid}).decode())
-            await expect(ag, "done")
-            pairs.append(Pair(v, ag, cid))
-    return pairs
+            r.raise_for_status()
+            peer = AgentPeer(stats)
+            welcome = peer.expect("welcome")
+            peer.ws = await connect("127.0.0.1", port, "/ws/agent",
+                                    {"Origin": CONSOLE,
+                                     "Cookie": f"sb_session={r.cookies['sb_session']}"},
+                                    peer.on_text)
+            await asyncio.wait_for(welcome, 15)
+            return peer
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def drain(ws: ClientConnection, sink: dict[str, list[float]]) -> None:
-    """Record receive times of every message frame by client_id (agents' side)."""
-    with contextlib.suppress(Exception):
-        async for raw in ws:
-            now = time.perf_counter()
-            if b'"type":"message"' not in (raw if isinstance(raw, bytes) else raw.encode()):
-                continue
-            frame = orjson.loads(raw)
-            cid = frame.get("client_id") or ""
-            if cid.startswith("L"):
-                sink.setdefault(cid, []).append(now)
+async def open_pairs(n: int, agents: list[AgentPeer], base: str, port: int, stats: Stats,
+                     concurrency: int) -> list[Pair]:
+    sem = asyncio.Semaphore(concurrency)
 
+    async def one(i: int) -> Pair:
+        async with sem:
+            address = f"127.0.0.{2 + i // VISITORS_PER_ADDRESS}"
+            token = await visitor_token(base, address)
+            v = await open_visitor(port, token, stats, address)
+            started = v.expect("started")
+            send(v, {"type": "start_chat", "client_id": "start", "text": "",
+                     "department_id": 1})
+            cid = (await asyncio.wait_for(started, 15))["conversation_id"]
+            ag = agents[i % len(agents)]
+            done = ag.expect(("done", cid))
+            send(ag, {"type": "accept", "conversation_id": cid})
+            await asyncio.wait_for(done, 15)
+            return Pair(v, ag, cid)
 
-async def discard(ws: ClientConnection) -> None:
-    with contextlib.suppress(Exception):
-        async for _ in ws:
-            pass
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
 async def run_rate(pairs: list[Pair], rate: float, seconds: float, tag: str,
-                   sink: dict[str, list[float]]) -> tuple[list[float], int, int]:
-    sent: dict[str, float] = {}
+                   stats: Stats) -> dict[str, Any]:
+    """Send ``rate * seconds`` messages on a fixed schedule; wait for them; measure."""
+    loop = asyncio.get_running_loop()
     total = int(rate * seconds)
-    start = time.perf_counter()
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        pair = pairs[i % len(pairs)]
-        cid = f"L{tag}-{i}"
-        sent[cid] = due  # open loop: latency counts from the scheduled time
-        await pair.visitor.send(orjson.dumps({"type": "message", "conversation_id": pair.cid,
-                                              "client_id": cid, "text": "hello bench"}).decode())
-    deadline = time.perf_counter() + 5
-    # Polls a dict the reader tasks fill; an Event per message would cost more than it saves.
-    while time.perf_counter() < deadline and sum(1 for c in sent if c in sink) < total:  # noqa: ASYNC110
+    frames = [orjson.dumps({"type": "message", "conversation_id": pairs[i % len(pairs)].cid,
+                            "client_id": f"L{tag}-{i}", "text": "hello bench"})
+              for i in range(total)]
+    ids = [f"L{tag}-{i}" for i in range(total)]
+    refused0 = stats.refused
+    start = loop.time() + 0.05
+    due = [start + i / rate for i in range(total)]
+    i = 0
+    while i < total:
+        now = loop.time()
+        while i < total and due[i] <= now:
+            ws = pairs[i % len(pairs)].visitor.ws
+            assert ws is not None
+            ws.send(frames[i])
+            i += 1
+        if i < total:
+            await asyncio.sleep(max(0.0, due[i] - loop.time()))
+    deadline = loop.time() + 10
+    refused = stats.refused - refused0
+    # Polls dicts the socket callbacks fill; an Event per message would cost more than it saves.
+    while loop.time() < deadline:  # noqa: ASYNC110
+        acked = sum(1 for c in ids if c in stats.acked)
+        if acked + (stats.refused - refused0) >= total and \
+                all(c in stats.received for c in ids if c in stats.acked):
+            break
         await asyncio.sleep(0.05)
-    lat = sorted((sink[c][0] - t) * 1000 for c, t in sent.items() if c in sink)
-    lost = sum(1 for c in sent if c not in sink)
-    dup = sum(len(sink[c]) - 1 for c in sent if c in sink)
-    return lat, lost, dup
+    refused = stats.refused - refused0
+    acked_ids = [c for c in ids if c in stats.acked]
+    lat = sorted((stats.received[c] - due[k]) * 1000 for k, c in enumerate(ids)
+                 if c in stats.received)
+    return {"rate": rate, "sent": total, "acked": len(acked_ids), "refused": refused,
+            "unacked": total - len(acked_ids) - refused,
+            "lost": sum(1 for c in acked_ids if c not in stats.received),
+            "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2),
+            "max_ms": round(lat[-1], 2) if lat else None}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -215,42 +320,76 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-async def idle_rss(a: str, pid: int, count: int) -> float:
-    token = await visitor_token(a, 250 * 25)
-    auth = orjson.dumps({"type": "auth", "token": token}).decode()
-    ws_url = a.replace("http", "ws") + f"/ws/visitor?site={SITE_KEY}"
-    socks: list[ClientConnection] = []
-    warm = await connect(ws_url, origin=SHOP)  # type: ignore[arg-type]
-    await warm.send(auth)
-    await expect(warm, "welcome")
+async def idle_sockets(base: str, port: int, pid: int, count: int,
+                       stats: Stats) -> dict[str, Any]:
+    """Open ``count`` authenticated visitor sockets on one process; RSS growth per socket."""
+    token = await visitor_token(base, "127.0.0.200")
     await asyncio.sleep(0.5)
     before = rss_kib(pid)
-    sem = asyncio.Semaphore(200)
+    cpu0 = cpu_s([pid])
+    t0 = time.perf_counter()
+    sem = asyncio.Semaphore(256)
+    peers: list[Peer] = []
+    failures = 0
 
-    async def one() -> None:
+    async def one(i: int) -> None:
+        nonlocal failures
         async with sem:
-            ws = await connect(ws_url, origin=SHOP, max_queue=1)  # type: ignore[arg-type]
-            await ws.send(auth)
-            await expect(ws, "welcome")
-            socks.append(ws)
+            try:
+                peers.append(await open_visitor(port, token, stats, f"127.0.1.{1 + i % 8}"))
+            except (OSError, TimeoutError) as exc:
+                failures += 1
+                if failures <= 3:
+                    print(f"idle socket failed: {exc!r}", file=sys.stderr)
 
-    await asyncio.gather(*(one() for _ in range(count)))
+    await asyncio.gather(*(one(i) for i in range(count)))
+    opened_s = time.perf_counter() - t0
+    cpu = cpu_s([pid]) - cpu0
     await asyncio.sleep(1.0)
     after = rss_kib(pid)
-    await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
-    await warm.close()
-    return (after - before) / max(1, len(socks))
+    for peer in peers:
+        assert peer.ws is not None
+        peer.ws.close()
+    return {"idle_conns": len(peers), "idle_failed": failures,
+            "rss_kib_per_idle_conn": round((after - before) / max(1, len(peers)), 1),
+            "idle_rss_mib": round(after / 1024, 1), "idle_open_s": round(opened_s, 1),
+            "server_cpu_ms_per_open": round(cpu * 1000 / max(1, len(peers)), 2)}
+
+
+class Database:
+    """A throwaway PostgreSQL database (dropped afterwards) or a SQLite file in the temp dir."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.sqlite = args.sqlite
+        self.admin = args.pg
+        self.name = f"bench_hub_{secrets.token_hex(4)}"
+        self.url = (f"sqlite+aiosqlite:///{tmp / 'bench.db'}" if self.sqlite else
+                    f"postgresql+asyncpg://{args.pg.split('://', 1)[1]}/{self.name}")
+
+    async def __aenter__(self) -> Database:
+        if not self.sqlite:
+            conn = await asyncpg.connect(f"{self.admin}/postgres")
+            try:
+                await conn.execute(f'CREATE DATABASE "{self.name}"')
+            finally:
+                await conn.close()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self.sqlite:
+            conn = await asyncpg.connect(f"{self.admin}/postgres")
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+    def backends(self) -> list[int]:
+        return [] if self.sqlite else pg_backends(self.name)
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    raise_nofile()
+    nofile = raise_nofile()  # inherited by the web processes
+    wall0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -258,42 +397,72 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         procs.append(subprocess.Popen(  # noqa: ASYNC220 - start-up, before any load
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL))
-        db = args.postgres or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        await seed(db, args.agents)
-        ports = [free_port(), free_port()]
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-        for i, port in enumerate(ports):
-            env = {**base_env, "SWITCHBOARD_MODE": "test", "SWITCHBOARD_SECRET_KEY": "b" * 40,
-                   "SWITCHBOARD_DATA_DIR": str(tmp / f"w{i}"), "SWITCHBOARD_PORT": str(port),
-                   "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE, "SWITCHBOARD_LOG_LEVEL": "warning",
-                   "DATABASE_URL": db, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-            procs.append(start_web(env, tmp / f"w{i}.log"))
-        a, b = (f"http://127.0.0.1:{p}" for p in ports)
-        await asyncio.gather(wait_ready(a, procs[1]), wait_ready(b, procs[2]))
-        pairs = await make_pairs(args.pairs, args.agents, a, b)
-        sink: dict[str, list[float]] = {}
-        readers = [asyncio.create_task(drain(ag, sink))
-                   for ag in {id(p.agent): p.agent for p in pairs}.values()]
-        readers += [asyncio.create_task(discard(p.visitor)) for p in pairs]
-        ladder = sorted({*args.ladder, args.rate})
-        results: dict[float, tuple[float, float]] = {}
-        lost = dup = 0
-        for rate in ladder:
-            lat, l_, d_ = await run_rate(pairs, rate, args.seconds, str(rate), sink)
-            lost += l_
-            dup += d_
-            results[rate] = (pct(lat, 0.5), pct(lat, 0.99))
-            print(f"rate {rate:>6.0f}/s p50 {results[rate][0]:7.2f} ms "
-                  f"p99 {results[rate][1]:7.2f} ms lost {l_} dup {d_}", file=sys.stderr)
-        for t in readers:
-            t.cancel()
-        per_conn = await idle_rss(a, procs[1].pid, args.idle)
-        ok = [r for r, (_, p99) in results.items() if p99 <= 10.0]
-        return {"rate": args.rate, "p50_ms": round(results[args.rate][0], 2),
-                "p99_ms": round(results[args.rate][1], 2), "lost": lost, "duplicated": dup,
-                "rss_kib_per_idle_conn": round(per_conn, 1), "idle_conns": args.idle,
+        async with Database(args, tmp) as db:
+            await seed(db.url, args.agents)
+            ports = [free_port(), free_port()]
+            base_env = {k: v for k, v in os.environ.items()
+                        if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL",
+                                                                           "REDIS_URL"}}
+            for i, port in enumerate(ports):
+                env = {**base_env, "SWITCHBOARD_MODE": "test",
+                       "SWITCHBOARD_SECRET_KEY": "b" * 40,
+                       "SWITCHBOARD_DATA_DIR": str(tmp / f"w{i}"),
+                       "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE,
+                       "SWITCHBOARD_LOG_LEVEL": "warning",
+                       "SWITCHBOARD_LOGIN_ATTEMPTS_PER_MIN": "10000",
+                       "DATABASE_URL": db.url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+                procs.append(start_web(env, tmp / f"w{i}.log"))
+            web_a, web_b = procs[1], procs[2]
+            a, b = (f"http://127.0.0.1:{p}" for p in ports)
+            await asyncio.gather(wait_ready(a, web_a), wait_ready(b, web_b))
+            stats = Stats()
+            t0 = time.perf_counter()
+            agents = await open_agents(args.agents, b, ports[1], stats)
+            pairs = await open_pairs(args.pairs, agents, a, ports[0], stats, args.concurrency)
+            setup_s = time.perf_counter() - t0
+            print(f"{len(pairs)} pairs ready in {setup_s:.1f} s", file=sys.stderr)
+            await run_rate(pairs, min(500.0, args.rate), 1.0, "warm", stats)
+            ladder = sorted({*args.ladder, args.rate})
+            results: list[dict[str, Any]] = []
+            failures = 0
+            for rate in ladder:
+                if failures >= 2 and rate != args.rate:
+                    continue
+                servers = [web_a.pid, web_b.pid, procs[0].pid]
+                cpu0 = (cpu_s(servers), cpu_s(db.backends()), time.process_time())
+                w0 = time.perf_counter()
+                r = await run_rate(pairs, rate, args.seconds, str(int(rate)), stats)
+                wall = time.perf_counter() - w0
+                r["web_redis_cores"] = round((cpu_s(servers) - cpu0[0]) / wall, 2)
+                r["db_cores"] = round((cpu_s(db.backends()) - cpu0[1]) / wall, 2)
+                r["loadgen_cores"] = round((time.process_time() - cpu0[2]) / wall, 2)
+                results.append(r)
+                print(orjson.dumps(r).decode(), file=sys.stderr)
+                good = r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0
+                failures = 0 if good else failures + 1
+            duplicated = stats.duplicated
+            for pair in pairs:
+                assert pair.visitor.ws is not None
+                pair.visitor.ws.close()
+            idle = await idle_sockets(a, ports[0], web_a.pid, args.idle, stats)
+            at = next(r for r in results if r["rate"] == args.rate)
+            ok = [r["rate"] for r in results
+                  if r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0]
+            return {
+                "rate": args.rate, "p50_ms": at["p50_ms"], "p99_ms": at["p99_ms"],
+                "lost": sum(r["lost"] for r in results), "duplicated": duplicated,
+                "unacked": sum(r["unacked"] for r in results),
+                "refused": sum(r["refused"] for r in results),
+                "rss_kib_per_idle_conn": idle["rss_kib_per_idle_conn"],
                 "max_rate_p99_under_10ms": max(ok) if ok else 0,
-                "pairs": args.pairs, "database": "postgresql" if args.postgres else "sqlite"}
+                "server_cores_at_rate": at["web_redis_cores"] + at["db_cores"],
+                "loadgen_cores_at_rate": at["loadgen_cores"],
+                **{k: v for k, v in idle.items() if k != "rss_kib_per_idle_conn"},
+                "pairs": len(pairs), "agents": len(agents), "setup_s": round(setup_s, 1),
+                "database": "sqlite" if args.sqlite else "postgresql", "nofile": nofile,
+                "other_errors": len(stats.errors), "ladder": results,
+                "wall_s": round(time.perf_counter() - wall0, 1),
+            }
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
@@ -308,11 +477,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=50)
-    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--rate", type=float, default=2000)
-    parser.add_argument("--ladder", type=float, nargs="*", default=[500, 1000, 3000, 5000])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--idle", type=int, default=2000)
-    parser.add_argument("--postgres", default=None, help="postgresql+asyncpg://... database URL")
+    parser.add_argument("--ladder", type=float, nargs="*",
+                        default=[1000, 3000, 4000, 5000, 6000, 8000])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64, help="pairs opened at once")
+    parser.add_argument("--sqlite", action="store_true", help="embedded SQLite, not PostgreSQL")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432",
+                        help="PostgreSQL server (a throwaway database is created and dropped)")
     print(orjson.dumps(asyncio.run(main(parser.parse_args()))).decode())

@@ -1,14 +1,17 @@
 """Router benchmark: atomic assignments per second under contention, with a private Redis.
 
-    python -m bench.router [--seconds 5] [--rate 12000] [--procs 2] [--agents 20]
+    python -m bench.router [--seconds 5] [--rate 11000] [--procs 2] [--agents 20] [--top 2]
 
 Starts its own redis-server on a free loopback port, queues enough conversations for the run,
 then several client processes drive the assignment path open-loop (attempts are scheduled at a
 fixed rate; latency counts from the scheduled time, so queueing delay is included). Each attempt
 ranks the group's agents with the pure policy over a snapshot of loads (refreshed every 50 ms,
-like a dispatcher would) and runs the claim script. One attempt in ``--dup-every`` deliberately
-targets a conversation that is already taken, which must be refused. The record write that the
-Router adds per assignment is not part of this figure.
+like a dispatcher would) and runs the claim script with the ``--top`` best-ranked agents (it
+falls through them if the first filled meanwhile); attempts already due are sent as one pipeline
+(``Store.claim_many``; each claim is still its own atomic script). The Router's own dispatcher
+claims one conversation per round trip and adds a record write, so this measures the Redis
+assignment path's capacity, not an end-to-end dispatch. One attempt in ``--dup-every`` deliberately
+targets a conversation that is already taken, which must be refused.
 
 Last line: JSON with ``assignments_per_s``, ``p99_ms``, ``double_assignments``,
 ``capacity_violations``, ``attempts`` (plus latency percentiles and Redis CPU seconds).
@@ -123,7 +126,7 @@ class WorkerPlan:
     concurrency: int = 64
     rate: float | None = None  # attempts/s for open loop; None = as fast as possible
     dup_every: int = 0  # every n-th attempt re-targets an earlier conversation
-    top: int = 4  # ranked candidates passed to the claim script (it falls through them)
+    top: int = 2  # ranked candidates passed to the claim script (it falls through them)
     batch: int = 16  # claims per pipelined round trip at most
     start_at: float = 0.0  # wall-clock time to begin, so every process starts together
     tick_s: float = 0.001  # open loop: longest a due attempt waits to join a batch
@@ -138,6 +141,7 @@ class WorkerResult:
     statuses: Counter[str] = field(default_factory=Counter)
     began: float = 0.0  # wall clock
     ended: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU time during the run
 
 
 def run_worker(plan: WorkerPlan) -> WorkerResult:
@@ -220,6 +224,7 @@ async def _drive(plan: WorkerPlan) -> WorkerResult:
     gc.collect()
     gc.freeze()  # the load generator's own collector pauses are not the router's latency
     result.began = time.time()
+    cpu0 = time.process_time()
     start = time.perf_counter()
     i = 0
     while i < len(order) or retries or tasks:
@@ -247,6 +252,7 @@ async def _drive(plan: WorkerPlan) -> WorkerResult:
         elif not batch and tasks:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     result.ended = time.time()
+    result.cpu_s = time.process_time() - cpu0
     await client.aclose()
     return result
 
@@ -307,12 +313,15 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--rate", type=float, default=12_000.0, help="total attempts/s (open loop)")
+    ap.add_argument("--rate", type=float, default=11_000.0, help="total attempts/s (open loop)")
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--agents", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=64, help="in-flight per process")
-    ap.add_argument("--dup-every", type=int, default=10)
-    ap.add_argument("--top", type=int, default=4, help="ranked candidates per claim")
+    ap.add_argument("--dup-every", type=int, default=20,
+                    help="every n-th attempt re-targets a taken conversation (must be refused)")
+    ap.add_argument("--top", type=int, default=2, help="ranked candidates per claim")
+    ap.add_argument("--tick-ms", type=float, default=1.0,
+                    help="longest a due attempt waits to join the next pipelined batch")
     args = ap.parse_args(argv)
 
     total = int(args.rate * args.seconds)
@@ -326,7 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plans = [
             WorkerPlan(server.url, agent_ids, ids[p::args.procs], args.concurrency,
                        args.rate / args.procs, args.dup_every, args.top, seed=p,
-                       start_at=start_at)
+                       start_at=start_at, tick_s=args.tick_ms / 1000)
             for p in range(args.procs)
         ]
         ctx = multiprocessing.get_context("spawn")
@@ -359,6 +368,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_rate": args.rate,
         "redis_cpu_s": round(cpu, 2),
         "redis_cpu_pct": round(100 * cpu / elapsed, 1),
+        "client_cpu_s": round(sum(r.cpu_s for r in results), 2),
+        "client_cpu_us_per_attempt": round(
+            1e6 * sum(r.cpu_s for r in results) / max(sum(r.attempts for r in results), 1), 1),
+        "loadavg_1m": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
     print(orjson.dumps(report).decode())

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, insert, literal, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
@@ -141,16 +141,7 @@ async def append_message(
     The same ``client_id`` twice returns the first stored message with ``created=False``, so a
     client retrying after a lost acknowledgement gets the same ``seq`` back.
     """
-    if author_kind not in AUTHORS:
-        raise InvalidInput(f"author_kind must be one of {', '.join(AUTHORS)}")
-    if visibility not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    if len(body) > BODY_MAX:
-        raise InvalidInput(f"message body is longer than {BODY_MAX} characters")
-    if client_id is not None and not 0 < len(client_id) <= CLIENT_ID_MAX:
-        raise InvalidInput(f"client_id must be 1..{CLIENT_ID_MAX} characters")
-    if visibility == "whisper" and whisper_to is None:
-        raise InvalidInput("a whisper needs the coached agent (whisper_to)")
+    _check_message(author_kind, body, visibility, client_id, whisper_to)
     for _ in range(3):
         async with sm() as s:
             if client_id is not None:
@@ -190,6 +181,150 @@ async def append_message(
                 continue
             return msg, True
     raise RuntimeError("could not append message after retries")
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for ``append_messages`` (the fields of ``append_message``)."""
+
+    conversation_id: int
+    author_kind: str
+    body: str
+    author_id: int | None = None
+    author_name: str | None = None
+    visibility: str = "public"
+    client_id: str | None = None
+    whisper_to: int | None = None
+
+
+Appended = tuple[Message, bool] | Exception
+
+
+async def append_messages(sm: SessionMaker, items: Sequence[NewMessage]) -> list[Appended]:
+    """Group commit: store many messages in ONE transaction; per item ``(message, created)``.
+
+    Same guarantees as ``append_message`` for each item: per-conversation gap-free ``seq`` in
+    the order given, ``client_id`` idempotency (also between items of one batch), committed
+    before this returns. One SELECT finds the batch's known client_ids, one UPDATE ... RETURNING
+    reserves ``n`` seqs per conversation, one INSERT stores the rows. An item that fails
+    validation or names a missing conversation gets its exception in place of a result and
+    does not affect the others. A concurrent writer inserting the same client_id in between
+    (unique violation) or a lock conflict sends the whole batch down the per-item path.
+    """
+    results: list[Appended | None] = [None] * len(items)
+    todo: list[int] = []
+    for i, item in enumerate(items):
+        try:
+            _check_message(item.author_kind, item.body, item.visibility, item.client_id,
+                           item.whisper_to)
+        except InvalidInput as exc:
+            results[i] = exc
+        else:
+            todo.append(i)
+    if todo:
+        try:
+            await _append_batch(sm, items, todo, results)
+        except (IntegrityError, DBAPIError):
+            for i in todo:
+                results[i] = await _append_one(sm, items[i])
+    return [r if r is not None else RuntimeError("message not stored") for r in results]
+
+
+async def _append_one(sm: SessionMaker, item: NewMessage) -> Appended:
+    try:
+        return await append_message(
+            sm, item.conversation_id, author_kind=item.author_kind, body=item.body,
+            author_id=item.author_id, author_name=item.author_name,
+            visibility=item.visibility, client_id=item.client_id, whisper_to=item.whisper_to)
+    except (InvalidInput, NotFound) as exc:
+        return exc
+
+
+async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: list[int],
+                        results: list[Appended | None]) -> None:
+    keys = {(items[i].conversation_id, items[i].client_id) for i in todo
+            if items[i].client_id is not None}
+    async with sm() as s:
+        known: dict[tuple[int, str | None], Message] = {}
+        if keys:
+            rows = (await s.execute(select(Message).where(
+                tuple_(Message.conversation_id, Message.client_id).in_(sorted(keys)))
+            )).scalars().all()
+            known = {(m.conversation_id, m.client_id): m for m in rows}
+        fresh: list[int] = []
+        first: dict[tuple[int, str | None], int] = {}  # within the batch: first item per key
+        repeats: list[tuple[int, int]] = []
+        counts: dict[int, int] = {}
+        for i in todo:
+            item = items[i]
+            key = (item.conversation_id, item.client_id)
+            if item.client_id is not None and key in known:
+                results[i] = (known[key], False)
+            elif item.client_id is not None and key in first:
+                repeats.append((i, first[key]))
+            else:
+                if item.client_id is not None:
+                    first[key] = i
+                fresh.append(i)
+                counts[item.conversation_id] = counts.get(item.conversation_id, 0) + 1
+        if not fresh:
+            return
+        now = utcnow()
+        ids = sorted(counts)
+        step = (case(counts, value=Conversation.id) if len(ids) > 1
+                else literal(counts[ids[0]]))
+        # One statement for the whole batch. Its row locks make a concurrent batch on a shared
+        # conversation wait for this commit (a deadlock lands in the per-item fallback).
+        last = dict((await s.execute(
+            update(Conversation).where(Conversation.id.in_(ids))
+            .values(last_seq=Conversation.last_seq + step, updated_at=now)
+            .returning(Conversation.id, Conversation.last_seq)
+            .execution_options(synchronize_session=False)
+        )).tuples().all())
+        nxt = {cid: last[cid] - n + 1 for cid, n in counts.items() if cid in last}
+        created: list[Message] = []
+        for i in fresh:
+            item = items[i]
+            seq = nxt.get(item.conversation_id)
+            if seq is None:
+                results[i] = NotFound(f"conversation {item.conversation_id} not found")
+                continue
+            nxt[item.conversation_id] = seq + 1
+            msg = Message(conversation_id=item.conversation_id, seq=seq,
+                          author_kind=item.author_kind, author_id=item.author_id,
+                          author_name=item.author_name, visibility=item.visibility,
+                          client_id=item.client_id, body=item.body, whisper_to=item.whisper_to,
+                          created_at=now)
+            created.append(msg)
+            results[i] = (msg, True)
+        if created:
+            await s.execute(insert(Message.__table__), [_row(m) for m in created])
+        await s.commit()
+        for i, j in repeats:
+            done = results[j]
+            results[i] = (done[0], False) if isinstance(done, tuple) else done
+
+
+def _row(m: Message) -> dict[str, Any]:
+    return {"conversation_id": m.conversation_id, "seq": m.seq, "author_kind": m.author_kind,
+            "author_id": m.author_id, "author_name": m.author_name,
+            "visibility": m.visibility, "client_id": m.client_id, "body": m.body,
+            "body_html": None, "email_message_id": None, "whisper_to": m.whisper_to,
+            "created_at": m.created_at}
+
+
+def _check_message(author_kind: str, body: str, visibility: str, client_id: str | None,
+                   whisper_to: int | None) -> None:
+    if author_kind not in AUTHORS:
+        raise InvalidInput(f"author_kind must be one of {', '.join(AUTHORS)}")
+    if visibility not in VISIBILITIES:
+        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    if len(body) > BODY_MAX:
+        raise InvalidInput(f"message body is longer than {BODY_MAX} characters")
+    if client_id is not None and not 0 < len(client_id) <= CLIENT_ID_MAX:
+        raise InvalidInput(f"client_id must be 1..{CLIENT_ID_MAX} characters")
+    if visibility == "whisper" and whisper_to is None:
+        raise InvalidInput("a whisper needs the coached agent (whisper_to)")
 
 
 async def _by_client_id(s: Any, conversation_id: int, client_id: str) -> Message | None:

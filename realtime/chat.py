@@ -4,8 +4,12 @@ Message path: validated frame (Session) -> store (seq, client_id idempotency) ->
 to the sender -> publish (local delivery now, other processes through Redis). A repeated
 client_id gets the same ack (``duplicate: true``) and is not published again.
 
+Routing: a new chat is created in its department's front-line group with the topic's skills
+and the contact's priority tier, then handed to the one ``routing.router.Router`` of this
+process (``enqueue``); ending it releases it (``release``: capacity freed, next one pulled).
 Staff-only commands (monitor, join, invite, transfer, accept...) live in ``realtime.staff``;
-router events are turned into frames in ``realtime.routing_events``.
+router events are turned into frames in ``realtime.routing_events``; agents' presence and
+group toggles in ``realtime.presence``.
 """
 
 from __future__ import annotations
@@ -14,24 +18,32 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from desk.auth import Principal, issue_visitor_token, verify_visitor_token
+from desk.contacts import priority_for
 from desk.conversations import Viewer, create_conversation, set_status
 from desk.db import SessionMaker
-from desk.models import Contact, Conversation, Department, OutboundMail
+from desk.errors import InvalidInput
+from desk.models import Contact, Conversation, Department, Group, OutboundMail, Site
 from desk.settings import Settings
+from realtime import presence, public_http, records
 from realtime import protocol as p
-from realtime import records
 from realtime.connection import Connection, StoredMessage
 from realtime.errors import CLOSE_REVOKED, CommandError
 from realtime.hub import AUDIENCE_ALL, AUDIENCE_STAFF, Hub
+from realtime.mail import Mailer
+from realtime.routing_events import RouterEvents
 from realtime.session import Identity, Limits, Part, Role, Session
 from routing import keys
+from routing.errors import RoutingError
+from routing.router import Router
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -41,35 +53,23 @@ AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "s
 VISIBLE_PARTS = frozenset({Part.OWNER, Part.ASSIGNEE, Part.COCHAT, Part.JOINED})
 
 
-class RouterPort(Protocol):
-    """What the hub needs from routing.router.Router (adapter in realtime.routing_events)."""
-
-    async def enqueue(self, conv: records.ConvInfo, priority: int) -> None: ...
-    async def position(self, conversation_id: int) -> tuple[int, int | None] | None: ...
-    async def accept(self, conversation_id: int, agent_id: int) -> bool: ...
-    async def decline(self, conversation_id: int, agent_id: int) -> None: ...
-    async def transfer(self, conversation_id: int, from_agent: int, to_agent: int | None,
-                       to_group: int | None) -> bool: ...
-    async def release(self, conversation_id: int) -> None: ...
-    async def heartbeat(self, agent_id: int) -> None: ...
-    async def set_available(self, agent_id: int, available: bool) -> None: ...
-
-
 class Chat:
     """The realtime service of one web process (on ``app.state.chat``)."""
 
-    def __init__(self, settings: Settings, sm: SessionMaker, hub: Hub,
-                 router: RouterPort | None) -> None:
+    def __init__(self, settings: Settings, sm: SessionMaker, hub: Hub, router: Router,
+                 mailer: Mailer) -> None:
         self.settings = settings
         self.sm = sm
         self.hub = hub
         self.router = router
+        self.mailer = mailer
+        self.routed = RouterEvents(self)
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
         self._sites: dict[str, tuple[float, records.SiteInfo | None]] = {}
         self._convs: dict[int, records.ConvInfo] = {}
-        self.presence: dict[int, str] = {}  # agent -> online|away, for this process's agents
         hub.on_invalidate = self.forget_conv
+        hub.on_router_event = self.routed.feed
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -128,11 +128,11 @@ class Chat:
         self.hub.register(conn)
         for cid, part in parts.items():
             conn.session.grant(cid, part)
-        if self.router is not None:
-            await self.router.heartbeat(principal.agent_id)
+        await presence.connected(self, conn)
 
     async def disconnected(self, conn: Connection) -> None:
         self.hub.unregister(conn)
+        await presence.disconnected(self, conn)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class Chat:
 
     async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
         assert conn.contact_id is not None and conn.site_id is not None
-        lock = f"sb:realtime:start:{conn.contact_id}"
+        lock = keys.chat_start_lock(conn.contact_id)
         # One open chat per visitor and site: a double click or two tabs land in the same one.
         got = await self.hub.redis.set(lock, "1", nx=True, px=5000)
         try:
@@ -193,9 +193,19 @@ class Chat:
 
     async def _create(self, conn: Connection, frame: p.StartChat) -> records.ConvInfo:
         async with self.sm() as s:
-            dept = await s.get(Department, frame.department_id) if frame.department_id else None
-            if frame.department_id and dept is None:
-                raise CommandError("not_found", "unknown department")
+            site = await s.get(Site, conn.site_id)
+            config = (site.config if site else None) or {}
+            topic, topic_dept, skills = None, None, {}
+            if frame.topic:
+                try:
+                    path = public_http.topic_path(config, frame.topic)
+                    topic, topic_dept = path[-1].get("label"), path[-1].get("department_id")
+                    skills = public_http.topic_skills(path)
+                except InvalidInput:
+                    topic = frame.topic  # free text from an older form: no routing hints
+            dept_id, group_id = await _front_group(
+                s, frame.department_id or topic_dept,
+                [d.get("id") for d in config.get("departments") or []])
             contact = await s.get(Contact, conn.contact_id)
             if contact is not None and (frame.name or frame.email):
                 contact.name = frame.name or contact.name
@@ -203,23 +213,33 @@ class Chat:
                     contact.email = frame.email.strip().lower()
                 await s.commit()
         conv = await create_conversation(
-            self.sm, channel="chat", contact_id=conn.contact_id,
-            department_id=dept.id if dept else None,
-            group_id=dept.front_group_id if dept else None, site_id=conn.site_id,
-            topic=frame.topic, custom_fields={"answers": frame.answers},
-            subject=(frame.text or frame.topic or "Chat")[:120])
+            self.sm, channel="chat", contact_id=conn.contact_id, department_id=dept_id,
+            group_id=group_id, site_id=conn.site_id, topic=topic,
+            priority=await priority_for(self.sm, conn.contact_id), required_skills=skills,
+            custom_fields={"answers": frame.answers},
+            subject=(frame.text or topic or "Chat")[:120])
         info = records.conv_info(conv)
         self._convs[info.id] = info
         return info
 
     async def _route(self, conn: Connection, info: records.ConvInfo) -> None:
-        if self.router is None or info.group_id is None:
-            conn.send(p.Queued(info.id, 0, None))
+        """Hand the new chat to the router; positions reach the visitor as router events."""
+        try:
+            await self.router.enqueue(info.id)
+        except (RoutingError, RedisError, OSError) as exc:
+            # Stored as queued: the router's rebuild (or the next timer pass) picks it up.
+            log.warning("chat %s not routed yet: %r", info.number, exc)
+            self.routed.queued(info.id, 1, None, force=True)
+
+    async def _tell_position(self, cid: int) -> None:
+        """A (re)connected visitor of a waiting chat: where it stands now."""
+        try:
+            position, eta = await self.router.queue_position(cid)
+        except (RedisError, OSError):
             return
-        await self.router.enqueue(info, priority=2)
-        pos = await self.router.position(info.id)
-        if pos is not None:
-            conn.send(p.Queued(info.id, pos[0], pos[1]))
+        # Position 0: an agent is being offered it right now, so it is next.
+        self.routed.queued(cid, max(position, 1), None if eta is None else int(eta + 0.999),
+                           force=True)
 
     async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
         info = await self.conv(frame.conversation_id)
@@ -277,6 +297,8 @@ class Chat:
         last = await records.last_seq(self.sm, cid)
         conn.send(p.State(cid, info.number, info.status, name, last))
         self.hub.attach(conn, cid, part, after_seq)
+        if part is Part.OWNER and info.status in ("queued", "offered"):
+            await self._tell_position(cid)
 
     async def end(self, conn: Connection, cid: int) -> None:
         info = await self.conv(cid, fresh=True)
@@ -286,10 +308,13 @@ class Chat:
         ident = conn.session.identity
         assert ident is not None
         status = "closed" if ident.role is Role.VISITOR else "resolved"
-        await set_status(self.sm, cid, status)
+        try:
+            await self.router.release(cid, status)  # writes the status, frees the agent
+        except (RoutingError, RedisError, OSError) as exc:
+            # The record is what counts: a rebuild drops the live state of a closed chat.
+            log.warning("release of %s failed (%r); closing in the records only", cid, exc)
+            await set_status(self.sm, cid, status)
         self.forget_conv(cid)
-        if self.router is not None:
-            await self.router.release(cid)
         self.hub.publish_event(cid, p.Ended(cid, AUTHOR_KIND[ident.role]), invalidate=True)
         conn.send(p.Done("end", cid))
 
@@ -308,14 +333,14 @@ class Chat:
         messages = await records.transcript(self.sm, cid, Viewer("contact", ident.subject_id))
         body = "\n".join(f"[{m.created_at}] {m.author_name or m.author_kind}: {m.text}"
                          for m in messages)
+        row = OutboundMail(
+            message_id=f"<transcript.{secrets.token_hex(12)}@switchboard>",
+            conversation_id=cid, kind="transcript", to_address=email.strip(),
+            subject=f"Transcript of your chat {info.number}", body=body)
         async with self.sm() as s:
-            s.add(OutboundMail(
-                message_id=f"<transcript.{secrets.token_hex(12)}@switchboard>",
-                conversation_id=cid, kind="transcript", to_address=email.strip(),
-                subject=f"Transcript of your chat {info.number}", body=body))
+            s.add(row)
             await s.commit()
-        # INGEST HOOK: the ingest package's sending job picks up queued OutboundMail rows;
-        # when it exposes an enqueue function, call it here with the row's message_id.
+        await self.mailer.send(row.id)
         conn.send(p.Done("transcript", cid))
 
     # --- visitor session over HTTP ---------------------------------------------------------
@@ -357,6 +382,35 @@ class Chat:
             contact_id = contact.id
         return _json({"token": issue_visitor_token(self.settings, contact_id, nonce)}, 200,
                      origin)
+
+
+async def _front_group(s: Any, department_id: int | None,
+                       site_departments: Sequence[Any]) -> tuple[int, int]:
+    """(department, group) for a new chat: the department's front-line group.
+
+    Without a department from the visitor: the site's first configured one, else the first
+    department. A department without a front-line group falls back to its first group: a
+    conversation never waits in no group at all.
+    """
+    if department_id is not None:
+        dept = await s.get(Department, department_id)
+        if dept is None:
+            raise CommandError("not_found", "unknown department")
+    else:
+        dept = None
+        for candidate in site_departments:
+            if isinstance(candidate, int) and (dept := await s.get(Department, candidate)):
+                break
+        if dept is None:
+            dept = (await s.execute(select(Department).order_by(Department.id).limit(1))
+                    ).scalar_one_or_none()
+    group_id = dept.front_group_id if dept else None
+    if dept is not None and group_id is None:
+        group_id = (await s.execute(select(Group.id).where(Group.department_id == dept.id)
+                                    .order_by(Group.id).limit(1))).scalar_one_or_none()
+    if dept is None or group_id is None:
+        raise CommandError("conflict", "no department is set up to take chats")
+    return dept.id, group_id
 
 
 async def set_status_fields(sm: SessionMaker, cid: int, **fields: Any) -> None:

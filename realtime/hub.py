@@ -57,7 +57,8 @@ class Hub:
         self.epoch: str | None = None
         self.connected = asyncio.Event()  # the subscription is live
         self.on_control: Handler | None = None
-        self.on_router_event: Handler | None = None
+        self.on_router_event: Callable[[bytes], None] | None = None  # raw routing event
+        self.on_epoch_lost: Callable[[], Coroutine[Any, Any, None]] | None = None
         self.on_invalidate: Callable[[int], None] | None = None
         self._outbox: list[bytes] = []
         self._wake = asyncio.Event()
@@ -221,14 +222,14 @@ class Hub:
                     await pubsub.aclose()
 
     async def _on_raw(self, channel: bytes, data: bytes) -> None:
+        if channel == keys.EVENTS.encode():
+            if self.on_router_event is not None:
+                self.on_router_event(data)
+            return
         try:
             env = orjson.loads(data)
         except orjson.JSONDecodeError:
             log.warning("undecodable envelope on %r", channel)
-            return
-        if channel == keys.EVENTS.encode():
-            if self.on_router_event is not None:
-                await self.on_router_event(env)
             return
         if env.get("n") != self.node:
             self.dispatch(env)
@@ -308,11 +309,24 @@ class Hub:
                 epoch = await self._read_epoch()
             except (RedisError, OSError):
                 continue
-            if epoch is None or epoch == self.epoch:
+            if epoch is None:
+                # Redis lost the live state (flush, restart): have it rebuilt from the records;
+                # the new epoch then reloads every client.
+                if self.on_epoch_lost is not None:
+                    try:
+                        await self.on_epoch_lost()
+                    except Exception:
+                        log.exception("rebuilding the live state failed; retrying")
                 continue
-            previous, self.epoch = self.epoch, epoch
-            if previous is not None:
-                self.reload_all(epoch)
+            self.epoch_seen(epoch)
+
+    def epoch_seen(self, epoch: str) -> None:
+        """A (possibly new) routing epoch: on a change every client reloads."""
+        if epoch == self.epoch:
+            return
+        previous, self.epoch = self.epoch, epoch
+        if previous is not None:
+            self.reload_all(epoch)
 
     def reload_all(self, epoch: str) -> None:
         log.warning("routing epoch changed to %s: clients reload", epoch)

@@ -24,6 +24,7 @@ TEXT_MAX = 10_000
 DRAFT_MAX = 2_000
 NOTE_MAX = 2_000
 ANSWERS_MAX = 32
+GROUPS_MAX = 100
 
 
 def _bounds(lo: int, hi: int, choices: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -212,10 +213,25 @@ class SetPresence:
     status: str = field(metadata=_bounds(1, 16, ("online", "away")))
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveGroups:
+    """The agent's group toggles: the router offers chats of these groups only (all others off)."""
+
+    TYPE: ClassVar[str] = "active_groups"
+    group_ids: tuple[int, ...] = field(metadata=_bounds(0, GROUPS_MAX))
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRequest:
+    """Supervisor's live board: agents and queues of their groups (answered with ``board``)."""
+
+    TYPE: ClassVar[str] = "board"
+
+
 ClientFrame = Union[  # noqa: UP007 - a runtime alias used by isinstance-free `match`
     Auth, Ping, StartChat, SendMessage, Whisper, Typing, Read, End, Resume, TranscriptRequest,
     Rate, ListLive, Monitor, Unmonitor, Join, Leave, Accept, Decline, Transfer, Invite, Close,
-    SetPresence,
+    SetPresence, ActiveGroups, BoardRequest,
 ]
 CLIENT_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ClientFrame)}
 MESSAGE_LIKE = (StartChat, SendMessage, Whisper)  # frames that store text: the message bucket
@@ -405,6 +421,32 @@ class PresenceOut:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardAgent:
+    agent_id: int
+    name: str
+    status: str  # online | away | offline
+    chats: int
+    max_chats: int
+    tickets: int
+    max_tickets: int
+    active_groups: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardQueue:
+    group_id: int
+    length: int
+    oldest_wait_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    TYPE: ClassVar[str] = "board"
+    agents: tuple[BoardAgent, ...]
+    queues: tuple[BoardQueue, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reload:
     """The live state was rebuilt (Redis epoch changed): drop local state, reconnect, resume."""
 
@@ -415,7 +457,7 @@ class Reload:
 ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, State, Transcript, Done, Live,
-    PresenceOut, Reload,
+    PresenceOut, Board, Reload,
 ]
 SERVER_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ServerFrame)}
 
@@ -426,7 +468,7 @@ SERVER_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ServerF
 @dataclass(frozen=True, slots=True)
 class _Spec:
     name: str
-    kind: type  # int, str, bool or dict
+    kind: type  # int, str, bool, dict or tuple (of ids)
     optional: bool
     required: bool
     lo: int
@@ -471,6 +513,12 @@ def _check(spec: _Spec, value: Any) -> Any:
                                 f"{spec.name} must be a string of {spec.lo}..{spec.hi} chars")
         if spec.choices and value not in spec.choices:
             raise ProtocolError("bad_field", f"{spec.name} must be one of {spec.choices}")
+    if kind is tuple:
+        if type(value) is not list or not spec.lo <= len(value) <= spec.hi or not all(
+                type(v) is int and 1 <= v <= ID_MAX for v in value):
+            raise ProtocolError("bad_field",
+                                f"{spec.name} must be a list of <= {spec.hi} integer ids")
+        return tuple(value)
     if kind is dict:
         if type(value) is not dict or len(value) > ANSWERS_MAX:
             raise ProtocolError("bad_field",

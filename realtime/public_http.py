@@ -56,6 +56,14 @@ def topic_path(config: dict[str, Any], topic_id: str) -> tuple[dict[str, Any], .
     raise InvalidInput(f"unknown topic {topic_id[:40]!r}")
 
 
+def topic_skills(path: tuple[dict[str, Any], ...]) -> dict[str, int]:
+    """Skills a topic requires: its own and its parents' (a child's level wins)."""
+    skills: dict[str, int] = {}
+    for t in path:
+        skills.update({str(k): int(v) for k, v in (t.get("skills") or {}).items()})
+    return skills
+
+
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
     """What a visitor may see of the configuration: the form, without routing skills."""
 
@@ -103,9 +111,7 @@ def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
             answers[name] = value
     name_required = any(f.get("name") == "name" and f.get("required")
                         for f in config.get("fields") or [])
-    skills: dict[str, int] = {}
-    for t in path:
-        skills.update({str(k): int(v) for k, v in (t.get("skills") or {}).items()})
+    skills = topic_skills(path)
     return {
         "department_id": department_id,
         "topic": path[-1].get("label") if path else None,
@@ -238,9 +244,8 @@ async def leave_message(request: Request, site: Site) -> Response:
 
 
 def _router(request: Request) -> Router:
-    state = request.app.state
-    router: Router | None = getattr(state, "router", None)
-    return router or Router(state.settings, state.redis, state.sm)
+    router: Router = request.app.state.router  # the web process's one (realtime.runtime)
+    return router
 
 
 def public_routes() -> list[BaseRoute]:

@@ -6,13 +6,16 @@ acts on it. On ``session_ended`` the sockets of that session close with 4403 and
 more; on ``rights_changed`` each socket's principal is resolved again: a dead session closes, and
 conversations outside the agent's groups (that they are not assigned to) are detached at once.
 A sweep re-resolves every staff socket every few seconds as a backstop for a missed envelope
-(e.g. during a Redis outage).
+(e.g. during a Redis outage); the same loop heartbeats this process's console agents.
+
+The hooks also carry what the HTTP API does to conversations to the router and the mail worker:
+a public staff reply on an email ticket is mailed to the customer, a ticket closed (or set
+pending) frees its agent's capacity in the router, and its customer is told it was closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +24,12 @@ from sqlalchemy import select
 
 from desk.auth import resolve_session
 from desk.hooks import DeskHooks
-from desk.models import Message
-from realtime import records
+from desk.models import Conversation, Message
+from realtime import presence, records
 from realtime.connection import Connection
 from realtime.errors import CLOSE_REVOKED
 from realtime.session import Part
+from routing.errors import RoutingError
 
 if TYPE_CHECKING:
     from realtime.chat import Chat
@@ -53,12 +57,27 @@ class HubHooks(DeskHooks):
         async with self.chat.sm() as s:
             msg = (await s.execute(select(Message).where(Message.id == message_id))
                    ).scalar_one_or_none()
-        if msg is not None:
-            self.chat.hub.publish_message(records.stored(msg))
+            conv = await s.get(Conversation, conversation_id)
+        if msg is None or conv is None:
+            return
+        self.chat.hub.publish_message(records.stored(msg))
+        if conv.channel == "email" and msg.visibility == "public" \
+                and msg.author_kind in ("agent", "supervisor"):
+            await self.chat.mailer.reply_posted(conversation_id, message_id)
 
     async def conversation_changed(self, conversation_id: int) -> None:
         await self.inner.conversation_changed(conversation_id)
         self.chat.hub.publish({"k": "x", "op": "conv", "c": conversation_id})
+        async with self.chat.sm() as s:
+            conv = await s.get(Conversation, conversation_id)
+        if conv is None or conv.status not in ("pending", "resolved", "closed"):
+            return
+        try:
+            await self.chat.router.release(conversation_id, conv.status)
+        except (RoutingError, RedisError, OSError) as exc:
+            log.warning("release of %s failed: %r", conversation_id, exc)
+        if conv.channel == "email" and conv.status != "pending":
+            await self.chat.mailer.closed(conversation_id)
 
 
 async def on_control(chat: Chat, env: dict[str, Any]) -> None:
@@ -73,6 +92,11 @@ async def on_control(chat: Chat, env: dict[str, Any]) -> None:
                 await recheck(chat, conn)
         case "conv":
             chat.forget_conv(env["c"])
+        case "beat":
+            # Another process dropped this agent's heartbeat (its last console socket there
+            # closed): beat again if a console socket of theirs is open here.
+            if env["a"] in presence.console_agents(chat):
+                await presence.beat(chat, env["a"])
 
 
 async def recheck(chat: Chat, conn: Connection) -> None:
@@ -95,15 +119,12 @@ async def recheck(chat: Chat, conn: Connection) -> None:
 
 
 async def maintain(chat: Chat, interval_s: float) -> None:
-    """Every ``interval_s``: heartbeat each connected agent; re-check every staff socket."""
+    """Every ``interval_s``: heartbeat each console agent; re-check every staff socket."""
     while True:
         await asyncio.sleep(interval_s)
-        agents = [a for a, conns in chat.hub.by_agent.items() if conns]
-        if chat.router is not None:
-            for agent_id in agents:
-                with contextlib.suppress(RedisError, OSError):
-                    await chat.router.heartbeat(agent_id)
-        for agent_id in agents:
+        for agent_id in presence.console_agents(chat):
+            await presence.beat(chat, agent_id)
+        for agent_id in [a for a, conns in chat.hub.by_agent.items() if conns]:
             for conn in chat.hub.agent_conns(agent_id):
                 try:
                     await recheck(chat, conn)

@@ -1,35 +1,60 @@
-"""Start and stop the realtime side of a web process (called from realtime/app.py's lifespan)."""
+"""Start and stop the realtime side of a web process (called from realtime/app.py's lifespan).
+
+One of each per process: the Hub (one Redis subscription), the Router (``app.state.router``, also
+used by the public widget endpoints), the Mailer (RQ jobs by name) and the Chat service. The
+live routing state is rebuilt from the records before the hub starts if Redis lost it, and again
+whenever the hub sees the epoch vanish (flush, restart).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
 from desk.settings import Settings
 from realtime import rights
 from realtime.chat import Chat
 from realtime.hub import Hub
+from realtime.mail import Mailer
+from routing.errors import RoutingError
+from routing.router import Router
+
+log = logging.getLogger("switchboard.realtime")
 
 
 @contextlib.asynccontextmanager
 async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
-    """Hub + Chat on ``app.state.chat``; desk hooks rerouted through the hub; timers running."""
+    """Hub + Router + Chat on ``app.state``; desk hooks rerouted through the hub; timers."""
     hub = Hub(app.state.redis)
-    chat = Chat(settings, app.state.sm, hub, router=None)
+    router = Router(settings, app.state.redis, app.state.sm)
+    mailer = Mailer(settings.redis_url or "")
+    chat = Chat(settings, app.state.sm, hub, router, mailer)
 
     async def control(env: dict[str, Any]) -> None:
         await rights.on_control(chat, env)
 
+    async def rebuild() -> None:
+        await router.rebuild()
+
     hub.on_control = control
+    hub.on_epoch_lost = rebuild
     app.state.chat = chat
     app.state.hub = hub
+    app.state.router = router
     deps = app.state.deps
     app.state.deps = dataclasses.replace(deps, hooks=rights.HubHooks(chat, deps.hooks))
+    try:
+        await router.rebuild()  # returns at once when the live state is there
+    except (RoutingError, RedisError, OSError) as exc:
+        log.warning("routing state not rebuilt at start (%r); the hub retries", exc)
+    chat.routed.start()
     await hub.start()
     interval = max(1.0, settings.presence_ttl_s / 3)
     timer = asyncio.get_running_loop().create_task(rights.maintain(chat, interval))
@@ -40,3 +65,5 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
         with contextlib.suppress(asyncio.CancelledError):
             await timer
         await hub.stop()
+        await chat.routed.stop()
+        mailer.close()

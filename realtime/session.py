@@ -64,9 +64,9 @@ VISITOR_FRAMES = frozenset({
 })
 AGENT_FRAMES = frozenset({
     p.Ping, p.SendMessage, p.Typing, p.Read, p.Resume, p.TranscriptRequest, p.Accept, p.Decline,
-    p.Transfer, p.Invite, p.Close, p.Join, p.Leave, p.SetPresence, p.ListLive,
+    p.Transfer, p.Invite, p.Close, p.Join, p.Leave, p.SetPresence, p.ListLive, p.ActiveGroups,
 })
-SUPERVISOR_FRAMES = AGENT_FRAMES | {p.Monitor, p.Unmonitor, p.Whisper}
+SUPERVISOR_FRAMES = AGENT_FRAMES | {p.Monitor, p.Unmonitor, p.Whisper, p.BoardRequest}
 ROLE_FRAMES = {
     Role.VISITOR: VISITOR_FRAMES, Role.AGENT: AGENT_FRAMES, Role.SUPERVISOR: SUPERVISOR_FRAMES,
 }

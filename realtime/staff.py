@@ -1,5 +1,8 @@
 """Agent and supervisor commands: offers, transfer, co-chat, monitoring, the live board.
 
+Offers, picks and transfers go through the router (``chat.router``), which decides atomically;
+what the router decided reaches every process as a router event (``realtime.routing_events``).
+
 Rights come from the socket's current principal (``conn.groups``, refreshed by realtime.rights):
 a supervisor monitors or joins only conversations of their groups; transfer and invite targets
 must belong to the conversation's group (or one of the caller's groups); ids outside that get
@@ -10,16 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
-from desk.conversations import set_status
 from desk.models import Agent, AgentGroup, Conversation, Group, Participant, utcnow
+from realtime import presence, records
 from realtime import protocol as p
-from realtime import records
 from realtime.connection import Connection
 from realtime.errors import CommandError
 from realtime.hub import AUDIENCE_ALL
 from realtime.session import Part, Role
+from routing.errors import NotOffered, RoutingError
 
 if TYPE_CHECKING:
     from realtime.chat import Chat
@@ -52,8 +55,10 @@ async def execute(chat: Chat, conn: Connection, frame: p.ClientFrame) -> None:
         case p.Accept(cid):
             await accept(chat, conn, cid)
         case p.Decline(cid):
-            if chat.router is not None:
-                await chat.router.decline(cid, _me(conn)[0])
+            try:
+                await chat.router.decline(_me(conn)[0], cid)
+            except RoutingError as exc:
+                raise CommandError("conflict", exc.message) from None
             conn.send(p.Done("decline", cid))
         case p.Transfer(cid, agent_id, group_id, note):
             await transfer(chat, conn, cid, agent_id, group_id, note)
@@ -75,40 +80,33 @@ async def execute(chat: Chat, conn: Connection, frame: p.ClientFrame) -> None:
             conn.send(p.Done("unmonitor", cid))
         case p.ListLive():
             conn.send(await live_board(chat, conn))
+        case p.BoardRequest():
+            conn.send(await presence.board(chat, conn))
         case p.SetPresence(status):
-            agent_id = _me(conn)[0]
-            chat.presence[agent_id] = status
-            if chat.router is not None:
-                await chat.router.set_available(agent_id, status == "online")
-            chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, status))
+            await presence.set_status(chat, conn, status)
             conn.send(p.Done("presence"))
+        case p.ActiveGroups(group_ids):
+            await presence.set_groups(chat, conn, group_ids)
+            conn.send(p.Done("active_groups"))
         case _:
             raise CommandError("forbidden", f"{frame.TYPE} is not available here")
 
 
 async def accept(chat: Chat, conn: Connection, cid: int) -> None:
-    agent_id, name = _me(conn)
+    """Accept my offer, or cherry-pick the conversation from my groups' queue."""
+    agent_id, _ = _me(conn)
     info = await _open_conv(chat, conn, cid)
-    if chat.router is not None:
-        if not await chat.router.accept(cid, agent_id):
-            raise CommandError("conflict", "the offer is no longer yours")
-        await set_status(chat.sm, cid, "active", assignee_id=agent_id)
-    elif not await _claim_unrouted(chat, cid, agent_id):
-        raise CommandError("conflict", "already taken")
-    chat.hub.publish_grant(agent_id, cid, Part.ASSIGNEE)
-    chat.hub.publish_event(cid, p.Assigned(cid, name), invalidate=True)
+    try:
+        try:
+            await chat.router.accept(agent_id, cid)
+        except NotOffered:
+            await chat.router.cherry_pick(agent_id, cid)
+    except RoutingError as exc:
+        raise CommandError("conflict", exc.message) from None
+    # This socket gets the chat (and its history) before ``done``; the router's ``assigned``
+    # event brings it to the agent's other sockets and tells the visitor.
+    chat.hub.attach(conn, cid, Part.ASSIGNEE)
     conn.send(p.Done("accept", info.id))
-
-
-async def _claim_unrouted(chat: Chat, cid: int, agent_id: int) -> bool:
-    """Without a router (tests, hub-only deployments) an agent picks from the queue: first wins."""
-    async with chat.sm() as s:
-        result = await s.execute(
-            update(Conversation)
-            .where(Conversation.id == cid, Conversation.assignee_id.is_(None))
-            .values(assignee_id=agent_id, status="active"))
-        await s.commit()
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def _check_target_agent(chat: Chat, conn: Connection, info: records.ConvInfo,
@@ -138,22 +136,19 @@ async def transfer(chat: Chat, conn: Connection, cid: int, agent_id: int | None,
         async with chat.sm() as s:
             if await s.get(Group, group_id) is None:
                 raise CommandError("forbidden", "no such group")
-    if chat.router is None or not await chat.router.transfer(cid, info.assignee_id or me,
-                                                                 agent_id, group_id):
-        raise CommandError("conflict", "transfer refused by the router")
+    try:
+        await chat.router.transfer(cid, to_agent_id=agent_id, to_group_id=group_id,
+                                   by_agent_id=me, note=note)
+    except RoutingError as exc:
+        raise CommandError("conflict", exc.message) from None
     if note:
         msg, _ = await records.store_message(
             chat.sm, cid, author_kind="agent" if conn.session.role is Role.AGENT
             else "supervisor", author_id=me, author_name=my_name,
             text=f"Transfer note: {note}", visibility="internal", client_id=None)
         chat.hub.publish_message(msg)
-    if group_id is not None:
-        async with chat.sm() as s:
-            conv = await s.get(Conversation, cid)
-            if conv is not None:
-                conv.group_id = group_id
-                await s.commit()
     if info.assignee_id is not None:
+        # The router's events attach the new agent (or re-queue); the old one leaves visibly.
         chat.hub.publish_grant(info.assignee_id, cid, None)
         old = await records.agent_name(chat.sm, info.assignee_id) or "Agent"
         chat.hub.publish_event(cid, p.ParticipantLeft(cid, old, "agent"), invalidate=True)

@@ -120,6 +120,17 @@ def visitor_session_limit(client: str) -> str:
     return f"sb:realtime:vsess:{client}"
 
 
+def agent_status(agent_id: int) -> str:
+    """Hash: ``status`` online|away (the agent's choice) and ``groups`` (JSON ids the agent
+    wants active; kept while away, when the router has them all switched off)."""
+    return f"sb:realtime:status:{agent_id}"
+
+
+def chat_start_lock(contact_id: int) -> str:
+    """String (SET NX PX) held while a visitor's chat is being created: one chat per visitor."""
+    return f"sb:realtime:start:{contact_id}"
+
+
 # --- ingest (IMAP poller, outbound mail) --------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from routing.store import AgentLive, ConvState, Store
 log = logging.getLogger(__name__)
 
 HEAD = 20  # queued items considered per dispatch round
-TOP = 4  # ranked candidates handed to the claim script
+TOP = 3  # ranked candidates handed to the claim script (fall-through on a lost race)
 ROUNDS = 100  # dispatch rounds per call before yielding to the next trigger
 
 

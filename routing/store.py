@@ -146,6 +146,8 @@ class Store:
             name: redis.register_script((lua / f"{name}.lua").read_text())
             for name in SCRIPTS
         }
+        self._encoded_groups: dict[int, tuple[bytes, ...]] = {}
+        self._encoded_agents: dict[int, tuple[bytes, bytes, bytes]] = {}
 
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> list[str]:
         out = await self._scripts[name](keys=list(keys_), args=list(args))
@@ -249,17 +251,21 @@ class Store:
         every EVALSHA of the batch failed alike, so loading it and resending is safe.
         """
         script = self._scripts["claim"]
-        calls: list[tuple[Any, ...]] = []
+        calls: list[tuple[bytes, ...]] = []
+        now = b"%d" % now_ms
         for r in requests:
-            ks = [keys.epoch(), keys.conv(r.conversation_id), keys.queue(r.group_id),
-                  keys.offers(), keys.cursor(r.group_id), keys.excluded(r.conversation_id),
-                  keys.throughput(r.group_id)]
+            c = b"%d" % r.conversation_id
+            ks = [*self._group_keys(r.group_id), keys.conv(r.conversation_id).encode(),
+                  keys.excluded(r.conversation_id).encode()]
+            ids = []
             for a in r.ranking:
-                ks += [keys.agent(a), keys.heartbeat(a)]
-            mode = "assign" if r.offer_deadline_ms is None else "offer"
-            calls.append((len(ks), *ks, r.conversation_id, r.group_id, mode,
-                          r.offer_deadline_ms or 0, now_ms, r.expect_cursor, r.checks,
-                          *r.ranking))
+                agent_key, hb_key, agent_id = self._agent_keys(a)
+                ks += (agent_key, hb_key)
+                ids.append(agent_id)
+            mode = b"assign" if r.offer_deadline_ms is None else b"offer"
+            calls.append((b"%d" % len(ks), *ks, c, b"%d" % r.group_id, mode,
+                          b"%d" % (r.offer_deadline_ms or 0), now, r.expect_cursor.encode(),
+                          r.checks.encode(), *ids))
         for attempt in range(2):
             pipe = self.redis.pipeline(transaction=False)
             for call in calls:
@@ -272,6 +278,24 @@ class Store:
                     raise
                 await self.redis.script_load(script.script)
         return [_claim_result(out) for out in outs]
+
+    def _group_keys(self, group_id: int) -> tuple[bytes, ...]:
+        """Claim's per-group KEYS, encoded once: this runs for every claim (see claim.lua)."""
+        found = self._encoded_groups.get(group_id)
+        if found is None:
+            found = tuple(k.encode() for k in (
+                keys.epoch(), keys.queue(group_id), keys.offers(), keys.cursor(group_id),
+                keys.throughput(group_id)))
+            self._encoded_groups[group_id] = found
+        return found
+
+    def _agent_keys(self, agent_id: int) -> tuple[bytes, bytes, bytes]:
+        found = self._encoded_agents.get(agent_id)
+        if found is None:
+            found = (keys.agent(agent_id).encode(), keys.heartbeat(agent_id).encode(),
+                     b"%d" % agent_id)
+            self._encoded_agents[agent_id] = found
+        return found
 
     async def accept(self, conversation_id: int, agent_id: int) -> str:
         out = await self._run("accept", [keys.conv(conversation_id), keys.offers()],

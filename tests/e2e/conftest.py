@@ -1,7 +1,8 @@
-"""Browser tests: a real web process (and router timers) on loopback, Debian chromium via playwright.
+"""Browser tests: real web process and router timers on loopback, Debian chromium via playwright.
 
-Each test gets a fresh server: new SQLite file, flushed Redis DB index, the demo organisation
-seeded, ``switchboard web`` started on a free port. The browser is shared by the session.
+Each test gets a fresh deployment: new SQLite file, flushed Redis DB index (on a private
+redis-server), the demo organisation seeded, the web process started on a free port. The browser
+is shared by the session.
 Never ``playwright install``: the tests drive /usr/bin/chromium.
 """
 
@@ -29,6 +30,8 @@ from desk.models import Base
 from desk.seed import DEMO_PASSWORD, seed_demo
 from desk.settings import Settings
 
+REDIS_SERVER = "/usr/bin/redis-server"
+REDIS_DB = int(os.environ.get("SWITCHBOARD_TEST_REDIS_DB", "14"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -156,6 +159,36 @@ except ImportError:
 else:
     run(settings)
 """)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server for the browser tests.
+
+    Pub/sub channels are server-wide (not per DB index), so a shared server would let other
+    suites' hub traffic reach these processes; a private one keeps the e2e run self-contained.
+    """
+    port = free_port()
+    work = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no", "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/{REDIS_DB}"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ def start_chat(page: Page, text: str, *, name: str = "Vera Visitor",
                subject: str = "Stock question") -> None:
     page.select_option("#sb-dept", label=department)
     page.select_option("#sb-topic-0", label=topic)
-    page.select_option("#sb-topic-1", label=subject)
+    if subject:
+        page.select_option("#sb-topic-1", label=subject)
     page.fill("#sb-f-name", name)
     page.fill("#sb-f-email", "vera@example.org")
     page.fill("#sb-f-text", text)
@@ -90,6 +91,9 @@ def chat_pane(page: Page, cid: int) -> Any:
 
 
 def agent_says(page: Page, cid: int, text: str, *, note: bool = False) -> None:
+    tab = page.locator(f'[data-tab="c{cid}"]')
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
     pane = chat_pane(page, cid)
     if note:
         pane.locator("input[type=checkbox]").check()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
+from desk.db import SessionMaker
+from desk.models import Conversation
 from tests.e2e.conftest import Server
 from tests.e2e.pages import (
     agent_says,
@@ -80,18 +82,14 @@ def test_visitor_and_agent_chat_end_to_end(browser: Browser, server: Server) -> 
         visitor.locator(".survey button[type=submit]").click()
         expect(visitor.locator(".survey")).to_contain_text("Thank you")
 
-        def rating(sm):  # type: ignore[no-untyped-def]
-            return _rating(sm, cid)
-
-        assert server.run(rating) == (5, "Quick and friendly")
+        assert server.run(lambda sm: _rating(sm, cid)) == (5, "Quick and friendly")
     finally:
         visitor_ctx.close()
         agent_ctx.close()
 
 
-async def _rating(sm, cid):  # type: ignore[no-untyped-def]
-    from desk.models import Conversation
-
+async def _rating(sm: SessionMaker, cid: int) -> tuple[int | None, str | None]:
     async with sm() as s:
         conv = await s.get(Conversation, cid)
+        assert conv is not None
         return conv.rating, conv.rating_comment

@@ -80,7 +80,7 @@ def test_supervisor_monitors_whispers_and_joins(browser: Browser, server: Server
         # The routing decision log for the conversation.
         sup.get_by_role("tab", name="Live board").click()
         row.get_by_role("button", name="Routing log").click()
-        log = sup.locator(f'section[aria-label^="Routing decisions for"]')
+        log = sup.locator('section[aria-label^="Routing decisions for"]')
         expect(log.locator("h2")).to_contain_text("Why did SB-")
         expect(log.locator("li.card, p[role=status]").first).to_be_visible()
     finally:

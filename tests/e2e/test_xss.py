@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from desk.db import SessionMaker
 from desk.models import Attachment
@@ -36,7 +36,11 @@ FILENAME = '<img src=x onerror=window.__xss=1>../../evil.svg'
 
 
 def _guard(page: Page, dialogs: list[str]) -> None:
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    def seen(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", seen)
 
 
 def _clean(page: Page) -> None:
@@ -45,8 +49,8 @@ def _clean(page: Page) -> None:
     assert page.evaluate("""() => {
         const roots = [document, document.querySelector('switchboard-widget')?.shadowRoot]
             .filter(Boolean);
-        return roots.flatMap(r => [...r.querySelectorAll('img,script:not([src]),svg,iframe,details')])
-            .map(e => e.outerHTML);
+        const made = 'img,script:not([src]),svg,iframe,details';
+        return roots.flatMap(r => [...r.querySelectorAll(made)]).map(e => e.outerHTML);
     }""") == []
 
 

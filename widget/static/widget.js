@@ -48,7 +48,7 @@
     for (const c of kids.flat()) if (c != null && c !== false) el.append(c);
     return el;
   }
-  const clear = (el) => { while (el.firstChild) el.firstChild.remove(); return el; };
+  const clear = (el) => { el.replaceChildren(); return el; };
 
   /* ---- shell ---------------------------------------------------------------------------------- */
   const host = h("switchboard-widget", {});
@@ -207,8 +207,8 @@
       chatView();
       connect();
     });
-    clear(body).append(offline ? h("p", { class: "muted",
-      text: "No one is available to chat right now. Leave a message and we will reply by email." }) : null, form);
+    clear(body).append(...(offline ? [h("p", { class: "muted",
+      text: "No one is available to chat right now. Leave a message and we will reply by email." })] : []), form);
     const first = form.querySelector("select,input,textarea");
     if (first) first.dataset.autofocus = "";
     focusFirst();
@@ -362,6 +362,7 @@
 
   function restart() {
     stop();
+    cfg = null; // who is online may have changed
     st = Object.assign(fresh(), { token: st.token, open: st.open });
     save();
     endBtn.hidden = true;
@@ -544,7 +545,7 @@
       ".stars{display:flex;gap:4px}.stars button{font-size:20px;padding:2px 8px;color:#9aa3b5}" +
       ".stars button[aria-pressed=true]{color:#e0a100;background:#fff4d6}" +
       ".done h3{font-size:16px;margin-bottom:6px}" +
-      "@media (max-width:480px){.sb{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:100vw;max-width:none;height:100%;max-height:none;border-radius:0}}";
+      "@media (max-width:480px){.sb{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:100vw;max-width:none;height:100%;max-height:none;border-radius:0}.panel:not([hidden])~.launch{display:none}}";
   }
 
   /* ---- boot ---------------------------------------------------------------------------------- */

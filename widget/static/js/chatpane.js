@@ -6,6 +6,9 @@ import { get } from "./api.js";
 import { announce, clientId, h, time } from "./dom.js";
 
 const LABELS = { internal: "Internal note", whisper: "Whisper" };
+const DONE = { transfer: "Transferred.", invite: "Invitation sent.", join: "You joined the chat.",
+  leave: "You left the chat.", monitor: "Monitoring silently: the visitor does not see you.",
+  end: "Chat closed." };
 
 export function messageItem(m) {
   const text = m.text ?? m.body ?? "";
@@ -23,13 +26,14 @@ export function messageItem(m) {
 
 export class ChatPane {
   constructor({ id, number, wire, mode, canned = [], directory = { agents: [], groups: [] },
-    onGone = () => {}, watch = {} }) {
+    onGone = () => {}, onNumber = () => {}, watch = {} }) {
     this.id = id;
     this.wire = wire;
     this.mode = mode; // "agent" | "supervisor"
     this.canned = canned;
     this.directory = directory;
     this.onGone = onGone;
+    this.onNumber = onNumber;
     this.joined = false;
     this.draftAt = 0;
     this.log = h("ol", { class: "log", "aria-label": "Messages", role: "log" });
@@ -49,6 +53,7 @@ export class ChatPane {
     try {
       const c = await get(`/api/conversations/${this.id}`);
       this.title.textContent = c.number;
+      this.onNumber(c.number);
       this.department = c.department_id;
       this.setStatus(c.status);
       const fields = c.custom_fields || {};
@@ -76,6 +81,7 @@ export class ChatPane {
       case "ack": this.confirm(f.client_id, f.seq); break;
       case "typing": this.typing(f); break;
       case "state": this.setStatus(f.status); break;
+      case "assigned": this.setStatus("active"); this.system(`Assigned to ${f.agent_name}`); break;
       case "participant_joined": this.system(`${f.name} joined (${f.role})`); break;
       case "participant_left": this.system(`${f.name} left`); break;
       case "ended":
@@ -87,7 +93,10 @@ export class ChatPane {
         if (f.client_id) this.fail(f.client_id, f.message);
         else this.notice.textContent = f.message;
         break;
-      case "done": this.notice.textContent = `Done: ${f.op}`; break;
+      case "done":
+        this.notice.textContent = DONE[f.op] || "";
+        if (f.op === "accept") this.setStatus("active");
+        break;
     }
   }
 

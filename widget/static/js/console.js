@@ -104,7 +104,9 @@ function dropOffer(id) {
 function take(id, number) {
   if (!wire.send({ type: "accept", conversation_id: id })) { announce("Not connected"); return; }
   dropOffer(id);
-  openChat(id, number, { now: false });
+  board = board.filter((c) => c.conversation_id !== id);
+  refreshQueue();
+  openChat(id, number, { now: false }, true);
 }
 
 // --- queue of my groups ------------------------------------------------------------------------
@@ -125,12 +127,14 @@ function refreshQueue() {
 
 // --- chats in tabs -----------------------------------------------------------------------------
 
-function openChat(id, number, watch) {
-  if (panes.has(id)) { tabs.select(`c${id}`); return panes.get(id); }
+// ``select``: bring the tab forward (the agent asked for it); chats arriving by themselves
+// (reconnect, transfer, invitation) open in the background and show a count instead.
+function openChat(id, number, watch, select = false) {
+  if (panes.has(id)) return panes.get(id);
   const pane = new ChatPane({ id, number, wire, mode: "agent", canned, directory, watch,
-    onGone: () => tabs.remove(`c${id}`) });
+    onGone: () => tabs.remove(`c${id}`), onNumber: (n) => tabs.rename(`c${id}`, n) });
   panes.set(id, pane);
-  tabs.add(`c${id}`, number || `Chat #${id}`, pane.el, { closable: true, onClose: () => {
+  tabs.add(`c${id}`, number || `Chat #${id}`, pane.el, { select, closable: true, onClose: () => {
     wire.unwatch(id);
     panes.delete(id);
   } });
@@ -185,12 +189,14 @@ function onFrame(f) {
   const id = f.conversation_id;
   if (id == null) return;
   // A message for a conversation without a tab: the hub granted it (accept, transfer, invite).
-  if (!panes.has(id) && f.type === "message") openChat(id, null, { now: false });
+  if (!panes.has(id) && f.type === "message") {
+    openChat(id, null, { now: false });
+    announce("A chat was handed to you");
+  }
   const pane = panes.get(id);
   if (pane) {
     pane.handle(f);
     if (f.type === "message" && f.author_kind === "contact") tabs.ping(`c${id}`);
-    if (f.type === "state") tabs.rename(`c${id}`, f.number);
   }
 }
 

@@ -40,7 +40,7 @@ function render() {
   const staff = agents.filter((a) => a.role !== "admin" && a.is_active);
   clear(agentRows).append(...staff.map((a) => {
     const mine = live.filter((c) => c.agent_name === a.display_name && c.status !== "queued");
-    const state = presence.get(a.id) || "unknown";
+    const state = presence.get(a.id) || "no signal yet";
     return h("tr", { "data-agent": a.id },
       h("th", { scope: "row", text: a.display_name }),
       h("td", {}, h("span", { class: "badge", "data-status": state, text: state })),
@@ -73,7 +73,7 @@ function render() {
 function monitor(id, number, watch = { rejoin: () => ({ type: "monitor", conversation_id: id }), now: true }) {
   if (panes.has(id)) { tabs.select(`c${id}`); return; }
   const pane = new ChatPane({ id, number, wire, mode: "supervisor", watch,
-    onGone: () => tabs.remove(`c${id}`) });
+    onGone: () => tabs.remove(`c${id}`), onNumber: (n) => tabs.rename(`c${id}`, `Monitoring ${n}`) });
   panes.set(id, pane);
   tabs.add(`c${id}`, `Monitoring ${number}`, pane.el, { closable: true, onClose: () => {
     wire.send({ type: "unmonitor", conversation_id: id });
@@ -131,7 +131,6 @@ function onFrame(f) {
   const pane = panes.get(f.conversation_id);
   if (pane) {
     pane.handle(f);
-    if (f.type === "state") tabs.rename(`c${f.conversation_id}`, `Monitoring ${f.number}`);
     if (f.type === "done" && f.op === "join") announce("Joined the chat");
   }
 }

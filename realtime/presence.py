@@ -1,0 +1,148 @@
+"""Agents as the router sees them: heartbeats, online/away, group toggles, the live board.
+
+An agent is online for routing while at least one console socket (``/ws/agent``) of theirs is
+open on some web process: each process heartbeats its console agents (``Router.heartbeat``)
+every third of the presence TTL. When the last console socket on a process closes, the heartbeat
+is dropped at once (no new offers) and the other processes are asked to beat again if they still
+hold a socket of that agent; otherwise the router's grace period re-queues the agent's chats
+if they do not come back in time.
+
+"Away" keeps the agent's chats but stops new offers: the router gets every group switched off,
+and the groups the agent wants (``active_groups``) are kept aside in ``keys.agent_status`` until
+they are back online.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from desk.models import Agent, AgentGroup
+from realtime import protocol as p
+from realtime.connection import Connection
+from realtime.errors import CommandError
+from realtime.session import Role
+from routing import keys
+from routing.errors import RoutingError
+
+if TYPE_CHECKING:
+    from realtime.chat import Chat
+
+log = logging.getLogger("switchboard.realtime")
+
+QUEUE_HEAD = 100  # queued conversations read per group for the board's oldest wait
+
+
+def console_agents(chat: Chat) -> list[int]:
+    """Agents with a console socket on this process: the ones this process heartbeats."""
+    return [a for a, conns in chat.hub.by_agent.items()
+            if any(c.session.role is Role.AGENT and not c.closed for c in conns)]
+
+
+async def beat(chat: Chat, agent_id: int) -> None:
+    with contextlib.suppress(RoutingError, RedisError, OSError):
+        await chat.router.heartbeat(agent_id)
+
+
+async def connected(chat: Chat, conn: Connection) -> None:
+    if conn.session.role is Role.AGENT and conn.agent_id is not None:
+        await beat(chat, conn.agent_id)
+
+
+async def disconnected(chat: Chat, conn: Connection) -> None:
+    """After ``hub.unregister``: the agent's last console socket here closing drops the beat."""
+    agent_id = conn.agent_id
+    if conn.session.role is not Role.AGENT or agent_id is None \
+            or agent_id in console_agents(chat):
+        return
+    try:
+        await chat.router.presence.leave(agent_id)
+    except (RedisError, OSError) as exc:
+        log.warning("could not mark agent %s offline: %r", agent_id, exc)
+        return
+    # Published after the heartbeat is gone, so a process that still holds a console socket
+    # of this agent beats again right after, never before.
+    chat.hub.publish({"k": "x", "op": "beat", "a": agent_id})
+
+
+async def _status(chat: Chat, agent_id: int) -> tuple[str, set[int] | None]:
+    raw = await chat.hub.redis.hmget(keys.agent_status(agent_id), "status", "groups")
+    status = raw[0].decode() if isinstance(raw[0], bytes) else raw[0]
+    groups = set(orjson.loads(raw[1])) if raw[1] else None
+    return status or "online", groups
+
+
+async def _apply(chat: Chat, agent_id: int, groups: set[int]) -> None:
+    try:
+        await chat.router.set_active_groups(agent_id, groups)
+    except RoutingError as exc:
+        raise CommandError("forbidden", exc.message) from None
+
+
+async def set_groups(chat: Chat, conn: Connection, group_ids: tuple[int, ...]) -> None:
+    """The agent's group toggles; applied now unless away (then kept for coming back)."""
+    assert conn.agent_id is not None
+    wanted = set(group_ids)
+    if not wanted <= conn.groups:
+        raise CommandError("forbidden", "not a group of yours")
+    status, _ = await _status(chat, conn.agent_id)
+    await chat.hub.redis.hset(keys.agent_status(conn.agent_id), "groups",
+                              orjson.dumps(sorted(wanted)))
+    if status != "away":
+        await _apply(chat, conn.agent_id, wanted)
+
+
+async def set_status(chat: Chat, conn: Connection, status: str) -> None:
+    agent_id = conn.agent_id
+    assert agent_id is not None
+    previous, wanted = await _status(chat, agent_id)
+    if wanted is None:
+        wanted = await chat.router.store.active_groups(agent_id)
+    await chat.hub.redis.hset(keys.agent_status(agent_id), mapping={
+        "status": status, "groups": orjson.dumps(sorted(wanted))})
+    if status == "away":
+        await _apply(chat, agent_id, set())
+    elif previous == "away":
+        await _apply(chat, agent_id, wanted & conn.groups)
+    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, status))
+
+
+async def board(chat: Chat, conn: Connection) -> p.Board:
+    """Agents (status, load, active groups) and queues (length, oldest wait) of my groups."""
+    async with chat.sm() as s:
+        query = select(AgentGroup.group_id, Agent.id, Agent.display_name).join(
+            Agent, Agent.id == AgentGroup.agent_id).where(Agent.is_active.is_(True))
+        if not conn.is_admin:
+            query = query.where(AgentGroup.group_id.in_(sorted(conn.groups)))
+        rows = (await s.execute(query)).all()
+    members: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for group_id, agent_id, name in rows:
+        members.setdefault(group_id, []).append(agent_id)
+        names[agent_id] = name
+    groups = sorted(conn.groups if not conn.is_admin else members)
+    store = chat.router.store
+    now = time.time()
+    queues = []
+    live: dict[int, p.BoardAgent] = {}
+    for group_id in groups:
+        snap = await store.snapshot(group_id, members.get(group_id, []), QUEUE_HEAD)
+        oldest = min((i.arrival for i in snap.items), default=None)
+        queues.append(p.BoardQueue(group_id, await store.queue_length(group_id),
+                                   None if oldest is None else max(0, int(now - oldest))))
+        for a in snap.agents.values():
+            if a.agent_id in live:
+                continue
+            status = "offline"
+            if a.online:
+                status, _ = await _status(chat, a.agent_id)
+            live[a.agent_id] = p.BoardAgent(
+                a.agent_id, names[a.agent_id], status, a.chats, a.max_chats, a.tickets,
+                a.max_tickets, tuple(sorted(await store.active_groups(a.agent_id))))
+    return p.Board(tuple(live[a] for a in sorted(live)), tuple(queues))

@@ -1,0 +1,159 @@
+"""Router events (``routing.events`` on ``keys.EVENTS``) turned into frames for local sockets.
+
+Every web process receives every router event through the hub's one subscription and acts only
+for the sockets it holds, so nothing here is re-published. Events are handled one at a time in
+arrival order (an offer and its expiry must not swap), on a task of their own so the hub's
+listener never waits on the records.
+
+Who gets what (each push checked against the socket's current rights):
+
+- ``offer`` -> the agent's console sockets, if the agent is still in that group: ``offer``
+- ``offer_expired`` -> the agent's sockets: ``offer_revoked``
+- ``assigned`` -> the agent's sockets get the conversation (history replayed); everyone in the
+  conversation: ``assigned`` with the agent's display name
+- ``requeued`` -> the previous holder's sockets lose it; the conversation: ``participant_left``
+- ``queued`` / ``queue`` -> the visitor's sockets: ``queued`` with position and wait, sent only
+  when the position changed
+- ``rebuilt`` -> a new epoch: every client reloads
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from typing import TYPE_CHECKING
+
+from realtime import protocol as p
+from realtime import records
+from realtime.connection import Connection
+from realtime.session import Part, Role
+from routing import events as ev
+
+if TYPE_CHECKING:
+    from realtime.chat import Chat
+
+log = logging.getLogger("switchboard.realtime")
+
+
+def _eta(seconds: float | None) -> int | None:
+    return None if seconds is None else math.ceil(seconds)
+
+
+class RouterEvents:
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+        self.hub = chat.hub
+        self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._positions: dict[int, int] = {}  # conversation -> last position sent from here
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="router-events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def feed(self, raw: bytes) -> None:
+        self._inbox.put_nowait(raw)
+
+    async def _run(self) -> None:
+        while True:
+            raw = await self._inbox.get()
+            try:
+                await self.handle(ev.parse(raw))
+            except ValueError as exc:
+                log.warning("bad router event %r: %s", raw[:200], exc)
+            except Exception:
+                log.exception("router event %r failed", raw[:200])
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _owners(self, cid: int) -> list[Connection]:
+        return [c for c in self.hub.by_conv.get(cid, ()) if c.session.parts.get(cid) is Part.OWNER]
+
+    def queued(self, cid: int, position: int, eta_s: int | None, *, force: bool = False) -> None:
+        """Tell the visitor's sockets here where they stand (if it changed, unless ``force``)."""
+        if not force and self._positions.get(cid) == position:
+            return
+        owners = self._owners(cid)
+        if not owners:
+            return
+        self._positions[cid] = position
+        frame = p.serialize_text(p.Queued(cid, position, eta_s))
+        for conn in owners:
+            conn.push(frame)
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def handle(self, event: ev.Event) -> None:
+        cid = getattr(event, "conversation_id", None)
+        if cid is not None:
+            self.chat.forget_conv(cid)
+        match event:
+            case ev.Offer(cid, group_id, agent_id, expires_at_ms):
+                await self._offer(cid, group_id, agent_id, expires_at_ms)
+            case ev.OfferExpired(cid, agent_id, _):
+                frame = p.serialize_text(p.OfferRevoked(cid))
+                for conn in self.hub.agent_conns(agent_id):
+                    conn.push(frame)
+            case ev.Assigned(cid, _, agent_id, _):
+                await self._assigned(cid, agent_id)
+            case ev.Requeued(cid, _, agent_id, reason):
+                await self._requeued(cid, agent_id, reason)
+            case ev.Queued(cid, _, position, eta_s):
+                self.queued(cid, position, _eta(eta_s))
+            case ev.QueueChanged(_, ids, eta_each):
+                for i, queued_id in enumerate(ids):
+                    if queued_id in self.hub.by_conv:
+                        self.queued(queued_id, i + 1,
+                                    None if eta_each is None else _eta(eta_each * (i + 1)))
+            case ev.Released(cid, _, _):
+                self._positions.pop(cid, None)
+            case ev.Rebuilt(epoch):
+                self.hub.epoch_seen(epoch)
+
+    async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
+        conns = [c for c in self.hub.agent_conns(agent_id)
+                 if c.session.role is Role.AGENT and not c.closed
+                 and (c.is_admin or group_id in c.groups)]
+        if not conns:
+            return  # no console here; the offer lapses to the next agent if nobody answers
+        info = await self.chat.conv(cid)
+        if info is None:
+            return
+        left = max(0.0, round(expires_at_ms / 1000 - time.time(), 1))
+        frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left))
+        for conn in conns:
+            conn.push(frame)
+
+    async def _assigned(self, cid: int, agent_id: int) -> None:
+        self._positions.pop(cid, None)
+        for conn in self.hub.agent_conns(agent_id):
+            if conn.session.parts.get(cid) is not Part.ASSIGNEE:
+                self.hub.attach(conn, cid, Part.ASSIGNEE)
+        if cid in self.hub.by_conv:
+            name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
+            self._local(cid, p.Assigned(cid, name))
+
+    async def _requeued(self, cid: int, agent_id: int, reason: str) -> None:
+        self._positions.pop(cid, None)
+        for conn in self.hub.agent_conns(agent_id):
+            if conn.session.parts.get(cid) is Part.ASSIGNEE:
+                self.hub.detach(conn, cid)
+        if reason == "transferred" or cid not in self.hub.by_conv:
+            return  # a transfer says so itself (realtime.staff.transfer)
+        name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
+        self._local(cid, p.ParticipantLeft(cid, name, "agent"))
+
+    def _local(self, cid: int, frame: p.ServerFrame) -> None:
+        """To everyone in the conversation on this process (each process does the same)."""
+        text = p.serialize_text(frame)
+        for conn in self.hub.by_conv.get(cid, ()):
+            if conn.session.sees(cid, False):
+                conn.push(text)
