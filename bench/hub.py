@@ -2,7 +2,8 @@
 
 Brings up a private redis-server, a throwaway PostgreSQL database (``--sqlite`` for the embedded
 SQLite instead) and two uvicorn web processes: every visitor on A, every agent on B, so each
-message crosses Redis. Then:
+message crosses Redis. The pairs' chats are written to the records already assigned (routing
+has its own bench, ``bench.router``); visitors connect with their token, agents log in. Then:
 
 1. a rate ladder: at each rate the visitors' messages go out on a schedule fixed in advance
    (open loop: the sender never waits for replies; if it falls behind, the lateness counts).
@@ -50,9 +51,9 @@ PASSWORD = "bench password 123"
 SHOP = "http://shop.bench"
 CONSOLE = "http://console.bench"
 SITE_KEY = "site_bench"
+SECRET = "b" * 40
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-VISITORS_PER_ADDRESS = 25  # visitor sessions are rate limited per client address (30/min)
 
 
 def free_port() -> int:
@@ -95,14 +96,18 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-async def seed(database_url: str, agents: int) -> None:
-    from desk.auth import hash_password
+async def seed(database_url: str, agents: int, pairs: int) -> list[tuple[int, str]]:
+    """Site, group, agents, and ``pairs`` live chats (contact + conversation assigned to an
+    agent), written straight to the records: the message path is measured here, routing has
+    its own bench. Returns each pair's (conversation id, visitor token)."""
+    from desk.auth import hash_password, issue_visitor_token
     from desk.db import make_engine, make_sessionmaker
-    from desk.models import Agent, AgentGroup, Department, Group, Site
+    from desk.models import Agent, AgentGroup, Contact, Conversation, Department, Group, Site
     from desk.schema import create_all
     from desk.settings import Settings
 
-    engine = make_engine(Settings(database_url=database_url))
+    settings = Settings(database_url=database_url, secret_key=SECRET)
+    engine = make_engine(settings)
     await create_all(engine)
     sm = make_sessionmaker(engine)
     h = hash_password(PASSWORD)
@@ -111,15 +116,27 @@ async def seed(database_url: str, agents: int) -> None:
         s.add(dept)
         await s.flush()
         group = Group(department_id=dept.id, name="G")
-        s.add(group)
+        site = Site(key=SITE_KEY, name="Bench", allowed_origins=[SHOP])
+        s.add_all([group, site])
         await s.flush()
         dept.front_group_id = group.id
-        s.add(Site(key=SITE_KEY, name="Bench", allowed_origins=[SHOP]))
-        for i in range(agents):
-            s.add(Agent(email=f"a{i}@bench.test", display_name=f"A{i}", password_hash=h,
-                        chat_capacity=100_000, groups=[AgentGroup(group_id=group.id)]))
+        staff = [Agent(email=f"a{i}@bench.test", display_name=f"A{i}", password_hash=h,
+                       chat_capacity=100_000, groups=[AgentGroup(group_id=group.id)])
+                 for i in range(agents)]
+        contacts = [Contact(name=f"V{i}", token_nonce=secrets.token_hex(16))
+                    for i in range(pairs)]
+        s.add_all([*staff, *contacts])
+        await s.flush()
+        convs = [Conversation(number=f"SB-{2_000_000 + i}", channel="chat", status="active",
+                              department_id=dept.id, group_id=group.id, site_id=site.id,
+                              contact_id=c.id, assignee_id=staff[i % agents].id)
+                 for i, c in enumerate(contacts)]
+        s.add_all(convs)
         await s.commit()
+        out = [(cv.id, issue_visitor_token(settings, c.id, c.token_nonce))
+               for cv, c in zip(convs, contacts, strict=True)]
     await engine.dispose()
+    return out
 
 
 def start_web(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -148,6 +165,7 @@ class Peer:
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.waiting: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self.resuming: set[int] = set()
         self.ws: WsClient | None = None
 
     def expect(self, key: Any) -> asyncio.Future[dict[str, Any]]:
@@ -172,15 +190,24 @@ class Peer:
                 else:
                     stats.duplicated += 1
         elif kind == "ack":
-            stats.acked[frame["client_id"]] = frame["seq"]
+            stats.acked[frame["client_id"]] = now
+        elif kind == "welcome":
+            # Like the widget and the console: resume every conversation, then go live.
+            self.resuming = set(frame["conversations"])
+            for cid in self.resuming:
+                send(self, {"type": "resume", "conversation_id": cid, "after_seq": 0})
+            if not self.resuming:
+                self._resolve("ready", frame)
+        elif kind == "state":
+            self.resuming.discard(frame["conversation_id"])
+            if not self.resuming:
+                self._resolve("ready", frame)
         elif kind == "error":
             if frame.get("code") == "rate_limited":
                 stats.refused += 1
             else:
                 stats.errors.append(frame)
             self._resolve(frame.get("ref"), frame)
-        elif kind == "done":
-            self._resolve(("done", frame.get("conversation_id")), frame)
         else:
             self._resolve(kind, frame)
 
@@ -194,7 +221,7 @@ class AgentPeer(Peer):
 class Stats:
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
-        self.acked: dict[str, int] = {}
+        self.acked: dict[str, float] = {}  # client_id -> ack receipt time
         self.duplicated = 0
         self.refused = 0
         self.errors: list[dict[str, Any]] = []
@@ -214,7 +241,7 @@ def send(peer: Peer, frame: dict[str, Any]) -> None:
 
 async def visitor_token(base: str, address: str) -> str:
     transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(transport=transport) as http:
+    async with httpx.AsyncClient(transport=transport, timeout=30) as http:
         r = await http.post(base + "/api/visitor/session", json={"site_key": SITE_KEY},
                             headers={"Origin": SHOP})
     r.raise_for_status()
@@ -224,7 +251,7 @@ async def visitor_token(base: str, address: str) -> str:
 
 async def open_visitor(port: int, token: str, stats: Stats, address: str) -> Peer:
     peer = Peer(stats)
-    welcome = peer.expect("welcome")
+    welcome = peer.expect("ready")
     peer.ws = await connect("127.0.0.1", port, f"/ws/visitor?site={SITE_KEY}",
                             {"Origin": SHOP}, peer.on_text, local_host=address)
     send(peer, {"type": "auth", "token": token})
@@ -233,13 +260,15 @@ async def open_visitor(port: int, token: str, stats: Stats, address: str) -> Pee
 
 
 async def open_agents(n: int, base: str, port: int, stats: Stats) -> list[AgentPeer]:
-    async with httpx.AsyncClient() as http:
+    sem = asyncio.Semaphore(2)  # a login verifies an argon2 hash: CPU-bound on the server
+    async with httpx.AsyncClient(timeout=30) as http:
         async def one(i: int) -> AgentPeer:
-            r = await http.post(base + "/api/auth/login", headers={"Origin": CONSOLE},
-                                json={"email": f"a{i}@bench.test", "password": PASSWORD})
+            async with sem:
+                r = await http.post(base + "/api/auth/login", headers={"Origin": CONSOLE},
+                                    json={"email": f"a{i}@bench.test", "password": PASSWORD})
             r.raise_for_status()
             peer = AgentPeer(stats)
-            welcome = peer.expect("welcome")
+            welcome = peer.expect("ready")
             peer.ws = await connect("127.0.0.1", port, "/ws/agent",
                                     {"Origin": CONSOLE,
                                      "Cookie": f"sb_session={r.cookies['sb_session']}"},
@@ -250,26 +279,18 @@ async def open_agents(n: int, base: str, port: int, stats: Stats) -> list[AgentP
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def open_pairs(n: int, agents: list[AgentPeer], base: str, port: int, stats: Stats,
-                     concurrency: int) -> list[Pair]:
+async def open_pairs(chats: list[tuple[int, str]], agents: list[AgentPeer], port: int,
+                     stats: Stats, concurrency: int) -> list[Pair]:
+    """Connect every pair's visitor (agents hold their chats from the welcome on)."""
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> Pair:
+        cid, token = chats[i]
         async with sem:
-            address = f"127.0.0.{2 + i // VISITORS_PER_ADDRESS}"
-            token = await visitor_token(base, address)
-            v = await open_visitor(port, token, stats, address)
-            started = v.expect("started")
-            send(v, {"type": "start_chat", "client_id": "start", "text": "",
-                     "department_id": 1})
-            cid = (await asyncio.wait_for(started, 15))["conversation_id"]
-            ag = agents[i % len(agents)]
-            done = ag.expect(("done", cid))
-            send(ag, {"type": "accept", "conversation_id": cid})
-            await asyncio.wait_for(done, 15)
-            return Pair(v, ag, cid)
+            v = await open_visitor(port, token, stats, f"127.0.0.{2 + i // 5000}")
+        return Pair(v, agents[i % len(agents)], cid)
 
-    return list(await asyncio.gather(*(one(i) for i in range(n))))
+    return list(await asyncio.gather(*(one(i) for i in range(len(chats)))))
 
 
 async def run_rate(pairs: list[Pair], rate: float, seconds: float, tag: str,
@@ -295,9 +316,8 @@ async def run_rate(pairs: list[Pair], rate: float, seconds: float, tag: str,
         if i < total:
             await asyncio.sleep(max(0.0, due[i] - loop.time()))
     deadline = loop.time() + 10
-    refused = stats.refused - refused0
     # Polls dicts the socket callbacks fill; an Event per message would cost more than it saves.
-    while loop.time() < deadline:  # noqa: ASYNC110
+    while loop.time() < deadline:
         acked = sum(1 for c in ids if c in stats.acked)
         if acked + (stats.refused - refused0) >= total and \
                 all(c in stats.received for c in ids if c in stats.acked):
@@ -307,7 +327,10 @@ async def run_rate(pairs: list[Pair], rate: float, seconds: float, tag: str,
     acked_ids = [c for c in ids if c in stats.acked]
     lat = sorted((stats.received[c] - due[k]) * 1000 for k, c in enumerate(ids)
                  if c in stats.received)
+    ack_lat = sorted((stats.acked[c] - due[k]) * 1000 for k, c in enumerate(ids)
+                     if c in stats.acked)
     return {"rate": rate, "sent": total, "acked": len(acked_ids), "refused": refused,
+            "ack_p50_ms": round(pct(ack_lat, 0.5), 2), "ack_p99_ms": round(pct(ack_lat, 0.99), 2),
             "unacked": total - len(acked_ids) - refused,
             "lost": sum(1 for c in acked_ids if c not in stats.received),
             "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2),
@@ -388,8 +411,7 @@ class Database:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    nofile = raise_nofile()  # inherited by the web processes
-    wall0 = time.perf_counter()
+    raise_nofile()  # inherited by the web processes
     tmp = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -398,81 +420,100 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL))
         async with Database(args, tmp) as db:
-            await seed(db.url, args.agents)
-            ports = [free_port(), free_port()]
-            base_env = {k: v for k, v in os.environ.items()
-                        if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL",
-                                                                           "REDIS_URL"}}
-            for i, port in enumerate(ports):
-                env = {**base_env, "SWITCHBOARD_MODE": "test",
-                       "SWITCHBOARD_SECRET_KEY": "b" * 40,
-                       "SWITCHBOARD_DATA_DIR": str(tmp / f"w{i}"),
-                       "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE,
-                       "SWITCHBOARD_LOG_LEVEL": "warning",
-                       "SWITCHBOARD_LOGIN_ATTEMPTS_PER_MIN": "10000",
-                       "DATABASE_URL": db.url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-                procs.append(start_web(env, tmp / f"w{i}.log"))
-            web_a, web_b = procs[1], procs[2]
-            a, b = (f"http://127.0.0.1:{p}" for p in ports)
-            await asyncio.gather(wait_ready(a, web_a), wait_ready(b, web_b))
-            stats = Stats()
-            t0 = time.perf_counter()
-            agents = await open_agents(args.agents, b, ports[1], stats)
-            pairs = await open_pairs(args.pairs, agents, a, ports[0], stats, args.concurrency)
-            setup_s = time.perf_counter() - t0
-            print(f"{len(pairs)} pairs ready in {setup_s:.1f} s", file=sys.stderr)
-            await run_rate(pairs, min(500.0, args.rate), 1.0, "warm", stats)
-            ladder = sorted({*args.ladder, args.rate})
-            results: list[dict[str, Any]] = []
-            failures = 0
-            for rate in ladder:
-                if failures >= 2 and rate != args.rate:
-                    continue
-                servers = [web_a.pid, web_b.pid, procs[0].pid]
-                cpu0 = (cpu_s(servers), cpu_s(db.backends()), time.process_time())
-                w0 = time.perf_counter()
-                r = await run_rate(pairs, rate, args.seconds, str(int(rate)), stats)
-                wall = time.perf_counter() - w0
-                r["web_redis_cores"] = round((cpu_s(servers) - cpu0[0]) / wall, 2)
-                r["db_cores"] = round((cpu_s(db.backends()) - cpu0[1]) / wall, 2)
-                r["loadgen_cores"] = round((time.process_time() - cpu0[2]) / wall, 2)
-                results.append(r)
-                print(orjson.dumps(r).decode(), file=sys.stderr)
-                good = r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0
-                failures = 0 if good else failures + 1
-            duplicated = stats.duplicated
-            for pair in pairs:
-                assert pair.visitor.ws is not None
-                pair.visitor.ws.close()
-            idle = await idle_sockets(a, ports[0], web_a.pid, args.idle, stats)
-            at = next(r for r in results if r["rate"] == args.rate)
-            ok = [r["rate"] for r in results
-                  if r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0]
-            return {
-                "rate": args.rate, "p50_ms": at["p50_ms"], "p99_ms": at["p99_ms"],
-                "lost": sum(r["lost"] for r in results), "duplicated": duplicated,
-                "unacked": sum(r["unacked"] for r in results),
-                "refused": sum(r["refused"] for r in results),
-                "rss_kib_per_idle_conn": idle["rss_kib_per_idle_conn"],
-                "max_rate_p99_under_10ms": max(ok) if ok else 0,
-                "server_cores_at_rate": at["web_redis_cores"] + at["db_cores"],
-                "loadgen_cores_at_rate": at["loadgen_cores"],
-                **{k: v for k, v in idle.items() if k != "rss_kib_per_idle_conn"},
-                "pairs": len(pairs), "agents": len(agents), "setup_s": round(setup_s, 1),
-                "database": "sqlite" if args.sqlite else "postgresql", "nofile": nofile,
-                "other_errors": len(stats.errors), "ladder": results,
-                "wall_s": round(time.perf_counter() - wall0, 1),
-            }
-    finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+                return await measure(args, db, tmp, redis_port, procs)
+            finally:
+                stop(procs)  # before the database is dropped
+    finally:
+        stop(procs)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_port: int,
+                  procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    wall0 = time.perf_counter()
+    chats = await seed(db.url, args.agents, args.pairs)
+    ports = [free_port(), free_port()]
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL",
+                                                                   "REDIS_URL"}}
+    for i, port in enumerate(ports):
+        env = {**base_env, "SWITCHBOARD_MODE": "test",
+               "SWITCHBOARD_SECRET_KEY": "b" * 40,
+               "SWITCHBOARD_DATA_DIR": str(tmp / f"w{i}"),
+               "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE,
+               "SWITCHBOARD_LOG_LEVEL": "warning",
+               "SWITCHBOARD_LOGIN_ATTEMPTS_PER_MIN": "10000",
+               "DATABASE_URL": db.url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+        procs.append(start_web(env, tmp / f"w{i}.log"))
+    web_a, web_b = procs[1], procs[2]
+    a, b = (f"http://127.0.0.1:{p}" for p in ports)
+    await asyncio.gather(wait_ready(a, web_a), wait_ready(b, web_b))
+    stats = Stats()
+    t0 = time.perf_counter()
+    agents = await open_agents(args.agents, b, ports[1], stats)
+    print(f"{len(agents)} agents ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    pairs = await open_pairs(chats, agents, ports[0], stats, args.concurrency)
+    setup_s = time.perf_counter() - t0
+    print(f"{len(pairs)} pairs ready in {setup_s:.1f} s", file=sys.stderr)
+    await run_rate(pairs, min(500.0, args.rate), 1.0, "warm", stats)
+    ladder = sorted({*args.ladder, args.rate})
+    results: list[dict[str, Any]] = []
+    failures = 0
+    for rate in ladder:
+        if failures >= 2 and rate != args.rate:
+            continue
+        servers = [web_a.pid, web_b.pid, procs[0].pid]
+        cpu0 = (cpu_s(servers), cpu_s(db.backends()), time.process_time())
+        w0 = time.perf_counter()
+        r = await run_rate(pairs, rate, args.seconds, str(int(rate)), stats)
+        wall = time.perf_counter() - w0
+        r["web_redis_cores"] = round((cpu_s(servers) - cpu0[0]) / wall, 2)
+        r["db_cores"] = round((cpu_s(db.backends()) - cpu0[1]) / wall, 2)
+        r["loadgen_cores"] = round((time.process_time() - cpu0[2]) / wall, 2)
+        results.append(r)
+        print(orjson.dumps(r).decode(), file=sys.stderr)
+        good = r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0
+        failures = 0 if good else failures + 1
+    duplicated = stats.duplicated
+    for pair in pairs:
+        assert pair.visitor.ws is not None
+        pair.visitor.ws.close()
+    idle = await idle_sockets(a, ports[0], web_a.pid, args.idle, stats)
+    at = next(r for r in results if r["rate"] == args.rate)
+    ok = [r["rate"] for r in results
+          if r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0]
+    return {
+        "rate": args.rate, "p50_ms": at["p50_ms"], "p99_ms": at["p99_ms"],
+        "lost": sum(r["lost"] for r in results), "duplicated": duplicated,
+        "unacked": sum(r["unacked"] for r in results),
+        "refused": sum(r["refused"] for r in results),
+        "rss_kib_per_idle_conn": idle["rss_kib_per_idle_conn"],
+        "max_rate_p99_under_10ms": max(ok) if ok else 0,
+        "server_cores_at_rate": at["web_redis_cores"] + at["db_cores"],
+        "loadgen_cores_at_rate": at["loadgen_cores"],
+        **{k: v for k, v in idle.items() if k != "rss_kib_per_idle_conn"},
+        "pairs": len(pairs), "agents": len(agents), "setup_s": round(setup_s, 1),
+        "database": "sqlite" if args.sqlite else "postgresql",
+        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        "other_errors": len(stats.errors), "ladder": results,
+        "wall_s": round(time.perf_counter() - wall0, 1),
+    }
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == "__main__":

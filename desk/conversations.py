@@ -6,13 +6,14 @@ the poller — cannot forget to commit before acknowledging.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, insert, literal, select, tuple_, update
+from sqlalchemy import Table, case, insert, literal, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from desk.db import SessionMaker
@@ -197,21 +198,44 @@ class NewMessage:
     whisper_to: int | None = None
 
 
-Appended = tuple[Message, bool] | Exception
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A stored message as ``append_messages`` reports it (no ORM object: the hot path makes
+    thousands a second). ``created`` is False when the client_id was stored before; the fields
+    are then the first copy's."""
+
+    conversation_id: int
+    seq: int
+    author_kind: str
+    author_id: int | None
+    author_name: str | None
+    visibility: str
+    client_id: str | None
+    body: str
+    whisper_to: int | None
+    created_at: datetime
+    created: bool
+
+    @classmethod
+    def of(cls, m: Message, created: bool) -> Appended:
+        return cls(m.conversation_id, m.seq, m.author_kind, m.author_id, m.author_name,
+                   m.visibility, m.client_id, m.body, m.whisper_to, m.created_at, created)
 
 
-async def append_messages(sm: SessionMaker, items: Sequence[NewMessage]) -> list[Appended]:
-    """Group commit: store many messages in ONE transaction; per item ``(message, created)``.
+async def append_messages(sm: SessionMaker,
+                          items: Sequence[NewMessage]) -> list[Appended | Exception]:
+    """Group commit: store many messages in ONE transaction; per item its ``Appended``.
 
     Same guarantees as ``append_message`` for each item: per-conversation gap-free ``seq`` in
     the order given, ``client_id`` idempotency (also between items of one batch), committed
     before this returns. One SELECT finds the batch's known client_ids, one UPDATE ... RETURNING
-    reserves ``n`` seqs per conversation, one INSERT stores the rows. An item that fails
-    validation or names a missing conversation gets its exception in place of a result and
-    does not affect the others. A concurrent writer inserting the same client_id in between
-    (unique violation) or a lock conflict sends the whole batch down the per-item path.
+    reserves ``n`` seqs per conversation (after locking the rows in id order), one INSERT
+    stores the rows. An item that fails validation or names a missing conversation gets its
+    exception in place of a result and does not affect the others. A concurrent writer
+    inserting the same client_id in between (unique violation) or a lock conflict sends the
+    whole batch down the per-item path.
     """
-    results: list[Appended | None] = [None] * len(items)
+    results: list[Appended | Exception | None] = [None] * len(items)
     todo: list[int] = []
     for i, item in enumerate(items):
         try:
@@ -230,27 +254,31 @@ async def append_messages(sm: SessionMaker, items: Sequence[NewMessage]) -> list
     return [r if r is not None else RuntimeError("message not stored") for r in results]
 
 
-async def _append_one(sm: SessionMaker, item: NewMessage) -> Appended:
+async def _append_one(sm: SessionMaker, item: NewMessage) -> Appended | Exception:
     try:
-        return await append_message(
+        msg, created = await append_message(
             sm, item.conversation_id, author_kind=item.author_kind, body=item.body,
             author_id=item.author_id, author_name=item.author_name,
             visibility=item.visibility, client_id=item.client_id, whisper_to=item.whisper_to)
     except (InvalidInput, NotFound) as exc:
         return exc
+    return Appended.of(msg, created)
 
 
 async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: list[int],
-                        results: list[Appended | None]) -> None:
-    keys = {(items[i].conversation_id, items[i].client_id) for i in todo
-            if items[i].client_id is not None}
+                        results: list[Appended | Exception | None]) -> None:
+    keyed = [items[i] for i in todo if items[i].client_id is not None]
     async with sm() as s:
-        known: dict[tuple[int, str | None], Message] = {}
-        if keys:
+        known: dict[tuple[int, str | None], Appended] = {}
+        if keyed:
+            # Two scalar IN lists (one bound array each) instead of a row-value IN: cheap to
+            # build and still an index scan on (conversation_id, client_id).
             rows = (await s.execute(select(Message).where(
-                tuple_(Message.conversation_id, Message.client_id).in_(sorted(keys)))
-            )).scalars().all()
-            known = {(m.conversation_id, m.client_id): m for m in rows}
+                Message.conversation_id.in_({m.conversation_id for m in keyed}),
+                Message.client_id.in_({m.client_id for m in keyed})))).scalars().all()
+            wanted = {(m.conversation_id, m.client_id) for m in keyed}
+            known = {(m.conversation_id, m.client_id): Appended.of(m, False) for m in rows
+                     if (m.conversation_id, m.client_id) in wanted}
         fresh: list[int] = []
         first: dict[tuple[int, str | None], int] = {}  # within the batch: first item per key
         repeats: list[tuple[int, int]] = []
@@ -259,7 +287,7 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
             item = items[i]
             key = (item.conversation_id, item.client_id)
             if item.client_id is not None and key in known:
-                results[i] = (known[key], False)
+                results[i] = known[key]
             elif item.client_id is not None and key in first:
                 repeats.append((i, first[key]))
             else:
@@ -271,18 +299,21 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
             return
         now = utcnow()
         ids = sorted(counts)
-        step = (case(counts, value=Conversation.id) if len(ids) > 1
-                else literal(counts[ids[0]]))
-        # One statement for the whole batch. Its row locks make a concurrent batch on a shared
-        # conversation wait for this commit (a deadlock lands in the per-item fallback).
-        last = dict((await s.execute(
+        step: Any = literal(counts[ids[0]])
+        if len(ids) > 1:
+            # Row locks in id order (an UPDATE alone takes them in scan order), so batches
+            # sharing conversations queue instead of deadlocking. SQLite: one writer anyway.
+            await s.execute(select(Conversation.id).where(Conversation.id.in_(ids))
+                            .order_by(Conversation.id).with_for_update())
+            step = case(counts, value=Conversation.id)
+        reserved = (await s.execute(
             update(Conversation).where(Conversation.id.in_(ids))
             .values(last_seq=Conversation.last_seq + step, updated_at=now)
             .returning(Conversation.id, Conversation.last_seq)
             .execution_options(synchronize_session=False)
-        )).tuples().all())
-        nxt = {cid: last[cid] - n + 1 for cid, n in counts.items() if cid in last}
-        created: list[Message] = []
+        )).all()
+        nxt = {cid: seq - counts[cid] + 1 for cid, seq in reserved}
+        rows_out: list[dict[str, Any]] = []
         for i in fresh:
             item = items[i]
             seq = nxt.get(item.conversation_id)
@@ -290,27 +321,22 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
                 results[i] = NotFound(f"conversation {item.conversation_id} not found")
                 continue
             nxt[item.conversation_id] = seq + 1
-            msg = Message(conversation_id=item.conversation_id, seq=seq,
-                          author_kind=item.author_kind, author_id=item.author_id,
-                          author_name=item.author_name, visibility=item.visibility,
-                          client_id=item.client_id, body=item.body, whisper_to=item.whisper_to,
-                          created_at=now)
-            created.append(msg)
-            results[i] = (msg, True)
-        if created:
-            await s.execute(insert(Message.__table__), [_row(m) for m in created])
+            results[i] = Appended(item.conversation_id, seq, item.author_kind, item.author_id,
+                                  item.author_name, item.visibility, item.client_id, item.body,
+                                  item.whisper_to, now, True)
+            rows_out.append({"conversation_id": item.conversation_id, "seq": seq,
+                             "author_kind": item.author_kind, "author_id": item.author_id,
+                             "author_name": item.author_name, "visibility": item.visibility,
+                             "client_id": item.client_id, "body": item.body,
+                             "body_html": None, "email_message_id": None,
+                             "whisper_to": item.whisper_to, "created_at": now})
+        if rows_out:
+            await s.execute(insert(cast(Table, Message.__table__)), rows_out)
         await s.commit()
         for i, j in repeats:
             done = results[j]
-            results[i] = (done[0], False) if isinstance(done, tuple) else done
-
-
-def _row(m: Message) -> dict[str, Any]:
-    return {"conversation_id": m.conversation_id, "seq": m.seq, "author_kind": m.author_kind,
-            "author_id": m.author_id, "author_name": m.author_name,
-            "visibility": m.visibility, "client_id": m.client_id, "body": m.body,
-            "body_html": None, "email_message_id": None, "whisper_to": m.whisper_to,
-            "created_at": m.created_at}
+            results[i] = (dataclasses.replace(done, created=False)
+                          if isinstance(done, Appended) else done)
 
 
 def _check_message(author_kind: str, body: str, visibility: str, client_id: str | None,

@@ -1,8 +1,9 @@
 """Strict e-mail address parsing, shared by inbound parsing and outbound composition.
 
 ``email.utils.parseaddr`` on Python 3.11.7 reads ``alice@example.org(<bob@example.com>`` as
-Bob's address (CVE-2023-27043). Here only four shapes are accepted — ``addr``, ``<addr>``,
-``Name <addr>`` and ``"Quoted Name" <addr>`` — and anything else raises ``UnsafeAddress``:
+Bob's address (CVE-2023-27043). Here only five shapes are accepted — ``addr``, ``<addr>``,
+``Name <addr>``, ``"Quoted Name" <addr>`` and the old ``addr (Plain Name)``, whose comment may
+hold no address characters (``<>@,;:"[]()\\``) — and anything else raises ``UnsafeAddress``:
 a mail whose sender cannot be read unambiguously is never treated as coming from anyone.
 """
 
@@ -22,6 +23,7 @@ _QUOTED = r'"(?:[^"\\\r\n]|\\.)*"'
 _PHRASE = r"[^\s<>()@,;:\"\[\]\\]+(?:[ \t]+[^\s<>()@,;:\"\[\]\\]+)*"
 _BARE = re.compile(rf"\s*(?:{_ADDR}|<{_ADDR.replace('addr', 'addr2')}>)\s*")
 _NAMED = re.compile(rf"\s*(?P<name>{_QUOTED}|{_PHRASE})\s*<{_ADDR}>\s*")
+_COMMENTED = re.compile(rf"\s*{_ADDR}[ \t]*\((?P<comment>[^()<>@,;:\"\[\]\\]*)\)\s*")
 MAX_ADDRESS_CHARS = 320
 
 
@@ -54,6 +56,9 @@ def parse_address(value: str) -> Address:
         if name.startswith('"'):
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
         return _checked(named.group("addr"), decode_header_value(name, 200))
+    if (commented := _COMMENTED.fullmatch(text)) is not None:
+        return _checked(commented.group("addr"),
+                        decode_header_value(commented.group("comment").strip(), 200))
     raise UnsafeAddress(f"ambiguous or malformed address: {text[:100]!r}")
 
 

@@ -89,7 +89,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("utf-8", errors="switchboard-mixed")
 
 
-def _fix_surrogates(text: str) -> str:
+def decode_8bit(text: str) -> str:
     """Raw 8-bit header bytes arrive as surrogate escapes; read them as UTF-8, else cp1252."""
     if not _SURROGATE.search(text):
         return text
@@ -121,7 +121,7 @@ def decode_header_value(value: str | Header | None, limit: int = MAX_HEADER_CHAR
             out.append(chunk.decode("raw-unicode-escape", errors="replace"))
         else:
             out.append(decode_bytes(chunk, charset))
-    return clean_header_value(_fix_surrogates("".join(out)), limit)
+    return clean_header_value(decode_8bit("".join(out)), limit)
 
 
 def raw_header_text(value: str | Header | None) -> str:

@@ -14,13 +14,16 @@ import hashlib
 import html as htmllib
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.generator import BytesGenerator
+from email.header import Header
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
+from urllib.parse import unquote
 
 import nh3
 
@@ -28,6 +31,7 @@ from ingest.addresses import Address, parse_address, parse_address_list
 from ingest.errors import OversizeMail, PoisonMail, UnsafeAddress
 from ingest.headers import (
     clean_header_value,
+    decode_8bit,
     decode_bytes,
     decode_header_value,
     message_ids,
@@ -39,6 +43,8 @@ _DELIMITER_LINE = re.compile(rb"^--", re.MULTILINE)
 _BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|div|li|tr|h[1-6]|table|blockquote|pre)\s*>")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\u202a-\u202e\u2066-\u2069]+")
+# Sanitised output always writes attributes as name="value", so this finds every cid image.
+_CID_SRC = re.compile(r'(<img\b(?:\s[\w:-]+="[^"]*")*?)\ssrc="cid:([^"]*)"', re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +238,8 @@ class _Extractor:
             self._leaf(part, ctype)
 
     def _leaf(self, part: Message, ctype: str) -> None:
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = raw_header_text(part.get("Content-Disposition")).split(";")[0]
+        disposition = disposition.strip().lower()
         filename = _filename(part)
         is_body = ctype in {"text/plain", "text/html"} and disposition != "attachment"
         if is_body and not filename:
@@ -310,10 +317,24 @@ def _payload(part: Message) -> bytes:
 def _filename(part: Message) -> str:
     # get_filename collapses RFC 2231 continuations and charsets; some clients also put
     # encoded words in the quoted name, which decode_header_value then handles.
+    part = _with_8bit_params_decoded(part)
     name = part.get_filename() or part.get_param("name") or ""
     if isinstance(name, tuple):
         name = decode_bytes(str(name[2]).encode("latin-1", "replace"), name[0])
     return decode_header_value(str(name), 500)
+
+
+def _with_8bit_params_decoded(part: Message) -> Message:
+    """compat32 reads parameters of an 8-bit header (raw UTF-8 filename) as U+FFFD; decode the
+    bytes first, into a stand-in holding just the two headers parameters come from."""
+    names = ("Content-Disposition", "Content-Type")
+    if not any(isinstance(part.get(n), Header) for n in names):
+        return part
+    shim = Message()
+    for n in names:
+        if (value := part.get(n)) is not None:
+            shim[n] = decode_8bit(raw_header_text(value))
+    return shim
 
 
 def safe_filename(name: str, content_type: str = "application/octet-stream") -> str:
@@ -328,8 +349,43 @@ def safe_filename(name: str, content_type: str = "application/octet-stream") -> 
     return base
 
 
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    # A remote image (tracking pixel) would make every agent's browser call the sender back
+    # when the ticket is opened; only references to the mail's own parts survive. Must not
+    # raise: nh3 reports callback errors through sys.unraisablehook.
+    if tag == "img" and attribute == "src":
+        return value if value[:4].lower() == "cid:" else None
+    return value
+
+
+# Relative URLs are denied too: in the console they would point into Switchboard's own origin.
+_CLEANER = nh3.Cleaner(url_schemes=nh3.ALLOWED_URL_SCHEMES | {"cid"}, url_relative="deny",
+                       attribute_filter=_keep_attribute)
+
+
 def sanitize_html(html: str) -> str:
-    return nh3.clean(html)
+    """Safe to show: no scripts or handlers, no remote or relative fetches (``cid:`` kept)."""
+    return _CLEANER.clean(html)
+
+
+def content_id_key(value: str) -> str:
+    """Content-ID header value or ``cid:`` URL body -> the form both are matched on."""
+    return unquote(value).strip().strip("<>").strip().lower()
+
+
+def resolve_cids(html: str, urls: Mapping[str, str]) -> str:
+    """Point ``<img src="cid:...">`` at ``urls[content_id_key(cid)]``; drop the rest.
+
+    ``html`` must come from ``sanitize_html``; the URLs are our own attachment downloads.
+    """
+    if "cid:" not in html.lower():
+        return html
+
+    def swap(m: re.Match[str]) -> str:
+        url = urls.get(content_id_key(htmllib.unescape(m.group(2))))
+        return m.group(1) + (f' src="{htmllib.escape(url)}"' if url else "")
+
+    return _CID_SRC.sub(swap, html)
 
 
 def html_to_text(html: str) -> str:

@@ -325,7 +325,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
         await engine.dispose()
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, config: PollerConfig = PollerConfig()) -> None:
     """Entry point of ``switchboard poll``; SIGINT/SIGTERM stop it cleanly."""
 
     async def main() -> None:
@@ -333,6 +333,6 @@ def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, config)
 
     asyncio.run(main())

@@ -35,7 +35,7 @@ from desk.models import (
 )
 from ingest import threading
 from ingest.loops import Kind, Verdict, classify
-from ingest.mime import MailAttachment, ParsedMail
+from ingest.mime import MailAttachment, ParsedMail, content_id_key, resolve_cids
 from ingest.rules import apply_rules, parse_rules
 
 REOPEN_FROM = {"resolved", "closed"}
@@ -59,6 +59,13 @@ class Imported:
     acknowledge: bool = False  # a new ticket from a person: send the "ticket created" notice
     verdict: Verdict | None = None
     sender: str | None = None
+
+
+def inline_urls(attachments: Sequence[MailAttachment], rows: Sequence[Attachment]
+                ) -> dict[str, str]:
+    """Content-ID -> download URL of the stored attachment (the ``/api/attachments`` route)."""
+    return {content_id_key(att.content_id): f"/api/attachments/{row.id}"
+            for att, row in zip(attachments, rows, strict=True) if att.content_id}
 
 
 def key_hash(key: str) -> str:
@@ -209,13 +216,19 @@ class TicketImporter:
             # agent address stays a contact message).
             visibility="public" if verdict.kind is Kind.PERSON else "internal",
             client_id="mail:" + key_hash(mail.dedup_key), body=body or "(empty message)",
-            body_html=mail.html[:BODY_MAX] or None, email_message_id=mail.message_id,
+            body_html=resolve_cids(mail.html, {})[:BODY_MAX] or None,
+            email_message_id=mail.message_id,
         )
         s.add(msg)
         if mail.attachments:
             await s.flush()
-            for att in mail.attachments:
-                s.add(self._store_attachment(conversation_id, msg.id, att))
+            rows = [self._store_attachment(conversation_id, msg.id, att)
+                    for att in mail.attachments]
+            s.add_all(rows)
+            if "cid:" in mail.html.lower():
+                await s.flush()
+                msg.body_html = resolve_cids(mail.html, inline_urls(mail.attachments, rows)
+                                             )[:BODY_MAX] or None
         return msg
 
     def _store_attachment(self, conversation_id: int, message_id: int,

@@ -96,7 +96,10 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings)
         sm = make_sessionmaker(engine)
-        redis = aioredis.Redis.from_url(settings.redis_url or "", health_check_interval=10)
+        # A blocking pool: past max_connections a command waits for a free connection (up to
+        # `timeout`) instead of failing at once, so a burst of connects queues, not errors.
+        redis = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url or "", max_connections=64, timeout=10, health_check_interval=10))
         app.state.settings = settings
         app.state.engine = engine
         app.state.sm = sm

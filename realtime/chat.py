@@ -68,6 +68,7 @@ class Chat:
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
         self._sites: dict[str, tuple[float, records.SiteInfo | None]] = {}
         self._convs: dict[int, records.ConvInfo] = {}
+        self.writer = records.MessageWriter(sm)  # group commit of chat messages
         hub.on_invalidate = self.forget_conv
         hub.on_router_event = self.routed.feed
 
@@ -231,16 +232,6 @@ class Chat:
             log.warning("chat %s not routed yet: %r", info.number, exc)
             self.routed.queued(info.id, 1, None, force=True)
 
-    async def _tell_position(self, cid: int) -> None:
-        """A (re)connected visitor of a waiting chat: where it stands now."""
-        try:
-            position, eta = await self.router.queue_position(cid)
-        except (RedisError, OSError):
-            return
-        # Position 0: an agent is being offered it right now, so it is next.
-        self.routed.queued(cid, max(position, 1), None if eta is None else int(eta + 0.999),
-                           force=True)
-
     async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
         info = await self.conv(frame.conversation_id)
         if info is None or not info.open:
@@ -261,8 +252,8 @@ class Chat:
         ident = conn.session.identity
         assert ident is not None
         kind = AUTHOR_KIND[ident.role]
-        msg, created = await records.store_message(
-            self.sm, cid, author_kind=kind, author_id=ident.subject_id,
+        msg, created = await self.writer.store(
+            cid, author_kind=kind, author_id=ident.subject_id,
             author_name=ident.name, text=text, visibility=visibility, client_id=client_id,
             whisper_to=whisper_to)
         conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
@@ -298,7 +289,7 @@ class Chat:
         conn.send(p.State(cid, info.number, info.status, name, last))
         self.hub.attach(conn, cid, part, after_seq)
         if part is Part.OWNER and info.status in ("queued", "offered"):
-            await self._tell_position(cid)
+            await self.routed.tell_position(cid)
 
     async def end(self, conn: Connection, cid: int) -> None:
         info = await self.conv(cid, fresh=True)

@@ -43,6 +43,7 @@ Envelope = dict[str, Any]
 Handler = Callable[[Envelope], Coroutine[Any, Any, None]]
 AUDIENCE_ALL, AUDIENCE_STAFF, AUDIENCE_VISITOR = 0, 1, 2
 OUTBOX_MAX = 100_000
+PACK = 256  # envelopes per PUBLISH
 
 
 class Hub:
@@ -185,11 +186,14 @@ class Hub:
                 self._wake.set()
 
     async def _flush(self) -> None:
+        """Send the outbox: one PUBLISH carries a JSON array of up to PACK envelopes, and
+        the PUBLISHes of one flush go in one pipeline, so Redis and every subscriber do their
+        per-message work once per batch, not once per envelope."""
         while self._outbox:
-            batch = self._outbox[:2000]
+            batch = self._outbox[: PACK * 8]
             pipe = self.redis.pipeline(transaction=False)
-            for data in batch:
-                pipe.publish(self.channel, data)
+            for i in range(0, len(batch), PACK):
+                pipe.publish(self.channel, b"[" + b",".join(batch[i: i + PACK]) + b"]")
             await pipe.execute()
             # Only drop what was sent: publish() may have appended meanwhile.
             del self._outbox[: len(batch)]
@@ -203,6 +207,10 @@ class Hub:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel, keys.EVENTS)
+                # redis-py also reconnects and re-subscribes by itself inside a read, without
+                # telling us: hear of every reconnect of this connection, to catch up then.
+                assert pubsub.connection is not None
+                pubsub.connection.register_connect_callback(self._reconnected)
                 self.connected.set()
                 delay = 0.05
                 if not first:
@@ -218,8 +226,15 @@ class Hub:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             finally:
+                if pubsub.connection is not None:  # it goes back to the pool: no more resyncs
+                    pubsub.connection.deregister_connect_callback(self._reconnected)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
+
+    def _reconnected(self, _connection: object) -> None:
+        """The subscription's connection came back (re-subscribed): catch up on the gap."""
+        log.warning("hub subscription reconnected; resyncing")
+        self.resync()
 
     async def _on_raw(self, channel: bytes, data: bytes) -> None:
         if channel == keys.EVENTS.encode():
@@ -227,12 +242,13 @@ class Hub:
                 self.on_router_event(data)
             return
         try:
-            env = orjson.loads(data)
+            envs = orjson.loads(data)
         except orjson.JSONDecodeError:
             log.warning("undecodable envelope on %r", channel)
             return
-        if env.get("n") != self.node:
-            self.dispatch(env)
+        for env in envs if isinstance(envs, list) else (envs,):
+            if env.get("n") != self.node:
+                self.dispatch(env)
 
     def dispatch(self, env: Envelope) -> None:
         match env["k"]:

@@ -1,6 +1,7 @@
 """What the hub reads from and writes to the records (desk models), shaped for the wire.
 
-Messages are stored through ``desk.conversations.append_message`` (seq + client_id idempotency);
+Messages are stored through ``MessageWriter`` (group commit over
+``desk.conversations.append_messages``: seq + client_id idempotency, one transaction per batch);
 this module adds the hub's reads: replay windows bounded by the conversation's ``last_seq`` read
 first (so a window never skips a message committed while it is read), conversation facts for
 rights checks, and the conversations a visitor or an agent takes part in after (re)connecting.
@@ -8,13 +9,21 @@ rights checks, and the conversations a visitor or an agent takes part in after (
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from desk.conversations import Viewer, append_message, can_see
+from desk.conversations import (
+    Appended,
+    NewMessage,
+    Viewer,
+    append_message,
+    append_messages,
+    can_see,
+)
 from desk.db import SessionMaker
 from desk.models import Agent, Contact, Conversation, Message, Participant, Site
 from realtime import protocol as p
@@ -55,7 +64,7 @@ def _iso(when: datetime) -> str:
     return when.isoformat()
 
 
-def stored(m: Message) -> StoredMessage:
+def stored(m: Message | Appended) -> StoredMessage:
     frame = p.MessageOut(conversation_id=m.conversation_id, seq=m.seq, author_kind=m.author_kind,
                          author_name=m.author_name, visibility=m.visibility, text=m.body,
                          client_id=m.client_id, created_at=_iso(m.created_at))
@@ -83,6 +92,62 @@ async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: 
         author_name=author_name, visibility=visibility, client_id=client_id,
         whisper_to=whisper_to)
     return stored(msg), created
+
+
+class MessageWriter:
+    """Group commit for one process: messages that arrive while a batch is being written (or
+    in the same event-loop tick) go to the database together, in ONE transaction.
+
+    Each caller awaits its own result, so it acknowledges only after the commit; the order of
+    results follows the order of calls, which keeps each conversation's seqs in arrival order.
+    One batch is in flight at a time: under load the next batch fills while the previous one
+    commits, so the batch size follows the load and an idle process adds no delay.
+    """
+
+    def __init__(self, sm: SessionMaker, max_batch: int = 256) -> None:
+        self.sm = sm
+        self.max_batch = max_batch
+        self._pending: list[tuple[NewMessage, asyncio.Future[tuple[StoredMessage, bool]]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.messages = 0
+
+    async def store(self, conversation_id: int, *, author_kind: str, author_id: int | None,
+                    author_name: str | None, text: str, visibility: str,
+                    client_id: str | None,
+                    whisper_to: int | None = None) -> tuple[StoredMessage, bool]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
+        self._pending.append((NewMessage(conversation_id, author_kind, text, author_id,
+                                         author_name, visibility, client_id, whisper_to), fut))
+        if self._task is None:
+            self._task = loop.create_task(self._run())
+        return await fut
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the frames of this tick join the first batch
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: len(batch)]
+                try:
+                    results = await append_messages(self.sm, [item for item, _ in batch])
+                except Exception as exc:  # the database is unreachable: every caller hears it
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                self.batches += 1
+                self.messages += len(batch)
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if fut.done():  # the caller went away; the message is stored anyway
+                        continue
+                    if isinstance(result, Exception):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result((stored(result), result.created))
+        finally:
+            self._task = None
 
 
 async def fetch_after(sm: SessionMaker, conversation_id: int, after_seq: int,

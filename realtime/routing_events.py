@@ -26,6 +26,8 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
+
 from realtime import protocol as p
 from realtime import records
 from realtime.connection import Connection
@@ -89,6 +91,15 @@ class RouterEvents:
         for conn in owners:
             conn.push(frame)
 
+    async def tell_position(self, cid: int) -> None:
+        """Where a waiting chat stands now (a visitor reconnected, or it went back to a queue)."""
+        try:
+            position, eta = await self.chat.router.queue_position(cid)
+        except (RedisError, OSError):
+            return
+        # Position 0: an agent is being offered it right now, so it is next.
+        self.queued(cid, max(position, 1), _eta(eta), force=True)
+
     # --- events ----------------------------------------------------------------------------
 
     async def handle(self, event: ev.Event) -> None:
@@ -146,10 +157,12 @@ class RouterEvents:
         for conn in self.hub.agent_conns(agent_id):
             if conn.session.parts.get(cid) is Part.ASSIGNEE:
                 self.hub.detach(conn, cid)
-        if reason == "transferred" or cid not in self.hub.by_conv:
-            return  # a transfer says so itself (realtime.staff.transfer)
-        name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
-        self._local(cid, p.ParticipantLeft(cid, name, "agent"))
+        if cid not in self.hub.by_conv:
+            return
+        if reason != "transferred":  # a transfer says so itself (realtime.staff.transfer)
+            name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
+            self._local(cid, p.ParticipantLeft(cid, name, "agent"))
+        await self.tell_position(cid)
 
     def _local(self, cid: int, frame: p.ServerFrame) -> None:
         """To everyone in the conversation on this process (each process does the same)."""

@@ -446,6 +446,9 @@ class Router:
                     raise errors.RoutingUnavailable("routing state is being rebuilt")
                 await asyncio.sleep(0.05)
             try:
+                # Another process may have rebuilt between our first look and taking the lock.
+                if (epoch := await self.store.epoch()) is not None:
+                    return epoch
                 async with self.sessions() as s:
                     state = await records.restored_state(s, self.clock())
                 epoch = await self.store.restore(state, self._now_ms())

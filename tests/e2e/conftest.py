@@ -209,7 +209,6 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
         "SWITCHBOARD_PORT": str(port),
         "SWITCHBOARD_PUBLIC_URL": url,
         "SWITCHBOARD_LOG_LEVEL": "warning",
-        "SWITCHBOARD_PRESENCE_GRACE": "5",
     }
     settings = Settings.from_env(env)
     srv = Server(url=url, env=env, settings=settings)

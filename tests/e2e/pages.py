@@ -7,7 +7,6 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from desk.db import SessionMaker
 from tests.e2e.conftest import Server, login
 
 TIMEOUT_MS = 15_000
@@ -28,11 +27,13 @@ def open_widget(page: Page, server: Server) -> None:
 
 def start_chat(page: Page, text: str, *, name: str = "Vera Visitor",
                department: str = "Sales", topic: str = "Buying",
-               subject: str = "Stock question") -> None:
+               subject: str = "Stock question", answers: dict[str, str] | None = None) -> None:
     page.select_option("#sb-dept", label=department)
     page.select_option("#sb-topic-0", label=topic)
     if subject:
         page.select_option("#sb-topic-1", label=subject)
+    for field, value in (answers or {}).items():
+        page.fill(f"#sb-f-q-{field}", value)
     page.fill("#sb-f-name", name)
     page.fill("#sb-f-email", "vera@example.org")
     page.fill("#sb-f-text", text)
@@ -45,34 +46,13 @@ def visitor_says(page: Page, text: str) -> None:
     page.press("textarea.compose", "Enter")
 
 
-def console(browser: Browser, server: Server, email: str, *,
-            available: bool = True) -> tuple[BrowserContext, Page]:
+def console(browser: Browser, server: Server, email: str) -> tuple[BrowserContext, Page]:
+    """Log in to the agent console; returns once the hub has applied the group toggles."""
     context, page = new_page(browser, viewport={"width": 1280, "height": 860})
     login(page, server, "/console", email)
     expect(page.locator(".conn")).to_have_text("Connected")
-    if available:
-        server.run(lambda sm: _available(server, sm, email))
+    expect(page.locator("ul.toggles[data-applied]")).to_be_attached()
     return context, page
-
-
-async def _available(server: Server, sm: SessionMaker, email: str) -> None:
-    """Active in all of the agent's groups, and online (the hub's heartbeat, made sure of)."""
-    from redis.asyncio import Redis
-    from sqlalchemy import select
-
-    from desk.models import Agent
-    from routing.router import Router
-
-    async with sm() as s:
-        agent = (await s.execute(select(Agent).where(Agent.email == email))).scalar_one()
-        groups = [g.group_id for g in agent.groups]
-    redis = Redis.from_url(server.env["REDIS_URL"])
-    try:
-        router = Router(server.settings, redis, sm)
-        await router.heartbeat(agent.id)
-        await router.set_active_groups(agent.id, groups)
-    finally:
-        await redis.aclose()
 
 
 def take_next_chat(page: Page) -> int:

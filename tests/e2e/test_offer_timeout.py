@@ -40,7 +40,8 @@ def test_offer_timeout_moves_the_chat_to_a_second_agent(browser: Browser, server
     visitor_ctx, visitor = new_page(browser)
     try:
         open_widget(visitor, server)
-        start_chat(visitor, "Anyone there?")
+        # "Get a quote" needs no skill, so both Sales agents are eligible.
+        start_chat(visitor, "Anyone there?", subject="Get a quote", answers={"company": "Acme"})
         pending = ".offer, .queue li[data-conversation]"
         for _ in range(100):
             if ana.locator(pending).count() or ben.locator(pending).count():

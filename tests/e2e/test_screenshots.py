@@ -39,6 +39,7 @@ def test_shots(browser: Browser, server: Server) -> None:
     phone_ctx, phone = new_page(browser, viewport={"width": 390, "height": 720}, is_mobile=True,
                                 has_touch=True, device_scale_factor=2)
     sup_ctx, sup = new_page(browser, viewport={"width": 1280, "height": 860})
+    other_ctx, other = new_page(browser)
     try:
         open_widget(visitor, server)
         visitor.select_option("#sb-dept", label="Sales")
@@ -63,6 +64,9 @@ def test_shots(browser: Browser, server: Server) -> None:
         expect(pane.locator(".suggest li")).to_have_count(1)
         expect(visitor.locator(".typing")).to_contain_text("typing")
         visitor.screenshot(path=out / "widget-chat.png")
+        open_widget(other, server)
+        start_chat(other, "Do you have the teapot in blue?", name="Walt")
+        expect(agent.locator(".offer .left")).to_contain_text("s left")
         agent.screenshot(path=out / "console.png")
         pane.locator("textarea.compose").press("Tab")
         pane.locator("textarea.compose").press("Enter")
@@ -81,8 +85,8 @@ def test_shots(browser: Browser, server: Server) -> None:
         open_widget(phone, server)
         start_chat(phone, "Is the left-handed teapot dishwasher safe?", name="Max",
                    department="Support", topic="Billing", subject="")
-        expect(phone.locator(".status")).to_contain_text("queue")
+        expect(phone.locator(".status")).to_contain_text("queue")  # nobody in Support is online
         phone.screenshot(path=out / "widget-mobile.png")
     finally:
-        for ctx in (sup_ctx, phone_ctx, visitor_ctx, agent_ctx):
+        for ctx in (other_ctx, sup_ctx, phone_ctx, visitor_ctx, agent_ctx):
             ctx.close()

@@ -35,7 +35,10 @@ def test_supervisor_monitors_whispers_and_joins(browser: Browser, server: Server
         login(sup, server, "/supervisor", "sam@demo.switchboard.local")
         row = sup.locator(f'tr[data-conversation="{cid}"]')
         expect(row).to_contain_text("Ana")
-        expect(sup.locator("tr[data-agent]", has_text="Ana")).to_contain_text("1 / 3")
+        ana_row = sup.locator("tr[data-agent]", has_text="Ana")
+        expect(ana_row).to_contain_text("online")
+        expect(ana_row).to_contain_text("1 / 3 chats")
+        expect(ana_row.locator("td").last).to_have_text("Sales")
         row.get_by_role("button", name="Monitor").click()
         watch = chat_pane(sup, cid)
         expect(watch.locator(".log .msg .body")).to_have_text(
@@ -82,7 +85,9 @@ def test_supervisor_monitors_whispers_and_joins(browser: Browser, server: Server
         row.get_by_role("button", name="Routing log").click()
         log = sup.locator('section[aria-label^="Routing decisions for"]')
         expect(log.locator("h2")).to_contain_text("Why did SB-")
-        expect(log.locator("li.card, p[role=status]").first).to_be_visible()
+        expect(log.locator("li.card").first).to_contain_text("queued")
+        expect(log.locator("li.card", has_text="Ana").first).to_be_visible()
+        expect(log.locator("table").first).to_contain_text("Ana")  # candidates considered
     finally:
         sup_ctx.close()
         visitor_ctx.close()

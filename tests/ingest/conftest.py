@@ -18,6 +18,7 @@ from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Base, Department, Group, Mailbox
 from desk.settings import Settings
 from tests.ingest.dovecot import DOVECOT, Dovecot, free_port
+from tests.support.databases import truncate_all
 
 
 @pytest.fixture
@@ -71,13 +72,17 @@ def smtp_sink() -> Iterator[Sink]:
 
 @pytest.fixture
 async def records(settings: Settings, tmp_path: Path) -> AsyncIterator[Records]:
-    """The records on a database of this test's own (SQLite) or the session's (PostgreSQL)."""
-    if settings.database_url.startswith("sqlite"):
+    """The records on a database of this test's own (SQLite) or the session's (PostgreSQL,
+    emptied after the test)."""
+    sqlite = settings.database_url.startswith("sqlite")
+    if sqlite:
         settings = settings.with_(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}")
     engine = make_engine(settings)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     yield Records(settings, make_sessionmaker(engine))
+    if not sqlite:
+        await truncate_all(engine)
     await engine.dispose()
 
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 MAILS = Path(__file__).parent / "mails"
+# Test mails of the PyPI mail-parser 4.8.0 sdist (Apache-2.0; LICENSE.txt and NOTICE.txt beside
+# them): real spam, phishing and malformed mail. Their attachments are never written anywhere.
+MAIL_PARSER = MAILS / "mail-parser"
+# CPython's own email test data, from Debian's libpython3.11-testsuite when it is installed.
+CPYTHON_EMAIL_DATA = Path("/usr/lib/python3.11/test/test_email/data")
 
 
 def nested_multiparts(depth: int) -> bytes:
@@ -34,9 +39,20 @@ def files() -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(MAILS.glob("*.eml"))}
 
 
+def mail_parser() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(MAIL_PARSER.glob("mail_*"))}
+
+
+def cpython_email_data() -> dict[str, bytes]:
+    """Empty when the Debian package is not installed."""
+    return {p.name: p.read_bytes() for p in sorted(CPYTHON_EMAIL_DATA.glob("msg_*.txt"))}
+
+
 def everything() -> dict[str, bytes]:
     return {
         **files(),
+        **{f"mail-parser:{k}": v for k, v in mail_parser().items()},
+        **{f"cpython:{k}": v for k, v in cpython_email_data().items()},
         "generated:nested_2000": nested_multiparts(2000),
         "generated:nested_30": nested_multiparts(30),
         "generated:empty_parts_100k": empty_parts(100_000),

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from desk.models import Conversation, InboundMail, Message
-from ingest.poller import MailboxPoller, PollerConfig
+from ingest.poller import Acknowledge, MailboxPoller, PollerConfig
 from ingest.tickets import Imported
 from tests.ingest.conftest import Records
 
@@ -26,7 +26,10 @@ class Run:
 
 @contextlib.asynccontextmanager
 async def running(records: Records, redis: aioredis.Redis, mailbox_id: int,
-                  config: PollerConfig | None = None) -> AsyncIterator[Run]:
+                  config: PollerConfig | None = None,
+                  acknowledge: Acknowledge | None = None) -> AsyncIterator[Run]:
+    """A poller whose routing is recorded; acknowledgements are recorded, then passed on to
+    ``acknowledge`` when given (the real acknowledger)."""
     config = config or PollerConfig(backoff_max_s=1.0, lease_ttl_ms=3000)
     routed: list[int] = []
     acked: list[Imported] = []
@@ -36,6 +39,8 @@ async def running(records: Records, redis: aioredis.Redis, mailbox_id: int,
 
     async def ack(result: Imported) -> None:
         acked.append(result)
+        if acknowledge is not None:
+            await acknowledge(result)
 
     poller = MailboxPoller(mailbox_id=mailbox_id, sm=records.sm, redis=redis,
                            settings=records.settings.with_(imap_timeout_s=5.0), route=route,

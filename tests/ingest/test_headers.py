@@ -63,6 +63,8 @@ def test_message_ids_extracted_in_order_dedup_and_bounded() -> None:
         ("=?utf-8?q?J=C3=B6rg?= <j@x.de>", "j@x.de", "Jörg"),
         ("John Q. Public <jqp@x.org>", "jqp@x.org", "John Q. Public"),
         ("o'brien+tag@x.ie", "o'brien+tag@x.ie", ""),
+        ("barry@python.org (Barry A. Warsaw)", "barry@python.org", "Barry A. Warsaw"),
+        ("a@b.c (=?utf-8?q?J=C3=B6rg?=)", "a@b.c", "Jörg"),
     ],
 )
 def test_parse_address_accepts(raw: str, email: str, name: str) -> None:
@@ -73,7 +75,12 @@ def test_parse_address_accepts(raw: str, email: str, name: str) -> None:
     "raw",
     [
         "alice@example.org(<bob@example.com>",  # CVE-2023-27043
-        "alice@example.org (comment)",
+        "alice@example.org (bob@example.com)",
+        "alice@example.org (Bob <bob@example.com>)",
+        "alice@example.org (a (nested) comment)",
+        "alice@example.org (unclosed",
+        "(Bob) alice@example.org",
+        "Alice <alice@example.org> (Bob)",
         "Evil <a@b.com> <c@d.com>",
         "a@b.com, c@d.com",
         "a@b@c.com",

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
 from desk.auth import hash_password
@@ -97,8 +98,9 @@ WebFactory = Callable[..., Awaitable[list[Web]]]
 
 
 @pytest.fixture
-async def web(settings: Settings, tmp_path: Path, org: Org) -> AsyncIterator[WebFactory]:
-    """Start ``n`` web processes on the test DB and Redis; stopped at teardown."""
+async def web(settings: Settings, tmp_path: Path, org: Org,
+              redis: aioredis.Redis) -> AsyncIterator[WebFactory]:
+    """Start ``n`` web processes on the test DB and (flushed) Redis; stopped at teardown."""
     started: list[Web] = []
 
     async def start(n: int = 1, redis_url: str | None = None, **extra: str) -> list[Web]:

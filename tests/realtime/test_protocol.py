@@ -40,6 +40,8 @@ GOOD = {
     "invite": {"conversation_id": 1, "agent_id": 9},
     "close": {"conversation_id": 1},
     "presence": {"status": "away"},
+    "active_groups": {"group_ids": [3, 4]},
+    "board": {},
 }
 
 
@@ -52,7 +54,7 @@ def test_good_frames_parse_to_their_dataclass(kind: str) -> None:
     frame = p.parse(orjson.dumps({"type": kind, **GOOD[kind]}))
     assert type(frame) is p.CLIENT_FRAMES[kind]
     for name, value in GOOD[kind].items():
-        assert getattr(frame, name) == value
+        assert getattr(frame, name) == (tuple(value) if isinstance(value, list) else value)
 
 
 def test_str_and_bytes_give_the_same_frame() -> None:
@@ -109,6 +111,12 @@ def _code(data: str | bytes, max_bytes: int = p.DEFAULT_MAX_BYTES) -> str:
         ('{"type":"start_chat","client_id":"c","text":"x","answers":{"a":1}}', "bad_field"),
         ('{"type":"start_chat","client_id":"c","text":"x","answers":["a"]}', "bad_field"),
         ('{"type":"typing","conversation_id":1,"draft":null}', "bad_field"),
+        ('{"type":"active_groups"}', "missing_field"),
+        ('{"type":"active_groups","group_ids":3}', "bad_field"),
+        ('{"type":"active_groups","group_ids":[3,true]}', "bad_field"),
+        ('{"type":"active_groups","group_ids":[0]}', "bad_field"),
+        ('{"type":"active_groups","group_ids":["3"]}', "bad_field"),
+        ('{"type":"active_groups","group_ids":[' + ",".join(["1"] * 101) + "]}", "bad_field"),
     ],
 )
 def test_bad_frames_get_clear_codes(data: str, code: str) -> None:
@@ -169,6 +177,7 @@ def test_every_server_frame_serializes() -> None:
         p.State(1, "SB-1", "active", "Ana", 2), p.Transcript(1, "SB-1", (msg,)),
         p.Done("monitor", 1), p.Live((p.LiveConversation(1, "SB-1", "active", 2, "Ana", 5),)),
         p.PresenceOut(4, "away"), p.Reload("e2"),
+        p.Board((p.BoardAgent(4, "Ana", "away", 1, 3, 0, 10, (2,)),), (p.BoardQueue(2, 3, 41),)),
     ]
     assert {type(s) for s in samples} == set(p.SERVER_FRAMES.values())
     for frame in samples:

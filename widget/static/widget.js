@@ -464,8 +464,8 @@
         if ((f.status === "resolved" || f.status === "closed") && !st.ended) ended("agent");
         break;
       case "queued":
-        statusLine.textContent = "You are number " + f.position + " in the queue." +
-          (f.eta_s != null ? " Estimated wait: " + wait(f.eta_s) + "." : "");
+        statusLine.textContent = f.position > 0 ? "You are number " + f.position + " in the queue." +
+          (f.eta_s != null ? " Estimated wait: " + wait(f.eta_s) + "." : "") : "Connecting you to an agent\u2026";
         break;
       case "assigned":
         st.agent = f.agent_name; save();

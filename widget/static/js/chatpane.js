@@ -55,7 +55,7 @@ export class ChatPane {
       this.title.textContent = c.number;
       this.onNumber(c.number);
       this.department = c.department_id;
-      this.setStatus(c.status);
+      if (!this.status.dataset.status) this.setStatus(c.status); // frames are fresher
       const fields = c.custom_fields || {};
       const answers = typeof fields.answers === "object" && fields.answers ? fields.answers : {};
       const rows = [["Visitor", c.contact && (c.contact.name || c.contact.email)],
@@ -154,7 +154,10 @@ export class ChatPane {
       : h("span", { class: "hint", text: "Before joining, your messages are whispers: only the agent sees them." });
     this.input.addEventListener("keydown", (e) => this.keydown(e));
     this.input.addEventListener("input", () => { this.suggestions(); this.sendDraft(); });
-    this.input.addEventListener("blur", () => setTimeout(() => { this.suggest.hidden = true; }, 150));
+    // Late enough for a click on a suggestion to land; not if focus came straight back.
+    this.input.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== this.input) this.suggest.hidden = true;
+    }, 150));
     return h("div", { class: "composer" }, this.suggest, this.input,
       h("div", { class: "row" }, kind,
         h("button", { class: "primary", type: "button", text: "Send", onclick: () => this.submit() })));

@@ -34,20 +34,16 @@ status.addEventListener("change", () => {
 
 // --- my groups: toggling a group on/off decides whether the router offers me its chats --------
 // The console holds the toggles (remembered per agent in this browser) and tells the hub on
-// every connect and change with an ``active_groups`` frame. A hub that does not know the frame
-// answers ``unknown_type``: the toggles then only filter the queue shown here, and say so.
+// every connect and change with an ``active_groups`` frame; the hub's ``done`` marks them applied.
 
 const GROUPS_KEY = `switchboard:groups:${me.id}`;
 const savedGroups = (() => {
   try { return JSON.parse(localStorage.getItem(GROUPS_KEY)); } catch { return null; }
 })();
-const groupNote = h("p", { class: "hint", hidden: true,
-  text: "This server does not take group toggles yet: they only filter the queue below." });
 const groupList = h("ul", { class: "toggles" }, myGroups.map((g) => h("li", {},
   h("label", { class: "inline" }, h("input", { type: "checkbox", "data-group": g.id,
     checked: !Array.isArray(savedGroups) || savedGroups.includes(g.id),
     onchange: () => { sendGroups(); refreshQueue(); } }), ` ${g.name}`))));
-let groupsSentAt = 0;
 
 function activeGroups() {
   return [...groupList.querySelectorAll("input:checked")].map((i) => Number(i.dataset.group));
@@ -55,9 +51,8 @@ function activeGroups() {
 
 function sendGroups() {
   try { localStorage.setItem(GROUPS_KEY, JSON.stringify(activeGroups())); } catch { /* private mode */ }
-  if (groupNote.hidden && wire.send({ type: "active_groups", group_ids: activeGroups() })) {
-    groupsSentAt = Date.now();
-  }
+  delete groupList.dataset.applied;
+  wire.send({ type: "active_groups", group_ids: activeGroups() });
 }
 
 // --- offers -----------------------------------------------------------------------------------
@@ -89,7 +84,6 @@ function offer(f) {
   offers.set(f.conversation_id, { el, timer: setInterval(tick, 250) });
   offerList.append(el);
   announce(`New chat offered: ${f.number}`);
-  el.querySelector("button.primary").focus({ preventScroll: true });
 }
 
 function dropOffer(id) {
@@ -172,12 +166,9 @@ function onFrame(f) {
       return;
     case "done":
       if (f.op === "accept" && f.conversation_id) announce("Chat accepted");
+      if (f.op === "active_groups") groupList.dataset.applied = activeGroups().join(",");
       break;
     case "error":
-      if (f.code === "unknown_type" && Date.now() - groupsSentAt < 5000) {
-        groupNote.hidden = false;
-        return;
-      }
       if (f.ref === "accept") {
         tabs.remove(`c${f.conversation_id}`);
         announce(`Could not take it: ${f.message}`);
@@ -215,7 +206,7 @@ root.replaceChildren(
   h("div", { class: "layout" },
     h("aside", { class: "side", "aria-label": "Routing" },
       h("section", { "aria-labelledby": "groups-h" }, h("h2", { id: "groups-h", text: "My active groups" }),
-        groupList, groupNote),
+        groupList),
       h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }), offerList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList)),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),

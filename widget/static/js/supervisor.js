@@ -20,9 +20,10 @@ if (me.role === "agent") {
 const [groups, agents] = await Promise.all([get("/api/groups"), get("/api/agents")]);
 const groupName = new Map(groups.map((g) => [g.id, g.name]));
 const agentName = new Map(agents.map((a) => [a.id, a.display_name]));
-const presence = new Map(); // agent id -> online | away (from presence frames)
+const presence = new Map(); // agent id -> online | away (presence events between two boards)
 const panes = new Map();
 let live = [];
+let board = null; // the hub's `board` frame: agents (status, load, active groups) and queues
 
 const tabs = new Tabs("Board and conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
@@ -36,24 +37,44 @@ function table(caption, heads, body) {
     h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col", text: t })))), body);
 }
 
-function render() {
-  const staff = agents.filter((a) => a.role !== "admin" && a.is_active);
-  clear(agentRows).append(...staff.map((a) => {
-    const mine = live.filter((c) => c.agent_name === a.display_name && c.status !== "queued");
-    const state = presence.get(a.id) || "no signal yet";
-    return h("tr", { "data-agent": a.id },
-      h("th", { scope: "row", text: a.display_name }),
-      h("td", {}, h("span", { class: "badge", "data-status": state, text: state })),
-      h("td", { text: `${mine.length} / ${a.chat_capacity}` }),
-      h("td", { text: a.group_ids.map((g) => groupName.get(g) || `#${g}`).join(", ") }));
-  }));
-  clear(queueRows).append(...groups.map((g) => {
+const names = (ids) => ids.map((g) => groupName.get(g) || `#${g}`).join(", ") || "none";
+
+// Rows from the hub's board when it has answered, else from the records and the live list.
+function agentView() {
+  if (board) {
+    return board.agents.map((a) => ({ id: a.agent_id, name: a.name,
+      status: presence.get(a.agent_id) && a.status !== "offline" ? presence.get(a.agent_id) : a.status,
+      load: `${a.chats} / ${a.max_chats} chats, ${a.tickets} / ${a.max_tickets} tickets`,
+      groups: names(a.active_groups) }));
+  }
+  return agents.filter((a) => a.role !== "admin" && a.is_active).map((a) => ({
+    id: a.id, name: a.display_name, status: presence.get(a.id) || "—",
+    load: `${live.filter((c) => c.agent_name === a.display_name && c.status !== "queued").length} / ${a.chat_capacity} chats`,
+    groups: names(a.group_ids) }));
+}
+
+function queueView() {
+  if (board) {
+    return board.queues.map((q) => ({ id: q.group_id, length: q.length,
+      oldest: q.oldest_wait_s == null ? null : q.oldest_wait_s }));
+  }
+  return groups.map((g) => {
     const waiting = live.filter((c) => c.group_id === g.id && c.status === "queued");
-    const oldest = Math.max(0, ...waiting.map((c) => c.waiting_s));
-    return h("tr", { "data-group": g.id }, h("th", { scope: "row", text: g.name }),
-      h("td", { text: String(waiting.length) }), h("td", { text: waiting.length ? ago(oldest) : "—" }),
-      h("td", { text: g.policy }));
-  }));
+    return { id: g.id, length: waiting.length,
+      oldest: waiting.length ? Math.max(...waiting.map((c) => c.waiting_s)) : null };
+  });
+}
+
+function render() {
+  clear(agentRows).append(...agentView().map((a) => h("tr", { "data-agent": a.id },
+    h("th", { scope: "row", text: a.name }),
+    h("td", {}, h("span", { class: "badge", "data-status": a.status, text: a.status })),
+    h("td", { text: a.load }), h("td", { text: a.groups }))));
+  const policy = new Map(groups.map((g) => [g.id, g.policy]));
+  clear(queueRows).append(...queueView().map((q) => h("tr", { "data-group": q.id },
+    h("th", { scope: "row", text: groupName.get(q.id) || `#${q.id}` }),
+    h("td", { text: String(q.length) }), h("td", { text: q.oldest == null ? "—" : ago(q.oldest) }),
+    h("td", { text: policy.get(q.id) || "" }))));
   clear(chatRows).append(...live.map((c) => h("tr", { "data-conversation": c.conversation_id },
     h("th", { scope: "row", text: c.number }),
     h("td", { text: groupName.get(c.group_id) || "" }),
@@ -111,12 +132,18 @@ async function decisions(id, number) {
 function onLive(up) {
   connection.textContent = up ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(up);
-  if (up) wire.send({ type: "list_live" });
+  if (up) refresh();
+}
+
+function refresh() {
+  wire.send({ type: "list_live" });
+  wire.send({ type: "board" });
 }
 
 function onFrame(f) {
   switch (f.type) {
     case "live": live = f.conversations; render(); return;
+    case "board": board = f; presence.clear(); render(); return;
     case "presence": presence.set(f.agent_id, f.status); render(); return;
     case "reload": location.reload(); return;
     case "closed":
@@ -136,7 +163,7 @@ function onFrame(f) {
 }
 
 tabs.add("board", "Live board", h("div", { class: "board" },
-  table("Agents", ["Agent", "Status", "Chats", "Groups"], agentRows),
+  table("Agents", ["Agent", "Status", "Load", "Active groups"], agentRows),
   table("Queues", ["Group", "Waiting", "Oldest wait", "Policy"], queueRows),
   table("Live chats", ["Number", "Group", "Agent", "Status", "Age", "Actions"], chatRows)), { select: true });
 root.replaceChildren(
@@ -149,4 +176,4 @@ root.replaceChildren(
   h("span", { id: "app-ready", hidden: true }));
 render();
 wire.connect();
-setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);
+setInterval(refresh, LIVE_EVERY_MS);

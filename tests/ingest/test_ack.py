@@ -1,0 +1,89 @@
+"""The "ticket created" acknowledgement, end to end: poller -> OutboundMail + RQ job -> a real
+worker process -> SMTP sink. Never for auto-replies, bulk mail or bounces; rate-limited per
+sender."""
+
+from __future__ import annotations
+
+import asyncio
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+from email.policy import default
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import Redis
+from sqlalchemy import select
+
+from desk.models import Conversation, InboundMail, OutboundMail
+from ingest import jobs, outbound
+from ingest.compose import is_own_message_id
+from ingest.poller import make_acknowledger
+from tests.ingest import corpus, procs
+from tests.ingest.conftest import Records, Sink
+from tests.ingest.dovecot import Dovecot
+from tests.ingest.harness import count, eventually, running
+
+FLOOD = 20
+
+
+def _parsed(envelope: Any) -> EmailMessage:
+    content = envelope.content or b""
+    return message_from_bytes(content if isinstance(content, bytes) else content.encode(),
+                              policy=default)
+
+
+async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis, smtp_sink: Sink
+) -> None:
+    settings = records.settings.with_(smtp_host="127.0.0.1", smtp_port=smtp_sink.port,
+                                      public_url="https://help.example")
+    box = await records.mailbox(dovecot)
+    dovecot.deliver(corpus.simple(message_id="<m1@example.org>"))
+    for name in ("auto_reply_ooo.eml", "bulk_newsletter.eml", "bounce_dsn.eml"):
+        dovecot.deliver(corpus.files()[name])
+    for i in range(FLOOD):
+        dovecot.deliver(corpus.simple(sender="Flood <flood@example.net>", subject=f"Help {i}",
+                                      message_id=f"<flood-{i}@example.net>"))
+    assert settings.redis_url
+    queue = jobs.mail_queue(Redis.from_url(settings.redis_url))
+
+    async def enqueue(outbound_id: int) -> None:
+        await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id, (1,))
+
+    ack = make_acknowledger(records.sm, redis, settings, enqueue)
+    try:
+        async with running(records, redis, box, acknowledge=ack) as run:
+            await eventually(lambda: _imported(records, 4 + FLOOD))
+            await run.poller.synced.wait()
+    finally:
+        queue.connection.close()
+    worker = procs.spawn(settings, "worker")
+    assert await asyncio.to_thread(worker.wait, 60) == 0, procs.log_tail(settings)
+
+    rcpts = [tuple(env.rcpt_tos) for env in smtp_sink.messages]
+    assert sorted(set(rcpts)) == [("alice@example.org",), ("flood@example.net",)]
+    assert rcpts.count(("flood@example.net",)) == outbound.ACK_LIMIT
+    assert rcpts.count(("alice@example.org",)) == 1
+    async with records.sm() as s:
+        conv = (await s.execute(select(Conversation).where(
+            Conversation.subject == "Printer on fire"))).scalar_one()
+        rows = (await s.execute(select(OutboundMail))).scalars().all()
+    assert {r.status for r in rows} == {"sent"} and len(rows) == 1 + outbound.ACK_LIMIT
+    assert await count(records, Conversation) == 3 + FLOOD  # bounce: stored, no ticket
+
+    (env,) = [e for e in smtp_sink.messages if e.rcpt_tos == ["alice@example.org"]]
+    mail = _parsed(env)
+    assert f"[{conv.number}]" in mail["Subject"]
+    assert mail["In-Reply-To"] == "<m1@example.org>"
+    assert "<m1@example.org>" in mail["References"]
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert is_own_message_id(mail["Message-ID"], settings.secret_key)
+    assert mail["From"].addresses[0].addr_spec.startswith("support-")
+    body = mail.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert f"https://help.example/tickets/{conv.number}" in text and conv.number in text
+
+
+async def _imported(records: Records, n: int) -> bool:
+    return await count(records, InboundMail) == n

@@ -1,0 +1,162 @@
+"""Poller processes SIGKILLed (or frozen) mid-batch: every mail ends up exactly once.
+
+Real processes (``python -m tests.ingest.procs poll``: ``ingest.poller.run`` with the real
+router and acknowledger), a real Dovecot preloaded with a few hundred mails, the records and
+Redis. Kills land at different points of the backlog and at different delays after a commit,
+so some hit a transaction in flight, some a body FETCH, some the routing after a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+
+import redis.asyncio as aioredis
+from sqlalchemy import func, select
+
+from desk.models import Conversation, InboundMail, Mailbox, Message
+from routing import keys
+from tests.ingest import procs
+from tests.ingest.conftest import Records
+from tests.ingest.dovecot import Dovecot
+from tests.ingest.harness import count, eventually
+
+N = 300
+REPLY_EVERY = 10  # every 10th mail answers the one before it (same sender): the join path
+
+
+def _mail(i: int) -> bytes:
+    sender = f"customer{i % 12}@example.org"
+    lines = [f"From: Customer <{sender}>", "To: support@desk.example",
+             f"Subject: Question {i}", f"Message-ID: <crash-{i}@example.org>"]
+    if i % REPLY_EVERY == REPLY_EVERY - 1:
+        lines[0] = f"From: Customer <customer{(i - 1) % 12}@example.org>"
+        lines.append(f"In-Reply-To: <crash-{i - 1}@example.org>")
+    size = 30_000 if i % 7 == 0 else 1_500
+    body = ("Lorem ipsum dolor sit amet. " * (size // 28))[:size]
+    lines += ["Content-Type: text/plain; charset=utf-8", "", body, ""]
+    return "\r\n".join(lines).encode()
+
+
+def _preload(dovecot: Dovecot) -> None:
+    for i in range(N):
+        dovecot.deliver(_mail(i))
+
+
+async def _imported(records: Records) -> int:
+    return await count(records, InboundMail)
+
+
+async def _until(records: Records, n: int, proc: subprocess.Popen[bytes],
+                 within_s: float = 30) -> None:
+    async def reached() -> bool:
+        assert proc.poll() is None, procs.log_tail(records.settings)
+        return await _imported(records) >= n
+    await eventually(reached, within_s)
+
+
+async def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 20) == 0
+
+
+async def _assert_each_mail_once(records: Records, box: int) -> None:
+    async with records.sm() as s:
+        keys_ = (await s.execute(select(InboundMail.message_key, InboundMail.status))).all()
+        ids = (await s.execute(select(Message.email_message_id, Message.conversation_id))
+               ).all()
+        seqs = (await s.execute(
+            select(Conversation.id, Conversation.last_seq, func.count(Message.id),
+                   func.max(Message.seq))
+            .join(Message, Message.conversation_id == Conversation.id)
+            .group_by(Conversation.id, Conversation.last_seq))).all()
+        mailbox = await s.get(Mailbox, box)
+    expected = {f"<crash-{i}@example.org>" for i in range(N)}
+    assert len(keys_) == N and {k for k, _ in keys_} == expected  # no loss, no duplicate
+    assert len(ids) == N and {m for m, _ in ids} == expected
+    replies = N // REPLY_EVERY
+    assert sorted(st for _, st in keys_) == ["reply"] * replies + ["ticket"] * (N - replies)
+    conv_of = dict(ids)
+    for i in range(REPLY_EVERY - 1, N, REPLY_EVERY):
+        assert conv_of[f"<crash-{i}@example.org>"] == conv_of[f"<crash-{i - 1}@example.org>"]
+    assert len(seqs) == N - replies
+    assert all(last == n == top for _, last, n, top in seqs)  # seq 1..n, no gap or repeat
+    assert mailbox is not None and mailbox.last_uid == N
+
+
+async def test_sigkill_mid_batch_then_restart_imports_each_mail_exactly_once(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+) -> None:
+    box = await records.mailbox(dovecot)
+    _preload(dovecot)
+    # (imported-count to wait for, then a delay before SIGKILL): kills land before the first
+    # commit, right after commits (mid next transaction / FETCH) and a little later.
+    for reached, delay_s in ((0, 0.8), (1, 0.0), (70, 0.03), (150, 0.09), (230, 0.0)):
+        proc = procs.spawn(records.settings, "poll", "1500")
+        await _until(records, reached, proc)
+        await asyncio.sleep(delay_s)
+        procs.kill(proc)
+    before = await _imported(records)
+    assert 230 <= before < N  # the last kill really was mid-backlog
+    proc = procs.spawn(records.settings, "poll", "1500")
+    try:
+        await _until(records, N, proc)
+        await eventually(lambda: _cursor_at(records, box, N))
+    finally:
+        await _stop(proc)
+    await _assert_each_mail_once(records, box)
+    assert not await redis.exists(keys.mailbox_lease(box))  # released on SIGTERM
+
+
+async def _cursor_at(records: Records, box: int, uid: int) -> bool:
+    async with records.sm() as s:
+        row = await s.get(Mailbox, box)
+    return row is not None and row.last_uid == uid
+
+
+async def test_second_poller_takes_over_when_the_first_is_sigkilled(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+) -> None:
+    box = await records.mailbox(dovecot)
+    _preload(dovecot)
+    first = procs.spawn(records.settings, "poll", "1000")
+    await _until(records, 1, first)  # the first holds the lease now
+    second = procs.spawn(records.settings, "poll", "1000")
+    try:
+        await _until(records, 120, first)
+        procs.kill(first)
+        stalled = await _imported(records)
+        assert stalled < N
+        await _until(records, N, second)
+        await eventually(lambda: _cursor_at(records, box, N))
+    finally:
+        procs.kill(first)
+        await _stop(second)
+    await _assert_each_mail_once(records, box)
+
+
+async def test_frozen_poller_losing_its_lease_mid_batch_duplicates_nothing(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+) -> None:
+    """SIGSTOP past the lease TTL: a second poller takes over; SIGCONT lets the first finish the
+    batch it was in (it notices the lost lease only then), so both briefly import the same
+    mails — the unique key keeps each once."""
+    box = await records.mailbox(dovecot)
+    _preload(dovecot)
+    first = procs.spawn(records.settings, "poll", "1000")
+    await _until(records, 60, first)
+    os.killpg(first.pid, signal.SIGSTOP)
+    second = procs.spawn(records.settings, "poll", "1000")
+    try:
+        await asyncio.sleep(2.5)  # lease expired; the second has taken it and is working
+        os.killpg(first.pid, signal.SIGCONT)
+        await _until(records, N, second)
+        await eventually(lambda: _cursor_at(records, box, N))
+        assert first.poll() is None  # it stood down, it did not crash
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+        await _stop(first)
+        await _stop(second)
+    await _assert_each_mail_once(records, box)
