@@ -254,6 +254,8 @@ class ImapSession:
         if not self._lost.is_set():
             try:
                 async with asyncio.timeout(2):
+                    if client.has_pending_idle():  # stopped mid-IDLE: no LOGOUT reply before DONE
+                        client.idle_done()
                     await client.logout()
             except Exception:  # the connection is being discarded either way
                 pass

@@ -41,6 +41,7 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
         await rights.on_control(chat, env)
 
     async def rebuild() -> None:
+        log.warning("routing epoch missing (Redis flushed or restarted): rebuilding")
         await router.rebuild()
 
     hub.on_control = control

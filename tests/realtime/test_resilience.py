@@ -90,7 +90,7 @@ async def test_node_cut_off_from_redis_for_5s_loses_and_doubles_nothing(
         web: WebFactory, clients: Clients, org: Org, proxy: CuttableProxy,
         redis_url: str) -> None:
     db = urlsplit(redis_url).path
-    [a] = await web(1, redis_url=f"redis://127.0.0.1:{proxy.port}{db}")
+    [a] = await web(1, redis_url=f"redis://127.0.0.1:{proxy.port}{db}", SWITCHBOARD_LOG_LEVEL="info")
     [b] = await web(1)
     v = await clients.visitor(a)
     cid = await start_chat(v, org.dept, "start")
