@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, literal, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
@@ -222,18 +222,21 @@ class Appended:
                    m.visibility, m.client_id, m.body, m.whisper_to, m.created_at, created)
 
 
-async def append_messages(sm: SessionMaker,
-                          items: Sequence[NewMessage]) -> list[Appended | Exception]:
+async def append_messages(sm: SessionMaker, items: Sequence[NewMessage],
+                          connection: Any = None) -> list[Appended | Exception]:
     """Group commit: store many messages in ONE transaction; per item its ``Appended``.
 
     Same guarantees as ``append_message`` for each item: per-conversation gap-free ``seq`` in
     the order given, ``client_id`` idempotency (also between items of one batch), committed
-    before this returns. One SELECT finds the batch's known client_ids, one UPDATE ... RETURNING
-    reserves ``n`` seqs per conversation (after locking the rows in id order), one INSERT
-    stores the rows. An item that fails validation or names a missing conversation gets its
-    exception in place of a result and does not affect the others. A concurrent writer
-    inserting the same client_id in between (unique violation) or a lock conflict sends the
-    whole batch down the per-item path.
+    before this returns. On PostgreSQL the batch is one statement (one round trip); elsewhere
+    one SELECT finds the known client_ids, an UPDATE ... RETURNING per distinct count reserves
+    ``n`` seqs per conversation and one INSERT stores the rows. An item that fails validation
+    or names a missing conversation gets its exception in place of a result and does not
+    affect the others. A concurrent writer inserting the same client_id in between (unique
+    violation) or a deadlock sends the whole batch down the per-item path.
+
+    ``connection``: an asyncpg connection of the caller's own for the PostgreSQL statement
+    (skips the pool checkout and its liveness ping); by default one comes from ``sm``'s pool.
     """
     results: list[Appended | Exception | None] = [None] * len(items)
     todo: list[int] = []
@@ -246,12 +249,117 @@ async def append_messages(sm: SessionMaker,
         else:
             todo.append(i)
     if todo:
+        engine = sm.kw["bind"]
         try:
-            await _append_batch(sm, items, todo, results)
-        except (IntegrityError, DBAPIError):
+            if engine.dialect.name == "postgresql":
+                await _append_batch_pg(engine, connection, items, todo, results)
+            else:
+                await _append_batch(sm, items, todo, results)
+        except _BatchConflict:
             for i in todo:
                 results[i] = await _append_one(sm, items[i])
     return [r if r is not None else RuntimeError("message not stored") for r in results]
+
+
+class _BatchConflict(Exception):
+    """A concurrent writer got in the way (same client_id, deadlock): go item by item."""
+
+
+# PostgreSQL: the whole batch in ONE statement, so one round trip and no BEGIN/COMMIT (a
+# single statement is its own transaction). Known client_ids are left out, the conversations'
+# rows are locked in id order, each gets its seqs reserved by one increment, the rows go in
+# numbered by arrival order; the result gives every input position its seq (created or not).
+_PG_BATCH = """
+WITH input AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::text[],
+                         $6::text[], $7::text[], $8::int[])
+        WITH ORDINALITY AS t(conversation_id, client_id, author_kind, author_id, author_name,
+                             visibility, body, whisper_to, ord)
+), fresh AS (
+    SELECT i.* FROM input i WHERE i.client_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM messages m
+        WHERE m.conversation_id = i.conversation_id AND m.client_id = i.client_id)
+), counts AS (
+    SELECT conversation_id, count(*)::int AS n FROM fresh GROUP BY conversation_id
+), bumped AS (
+    UPDATE conversations c SET last_seq = c.last_seq + counts.n, updated_at = $9
+    FROM (SELECT id FROM conversations
+          WHERE id IN (SELECT conversation_id FROM counts) ORDER BY id FOR UPDATE) l, counts
+    WHERE c.id = l.id AND counts.conversation_id = c.id
+    RETURNING c.id, c.last_seq, counts.n
+), numbered AS (
+    SELECT f.*, b.last_seq - b.n
+                + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
+    FROM fresh f JOIN bumped b ON b.id = f.conversation_id
+), inserted AS (
+    INSERT INTO messages (conversation_id, seq, author_kind, author_id, author_name,
+                          visibility, client_id, body, whisper_to, created_at)
+    SELECT conversation_id, seq, author_kind, author_id, author_name, visibility, client_id,
+           body, whisper_to, $9 FROM numbered
+)
+SELECT ord, seq, NULL::text AS author_kind, NULL::int AS author_id, NULL::text AS author_name,
+       NULL::text AS visibility, NULL::text AS body, NULL::int AS whisper_to,
+       NULL::timestamptz AS created_at, true AS created
+FROM numbered
+UNION ALL
+SELECT i.ord, m.seq, m.author_kind, m.author_id, m.author_name, m.visibility, m.body,
+       m.whisper_to, m.created_at, false
+FROM input i JOIN messages m ON m.conversation_id = i.conversation_id
+                            AND m.client_id = i.client_id
+"""
+
+
+async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMessage],
+                           todo: list[int], results: list[Appended | Exception | None]) -> None:
+
+    first: dict[tuple[int, str], int] = {}  # a retry inside the batch answers like its first
+    send: list[int] = []
+    repeats: list[tuple[int, int]] = []
+    for i in todo:
+        key = (items[i].conversation_id, items[i].client_id or "")
+        if items[i].client_id is not None and key in first:
+            repeats.append((i, first[key]))
+            continue
+        if items[i].client_id is not None:
+            first[key] = i
+        send.append(i)
+    batch = [items[i] for i in send]
+    now = utcnow()
+    if connection is not None:
+        rows = await _pg_fetch(connection, batch, now)
+    else:
+        async with engine.connect() as conn:
+            rows = await _pg_fetch((await conn.get_raw_connection()).driver_connection,
+                                   batch, now)
+    for r in rows:
+        m = batch[r["ord"] - 1]
+        results[send[r["ord"] - 1]] = (
+            Appended(m.conversation_id, r["seq"], m.author_kind, m.author_id, m.author_name,
+                     m.visibility, m.client_id, m.body, m.whisper_to, now, True)
+            if r["created"] else
+            Appended(m.conversation_id, r["seq"], r["author_kind"], r["author_id"],
+                     r["author_name"], r["visibility"], m.client_id, r["body"],
+                     r["whisper_to"], r["created_at"], False))
+    for i in send:
+        if results[i] is None:
+            results[i] = NotFound(f"conversation {items[i].conversation_id} not found")
+    for i, j in repeats:
+        done = results[j]
+        results[i] = (dataclasses.replace(done, created=False)
+                      if isinstance(done, Appended) else done)
+
+
+async def _pg_fetch(pg: Any, batch: Sequence[NewMessage], now: datetime) -> Any:
+    import asyncpg
+
+    try:
+        return await pg.fetch(
+            _PG_BATCH, [m.conversation_id for m in batch], [m.client_id for m in batch],
+            [m.author_kind for m in batch], [m.author_id for m in batch],
+            [m.author_name for m in batch], [m.visibility for m in batch],
+            [m.body for m in batch], [m.whisper_to for m in batch], now)
+    except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError) as exc:
+        raise _BatchConflict from exc
 
 
 async def _append_one(sm: SessionMaker, item: NewMessage) -> Appended | Exception:
@@ -267,6 +375,7 @@ async def _append_one(sm: SessionMaker, item: NewMessage) -> Appended | Exceptio
 
 async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: list[int],
                         results: list[Appended | Exception | None]) -> None:
+    """The portable path (SQLite): the transaction begins IMMEDIATE, so writers take turns."""
     keyed = [items[i] for i in todo if items[i].client_id is not None]
     async with sm() as s:
         known: dict[tuple[int, str | None], Appended] = {}
@@ -298,21 +407,17 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
         if not fresh:
             return
         now = utcnow()
-        ids = sorted(counts)
-        step: Any = literal(counts[ids[0]])
-        if len(ids) > 1:
-            # Row locks in id order (an UPDATE alone takes them in scan order), so batches
-            # sharing conversations queue instead of deadlocking. SQLite: one writer anyway.
-            await s.execute(select(Conversation.id).where(Conversation.id.in_(ids))
-                            .order_by(Conversation.id).with_for_update())
-            step = case(counts, value=Conversation.id)
-        reserved = (await s.execute(
-            update(Conversation).where(Conversation.id.in_(ids))
-            .values(last_seq=Conversation.last_seq + step, updated_at=now)
-            .returning(Conversation.id, Conversation.last_seq)
-            .execution_options(synchronize_session=False)
-        )).all()
-        nxt = {cid: seq - counts[cid] + 1 for cid, seq in reserved}
+        by_step: dict[int, list[int]] = {}  # one UPDATE per distinct count (mostly just 1)
+        for cid in sorted(counts):
+            by_step.setdefault(counts[cid], []).append(cid)
+        nxt: dict[int, int] = {}
+        for step, cids in by_step.items():
+            reserved = await s.execute(
+                update(Conversation).where(Conversation.id.in_(cids))
+                .values(last_seq=Conversation.last_seq + step, updated_at=now)
+                .returning(Conversation.id, Conversation.last_seq)
+                .execution_options(synchronize_session=False))
+            nxt.update((cid, seq - step + 1) for cid, seq in reserved)
         rows_out: list[dict[str, Any]] = []
         for i in fresh:
             item = items[i]
@@ -330,9 +435,12 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
                              "client_id": item.client_id, "body": item.body,
                              "body_html": None, "email_message_id": None,
                              "whisper_to": item.whisper_to, "created_at": now})
-        if rows_out:
-            await s.execute(insert(cast(Table, Message.__table__)), rows_out)
-        await s.commit()
+        try:
+            if rows_out:
+                await s.execute(insert(cast(Table, Message.__table__)), rows_out)
+            await s.commit()
+        except IntegrityError as exc:
+            raise _BatchConflict from exc
         for i, j in repeats:
             done = results[j]
             results[i] = (dataclasses.replace(done, created=False)

@@ -3,6 +3,9 @@
 RQ job functions are synchronous and found by import path, so the worker's resources (settings,
 one event loop, the database engine) reach them through ``JOB_CONTEXT``, a ContextVar the worker
 sets once before it starts working (``ingest.worker``); nothing is created at import time.
+
+The web process (realtime, which must not import ingest) enqueues ``notify_reply_job``,
+``notify_closed_job`` and ``send_mail_job`` by their import path.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from rq import Queue, Retry, get_current_job
 from sqlalchemy import select
 
 from desk.db import SessionMaker
-from desk.models import OutboundMail, utcnow
+from desk.models import Conversation, Message, OutboundMail, utcnow
 from desk.settings import Settings
 from ingest import outbound
 from ingest.errors import SendFailure
@@ -47,6 +50,57 @@ def send_mail_job(outbound_id: int) -> str:
                 outbound.give_up(ctx.sm, outbound_id, f"gave up after retries: {exc}"))
             return "failed"
         raise
+
+
+def notify_reply_job(conversation_id: int, message_id: int) -> str:
+    """An agent's public reply on an email ticket: mail it to the customer (then send it)."""
+    ctx = JOB_CONTEXT.get()
+    return ctx.loop.run_until_complete(_notify_reply(ctx, conversation_id, message_id))
+
+
+async def _notify_reply(ctx: JobContext, conversation_id: int, message_id: int) -> str:
+    async with ctx.sm() as s:
+        conv = await s.get(Conversation, conversation_id)
+        msg = await s.get(Message, message_id)
+    if conv is None or msg is None or msg.conversation_id != conversation_id \
+            or conv.channel != "email" or msg.visibility != "public" \
+            or msg.author_kind not in ("agent", "supervisor"):
+        return "skipped"
+    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
+                                       kind="reply", key=f"msg-{message_id}", body=msg.body,
+                                       reply=True)
+    return _send_queued(queued)
+
+
+def notify_closed_job(conversation_id: int) -> str:
+    """An email ticket was resolved or closed: tell the customer (once per closing)."""
+    ctx = JOB_CONTEXT.get()
+    return ctx.loop.run_until_complete(_notify_closed(ctx, conversation_id))
+
+
+async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
+    async with ctx.sm() as s:
+        conv = await s.get(Conversation, conversation_id)
+    if conv is None or conv.channel != "email" or conv.status not in ("resolved", "closed"):
+        return "skipped"
+    closed = conv.closed_at.isoformat() if conv.closed_at else conv.status
+    body = (f"Your ticket {conv.number} has been {conv.status}.\n\n"
+            f"If anything is still open, reply to this mail and we will pick it up again:\n"
+            f"{outbound.ticket_link(ctx.settings, conv.number)}\n")
+    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
+                                       kind="closed", key=closed, body=body, reply=True)
+    return _send_queued(queued)
+
+
+def _send_queued(queued: outbound.Queued | None) -> str:
+    if queued is None:
+        return "no recipient"
+    job = get_current_job()
+    assert job is not None, "runs as an RQ job"
+    # Enqueued again on a retried notification: the send job's id is the row's, and sending
+    # is idempotent on the row.
+    enqueue_send(mail_queue(job.connection), queued.outbound_id)
+    return "queued"
 
 
 def mail_queue(connection: Redis) -> Queue:

@@ -14,8 +14,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,7 @@ from desk.models import (
     utcnow,
 )
 from ingest import threading
+from ingest.addresses import Address
 from ingest.loops import Kind, Verdict, classify
 from ingest.mime import MailAttachment, ParsedMail, content_id_key, resolve_cids
 from ingest.rules import apply_rules, parse_rules
@@ -117,16 +119,20 @@ class TicketImporter:
                           mails: list[tuple[int, bytes, ParsedMail]]) -> list[Imported]:
         """Import several mails in one transaction (the fast path for a backlog).
 
-        All or nothing, like a single import; any conflict (a racing poller, a number
-        collision) rolls the whole chunk back and it is retried mail by mail.
+        New tickets that name no other ticket (no number in the subject, no references: most
+        of a backlog) are inserted together, a few statements for the lot; any other mail goes
+        through ``_apply`` after the pending ones are written, so its lookups see them. All or
+        nothing, like a single import; any conflict (a racing poller, a number collision)
+        rolls the whole chunk back and it is retried mail by mail.
         """
-        results: list[Imported] = []
+        results: list[Imported | None] = []
         try:
             async with self.sm() as s:
                 wanted = [m.dedup_key[:255] for _, _, m in mails]
                 keys_seen = set((await s.execute(select(InboundMail.message_key).where(
                     InboundMail.mailbox_id == box.id, InboundMail.message_key.in_(wanted))
                 )).scalars())
+                pending: list[_NewTicket] = []
                 for uid, raw, mail in mails:
                     key = mail.dedup_key[:255]
                     if key in keys_seen:
@@ -134,15 +140,54 @@ class TicketImporter:
                         continue
                     keys_seen.add(key)
                     verdict = classify(mail, self.secret)
+                    if _plain_new_ticket(mail, verdict):
+                        pending.append(_NewTicket(len(results), uid, mail, verdict))
+                        results.append(None)
+                        continue
+                    await self._insert_new_tickets(s, box, uidvalidity, pending, results)
+                    pending = []
                     results.append(await self._apply(s, box, mail, verdict, uidvalidity, uid,
                                                      raw, advance=False))
+                await self._insert_new_tickets(s, box, uidvalidity, pending, results)
                 if mails:
                     await _advance(s, box.id, uidvalidity, max(uid for uid, _, _ in mails))
                 await s.commit()
-            return results
+            return [r for r in results if r is not None]
         except IntegrityError:
             return [await self.import_mail(box, uidvalidity=uidvalidity, uid=uid, raw=raw,
                                            mail=mail) for uid, raw, mail in mails]
+
+    async def _insert_new_tickets(self, s: AsyncSession, box: MailboxInfo, uidvalidity: int,
+                                  tickets: Sequence[_NewTicket],
+                                  results: list[Imported | None]) -> None:
+        """What ``_apply`` does for a new ticket, for many at once: one INSERT per table."""
+        if not tickets:
+            return
+        contacts = await _contacts(s, [t.mail.sender for t in tickets if t.mail.sender])
+        conv_ids = (await s.execute(
+            insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+            [_conversation_fields(box, t.mail, None, _contact_id(contacts, t.mail))
+             for t in tickets])).scalars().all()
+        await s.execute(insert(EmailParticipant), [
+            {"conversation_id": conv_id, "email": email}
+            for conv_id, t in zip(conv_ids, tickets, strict=True) for email in _people(t.mail)])
+        msg_ids = (await s.execute(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True),
+            [_message_fields(t.mail, t.verdict, conv_id, 1)
+             for conv_id, t in zip(conv_ids, tickets, strict=True)])).scalars().all()
+        for conv_id, msg_id, t in zip(conv_ids, msg_ids, tickets, strict=True):
+            if t.mail.attachments and (html := await self._attach(s, conv_id, msg_id, t.mail)):
+                await s.execute(update(Message).where(Message.id == msg_id)
+                                .values(body_html=html))
+        await s.execute(insert(InboundMail), [
+            {"mailbox_id": box.id, "message_key": t.mail.dedup_key[:255],
+             "uidvalidity": uidvalidity, "uid": t.uid, "status": "ticket",
+             "conversation_id": conv_id, "raw": None}
+            for conv_id, t in zip(conv_ids, tickets, strict=True)])
+        for conv_id, t in zip(conv_ids, tickets, strict=True):
+            results[t.index] = Imported("ticket", conv_id, route=True,
+                                        acknowledge=t.verdict.may_auto_answer,
+                                        verdict=t.verdict, sender=_email(t.mail))
 
     async def _apply(self, s: AsyncSession, box: MailboxInfo, mail: ParsedMail,
                      verdict: Verdict, uidvalidity: int, uid: int, raw: bytes,
@@ -182,21 +227,12 @@ class TicketImporter:
 
     async def _new_conversation(self, s: AsyncSession, box: MailboxInfo, mail: ParsedMail,
                                 parent_id: int | None) -> Conversation:
-        contact_id = await _contact(s, mail) if mail.sender is not None else None
-        outcome = apply_rules(
-            parse_rules(box.rules), subject=mail.subject, text=mail.text,
-            sender_domain=mail.sender.domain if mail.sender is not None else "",
-        )
-        conv = Conversation(
-            number=new_number(), channel="email", status="queued", contact_id=contact_id,
-            department_id=box.department_id, group_id=box.group_id,
-            subject=(mail.subject or "(no subject)")[:255], priority=outcome.priority,
-            required_skills=outcome.skills, parent_id=parent_id, last_seq=1,
-        )
+        contacts = await _contacts(s, [mail.sender] if mail.sender is not None else [])
+        conv = Conversation(**_conversation_fields(box, mail, parent_id,
+                                                   _contact_id(contacts, mail)))
         s.add(conv)
         await s.flush()
-        people = {a.email for a in (mail.sender, *mail.cc) if a is not None}
-        s.add_all(EmailParticipant(conversation_id=conv.id, email=e) for e in sorted(people))
+        s.add_all(EmailParticipant(conversation_id=conv.id, email=e) for e in _people(mail))
         return conv
 
     async def _message(self, s: AsyncSession, conversation_id: int, mail: ParsedMail,
@@ -207,29 +243,24 @@ class TicketImporter:
                 .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
                 .returning(Conversation.last_seq)
             )).scalar_one()
-        name = mail.sender.name or mail.sender.email if mail.sender is not None else None
-        body = mail.text if len(mail.text) <= BODY_MAX else mail.text[:BODY_MAX]
-        msg = Message(
-            conversation_id=conversation_id, seq=seq, author_kind="contact",
-            author_name=(name or mail.from_display or "unknown sender")[:120],
-            # Inbound mail is never authored by staff, whatever its From says (a spoofed
-            # agent address stays a contact message).
-            visibility="public" if verdict.kind is Kind.PERSON else "internal",
-            client_id="mail:" + key_hash(mail.dedup_key), body=body or "(empty message)",
-            body_html=resolve_cids(mail.html, {})[:BODY_MAX] or None,
-            email_message_id=mail.message_id,
-        )
+        msg = Message(**_message_fields(mail, verdict, conversation_id, seq))
         s.add(msg)
         if mail.attachments:
             await s.flush()
-            rows = [self._store_attachment(conversation_id, msg.id, att)
-                    for att in mail.attachments]
-            s.add_all(rows)
-            if "cid:" in mail.html.lower():
-                await s.flush()
-                msg.body_html = resolve_cids(mail.html, inline_urls(mail.attachments, rows)
-                                             )[:BODY_MAX] or None
+            msg.body_html = await self._attach(s, conversation_id, msg.id, mail) or msg.body_html
         return msg
+
+    async def _attach(self, s: AsyncSession, conversation_id: int, message_id: int,
+                      mail: ParsedMail) -> str | None:
+        """Store the attachments; returns the HTML body with its cid: images pointed at them
+        (None when it has none)."""
+        rows = [self._store_attachment(conversation_id, message_id, att)
+                for att in mail.attachments]
+        s.add_all(rows)
+        if "cid:" not in mail.html.lower():
+            return None
+        await s.flush()
+        return resolve_cids(mail.html, inline_urls(mail.attachments, rows))[:BODY_MAX] or None
 
     def _store_attachment(self, conversation_id: int, message_id: int,
                           att: MailAttachment) -> Attachment:
@@ -293,16 +324,82 @@ async def _advance(s: AsyncSession, mailbox_id: int, uidvalidity: int, uid: int)
     ).values(last_uid=uid))
 
 
-async def _contact(s: AsyncSession, mail: ParsedMail) -> int:
-    assert mail.sender is not None
-    found = (await s.execute(select(Contact.id).where(
-        func.lower(Contact.email) == mail.sender.email).order_by(Contact.id).limit(1))).first()
-    if found is not None:
-        return int(found[0])
-    contact = Contact(email=mail.sender.email, name=mail.sender.name[:120] or None)
-    s.add(contact)
-    await s.flush()
-    return contact.id
+@dataclass(frozen=True, slots=True)
+class _NewTicket:
+    index: int  # position in the chunk's results
+    uid: int
+    mail: ParsedMail
+    verdict: Verdict
+
+
+def _plain_new_ticket(mail: ParsedMail, verdict: Verdict) -> bool:
+    """A new, unlinked ticket whatever the records hold: it names no ticket or message."""
+    return (verdict.kind not in (Kind.OWN, Kind.BOUNCE)
+            and not threading.ticket_numbers(mail.subject)
+            and not threading.referenced_ids(mail))
+
+
+def _email(mail: ParsedMail) -> str | None:
+    return mail.sender.email if mail.sender is not None else None
+
+
+def _contact_id(contacts: dict[str, int], mail: ParsedMail) -> int | None:
+    return contacts.get(mail.sender.email) if mail.sender is not None else None
+
+
+def _people(mail: ParsedMail) -> list[str]:
+    return sorted({a.email for a in (mail.sender, *mail.cc) if a is not None})
+
+
+def _conversation_fields(box: MailboxInfo, mail: ParsedMail, parent_id: int | None,
+                         contact_id: int | None) -> dict[str, Any]:
+    outcome = apply_rules(
+        parse_rules(box.rules), subject=mail.subject, text=mail.text,
+        sender_domain=mail.sender.domain if mail.sender is not None else "",
+    )
+    return {
+        "number": new_number(), "channel": "email", "status": "queued",
+        "contact_id": contact_id, "department_id": box.department_id,
+        "group_id": box.group_id, "subject": (mail.subject or "(no subject)")[:255],
+        "priority": outcome.priority, "required_skills": outcome.skills,
+        "parent_id": parent_id, "last_seq": 1,
+    }
+
+
+def _message_fields(mail: ParsedMail, verdict: Verdict, conversation_id: int,
+                    seq: int) -> dict[str, Any]:
+    name = mail.sender.name or mail.sender.email if mail.sender is not None else None
+    return {
+        "conversation_id": conversation_id, "seq": seq, "author_kind": "contact",
+        "author_name": (name or mail.from_display or "unknown sender")[:120],
+        # Inbound mail is never authored by staff, whatever its From says (a spoofed agent
+        # address stays a contact message).
+        "visibility": "public" if verdict.kind is Kind.PERSON else "internal",
+        "client_id": "mail:" + key_hash(mail.dedup_key),
+        "body": mail.text[:BODY_MAX] or "(empty message)",
+        "body_html": resolve_cids(mail.html, {})[:BODY_MAX] or None,
+        "email_message_id": mail.message_id,
+    }
+
+
+async def _contacts(s: AsyncSession, senders: Sequence[Address]) -> dict[str, int]:
+    """Contact id per address (the oldest contact having it), creating the missing ones."""
+    if not senders:
+        return {}
+    emails = {a.email for a in senders}
+    lowered = func.lower(Contact.email)
+    found: dict[str, int] = {email: cid for email, cid in (await s.execute(
+        select(lowered, func.min(Contact.id)).where(lowered.in_(emails)).group_by(lowered)
+    )).tuples()}
+    missing: dict[str, dict[str, Any]] = {}
+    for a in senders:
+        if a.email not in found and a.email not in missing:
+            missing[a.email] = {"email": a.email, "name": a.name[:120] or None}
+    if missing:
+        created = await s.execute(insert(Contact).returning(Contact.email, Contact.id),
+                                  list(missing.values()))
+        found.update({email: cid for email, cid in created.tuples() if email is not None})
+    return found
 
 
 async def _candidates(s: AsyncSession, mail: ParsedMail) -> list[threading.Candidate]:

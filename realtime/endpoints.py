@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -44,19 +45,30 @@ from realtime.session import (
 
 log = logging.getLogger("switchboard.realtime")
 
+KERNEL_SEND_BUFFER = 256 * 1024
+
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _transport_abort(receive: Receive) -> Any:
-    """uvicorn's protocol object behind ``receive``: lets a stuck socket be aborted at once.
+def _transport(receive: Receive) -> Any:
+    """uvicorn's transport behind ``receive`` (None on other servers).
 
-    ASGI has no abort; a graceful close waits for a reader that is not reading. Falls back to
-    nothing on other servers (the keepalive timeout then ends the socket).
+    ASGI has no abort; a graceful close waits for a reader that is not reading, so a stuck
+    socket is aborted on the transport (elsewhere the keepalive timeout ends it).
     """
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    return getattr(transport, "abort", None)
+    return getattr(getattr(receive, "__self__", None), "transport", None)
+
+
+def _bound_kernel_buffer(transport: Any) -> None:
+    """Cap the kernel's send buffer of the socket (Linux lets it grow to megabytes per socket
+    on its own): what a client that stopped reading can hold up is then the bounded outbox
+    plus this, so it is found out, and cut, after a known amount of data."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
 
 
 class WsEndpoint:
@@ -110,7 +122,9 @@ class WsEndpoint:
                      identity: Identity | None, principal: Principal | None,
                      site: records.SiteInfo | None) -> None:
         loop = asyncio.get_running_loop()
-        abort_transport = _transport_abort(receive)
+        transport = _transport(receive)
+        _bound_kernel_buffer(transport)
+        abort_transport = getattr(transport, "abort", None)
 
         async def send_text(text: str) -> None:
             await send({"type": "websocket.send", "text": text})

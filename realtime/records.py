@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import select
 
 from desk.conversations import (
@@ -95,20 +96,32 @@ async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: 
 
 
 class MessageWriter:
-    """Group commit for one process: messages that arrive while a batch is being written (or
-    in the same event-loop tick) go to the database together, in ONE transaction.
+    """Group commit for one process: messages that arrive while earlier batches are being
+    written (or in the same event-loop tick) go to the database together, in ONE transaction.
 
-    Each caller awaits its own result, so it acknowledges only after the commit; the order of
-    results follows the order of calls, which keeps each conversation's seqs in arrival order.
-    One batch is in flight at a time: under load the next batch fills while the previous one
-    commits, so the batch size follows the load and an idle process adds no delay.
+    Each caller awaits its own result, so it acknowledges only after the commit. Up to
+    ``parallel`` batches are in flight: a batch costs a handful of database round trips, each
+    waiting for a turn of a busy event loop, so a message should not also wait for the whole
+    previous batch. Batches sharing a conversation queue on its row lock, which keeps each
+    conversation's seqs in commit order; a caller's own messages are sequential anyway (one
+    command at a time per socket). Under load the batch size follows the load; an idle
+    process adds no delay.
     """
 
-    def __init__(self, sm: SessionMaker, max_batch: int = 256) -> None:
+    def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2) -> None:
         self.sm = sm
+        url = sm.kw["bind"].url
+        # On PostgreSQL each batch slot keeps a connection of its own: a pool checkout would
+        # cost a liveness ping (three round trips with asyncpg) per batch.
+        self._dsn = (url.set(drivername="postgresql").render_as_string(hide_password=False)
+                     if url.get_backend_name() == "postgresql" else None)
+        self._idle: list[asyncpg.Connection] = []
         self.max_batch = max_batch
+        self.parallel = parallel
         self._pending: list[tuple[NewMessage, asyncio.Future[tuple[StoredMessage, bool]]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._running = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.messages = 0
 
@@ -120,34 +133,58 @@ class MessageWriter:
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
         self._pending.append((NewMessage(conversation_id, author_kind, text, author_id,
                                          author_name, visibility, client_id, whisper_to), fut))
-        if self._task is None:
-            self._task = loop.create_task(self._run())
+        if not self._scheduled and self._running < self.parallel:
+            # Start at the end of this tick, so the frames read in the same tick join.
+            self._scheduled = True
+            loop.call_soon(self._start)
         return await fut
 
-    async def _run(self) -> None:
+    def _start(self) -> None:
+        self._scheduled = False
+        while self._pending and self._running < self.parallel:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: len(batch)]
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._write(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, batch: list[tuple[NewMessage,
+                                             asyncio.Future[tuple[StoredMessage, bool]]]]) -> None:
+        conn = None
         try:
-            await asyncio.sleep(0)  # let the frames of this tick join the first batch
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: len(batch)]
-                try:
-                    results = await append_messages(self.sm, [item for item, _ in batch])
-                except Exception as exc:  # the database is unreachable: every caller hears it
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+            if self._dsn is not None:
+                conn = self._idle.pop() if self._idle else await asyncpg.connect(self._dsn)
+            results = await append_messages(self.sm, [item for item, _ in batch], conn)
+        except Exception as exc:  # the database is unreachable: every caller hears it
+            if conn is not None:
+                conn.terminate()  # in an unknown state: never reused
+                conn = None
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+        else:
+            self.batches += 1
+            self.messages += len(batch)
+            for (_, fut), result in zip(batch, results, strict=True):
+                if fut.done():  # the caller went away; the message is stored anyway
                     continue
-                self.batches += 1
-                self.messages += len(batch)
-                for (_, fut), result in zip(batch, results, strict=True):
-                    if fut.done():  # the caller went away; the message is stored anyway
-                        continue
-                    if isinstance(result, Exception):
-                        fut.set_exception(result)
-                    else:
-                        fut.set_result((stored(result), result.created))
+                if isinstance(result, Exception):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result((stored(result), result.created))
         finally:
-            self._task = None
+            if conn is not None:
+                self._idle.append(conn)
+            self._running -= 1
+            if self._pending and not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._start)
+
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
 
 
 async def fetch_after(sm: SessionMaker, conversation_id: int, after_seq: int,

@@ -6,9 +6,34 @@ import asyncio
 import socket
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from desk.settings import Settings
 from realtime.app import create_app
+
+READ_AHEAD = 16  # frames a socket may queue for the app before reading pauses
+
+
+class HubWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, pausing reads only when the app falls behind.
+
+    The stock protocol pauses the transport after every received frame and resumes it when
+    the app reads, two epoll calls per message (a fifth of the hub's CPU under load). Here
+    up to ``READ_AHEAD`` frames may wait; a client that sends faster than its socket's
+    commands complete is still held back by TCP, and the per-connection token buckets
+    bound what it can make the hub do.
+    """
+
+    def send_receive_event_to_app(self) -> None:
+        paused = self.read_paused
+        self.read_paused = True  # the parent skips its own pause when it thinks it is paused
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = paused
+        if not paused and self.queue.qsize() >= READ_AHEAD and not self.transport.is_closing():
+            self.read_paused = True
+            self.transport.pause_reading()
 
 
 def uvicorn_config(settings: Settings, *, sock_port: int | None = None) -> uvicorn.Config:
@@ -17,7 +42,7 @@ def uvicorn_config(settings: Settings, *, sock_port: int | None = None) -> uvico
         host=settings.host,
         port=sock_port if sock_port is not None else settings.port,
         # The sans-I/O websockets implementation holds ~25% less memory per idle socket.
-        ws="websockets-sansio",
+        ws=HubWebSocketProtocol,
         ws_max_size=settings.ws_max_size,
         ws_max_queue=16,
         ws_ping_interval=settings.ws_ping_interval_s,

@@ -18,6 +18,7 @@ from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Base, Department, Group, Mailbox
 from desk.settings import Settings
 from tests.ingest.dovecot import DOVECOT, Dovecot, free_port
+from tests.ingest.procs import Processes
 from tests.support.databases import truncate_all
 
 
@@ -107,3 +108,11 @@ class Records:
             s.add(box)
             await s.commit()
             return box.id
+
+
+@pytest.fixture
+def processes(records: Records) -> Iterator[Processes]:
+    """Start poller/worker processes (tests.ingest.procs) on the test's records; reaped after."""
+    started = Processes(records.settings)
+    yield started
+    started.kill_all()

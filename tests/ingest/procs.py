@@ -13,6 +13,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from desk.settings import Settings
@@ -63,9 +65,41 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(10)
 
 
+class Processes:
+    """Processes a test started; whatever is still running at teardown is SIGKILLed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, *args: str, settings: Settings | None = None) -> subprocess.Popen[bytes]:
+        proc = spawn(settings or self.settings, *args)
+        self.started.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGCONT)  # a frozen one must be able to die
+            kill(proc)
+
+
+def _exit_with_parent() -> None:
+    # A test run that dies must not leave pollers behind holding leases in the test Redis.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str]) -> None:
     from ingest import poller, worker
 
+    _exit_with_parent()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings.from_env(os.environ).with_(imap_timeout_s=5.0)
     match argv:

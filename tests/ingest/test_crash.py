@@ -22,6 +22,7 @@ from tests.ingest import procs
 from tests.ingest.conftest import Records
 from tests.ingest.dovecot import Dovecot
 from tests.ingest.harness import count, eventually
+from tests.ingest.procs import Processes
 
 N = 300
 REPLY_EVERY = 10  # every 10th mail answers the one before it (same sender): the join path
@@ -87,24 +88,22 @@ async def _assert_each_mail_once(records: Records, box: int) -> None:
 
 
 async def test_sigkill_mid_batch_then_restart_imports_each_mail_exactly_once(
-    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis, processes: Processes
 ) -> None:
     box = await records.mailbox(dovecot)
     _preload(dovecot)
-    # (mails more to wait for, then a delay before SIGKILL): a kill while starting up, then
-    # kills right after a commit (mid next transaction or FETCH) and a little later.
-    for more, delay_s in ((0, 0.5), (1, 0.0), (60, 0.03), (60, 0.09), (60, 0.0)):
-        proc = procs.spawn(records.settings, "poll", "1500")
-        await _until(records, await _imported(records) + more, proc)
+    # (imported mails to wait for, then a delay before SIGKILL): a kill while starting up,
+    # then kills right after a commit (mid next transaction or FETCH) and a little later.
+    for target, delay_s in ((0, 0.5), (1, 0.0), (60, 0.03), (120, 0.09), (180, 0.0)):
+        proc = processes.spawn("poll", "1500")
+        await _until(records, max(target, await _imported(records) + 1) if target else 0, proc)
         await asyncio.sleep(delay_s)
         procs.kill(proc)
     assert 180 <= await _imported(records) < N  # the last kill really was mid-backlog
-    proc = procs.spawn(records.settings, "poll", "1500")
-    try:
-        await _until(records, N, proc)
-        await eventually(lambda: _cursor_at(records, box, N))
-    finally:
-        await _stop(proc)
+    proc = processes.spawn("poll", "1500")
+    await _until(records, N, proc)
+    await eventually(lambda: _cursor_at(records, box, N))
+    await _stop(proc)
     await _assert_each_mail_once(records, box)
     assert not await redis.exists(keys.mailbox_lease(box))  # released on SIGTERM
 
@@ -116,46 +115,39 @@ async def _cursor_at(records: Records, box: int, uid: int) -> bool:
 
 
 async def test_second_poller_takes_over_when_the_first_is_sigkilled(
-    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis, processes: Processes
 ) -> None:
     box = await records.mailbox(dovecot)
     _preload(dovecot)
-    first = procs.spawn(records.settings, "poll", "1000")
+    first = processes.spawn("poll", "1000")
     await _until(records, 1, first)  # the first holds the lease now
-    second = procs.spawn(records.settings, "poll", "1000")
-    try:
-        await _until(records, 120, first)
-        procs.kill(first)
-        stalled = await _imported(records)
-        assert stalled < N
-        await _until(records, N, second)
-        await eventually(lambda: _cursor_at(records, box, N))
-    finally:
-        procs.kill(first)
-        await _stop(second)
+    second = processes.spawn("poll", "1000")
+    await _until(records, 120, first)
+    procs.kill(first)
+    assert await _imported(records) < N
+    await _until(records, N, second)
+    await eventually(lambda: _cursor_at(records, box, N))
+    await _stop(second)
     await _assert_each_mail_once(records, box)
 
 
 async def test_frozen_poller_losing_its_lease_mid_batch_duplicates_nothing(
-    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis, processes: Processes
 ) -> None:
     """SIGSTOP past the lease TTL: a second poller takes over; SIGCONT lets the first finish the
     batch it was in (it notices the lost lease only then), so both briefly import the same
     mails — the unique key keeps each once."""
     box = await records.mailbox(dovecot)
     _preload(dovecot)
-    first = procs.spawn(records.settings, "poll", "1000")
+    first = processes.spawn("poll", "1000")
     await _until(records, 60, first)
     os.killpg(first.pid, signal.SIGSTOP)
-    second = procs.spawn(records.settings, "poll", "1000")
-    try:
-        await asyncio.sleep(2.5)  # lease expired; the second has taken it and is working
-        os.killpg(first.pid, signal.SIGCONT)
-        await _until(records, N, second)
-        await eventually(lambda: _cursor_at(records, box, N))
-        assert first.poll() is None  # it stood down, it did not crash
-    finally:
-        os.killpg(first.pid, signal.SIGCONT)
-        await _stop(first)
-        await _stop(second)
+    second = processes.spawn("poll", "1000")
+    await asyncio.sleep(2.5)  # lease expired; the second has taken it and is working
+    os.killpg(first.pid, signal.SIGCONT)
+    await _until(records, N, second)
+    await eventually(lambda: _cursor_at(records, box, N))
+    assert first.poll() is None  # it stood down, it did not crash
+    await _stop(first)
+    await _stop(second)
     await _assert_each_mail_once(records, box)

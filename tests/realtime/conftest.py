@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import update
 from websockets.asyncio.client import ClientConnection, connect
 
 from desk.auth import hash_password
@@ -228,6 +229,12 @@ async def api(w: Web, method: str, path: str, email: str, body: Any = None) -> h
     async with httpx.AsyncClient(cookies={"sb_session": cookie}) as http:
         return await http.request(method, w.http + path, json=body,
                                   headers={"X-CSRF-Token": csrf, "Origin": CONSOLE})
+
+
+async def update_row(sm: SessionMaker, model: Any, row_id: int, **values: Any) -> None:
+    async with sm() as s:
+        await s.execute(update(model).where(model.id == row_id).values(**values))
+        await s.commit()
 
 
 async def start_chat(v: Client, dept: int, text: str = "Hello", client_id: str = "v1") -> int:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
 from websockets.exceptions import ConnectionClosed
 
+from desk.db import SessionMaker
+from desk.models import Agent
 from routing import keys
-from tests.realtime.conftest import Client, Clients, Org, WebFactory, start_chat
+from tests.realtime.conftest import Client, Clients, Org, WebFactory, start_chat, update_row
 
 
 class CuttableProxy:
@@ -72,11 +75,11 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
 
 
 @pytest.fixture
-async def proxy(redis_url: str) -> CuttableProxy:
+async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
     url = urlsplit(redis_url)
     p = CuttableProxy(url.hostname or "127.0.0.1", url.port or 6379)
     await p.start()
-    yield p  # type: ignore[misc]
+    yield p
     await p.stop()
 
 
@@ -90,7 +93,7 @@ async def test_node_cut_off_from_redis_for_5s_loses_and_doubles_nothing(
         web: WebFactory, clients: Clients, org: Org, proxy: CuttableProxy,
         redis_url: str) -> None:
     db = urlsplit(redis_url).path
-    [a] = await web(1, redis_url=f"redis://127.0.0.1:{proxy.port}{db}", SWITCHBOARD_LOG_LEVEL="info")
+    [a] = await web(1, redis_url=f"redis://127.0.0.1:{proxy.port}{db}")
     [b] = await web(1)
     v = await clients.visitor(a)
     cid = await start_chat(v, org.dept, "start")
@@ -133,11 +136,8 @@ async def _reloaded(c: Client) -> None:
 
 async def test_flushdb_mid_chat_reloads_clients_and_rebuilds_routing(
         web: WebFactory, clients: Clients, org: Org, redis: aioredis.Redis,
-        sm: object) -> None:
-    from desk.models import Agent
-    from tests.realtime.test_routing import _set
-
-    await _set(sm, Agent, org.ana, chat_capacity=1)  # type: ignore[arg-type]
+        sm: SessionMaker) -> None:
+    await update_row(sm, Agent, org.ana, chat_capacity=1)
     [w] = await web(1)
     ana = await clients.staff(w, "ana@x.test")
     await ana.send(type="active_groups", group_ids=[org.group])
@@ -155,7 +155,7 @@ async def test_flushdb_mid_chat_reloads_clients_and_rebuilds_routing(
     for c in (ana, v1, v2):
         await _reloaded(c)
     new_epoch = ana.of("reload")[0]["epoch"]
-    assert new_epoch != epoch and (await redis.get(keys.epoch())).decode() == new_epoch
+    assert new_epoch != epoch and await redis.get(keys.epoch()) == new_epoch.encode()
 
     # Everyone reconnects and resumes; the chat carries on and nothing was lost or doubled.
     ana2 = await clients.staff(w, "ana@x.test")
@@ -170,7 +170,7 @@ async def test_flushdb_mid_chat_reloads_clients_and_rebuilds_routing(
     await ana2.send(type="message", conversation_id=c1, client_id="after", text="still here")
     assert (await v1b.expect("message", client_id="after"))["seq"] == 2
     # The rebuilt load says Ana is full (1/1): the second chat waits for her capacity...
-    assert int(await redis.hget(keys.agent(org.ana), "chats")) == 1
+    assert await redis.hget(keys.agent(org.ana), "chats") == b"1"
     assert not ana2.of("offer")
     # ...which the end of the first frees at once.
     await v1b.send(type="end", conversation_id=c1)

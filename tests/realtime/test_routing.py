@@ -6,21 +6,13 @@ timers run inside the web process where a test needs them (``TEST_ROUTING_TIMERS
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from desk.db import SessionMaker
 from desk.models import Agent, Conversation, Group, RoutingDecision
-from tests.realtime.conftest import Client, Clients, Org, WebFactory, start_chat
+from tests.realtime.conftest import Client, Clients, Org, WebFactory, start_chat, update_row
 
 TIMERS = {"TEST_ROUTING_TIMERS": "1"}
-
-
-async def _set(sm: SessionMaker, model: Any, row_id: int, **values: Any) -> None:
-    async with sm() as s:
-        await s.execute(update(model).where(model.id == row_id).values(**values))
-        await s.commit()
 
 
 async def _actions(sm: SessionMaker, cid: int) -> list[tuple[str, int | None]]:
@@ -37,7 +29,7 @@ async def _available(c: Client, *groups: int) -> None:
 
 async def test_queued_offered_accepted_and_end_pulls_the_next(
         web: WebFactory, clients: Clients, org: Org, sm: SessionMaker) -> None:
-    await _set(sm, Agent, org.ana, chat_capacity=1)
+    await update_row(sm, Agent, org.ana, chat_capacity=1)
     [w] = await web(1)
     v1 = await clients.visitor(w)
     c1 = await start_chat(v1, org.dept, "first in line")
@@ -80,7 +72,7 @@ async def test_queued_offered_accepted_and_end_pulls_the_next(
 
 async def test_offer_timeout_moves_to_a_second_agent(
         web: WebFactory, clients: Clients, org: Org, sm: SessionMaker) -> None:
-    await _set(sm, Group, org.group, offer_timeout_s=1)
+    await update_row(sm, Group, org.group, offer_timeout_s=1)
     [w] = await web(1, **TIMERS)
     ana = await clients.staff(w, "ana@x.test")
     bob = await clients.staff(w, "bob@x.test")
