@@ -3,10 +3,13 @@
 Brings up a private Dovecot (unprivileged, loopback), a private redis-server and a SQLite
 database in a temp dir; preloads the mailbox with a size mix; runs one MailboxPoller.
 
-Phase 1 (backlog): ``--backlog`` mails already in the mailbox -> msgs_per_s.
+Phase 1 (backlog): ``--backlog`` mails already in the mailbox -> msgs_per_s (import into
+tickets; routing and acknowledgements are stubs, so this is the import path alone).
 Phase 2 (IDLE): ``--live`` mails delivered at ``--rate``/s while the poller idles; time from
 delivery (Maildir rename) to the ticket being committed and routed -> time_to_ticket_p99_s.
-Last line: JSON with msgs_per_s, time_to_ticket_p99_s, duplicates, lost.
+Phase 3 (routed backlog): ``--routed`` more mails through a poller with the real router and
+acknowledger, as ``switchboard poll`` runs it -> routed_msgs_per_s.
+Last line: JSON with msgs_per_s, time_to_ticket_p99_s, routed_msgs_per_s, duplicates, lost.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis import Redis
 from sqlalchemy import func, select
 
-from desk.db import make_engine, make_sessionmaker
+from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Base, Conversation, Department, Group, InboundMail, Mailbox, Message
 from desk.settings import Settings
-from ingest.poller import MailboxPoller, PollerConfig
+from ingest import jobs
+from ingest.poller import MailboxPoller, PollerConfig, make_acknowledger
 from ingest.tickets import Imported
+from routing.router import Router
 from tests.ingest.dovecot import Dovecot, free_port
 
 SIZES = ((0.70, 2_000), (0.25, 20_000), (0.05, 200_000))
@@ -95,12 +101,12 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         redis = aioredis.Redis.from_url(settings.redis_url or "")
         await _wait_redis(redis)
         routed_at: dict[int, float] = {}
-        expected = args.backlog + args.live
+        expected = args.backlog + args.live + args.routed
         all_routed = asyncio.Event()
 
         async def route(conv_id: int) -> None:
             routed_at[conv_id] = time.time()
-            if len(routed_at) >= expected:
+            if len(routed_at) >= args.backlog + args.live:
                 all_routed.set()
 
         async def ack(_: Imported) -> None:
@@ -124,6 +130,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             await asyncio.wait_for(all_routed.wait(), 30)
         stop.set()
         await asyncio.wait_for(task, 30)
+        routed_s = await _routed_backlog(args, dovecot, rng, settings, sm, redis, box_id)
         async with sm() as s:
             n_conv = (await s.execute(select(func.count()).select_from(Conversation))
                       ).scalar_one()
@@ -144,6 +151,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "time_to_ticket_p50_s": round(latencies[len(latencies) // 2], 3) if latencies
             else None,
             "time_to_ticket_p99_s": round(p99, 3),
+            "routed": args.routed,
+            "routed_msgs_per_s": round(args.routed / routed_s, 1) if args.routed else None,
             "duplicates": int(n_conv) - distinct + (int(n_inbound) - distinct),
             "lost": expected - distinct,
         }
@@ -152,6 +161,37 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         redis_proc.terminate()
         redis_proc.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: random.Random,
+                          settings: Settings, sm: SessionMaker, redis: aioredis.Redis,
+                          box_id: int) -> float:
+    """Phase 3: seconds to import ``--routed`` mails with the real router and acknowledger."""
+    if not args.routed:
+        return 0.0
+    for i in range(args.routed):
+        dovecot.deliver(make_mail(i, pick_size(rng), "r"))
+    queue = jobs.mail_queue(Redis.from_url(settings.redis_url or ""))
+    router = Router(settings, redis, sm)
+
+    async def enqueue(conversation_id: int) -> None:
+        await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
+
+    async def route(conv_id: int) -> None:
+        await router.enqueue(conv_id)
+
+    poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
+                           route=route, acknowledge=make_acknowledger(redis, enqueue),
+                           config=PollerConfig(batch_size=200))
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    task = asyncio.create_task(poller.run(stop))
+    await asyncio.wait_for(poller.synced.wait(), 120)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    queue.connection.close()
+    return elapsed
 
 
 async def _wait_redis(redis: aioredis.Redis) -> None:
@@ -168,5 +208,6 @@ if __name__ == "__main__":
     parser.add_argument("--backlog", type=int, default=int(os.environ.get("BENCH_BACKLOG", 3000)))
     parser.add_argument("--live", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--routed", type=int, default=300)
     result = asyncio.run(main(parser.parse_args()))
     print(json.dumps(result))

@@ -72,6 +72,24 @@ async def _notify_reply(ctx: JobContext, conversation_id: int, message_id: int) 
     return _send_queued(queued)
 
 
+def notify_created_job(conversation_id: int) -> str:
+    """A new ticket from a person (queued by the poller after its rate check): acknowledge it
+    with its number and link (then send it)."""
+    ctx = JOB_CONTEXT.get()
+    return ctx.loop.run_until_complete(_notify_created(ctx, conversation_id))
+
+
+async def _notify_created(ctx: JobContext, conversation_id: int) -> str:
+    async with ctx.sm() as s:
+        conv = await s.get(Conversation, conversation_id)
+    if conv is None or conv.channel != "email":
+        return "skipped"
+    body = outbound.created_text(ctx.settings, conv.number, conv.subject or "")
+    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
+                                       kind="created", key="1", body=body, reply=True)
+    return _send_queued(queued)
+
+
 def notify_closed_job(conversation_id: int) -> str:
     """An email ticket was resolved or closed: tell the customer (once per closing)."""
     ctx = JOB_CONTEXT.get()
@@ -114,6 +132,15 @@ def enqueue_send(queue: Queue, outbound_id: int,
         retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
         result_ttl=3600, failure_ttl=7 * 86400,
     )
+
+
+def enqueue_notify_created(queue: Queue, conversation_id: int) -> None:
+    # One job per ticket, whoever enqueues it; a repeat is harmless (queue_mail stores the
+    # acknowledgement once, sending is idempotent on its row).
+    queue.enqueue_call(notify_created_job, args=(conversation_id,),
+                       job_id=f"created-{conversation_id}",
+                       retry=Retry(max=3, interval=[5, 30, 120]),
+                       result_ttl=3600, failure_ttl=7 * 86400)
 
 
 async def requeue_unsent(sm: SessionMaker, queue: Queue, older_than_s: float = 60,

@@ -22,7 +22,7 @@ from redis import Redis
 from sqlalchemy import select, update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import AuditEvent, Conversation, Department, Mailbox
+from desk.models import AuditEvent, Department, Mailbox
 from desk.settings import Settings
 from ingest import jobs, outbound
 from ingest.errors import ImapFailure, LeaseLost, PoisonMail
@@ -265,23 +265,17 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
 
 
-def make_acknowledger(sm: SessionMaker, redis: aioredis.Redis, settings: Settings,
+def make_acknowledger(redis: aioredis.Redis,
                       enqueue: Callable[[int], Awaitable[None]]) -> Acknowledge:
+    """Rate-check here, compose and send in the worker (``jobs.notify_created_job``): the
+    poller pays one Redis round trip per ticket, not the records work of queueing a mail."""
     async def acknowledge(result: Imported) -> None:
         if result.conversation_id is None or result.sender is None:
             return
         if not await outbound.allow_ack(redis, result.sender):
             log.info("acknowledgement to %s suppressed by rate limit", result.sender)
             return
-        async with sm() as s:
-            conv = await s.get(Conversation, result.conversation_id)
-        if conv is None:
-            return
-        queued = await outbound.queue_mail(
-            sm, settings, conversation_id=conv.id, kind="created", key="1",
-            body=outbound.created_text(settings, conv.number, conv.subject or ""), reply=True)
-        if queued is not None and queued.created:
-            await enqueue(queued.outbound_id)
+        await enqueue(result.conversation_id)
     return acknowledge
 
 
@@ -295,10 +289,10 @@ async def serve(settings: Settings, stop: asyncio.Event,
     redis = aioredis.Redis.from_url(settings.redis_url)
     queue = jobs.mail_queue(Redis.from_url(settings.redis_url))
 
-    async def enqueue(outbound_id: int) -> None:
-        await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+    async def enqueue(conversation_id: int) -> None:
+        await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(sm, redis, settings, enqueue)
+    ack = make_acknowledger(redis, enqueue)
     router = Router(settings, redis, sm)
 
     async def route(conversation_id: int) -> None:

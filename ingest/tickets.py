@@ -390,7 +390,7 @@ async def _contacts(s: AsyncSession, senders: Sequence[Address]) -> dict[str, in
     lowered = func.lower(Contact.email)
     found: dict[str, int] = {email: cid for email, cid in (await s.execute(
         select(lowered, func.min(Contact.id)).where(lowered.in_(emails)).group_by(lowered)
-    )).tuples()}
+    )).all()}
     missing: dict[str, dict[str, Any]] = {}
     for a in senders:
         if a.email not in found and a.email not in missing:
@@ -398,7 +398,7 @@ async def _contacts(s: AsyncSession, senders: Sequence[Address]) -> dict[str, in
     if missing:
         created = await s.execute(insert(Contact).returning(Contact.email, Contact.id),
                                   list(missing.values()))
-        found.update({email: cid for email, cid in created.tuples() if email is not None})
+        found.update({email: cid for email, cid in created.all() if email is not None})
     return found
 
 

@@ -102,15 +102,15 @@ class Chat:
 
     async def authenticate_visitor(self, conn: Connection, token: str) -> None:
         verified = verify_visitor_token(self.settings, token)
-        contact = await records.contact(self.sm, verified[0]) if verified else None
-        if verified is None or contact is None or contact.token_nonce != verified[1] \
-                or conn.site_id is None:
+        found = await records.visitor_login(self.sm, verified[0], verified[1], conn.site_id) \
+            if verified and conn.site_id is not None else None
+        if verified is None or found is None or conn.site_id is None:
             for action in conn.session.auth_failed("bad token"):
                 conn.close_after_drain(getattr(action, "code", CLOSE_REVOKED), "bad token")
             return
-        parts = await records.visitor_parts(self.sm, contact.id, conn.site_id)
-        conn.contact_id = contact.id
-        identity = Identity(Role.VISITOR, contact.id, contact.name or "Visitor",
+        name, parts = found
+        conn.contact_id = verified[0]
+        identity = Identity(Role.VISITOR, verified[0], name,
                             site_id=conn.site_id, typing_preview=conn.typing_preview)
         for action in conn.session.authenticated(identity, parts, self.hub.epoch or ""):
             conn.send(getattr(action, "frame"))  # noqa: B009 - Welcome is the only action

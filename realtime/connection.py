@@ -61,7 +61,7 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 
 
 class Connection:
-    __slots__ = ("_close", "_drainer", "_fetch", "_send", "abort", "agent_id", "closed",
+    __slots__ = ("_close", "_drainer", "_fetch", "_limit", "_send", "abort", "agent_id", "closed",
                  "conn_id", "contact_id", "groups", "is_admin", "outbox", "session",
                  "session_id", "site_id", "typing_preview")
 
@@ -73,7 +73,8 @@ class Connection:
         self._close = close
         self.abort = abort
         self._fetch = fetch
-        self.outbox: deque[Item] = deque(maxlen=limit + 1)
+        self._limit = limit
+        self.outbox: deque[Item] | None = None  # made on first use: idle sockets hold none
         self._drainer: asyncio.Task[None] | None = None
         self.closed = False
         self.agent_id: int | None = None
@@ -89,6 +90,8 @@ class Connection:
             self._enqueue(item)
 
     def _enqueue(self, item: Item) -> None:
+        if self.outbox is None:
+            self.outbox = deque(maxlen=self._limit + 1)
         self.outbox.append(item)
         if len(self.outbox) == self.outbox.maxlen:
             log.info("connection %s too slow; disconnecting", self.conn_id)
@@ -111,7 +114,7 @@ class Connection:
         """Rights ended: drop whatever is queued, deliver nothing more, close with ``code``."""
         if self.closed:
             return
-        self.outbox.clear()
+        self.outbox = None
         self.session.closed()
         self._enqueue(CloseAfter(code, reason))
 
@@ -121,7 +124,7 @@ class Connection:
             return
         self.closed = True
         self.session.closed()
-        self.outbox.clear()
+        self.outbox = None
         self.abort(code)
 
     async def _drain(self) -> None:
@@ -143,6 +146,8 @@ class Connection:
             self.closed = True
         finally:
             self._drainer = None
+            if not self.outbox:
+                self.outbox = None
 
     async def _deliver(self, msg: StoredMessage) -> None:
         verdict = self.session.on_message(msg.conversation_id, msg.seq, msg.visibility,
@@ -182,4 +187,4 @@ class Connection:
 
 def describe(conn: Connection) -> dict[str, Any]:
     return {"id": conn.conn_id, "role": conn.session.role.value, "agent": conn.agent_id,
-            "contact": conn.contact_id, "outbox": len(conn.outbox)}
+            "contact": conn.contact_id, "outbox": len(conn.outbox or ())}

@@ -50,7 +50,7 @@ class Hub:
     def __init__(self, redis: aioredis.Redis, *, epoch_poll_s: float = 1.0) -> None:
         self.redis = redis
         self.node = secrets.token_hex(6)
-        self.channel = keys.hub_channel()
+        self.channel = keys.hub_channel(int(redis.connection_pool.connection_kwargs.get("db", 0)))
         self.conns: set[Connection] = set()
         self.by_conv: dict[int, set[Connection]] = {}
         self.by_agent: dict[int, set[Connection]] = {}

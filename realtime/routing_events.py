@@ -126,8 +126,11 @@ class RouterEvents:
                                     None if eta_each is None else _eta(eta_each * (i + 1)))
             case ev.Released(cid, _, _):
                 self._positions.pop(cid, None)
-            case ev.Rebuilt(epoch):
-                self.hub.epoch_seen(epoch)
+            case ev.Rebuilt():
+                # Pub/sub ignores DB indexes: trust our own epoch key, not the event's.
+                epoch = await self.chat.router.store.epoch()
+                if epoch is not None:
+                    self.hub.epoch_seen(epoch)
 
     async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
         conns = [c for c in self.hub.agent_conns(agent_id)
@@ -135,15 +138,19 @@ class RouterEvents:
                  and (c.is_admin or group_id in c.groups)]
         if not conns:
             return  # no console here; the offer lapses to the next agent if nobody answers
+        held = await self.chat.router.store.conv(cid)
         info = await self.chat.conv(cid)
-        if info is None:
-            return
+        if held is None or held.state != "offered" or held.agent_id != agent_id or info is None:
+            return  # already taken back, or not our Redis database's (pub/sub is server-wide)
         left = max(0.0, round(expires_at_ms / 1000 - time.time(), 1))
         frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left))
         for conn in conns:
             conn.push(frame)
 
     async def _assigned(self, cid: int, agent_id: int) -> None:
+        held = await self.chat.router.store.conv(cid)
+        if held is None or held.agent_id != agent_id:
+            return  # released or moved on meanwhile, or another database's event
         self._positions.pop(cid, None)
         for conn in self.hub.agent_conns(agent_id):
             if conn.session.parts.get(cid) is not Part.ASSIGNEE:

@@ -66,5 +66,6 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
         with contextlib.suppress(asyncio.CancelledError):
             await timer
         await hub.stop()
+        await chat.writer.close()
         await chat.routed.stop()
         mailer.close()

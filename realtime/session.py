@@ -189,6 +189,10 @@ def _error(code: str, message: str, frame: object | None = None) -> Send:
 class Session:
     """One WebSocket connection's protocol state. Time is passed in (monotonic seconds)."""
 
+    # One per socket, ten thousand per process: no instance dict.
+    __slots__ = ("_frames", "_messages", "_refused", "_typing", "_typing_active", "identity",
+                 "last_seq", "limits", "parts", "phase", "role")
+
     def __init__(self, role: Role, limits: Limits, identity: Identity | None = None) -> None:
         self.role = role
         self.limits = limits

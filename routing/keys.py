@@ -110,9 +110,12 @@ def survives_rebuild(name: str) -> bool:
 # --- realtime (the WebSocket hub) ---------------------------------------------------------------
 
 
-def hub_channel() -> str:
-    """Pub/sub channel of the hub: every web process subscribes once and filters locally."""
-    return "sb:realtime:bus"
+def hub_channel(db: int) -> str:
+    """Pub/sub channel of the hub: every web process subscribes once and filters locally.
+
+    Pub/sub ignores the DB index, so the index is part of the name: deployments sharing a
+    Redis server on different indexes never hear each other's messages."""
+    return f"sb:realtime:bus:{db}"
 
 
 def visitor_session_limit(client: str) -> str:

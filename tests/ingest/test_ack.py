@@ -49,10 +49,10 @@ async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
     assert settings.redis_url
     queue = jobs.mail_queue(Redis.from_url(settings.redis_url))
 
-    async def enqueue(outbound_id: int) -> None:
-        await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id, (1,))
+    async def enqueue(conversation_id: int) -> None:
+        await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(records.sm, redis, settings, enqueue)
+    ack = make_acknowledger(redis, enqueue)
     try:
         async with running(records, redis, box, acknowledge=ack) as run:
             await eventually(lambda: _imported(records, 4 + FLOOD))

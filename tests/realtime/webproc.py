@@ -15,7 +15,6 @@ from realtime.server import serve
 from routing import timers
 
 if __name__ == "__main__":
-    import logging; logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
     settings = Settings.from_env(os.environ)
     if os.environ.get("TEST_ROUTING_TIMERS") == "1":
         threading.Thread(target=timers.run, args=(settings,), kwargs={"interval_s": 0.2},
