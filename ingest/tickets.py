@@ -168,9 +168,11 @@ class TicketImporter:
             insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
             [_conversation_fields(box, t.mail, None, _contact_id(contacts, t.mail))
              for t in tickets])).scalars().all()
-        await s.execute(insert(EmailParticipant), [
-            {"conversation_id": conv_id, "email": email}
-            for conv_id, t in zip(conv_ids, tickets, strict=True) for email in _people(t.mail)])
+        people = [{"conversation_id": conv_id, "email": email}
+                  for conv_id, t in zip(conv_ids, tickets, strict=True)
+                  for email in _people(t.mail)]
+        if people:  # an empty parameter list would be one INSERT of defaults
+            await s.execute(insert(EmailParticipant), people)
         msg_ids = (await s.execute(
             insert(Message).returning(Message.id, sort_by_parameter_order=True),
             [_message_fields(t.mail, t.verdict, conv_id, 1)

@@ -85,6 +85,7 @@ class WsEndpoint:
         headers = _headers(scope)
         origin = headers.get("origin", "").rstrip("/")
         refusal, identity, principal, site = await self._admit(chat, scope, headers, origin)
+        del headers, message  # this frame lives as long as the socket: keep it small
         if refusal:
             log.info("ws %s upgrade refused: %s", self.role, refusal)
             await send({"type": "websocket.close", "code": 1008})

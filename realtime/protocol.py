@@ -421,6 +421,17 @@ class PresenceOut:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentState:
+    """The agent's own routing choices, as kept server-side (a console shows these, never its own
+    guess): ``status`` online|away and the groups the agent wants on (while away the router has
+    them all off and these wait for the return)."""
+
+    TYPE: ClassVar[str] = "agent_state"
+    status: str
+    active_groups: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BoardAgent:
     agent_id: int
     name: str
@@ -457,7 +468,7 @@ class Reload:
 ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, State, Transcript, Done, Live,
-    PresenceOut, Board, Reload,
+    PresenceOut, AgentState, Board, Reload,
 ]
 SERVER_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ServerFrame)}
 

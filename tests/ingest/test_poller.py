@@ -246,3 +246,18 @@ async def test_new_ticket_handed_to_the_real_router(
 async def _decided(records: Records) -> bool:
     from desk.models import RoutingDecision
     return await count(records, RoutingDecision) >= 1
+
+
+async def test_batch_of_senderless_mails_becomes_unanswered_tickets(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+) -> None:
+    box = await records.mailbox(dovecot)
+    dovecot.deliver(corpus.files()["no_headers_at_all.eml"])
+    dovecot.deliver(corpus.files()["ambiguous_from.eml"])
+    async with running(records, redis, box) as run:
+        await eventually(lambda: _n(records, 2))
+        await run.poller.synced.wait()
+    convs = await conversations(records)
+    assert len(convs) == 2 and all(c.contact_id is None for c in convs)
+    assert run.acked == []
+    assert {(await messages(records, c.id))[0].visibility for c in convs} == {"internal"}
