@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -104,8 +105,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         expected = args.backlog + args.live + args.routed
         all_routed = asyncio.Event()
 
-        async def route(conv_id: int) -> None:
-            routed_at[conv_id] = time.time()
+        async def route(conv_ids: Sequence[int]) -> None:
+            routed_at.update(dict.fromkeys(conv_ids, time.time()))
             if len(routed_at) >= args.backlog + args.live:
                 all_routed.set()
 
@@ -177,8 +178,8 @@ async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: rando
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    async def route(conv_id: int) -> None:
-        await router.enqueue(conv_id)
+    async def route(conv_ids: Sequence[int]) -> None:
+        await router.enqueue_many(conv_ids)
 
     poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
                            route=route, acknowledge=make_acknowledger(redis, enqueue),

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import random
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -34,7 +34,7 @@ from ingest.tickets import Imported, MailboxInfo, TicketImporter
 from routing.router import Router
 
 log = logging.getLogger(__name__)
-RouteTicket = Callable[[int], Awaitable[None]]
+RouteTickets = Callable[[Sequence[int]], Awaitable[None]]  # one committed batch at a time
 Acknowledge = Callable[[Imported], Awaitable[None]]
 
 
@@ -52,7 +52,7 @@ class PollerConfig:
 
 class MailboxPoller:
     def __init__(self, *, mailbox_id: int, sm: SessionMaker, redis: aioredis.Redis,
-                 settings: Settings, route: RouteTicket, acknowledge: Acknowledge,
+                 settings: Settings, route: RouteTickets, acknowledge: Acknowledge,
                  config: PollerConfig = PollerConfig()) -> None:
         self.mailbox_id = mailbox_id
         self.sm = sm
@@ -186,16 +186,18 @@ class MailboxPoller:
         for start in range(0, len(parsed), self.config.commit_size):
             results = await self.importer.import_many(
                 box, uidvalidity=uidvalidity, mails=parsed[start:start + self.config.commit_size])
-            for result in results:
-                await self._after(result)
+            await self._after(results)
 
-    async def _after(self, result: Imported) -> None:
-        if result.route and result.conversation_id is not None:
+    async def _after(self, results: Sequence[Imported]) -> None:
+        routed = [r.conversation_id for r in results if r.route and r.conversation_id is not None]
+        if routed:
             try:
-                await self.route(result.conversation_id)
-            except Exception:  # the ticket is recorded; the router's rebuild picks it up
-                log.exception("routing conversation %s failed", result.conversation_id)
-        if result.acknowledge:
+                await self.route(routed)
+            except Exception:  # the tickets are recorded; the router's sweep picks them up
+                log.exception("routing conversations %s failed", routed)
+        for result in results:
+            if not result.acknowledge:
+                continue
             try:
                 await self.acknowledge(result)
             except Exception:  # an acknowledgement is best effort, the ticket is not
@@ -295,8 +297,8 @@ async def serve(settings: Settings, stop: asyncio.Event,
     ack = make_acknowledger(redis, enqueue)
     router = Router(settings, redis, sm)
 
-    async def route(conversation_id: int) -> None:
-        await router.enqueue(conversation_id)
+    async def route(conversation_ids: Sequence[int]) -> None:
+        await router.enqueue_many(conversation_ids)
 
     tasks: dict[int, asyncio.Task[None]] = {}
     try:

@@ -31,7 +31,7 @@ from desk.contacts import priority_for
 from desk.conversations import Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
-from desk.models import Contact, Conversation, Department, Group, OutboundMail, Site
+from desk.models import Contact, Conversation, Department, OutboundMail, Site
 from desk.settings import Settings
 from realtime import presence, public_http, records
 from realtime import protocol as p
@@ -395,10 +395,7 @@ async def _front_group(s: Any, department_id: int | None,
         if dept is None:
             dept = (await s.execute(select(Department).order_by(Department.id).limit(1))
                     ).scalar_one_or_none()
-    group_id = dept.front_group_id if dept else None
-    if dept is not None and group_id is None:
-        group_id = (await s.execute(select(Group.id).where(Group.department_id == dept.id)
-                                    .order_by(Group.id).limit(1))).scalar_one_or_none()
+    group_id = await public_http.entry_group(s, dept) if dept is not None else None
     if dept is None or group_id is None:
         raise CommandError("conflict", "no department is set up to take chats")
     return dept.id, group_id

@@ -36,6 +36,7 @@ from realtime.connection import CatchUp, Connection, StoredMessage
 from realtime.errors import CLOSE_RESTART
 from realtime.session import Part, Role
 from routing import keys
+from routing.store import db_index
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -50,7 +51,9 @@ class Hub:
     def __init__(self, redis: aioredis.Redis, *, epoch_poll_s: float = 1.0) -> None:
         self.redis = redis
         self.node = secrets.token_hex(6)
-        self.channel = keys.hub_channel(int(redis.connection_pool.connection_kwargs.get("db", 0)))
+        db = db_index(redis)
+        self.channel = keys.hub_channel(db)
+        self.events_channel = keys.events_channel(db).encode()  # as messages name it
         self.conns: set[Connection] = set()
         self.by_conv: dict[int, set[Connection]] = {}
         self.by_agent: dict[int, set[Connection]] = {}
@@ -206,7 +209,7 @@ class Hub:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel, keys.EVENTS)
+                await pubsub.subscribe(self.channel, self.events_channel)
                 # redis-py also reconnects and re-subscribes by itself inside a read, without
                 # telling us: hear of every reconnect of this connection, to catch up then.
                 assert pubsub.connection is not None
@@ -237,7 +240,7 @@ class Hub:
         self.resync()
 
     async def _on_raw(self, channel: bytes, data: bytes) -> None:
-        if channel == keys.EVENTS.encode():
+        if channel == self.events_channel:
             if self.on_router_event is not None:
                 self.on_router_event(data)
             return

@@ -10,10 +10,17 @@ if they do not come back in time.
 "Away" keeps the agent's chats but stops new offers: the router gets every group switched off,
 and the groups the agent wants (``active_groups``) are kept aside in ``keys.agent_status`` until
 they are back online.
+
+The console shows what is kept here, never a guess of its own: a console socket gets
+``agent_state`` (status and wanted groups) right after ``welcome``, and every socket of the agent
+gets it again after each change. Supervisors hear ``presence`` on every change (their view asks
+for a fresh ``board`` then); those who asked to follow the board get a fresh one pushed shortly
+after routing moved.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.realtime")
 
 QUEUE_HEAD = 100  # queued conversations read per group for the board's oldest wait
+BOARD_DELAY_S = 0.25  # router events come in bursts (offer + queue moves): one board per burst
 
 
 def console_agents(chat: Chat) -> list[int]:
@@ -51,12 +59,21 @@ async def beat(chat: Chat, agent_id: int) -> None:
 
 
 async def connected(chat: Chat, conn: Connection) -> None:
-    if conn.session.role is Role.AGENT and conn.agent_id is not None:
-        await beat(chat, conn.agent_id)
+    if conn.session.role is not Role.AGENT or conn.agent_id is None:
+        return
+    await beat(chat, conn.agent_id)
+    try:
+        state = await agent_state(chat, conn.agent_id, conn.groups)
+    except (RedisError, OSError) as exc:
+        log.warning("no agent_state for agent %s: %r", conn.agent_id, exc)
+        return
+    conn.send(state)
+    chat.hub.publish_to_supervisors(p.PresenceOut(conn.agent_id, state.status))
 
 
 async def disconnected(chat: Chat, conn: Connection) -> None:
     """After ``hub.unregister``: the agent's last console socket here closing drops the beat."""
+    chat.routed.boards.forget(conn)
     agent_id = conn.agent_id
     if conn.session.role is not Role.AGENT or agent_id is None \
             or agent_id in console_agents(chat):
@@ -69,6 +86,7 @@ async def disconnected(chat: Chat, conn: Connection) -> None:
     # Published after the heartbeat is gone, so a process that still holds a console socket
     # of this agent beats again right after, never before.
     chat.hub.publish({"k": "x", "op": "beat", "a": agent_id})
+    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, "offline"))
 
 
 async def _status(chat: Chat, agent_id: int) -> tuple[str, set[int] | None]:
@@ -76,6 +94,20 @@ async def _status(chat: Chat, agent_id: int) -> tuple[str, set[int] | None]:
     status = raw[0].decode() if isinstance(raw[0], bytes) else raw[0]
     groups = set(orjson.loads(raw[1])) if raw[1] else None
     return status or "online", groups
+
+
+async def agent_state(chat: Chat, agent_id: int, member_of: frozenset[int]) -> p.AgentState:
+    """Status and the groups the agent wants on: the router's while online, the ones kept
+    aside while away."""
+    status, kept = await _status(chat, agent_id)
+    wanted = kept if status == "away" and kept is not None \
+        else await chat.router.store.active_groups(agent_id)
+    return p.AgentState(status, tuple(sorted(wanted & member_of)))
+
+
+def _changed(chat: Chat, agent_id: int, state: p.AgentState) -> None:
+    chat.hub.publish_to_agent(agent_id, state)
+    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, state.status))
 
 
 async def _apply(chat: Chat, agent_id: int, groups: set[int]) -> None:
@@ -96,21 +128,24 @@ async def set_groups(chat: Chat, conn: Connection, group_ids: tuple[int, ...]) -
                               orjson.dumps(sorted(wanted)))
     if status != "away":
         await _apply(chat, conn.agent_id, wanted)
+    _changed(chat, conn.agent_id, p.AgentState(status, tuple(sorted(wanted))))
 
 
 async def set_status(chat: Chat, conn: Connection, status: str) -> None:
     agent_id = conn.agent_id
     assert agent_id is not None
-    previous, wanted = await _status(chat, agent_id)
-    if wanted is None:
-        wanted = await chat.router.store.active_groups(agent_id)
+    previous, kept = await _status(chat, agent_id)
+    # While online the router holds the truth (the records may have been changed elsewhere);
+    # while away only the kept-aside set knows what the agent wants back.
+    wanted = kept if previous == "away" and kept is not None \
+        else await chat.router.store.active_groups(agent_id)
     await chat.hub.redis.hset(keys.agent_status(agent_id), mapping={
         "status": status, "groups": orjson.dumps(sorted(wanted))})
     if status == "away":
         await _apply(chat, agent_id, set())
     elif previous == "away":
         await _apply(chat, agent_id, wanted & conn.groups)
-    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, status))
+    _changed(chat, agent_id, p.AgentState(status, tuple(sorted(wanted & conn.groups))))
 
 
 async def board(chat: Chat, conn: Connection) -> p.Board:
@@ -146,3 +181,40 @@ async def board(chat: Chat, conn: Connection) -> p.Board:
                 a.agent_id, names[a.agent_id], status, a.chats, a.max_chats, a.tickets,
                 a.max_tickets, tuple(sorted(await store.active_groups(a.agent_id))))
     return p.Board(tuple(live[a] for a in sorted(live)), tuple(queues))
+
+
+class BoardPush:
+    """Fresh boards for this process's following supervisor sockets soon after routing moved.
+
+    Every process hears every router event, so each one updates its own followers (sockets that
+    sent ``board`` with ``follow``); a process without followers does nothing at all.
+    """
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+        self.followers: set[Connection] = set()
+        self._due: asyncio.TimerHandle | None = None
+
+    def follow(self, conn: Connection) -> None:
+        self.followers.add(conn)
+
+    def forget(self, conn: Connection) -> None:
+        self.followers.discard(conn)
+
+    def soon(self) -> None:
+        if self._due is None and self.followers:
+            self._due = asyncio.get_running_loop().call_later(BOARD_DELAY_S, self._fire)
+
+    def _fire(self) -> None:
+        self._due = None
+        self.chat.hub.spawn(self._push())
+
+    async def _push(self) -> None:
+        for conn in list(self.followers):
+            if conn.closed:
+                continue
+            try:
+                conn.send(await board(self.chat, conn))
+            except (RedisError, OSError) as exc:  # the next event or the view's poll retries
+                log.warning("board not pushed: %r", exc)
+                return

@@ -223,9 +223,11 @@ class ActiveGroups:
 
 @dataclass(frozen=True, slots=True)
 class BoardRequest:
-    """Supervisor's live board: agents and queues of their groups (answered with ``board``)."""
+    """Supervisor's live board: agents and queues of their groups (answered with ``board``);
+    ``follow``: and push a fresh one whenever routing moves, for as long as the socket lives."""
 
     TYPE: ClassVar[str] = "board"
+    follow: bool = False
 
 
 ClientFrame = Union[  # noqa: UP007 - a runtime alias used by isinstance-free `match`

@@ -1,6 +1,7 @@
 """Public (unauthenticated) HTTP endpoints the embeddable widget calls from a host page.
 
-- ``GET  /api/public/sites/{key}``           the site's pre-chat form and whether anyone is online
+- ``GET  /api/public/sites/{key}``           the site's pre-chat form and which of its departments
+                                             have someone online to take a chat now
 - ``POST /api/public/sites/{key}/messages``  "leave a message": files an email-channel ticket
 
 Both answer cross-origin requests only for the site's allowed origins (CORS echo, never ``*``),
@@ -17,15 +18,17 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from desk import validate
 from desk.conversations import append_message, create_conversation
+from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
-from desk.models import AgentGroup, Contact, Department, Group, Organisation, Site
+from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
 from routing import keys
 from routing.errors import RoutingError
 from routing.router import Router
@@ -167,31 +170,50 @@ def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def agents_online(router: Router, members: list[tuple[int, int]]) -> bool:
-    """Is any (agent, group) pair live: agent online and active in that group?"""
-    for agent_id in dict.fromkeys(a for a, _ in members):
-        if not await router.presence.online(agent_id):
-            continue
-        active = await router.store.active_groups(agent_id)
-        if any(g in active for a, g in members if a == agent_id):
-            return True
-    return False
+async def entry_group(s: AsyncSession, dept: Department) -> int | None:
+    """The group a department's new conversations enter: its front-line group, else its first
+    group (a conversation never waits in no group)."""
+    if dept.front_group_id is not None:
+        return dept.front_group_id
+    first: int | None = (await s.execute(
+        select(Group.id).where(Group.department_id == dept.id).order_by(Group.id).limit(1)
+    )).scalar_one_or_none()
+    return first
 
 
-async def _members(request: Request, site: Site) -> list[tuple[int, int]]:
-    dept_ids = [d.get("id") for d in (site.config or {}).get("departments") or []]
-    async with request.app.state.sm() as s:
-        rows = await s.execute(
+async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[Any]) -> list[int]:
+    """The departments whose entry group has an agent online and active in it right now.
+
+    The router's live state decides, as it does for offers: a heartbeat (a console open) and
+    the group switched on (an away agent has every group off).
+    """
+    async with sm() as s:
+        groups: dict[int, int] = {}
+        for dept_id in dept_ids:
+            dept = await s.get(Department, dept_id) if isinstance(dept_id, int) else None
+            group_id = await entry_group(s, dept) if dept is not None else None
+            if group_id is not None:
+                groups[dept_id] = group_id
+        members = (await s.execute(
             select(AgentGroup.agent_id, AgentGroup.group_id)
-            .join(Group, Group.id == AgentGroup.group_id)
-            .where(Group.department_id.in_(dept_ids))
-        )
-        return [(a, g) for a, g in rows.all()]
+            .join(Agent, Agent.id == AgentGroup.agent_id)
+            .where(AgentGroup.group_id.in_(sorted(set(groups.values()))),
+                   Agent.is_active.is_(True))
+        )).all()
+    served: set[int] = set()
+    for agent_id in dict.fromkeys(a for a, _ in members):
+        if await router.presence.online(agent_id):
+            mine = {g for a, g in members if a == agent_id}
+            served |= mine & await router.store.active_groups(agent_id)
+    return [d for d, g in groups.items() if g in served]
 
 
 async def site_config(request: Request, site: Site) -> Response:
-    online = await agents_online(_router(request), await _members(request, site))
-    return JSONResponse({**public_config(site.config or {}), "online": online},
+    config = site.config or {}
+    online = await online_departments(request.app.state.sm, _router(request),
+                                      [d.get("id") for d in config.get("departments") or []])
+    return JSONResponse({**public_config(config), "online": bool(online),
+                         "online_departments": online},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -223,7 +245,7 @@ async def leave_message(request: Request, site: Site) -> Response:
                           token_nonce=secrets.token_hex(8))
         s.add(contact)
         await s.commit()
-        contact_id, group_id = contact.id, dept.front_group_id
+        contact_id, group_id = contact.id, await entry_group(s, dept)
     first_line = form["text"].splitlines()[0] if form["text"].strip() else ""
     conv = await create_conversation(
         state.sm, channel="email", contact_id=contact_id, department_id=form["department_id"],

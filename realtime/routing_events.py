@@ -1,4 +1,4 @@
-"""Router events (``routing.events`` on ``keys.EVENTS``) turned into frames for local sockets.
+"""Router events (``routing.events`` on ``keys.events_channel``) as frames for local sockets.
 
 Every web process receives every router event through the hub's one subscription and acts only
 for the sockets it holds, so nothing here is re-published. Events are handled one at a time in
@@ -15,6 +15,8 @@ Who gets what (each push checked against the socket's current rights):
 - ``queued`` / ``queue`` -> the visitor's sockets: ``queued`` with position and wait, sent only
   when the position changed
 - ``rebuilt`` -> a new epoch: every client reloads
+- any of them -> this process's supervisor sockets get a fresh ``board`` shortly after
+  (``presence.BoardPush``)
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
+from realtime import presence, records
 from realtime import protocol as p
-from realtime import records
 from realtime.connection import Connection
 from realtime.session import Part, Role
 from routing import events as ev
@@ -51,6 +53,7 @@ class RouterEvents:
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[int, int] = {}  # conversation -> last position sent from here
+        self.boards = presence.BoardPush(chat)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="router-events")
@@ -106,6 +109,7 @@ class RouterEvents:
         cid = getattr(event, "conversation_id", None)
         if cid is not None:
             self.chat.forget_conv(cid)
+        self.boards.soon()
         match event:
             case ev.Offer(cid, group_id, agent_id, expires_at_ms):
                 await self._offer(cid, group_id, agent_id, expires_at_ms)
@@ -126,11 +130,8 @@ class RouterEvents:
                                     None if eta_each is None else _eta(eta_each * (i + 1)))
             case ev.Released(cid, _, _):
                 self._positions.pop(cid, None)
-            case ev.Rebuilt():
-                # Pub/sub ignores DB indexes: trust our own epoch key, not the event's.
-                epoch = await self.chat.router.store.epoch()
-                if epoch is not None:
-                    self.hub.epoch_seen(epoch)
+            case ev.Rebuilt(epoch):
+                self.hub.epoch_seen(epoch)
 
     async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
         conns = [c for c in self.hub.agent_conns(agent_id)
@@ -141,7 +142,7 @@ class RouterEvents:
         held = await self.chat.router.store.conv(cid)
         info = await self.chat.conv(cid)
         if held is None or held.state != "offered" or held.agent_id != agent_id or info is None:
-            return  # already taken back, or not our Redis database's (pub/sub is server-wide)
+            return  # already taken back
         left = max(0.0, round(expires_at_ms / 1000 - time.time(), 1))
         frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left))
         for conn in conns:
@@ -150,7 +151,7 @@ class RouterEvents:
     async def _assigned(self, cid: int, agent_id: int) -> None:
         held = await self.chat.router.store.conv(cid)
         if held is None or held.agent_id != agent_id:
-            return  # released or moved on meanwhile, or another database's event
+            return  # released or moved on meanwhile
         self._positions.pop(cid, None)
         for conn in self.hub.agent_conns(agent_id):
             if conn.session.parts.get(cid) is not Part.ASSIGNEE:

@@ -80,7 +80,9 @@ async def execute(chat: Chat, conn: Connection, frame: p.ClientFrame) -> None:
             conn.send(p.Done("unmonitor", cid))
         case p.ListLive():
             conn.send(await live_board(chat, conn))
-        case p.BoardRequest():
+        case p.BoardRequest(follow):
+            if follow:
+                chat.routed.boards.follow(conn)
             conn.send(await presence.board(chat, conn))
         case p.SetPresence(status):
             await presence.set_status(chat, conn, status)

@@ -1,4 +1,4 @@
-"""Router events published on ``keys.EVENTS`` for the realtime hub (shapes in docs/routing.md).
+"""Router events on ``keys.events_channel(db)`` for the realtime hub (shapes in docs/routing.md).
 
 One frozen dataclass per event type; ``dump`` and ``parse`` are the only (de)serialisers.
 """

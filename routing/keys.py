@@ -33,8 +33,14 @@ from __future__ import annotations
 
 _R = "sb:{r}:"
 
-EVENTS = "sb:routing:events"
-"""Pub/sub channel carrying router events as JSON (see docs/routing.md)."""
+
+def events_channel(db: int) -> str:
+    """Pub/sub channel carrying router events as JSON (see docs/routing.md).
+
+    Pub/sub ignores the DB index, so the index is part of the name (as in ``hub_channel``):
+    deployments or test suites sharing a Redis server on different indexes never hear each
+    other's events. ``store.db_index`` gives the index of a client."""
+    return f"sb:routing:events:{db}"
 
 
 def epoch() -> str:

@@ -28,6 +28,7 @@ class GroupConfig:
     policy: Policy
     offer_timeout_s: int
     members: tuple[int, ...]  # enabled agents of the group
+    skills: dict[int, dict[str, int]] = field(default_factory=dict)  # member -> name -> level
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +49,22 @@ def epoch_seconds(value: datetime | None) -> float | None:
 
 
 async def group_config(session: AsyncSession, group_id: int) -> GroupConfig | None:
+    """The group's policy and its enabled members with their skills (what a dispatch needs)."""
     group = await session.get(Group, group_id)
     if group is None:
         return None
-    members = (await session.scalars(
-        select(AgentGroup.agent_id).join(Agent, Agent.id == AgentGroup.agent_id)
-        .where(AgentGroup.group_id == group_id, Agent.is_active.is_(True))
-        .order_by(AgentGroup.agent_id)
-    )).all()
+    skills: dict[int, dict[str, int]] = {}
+    for agent_id, name, level in await session.execute(
+            select(AgentGroup.agent_id, Skill.name, AgentSkill.level)
+            .join(Agent, Agent.id == AgentGroup.agent_id)
+            .outerjoin(AgentSkill, AgentSkill.agent_id == AgentGroup.agent_id)
+            .outerjoin(Skill, Skill.id == AgentSkill.skill_id)
+            .where(AgentGroup.group_id == group_id, Agent.is_active.is_(True))):
+        held = skills.setdefault(agent_id, {})
+        if name is not None:
+            held[name] = level
     return GroupConfig(group_id, Policy.parse(group.policy), group.offer_timeout_s,
-                       tuple(members))
+                       tuple(sorted(skills)), skills)
 
 
 async def agent_configs(session: AsyncSession, agent_ids: Iterable[int]) -> dict[int, AgentConfig]:
@@ -91,6 +98,18 @@ async def active_groups(session: AsyncSession, agent_id: int) -> set[int]:
     rows = await session.scalars(select(AgentGroup.group_id).where(
         AgentGroup.agent_id == agent_id, AgentGroup.active.is_(True)))
     return set(rows.all())
+
+
+async def conversations(session: AsyncSession, ids: Iterable[int]) -> dict[int, Conversation]:
+    found = await session.scalars(select(Conversation).where(Conversation.id.in_(list(ids))))
+    return {c.id: c for c in found}
+
+
+async def queued(session: AsyncSession) -> dict[int, float]:
+    """Conversations the records say wait in a group's queue -> when their record last changed."""
+    rows = await session.execute(select(Conversation.id, Conversation.updated_at).where(
+        Conversation.status == "queued", Conversation.group_id.is_not(None)))
+    return {c: epoch_seconds(at) or 0.0 for c, at in rows}
 
 
 def add_decision(session: AsyncSession, conversation_id: int, agent_id: int | None, action: str,

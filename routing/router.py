@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +25,14 @@ from routing import errors, events, keys, records
 from routing.policy import AgentView, Decision, Item, Policy, decide, estimate_wait, rejection
 from routing.presence import Presence
 from routing.records import AgentConfig, GroupConfig
-from routing.store import AgentLive, ConvState, Store
+from routing.store import AgentLive, ClaimRequest, ConvState, Store, db_index
 
 log = logging.getLogger(__name__)
 
 HEAD = 20  # queued items considered per dispatch round
 TOP = 3  # ranked candidates handed to the claim script (fall-through on a lost race)
 ROUNDS = 100  # dispatch rounds per call before yielding to the next trigger
+SWEEP_S = 5.0  # interval of the sweep for conversations queued in the records only
 
 
 class Router:
@@ -40,10 +41,13 @@ class Router:
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.store = Store(redis)
+        self.events_channel = keys.events_channel(db_index(redis))
         self.presence = Presence(redis, settings.presence_ttl_s, settings.presence_grace_s)
         self.sessions = sessionmaker
         self.clock = clock
         self._rebuilding: asyncio.Lock = asyncio.Lock()
+        self._swept_at = float("-inf")
+        self._unseen: dict[int, float] = {}  # last sweep: queued in the records only
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -57,12 +61,9 @@ class Router:
             raise errors.UnknownGroup(f"group {group_id} does not exist")
         return cfg
 
-    async def _agents(self, ids: Iterable[int]) -> dict[int, AgentConfig]:
-        async with self.sessions() as s:
-            return await records.agent_configs(s, ids)
-
     async def _agent(self, agent_id: int) -> AgentConfig:
-        found = (await self._agents([agent_id])).get(agent_id)
+        async with self.sessions() as s:
+            found = (await records.agent_configs(s, [agent_id])).get(agent_id)
         if found is None:
             raise errors.UnknownAgent(f"agent {agent_id} does not exist or is disabled")
         return found
@@ -86,8 +87,12 @@ class Router:
             records.add_decision(s, conversation_id, agent_id, action, reason, candidates)
 
     async def _publish(self, *evs: events.Event) -> None:
+        if not evs:
+            return
+        pipe = self.store.redis.pipeline(transaction=False)
         for ev in evs:
-            await self.store.redis.publish(keys.EVENTS, events.dump(ev))
+            pipe.publish(self.events_channel, events.dump(ev))
+        await pipe.execute()
 
     # -- queueing --------------------------------------------------------------------------------
 
@@ -100,32 +105,74 @@ class Router:
         Idempotent: a conversation already being routed is left where it is.
         Returns its (position, eta_seconds); position 0 means it was taken at once.
         """
+        overrides = {"group_id": group_id, "channel": channel, "priority": priority,
+                     "sla_due": sla_due, "required_skills": dict(required_skills or {}) or None}
+        found = await self._enqueue([conversation_id], strict=True, overrides={
+            name: value for name, value in overrides.items() if value is not None})
+        return found[conversation_id]
+
+    async def enqueue_many(self, conversation_ids: Iterable[int]
+                           ) -> dict[int, tuple[int, float | None]]:
+        """``enqueue`` for a batch, as the records describe them (the poller's committed tickets).
+
+        One transaction, one Redis round trip to queue them all, each group dispatched once.
+        A conversation that no longer exists or has no group is skipped (absent from the result).
+        """
+        return await self._enqueue(list(dict.fromkeys(conversation_ids)), strict=False)
+
+    async def _enqueue(self, ids: list[int], *, strict: bool,
+                       overrides: Mapping[str, Any] | None = None,
+                       reason: str = "") -> dict[int, tuple[int, float | None]]:
+        items: list[Item] = []
+        groups: dict[int, GroupConfig] = {}
         async with self.sessions() as s, s.begin():
-            conv = await s.get(Conversation, conversation_id)
-            if conv is None:
-                raise errors.UnknownConversation(f"conversation {conversation_id} not found")
-            for name, value in (("group_id", group_id), ("channel", channel),
-                                ("priority", priority), ("sla_due", sla_due),
-                                ("required_skills", dict(required_skills or {}) or None)):
-                if value is not None:
+            convs = await records.conversations(s, ids)
+            for cid in ids:
+                conv = convs.get(cid)
+                if conv is None:
+                    if strict:
+                        raise errors.UnknownConversation(f"conversation {cid} not found")
+                    continue
+                for name, value in (overrides or {}).items():
                     setattr(conv, name, value)
-            if conv.group_id is None:
-                raise errors.UnknownGroup(f"conversation {conversation_id} has no group")
-            conv.status, conv.assignee_id = "queued", None
-            item = Item(conv.id, conv.group_id, conv.channel, conv.priority,
-                        records.epoch_seconds(conv.sla_due),
-                        records.epoch_seconds(conv.created_at) or self.clock(),
-                        {str(k): int(v) for k, v in (conv.required_skills or {}).items()})
-            records.add_decision(s, conv.id, None, "queued", f"entered group {conv.group_id}")
-        await self._group(item.group_id)
-        status, _ = await self.store.enqueue(item)
-        if status == "no_epoch":
-            await self.rebuild()  # the records already say queued: the rebuild queues it
-        await self._dispatch(item.group_id)
-        position, eta = await self.queue_position(conversation_id)
-        if position:
-            await self._publish(events.Queued(conversation_id, item.group_id, position, eta))
-        return position, eta
+                cfg = groups.get(conv.group_id or 0)
+                if cfg is None and conv.group_id is not None:
+                    cfg = await records.group_config(s, conv.group_id)
+                if cfg is None:
+                    if strict:
+                        raise errors.UnknownGroup(f"conversation {cid} has no group")
+                    log.warning("conversation %s has no group: not routed", cid)
+                    continue
+                groups[cfg.group_id] = cfg
+                conv.status, conv.assignee_id = "queued", None
+                items.append(Item(conv.id, cfg.group_id, conv.channel, conv.priority,
+                                  records.epoch_seconds(conv.sla_due),
+                                  records.epoch_seconds(conv.created_at) or self.clock(),
+                                  {str(k): int(v)
+                                   for k, v in (conv.required_skills or {}).items()}))
+                records.add_decision(s, conv.id, None, "queued",
+                                     reason or f"entered group {cfg.group_id}")
+        if not items:
+            return {}
+        statuses = await self.store.enqueue_many(items)
+        if any(status == "no_epoch" for status, _ in statuses):
+            await self.rebuild()  # the records already say queued: the rebuild queues them
+        recent = {g: await self._dispatch(g, cfg) for g, cfg in sorted(groups.items())}
+        found = await self.store.positions([item.conversation_id for item in items])
+        out: dict[int, tuple[int, float | None]] = {}
+        queued: list[events.Event] = []
+        for item in items:
+            c = item.conversation_id
+            if c not in found:
+                out[c] = (0, 0.0)
+                continue
+            position, g = found[c]
+            if g not in recent:  # moved to another group meanwhile
+                recent[g] = await self.store.throughput(g)
+            out[c] = (position, estimate_wait(position, recent[g], self.clock()))
+            queued.append(events.Queued(c, g, *out[c]))
+        await self._publish(*queued)
+        return out
 
     async def queue_position(self, conversation_id: int) -> tuple[int, float | None]:
         found = await self.store.position(conversation_id)
@@ -135,91 +182,116 @@ class Router:
         recent = await self.store.throughput(group_id)
         return position, estimate_wait(position, recent, self.clock())
 
-    async def _publish_queue(self, group_id: int) -> None:
-        ids = await self.store.queue_ids(group_id)
-        recent = await self.store.throughput(group_id)
+    async def _publish_queue(self, group_id: int) -> list[float]:
+        """Announce the group's queue; returns its recent dequeue times (wait estimates)."""
+        ids, recent = await self.store.queue_head(group_id)
         await self._publish(events.QueueChanged(group_id, ids,
                                                 estimate_wait(1, recent, self.clock())))
+        return recent
 
     # -- dispatch --------------------------------------------------------------------------------
 
     def _views(self, live: Mapping[int, AgentLive],
-               cfgs: Mapping[int, AgentConfig]) -> dict[int, AgentView]:
+               skills: Mapping[int, Mapping[str, int]]) -> dict[int, AgentView]:
         return {a: AgentView(a, s.online, s.active, s.chats, s.tickets, s.max_chats,
-                             s.max_tickets, cfgs[a].skills if a in cfgs else {})
+                             s.max_tickets, skills.get(a, {}))
                 for a, s in live.items()}
 
-    async def _dispatch(self, group_id: int) -> int:
-        """Assign/offer queued conversations of the group while someone can take them."""
-        cfg = await self._group(group_id)
-        assigned = 0
-        if cfg.policy is not Policy.MANUAL:
-            cfgs = await self._agents(cfg.members)
-            for _ in range(ROUNDS):
-                progressed, stop = await self._dispatch_round(cfg, cfgs)
-                assigned += progressed
-                if stop:
-                    break
-        await self._publish_queue(group_id)
-        return assigned
+    async def _dispatch(self, group_id: int, cfg: GroupConfig | None = None) -> list[float]:
+        """Assign/offer queued conversations of the group while someone can take them.
 
-    async def _dispatch_round(self, cfg: GroupConfig,
-                              cfgs: Mapping[int, AgentConfig]) -> tuple[int, bool]:
-        """One snapshot, then claims down the queue head. Returns (claims, nothing more to do)."""
+        Returns the group's recent dequeue times, for wait estimates."""
+        if cfg is None:
+            cfg = await self._group(group_id)
+        if cfg.policy is not Policy.MANUAL:
+            for _ in range(ROUNDS):
+                if await self._dispatch_round(cfg):
+                    break
+        return await self._publish_queue(group_id)
+
+    async def _dispatch_round(self, cfg: GroupConfig) -> bool:
+        """One snapshot, claims for the whole queue head in one pipeline, one record write.
+
+        Each item is ranked as if the earlier ones went to their first choice; the scripts
+        still check every claim. Returns True when there is nothing more to do."""
         snap = await self.store.snapshot(cfg.group_id, cfg.members, HEAD)
-        views = self._views(snap.agents, cfgs)
+        views = self._views(snap.agents, cfg.skills)
         cursor = snap.cursor
-        done = 0
+        now = self._now_ms()
+        deadline = now + cfg.offer_timeout_s * 1000 if cfg.offer_timeout_s > 0 else None
+        planned: list[tuple[Decision, ClaimRequest]] = []
         for item in snap.items:
             decision = decide(cfg.policy, item, list(views.values()), cursor)
             if decision.agent_id is None:
                 continue  # e.g. needs a skill nobody free has: later items may still go
-            deadline = (self._now_ms() + cfg.offer_timeout_s * 1000
-                        if cfg.offer_timeout_s > 0 else None)
             expect = ("-" if cursor is None else str(cursor)) \
                 if cfg.policy is Policy.ROUND_ROBIN else ""
-            res = await self.store.claim(item.conversation_id, cfg.group_id,
-                                         decision.ranking[:TOP], offer_deadline_ms=deadline,
-                                         now_ms=self._now_ms(), expect_cursor=expect)
-            if res.status == "no_epoch":
-                await self.rebuild()
-                return done, False
-            if res.agent_id is None:
-                return done, False  # the world moved under the snapshot: look again
-            await self._record_claim(decision.with_winner(res.agent_id), deadline, res.skipped)
-            done += 1
-            cursor = res.agent_id
-            v = views[res.agent_id]
-            views[res.agent_id] = AgentView(
+            planned.append((decision, ClaimRequest(item.conversation_id, cfg.group_id,
+                                                   tuple(decision.ranking[:TOP]), deadline,
+                                                   expect)))
+            cursor = decision.agent_id
+            v = views[cursor]
+            views[cursor] = AgentView(
                 v.agent_id, v.online, v.active, v.chats + (item.kind == "chat"),
                 v.tickets + (item.kind != "chat"), v.max_chats, v.max_tickets, v.skills)
-        return done, done == 0
+        if not planned:
+            return True
+        results = await self.store.claim_many([req for _, req in planned], now)
+        await self._record_claims([
+            (decision.with_winner(res.agent_id), req.offer_deadline_ms, res.skipped)
+            for (decision, req), res in zip(planned, results, strict=True)
+            if res.agent_id is not None])
+        if any(res.status == "no_epoch" for res in results):
+            await self.rebuild()
+            return False
+        # A claim that went elsewhere than planned (a lost race: the world moved under the
+        # snapshot) or a queue longer than the head read: look again.
+        return not snap.more and all(res.agent_id == decision.agent_id
+                                     for (decision, _), res in zip(planned, results, strict=True))
 
-    async def _record_claim(self, decision: Decision, deadline_ms: int | None,
-                            skipped: Mapping[int, str], via: str = "auto") -> None:
-        agent = decision.agent_id
-        assert agent is not None
-        cands = decision.to_record()
-        if skipped:
-            cands["lost_races"] = {str(a): why for a, why in skipped.items()}
-        c = decision.conversation_id
+    async def _record_claims(self, won: Sequence[tuple[Decision, int | None, Mapping[int, str]]],
+                             via: str = "auto") -> None:
+        """Decision rows and conversation updates of successful claims in one transaction,
+        then their events. If the write fails the claims are undone in Redis."""
+        if not won:
+            return
+        evs: list[events.Event] = []
+        gone: list[int] = []
         try:
-            if deadline_ms is None:
-                await self._write(c, agent, "assigned" if via == "auto" else via,
-                                  decision.reason, cands, status="active", assignee_id=agent)
-            else:
-                await self._write(c, agent, "offered", decision.reason, cands,
-                                  status="offered", assignee_id=None)
+            async with self.sessions() as s, s.begin():
+                convs = await records.conversations(s, [d.conversation_id for d, _, _ in won])
+                for decision, deadline_ms, skipped in won:
+                    c, agent = decision.conversation_id, decision.agent_id
+                    assert agent is not None
+                    conv = convs.get(c)
+                    if conv is None:
+                        gone.append(c)
+                        continue
+                    cands = decision.to_record()
+                    if skipped:
+                        cands["lost_races"] = {str(a): why for a, why in skipped.items()}
+                    if deadline_ms is None:
+                        conv.status, conv.assignee_id = "active", agent
+                        records.add_decision(s, c, agent, "assigned" if via == "auto" else via,
+                                             decision.reason, cands)
+                        evs.append(events.Assigned(c, decision.group_id, agent, via))
+                    else:
+                        conv.status, conv.assignee_id = "offered", None
+                        records.add_decision(s, c, agent, "offered", decision.reason, cands)
+                        evs.append(events.Offer(c, decision.group_id, agent, deadline_ms))
         except Exception:
-            conv = await self.store.conv(c)
-            if conv is not None:
-                await self.store.requeue(conv, agent, conv.group_id, front=conv.item().front,
-                                         only_if_offline=False, exclude=False)
+            for decision, _, _ in won:
+                held = await self.store.conv(decision.conversation_id)
+                if held is not None and decision.agent_id is not None:
+                    await self.store.requeue(held, decision.agent_id, held.group_id,
+                                             front=held.item().front, only_if_offline=False,
+                                             exclude=False)
             raise
-        if deadline_ms is None:
-            await self._publish(events.Assigned(c, decision.group_id, agent, via))
-        else:
-            await self._publish(events.Offer(c, decision.group_id, agent, deadline_ms))
+        for c in gone:  # deleted meanwhile: nothing left to route
+            held = await self.store.conv(c)
+            if held is not None:
+                await self.store.release(held)
+        await self._publish(*evs)
 
     async def _pull(self, agent_id: int) -> None:
         """Freed or new capacity: serve the agent's active groups' queues now."""
@@ -318,7 +390,7 @@ class Router:
         if conv.state != "queued":
             raise errors.NotQueued(f"conversation {conversation_id} is already taken")
         snap = await self.store.snapshot(conv.group_id, [agent_id], 0)
-        view = self._views(snap.agents, {agent_id: cfg})[agent_id]
+        view = self._views(snap.agents, {agent_id: cfg.skills})[agent_id]
         res = await self.store.claim(conversation_id, conv.group_id, [agent_id],
                                      offer_deadline_ms=None, now_ms=self._now_ms(), checks="")
         if res.status == "not_queued":
@@ -327,8 +399,8 @@ class Router:
             raise errors.NotEligible(f"agent {agent_id} cannot take it: "
                                      f"{res.skipped.get(agent_id, res.status)}")
         decision = decide(Policy.MANUAL, conv.item(), [view], snap.cursor)
-        await self._record_claim(decision.with_winner(
-            agent_id, f"picked from the queue by agent {agent_id}"), None, {}, via="picked")
+        await self._record_claims([(decision.with_winner(
+            agent_id, f"picked from the queue by agent {agent_id}"), None, {})], via="picked")
         await self._publish_queue(conv.group_id)
 
     # -- release and transfer --------------------------------------------------------------------
@@ -368,7 +440,7 @@ class Router:
             if to_agent_id not in target.members:
                 raise errors.NotEligible(f"agent {to_agent_id} is not in group {group_id}")
             snap = await self.store.snapshot(group_id, [to_agent_id], 0)
-            view = self._views(snap.agents, {to_agent_id: cfg})[to_agent_id]
+            view = self._views(snap.agents, {to_agent_id: cfg.skills})[to_agent_id]
             item = Item(conversation_id, group_id, conv.channel, conv.priority, conv.sla_due,
                         conv.arrival, conv.skills)
             refused = rejection(view, item)
@@ -422,6 +494,27 @@ class Router:
         for agent_id in await self.presence.lapsed(now):
             await self._take_back(agent_id, "agent_lost", only_if_offline=True)
             await self.presence.forget(agent_id)
+        if self.clock() - self._swept_at >= SWEEP_S:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
+        """Queue what the records say is queued but Redis never heard of.
+
+        That is a process that died between its record write and the Redis enqueue (the poller
+        between committing tickets and routing them, say). Only a conversation seen so on two
+        sweeps with its record unchanged, and older than the interval, counts: one being
+        enqueued or released right now (record and Redis change a moment apart) is left alone.
+        """
+        now = self._swept_at = self.clock()
+        async with self.sessions() as s:
+            stale = {c: at for c, at in (await records.queued(s)).items() if at <= now - SWEEP_S}
+        unseen = {c: stale[c] for c in await self.store.missing(list(stale))} if stale else {}
+        lost = [c for c, at in unseen.items() if self._unseen.get(c) == at]
+        self._unseen = unseen
+        if lost:
+            log.warning("conversations %s were queued in the records only: routing them", lost)
+            await self._enqueue(lost, strict=False,
+                                reason="found queued in the records but not in the live state")
 
     async def run_timers(self, interval_s: float = 0.5) -> None:
         while True:

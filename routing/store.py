@@ -28,6 +28,11 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def db_index(redis: aioredis.Redis) -> int:
+    """The client's Redis database index, which names the pub/sub channels (``keys``)."""
+    return int(redis.connection_pool.connection_kwargs.get("db") or 0)
+
+
 def _opt_int(value: Any) -> int | None:
     s = text(value) if value is not None else ""
     return int(s) if s not in ("", "-") else None
@@ -122,11 +127,18 @@ def _claim_result(reply: Any) -> ClaimResult:
     return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
 
 
+def _enqueue_result(out: list[str]) -> tuple[str, str | int]:
+    if out[0] == "ok":
+        return "ok", int(out[1])
+    return out[0], out[1] if len(out) > 1 else ""
+
+
 @dataclass(frozen=True, slots=True)
 class GroupSnapshot:
     cursor: int | None
     items: list[Item]
     agents: dict[int, AgentLive]
+    more: bool = False  # the queue holds more than the ``head`` items read
 
 
 @dataclass(slots=True)
@@ -153,6 +165,27 @@ class Store:
         out = await self._scripts[name](keys=list(keys_), args=list(args))
         return [text(v) for v in out]
 
+    async def _run_many(self, name: str, calls: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several calls of one script in one round trip (a pipeline), each atomic on its own.
+
+        Plain EVALSHA in the pipeline: redis-py's pipelined scripts would first ask SCRIPT
+        EXISTS on every execute, doubling the round trips. If Redis lost the script (restart),
+        every EVALSHA of the batch failed alike, so loading it and resending is safe.
+        ``calls`` are EVALSHA's arguments after the sha: numkeys, keys..., args...
+        """
+        script = self._scripts[name]
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command("EVALSHA", script.sha, *call)
+            try:
+                return await pipe.execute()
+            except NoScriptError:
+                if attempt:
+                    raise
+                await self.redis.script_load(script.script)
+        raise AssertionError("unreachable")
+
     # -- epoch -----------------------------------------------------------------------------------
 
     async def epoch(self) -> str | None:
@@ -163,18 +196,21 @@ class Store:
 
     async def enqueue(self, item: Item) -> tuple[str, str | int]:
         """('ok', rank) | ('exists', state) | ('no_epoch', '')."""
-        score = queue_score(item.priority, item.sla_due, item.front)
-        member = queue_member(item.conversation_id, item.arrival)
-        out = await self._run(
-            "enqueue",
-            [keys.epoch(), keys.conv(item.conversation_id), keys.queue(item.group_id)],
-            [item.conversation_id, item.group_id, item.channel, item.kind, score, member,
-             item.priority, "" if item.sla_due is None else repr(item.sla_due),
-             repr(item.arrival), orjson.dumps(dict(item.required_skills)).decode()],
-        )
-        if out[0] == "ok":
-            return "ok", int(out[1])
-        return out[0], out[1] if len(out) > 1 else ""
+        return (await self.enqueue_many([item]))[0]
+
+    async def enqueue_many(self, items: Sequence[Item]) -> list[tuple[str, str | int]]:
+        """``enqueue`` for each item, in one round trip."""
+        calls = [
+            (3, keys.epoch(), keys.conv(item.conversation_id), keys.queue(item.group_id),
+             item.conversation_id, item.group_id, item.channel, item.kind,
+             queue_score(item.priority, item.sla_due, item.front),
+             queue_member(item.conversation_id, item.arrival), item.priority,
+             "" if item.sla_due is None else repr(item.sla_due), repr(item.arrival),
+             orjson.dumps(dict(item.required_skills)))
+            for item in items
+        ]
+        return [_enqueue_result([text(v) for v in out])
+                for out in await self._run_many("enqueue", calls)]
 
     async def conv(self, conversation_id: int) -> ConvState | None:
         raw = await self.redis.hgetall(keys.conv(conversation_id))
@@ -186,15 +222,44 @@ class Store:
 
     async def position(self, conversation_id: int) -> tuple[int, int] | None:
         """(1-based position, group) of a queued conversation, else None."""
-        c = await self.conv(conversation_id)
-        if c is None or c.state != "queued":
-            return None
-        rank: Any = await self.redis.zrank(keys.queue(c.group_id), c.member)
-        return (int(rank) + 1, c.group_id) if rank is not None else None
+        return (await self.positions([conversation_id])).get(conversation_id)
+
+    async def positions(self, conversation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(1-based position, group) of each conversation that is queued; two round trips."""
+        pipe = self.redis.pipeline(transaction=False)
+        for c in conversation_ids:
+            pipe.hmget(keys.conv(c), "state", "group", "member")
+        queued = [(c, int(text(g)), m) for c, (state, g, m)
+                  in zip(conversation_ids, await pipe.execute(), strict=True)
+                  if state is not None and text(state) == "queued"]
+        if not queued:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for _, g, member in queued:
+            pipe.zrank(keys.queue(g), member)
+        ranks = await pipe.execute()
+        return {c: (int(rank) + 1, g) for (c, g, _), rank in zip(queued, ranks, strict=True)
+                if rank is not None}
+
+    async def queue_head(self, group_id: int, limit: int = 100) -> tuple[list[int], list[float]]:
+        """The first ``limit`` queued conversation ids and the recent dequeue times (s)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrange(keys.queue(group_id), 0, limit - 1)
+        pipe.lrange(keys.throughput(group_id), 0, -1)
+        members, times = await pipe.execute()
+        return ([member_conversation(text(m)) for m in members],
+                [int(text(v)) / 1000 for v in times])
 
     async def queue_ids(self, group_id: int, limit: int = 100) -> list[int]:
-        members = await self.redis.zrange(keys.queue(group_id), 0, limit - 1)
-        return [member_conversation(text(m)) for m in members]
+        return (await self.queue_head(group_id, limit))[0]
+
+    async def missing(self, conversation_ids: Sequence[int]) -> list[int]:
+        """Those of the conversations Redis holds no live state for."""
+        pipe = self.redis.pipeline(transaction=False)
+        for c in conversation_ids:
+            pipe.exists(keys.conv(c))
+        found = await pipe.execute()
+        return [c for c, there in zip(conversation_ids, found, strict=True) if not there]
 
     async def queue_length(self, group_id: int) -> int:
         return int(await self.redis.zcard(keys.queue(group_id)))
@@ -207,13 +272,14 @@ class Store:
         """The group's cursor, first ``head`` queued items and members' live state."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.cursor(group_id))
-        pipe.zrange(keys.queue(group_id), 0, max(head, 1) - 1)
+        pipe.zrange(keys.queue(group_id), 0, head)  # one more than asked: is there more?
         active = keys.active_field(group_id)
         for a in agent_ids:
             pipe.exists(keys.heartbeat(a))
             pipe.hmget(keys.agent(a), "chats", "tickets", "max_chats", "max_tickets", active)
         res = await pipe.execute()
         cursor = _opt_int(res[0])
+        more = len(res[1]) > head
         ids = [member_conversation(text(m)) for m in res[1]][:head]
         agents: dict[int, AgentLive] = {}
         for i, a in enumerate(agent_ids):
@@ -231,7 +297,7 @@ class Store:
                 st = ConvState.parse(c, res[2 * i])
                 if st is not None and st.state == "queued":
                     items.append(st.item(int(text(a)) for a in res[2 * i + 1]))
-        return GroupSnapshot(cursor, items, agents)
+        return GroupSnapshot(cursor, items, agents, more)
 
     # -- state changes ---------------------------------------------------------------------------
 
@@ -244,13 +310,7 @@ class Store:
         return (await self.claim_many([req], now_ms))[0]
 
     async def claim_many(self, requests: Sequence[ClaimRequest], now_ms: int) -> list[ClaimResult]:
-        """Several claims in one round trip (a pipeline); each is still its own atomic step.
-
-        Plain EVALSHA in the pipeline: redis-py's pipelined scripts would first ask SCRIPT
-        EXISTS on every execute, doubling the round trips. If Redis lost the script (restart),
-        every EVALSHA of the batch failed alike, so loading it and resending is safe.
-        """
-        script = self._scripts["claim"]
+        """Several claims in one round trip (a pipeline); each is still its own atomic step."""
         calls: list[tuple[bytes, ...]] = []
         now = b"%d" % now_ms
         for r in requests:
@@ -266,18 +326,7 @@ class Store:
             calls.append((b"%d" % len(ks), *ks, c, b"%d" % r.group_id, mode,
                           b"%d" % (r.offer_deadline_ms or 0), now, r.expect_cursor.encode(),
                           r.checks.encode(), *ids))
-        for attempt in range(2):
-            pipe = self.redis.pipeline(transaction=False)
-            for call in calls:
-                pipe.execute_command("EVALSHA", script.sha, *call)
-            try:
-                outs = await pipe.execute()
-                break
-            except NoScriptError:
-                if attempt:
-                    raise
-                await self.redis.script_load(script.script)
-        return [_claim_result(out) for out in outs]
+        return [_claim_result(out) for out in await self._run_many("claim", calls)]
 
     def _group_keys(self, group_id: int) -> tuple[bytes, ...]:
         """Claim's per-group KEYS, encoded once: this runs for every claim (see claim.lua)."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from desk.seed import DEMO_SITE_KEY
 from tests.e2e.conftest import Server, login
 
 TIMEOUT_MS = 15_000
@@ -27,7 +30,8 @@ def open_widget(page: Page, server: Server) -> None:
 
 def start_chat(page: Page, text: str, *, name: str = "Vera Visitor",
                department: str = "Sales", topic: str = "Buying",
-               subject: str = "Stock question", answers: dict[str, str] | None = None) -> None:
+               subject: str = "Stock question", answers: dict[str, str] | None = None,
+               submit: bool = True) -> None:
     page.select_option("#sb-dept", label=department)
     page.select_option("#sb-topic-0", label=topic)
     if subject:
@@ -37,8 +41,9 @@ def start_chat(page: Page, text: str, *, name: str = "Vera Visitor",
     page.fill("#sb-f-name", name)
     page.fill("#sb-f-email", "vera@example.org")
     page.fill("#sb-f-text", text)
-    page.locator("form.form button[type=submit]").click()
-    expect(page.locator("textarea.compose")).to_be_visible()
+    if submit:
+        page.locator("form.form button[type=submit]").click()
+        expect(page.locator("textarea.compose")).to_be_visible()
 
 
 def visitor_says(page: Page, text: str) -> None:
@@ -46,13 +51,28 @@ def visitor_says(page: Page, text: str) -> None:
     page.press("textarea.compose", "Enter")
 
 
-def console(browser: Browser, server: Server, email: str) -> tuple[BrowserContext, Page]:
-    """Log in to the agent console; returns once the hub has applied the group toggles."""
+def console(browser: Browser, server: Server, email: str, *,
+            groups_on: bool = True) -> tuple[BrowserContext, Page]:
+    """Log in to the agent console; returns once it shows the server's toggles and, with
+    ``groups_on``, after the agent switched every group of theirs on (as an agent would)."""
     context, page = new_page(browser, viewport={"width": 1280, "height": 860})
     login(page, server, "/console", email)
     expect(page.locator(".conn")).to_have_text("Connected")
     expect(page.locator("ul.toggles[data-applied]")).to_be_attached()
+    if groups_on:
+        switch_groups(page, True)
     return context, page
+
+
+def switch_groups(page: Page, on: bool, *names: str) -> None:
+    """Tick (or untick) the named groups, every group without names, one change at a time."""
+    boxes = page.locator("ul.toggles input[type=checkbox]")
+    targets = [page.locator("ul.toggles").get_by_label(n, exact=True) for n in names] or \
+        [boxes.nth(i) for i in range(boxes.count())]
+    for box in targets:
+        if box.is_checked() != on:
+            box.set_checked(on)
+            expect(page.locator("ul.toggles[data-applied]")).to_be_attached()
 
 
 def take_next_chat(page: Page) -> int:
@@ -85,3 +105,16 @@ def agent_says(page: Page, cid: int, text: str, *, note: bool = False) -> None:
 
 def bodies(locator: Any) -> list[str]:
     return [re.sub(r"\s+", " ", t).strip() for t in locator.all_inner_texts()]
+
+
+def online_departments(server: Server) -> Callable[[], list[str]]:
+    """A probe of the widget's endpoint: names of the departments it calls online now."""
+    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
+    names = {d["id"]: d["name"] for d in httpx.get(site, timeout=10).json()["departments"]}
+
+    def online() -> list[str]:
+        body = httpx.get(site, timeout=10).json()
+        assert body["online"] == bool(body["online_departments"])
+        return [names[d] for d in body["online_departments"]]
+
+    return online

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
-from desk.seed import DEMO_SITE_KEY
 from tests.e2e.conftest import Server
 from tests.e2e.pages import (
     agent_says,
     chat_pane,
     console,
     new_page,
+    online_departments,
     open_widget,
     start_chat,
+    switch_groups,
     take_next_chat,
     visitor_says,
 )
 
 pytestmark = pytest.mark.e2e
+ANA = "ana@demo.switchboard.local"
 
 
 def test_tabs_transfer_invite_and_close(browser: Browser, server: Server) -> None:
@@ -82,32 +84,84 @@ def test_tabs_transfer_invite_and_close(browser: Browser, server: Server) -> Non
                 ctx.close()
 
 
-def test_group_toggle_and_status_decide_whether_chats_can_start(browser: Browser,
-                                                                server: Server) -> None:
-    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
+def _frames_sent(page: Page) -> list[str]:
+    """Types of the frames the page's sockets send from now on."""
+    sent: list[str] = []
 
-    def online() -> bool:
-        value: bool = httpx.get(site, timeout=10).json()["online"]
-        return value
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)["type"]))
 
-    assert not online()
-    ctx, ana = console(browser, server, "ana@demo.switchboard.local")
+    page.on("websocket", watch)
+    return sent
+
+
+def test_toggles_and_status_are_kept_by_the_server(browser: Browser, server: Server) -> None:
+    online = online_departments(server)
+    assert online() == []
+    ctx, ana = console(browser, server, ANA, groups_on=False)
     try:
-        assert online()
-        toggle = ana.get_by_label("Sales")
-        toggle.uncheck()
-        expect(ana.locator("ul.toggles")).to_have_attribute("data-applied", "")
-        assert not online()
-        toggle.check()
-        expect(ana.locator("ul.toggles")).to_have_attribute("data-applied", re.compile(r"\d"))
-        assert online()
-        # Away keeps the chats but stops new ones; back online restores the toggles.
+        switch_groups(ana, False)  # whatever the records said: everything off
+        assert online() == []
+        switch_groups(ana, True, "Sales")
+        assert online() == ["Sales"]
+        # Away keeps the toggles aside and takes Ana out of routing; a reload shows it as it is
+        # and changes nothing: the console sends nothing about status or groups on connect.
         ana.select_option("#status", "away")
-        assert _eventually(lambda: not online())
+        assert _eventually(lambda: online() == [])
+        expect(ana.locator(".away-note")).to_be_visible()
+        sent = _frames_sent(ana)
+        ana.reload()
+        expect(ana.locator(".conn")).to_have_text("Connected")
+        expect(ana.locator("ul.toggles")).to_have_attribute("data-applied", re.compile(r"\d"))
+        expect(ana.locator("#status")).to_have_value("away")
+        expect(ana.locator("ul.toggles").get_by_label("Sales")).to_be_checked()
+        expect(ana.locator(".away-note")).to_be_visible()
+        assert online() == []
+        assert "list_live" in sent and "presence" not in sent and "active_groups" not in sent, sent
+        # Back online: the kept toggles are what the router uses again.
         ana.select_option("#status", "online")
-        assert _eventually(online)
+        assert _eventually(lambda: online() == ["Sales"])
+        expect(ana.locator(".away-note")).to_be_hidden()
     finally:
         ctx.close()
+    # Gone: the heartbeat is dropped at once; the next console shows the same toggles.
+    assert _eventually(lambda: online() == [])
+    ctx, ana = console(browser, server, ANA, groups_on=False)
+    try:
+        expect(ana.locator("ul.toggles").get_by_label("Sales")).to_be_checked()
+        expect(ana.locator("#status")).to_have_value("online")
+        assert online() == ["Sales"]
+    finally:
+        ctx.close()
+
+
+def test_all_groups_off_gets_no_offers_until_a_group_is_switched_on(browser: Browser,
+                                                                    server: Server) -> None:
+    online = online_departments(server)
+    ana_ctx, ana = console(browser, server, ANA, groups_on=False)
+    ben_ctx, ben = console(browser, server, "ben@demo.switchboard.local")
+    v_ctx, visitor = new_page(browser)
+    try:
+        switch_groups(ana, False)
+        assert online() == ["Sales", "Support"]  # Ben
+        open_widget(visitor, server)
+        start_chat(visitor, "Anyone for a quote?", subject="Get a quote",
+                   answers={"company": "Acme"})
+        # Ben is offered it and declines: the chat waits; Ana, with every group off, is not asked.
+        ben.locator(".offer button", has_text="Decline").click()
+        expect(ben.locator(".offer")).to_have_count(0)
+        expect(visitor.locator(".status")).to_contain_text("You are number 1 in the queue")
+        ana.wait_for_timeout(1000)
+        expect(ana.locator(".offer")).to_have_count(0)
+        # Switching Sales on pulls the waiting chat to her at once.
+        switch_groups(ana, True, "Sales")
+        offer = ana.locator(".offer")
+        expect(offer).to_have_count(1, timeout=3000)
+        offer.get_by_role("button", name="Accept").click()
+        expect(visitor.locator(".status")).to_have_text("You are chatting with Ana")
+    finally:
+        for ctx in (v_ctx, ben_ctx, ana_ctx):
+            ctx.close()
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:

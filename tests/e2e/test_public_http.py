@@ -63,6 +63,7 @@ def test_public_endpoints_over_http(server: Server) -> None:
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == server.url
         assert r.json()["online"] is False and r.json()["title"] == "Chat with Demo Shop"
+        assert r.json()["online_departments"] == []
         # A foreign origin gets the data (it is public) but no CORS grant for its scripts.
         r = http.get(site, headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -26,19 +28,43 @@ def test_supervisor_monitors_whispers_and_joins(browser: Browser, server: Server
     visitor_ctx, visitor = new_page(browser)
     sup_ctx, sup = new_page(browser, viewport={"width": 1280, "height": 900})
     try:
+        # The live board comes from the router: status, load and active groups; queues.
+        login(sup, server, "/supervisor", "sam@demo.switchboard.local")
+        ana_row = sup.locator("tr[data-agent]", has_text="Ana")
+        sales = sup.locator("tr[data-group]", has_text="Sales")
+        expect(ana_row).to_contain_text("online")
+        expect(ana_row.locator("td.load")).to_contain_text("0 / 3 chats")
+        expect(ana_row.locator("td").last).to_have_text("Sales")
+        expect(sales.locator("td.length")).to_have_text("0")
+        expect(sales.locator("td.oldest")).to_have_text("—")
+
+        # The visitor fills in the form while Ana is there; she steps away before it is sent,
+        # so the chat waits in the queue, and the board shows it waiting and ageing.
         open_widget(visitor, server)
-        start_chat(visitor, "Do you ship to Iceland?")
+        with visitor.expect_response(lambda r: "/api/public/sites/" in r.url):
+            start_chat(visitor, "Do you ship to Iceland?", submit=False)
+        agent.select_option("#status", "away")
+        expect(ana_row.locator(".badge")).to_have_text("away")
+        expect(ana_row.locator("td").last).to_have_text("none")
+        visitor.locator("form.form button[type=submit]").click()
+        expect(visitor.locator(".status")).to_contain_text("You are number 1 in the queue")
+        expect(sales.locator("td.length")).to_have_text("1")
+        oldest = sales.locator("td.oldest")
+        expect(oldest).to_have_text(re.compile(r"^\d+s$"))
+        expect(oldest).not_to_have_text(oldest.inner_text())
+
+        # Back online: the chat is offered to her at once; accepting it moves load and queue.
+        agent.select_option("#status", "online")
         cid = take_next_chat(agent)
+        expect(ana_row.locator("td.load")).to_contain_text("1 / 3 chats")
+        expect(ana_row.locator("td").last).to_have_text("Sales")
+        expect(sales.locator("td.length")).to_have_text("0")
+        expect(oldest).to_have_text("—")
         agent_says(agent, cid, "Let me check that for you.")
         expect(visitor.locator(".msg.them p")).to_have_text(["Let me check that for you."])
 
-        login(sup, server, "/supervisor", "sam@demo.switchboard.local")
         row = sup.locator(f'tr[data-conversation="{cid}"]')
         expect(row).to_contain_text("Ana")
-        ana_row = sup.locator("tr[data-agent]", has_text="Ana")
-        expect(ana_row).to_contain_text("online")
-        expect(ana_row).to_contain_text("1 / 3 chats")
-        expect(ana_row.locator("td").last).to_have_text("Sales")
         row.get_by_role("button", name="Monitor").click()
         watch = chat_pane(sup, cid)
         expect(watch.locator(".log .msg .body")).to_have_text(

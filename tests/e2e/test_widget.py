@@ -11,7 +11,7 @@ from sqlalchemy import select
 from desk.db import SessionMaker
 from desk.models import Contact, Conversation, Message
 from tests.e2e.conftest import Server
-from tests.e2e.pages import console, new_page, open_widget
+from tests.e2e.pages import console, new_page, online_departments, open_widget, switch_groups
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +63,51 @@ def test_mobile_width_fills_the_screen(browser: Browser, server: Server) -> None
         assert box is not None and round(box["width"]) == 375 and round(box["x"]) == 0
     finally:
         context.close()
+
+
+def test_online_is_per_department_and_follows_the_router(browser: Browser,
+                                                          server: Server) -> None:
+    online = online_departments(server)
+    # Dev is online but only in Support L2: Support's chats enter Support L1, so nobody serves it.
+    dev_ctx, dev = console(browser, server, "dev@demo.switchboard.local", groups_on=False)
+    chloe_ctx = None
+    context, page = new_page(browser)
+    try:
+        switch_groups(dev, False)
+        switch_groups(dev, True, "Support L2")
+        assert online() == []
+        chloe_ctx, chloe = console(browser, server, "chloe@demo.switchboard.local")
+        assert online() == ["Support"]
+
+        open_widget(page, server)
+        note = page.locator("form.form p.muted")
+        submit = page.locator("form.form button[type=submit]")
+        email = page.locator("label[for=sb-f-email]")
+
+        def pick(department: str) -> None:
+            with page.expect_response(lambda r: "/api/public/sites/" in r.url):
+                page.select_option("#sb-dept", label=department)
+
+        pick("Sales")  # nobody there: leave a message, with an address to answer to
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("Leave a message")
+        expect(submit).to_have_text("Send message")
+        expect(email).to_have_text("Email *")
+        pick("Support")  # Chloé is there: a chat
+        expect(note).to_be_hidden()
+        expect(submit).to_have_text("Start chat")
+        expect(email).to_have_text("Email")
+        # Chloé steps away: picking Support again asks the server again.
+        chloe.select_option("#status", "away")
+        expect(chloe.locator(".away-note")).to_be_visible()
+        pick("Sales")
+        pick("Support")
+        expect(submit).to_have_text("Send message")
+        expect(page.locator("#sb-f-email")).to_have_attribute("aria-required", "true")
+    finally:
+        for ctx in (context, chloe_ctx, dev_ctx):
+            if ctx is not None:
+                ctx.close()
 
 
 def test_leave_a_message_when_nobody_is_online_files_a_ticket(browser: Browser,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,8 @@ async def running(records: Records, redis: aioredis.Redis, mailbox_id: int,
     routed: list[int] = []
     acked: list[Imported] = []
 
-    async def route(conv_id: int) -> None:
-        routed.append(conv_id)
+    async def route(conv_ids: Sequence[int]) -> None:
+        routed.extend(conv_ids)
 
     async def ack(result: Imported) -> None:
         acked.append(result)

@@ -41,7 +41,7 @@ GOOD = {
     "close": {"conversation_id": 1},
     "presence": {"status": "away"},
     "active_groups": {"group_ids": [3, 4]},
-    "board": {},
+    "board": {"follow": True},
 }
 
 
@@ -176,7 +176,7 @@ def test_every_server_frame_serializes() -> None:
         p.ParticipantLeft(1, "Sue", "supervisor"), p.Ended(1, "visitor"),
         p.State(1, "SB-1", "active", "Ana", 2), p.Transcript(1, "SB-1", (msg,)),
         p.Done("monitor", 1), p.Live((p.LiveConversation(1, "SB-1", "active", 2, "Ana", 5),)),
-        p.PresenceOut(4, "away"), p.Reload("e2"),
+        p.PresenceOut(4, "away"), p.AgentState("away", (2, 3)), p.Reload("e2"),
         p.Board((p.BoardAgent(4, "Ana", "away", 1, 3, 0, 10, (2,)),), (p.BoardQueue(2, 3, 41),)),
     ]
     assert {type(s) for s in samples} == set(p.SERVER_FRAMES.values())

@@ -12,6 +12,7 @@ from redis.backoff import ExponentialBackoff
 from bench.router import PrivateRedis
 from desk.db import SessionMaker
 from desk.settings import Settings
+from routing import events
 from routing.router import Router
 from tests.routing.conftest import Clock, Desk, online
 
@@ -64,3 +65,24 @@ async def test_restart_rebuilds_queues_loads_and_offers(
     assert await router.store.agent_convs(bob) == set()
     assert sorted(await router.store.queue_ids(g)) == sorted([offered, queued])
     await client.aclose()
+
+
+async def test_events_stay_within_their_database(
+        private_redis: PrivateRedis, settings: Settings, sessions: SessionMaker) -> None:
+    # Pub/sub is server-wide: a rebuild in one database must not reach another's listeners.
+    clients = [aioredis.Redis.from_url(private_redis.url.rsplit("/", 1)[0] + f"/{db}")
+               for db in (0, 1)]
+    routers = [Router(settings, c, sessions) for c in clients]
+    assert routers[0].events_channel != routers[1].events_channel
+    pubsub = clients[0].pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(routers[0].events_channel)
+    await pubsub.get_message(timeout=1)  # the subscription's confirmation
+    epoch_other = await routers[1].rebuild()
+    epoch_own = await routers[0].rebuild()
+    seen = []
+    while (msg := await pubsub.get_message(timeout=0.3)) is not None:
+        seen.append(events.parse(msg["data"]))
+    assert seen == [events.Rebuilt(epoch_own)] and epoch_own != epoch_other
+    await pubsub.aclose()
+    for c in clients:
+        await c.aclose()

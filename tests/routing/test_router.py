@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 import redis.asyncio as aioredis
 
+from desk.models import Conversation
 from routing import errors, events, keys
 from routing.router import Router
 from tests.routing.conftest import Clock, Desk, online
@@ -255,7 +256,7 @@ async def test_events_published(router: Router, desk: Desk, redis: aioredis.Redi
     ana = await desk.agent([g])
     await online(router, ana, [g])
     pubsub = redis.pubsub()
-    await pubsub.subscribe(keys.EVENTS)
+    await pubsub.subscribe(router.events_channel)
     await pubsub.get_message(timeout=1)
     c = await desk.conversation(g)
     await router.enqueue(c)
@@ -311,3 +312,68 @@ async def test_concurrent_dispatchers_never_double_assign(
     assert held == [3, 3, 3]
     statuses = Counter([(await desk.get(c)).status for c in convs])
     assert statuses == {"active": 9, "queued": 3}
+
+
+async def test_enqueue_many_one_batch_across_groups(router: Router, desk: Desk,
+                                                    redis: aioredis.Redis) -> None:
+    g, other = await desk.group(), await desk.group()
+    ana = await desk.agent([g], tickets=2)
+    await online(router, ana, [g])
+    tickets = [await desk.conversation(g, channel="email") for _ in range(3)]
+    waiting = [await desk.conversation(other, channel="email") for _ in range(2)]
+    nowhere = await desk.conversation(g, channel="email")
+    async with desk.sessions() as s, s.begin():
+        conv = await s.get(Conversation, nowhere)
+        assert conv is not None
+        conv.group_id = None
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(router.events_channel)
+    await pubsub.get_message(timeout=1)
+    found = await router.enqueue_many([*tickets, *waiting, nowhere, 999_999, tickets[0]])
+    assert {c: position for c, (position, _) in found.items()} == {
+        tickets[0]: 0, tickets[1]: 0, tickets[2]: 1, waiting[0]: 1, waiting[1]: 2}
+    assert found[waiting[1]] == (2, None)  # no throughput in that group yet: no estimate
+    assert [(await desk.get(c)).assignee_id for c in tickets] == [ana, ana, None]
+    assert [d["action"] for d in await router.explain(tickets[0])] == ["queued", "assigned"]
+    assert await router.store.conv(nowhere) is None
+    seen = []
+    while (msg := await pubsub.get_message(timeout=0.2)) is not None:
+        seen.append(events.parse(msg["data"]))
+    await pubsub.aclose()
+    assert [e for e in seen if isinstance(e, events.Queued)] == [
+        events.Queued(c, group, *found[c])
+        for c, group in ((tickets[2], g), (waiting[0], other), (waiting[1], other))]
+
+
+async def test_sweep_routes_what_only_the_records_queued(router: Router, desk: Desk,
+                                                         clock: Clock) -> None:
+    # A poller that died between committing its tickets and routing them.
+    g = await desk.group()
+    ana = await desk.agent([g])
+    await online(router, ana, [g])
+    lost = await desk.conversation(g, channel="email")
+    await router.tick()  # too recent to judge
+    clock.advance(6)
+    await router.tick()  # first sighting: it may be in the middle of being enqueued
+    assert (await desk.get(lost)).status == "queued"
+    assert await router.store.conv(lost) is None
+    clock.advance(6)
+    await router.tick()  # still only in the records: queued and routed
+    assert (await desk.get(lost)).assignee_id == ana
+    assert [d["action"] for d in await router.explain(lost)] == ["queued", "assigned"]
+
+
+async def test_sweep_leaves_routed_and_released_conversations_alone(
+        router: Router, desk: Desk, clock: Clock) -> None:
+    g = await desk.group()
+    waiting = await desk.conversation(g)
+    await router.enqueue(waiting)  # nobody online: stays queued in Redis and the records
+    done = await desk.conversation(g)
+    await router.enqueue(done)
+    await router.release(done, "closed")
+    for _ in range(3):
+        clock.advance(6)
+        await router.tick()
+    assert await router.store.queue_ids(g) == [waiting]
+    assert [d["action"] for d in await router.explain(waiting)] == ["queued"]
+    assert (await desk.get(done)).status == "closed"

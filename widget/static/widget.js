@@ -95,12 +95,13 @@
   }
 
   /* ---- views ----------------------------------------------------------------------------------- */
-  let cfg = null;
+  let cfg = null, cfgAt = 0;
   async function loadConfig() {
     if (cfg) return cfg;
     const r = await fetch(CFG_URL, { credentials: "omit" });
     if (!r.ok) throw new Error("config " + r.status);
     cfg = await r.json();
+    cfgAt = Date.now();
     title.textContent = cfg.title || "Chat";
     return cfg;
   }
@@ -117,10 +118,10 @@
   }
 
   /* Pre-chat form driven by the site's configuration: department, a topic tree, per-topic
-   * questionnaire fields and the common fields. With no agent online it becomes "leave a
-   * message", which files a ticket instead of starting a chat. */
+   * questionnaire fields and the common fields. When nobody is online to take a chat in the
+   * chosen department (asked again whenever the department changes) it becomes "leave a
+   * message", which files a ticket instead of starting a chat that nobody would answer. */
   function formView() {
-    const offline = cfg.online === false;
     const form = h("form", { class: "form", novalidate: true });
     const errors = h("p", { class: "error", role: "alert" });
     const topicBox = h("div", {});
@@ -128,6 +129,37 @@
     const depts = cfg.departments || [];
     let dept = depts.length === 1 ? depts[0].id : null;
     let path = [];
+    const leaf = () => (function find(list) {
+      for (const t of list || []) { if (t.id === path[path.length - 1]) return t; const c = find(t.children); if (c) return c; }
+    })(cfg.topics);
+    const department = () => dept || (leaf() && leaf().department_id) || null;
+    const offline = () => {
+      const d = department();
+      return d == null ? cfg.online === false : !(cfg.online_departments || []).some((x) => String(x) === String(d));
+    };
+    const note = h("p", { class: "muted", role: "status",
+      text: "No one is available to chat right now. Leave a message and we will reply by email." });
+    const submitBtn = h("button", { class: "primary", type: "submit" });
+    const emails = [];
+    // Chat or leave-a-message: the notice, the button and the email field (needed for a reply).
+    const mode = () => {
+      const off = offline();
+      note.hidden = !off;
+      submitBtn.textContent = off ? "Send message" : "Start chat";
+      for (const [f, input, label] of emails) {
+        const need = !!f.required || off;
+        input.required = need;
+        input.setAttribute("aria-required", String(need));
+        label.textContent = (f.label || f.name) + (need ? " *" : "");
+      }
+    };
+    const recheck = async () => {
+      try {
+        const r = await fetch(CFG_URL, { credentials: "omit", cache: "no-store" });
+        if (r.ok) { const c = await r.json(); cfg.online = c.online; cfg.online_departments = c.online_departments; cfgAt = Date.now(); }
+      } catch (e) { /* keep what we knew */ }
+      if (form.isConnected) mode();
+    };
     const control = (f, prefix) => {
       const id = "sb-f-" + prefix + f.name;
       const attrs = { id, name: prefix + f.name, required: !!f.required,
@@ -162,21 +194,24 @@
         level = cur.children || [];
       }
       for (const t of chosen) for (const f of t.fields || []) fieldBox.append(control(f, "q-"));
+      mode();
     };
     if (depts.length > 1) {
       form.append(select("sb-dept", "Department", depts, dept, (e) => {
-        dept = e.target.value || null; path = []; drawTopics();
+        dept = e.target.value || null; path = []; drawTopics(); recheck();
       }));
     }
-    form.append(topicBox, fieldBox);
+    form.append(note, topicBox, fieldBox);
     for (const f of cfg.fields || []) {
-      form.append(control(offline && f.type === "email" ? Object.assign({}, f, { required: true }) : f, ""));
+      const box = control(f, "");
+      if (f.type === "email") emails.push([f, box.querySelector("input"), box.querySelector("label")]);
+      form.append(box);
     }
     const text = h("textarea", { id: "sb-f-text", name: "text", required: true, rows: 3,
       "aria-required": "true", maxlength: 10000 });
     text.dataset.label = "Message";
     form.append(h("div", { class: "field" }, h("label", { for: "sb-f-text", text: "Message *" }), text),
-      errors, h("button", { class: "primary", type: "submit", text: offline ? "Send message" : "Start chat" }));
+      errors, submitBtn);
     drawTopics();
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -193,22 +228,18 @@
       for (const el of form.elements) {
         if (el.name && el.name.slice(0, 2) === "q-" && el.value.trim()) answers[el.name.slice(2)] = el.value.trim();
       }
-      const leaf = path[path.length - 1];
-      const topic = (function find(list) {
-        for (const t of list || []) { if (t.id === leaf) return t; const c = find(t.children); if (c) return c; }
-      })(cfg.topics);
       const start = { type: "start_chat", client_id: cid(), text: val("text"),
-        department_id: Number(dept || (topic && topic.department_id)) || null, topic: leaf || null,
+        department_id: Number(department()) || null, topic: path[path.length - 1] || null,
         answers, name: val("name") || null, email: val("email") || null };
-      if (offline) return leaveMessage(start, form, errors);
+      if (offline()) return leaveMessage(start, form, errors);
       st = Object.assign(fresh(), { token: st.token, open: true });
       st.out[start.client_id] = start;
       save();
       chatView();
       connect();
     });
-    clear(body).append(...(offline ? [h("p", { class: "muted",
-      text: "No one is available to chat right now. Leave a message and we will reply by email." })] : []), form);
+    clear(body).append(form);
+    if (Date.now() - cfgAt > 10000) recheck(); // who is online may have changed since
     const first = form.querySelector("select,input,textarea");
     if (first) first.dataset.autofocus = "";
     focusFirst();

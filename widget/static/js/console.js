@@ -24,35 +24,56 @@ const tabs = new Tabs("Conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
 const wire = new Wire("/ws/agent", { onFrame, onLive });
 
-// --- header: who, status, connection --------------------------------------------------------
+// --- status and my active groups: they decide whether the router offers me chats -------------
+// The server keeps both (the router's toggles are stored in the records): every connect brings
+// an ``agent_state`` frame, and so does every change, from this console or another one of mine.
+// The console sends ``presence`` / ``active_groups`` only when the agent changes something, and
+// shows the server's answer, so what is ticked here is what the router uses.
 
-const status = h("select", { id: "status", "aria-label": "My status" },
+const status = h("select", { id: "status", "aria-label": "My status", disabled: true },
   h("option", { value: "online", text: "Online" }), h("option", { value: "away", text: "Away" }));
-status.addEventListener("change", () => {
-  if (!wire.send({ type: "presence", status: status.value })) announce("Not connected");
-});
+status.addEventListener("change", () => change({ type: "presence", status: status.value }));
 
-// --- my groups: toggling a group on/off decides whether the router offers me its chats --------
-// The console holds the toggles (remembered per agent in this browser) and tells the hub on
-// every connect and change with an ``active_groups`` frame; the hub's ``done`` marks them applied.
-
-const GROUPS_KEY = `switchboard:groups:${me.id}`;
-const savedGroups = (() => {
-  try { return JSON.parse(localStorage.getItem(GROUPS_KEY)); } catch { return null; }
-})();
 const groupList = h("ul", { class: "toggles" }, myGroups.map((g) => h("li", {},
-  h("label", { class: "inline" }, h("input", { type: "checkbox", "data-group": g.id,
-    checked: !Array.isArray(savedGroups) || savedGroups.includes(g.id),
-    onchange: () => { sendGroups(); refreshQueue(); } }), ` ${g.name}`))));
+  h("label", { class: "inline" }, h("input", { type: "checkbox", "data-group": g.id, disabled: true,
+    onchange: () => change({ type: "active_groups", group_ids: activeGroups() }) }), ` ${g.name}`))));
+const awayNote = h("p", { class: "muted away-note", hidden: true,
+  text: "Away: no new chats are offered. Your groups come back on when you are online." });
+let agentState = null; // the server's last word
+let changing = 0; // my changes not yet confirmed: until then the page shows my choice
 
 function activeGroups() {
   return [...groupList.querySelectorAll("input:checked")].map((i) => Number(i.dataset.group));
 }
 
-function sendGroups() {
-  try { localStorage.setItem(GROUPS_KEY, JSON.stringify(activeGroups())); } catch { /* private mode */ }
+function change(frame) {
   delete groupList.dataset.applied;
-  wire.send({ type: "active_groups", group_ids: activeGroups() });
+  if (!wire.send(frame)) {
+    announce("Not connected");
+    showState();
+    return;
+  }
+  changing += 1;
+  refreshQueue();
+}
+
+function confirmed() {
+  changing = Math.max(0, changing - 1);
+  showState();
+}
+
+function showState(state = agentState) {
+  if (state) agentState = state;
+  if (!agentState || changing) return;
+  status.value = agentState.status;
+  status.disabled = false;
+  awayNote.hidden = agentState.status !== "away";
+  for (const box of groupList.querySelectorAll("input")) {
+    box.checked = agentState.active_groups.includes(Number(box.dataset.group));
+    box.disabled = false;
+  }
+  groupList.dataset.applied = agentState.active_groups.join(",");
+  refreshQueue();
 }
 
 // --- offers -----------------------------------------------------------------------------------
@@ -144,11 +165,8 @@ function openTicket(id, number) {
 function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(live);
-  if (live) {
-    wire.send({ type: "presence", status: status.value });
-    sendGroups();
-    wire.send({ type: "list_live" });
-  }
+  changing = 0; // unanswered changes died with the old socket; the next agent_state decides
+  if (live) wire.send({ type: "list_live" });
 }
 
 function onFrame(f) {
@@ -156,6 +174,7 @@ function onFrame(f) {
     case "welcome":
       for (const id of f.conversations) openChat(id, null, { now: true });
       return;
+    case "agent_state": showState(f); return;
     case "offer": offer(f); return;
     case "offer_revoked": dropOffer(f.conversation_id); return;
     case "live": board = f.conversations; refreshQueue(); return;
@@ -166,9 +185,14 @@ function onFrame(f) {
       return;
     case "done":
       if (f.op === "accept" && f.conversation_id) announce("Chat accepted");
-      if (f.op === "active_groups") groupList.dataset.applied = activeGroups().join(",");
+      if (f.op === "active_groups" || f.op === "presence") { confirmed(); return; }
       break;
     case "error":
+      if (f.ref === "active_groups" || f.ref === "presence") {
+        notice.textContent = `Could not change that: ${f.message}`;
+        confirmed();
+        return;
+      }
       if (f.ref === "accept") {
         tabs.remove(`c${f.conversation_id}`);
         announce(`Could not take it: ${f.message}`);
@@ -206,7 +230,7 @@ root.replaceChildren(
   h("div", { class: "layout" },
     h("aside", { class: "side", "aria-label": "Routing" },
       h("section", { "aria-labelledby": "groups-h" }, h("h2", { id: "groups-h", text: "My active groups" }),
-        groupList),
+        groupList, awayNote),
       h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }), offerList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList)),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),

@@ -8,7 +8,11 @@ import { logout, session } from "./login.js";
 import { Tabs } from "./tabs.js";
 import { Wire } from "./wire.js";
 
-const LIVE_EVERY_MS = 3000;
+// The hub pushes a fresh board whenever routing moves (we follow it) and the view asks again on
+// every agent's presence change; the poll only catches what no event tells (an agent's console
+// closing on another process). Waits age on the page between boards.
+const LIVE_EVERY_MS = 5000;
+const TICK_MS = 1000;
 const root = document.getElementById("app");
 const me = await session(root, "Switchboard — supervisor view");
 if (me.role === "agent") {
@@ -20,10 +24,13 @@ if (me.role === "agent") {
 const [groups, agents] = await Promise.all([get("/api/groups"), get("/api/agents")]);
 const groupName = new Map(groups.map((g) => [g.id, g.name]));
 const agentName = new Map(agents.map((a) => [a.id, a.display_name]));
-const presence = new Map(); // agent id -> online | away (presence events between two boards)
 const panes = new Map();
 let live = [];
+let liveAt = 0; // when `live` arrived (its waits age from there)
 let board = null; // the hub's `board` frame: agents (status, load, active groups) and queues
+let boardAt = 0;
+let asked = 0; // when a board request went out (0: none on its way)
+let askAgain = false; // something changed while one was on its way
 
 const tabs = new Tabs("Board and conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
@@ -39,48 +46,47 @@ function table(caption, heads, body) {
 
 const names = (ids) => ids.map((g) => groupName.get(g) || `#${g}`).join(", ") || "none";
 
-// Rows from the hub's board when it has answered, else from the records and the live list.
-function agentView() {
-  if (board) {
-    return board.agents.map((a) => ({ id: a.agent_id, name: a.name,
-      status: presence.get(a.agent_id) && a.status !== "offline" ? presence.get(a.agent_id) : a.status,
-      load: `${a.chats} / ${a.max_chats} chats, ${a.tickets} / ${a.max_tickets} tickets`,
-      groups: names(a.active_groups) }));
-  }
-  return agents.filter((a) => a.role !== "admin" && a.is_active).map((a) => ({
-    id: a.id, name: a.display_name, status: presence.get(a.id) || "—",
-    load: `${live.filter((c) => c.agent_name === a.display_name && c.status !== "queued").length} / ${a.chat_capacity} chats`,
-    groups: names(a.group_ids) }));
+const policy = new Map(groups.map((g) => [g.id, g.policy]));
+const since = (at) => (Date.now() - at) / 1000;
+
+function loading(body, cols) {
+  clear(body).append(h("tr", {}, h("td", { colspan: cols, class: "muted", text: "Loading…" })));
 }
 
-function queueView() {
-  if (board) {
-    return board.queues.map((q) => ({ id: q.group_id, length: q.length,
-      oldest: q.oldest_wait_s == null ? null : q.oldest_wait_s }));
-  }
-  return groups.map((g) => {
-    const waiting = live.filter((c) => c.group_id === g.id && c.status === "queued");
-    return { id: g.id, length: waiting.length,
-      oldest: waiting.length ? Math.max(...waiting.map((c) => c.waiting_s)) : null };
-  });
-}
-
-function render() {
-  clear(agentRows).append(...agentView().map((a) => h("tr", { "data-agent": a.id },
+// Agents and queues come only from the hub's board (the router's live state), never guessed.
+function renderBoard() {
+  if (!board) { loading(agentRows, 4); loading(queueRows, 4); return; }
+  clear(agentRows).append(...board.agents.map((a) => h("tr", { "data-agent": a.agent_id },
     h("th", { scope: "row", text: a.name }),
     h("td", {}, h("span", { class: "badge", "data-status": a.status, text: a.status })),
-    h("td", { text: a.load }), h("td", { text: a.groups }))));
-  const policy = new Map(groups.map((g) => [g.id, g.policy]));
-  clear(queueRows).append(...queueView().map((q) => h("tr", { "data-group": q.id },
-    h("th", { scope: "row", text: groupName.get(q.id) || `#${q.id}` }),
-    h("td", { text: String(q.length) }), h("td", { text: q.oldest == null ? "—" : ago(q.oldest) }),
-    h("td", { text: policy.get(q.id) || "" }))));
+    h("td", { class: "load", text: `${a.chats} / ${a.max_chats} chats, ${a.tickets} / ${a.max_tickets} tickets` }),
+    h("td", { text: names(a.active_groups) }))));
+  if (!board.agents.length) agentRows.append(h("tr", {}, h("td", { colspan: 4, class: "muted", text: "No agents in your groups." })));
+  clear(queueRows).append(...board.queues.map((q) => h("tr", { "data-group": q.group_id },
+    h("th", { scope: "row", text: groupName.get(q.group_id) || `#${q.group_id}` }),
+    h("td", { class: "length", text: String(q.length) }),
+    h("td", { class: "oldest", "data-wait": q.oldest_wait_s ?? "",
+      text: q.oldest_wait_s == null ? "—" : ago(q.oldest_wait_s + since(boardAt)) }),
+    h("td", { text: policy.get(q.group_id) || "" }))));
+}
+
+// Between two boards the oldest waits keep counting (text only: no control is replaced).
+function tick() {
+  for (const cell of queueRows.querySelectorAll("td.oldest[data-wait]")) {
+    if (cell.dataset.wait !== "") cell.textContent = ago(Number(cell.dataset.wait) + since(boardAt));
+  }
+  for (const cell of chatRows.querySelectorAll("td.age[data-age]")) {
+    cell.textContent = ago(Number(cell.dataset.age) + since(liveAt));
+  }
+}
+
+function renderLive() {
   clear(chatRows).append(...live.map((c) => h("tr", { "data-conversation": c.conversation_id },
     h("th", { scope: "row", text: c.number }),
     h("td", { text: groupName.get(c.group_id) || "" }),
     h("td", { text: c.agent_name || "—" }),
     h("td", {}, h("span", { class: "badge", "data-status": c.status, text: c.status })),
-    h("td", { text: ago(c.waiting_s) }),
+    h("td", { class: "age", "data-age": c.waiting_s, text: ago(c.waiting_s + since(liveAt)) }),
     h("td", { class: "row" },
       h("button", { type: "button", text: "Monitor", "aria-label": `Monitor ${c.number}`,
         onclick: () => monitor(c.conversation_id, c.number) }),
@@ -137,14 +143,29 @@ function onLive(up) {
 
 function refresh() {
   wire.send({ type: "list_live" });
-  wire.send({ type: "board" });
+  askBoard();
+}
+
+// One request at a time: a burst of presence changes costs at most two boards.
+function askBoard() {
+  if (asked && Date.now() - asked < LIVE_EVERY_MS) { askAgain = true; return; }
+  askAgain = false;
+  if (wire.send({ type: "board", follow: true })) asked = Date.now();
 }
 
 function onFrame(f) {
   switch (f.type) {
-    case "live": live = f.conversations; render(); return;
-    case "board": board = f; presence.clear(); render(); return;
-    case "presence": presence.set(f.agent_id, f.status); render(); return;
+    case "live": live = f.conversations; liveAt = Date.now(); renderLive(); return;
+    case "board":
+      // A board nobody asked for was pushed because routing moved: so did the live chats.
+      if (!asked) wire.send({ type: "list_live" });
+      board = f;
+      boardAt = Date.now();
+      asked = 0;
+      renderBoard();
+      if (askAgain) askBoard();
+      return;
+    case "presence": askBoard(); return;
     case "reload": location.reload(); return;
     case "closed":
       root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
@@ -174,6 +195,8 @@ root.replaceChildren(
     h("button", { type: "button", text: "Log out", onclick: logout })),
   h("main", { id: "workspace", class: "wide", tabindex: "-1" }, tabs.el),
   h("span", { id: "app-ready", hidden: true }));
-render();
+renderBoard();
+renderLive();
 wire.connect();
 setInterval(refresh, LIVE_EVERY_MS);
+setInterval(tick, TICK_MS);
