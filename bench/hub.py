@@ -495,8 +495,9 @@ async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_port:
                                  - r["loadgen_cores"], 2)
         results.append(r)
         print(orjson.dumps(r).decode(), file=sys.stderr)
-        good = r["p99_ms"] <= 10.0 and r["lost"] == 0 and r["unacked"] == 0
-        failures = 0 if good else failures + 1
+        # Climb past a missed 10 ms target (noise, a neighbour's load) but not past overload.
+        overloaded = r["p99_ms"] > 250.0 or r["lost"] or r["unacked"]
+        failures = failures + 1 if overloaded else 0
     duplicated = stats.duplicated
     for pair in pairs:
         assert pair.visitor.ws is not None

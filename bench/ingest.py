@@ -174,15 +174,15 @@ async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: rando
         dovecot.deliver(make_mail(i, pick_size(rng), "r"))
     queue = jobs.mail_queue(Redis.from_url(settings.redis_url or ""))
     router = Router(settings, redis, sm)
+    # As under `switchboard poll`, the live routing state exists already (the web and worker
+    # processes keep it); here phases 1-2 left their tickets in the records only.
+    await router.rebuild()
 
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    async def route(conv_ids: Sequence[int]) -> None:
-        await router.enqueue_many(conv_ids)
-
     poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
-                           route=route, acknowledge=make_acknowledger(redis, enqueue),
+                           route=router.enqueue_many, acknowledge=make_acknowledger(redis, enqueue),
                            config=PollerConfig(batch_size=200))
     stop = asyncio.Event()
     started = time.perf_counter()

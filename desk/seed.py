@@ -102,7 +102,7 @@ async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
                 email=spec["email"], display_name=spec["name"], role=spec["role"],
                 password_hash=password_hash, chat_capacity=3, ticket_capacity=10,
                 session_version=1, is_active=True,
-                groups=[AgentGroup(group_id=groups[g].id) for g in spec["groups"]],
+                groups=[AgentGroup(group_id=groups[g].id, active=True) for g in spec["groups"]],
                 skills=[AgentSkill(skill_id=skills[k].id, level=v)
                         for k, v in spec["skills"].items()],
             ))

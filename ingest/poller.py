@@ -34,7 +34,7 @@ from ingest.tickets import Imported, MailboxInfo, TicketImporter
 from routing.router import Router
 
 log = logging.getLogger(__name__)
-RouteTickets = Callable[[Sequence[int]], Awaitable[None]]  # one committed batch at a time
+RouteTickets = Callable[[Sequence[int]], Awaitable[object]]  # one committed batch at a time
 Acknowledge = Callable[[Imported], Awaitable[None]]
 
 
@@ -297,9 +297,6 @@ async def serve(settings: Settings, stop: asyncio.Event,
     ack = make_acknowledger(redis, enqueue)
     router = Router(settings, redis, sm)
 
-    async def route(conversation_ids: Sequence[int]) -> None:
-        await router.enqueue_many(conversation_ids)
-
     tasks: dict[int, asyncio.Task[None]] = {}
     try:
         while not stop.is_set():
@@ -309,7 +306,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
             for mailbox_id in ids:
                 if mailbox_id not in tasks or tasks[mailbox_id].done():
                     poller = MailboxPoller(mailbox_id=mailbox_id, sm=sm, redis=redis,
-                                           settings=settings, route=route,
+                                           settings=settings, route=router.enqueue_many,
                                            acknowledge=ack, config=config)
                     tasks[mailbox_id] = asyncio.create_task(poller.run(stop))
             await _sleep(stop, reload_s)

@@ -2,7 +2,8 @@
 
 Fan-out path: a command handler stores a message, then calls ``publish(envelope)``. The hub
 delivers to this process's sockets at once (route cache ``conversation -> connections``) and queues
-the envelope for Redis; a single publisher task sends whatever has accumulated in one pipeline.
+the envelope for Redis; a single publisher task sends whatever has accumulated, packed as JSON
+arrays (one PUBLISH per 256 envelopes) in one pipeline, so a busy tick costs one round trip.
 Every process holds ONE pub/sub connection subscribed to the hub channel and the router's event
 channel, and drops envelopes for conversations it holds no socket of; its own envelopes coming
 back are skipped by node id.

@@ -10,13 +10,16 @@ rights checks, and the conversations a visitor or an agent takes part in after (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from desk.conversations import (
     Appended,
@@ -60,13 +63,25 @@ class SiteInfo:
     typing_preview: bool
 
 
+@contextlib.asynccontextmanager
+async def reading(sm: SessionMaker) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads that need no transaction of their own. On PostgreSQL it runs in
+    autocommit: one round trip per statement instead of BEGIN, statement, ROLLBACK."""
+    engine = sm.kw["bind"]
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 def _iso(when: datetime) -> str:
     if when.tzinfo is None:  # SQLite hands back naive UTC
         when = when.replace(tzinfo=UTC)
     return when.isoformat()
 
 
-def stored(m: Message | Appended) -> StoredMessage:
+def stored(m: Message | Appended | Any) -> StoredMessage:
+    """``m``: a message model, an ``Appended`` or a row of the messages table."""
     frame = p.MessageOut(conversation_id=m.conversation_id, seq=m.seq, author_kind=m.author_kind,
                          author_name=m.author_name, visibility=m.visibility, text=m.body,
                          client_id=m.client_id, created_at=_iso(m.created_at))
@@ -192,21 +207,26 @@ class MessageWriter:
             await self._idle.pop().close()
 
 
+_MESSAGE_COLUMNS = (Message.conversation_id, Message.seq, Message.author_kind,
+                    Message.author_name, Message.visibility, Message.body, Message.client_id,
+                    Message.created_at, Message.whisper_to)
+
+
 async def fetch_after(sm: SessionMaker, conversation_id: int, after_seq: int,
                       session: Session) -> tuple[list[StoredMessage], int, bool]:
     """Messages after ``after_seq`` the viewer may see, the last seq covered, and more-to-come."""
     viewer = viewer_for(session)
-    async with sm() as s:
+    async with reading(sm) as conn:
         # last_seq first: every message up to it is committed (same transaction as the bump).
-        upto = (await s.execute(select(Conversation.last_seq).where(
+        upto = (await conn.execute(select(Conversation.last_seq).where(
             Conversation.id == conversation_id))).scalar_one_or_none() or 0
-        rows = (await s.execute(
-            select(Message)
+        rows = (await conn.execute(
+            select(*_MESSAGE_COLUMNS)
             .where(Message.conversation_id == conversation_id, Message.seq > after_seq,
                    Message.seq <= upto)
             .order_by(Message.seq)
             .limit(PAGE)
-        )).scalars().all()
+        )).all()
     more = len(rows) == PAGE and rows[-1].seq < upto
     if more:
         upto = rows[-1].seq
@@ -229,9 +249,12 @@ def conv_info(c: Conversation) -> ConvInfo:
 
 
 async def get_conv(sm: SessionMaker, conversation_id: int) -> ConvInfo | None:
-    async with sm() as s:
-        c = await s.get(Conversation, conversation_id)
-        return conv_info(c) if c is not None else None
+    async with reading(sm) as conn:
+        row = (await conn.execute(select(
+            Conversation.id, Conversation.number, Conversation.status, Conversation.group_id,
+            Conversation.site_id, Conversation.contact_id, Conversation.assignee_id,
+            Conversation.topic).where(Conversation.id == conversation_id))).first()
+    return ConvInfo(*row) if row is not None else None
 
 
 async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:
@@ -255,11 +278,7 @@ async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,
             Conversation.contact_id == Contact.id, Conversation.site_id == site_id,
             Conversation.channel == "chat", Conversation.status.in_(OPEN_STATUSES)))
         .where(Contact.id == contact_id))
-    engine = sm.kw["bind"]
-    async with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            # A lone read needs no BEGIN/ROLLBACK around it: one round trip instead of three.
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async with reading(sm) as conn:
         rows = (await conn.execute(query)).all()
     if not rows or not hmac.compare_digest(rows[0][0] or "", nonce):
         return None
@@ -303,13 +322,14 @@ async def staff_parts(sm: SessionMaker, agent_id: int, role: Role) -> dict[int, 
 async def agent_name(sm: SessionMaker, agent_id: int | None) -> str | None:
     if agent_id is None:
         return None
-    async with sm() as s:
-        agent = await s.get(Agent, agent_id)
-        return agent.display_name if agent else None
+    async with reading(sm) as conn:
+        name: str | None = (await conn.execute(select(Agent.display_name).where(
+            Agent.id == agent_id))).scalar_one_or_none()
+    return name
 
 
 async def last_seq(sm: SessionMaker, conversation_id: int) -> int:
-    async with sm() as s:
-        value = (await s.execute(select(Conversation.last_seq).where(
+    async with reading(sm) as conn:
+        value = (await conn.execute(select(Conversation.last_seq).where(
             Conversation.id == conversation_id))).scalar_one_or_none()
     return value or 0

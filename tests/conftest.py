@@ -94,3 +94,9 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sm(engine: AsyncEngine) -> SessionMaker:
     return make_sessionmaker(engine)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: the session-wide sync Playwright keeps an event loop running in the
+    main thread, which the asyncio tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -1,8 +1,8 @@
 """Browser tests: real web process and router timers on loopback, Debian chromium via playwright.
 
-Each test gets a fresh deployment: new SQLite file, flushed Redis DB index (on a private
-redis-server), the demo organisation seeded, the web process started on a free port. The browser
-is shared by the session.
+Each test gets a fresh deployment: new SQLite file (a copy of the demo organisation seeded once
+per session, its site opened to the test's origin), flushed Redis DB index (on a private
+redis-server), the web process started on a free port. The browser is shared by the session.
 Never ``playwright install``: the tests drive /usr/bin/chromium.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,10 +25,11 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+from sqlalchemy import update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import Base
-from desk.seed import DEMO_PASSWORD, seed_demo
+from desk.models import Base, Site
+from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -99,7 +101,7 @@ class Server:
                     if r.status == 200:
                         return
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.05)
         raise RuntimeError("web process did not become ready:\n" + self.output())
 
     def restart_web(self) -> None:
@@ -135,6 +137,30 @@ async def _schema_and_seed(sm: SessionMaker, url: str) -> None:
         await conn.run_sync(Base.metadata.create_all)
         await s.commit()
     await seed_demo(sm, url)
+
+
+async def _open_site_to(sm: SessionMaker, url: str) -> None:
+    async with sm() as s:
+        await s.execute(update(Site).where(Site.key == DEMO_SITE_KEY)
+                        .values(allowed_origins=[url]))
+        await s.commit()
+
+
+def _sqlite_env(data: Path) -> dict[str, str]:
+    return {"SWITCHBOARD_DATA_DIR": str(data),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'switchboard.db'}"}
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo organisation seeded once (password hashing is the slow part); tests copy it."""
+    data = tmp_path_factory.mktemp("seed") / "data"
+    data.mkdir()
+    env = {**os.environ, "SWITCHBOARD_MODE": "test", "SWITCHBOARD_SECRET_KEY": "s" * 50,
+           **_sqlite_env(data)}
+    template = Server(url="", env=env, settings=Settings.from_env(env))
+    template.run(lambda sm: _schema_and_seed(sm, "http://template.invalid"))
+    return data / "switchboard.db"
 
 
 # The router's timer loop (offer expiry, heartbeat lapse): ``routing.timers:run`` when that entry
@@ -192,7 +218,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
+def server(tmp_path: Path, redis_url: str, seeded_db: Path) -> Iterator[Server]:
     """Fresh demo deployment: web process and routing timers."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
@@ -202,8 +228,7 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
         **os.environ,
         "SWITCHBOARD_MODE": "test",
         "SWITCHBOARD_SECRET_KEY": "e2e-secret-" + "x" * 40,
-        "SWITCHBOARD_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'switchboard.db'}",
+        **_sqlite_env(tmp_path / "data"),
         "REDIS_URL": redis_url,
         "SWITCHBOARD_HOST": "127.0.0.1",
         "SWITCHBOARD_PORT": str(port),
@@ -212,7 +237,9 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
     }
     settings = Settings.from_env(env)
     srv = Server(url=url, env=env, settings=settings)
-    srv.run(lambda sm: _schema_and_seed(sm, url))
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(seeded_db, tmp_path / "data" / "switchboard.db")
+    srv.run(lambda sm: _open_site_to(sm, url))
     srv.start(*WEB)
     try:
         srv.wait_ready()

@@ -151,7 +151,7 @@ def test_all_groups_off_gets_no_offers_until_a_group_is_switched_on(browser: Bro
         ben.locator(".offer button", has_text="Decline").click()
         expect(ben.locator(".offer")).to_have_count(0)
         expect(visitor.locator(".status")).to_contain_text("You are number 1 in the queue")
-        ana.wait_for_timeout(1000)
+        ana.wait_for_timeout(700)
         expect(ana.locator(".offer")).to_have_count(0)
         # Switching Sales on pulls the waiting chat to her at once.
         switch_groups(ana, True, "Sales")

@@ -12,12 +12,14 @@ import asyncio
 import os
 import signal
 import subprocess
+import time
 
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from desk.models import Conversation, InboundMail, Mailbox, Message
 from routing import keys
+from routing.router import SWEEP_S, Router
 from tests.ingest import procs
 from tests.ingest.conftest import Records
 from tests.ingest.dovecot import Dovecot
@@ -106,6 +108,22 @@ async def test_sigkill_mid_batch_then_restart_imports_each_mail_exactly_once(
     await _stop(proc)
     await _assert_each_mail_once(records, box)
     assert not await redis.exists(keys.mailbox_lease(box))  # released on SIGTERM
+    await _assert_every_ticket_routed(records, redis)
+
+
+async def _assert_every_ticket_routed(records: Records, redis: aioredis.Redis) -> None:
+    """Tickets a killed poller committed but never routed: the routing timers' sweep queues
+    them (two sightings ``SWEEP_S`` apart), so every open ticket ends up in the router."""
+    now = [time.time()]
+    router = Router(records.settings, redis, records.sm, clock=lambda: now[0])
+    for _ in range(3):
+        now[0] += SWEEP_S + 1
+        await router.tick()
+    async with records.sm() as s:
+        ids = (await s.scalars(select(Conversation.id).where(
+            Conversation.status == "queued", Conversation.group_id.is_not(None)))).all()
+    assert len(ids) == N - N // REPLY_EVERY  # nobody online: every ticket waits in its queue
+    assert await router.store.missing(list(ids)) == []
 
 
 async def _cursor_at(records: Records, box: int, uid: int) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
 from sqlalchemy import select, update
 
@@ -237,10 +240,39 @@ async def test_new_ticket_handed_to_the_real_router(
     dovecot.deliver(corpus.simple())
     router = Router(records.settings, redis, records.sm)
     async with running(records, redis, box) as run:
-        run.poller.route = router.enqueue  # type: ignore[assignment]
+        run.poller.route = router.enqueue_many
         await eventually(lambda: _decided(records))
     (conv,) = await conversations(records)
     assert conv.status == "queued" and conv.group_id is not None
+
+
+async def test_ticket_committed_but_not_routed_is_swept_into_its_queue(
+    dovecot: Dovecot, records: Records, redis: aioredis.Redis
+) -> None:
+    # The poller dies between committing a ticket and routing it: the routing timers' sweep
+    # queues it from the records (routing.router.Router._sweep).
+    from routing.router import SWEEP_S, Router
+
+    now = [time.time()]
+    router = Router(records.settings, redis, records.sm, clock=lambda: now[0])
+    await router.rebuild()  # live routing state exists before the ticket does
+    box = await records.mailbox(dovecot)
+    dovecot.deliver(corpus.simple())
+
+    async def die(_: Sequence[int]) -> None:
+        raise ConnectionError("the poller died before routing")
+
+    async with running(records, redis, box) as run:
+        run.poller.route = die
+        await eventually(lambda: _n(records, 1))
+    (conv,) = await conversations(records)
+    assert conv.status == "queued" and await router.store.conv(conv.id) is None
+    for _ in range(3):
+        now[0] += SWEEP_S + 1
+        await router.tick()
+    held = await router.store.conv(conv.id)
+    assert held is not None and held.state == "queued"  # nobody online: waits in its queue
+    assert [d["action"] for d in await router.explain(conv.id)] == ["queued"]
 
 
 async def _decided(records: Records) -> bool:

@@ -137,14 +137,16 @@
       const d = department();
       return d == null ? cfg.online === false : !(cfg.online_departments || []).some((x) => String(x) === String(d));
     };
-    const note = h("p", { class: "muted", role: "status",
-      text: "No one is available to chat right now. Leave a message and we will reply by email." });
+    const note = h("p", { class: "muted note", role: "status" });
     const submitBtn = h("button", { class: "primary", type: "submit" });
     const emails = [];
     // Chat or leave-a-message: the notice, the button and the email field (needed for a reply).
     const mode = () => {
       const off = offline();
+      const d = depts.find((x) => String(x.id) === String(department()));
       note.hidden = !off;
+      note.textContent = "No one " + (d ? "in " + (d.label || d.name) + " " : "") +
+        "is available to chat right now. Leave a message and we will reply by email.";
       submitBtn.textContent = off ? "Send message" : "Start chat";
       for (const [f, input, label] of emails) {
         const need = !!f.required || off;
@@ -554,7 +556,7 @@
       "header button{background:rgba(255,255,255,.18);color:#fff;padding:4px 10px}" +
       ".conn{background:#fff4d6;padding:6px 14px;font-size:13px}" +
       ".body{flex:1;display:flex;flex-direction:column;overflow:auto;padding:14px;gap:10px}" +
-      ".field{display:flex;flex-direction:column;gap:4px;margin-bottom:10px}" +
+      ".field{display:flex;flex-direction:column;gap:4px;margin-bottom:10px}.note{margin:0 0 10px}" +
       "label{font-size:13px;font-weight:600}" +
       "input,select,textarea{display:block;width:100%;border:1px solid #c5cbd8;border-radius:8px;padding:8px;background:#fff;font-size:14px}" +
       "[aria-invalid=true]{border-color:#c62828}" +
