@@ -362,7 +362,7 @@ async def idle_sockets(base: str, port: int, pid: int, count: int,
     before = rss_kib(pid)
     cpu0 = cpu_s([pid])
     t0 = time.perf_counter()
-    sem = asyncio.Semaphore(256)
+    sem = asyncio.Semaphore(128)
     peers: list[Peer] = []
     failures = 0
 
@@ -543,7 +543,7 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--ladder", type=float, nargs="*",
-                        default=[1000, 3000, 4000, 5000, 6000])
+                        default=[1000, 3000, 5000, 6000])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64, help="pairs opened at once")

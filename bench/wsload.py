@@ -111,7 +111,7 @@ async def connect(host: str, port: int, path: str, headers: dict[str, str], on_t
     assert proto.transport is not None
     proto.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     try:
-        await asyncio.wait_for(proto._upgraded, 10)
+        await asyncio.wait_for(proto._upgraded, 30)
     except BaseException:
         proto.close()
         raise

@@ -7,6 +7,7 @@ anything else by id is a 403, unknown ids are 404.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -263,7 +264,7 @@ async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial:
         password = data.get("password")
         if not isinstance(password, str):
             raise InvalidInput("password is required")
-        a.password_hash = auth.hash_password(password)
+        a.password_hash = await asyncio.to_thread(auth.hash_password, password)
     if not partial or "display_name" in data:
         a.display_name = validate.required_text(data, "display_name", max_len=NAME_MAX)
     role = validate.choice(data, "role", ROLES, None if partial else "agent")

@@ -31,7 +31,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: with asyncpg it costs round trips on every checkout; a connection found dead
+    # raises a disconnect error, which invalidates it so the next checkout opens a fresh one.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

@@ -58,7 +58,9 @@ async def test_queued_offered_accepted_and_end_pulls_the_next(
     # The first chat ends: the agent's capacity pulls the second one immediately.
     await v1.send(type="end", conversation_id=c1)
     await ana.expect("ended", conversation_id=c1)
-    assert (await ana.expect("offer", within=2))["conversation_id"] == c2
+    # The release pulls c2 at once, so its offer may arrive before or after "ended".
+    if not [f for f in ana.of("offer") if f["conversation_id"] == c2]:
+        await ana.expect("offer", conversation_id=c2, within=2)
     await ana.send(type="decline", conversation_id=c2)
     await ana.expect("done", op="decline")
     assert not [f for f in await ana.quiet(0.3) if f["type"] == "offer"]  # skipped for it
