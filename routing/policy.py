@@ -245,7 +245,7 @@ def decide(policy: Policy, item: Item, agents: Sequence[AgentView],
         if (agent.online and agent.active and agent.agent_id not in excluded
                 and ((agent.chats < agent.max_chats) if chat
                      else (agent.tickets < agent.max_tickets))
-                and all(agent.skills.get(s, -1) >= n for s, n in needs)):
+                and (not needs or all(agent.skills.get(s, -1) >= n for s, n in needs))):
             eligible.append(agent)
         else:
             rejected = rejection(agent, item)

@@ -49,22 +49,26 @@ def epoch_seconds(value: datetime | None) -> float | None:
 
 
 async def group_config(session: AsyncSession, group_id: int) -> GroupConfig | None:
-    """The group's policy and its enabled members with their skills (what a dispatch needs)."""
-    group = await session.get(Group, group_id)
-    if group is None:
+    """The group's policy and its enabled members with their skills (what a dispatch needs),
+    in one query: it runs for every dispatch."""
+    rows = (await session.execute(
+        select(Group.policy, Group.offer_timeout_s, Agent.id, Skill.name, AgentSkill.level)
+        .select_from(Group)
+        .outerjoin(AgentGroup, AgentGroup.group_id == Group.id)
+        .outerjoin(Agent, (Agent.id == AgentGroup.agent_id) & Agent.is_active.is_(True))
+        .outerjoin(AgentSkill, AgentSkill.agent_id == Agent.id)
+        .outerjoin(Skill, Skill.id == AgentSkill.skill_id)
+        .where(Group.id == group_id))).all()
+    if not rows:
         return None
     skills: dict[int, dict[str, int]] = {}
-    for agent_id, name, level in await session.execute(
-            select(AgentGroup.agent_id, Skill.name, AgentSkill.level)
-            .join(Agent, Agent.id == AgentGroup.agent_id)
-            .outerjoin(AgentSkill, AgentSkill.agent_id == AgentGroup.agent_id)
-            .outerjoin(Skill, Skill.id == AgentSkill.skill_id)
-            .where(AgentGroup.group_id == group_id, Agent.is_active.is_(True))):
-        held = skills.setdefault(agent_id, {})
-        if name is not None:
-            held[name] = level
-    return GroupConfig(group_id, Policy.parse(group.policy), group.offer_timeout_s,
-                       tuple(sorted(skills)), skills)
+    for _, _, agent_id, name, level in rows:
+        if agent_id is not None:
+            held = skills.setdefault(agent_id, {})
+            if name is not None:
+                held[name] = level
+    policy, timeout = rows[0][0], rows[0][1]
+    return GroupConfig(group_id, Policy.parse(policy), timeout, tuple(sorted(skills)), skills)
 
 
 async def agent_configs(session: AsyncSession, agent_ids: Iterable[int]) -> dict[int, AgentConfig]:

@@ -87,12 +87,7 @@ class Router:
             records.add_decision(s, conversation_id, agent_id, action, reason, candidates)
 
     async def _publish(self, *evs: events.Event) -> None:
-        if not evs:
-            return
-        pipe = self.store.redis.pipeline(transaction=False)
-        for ev in evs:
-            pipe.publish(self.events_channel, events.dump(ev))
-        await pipe.execute()
+        await self.store.publish(self.events_channel, [events.dump(ev) for ev in evs])
 
     # -- queueing --------------------------------------------------------------------------------
 
@@ -135,13 +130,15 @@ class Router:
                     continue
                 for name, value in (overrides or {}).items():
                     setattr(conv, name, value)
-                cfg = groups.get(conv.group_id or 0)
-                if cfg is None and conv.group_id is not None:
-                    cfg = await records.group_config(s, conv.group_id)
+                cfg = None if conv.group_id is None else (
+                    groups.get(conv.group_id) or await records.group_config(s, conv.group_id))
                 if cfg is None:
+                    problem = errors.UnknownGroup(
+                        f"conversation {cid} has no group" if conv.group_id is None
+                        else f"group {conv.group_id} does not exist")
                     if strict:
-                        raise errors.UnknownGroup(f"conversation {cid} has no group")
-                    log.warning("conversation %s has no group: not routed", cid)
+                        raise problem
+                    log.warning("conversation %s not routed: %s", cid, problem)
                     continue
                 groups[cfg.group_id] = cfg
                 conv.status, conv.assignee_id = "queued", None
@@ -157,7 +154,7 @@ class Router:
         statuses = await self.store.enqueue_many(items)
         if any(status == "no_epoch" for status, _ in statuses):
             await self.rebuild()  # the records already say queued: the rebuild queues them
-        recent = {g: await self._dispatch(g, cfg) for g, cfg in sorted(groups.items())}
+        recent = {g: await self._dispatch(g, config) for g, config in sorted(groups.items())}
         found = await self.store.positions([item.conversation_id for item in items])
         out: dict[int, tuple[int, float | None]] = {}
         queued: list[events.Event] = []
@@ -406,7 +403,7 @@ class Router:
     # -- release and transfer --------------------------------------------------------------------
 
     async def release(self, conversation_id: int, status: str = "closed") -> None:
-        """The conversation stops occupying routing (closed, resolved, pending, abandoned)."""
+        """The conversation stops occupying routing (closed, resolved, pending)."""
         for _ in range(10):  # 'moved': it changed hands between our read and the script
             conv = await self.store.conv(conversation_id)
             if conv is None or await self.store.release(conv) != "moved":

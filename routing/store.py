@@ -7,6 +7,8 @@ EVALSHA; redis-py reloads one transparently after a Redis restart (NOSCRIPT).
 
 from __future__ import annotations
 
+import asyncio
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +18,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routing import keys
 from routing.policy import Item, kind_of, member_conversation, queue_member, queue_score
@@ -127,6 +130,24 @@ def _claim_result(reply: Any) -> ClaimResult:
     return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
 
 
+def _bulk(value: bytes) -> bytes:
+    """One RESP bulk string: the wire form of a command argument."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _command(*args: bytes) -> bytes:
+    """One command in RESP, as ``Store._pipeline`` sends it."""
+    return b"*%d\r\n%s" % (len(args), b"".join(map(_bulk, args)))
+
+
+def _as_dict(reply: Any) -> dict[Any, Any]:
+    """HGETALL's reply: a flat field/value list in RESP2, a map in RESP3."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+_ASSIGN, _OFFER = _bulk(b"assign"), _bulk(b"offer")
+
+
 def _enqueue_result(out: list[str]) -> tuple[str, str | int]:
     if out[0] == "ok":
         return "ok", int(out[1])
@@ -158,8 +179,9 @@ class Store:
             name: redis.register_script((lua / f"{name}.lua").read_text())
             for name in SCRIPTS
         }
-        self._encoded_groups: dict[int, tuple[bytes, ...]] = {}
-        self._encoded_agents: dict[int, tuple[bytes, bytes, bytes]] = {}
+        self._encoded_groups: dict[int, tuple[bytes, bytes]] = {}
+        self._encoded_agents: dict[int, tuple[bytes, bytes]] = {}
+        self._encoded_reads: dict[tuple[int, int], tuple[bytes, bytes]] = {}
 
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> list[str]:
         out = await self._scripts[name](keys=list(keys_), args=list(args))
@@ -197,20 +219,45 @@ class Store:
             todo = missing
         return out
 
+    async def _pipeline(self, commands: Sequence[bytes]) -> list[Any]:
+        """Commands packed by ``_command``, in one round trip; an error reply is raised."""
+        out = await self._exchange(b"".join(commands), len(commands))
+        for reply in out:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return out
+
+    def _agent_reads(self, group_id: int, agent_id: int) -> tuple[bytes, bytes]:
+        """A snapshot's two reads of one member (online? loads, capacities, active?), packed
+        once: every dispatch round sends them for every member."""
+        found = self._encoded_reads.get((group_id, agent_id))
+        if found is None:
+            found = (_command(b"EXISTS", keys.heartbeat(agent_id).encode()), _command(
+                b"HMGET", keys.agent(agent_id).encode(), b"chats", b"tickets", b"max_chats",
+                b"max_tickets", keys.active_field(group_id).encode()))
+            self._encoded_reads[(group_id, agent_id)] = found
+        return found
+
     async def _exchange(self, packed: bytes, replies: int) -> list[Any]:
         """Send pre-packed commands on one pooled connection and read ``replies`` replies
         (error replies returned, not raised), with the client's retry policy."""
+        if not replies:
+            return []
         pool = self.redis.connection_pool
         conn = await pool.get_connection()
 
         async def once() -> list[Any]:
-            await conn.send_packed_command(packed, check_health=False)
+            await conn.send_packed_command(packed)
             out: list[Any] = []
-            for _ in range(replies):
-                try:
-                    out.append(await conn.read_response())
-                except ResponseError as exc:
-                    out.append(exc)
+            try:  # one timer for the round trip, not one per reply
+                async with asyncio.timeout(conn.socket_timeout):
+                    for _ in range(replies):
+                        try:
+                            out.append(await conn.read_response(timeout=math.inf))
+                        except ResponseError as exc:
+                            out.append(exc)
+            except TimeoutError:
+                raise RedisTimeoutError(f"no reply from Redis in {conn.socket_timeout} s") from None
             return out
 
         async def failed(_error: BaseException) -> None:
@@ -267,32 +314,34 @@ class Store:
 
     async def positions(self, conversation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(1-based position, group) of each conversation that is queued; two round trips."""
-        pipe = self.redis.pipeline(transaction=False)
-        for c in conversation_ids:
-            pipe.hmget(keys.conv(c), "state", "group", "member")
-        queued = [(c, int(text(g)), m) for c, (state, g, m)
-                  in zip(conversation_ids, await pipe.execute(), strict=True)
+        states = await self._pipeline([
+            _command(b"HMGET", keys.conv(c).encode(), b"state", b"group", b"member")
+            for c in conversation_ids])
+        queued = [(c, int(g), m) for c, (state, g, m) in zip(conversation_ids, states, strict=True)
                   if state is not None and text(state) == "queued"]
         if not queued:
             return {}
-        pipe = self.redis.pipeline(transaction=False)
-        for _, g, member in queued:
-            pipe.zrank(keys.queue(g), member)
-        ranks = await pipe.execute()
+        ranks = await self._pipeline([
+            _command(b"ZRANK", keys.queue(g).encode(), m if isinstance(m, bytes) else m.encode())
+            for _, g, m in queued])
         return {c: (int(rank) + 1, g) for (c, g, _), rank in zip(queued, ranks, strict=True)
                 if rank is not None}
 
     async def queue_head(self, group_id: int, limit: int = 100) -> tuple[list[int], list[float]]:
         """The first ``limit`` queued conversation ids and the recent dequeue times (s)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrange(keys.queue(group_id), 0, limit - 1)
-        pipe.lrange(keys.throughput(group_id), 0, -1)
-        members, times = await pipe.execute()
-        return ([member_conversation(text(m)) for m in members],
-                [int(text(v)) / 1000 for v in times])
+        members, times = await self._pipeline([
+            _command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % (limit - 1)),
+            _command(b"LRANGE", keys.throughput(group_id).encode(), b"0", b"-1")])
+        return ([member_conversation(text(m)) for m in members], [int(v) / 1000 for v in times])
 
     async def queue_ids(self, group_id: int, limit: int = 100) -> list[int]:
         return (await self.queue_head(group_id, limit))[0]
+
+    async def publish(self, channel: str, messages: Sequence[bytes]) -> None:
+        """PUBLISH each message on ``channel``, in one round trip."""
+        if messages:
+            name = channel.encode()
+            await self._pipeline([_command(b"PUBLISH", name, m) for m in messages])
 
     async def missing(self, conversation_ids: Sequence[int]) -> list[int]:
         """Those of the conversations Redis holds no live state for."""
@@ -311,33 +360,28 @@ class Store:
 
     async def snapshot(self, group_id: int, agent_ids: Sequence[int], head: int) -> GroupSnapshot:
         """The group's cursor, first ``head`` queued items and members' live state."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(keys.cursor(group_id))
-        pipe.zrange(keys.queue(group_id), 0, head)  # one more than asked: is there more?
-        active = keys.active_field(group_id)
-        for a in agent_ids:
-            pipe.exists(keys.heartbeat(a))
-            pipe.hmget(keys.agent(a), "chats", "tickets", "max_chats", "max_tickets", active)
-        res = await pipe.execute()
+        res = await self._pipeline([
+            _command(b"GET", keys.cursor(group_id).encode()),
+            # One more than asked: is there more?
+            _command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % head),
+            *(cmd for a in agent_ids for cmd in self._agent_reads(group_id, a))])
         cursor = _opt_int(res[0])
         more = len(res[1]) > head
         ids = [member_conversation(text(m)) for m in res[1]][:head]
         agents: dict[int, AgentLive] = {}
         for i, a in enumerate(agent_ids):
             online, h = res[2 + 2 * i: 4 + 2 * i]
-            n = [int(text(v)) if v is not None else 0 for v in h[:4]]
+            n = [int(v) if v is not None else 0 for v in h[:4]]
             agents[a] = AgentLive(a, bool(online), h[4] is not None, n[0], n[1], n[2], n[3])
         items: list[Item] = []
         if ids:
-            pipe = self.redis.pipeline(transaction=False)
-            for c in ids:
-                pipe.hgetall(keys.conv(c))
-                pipe.smembers(keys.excluded(c))
-            res = await pipe.execute()
+            res = await self._pipeline([
+                cmd for c in ids for cmd in (_command(b"HGETALL", keys.conv(c).encode()),
+                                             _command(b"SMEMBERS", keys.excluded(c).encode()))])
             for i, c in enumerate(ids):
-                st = ConvState.parse(c, res[2 * i])
+                st = ConvState.parse(c, _as_dict(res[2 * i]))
                 if st is not None and st.state == "queued":
-                    items.append(st.item(int(text(a)) for a in res[2 * i + 1]))
+                    items.append(st.item(int(a) for a in res[2 * i + 1]))
         return GroupSnapshot(cursor, items, agents, more)
 
     # -- state changes ---------------------------------------------------------------------------
@@ -352,38 +396,37 @@ class Store:
 
     async def claim_many(self, requests: Sequence[ClaimRequest], now_ms: int) -> list[ClaimResult]:
         """Several claims in one round trip (a pipeline); each is still its own atomic step."""
-        calls: list[tuple[bytes, ...]] = []
-        now = b"%d" % now_ms
+        calls: list[tuple[int, bytes]] = []
+        now = _bulk(b"%d" % now_ms)
         for r in requests:
-            c = b"%d" % r.conversation_id
-            ks = [*self._group_keys(r.group_id), keys.conv(r.conversation_id).encode(),
-                  keys.excluded(r.conversation_id).encode()]
-            ids = []
-            for a in r.ranking:
-                agent_key, hb_key, agent_id = self._agent_keys(a)
-                ks += (agent_key, hb_key)
-                ids.append(agent_id)
-            mode = b"assign" if r.offer_deadline_ms is None else b"offer"
-            calls.append((b"%d" % len(ks), *ks, c, b"%d" % r.group_id, mode,
-                          b"%d" % (r.offer_deadline_ms or 0), now, r.expect_cursor.encode(),
-                          r.checks.encode(), *ids))
+            group_keys, group_arg = self._group_bulks(r.group_id)
+            agents = [self._agent_bulks(a) for a in r.ranking]
+            n, c = len(agents), r.conversation_id
+            calls.append((15 + 3 * n, b"".join((
+                _bulk(b"%d" % (7 + 2 * n)), group_keys, _bulk(keys.conv(c).encode()),
+                _bulk(keys.excluded(c).encode()), *(k for k, _ in agents),
+                _bulk(b"%d" % c), group_arg,
+                _ASSIGN if r.offer_deadline_ms is None else _OFFER,
+                _bulk(b"%d" % (r.offer_deadline_ms or 0)), now, _bulk(r.expect_cursor.encode()),
+                _bulk(r.checks.encode()), *(i for _, i in agents)))))
         return [_claim_result(out) for out in await self._run_many("claim", calls)]
 
-    def _group_keys(self, group_id: int) -> tuple[bytes, ...]:
-        """Claim's per-group KEYS, encoded once: this runs for every claim (see claim.lua)."""
+    def _group_bulks(self, group_id: int) -> tuple[bytes, bytes]:
+        """Claim's per-group KEYS and the group id, packed once: every claim sends them."""
         found = self._encoded_groups.get(group_id)
         if found is None:
-            found = tuple(k.encode() for k in (
+            found = (b"".join(_bulk(k.encode()) for k in (
                 keys.epoch(), keys.queue(group_id), keys.offers(), keys.cursor(group_id),
-                keys.throughput(group_id)))
+                keys.throughput(group_id))), _bulk(b"%d" % group_id))
             self._encoded_groups[group_id] = found
         return found
 
-    def _agent_keys(self, agent_id: int) -> tuple[bytes, bytes, bytes]:
+    def _agent_bulks(self, agent_id: int) -> tuple[bytes, bytes]:
+        """A candidate's two KEYS (agent hash, heartbeat) and its id, packed once."""
         found = self._encoded_agents.get(agent_id)
         if found is None:
-            found = (keys.agent(agent_id).encode(), keys.heartbeat(agent_id).encode(),
-                     b"%d" % agent_id)
+            found = (_bulk(keys.agent(agent_id).encode())
+                     + _bulk(keys.heartbeat(agent_id).encode()), _bulk(b"%d" % agent_id))
             self._encoded_agents[agent_id] = found
         return found
 

@@ -101,7 +101,8 @@ async def test_sigkill_mid_batch_then_restart_imports_each_mail_exactly_once(
         await _until(records, max(target, await _imported(records) + 1) if target else 0, proc)
         await asyncio.sleep(delay_s)
         procs.kill(proc)
-    assert 180 <= await _imported(records) < N  # the last kill really was mid-backlog
+    # The kills at 60 and 120 land mid-backlog; a fast machine may finish before the last one.
+    assert 180 <= await _imported(records) <= N
     proc = processes.spawn("poll", "1500")
     await _until(records, N, proc)
     await eventually(lambda: _cursor_at(records, box, N))

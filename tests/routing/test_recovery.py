@@ -1,8 +1,10 @@
-"""A real Redis restart (private redis-server, killed and started again): rebuilt from records."""
+"""A private redis-server: restart (killed, started again) rebuilt from records, script loss,
+events kept within their database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,9 +14,11 @@ from redis.backoff import ExponentialBackoff
 from bench.router import PrivateRedis
 from desk.db import SessionMaker
 from desk.settings import Settings
-from routing import events
+from routing import events, keys
+from routing.policy import Item
 from routing.router import Router
-from tests.routing.conftest import Clock, Desk, online
+from routing.store import AgentLive, Store
+from tests.routing.conftest import Clock, Desk, online, seed_agent
 
 
 @pytest.fixture
@@ -86,3 +90,28 @@ async def test_events_stay_within_their_database(
     await pubsub.aclose()
     for c in clients:
         await c.aclose()
+
+
+@pytest.mark.parametrize("options", [{}, {"decode_responses": True}, {"protocol": 3}])
+async def test_store_after_script_flush_with_any_client(
+        private_redis: PrivateRedis, options: dict[str, Any]) -> None:
+    # The hot paths talk RESP on a pooled connection themselves: every reply shape must parse,
+    # and a script Redis forgot (SCRIPT FLUSH, restart) is loaded again and the call resent.
+    client = aioredis.Redis.from_url(private_redis.url, **options)
+    await client.flushdb()
+    await client.set(keys.epoch(), "test")
+    store = Store(client)
+    await seed_agent(client, 1, [5])
+    assert await store.enqueue(Item(10, 5, "chat", arrival=1.0)) == ("ok", 0)
+    await client.script_flush()
+    snap = await store.snapshot(5, [1], 10)
+    assert [i.conversation_id for i in snap.items] == [10] and not snap.more
+    assert snap.agents[1] == AgentLive(1, True, True, 0, 0, 3, 10)
+    assert await store.positions([10, 11]) == {10: (1, 5)}
+    res = await store.claim(10, 5, [1], offer_deadline_ms=None, now_ms=1_700_000_000_000)
+    assert (res.status, res.agent_id) == ("ok", 1)
+    assert await store.queue_head(5) == ([], [1_700_000_000.0])
+    await client.script_flush()
+    assert await store.enqueue_many([Item(11, 5, "email"), Item(10, 5, "chat")]) == [
+        ("ok", 0), ("exists", "assigned")]
+    await client.aclose()
