@@ -32,13 +32,14 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import Base, Conversation, Department, Group, InboundMail, Mailbox, Message
+from desk.models import Base, Conversation, InboundMail, Message
 from desk.settings import Settings
 from ingest import jobs
 from ingest.poller import MailboxPoller, PollerConfig, make_acknowledger
 from ingest.tickets import Imported
 from routing.router import Router
 from tests.ingest.dovecot import Dovecot, free_port
+from tests.support.mailboxes import add_mailbox
 
 SIZES = ((0.70, 2_000), (0.25, 20_000), (0.05, 200_000))
 
@@ -86,19 +87,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
         sm = make_sessionmaker(engine)
-        async with sm() as s:
-            dept = Department(name="Support", email_address="support@desk.example")
-            s.add(dept)
-            await s.flush()
-            group = Group(department_id=dept.id, name="Front line")
-            s.add(group)
-            await s.flush()
-            dept.front_group_id = group.id
-            box = Mailbox(department_id=dept.id, host="127.0.0.1", port=dovecot.port,
-                          security="none", username=dovecot.user, password=dovecot.password)
-            s.add(box)
-            await s.commit()
-            box_id = box.id
+        box_id = await add_mailbox(sm, port=dovecot.port, user=dovecot.user,
+                                   password=dovecot.password)
         redis = aioredis.Redis.from_url(settings.redis_url or "")
         await _wait_redis(redis)
         routed_at: dict[int, float] = {}

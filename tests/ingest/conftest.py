@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import Base, Department, Group, Mailbox
+from desk.models import Base
 from desk.settings import Settings
 from tests.ingest.dovecot import DOVECOT, Dovecot, free_port
 from tests.ingest.procs import Processes
 from tests.support.databases import truncate_all
+from tests.support.mailboxes import add_mailbox
 
 
 @pytest.fixture
@@ -93,21 +93,8 @@ class Records:
     sm: SessionMaker
 
     async def mailbox(self, server: Dovecot, **fields: Any) -> int:
-        tag = uuid.uuid4().hex[:8]
-        async with self.sm() as s:
-            dept = Department(name=f"Support {tag}", email_address=f"support-{tag}@desk.example")
-            s.add(dept)
-            await s.flush()
-            group = Group(department_id=dept.id, name="Front line")
-            s.add(group)
-            await s.flush()
-            dept.front_group_id = group.id
-            box = Mailbox(department_id=dept.id, host="127.0.0.1", port=server.port,
-                          security="none", username=server.user, password=server.password,
-                          folder="INBOX", poll_interval_s=60, **fields)
-            s.add(box)
-            await s.commit()
-            return box.id
+        return await add_mailbox(self.sm, port=server.port, user=server.user,
+                                 password=server.password, **fields)
 
 
 @pytest.fixture
