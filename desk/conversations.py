@@ -266,19 +266,25 @@ class _BatchConflict(Exception):
 
 
 # PostgreSQL: the whole batch in ONE statement, so one round trip and no BEGIN/COMMIT (a
-# single statement is its own transaction). Known client_ids are left out, the conversations'
-# rows are locked in id order, each gets its seqs reserved by one increment, the rows go in
-# numbered by arrival order; the result gives every input position its seq (created or not).
+# single statement is its own transaction). Known client_ids are looked up one index probe
+# each (LATERAL ... LIMIT 1: never a hashed scan of the whole table, whatever the statistics
+# say), the conversations' rows are locked in id order, each gets its seqs reserved by one
+# increment, the rows go in numbered by arrival order; the result gives every input position
+# its seq (created or not). Run it on a connection with ``PG_BATCH_SETTINGS``.
 _PG_BATCH = """
 WITH input AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::text[],
                          $6::text[], $7::text[], $8::int[])
         WITH ORDINALITY AS t(conversation_id, client_id, author_kind, author_id, author_name,
                              visibility, body, whisper_to, ord)
+), known AS (
+    SELECT i.ord, m.* FROM input i CROSS JOIN LATERAL (
+        SELECT m.seq, m.author_kind, m.author_id, m.author_name, m.visibility, m.body,
+               m.whisper_to, m.created_at
+        FROM messages m
+        WHERE m.conversation_id = i.conversation_id AND m.client_id = i.client_id LIMIT 1) m
 ), fresh AS (
-    SELECT i.* FROM input i WHERE i.client_id IS NULL OR NOT EXISTS (
-        SELECT 1 FROM messages m
-        WHERE m.conversation_id = i.conversation_id AND m.client_id = i.client_id)
+    SELECT i.* FROM input i WHERE i.ord NOT IN (SELECT ord FROM known)
 ), counts AS (
     SELECT conversation_id, count(*)::int AS n FROM fresh GROUP BY conversation_id
 ), bumped AS (
@@ -302,11 +308,16 @@ SELECT ord, seq, NULL::text AS author_kind, NULL::int AS author_id, NULL::text A
        NULL::timestamptz AS created_at, true AS created
 FROM numbered
 UNION ALL
-SELECT i.ord, m.seq, m.author_kind, m.author_id, m.author_name, m.visibility, m.body,
-       m.whisper_to, m.created_at, false
-FROM input i JOIN messages m ON m.conversation_id = i.conversation_id
-                            AND m.client_id = i.client_id
+SELECT ord, seq, author_kind, author_id, author_name, visibility, body, whisper_to,
+       created_at, false
+FROM known
 """
+
+# The batch statement's plan is made once per connection (generic): without statistics, as on
+# a young database, the planner would freeze a plan that scans the tables as they grow.
+# Index probes are right at every size for a batch of messages, so the plan may use nothing else.
+PG_BATCH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off",
+                     "enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 
 async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMessage],

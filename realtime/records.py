@@ -22,6 +22,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from desk.conversations import (
+    PG_BATCH_SETTINGS,
     Appended,
     NewMessage,
     Viewer,
@@ -172,7 +173,7 @@ class MessageWriter:
             if self._dsn is not None:
                 # Only the batch statement runs here: plan it once, not per execution.
                 conn = self._idle.pop() if self._idle else await asyncpg.connect(
-                    self._dsn, server_settings={"plan_cache_mode": "force_generic_plan"})
+                    self._dsn, server_settings=PG_BATCH_SETTINGS)
             results = await append_messages(self.sm, [item for item, _ in batch], conn)
         except BaseException as exc:  # the database is unreachable: every caller hears it
             if conn is not None:
