@@ -140,7 +140,9 @@ class WsEndpoint:
 
         session = Session(self.role, chat.limits, identity)
         conn = Connection(chat.hub.new_id(), session, send=send_text, close=close, abort=abort,
-                          fetch=chat.fetch, limit=chat.settings.ws_send_queue)
+                          fetch=chat.fetch, limit=chat.settings.ws_send_queue,
+                          send_now=getattr(getattr(receive, "__self__", None), "send_text_now",
+                                           None))
         deadline = None
         if site is not None:
             conn.site_id = site.id

@@ -139,6 +139,7 @@ class MessageWriter:
         self._running = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.messages = 0
 
@@ -146,7 +147,9 @@ class MessageWriter:
                     author_name: str | None, text: str, visibility: str,
                     client_id: str | None,
                     whisper_to: int | None = None) -> tuple[StoredMessage, bool]:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # looked up once: on Python 3.11 each lookup is a syscall
+            loop = self._loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
         self._pending.append((NewMessage(conversation_id, author_kind, text, author_id,
                                          author_name, visibility, client_id, whisper_to), fut))
@@ -162,7 +165,8 @@ class MessageWriter:
             batch = self._pending[: self.max_batch]
             del self._pending[: len(batch)]
             self._running += 1
-            task = asyncio.get_running_loop().create_task(self._write(batch))
+            assert self._loop is not None
+            task = self._loop.create_task(self._write(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -200,7 +204,8 @@ class MessageWriter:
             self._running -= 1
             if self._pending and not self._scheduled:
                 self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._start)
+                assert self._loop is not None
+                self._loop.call_soon(self._start)
 
 
     async def close(self) -> None:

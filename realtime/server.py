@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from desk.settings import Settings
 from realtime.app import create_app
@@ -62,11 +63,12 @@ class LeanQueue:
     """What uvicorn's protocol needs of ``asyncio.Queue``, in ~100 bytes instead of ~2.5 KiB
     (an asyncio.Queue holds three deques of 760 bytes each, for every idle socket)."""
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_items", "_loop", "_waiter")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
@@ -75,7 +77,9 @@ class LeanQueue:
 
     async def get(self) -> Any:
         while not self._items:  # one reader: the socket's ASGI task
-            self._waiter = asyncio.get_running_loop().create_future()
+            if self._loop is None:  # looked up once: on Python 3.11 each lookup is a syscall
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
             try:
                 await self._waiter
             finally:
@@ -142,6 +146,16 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept":
             self.response = None  # type: ignore[assignment]  # handshake headers, kept for nothing
+
+    def send_text_now(self, text: str) -> bool:
+        """Write a text frame at once, as ``send`` would, when the socket is open and not
+        pushing back; False when the caller must go through ``send`` (and its waits)."""
+        if (not self.writable.is_set() or self.disconnected or self.close_sent
+                or not self.handshake_complete or self.conn.state is not State.OPEN):
+            return False
+        self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
