@@ -187,6 +187,8 @@ class Peer:
             fut.set_result(frame)
 
     def on_text(self, data: bytes, now: float) -> None:
+        if not self.is_agent and data.startswith(b'{"type":"message"'):
+            return  # a visitor's own message coming back: only the ack is measured
         frame = orjson.loads(data)
         kind = frame["type"]
         stats = self.stats

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -220,6 +221,10 @@ class Message(Base):
         UniqueConstraint("conversation_id", "client_id"),
         CheckConstraint(_in("author_kind", AUTHORS), name="author_kind"),
         CheckConstraint(_in("visibility", VISIBILITIES), name="visibility"),
+        # Only mail has a Message-ID: chat messages (the bulk) stay out of this index.
+        Index("ix_messages_email_message_id", "email_message_id",
+              postgresql_where=text("email_message_id IS NOT NULL"),
+              sqlite_where=text("email_message_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True)
@@ -235,7 +240,7 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     # For email: the RFC 5322 Message-ID of the mail this message came from or went out as.
-    email_message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    email_message_id: Mapped[str | None] = mapped_column(String(998))
     # For whispers: the coached agent, the only non-supervisor who may read it.
     whisper_to: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -418,8 +418,9 @@ async def _candidates(s: AsyncSession, mail: ParsedMail) -> list[threading.Candi
         by_ref: dict[str, int] = {}
         for model, column in ((Message, Message.email_message_id),
                               (OutboundMail, OutboundMail.message_id)):
+            # IS NOT NULL spelled out: the Message-ID index leaves chat rows out (partial).
             rows = (await s.execute(select(column, model.conversation_id).where(
-                column.in_(refs)))).all()
+                column.in_(refs), column.is_not(None)))).all()
             for ref, conv_id in rows:
                 if ref is not None and conv_id is not None:
                     by_ref.setdefault(ref, conv_id)

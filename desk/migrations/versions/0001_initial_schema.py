@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:01:18.916527
+Create Date: 2026-11-23 15:06:16.153953
 """
 
 from __future__ import annotations
@@ -418,7 +418,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_messages_email_message_id"), ["email_message_id"], unique=False
+            "ix_messages_email_message_id",
+            ["email_message_id"],
+            unique=False,
+            postgresql_where=sa.text("email_message_id IS NOT NULL"),
+            sqlite_where=sa.text("email_message_id IS NOT NULL"),
         )
 
     op.create_table(
@@ -560,7 +564,11 @@ def downgrade() -> None:
 
     op.drop_table("outbound_mails")
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_messages_email_message_id"))
+        batch_op.drop_index(
+            "ix_messages_email_message_id",
+            postgresql_where=sa.text("email_message_id IS NOT NULL"),
+            sqlite_where=sa.text("email_message_id IS NOT NULL"),
+        )
 
     op.drop_table("messages")
     op.drop_table("inbound_mails")
