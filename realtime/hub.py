@@ -5,8 +5,9 @@ delivers to this process's sockets at once (route cache ``conversation -> connec
 the envelope for Redis; a single publisher task sends whatever has accumulated, packed as JSON
 arrays (one PUBLISH per 256 envelopes) in one pipeline, so a busy tick costs one round trip.
 Every process holds ONE pub/sub connection subscribed to the hub channel and the router's event
-channel, and drops envelopes for conversations it holds no socket of; its own envelopes coming
-back are skipped by node id.
+channel, and drops envelopes for conversations it holds no socket of. Each PUBLISH starts with
+the sending process's node id, so a process skips its own packs coming back without decoding
+them.
 
 When that subscription drops, the hub resubscribes with backoff and then asks every socket to
 catch up from the records (``CatchUp``): the per-connection cursor makes that exactly-once.
@@ -46,12 +47,14 @@ Handler = Callable[[Envelope], Coroutine[Any, Any, None]]
 AUDIENCE_ALL, AUDIENCE_STAFF, AUDIENCE_VISITOR = 0, 1, 2
 OUTBOX_MAX = 100_000
 PACK = 256  # envelopes per PUBLISH
+NODE_BYTES = 6  # a node id is this many random bytes, in hex at the head of every PUBLISH
 
 
 class Hub:
     def __init__(self, redis: aioredis.Redis, *, epoch_poll_s: float = 1.0) -> None:
         self.redis = redis
-        self.node = secrets.token_hex(6)
+        self.node = secrets.token_hex(NODE_BYTES)
+        self._node_prefix = self.node.encode()
         db = db_index(redis)
         self.channel = keys.hub_channel(db)
         self.events_channel = keys.events_channel(db).encode()  # as messages name it
@@ -190,14 +193,16 @@ class Hub:
                 self._wake.set()
 
     async def _flush(self) -> None:
-        """Send the outbox: one PUBLISH carries a JSON array of up to PACK envelopes, and
+        """Send the outbox: one PUBLISH carries the node id and a JSON array of up to PACK
+        envelopes, and
         the PUBLISHes of one flush go in one pipeline, so Redis and every subscriber do their
         per-message work once per batch, not once per envelope."""
         while self._outbox:
             batch = self._outbox[: PACK * 8]
             pipe = self.redis.pipeline(transaction=False)
             for i in range(0, len(batch), PACK):
-                pipe.publish(self.channel, b"[" + b",".join(batch[i: i + PACK]) + b"]")
+                pipe.publish(self.channel, self._node_prefix + b"[" + b",".join(batch[i: i + PACK])
+                             + b"]")
             await pipe.execute()
             # Only drop what was sent: publish() may have appended meanwhile.
             del self._outbox[: len(batch)]
@@ -245,14 +250,15 @@ class Hub:
             if self.on_router_event is not None:
                 self.on_router_event(data)
             return
+        if data.startswith(self._node_prefix):
+            return  # our own, delivered locally when published
         try:
-            envs = orjson.loads(data)
+            envs = orjson.loads(memoryview(data)[2 * NODE_BYTES:])
         except orjson.JSONDecodeError:
             log.warning("undecodable envelope on %r", channel)
             return
         for env in envs if isinstance(envs, list) else (envs,):
-            if env.get("n") != self.node:
-                self.dispatch(env)
+            self.dispatch(env)
 
     def dispatch(self, env: Envelope) -> None:
         match env["k"]:
