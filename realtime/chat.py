@@ -252,13 +252,15 @@ class Chat:
         ident = conn.session.identity
         assert ident is not None
         kind = AUTHOR_KIND[ident.role]
-        msg, created = await self.writer.store(
-            cid, author_kind=kind, author_id=ident.subject_id,
-            author_name=ident.name, text=text, visibility=visibility, client_id=client_id,
-            whisper_to=whisper_to)
-        conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
-        if created:
-            self.hub.publish_message(msg)
+        def stored(msg: StoredMessage, created: bool) -> None:
+            conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
+            if created:
+                self.hub.publish_message(msg)
+
+        await self.writer.store(
+            cid, author_kind=kind, author_id=ident.subject_id, author_name=ident.name,
+            text=text, visibility=visibility, client_id=client_id, whisper_to=whisper_to,
+            on_stored=stored)
 
     def typing(self, conn: Connection, frame: p.Typing) -> None:
         ident = conn.session.identity

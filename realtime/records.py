@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,8 @@ from desk.models import Agent, Contact, Conversation, Message, Participant, Site
 from realtime import protocol as p
 from realtime.connection import StoredMessage
 from realtime.session import Part, Role, Session
+
+log = logging.getLogger("switchboard.realtime")
 
 OPEN_STATUSES = ("queued", "offered", "active", "pending")
 PAGE = 500
@@ -112,103 +115,127 @@ async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: 
     return stored(msg), created
 
 
+OnStored = Callable[[StoredMessage, bool], None]
+_Item = tuple[NewMessage, "asyncio.Future[tuple[StoredMessage, bool]]", OnStored | None]
+
+
 class MessageWriter:
     """Group commit for one process: messages that arrive while earlier batches are being
     written (or in the same event-loop tick) go to the database together, in ONE transaction.
 
-    Each caller awaits its own result, so it acknowledges only after the commit. Up to
-    ``parallel`` batches are in flight: a batch costs a handful of database round trips, each
-    waiting for a turn of a busy event loop, so a message should not also wait for the whole
-    previous batch. Batches sharing a conversation queue on its row lock, which keeps each
-    conversation's seqs in commit order; a caller's own messages are sequential anyway (one
-    command at a time per socket). Under load the batch size follows the load; an idle
+    Up to ``parallel`` workers each write one batch at a time: a batch costs a database round
+    trip, each waiting for a turn of a busy event loop, so a message should not also wait for
+    the whole previous batch. Batches sharing a conversation queue on its row lock, which keeps
+    each conversation's seqs in commit order; a caller's own messages are sequential anyway
+    (one command at a time per socket). Under load the batch size follows the load; an idle
     process adds no delay.
+
+    Each caller awaits its own result. ``on_stored`` runs as soon as the batch is committed,
+    before the caller's task resumes (a turn of the event loop later, which under load is
+    milliseconds): the acknowledgement and the fan-out leave at once, and also when the
+    caller has gone away meanwhile.
     """
 
     def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2) -> None:
         self.sm = sm
         url = sm.kw["bind"].url
-        # On PostgreSQL each batch slot keeps a connection of its own: a pool checkout would
+        # On PostgreSQL each worker keeps a connection of its own: a pool checkout would
         # cost a liveness ping (three round trips with asyncpg) per batch.
         self._dsn = (url.set(drivername="postgresql").render_as_string(hide_password=False)
                      if url.get_backend_name() == "postgresql" else None)
         self._idle: list[asyncpg.Connection] = []
         self.max_batch = max_batch
         self.parallel = parallel
-        self._pending: list[tuple[NewMessage, asyncio.Future[tuple[StoredMessage, bool]]]] = []
-        self._running = 0
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: list[_Item] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._sleeping: list[asyncio.Future[None]] = []
+        self._woken = False  # a sleeping worker was woken and has not run yet
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.messages = 0
 
     async def store(self, conversation_id: int, *, author_kind: str, author_id: int | None,
                     author_name: str | None, text: str, visibility: str,
-                    client_id: str | None,
-                    whisper_to: int | None = None) -> tuple[StoredMessage, bool]:
+                    client_id: str | None, whisper_to: int | None = None,
+                    on_stored: OnStored | None = None) -> tuple[StoredMessage, bool]:
         loop = self._loop
         if loop is None:  # looked up once: on Python 3.11 each lookup is a syscall
             loop = self._loop = asyncio.get_running_loop()
+        if not self._workers:
+            self._workers = [loop.create_task(self._work(), name="message-writer")
+                             for _ in range(self.parallel)]
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
         self._pending.append((NewMessage(conversation_id, author_kind, text, author_id,
-                                         author_name, visibility, client_id, whisper_to), fut))
-        if not self._scheduled and self._running < self.parallel:
-            # Start at the end of this tick, so the frames read in the same tick join.
-            self._scheduled = True
-            loop.call_soon(self._start)
+                                         author_name, visibility, client_id, whisper_to),
+                              fut, on_stored))
+        if not self._woken and self._sleeping:
+            # It runs after what this tick still holds, so the frames read with this one join.
+            self._woken = True
+            self._sleeping.pop().set_result(None)
         return await fut
 
-    def _start(self) -> None:
-        self._scheduled = False
-        while self._pending and self._running < self.parallel:
+    async def _work(self) -> None:
+        assert self._loop is not None
+        while True:
+            if not self._pending:
+                wake = self._loop.create_future()
+                self._sleeping.append(wake)
+                try:
+                    await wake
+                finally:
+                    if wake in self._sleeping:
+                        self._sleeping.remove(wake)
+                self._woken = False
+                continue
             batch = self._pending[: self.max_batch]
             del self._pending[: len(batch)]
-            self._running += 1
-            assert self._loop is not None
-            task = self._loop.create_task(self._write(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            await self._write(batch)
 
-    async def _write(self, batch: list[tuple[NewMessage,
-                                             asyncio.Future[tuple[StoredMessage, bool]]]]) -> None:
+    async def _write(self, batch: list[_Item]) -> None:
         conn = None
         try:
             if self._dsn is not None:
                 # Only the batch statement runs here: plan it once, not per execution.
                 conn = self._idle.pop() if self._idle else await asyncpg.connect(
                     self._dsn, server_settings=PG_BATCH_SETTINGS)
-            results = await append_messages(self.sm, [item for item, _ in batch], conn)
+            results = await append_messages(self.sm, [item for item, _, _ in batch], conn)
         except BaseException as exc:  # the database is unreachable: every caller hears it
             if conn is not None:
                 conn.terminate()  # in an unknown state: never reused
                 conn = None
+            for _, fut, _ in batch:
+                if not fut.done():
+                    fut.set_exception(exc if isinstance(exc, Exception)
+                                      else RuntimeError("message writer stopped"))
             if not isinstance(exc, Exception):
                 raise
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
         else:
             self.batches += 1
             self.messages += len(batch)
-            for (_, fut), result in zip(batch, results, strict=True):
-                if fut.done():  # the caller went away; the message is stored anyway
-                    continue
+            for (_, fut, on_stored), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
-                    fut.set_exception(result)
-                else:
-                    fut.set_result((stored(result), result.created))
+                    if not fut.done():
+                        fut.set_exception(result)
+                    continue
+                outcome = (stored(result), result.created)
+                if on_stored is not None:
+                    try:
+                        on_stored(*outcome)
+                    except Exception:
+                        log.exception("after storing message %s", result.seq)
+                if not fut.done():  # else the caller went away; the message is stored anyway
+                    fut.set_result(outcome)
         finally:
             if conn is not None:
                 self._idle.append(conn)
-            self._running -= 1
-            if self._pending and not self._scheduled:
-                self._scheduled = True
-                assert self._loop is not None
-                self._loop.call_soon(self._start)
-
 
     async def close(self) -> None:
+        workers, self._workers = self._workers, []
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         while self._idle:
             await self._idle.pop().close()
 
