@@ -103,9 +103,12 @@ async def test_sigkill_mid_batch_then_restart_imports_each_mail_exactly_once(
         procs.kill(proc)
     # The kills at 60 and 120 land mid-backlog; a fast machine may finish before the last one.
     assert 180 <= await _imported(records) <= N
+    stale = await redis.get(keys.mailbox_lease(box))  # the last killed poller's, if any
     proc = processes.spawn("poll", "1500")
     await _until(records, N, proc)
     await eventually(lambda: _cursor_at(records, box, N))
+    # Running, not still starting up (a SIGTERM then would find no handler): it holds the lease.
+    await eventually(lambda: _holds_lease(redis, box, stale))
     await _stop(proc)
     await _assert_each_mail_once(records, box)
     assert not await redis.exists(keys.mailbox_lease(box))  # released on SIGTERM
@@ -125,6 +128,11 @@ async def _assert_every_ticket_routed(records: Records, redis: aioredis.Redis) -
             Conversation.status == "queued", Conversation.group_id.is_not(None)))).all()
     assert len(ids) == N - N // REPLY_EVERY  # nobody online: every ticket waits in its queue
     assert await router.store.missing(list(ids)) == []
+
+
+async def _holds_lease(redis: aioredis.Redis, box: int, stale: bytes | None) -> bool:
+    token = await redis.get(keys.mailbox_lease(box))
+    return token is not None and token != stale
 
 
 async def _cursor_at(records: Records, box: int, uid: int) -> bool:
