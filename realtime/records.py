@@ -150,6 +150,7 @@ class MessageWriter:
         self._workers: list[asyncio.Task[None]] = []
         self._sleeping: list[asyncio.Future[None]] = []
         self._woken = False  # a sleeping worker was woken and has not run yet
+        self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.messages = 0
@@ -161,6 +162,8 @@ class MessageWriter:
         loop = self._loop
         if loop is None:  # looked up once: on Python 3.11 each lookup is a syscall
             loop = self._loop = asyncio.get_running_loop()
+        if self._closed:
+            raise RuntimeError("message writer stopped")
         if not self._workers:
             self._workers = [loop.create_task(self._work(), name="message-writer")
                              for _ in range(self.parallel)]
@@ -230,12 +233,17 @@ class MessageWriter:
                 self._idle.append(conn)
 
     async def close(self) -> None:
+        self._closed = True
         workers, self._workers = self._workers, []
         for task in workers:
             task.cancel()
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        pending, self._pending = self._pending, []
+        for _, fut, _ in pending:  # never taken by a worker: not stored
+            if not fut.done():
+                fut.set_exception(RuntimeError("message writer stopped"))
         while self._idle:
             await self._idle.pop().close()
 

@@ -179,3 +179,41 @@ async def test_publishes_of_one_tick_are_packed(redis: aioredis.Redis, count: in
         await sender.stop()
         await receiver.stop()
     assert [e["i"] for e in got if e.get("op") == "test"] == list(range(count))
+
+
+async def test_writer_refuses_work_after_close(sm: SessionMaker) -> None:
+    cid = (await create_conversation(sm, channel="chat")).id
+    writer = records.MessageWriter(sm)
+    msg, created = await writer.store(cid, author_kind="contact", author_id=1, author_name="V",
+                                      text="hi", visibility="public", client_id="x")
+    await writer.close()
+    assert created and msg.seq == 1
+    with pytest.raises(RuntimeError, match="stopped"):
+        await writer.store(cid, author_kind="contact", author_id=1, author_name="V",
+                           text="again", visibility="public", client_id="y")
+    assert await _seqs(sm, cid) == [1]
+
+
+async def test_writer_runs_on_stored_at_commit_even_for_a_caller_gone_away(
+        sm: SessionMaker) -> None:
+    cid = (await create_conversation(sm, channel="chat")).id
+    writer = records.MessageWriter(sm)
+    seen: list[tuple[int, bool]] = []
+
+    def on_stored(msg: StoredMessage, created: bool) -> None:
+        seen.append((msg.seq, created))
+
+    try:
+        gone = asyncio.ensure_future(writer.store(
+            cid, author_kind="contact", author_id=1, author_name="V", text="a",
+            visibility="public", client_id="a", on_stored=on_stored))
+        await asyncio.sleep(0)  # queued for the next batch
+        gone.cancel()
+        msg, created = await writer.store(
+            cid, author_kind="contact", author_id=1, author_name="V", text="b",
+            visibility="public", client_id="b", on_stored=on_stored)
+    finally:
+        await writer.close()
+    assert (msg.seq, created) == (2, True)
+    assert seen == [(1, True), (2, True)]  # the fan-out of "a" happened all the same
+    assert await _seqs(sm, cid) == [1, 2]
