@@ -14,6 +14,7 @@ group toggles in ``realtime.presence``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -28,7 +29,7 @@ from starlette.responses import Response
 
 from desk.auth import Principal, issue_visitor_token, verify_visitor_token
 from desk.contacts import priority_for
-from desk.conversations import Viewer, create_conversation, set_status
+from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
 from desk.models import Contact, Conversation, Department, OutboundMail, Site
@@ -51,6 +52,12 @@ SITE_CACHE_S = 5.0
 VISITOR_SESSIONS_PER_MIN = 30
 AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 VISIBLE_PARTS = frozenset({Part.OWNER, Part.ASSIGNEE, Part.COCHAT, Part.JOINED})
+
+
+def command_error(exc: CommandError, frame: p.ClientFrame) -> p.Error:
+    """The error frame answering a refused command."""
+    return p.Error(exc.code, exc.message, frame.TYPE, getattr(frame, "client_id", None),
+                   getattr(frame, "conversation_id", None))
 
 
 class Chat:
@@ -162,9 +169,7 @@ class Chat:
                 case _:
                     await staff.execute(self, conn, frame)
         except CommandError as exc:
-            conn.send(p.Error(exc.code, exc.message, frame.TYPE,
-                              getattr(frame, "client_id", None),
-                              getattr(frame, "conversation_id", None)))
+            conn.send(command_error(exc, frame))
 
     async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
         assert conn.contact_id is not None and conn.site_id is not None
@@ -234,6 +239,20 @@ class Chat:
 
     async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
         info = await self.conv(frame.conversation_id)
+        await self._submit(conn, info, frame)
+
+    def message_now(self, conn: Connection, frame: p.SendMessage | p.Whisper
+                    ) -> asyncio.Future[tuple[StoredMessage, bool]] | None:
+        """``message`` without suspending, for a frame handled as it is read: the stored
+        message's future, or None when the conversation's facts must be read first (then
+        ``message`` does it). Raises ``CommandError`` like ``message``."""
+        info = self._convs.get(frame.conversation_id)
+        if info is None:
+            return None
+        return self._submit(conn, info, frame)
+
+    def _submit(self, conn: Connection, info: records.ConvInfo | None,
+                frame: p.SendMessage | p.Whisper) -> asyncio.Future[tuple[StoredMessage, bool]]:
         if info is None or not info.open:
             raise CommandError("conflict", "conversation is not open")
         whisper_to = None
@@ -244,23 +263,27 @@ class Chat:
                 raise CommandError("conflict", "no agent to coach yet")
         else:
             visibility = "internal" if frame.internal else "public"
-        await self._store_and_ack(conn, info.id, frame.client_id, frame.text, visibility,
-                                  whisper_to)
+        return self._store(conn, info.id, frame.client_id, frame.text, visibility, whisper_to)
 
     async def _store_and_ack(self, conn: Connection, cid: int, client_id: str, text: str,
                              visibility: str, whisper_to: int | None) -> None:
+        await self._store(conn, cid, client_id, text, visibility, whisper_to)
+
+    def _store(self, conn: Connection, cid: int, client_id: str, text: str, visibility: str,
+               whisper_to: int | None) -> asyncio.Future[tuple[StoredMessage, bool]]:
+        """Queue the message; once it is committed the sender gets ``ack`` and the readers
+        the message (in the writer, the moment the batch is committed)."""
         ident = conn.session.identity
         assert ident is not None
-        kind = AUTHOR_KIND[ident.role]
+
         def stored(msg: StoredMessage, created: bool) -> None:
             conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
             if created:
                 self.hub.publish_message(msg)
 
-        await self.writer.store(
-            cid, author_kind=kind, author_id=ident.subject_id, author_name=ident.name,
-            text=text, visibility=visibility, client_id=client_id, whisper_to=whisper_to,
-            on_stored=stored)
+        return self.writer.submit(NewMessage(
+            cid, AUTHOR_KIND[ident.role], text, ident.subject_id, ident.name, visibility,
+            client_id, whisper_to), stored)
 
     def typing(self, conn: Connection, frame: p.Typing) -> None:
         ident = conn.session.identity

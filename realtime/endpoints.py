@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from http.cookies import SimpleCookie
@@ -27,10 +28,11 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from desk.auth import COOKIE_NAME, Principal, resolve_session, session_id_from_cookie
+from realtime import protocol as p
 from realtime import records
-from realtime.chat import Chat
+from realtime.chat import Chat, command_error
 from realtime.connection import Connection
-from realtime.errors import CLOSE_INTERNAL
+from realtime.errors import CLOSE_INTERNAL, CommandError
 from realtime.session import (
     Authenticate,
     CloseSocket,
@@ -149,28 +151,79 @@ class WsEndpoint:
             conn.typing_preview = site.typing_preview
             deadline = loop.call_later(chat.settings.ws_auth_timeout_s, self._auth_deadline,
                                        conn)
+        proto = getattr(receive, "__self__", None)
+        serving = _Serving()
         try:
             if principal is not None:
                 await chat.staff_connected(conn, principal)
+            if proto is not None and hasattr(proto, "inline"):
+                proto.inline = functools.partial(self._inline, chat, conn, serving, proto)
             while True:
+                serving.busy = False
                 message = await receive()
+                serving.busy = True
+                if serving.inflight is not None:  # a message taken inline: keep the order
+                    with contextlib.suppress(Exception):
+                        await serving.inflight
                 if message["type"] == "websocket.disconnect":
                     break
-                data = message.get("text")
-                if data is None:
-                    data = message.get("bytes") or b""
-                for action in session.receive(data, loop.time()):
+                actions = message.get(INLINE_REST)
+                if actions is None:
+                    data = message.get("text")
+                    if data is None:
+                        data = message.get("bytes") or b""
+                    actions = session.receive(data, loop.time())
+                for action in actions:
                     await self._act(chat, conn, action)
         except Exception:
             log.exception("ws %s connection failed", self.role)
             with contextlib.suppress(Exception):
                 await close(CLOSE_INTERNAL, "internal error")
         finally:
+            if proto is not None and getattr(proto, "inline", None) is not None:
+                proto.inline = None
             if deadline is not None:
                 deadline.cancel()
             conn.closed = True
             session.closed()
             await chat.disconnected(conn)
+
+    def _inline(self, chat: Chat, conn: Connection, serving: _Serving, proto: Any,
+                text: str) -> bool:
+        """A frame as it is read, when the socket's task is idle: what can be done without
+        waiting is done now (a message goes to the writer at once, a turn of the event loop
+        earlier than through the task); the rest goes to the task, in order. False (nothing
+        done) while the task or a message taken here is still busy."""
+        if serving.busy or serving.inflight is not None or conn.closed:
+            return False
+        actions = conn.session.receive(text, asyncio.get_running_loop().time())
+        for i, action in enumerate(actions):
+            match action:
+                case SendAction(frame):
+                    conn.send(frame)
+                case CloseSocket(code, reason):
+                    conn.close_after_drain(code, reason)
+                case Execute(p.SendMessage() | p.Whisper() as frame):
+                    try:
+                        fut = chat.message_now(conn, frame)
+                    except CommandError as exc:
+                        conn.send(command_error(exc, frame))
+                        continue
+                    if fut is None:
+                        proto.queue.put_nowait({"type": "websocket.receive",
+                                                INLINE_REST: actions[i:]})
+                        return True
+                    serving.inflight = fut
+                    fut.add_done_callback(functools.partial(_inline_done, serving, conn))
+                    if actions[i + 1:]:
+                        proto.queue.put_nowait({"type": "websocket.receive",
+                                                INLINE_REST: actions[i + 1:]})
+                    return True
+                case _:
+                    proto.queue.put_nowait({"type": "websocket.receive",
+                                            INLINE_REST: actions[i:]})
+                    return True
+        return True
 
     @staticmethod
     def _auth_deadline(conn: Connection) -> None:
@@ -188,6 +241,28 @@ class WsEndpoint:
                 await chat.authenticate_visitor(conn, token)
             case Execute(frame):
                 await chat.execute(conn, frame)
+
+
+INLINE_REST = "sb.actions"  # a queued item: the actions left by a frame taken inline
+
+
+class _Serving:
+    """The socket's task is busy with a frame, or a message taken inline is being stored."""
+
+    __slots__ = ("busy", "inflight")
+
+    def __init__(self) -> None:
+        self.busy = True
+        self.inflight: asyncio.Future[Any] | None = None
+
+
+def _inline_done(serving: _Serving, conn: Connection, fut: asyncio.Future[Any]) -> None:
+    serving.inflight = None
+    if fut.cancelled() or fut.exception() is None:
+        return
+    # As when the socket's task fails a command: logged, the socket closed.
+    log.error("ws message store failed", exc_info=fut.exception())
+    conn.close_after_drain(CLOSE_INTERNAL, "internal error")
 
 
 async def visitor_session(request: Request) -> Response:

@@ -159,6 +159,14 @@ class MessageWriter:
                     author_name: str | None, text: str, visibility: str,
                     client_id: str | None, whisper_to: int | None = None,
                     on_stored: OnStored | None = None) -> tuple[StoredMessage, bool]:
+        return await self.submit(NewMessage(conversation_id, author_kind, text, author_id,
+                                            author_name, visibility, client_id, whisper_to),
+                                 on_stored)
+
+    def submit(self, item: NewMessage, on_stored: OnStored | None = None
+               ) -> asyncio.Future[tuple[StoredMessage, bool]]:
+        """Queue ``item`` for the next batch; the future holds its outcome (``store`` without
+        the wait, for callers that must not suspend)."""
         loop = self._loop
         if loop is None:  # looked up once: on Python 3.11 each lookup is a syscall
             loop = self._loop = asyncio.get_running_loop()
@@ -168,14 +176,12 @@ class MessageWriter:
             self._workers = [loop.create_task(self._work(), name="message-writer")
                              for _ in range(self.parallel)]
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
-        self._pending.append((NewMessage(conversation_id, author_kind, text, author_id,
-                                         author_name, visibility, client_id, whisper_to),
-                              fut, on_stored))
+        self._pending.append((item, fut, on_stored))
         if not self._woken and self._sleeping:
             # It runs after what this tick still holds, so the frames read with this one join.
             self._woken = True
             self._sleeping.pop().set_result(None)
-        return await fut
+        return fut
 
     async def _work(self) -> None:
         assert self._loop is not None

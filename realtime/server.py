@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -162,7 +163,23 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         assert isinstance(transport, asyncio.Transport)
         super().connection_made(CorkedTransport(transport))  # type: ignore[arg-type]
 
+    # Set by the endpoint while it serves the socket: takes a text frame on the spot (True),
+    # or leaves it to the queue and the endpoint's task (False, having done nothing).
+    inline: Callable[[str], bool] | None = None
+
     def send_receive_event_to_app(self) -> None:
+        inline = self.inline
+        if (inline is not None and self.curr_msg_data_type == "text" and not self.close_sent
+                and self.queue.empty()):
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                pass  # the parent logs it and closes with 1007
+            else:
+                if inline(text):
+                    self.frames = []
+                    return
         paused = self.read_paused
         self.read_paused = True  # the parent skips its own pause when it thinks it is paused
         try:
