@@ -102,3 +102,38 @@ async def test_cross_node_chat_and_kill_and_resume(
     assert resumed == [12, 13, 14]
     await v2.send(type="message", conversation_id=cid, client_id="v-final", text="back")
     assert (await ana.expect("message", client_id="v-final"))["seq"] == 15
+
+
+async def test_a_burst_of_frames_is_handled_in_the_order_sent(
+        web: WebFactory, clients: Clients, org: Org) -> None:
+    """Frames taken as they are read and frames left to the socket's task (while a message is
+    being stored) keep the order they were sent in: acks, seqs, errors and the agent's view."""
+    [w] = await web(1)
+    v = await clients.visitor(w)
+    cid = await start_chat(v, org.dept, "First")
+    ana = await clients.staff(w, "ana@x.test")
+    await ana.send(type="accept", conversation_id=cid)
+    await v.expect("assigned")
+    await ana.expect("message", seq=1)
+    sent = []
+    for i in range(20):
+        await v.send(type="message", conversation_id=cid, client_id=f"b{i}", text=f"burst {i}")
+        sent.append(f"b{i}")
+        if i == 5:
+            await v.send(type="ping")
+        if i == 9:  # not the visitor's chat: refused in place, the others go on
+            await v.send(type="message", conversation_id=cid + 1000, client_id="x",
+                         text="elsewhere")
+            sent.append("x")
+    answers: list[dict[str, object]] = []
+    while len(answers) < 22:
+        frame = await v.next()
+        if frame["type"] in ("ack", "error", "pong"):
+            answers.append(frame)
+    order = [f.get("client_id") for f in answers if f["type"] != "pong"]
+    assert order == sent
+    seqs = [f["seq"] for f in answers if f["type"] == "ack"]
+    assert seqs == list(range(2, 22))
+    assert [f["type"] for f in answers].index("pong") == 6
+    got = [(await ana.expect("message", seq=s))["text"] for s in range(2, 22)]
+    assert got == [f"burst {i}" for i in range(20)]
