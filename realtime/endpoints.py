@@ -9,6 +9,9 @@ not authenticated within ``Settings.ws_auth_timeout_s`` is closed (4401).
 
 The receive loop hands raw frames to the sans-I/O Session and carries out its actions; commands
 run in order per socket (so a client's messages are stored and acknowledged in the order sent).
+A frame that arrives while the socket's task is idle is taken on the spot by ``_inline`` (called
+from the protocol's ``data_received``): what needs no waiting is done there, a chat message goes
+to the writer at once, and the rest is queued for the task; frames read meanwhile queue behind.
 """
 
 from __future__ import annotations
