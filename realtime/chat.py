@@ -75,7 +75,8 @@ class Chat:
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
         self._sites: dict[str, tuple[float, records.SiteInfo | None]] = {}
         self._convs: dict[int, records.ConvInfo] = {}
-        self.writer = records.MessageWriter(sm)  # group commit of chat messages
+        # Group commit of chat messages; a batch's fan-out leaves for Redis with the batch.
+        self.writer = records.MessageWriter(sm, after_batch=hub.flush)
         hub.on_invalidate = self.forget_conv
         hub.on_router_event = self.routed.feed
 

@@ -2,8 +2,9 @@
 
 Fan-out path: a command handler stores a message, then calls ``publish(envelope)``. The hub
 delivers to this process's sockets at once (route cache ``conversation -> connections``) and queues
-the envelope for Redis; a single publisher task sends whatever has accumulated, packed as JSON
-arrays (one PUBLISH per 256 envelopes) in one pipeline, so a busy tick costs one round trip.
+the envelope for Redis; ``flush`` (end of the turn, or right after a message batch) writes what
+has accumulated, packed as JSON arrays (one PUBLISH per 256 envelopes), through the
+``Publisher``'s connection at once.
 Every process holds ONE pub/sub connection subscribed to the hub channel and the router's event
 channel, and drops envelopes for conversations it holds no socket of. Each PUBLISH starts with
 the sending process's node id, so a process skips its own packs coming back without decoding
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 from realtime import protocol as p
 from realtime.connection import CatchUp, Connection, StoredMessage
 from realtime.errors import CLOSE_RESTART
+from realtime.publisher import Publisher
 from realtime.session import Part, Role
 from routing import keys
 from routing.store import db_index
@@ -45,7 +47,7 @@ log = logging.getLogger("switchboard.realtime")
 Envelope = dict[str, Any]
 Handler = Callable[[Envelope], Coroutine[Any, Any, None]]
 AUDIENCE_ALL, AUDIENCE_STAFF, AUDIENCE_VISITOR = 0, 1, 2
-OUTBOX_MAX = 100_000
+OUTBOX_MAX = 1_000  # PUBLISHes kept unanswered while Redis is away, each of up to PACK
 PACK = 256  # envelopes per PUBLISH
 NODE_BYTES = 6  # a node id is this many random bytes, in hex at the head of every PUBLISH
 
@@ -68,8 +70,9 @@ class Hub:
         self.on_router_event: Callable[[bytes], None] | None = None  # raw routing event
         self.on_epoch_lost: Callable[[], Coroutine[Any, Any, None]] | None = None
         self.on_invalidate: Callable[[int], None] | None = None
-        self._outbox: list[bytes] = []
-        self._wake = asyncio.Event()
+        self._turn: list[bytes] = []  # envelopes published this turn, not yet sent
+        self._flush_due = False
+        self.publisher = Publisher(redis, self.channel)
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()
         self._epoch_poll_s = epoch_poll_s
@@ -82,8 +85,8 @@ class Hub:
         with contextlib.suppress(RedisError, OSError):
             self.epoch = await self._read_epoch()
         loop = asyncio.get_running_loop()
+        self.publisher.start()
         self._tasks = [loop.create_task(self._listen(), name="hub-listen"),
-                       loop.create_task(self._publisher(), name="hub-publish"),
                        loop.create_task(self._watch_epoch(), name="hub-epoch")]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 5.0)
@@ -91,8 +94,8 @@ class Hub:
     async def stop(self) -> None:
         for conn in list(self.conns):
             conn.kill(CLOSE_RESTART)
-        with contextlib.suppress(TimeoutError, RedisError, OSError):
-            await asyncio.wait_for(self._flush(), 2.0)
+        self.flush()
+        await self.publisher.stop(2.0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -154,12 +157,10 @@ class Hub:
         """Deliver locally now and to every other process through Redis (batched)."""
         env["n"] = self.node
         self.dispatch(env)
-        if len(self._outbox) >= OUTBOX_MAX:
-            # Redis has been unreachable for long: drop the oldest. Sequenced messages are
-            # recovered by the receivers' gap fill and resync; only live extras are lost.
-            del self._outbox[: OUTBOX_MAX // 10]
-        self._outbox.append(orjson.dumps(env))
-        self._wake.set()
+        self._turn.append(orjson.dumps(env))
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self.flush)  # once per turn at most
 
     def publish_message(self, msg: StoredMessage) -> None:
         self.publish({"k": "m", "c": msg.conversation_id, "q": msg.seq, "v": msg.visibility,
@@ -181,31 +182,17 @@ class Hub:
         self.publish({"k": "g", "a": agent_id, "c": conversation_id,
                       "p": part.value if part else None})
 
-    async def _publisher(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._flush()
-            except (RedisError, OSError) as exc:
-                log.warning("hub publish failed (%r); retrying", exc)
-                await asyncio.sleep(0.2)
-                self._wake.set()
-
-    async def _flush(self) -> None:
-        """Send the outbox: one PUBLISH carries the node id and a JSON array of up to PACK
-        envelopes, and
-        the PUBLISHes of one flush go in one pipeline, so Redis and every subscriber do their
-        per-message work once per batch, not once per envelope."""
-        while self._outbox:
-            batch = self._outbox[: PACK * 8]
-            pipe = self.redis.pipeline(transaction=False)
-            for i in range(0, len(batch), PACK):
-                pipe.publish(self.channel, self._node_prefix + b"[" + b",".join(batch[i: i + PACK])
-                             + b"]")
-            await pipe.execute()
-            # Only drop what was sent: publish() may have appended meanwhile.
-            del self._outbox[: len(batch)]
+    def flush(self) -> None:
+        """Send what was published since the last flush: ONE PUBLISH carries the node id and a
+        JSON array of up to PACK envelopes, written to Redis at once. Runs at the end of each
+        turn that published, and right after a message batch is delivered (so its fan-out
+        does not wait a turn), and so Redis and every subscriber do their per-message work once
+        per batch, not once per envelope."""
+        self._flush_due = False
+        turn, self._turn = self._turn, []
+        if turn:
+            self.publisher.send([self._node_prefix + b"[" + b",".join(turn[i: i + PACK]) + b"]"
+                                 for i in range(0, len(turn), PACK)], OUTBOX_MAX)
 
     # --- receiving -------------------------------------------------------------------------
 

@@ -130,14 +130,17 @@ class MessageWriter:
     (one command at a time per socket). Under load the batch size follows the load; an idle
     process adds no delay.
 
-    Each caller awaits its own result. ``on_stored`` runs as soon as the batch is committed,
-    before the caller's task resumes (a turn of the event loop later, which under load is
-    milliseconds): the acknowledgement and the fan-out leave at once, and also when the
-    caller has gone away meanwhile.
+    Each caller awaits its own result. ``on_stored`` runs for each message as soon as the batch
+    is committed, before the caller's task resumes (a turn of the event loop later, which under
+    load is milliseconds), then ``after_batch`` once (the hub sends the batch's fan-out to Redis
+    there): the acknowledgement and the fan-out leave at once, and also when the caller has
+    gone away meanwhile.
     """
 
-    def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2) -> None:
+    def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2,
+                 after_batch: Callable[[], None] | None = None) -> None:
         self.sm = sm
+        self._after_batch = after_batch
         url = sm.kw["bind"].url
         # On PostgreSQL each worker keeps a connection of its own: a pool checkout would
         # cost a liveness ping (three round trips with asyncpg) per batch.
@@ -234,6 +237,8 @@ class MessageWriter:
                         log.exception("after storing message %s", result.seq)
                 if not fut.done():  # else the caller went away; the message is stored anyway
                     fut.set_result(outcome)
+            if self._after_batch is not None:
+                self._after_batch()
         finally:
             if conn is not None:
                 self._idle.append(conn)

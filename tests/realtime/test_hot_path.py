@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -19,9 +20,11 @@ from desk.models import Contact, Message
 from realtime import records
 from realtime.connection import StoredMessage
 from realtime.hub import Hub
+from realtime.publisher import Publisher
 from realtime.server import CorkedTransport, LeanEvent, LeanQueue
 from realtime.session import Part
 from tests.realtime.conftest import Org
+from tests.realtime.test_resilience import CuttableProxy
 
 
 async def _seqs(sm: SessionMaker, cid: int) -> list[int]:
@@ -217,3 +220,49 @@ async def test_writer_runs_on_stored_at_commit_even_for_a_caller_gone_away(
     assert (msg.seq, created) == (2, True)
     assert seen == [(1, True), (2, True)]  # the fan-out of "a" happened all the same
     assert await _seqs(sm, cid) == [1, 2]
+
+
+async def test_publisher_sends_at_once_and_again_after_a_cut(redis: aioredis.Redis,
+                                                              redis_url: str) -> None:
+    """Payloads handed over while the connection is cut, or cut before Redis answered, arrive
+    after it comes back, in order; handed over while up, they go out without waiting."""
+    url = urlsplit(redis_url)
+    proxy = CuttableProxy(url.hostname or "127.0.0.1", url.port or 6379)
+    await proxy.start()
+    via = aioredis.Redis.from_url(f"redis://127.0.0.1:{proxy.port}{url.path}")
+    publisher = Publisher(via, "sb:test:publisher")
+    listener = redis.pubsub()
+    await listener.subscribe("sb:test:publisher")
+    got: list[bytes] = []
+
+    async def until(n: int) -> None:
+        for _ in range(300):
+            msg = await listener.get_message(ignore_subscribe_messages=True, timeout=0.02)
+            if msg is not None:
+                got.append(msg["data"])
+            if len(got) >= n:
+                return
+        raise AssertionError(f"{len(got)} of {n} arrived: {got}")
+
+    publisher.start()
+    try:
+        for _ in range(100):
+            if publisher._conn is not None:
+                break
+            await asyncio.sleep(0.02)
+        publisher.send([b"1", b"2"], 1000)
+        await until(2)
+        proxy.cut()
+        publisher.send([b"3"], 1000)  # written into a dead connection, or held back
+        await asyncio.sleep(0.2)
+        publisher.send([b"4"], 1000)
+        proxy.restore()
+        await until(4)
+        await publisher.stop(2.0)
+    finally:
+        proxy.restore()
+        await proxy.stop()
+        await listener.aclose()
+        await via.aclose()
+    assert got == [b"1", b"2", b"3", b"4"]
+    assert publisher.backlog == 0
