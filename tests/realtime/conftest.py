@@ -243,3 +243,14 @@ async def start_chat(v: Client, dept: int, text: str = "Hello", client_id: str =
     await v.expect("ack", client_id=client_id)
     cid: int = started["conversation_id"]
     return cid
+
+
+async def accepted_chat(clients: Clients, org: Org, visitor_web: Web, agent_web: Web,
+                        text: str) -> tuple[Client, Client, int]:
+    """A visitor's chat (first message ``text``) accepted by Ana: (visitor, Ana, its id)."""
+    v = await clients.visitor(visitor_web)
+    cid = await start_chat(v, org.dept, text)
+    ana = await clients.staff(agent_web, "ana@x.test")
+    await ana.send(type="accept", conversation_id=cid)
+    await v.expect("assigned")
+    return v, ana, cid

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from desk.db import SessionMaker
 from desk.models import Site
-from tests.realtime.conftest import Clients, Org, WebFactory, start_chat
+from tests.realtime.conftest import Clients, Org, WebFactory, accepted_chat, start_chat
 
 
 async def test_visitor_agent_chat_with_acks_idempotency_and_typing(
@@ -109,11 +109,7 @@ async def test_a_burst_of_frames_is_handled_in_the_order_sent(
     """Frames taken as they are read and frames left to the socket's task (while a message is
     being stored) keep the order they were sent in: acks, seqs, errors and the agent's view."""
     [w] = await web(1)
-    v = await clients.visitor(w)
-    cid = await start_chat(v, org.dept, "First")
-    ana = await clients.staff(w, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, w, w, "First")
     await ana.expect("message", seq=1)
     sent = []
     for i in range(20):

@@ -24,8 +24,8 @@ from tests.realtime.conftest import (
     Clients,
     Org,
     WebFactory,
+    accepted_chat,
     api,
-    start_chat,
     update_row,
 )
 from tests.support.processes import web_env
@@ -101,11 +101,7 @@ async def test_visitor_transcript_is_mailed_without_notes(
         web: WebFactory, clients: Clients, org: Org, settings: Settings,
         smtp_sink: Sink, tmp_path: Path) -> None:  # noqa: F811
     [w] = await web(1)
-    v = await clients.visitor(w)
-    cid = await start_chat(v, org.dept, "Where is my parcel?")
-    ana = await clients.staff(w, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, w, w, "Where is my parcel?")
     await ana.send(type="message", conversation_id=cid, client_id="n", text="NOTE-1",
                    internal=True)
     await ana.send(type="message", conversation_id=cid, client_id="p", text="On its way.")

@@ -19,7 +19,15 @@ from websockets.exceptions import ConnectionClosed
 from desk.db import SessionMaker
 from desk.models import Agent
 from routing import keys
-from tests.realtime.conftest import Client, Clients, Org, WebFactory, start_chat, update_row
+from tests.realtime.conftest import (
+    Client,
+    Clients,
+    Org,
+    WebFactory,
+    accepted_chat,
+    start_chat,
+    update_row,
+)
 
 
 class CuttableProxy:
@@ -95,11 +103,7 @@ async def test_node_cut_off_from_redis_for_5s_loses_and_doubles_nothing(
     db = urlsplit(redis_url).path
     [a] = await web(1, redis_url=f"redis://127.0.0.1:{proxy.port}{db}")
     [b] = await web(1)
-    v = await clients.visitor(a)
-    cid = await start_chat(v, org.dept, "start")
-    ana = await clients.staff(b, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, a, b, "start")
 
     # Both sides write at ~7 msg/s for ~9 s; process A loses Redis from ~2 s to ~7 s.
     n, every = 60, 0.15
