@@ -37,6 +37,7 @@ from realtime.chat import Chat, command_error
 from realtime.connection import Connection
 from realtime.errors import CLOSE_INTERNAL, CommandError
 from realtime.session import (
+    Action,
     Authenticate,
     CloseSocket,
     Execute,
@@ -199,7 +200,17 @@ class WsEndpoint:
         done) while the task or a message taken here is still busy."""
         if serving.busy or serving.inflight is not None or conn.closed:
             return False
-        actions = conn.session.receive(text, asyncio.get_running_loop().time())
+        try:
+            self._take(chat, conn, serving, proto,
+                       conn.session.receive(text, asyncio.get_running_loop().time()))
+        except Exception:  # as when the socket's task fails: logged, the socket closed
+            log.exception("ws %s frame failed", self.role)
+            conn.close_after_drain(CLOSE_INTERNAL, "internal error")
+        return True
+
+    @staticmethod
+    def _take(chat: Chat, conn: Connection, serving: _Serving, proto: Any,
+              actions: list[Action]) -> None:
         for i, action in enumerate(actions):
             match action:
                 case SendAction(frame):
@@ -215,18 +226,17 @@ class WsEndpoint:
                     if fut is None:
                         proto.queue.put_nowait({"type": "websocket.receive",
                                                 INLINE_REST: actions[i:]})
-                        return True
+                        return
                     serving.inflight = fut
                     fut.add_done_callback(functools.partial(_inline_done, serving, conn))
                     if actions[i + 1:]:
                         proto.queue.put_nowait({"type": "websocket.receive",
                                                 INLINE_REST: actions[i + 1:]})
-                    return True
+                    return
                 case _:
                     proto.queue.put_nowait({"type": "websocket.receive",
                                             INLINE_REST: actions[i:]})
-                    return True
-        return True
+                    return
 
     @staticmethod
     def _auth_deadline(conn: Connection) -> None:
