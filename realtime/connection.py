@@ -98,11 +98,10 @@ class Connection:
             # Nothing queued ahead: a frame goes out now, without a drainer task (the common
             # case, a socket keeping up). The cursor is applied here as the drainer would.
             if isinstance(item, StoredMessage):
-                verdict = self.session.on_message(item.conversation_id, item.seq,
-                                                  item.visibility, item.whisper_to)
-                if verdict is Verdict.SKIP or verdict is Verdict.DROP:
+                after = self._through_cursor(item)
+                if after is None:
                     return
-                item = item.text if verdict is Verdict.DELIVER else CatchUp(item.conversation_id)
+                item = after
             if isinstance(item, str) and self._send_now(item):
                 return
         if self.outbox is None:
@@ -146,10 +145,13 @@ class Connection:
         try:
             while self.outbox and not self.closed:
                 item = self.outbox.popleft()
+                if isinstance(item, StoredMessage):
+                    after = self._through_cursor(item)
+                    if after is None:
+                        continue
+                    item = after
                 if isinstance(item, str):
                     await self._send(item)
-                elif isinstance(item, StoredMessage):
-                    await self._deliver(item)
                 elif isinstance(item, CatchUp):
                     await self._catch_up(item)
                 else:
@@ -164,14 +166,17 @@ class Connection:
             if not self.outbox:
                 self.outbox = None
 
-    async def _deliver(self, msg: StoredMessage) -> None:
+    def _through_cursor(self, msg: StoredMessage) -> str | CatchUp | None:
+        """What a stored message comes to for this socket, its cursor advanced: the frame to
+        send, a catch-up (it is ahead of the cursor) or nothing (seen, or not for this viewer)."""
         verdict = self.session.on_message(msg.conversation_id, msg.seq, msg.visibility,
                                           msg.whisper_to)
         if verdict is Verdict.DELIVER:
-            await self._send(msg.text)
-        elif verdict is Verdict.GAP:
+            return msg.text
+        if verdict is Verdict.GAP:
             # Stored before published, so the records hold this one and any before it.
-            await self._catch_up(CatchUp(msg.conversation_id))
+            return CatchUp(msg.conversation_id)
+        return None
 
     async def _catch_up(self, item: CatchUp) -> None:
         session = self.session
