@@ -35,7 +35,7 @@ from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Base, Conversation, InboundMail, Message
 from desk.settings import Settings
 from ingest import jobs
-from ingest.poller import MailboxPoller, PollerConfig, make_acknowledger
+from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
 from routing.router import Router
 from tests.ingest.dovecot import Dovecot, free_port
@@ -103,14 +103,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         async def ack(_: Imported) -> None:
             return None
 
-        poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
-                               route=route, acknowledge=ack,
-                               config=PollerConfig(batch_size=200))
-        stop = asyncio.Event()
-        started = time.perf_counter()
-        task = asyncio.create_task(poller.run(stop))
-        await asyncio.wait_for(poller.synced.wait(), 120)
-        backlog_s = time.perf_counter() - started
+        stop, task, backlog_s = await _synced_poller(box_id, sm, redis, settings, route, ack)
         # Phase 2: live deliveries while the poller sits in IDLE.
         delivered: dict[str, float] = {}
         for i in range(args.live):
@@ -171,18 +164,27 @@ async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: rando
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
+    stop, task, elapsed = await _synced_poller(box_id, sm, redis, settings, router.enqueue_many,
+                                               make_acknowledger(redis, enqueue))
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    queue.connection.close()
+    return elapsed
+
+
+async def _synced_poller(box_id: int, sm: SessionMaker, redis: aioredis.Redis,
+                         settings: Settings, route: RouteTickets, acknowledge: Acknowledge
+                         ) -> tuple[asyncio.Event, asyncio.Task[None], float]:
+    """A poller on the mailbox, running until ``stop`` is set, once it has imported what the
+    mailbox held: (stop, its task, seconds the first sync took)."""
     poller = MailboxPoller(mailbox_id=box_id, sm=sm, redis=redis, settings=settings,
-                           route=router.enqueue_many, acknowledge=make_acknowledger(redis, enqueue),
+                           route=route, acknowledge=acknowledge,
                            config=PollerConfig(batch_size=200))
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(poller.run(stop))
     await asyncio.wait_for(poller.synced.wait(), 120)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    queue.connection.close()
-    return elapsed
+    return stop, task, time.perf_counter() - started
 
 
 async def _wait_redis(redis: aioredis.Redis) -> None:
