@@ -35,7 +35,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ import httpx
 import orjson
 
 from bench.wsload import WsClient, connect
+from desk.embedded import free_port
+from tests.support.redis_server import PrivateRedis
 
 PASSWORD = "bench password 123"
 SHOP = "http://shop.bench"
@@ -56,13 +57,6 @@ SITE_KEY = "site_bench"
 SECRET = "b" * 40
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def raise_nofile() -> int:
@@ -436,24 +430,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        redis_port = free_port()
-        procs.append(subprocess.Popen(  # noqa: ASYNC220 - start-up, before any load
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL))
-        async with Database(args, tmp) as db:
-            try:
-                return await measure(args, db, tmp, redis_port, procs)
-            finally:
-                stop(procs)  # before the database is dropped
+        with PrivateRedis() as redis_server:
+            async with Database(args, tmp) as db:
+                try:
+                    return await measure(args, db, tmp, redis_server, procs)
+                finally:
+                    stop(procs)  # before the database is dropped
     finally:
-        stop(procs)
         if os.environ.get("BENCH_KEEP"):
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_port: int,
+async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_server: PrivateRedis,
                   procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
     wall0 = time.perf_counter()
     chats = await seed(db.url, args.agents, args.pairs)
@@ -468,9 +458,9 @@ async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_port:
                "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE,
                "SWITCHBOARD_LOG_LEVEL": "warning",
                "SWITCHBOARD_LOGIN_ATTEMPTS_PER_MIN": "10000",
-               "DATABASE_URL": db.url, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+               "DATABASE_URL": db.url, "REDIS_URL": redis_server.url()}
         procs.append(start_web(env, tmp / f"w{i}.log"))
-    web_a, web_b = procs[1], procs[2]
+    web_a, web_b = procs
     a, b = (f"http://127.0.0.1:{p}" for p in ports)
     await asyncio.gather(wait_ready(a, web_a), wait_ready(b, web_b))
     stats = Stats()
@@ -487,7 +477,7 @@ async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_port:
     for rate in ladder:
         if failures >= 2 and rate != args.rate:
             continue
-        parts = {"web_a": [web_a.pid], "web_b": [web_b.pid], "redis": [procs[0].pid],
+        parts = {"web_a": [web_a.pid], "web_b": [web_b.pid], "redis": [redis_server.pid],
                  "db": db.backends()}
         cpu0 = {k: cpu_s(v) for k, v in parts.items()}
         gen0 = time.process_time()

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -38,8 +37,9 @@ from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
 from routing.router import Router
-from tests.ingest.dovecot import Dovecot, free_port
+from tests.ingest.dovecot import Dovecot
 from tests.support.mailboxes import add_mailbox
+from tests.support.redis_server import PrivateRedis
 
 SIZES = ((0.70, 2_000), (0.25, 20_000), (0.05, 200_000))
 
@@ -67,13 +67,10 @@ def pick_size(rng: random.Random) -> int:
 async def main(args: argparse.Namespace) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="sb-bench-ingest-"))
     dovecot = Dovecot()
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(  # noqa: ASYNC220 - a one-off start before the timed part
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis_server = PrivateRedis()
     rng = random.Random(5)
     try:
+        redis_server.start()
         dovecot.start()
         for i in range(args.backlog):
             dovecot.deliver(make_mail(i, pick_size(rng), "b"))
@@ -81,7 +78,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "SWITCHBOARD_MODE": "test", "SWITCHBOARD_SECRET_KEY": "bench-" + "x" * 40,
             "SWITCHBOARD_DATA_DIR": str(root / "data"),
             "DATABASE_URL": f"sqlite+aiosqlite:///{root / 'bench.db'}",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "REDIS_URL": redis_server.url(),
         })
         engine = make_engine(settings)
         async with engine.begin() as conn:
@@ -90,7 +87,6 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         box_id = await add_mailbox(sm, port=dovecot.port, user=dovecot.user,
                                    password=dovecot.password)
         redis = aioredis.Redis.from_url(settings.redis_url or "")
-        await _wait_redis(redis)
         routed_at: dict[int, float] = {}
         expected = args.backlog + args.live + args.routed
         all_routed = asyncio.Event()
@@ -142,8 +138,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         }
     finally:
         dovecot.cleanup()
-        redis_proc.terminate()
-        redis_proc.wait()
+        redis_server.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -185,15 +180,6 @@ async def _synced_poller(box_id: int, sm: SessionMaker, redis: aioredis.Redis,
     task = asyncio.create_task(poller.run(stop))
     await asyncio.wait_for(poller.synced.wait(), 120)
     return stop, task, time.perf_counter() - started
-
-
-async def _wait_redis(redis: aioredis.Redis) -> None:
-    for _ in range(100):
-        with contextlib.suppress(Exception):
-            await redis.ping()
-            return
-        await asyncio.sleep(0.05)
-    raise RuntimeError("private redis-server did not start")
 
 
 if __name__ == "__main__":

@@ -28,94 +28,20 @@ import gc
 import multiprocessing
 import os
 import random
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 import redis.asyncio as aioredis
 
 from routing import keys
 from routing.policy import AgentView, Item, Policy, decide
 from routing.store import ClaimRequest, Store
+from tests.support.redis_server import PrivateRedis
 
 GROUP = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free loopback port, in a temporary directory."""
-
-    def __init__(self, binary: str = "/usr/bin/redis-server") -> None:
-        self.binary = binary if Path(binary).exists() else (shutil.which("redis-server") or binary)
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="sb-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no", "--loglevel",
-             "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        try:
-            for _ in range(500):
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    time.sleep(0.01)
-            raise RuntimeError("private redis-server did not start")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def restart(self) -> None:
-        """Kill and start again on the same port: every key is gone (no persistence)."""
-        self.stop()
-        self.start()
-
-    def cpu_seconds(self) -> float:
-        client = redis.Redis(port=self.port)
-        try:
-            info: Any = client.info("cpu")
-            return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> PrivateRedis:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)
@@ -329,11 +255,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     capacity = -(-conversations // args.agents)
     agent_ids = list(range(1, args.agents + 1))
     with PrivateRedis() as server:
-        asyncio.run(seed(server.url, args.agents, capacity, conversations))
+        asyncio.run(seed(server.url(), args.agents, capacity, conversations))
         ids = list(range(1, conversations + 1))
         start_at = time.time() + 2.0  # after the spawned processes have imported
         plans = [
-            WorkerPlan(server.url, agent_ids, ids[p::args.procs], args.concurrency,
+            WorkerPlan(server.url(), agent_ids, ids[p::args.procs], args.concurrency,
                        args.rate / args.procs, args.dup_every, args.top, seed=p,
                        start_at=start_at, tick_s=args.tick_ms / 1000)
             for p in range(args.procs)
@@ -347,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cpu = server.cpu_seconds() - cpu0
         elapsed = max(r.ended for r in results) - min(r.began for r in results)
         doubles, violations, assigned = asyncio.run(
-            audit(server.url, results, args.agents, capacity))
+            audit(server.url(), results, args.agents, capacity))
     lat = [x for r in results for x in r.latencies_ms]
     statuses: Counter[str] = Counter()
     for r in results:

@@ -52,25 +52,39 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -
     raise SettingsError("embedded redis-server did not answer within 10 s")
 
 
-@contextlib.contextmanager
-def embedded_redis(data_dir: Path) -> Iterator[str]:
-    """Start a private redis-server; yields its URL; stops it on exit."""
-    workdir = data_dir / "redis"
+def start_redis_server(binary: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A redis-server on a loopback ``port`` that keeps nothing on disk, answering once this
+    returns. Also what the tests and benches start their private servers with."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+        [binary, "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no", "--dir", str(workdir),
          "--logfile", str(workdir / "redis.log"), "--protected-mode", "yes"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for(port, proc)
+    except SettingsError:
+        stop_redis_server(proc)
+        raise
+    return proc
+
+
+def stop_redis_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[str]:
+    """Start a private redis-server; yields its URL; stops it on exit."""
+    port = free_port()
+    proc = start_redis_server(redis_server_binary(), port, data_dir / "redis")
+    try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_redis_server(proc)

@@ -13,7 +13,6 @@ import concurrent.futures
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,11 +27,12 @@ import redis
 from sqlalchemy import update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.embedded import free_port
 from desk.models import Base, Site
 from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
+from tests.support.redis_server import PrivateRedis
 
-REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_DB = int(os.environ.get("SWITCHBOARD_TEST_REDIS_DB", "14"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,13 +48,6 @@ WEB = ("-c", "import os; from desk.settings import Settings; "
 def in_thread(func: Callable[..., T], *args: Any) -> T:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(func, *args).result()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -188,33 +181,14 @@ else:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     """A private redis-server for the browser tests.
 
     Pub/sub channels are server-wide (not per DB index), so a shared server would let other
     suites' hub traffic reach these processes; a private one keeps the e2e run self-contained.
     """
-    port = free_port()
-    work = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/{REDIS_DB}"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with PrivateRedis() as server:
+        yield server.url(REDIS_DB)
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
+from desk.embedded import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 USER = "support"
 PASSWORD = "imap-test-password"
@@ -69,12 +71,6 @@ service stats {{
   }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Dovecot:

@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from bench.router import PrivateRedis
 from desk.db import SessionMaker
 from desk.settings import Settings
 from routing import events, keys
@@ -19,6 +18,7 @@ from routing.policy import Item
 from routing.router import Router
 from routing.store import AgentLive, Store
 from tests.routing.conftest import Clock, Desk, online, seed_agent
+from tests.support.redis_server import PrivateRedis
 
 
 @pytest.fixture
@@ -32,9 +32,9 @@ async def test_restart_rebuilds_queues_loads_and_offers(
         desk: Desk, clock: Clock) -> None:
     # As in production: commands retried over reconnects (every routing script is safe to
     # resend: a repeated claim/accept/release finds the state already changed and refuses).
-    client = aioredis.Redis.from_url(private_redis.url,
+    client = aioredis.Redis.from_url(private_redis.url(),
                                      retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 5))
-    router = Router(settings.with_(redis_url=private_redis.url), client, sessions, clock=clock)
+    router = Router(settings.with_(redis_url=private_redis.url()), client, sessions, clock=clock)
     await router.rebuild()
     g = await desk.group(offer_timeout_s=30)
     ana, bob = await desk.agent([g], chats=1), await desk.agent([g], chats=2)
@@ -74,8 +74,7 @@ async def test_restart_rebuilds_queues_loads_and_offers(
 async def test_events_stay_within_their_database(
         private_redis: PrivateRedis, settings: Settings, sessions: SessionMaker) -> None:
     # Pub/sub is server-wide: a rebuild in one database must not reach another's listeners.
-    clients = [aioredis.Redis.from_url(private_redis.url.rsplit("/", 1)[0] + f"/{db}")
-               for db in (0, 1)]
+    clients = [aioredis.Redis.from_url(private_redis.url(db)) for db in (0, 1)]
     routers = [Router(settings, c, sessions) for c in clients]
     assert routers[0].events_channel != routers[1].events_channel
     pubsub = clients[0].pubsub(ignore_subscribe_messages=True)
@@ -97,7 +96,7 @@ async def test_store_after_script_flush_with_any_client(
         private_redis: PrivateRedis, options: dict[str, Any]) -> None:
     # The hot paths talk RESP on a pooled connection themselves: every reply shape must parse,
     # and a script Redis forgot (SCRIPT FLUSH, restart) is loaded again and the call resent.
-    client = aioredis.Redis.from_url(private_redis.url, **options)
+    client = aioredis.Redis.from_url(private_redis.url(), **options)
     await client.flushdb()
     await client.set(keys.epoch(), "test")
     store = Store(client)
