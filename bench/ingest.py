@@ -37,7 +37,7 @@ from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
 from routing.router import Router
-from tests.ingest.dovecot import Dovecot
+from tests.support.dovecot import Dovecot
 from tests.support.mailboxes import add_mailbox
 from tests.support.redis_server import PrivateRedis
 

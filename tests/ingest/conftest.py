@@ -17,9 +17,9 @@ from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.embedded import free_port
 from desk.models import Base
 from desk.settings import Settings
-from tests.ingest.dovecot import DOVECOT, Dovecot
 from tests.ingest.procs import Processes
 from tests.support.databases import truncate_all
+from tests.support.dovecot import DOVECOT, Dovecot
 from tests.support.mailboxes import add_mailbox
 
 

@@ -23,9 +23,9 @@ from routing import keys
 from routing.router import SWEEP_S, Router
 from tests.ingest import procs
 from tests.ingest.conftest import Records
-from tests.ingest.dovecot import Dovecot
 from tests.ingest.harness import count, eventually
 from tests.ingest.procs import Processes
+from tests.support.dovecot import Dovecot
 
 N = 300
 REPLY_EVERY = 10  # every 10th mail answers the one before it (same sender): the join path

@@ -22,8 +22,8 @@ from ingest.mime import Limits
 from ingest.poller import PollerConfig
 from tests.ingest import corpus
 from tests.ingest.conftest import Records
-from tests.ingest.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, inbound, messages, running
+from tests.support.dovecot import Dovecot
 
 
 async def test_new_mail_becomes_routed_ticket_and_is_seen(

@@ -19,8 +19,8 @@ from desk.models import Attachment, Message
 from ingest.mime import parse, resolve_cids, sanitize_html
 from tests.ingest import corpus
 from tests.ingest.conftest import Records
-from tests.ingest.dovecot import Dovecot
 from tests.ingest.harness import eventually, running
+from tests.support.dovecot import Dovecot
 
 PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40).decode()
 
