@@ -49,6 +49,7 @@ import orjson
 from bench.wsload import WsClient, connect
 from desk.embedded import free_port
 from tests.support.redis_server import PrivateRedis
+from tests.support.stats import percentile
 
 PASSWORD = "bench password 123"
 SHOP = "http://shop.bench"
@@ -340,22 +341,16 @@ async def run_rate(pairs: list[Pair], rate: float, seconds: float, tag: str,
         gc.enable()
     refused = stats.refused - refused0
     acked_ids = [c for c in ids if c in stats.acked]
-    lat = sorted((stats.received[c] - due[k]) * 1000 for k, c in enumerate(ids)
-                 if c in stats.received)
-    ack_lat = sorted((stats.acked[c] - due[k]) * 1000 for k, c in enumerate(ids)
-                     if c in stats.acked)
+    lat = [(stats.received[c] - due[k]) * 1000 for k, c in enumerate(ids)
+           if c in stats.received]
+    ack_lat = [(stats.acked[c] - due[k]) * 1000 for k, c in enumerate(ids) if c in stats.acked]
     return {"rate": rate, "sent": total, "acked": len(acked_ids), "refused": refused,
-            "ack_p50_ms": round(pct(ack_lat, 0.5), 2), "ack_p99_ms": round(pct(ack_lat, 0.99), 2),
+            "ack_p50_ms": round(percentile(ack_lat, 0.5), 2),
+            "ack_p99_ms": round(percentile(ack_lat, 0.99), 2),
             "unacked": total - len(acked_ids) - refused,
             "lost": sum(1 for c in acked_ids if c not in stats.received),
-            "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2),
-            "max_ms": round(lat[-1], 2) if lat else None}
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("inf")
-    return values[min(len(values) - 1, int(q * len(values)))]
+            "p50_ms": round(percentile(lat, 0.5), 2), "p99_ms": round(percentile(lat, 0.99), 2),
+            "max_ms": round(max(lat), 2) if lat else None}
 
 
 async def idle_sockets(base: str, port: int, pid: int, count: int,

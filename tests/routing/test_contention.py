@@ -8,8 +8,8 @@ import random
 
 import redis.asyncio as aioredis
 
-from bench.router import GROUP, WorkerPlan, audit, run_worker, seed
 from routing import keys
+from tests.support.claims import GROUP, WorkerPlan, audit, run_worker, seed
 
 PROCS = 4
 AGENTS = 40
