@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
-from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.db import SessionMaker
 from desk.models import (
     Agent,
     AgentGroup,
     AgentSkill,
-    Base,
     Conversation,
     Department,
     Group,
@@ -56,25 +54,14 @@ class Clock:
 
 
 @pytest.fixture
-async def sessions(settings: Settings) -> AsyncIterator[SessionMaker]:
-    engine = make_engine(settings)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-        for table in reversed(Base.metadata.sorted_tables):
-            await conn.execute(table.delete())
-    yield make_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-async def router(settings: Settings, redis: aioredis.Redis, sessions: SessionMaker,
+async def router(settings: Settings, redis: aioredis.Redis, sm: SessionMaker,
                  clock: Clock) -> Router:
-    r = Router(settings.with_(presence_ttl_s=30, presence_grace_s=10), redis, sessions,
+    r = Router(settings.with_(presence_ttl_s=30, presence_grace_s=10), redis, sm,
                clock=clock)
     await r.rebuild()
     return r
@@ -137,8 +124,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(sessions: SessionMaker) -> Desk:
-    return Desk(sessions)
+def desk(sm: SessionMaker) -> Desk:
+    return Desk(sm)
 
 
 async def online(router: Router, agent_id: int, groups: list[int]) -> None:

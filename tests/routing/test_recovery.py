@@ -28,13 +28,13 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 async def test_restart_rebuilds_queues_loads_and_offers(
-        private_redis: PrivateRedis, settings: Settings, sessions: SessionMaker,
+        private_redis: PrivateRedis, settings: Settings, sm: SessionMaker,
         desk: Desk, clock: Clock) -> None:
     # As in production: commands retried over reconnects (every routing script is safe to
     # resend: a repeated claim/accept/release finds the state already changed and refuses).
     client = aioredis.Redis.from_url(private_redis.url(),
                                      retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 5))
-    router = Router(settings.with_(redis_url=private_redis.url()), client, sessions, clock=clock)
+    router = Router(settings.with_(redis_url=private_redis.url()), client, sm, clock=clock)
     await router.rebuild()
     g = await desk.group(offer_timeout_s=30)
     ana, bob = await desk.agent([g], chats=1), await desk.agent([g], chats=2)
@@ -72,10 +72,10 @@ async def test_restart_rebuilds_queues_loads_and_offers(
 
 
 async def test_events_stay_within_their_database(
-        private_redis: PrivateRedis, settings: Settings, sessions: SessionMaker) -> None:
+        private_redis: PrivateRedis, settings: Settings, sm: SessionMaker) -> None:
     # Pub/sub is server-wide: a rebuild in one database must not reach another's listeners.
     clients = [aioredis.Redis.from_url(private_redis.url(db)) for db in (0, 1)]
-    routers = [Router(settings, c, sessions) for c in clients]
+    routers = [Router(settings, c, sm) for c in clients]
     assert routers[0].events_channel != routers[1].events_channel
     pubsub = clients[0].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(routers[0].events_channel)
