@@ -42,12 +42,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 
 from bench.wsload import WsClient, connect
 from desk.embedded import free_port
+from tests.support.databases import PostgresServer, drop_database
 from tests.support.redis_server import PrivateRedis
 from tests.support.stats import percentile
 
@@ -394,30 +394,20 @@ class Database:
 
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         self.sqlite = args.sqlite
-        self.admin = args.pg
-        self.name = f"bench_hub_{secrets.token_hex(4)}"
-        self.url = (f"sqlite+aiosqlite:///{tmp / 'bench.db'}" if self.sqlite else
-                    f"postgresql+asyncpg://{args.pg.split('://', 1)[1]}/{self.name}")
+        self.server = PostgresServer(args.pg)
+        self.url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
 
     async def __aenter__(self) -> Database:
         if not self.sqlite:
-            conn = await asyncpg.connect(f"{self.admin}/postgres")
-            try:
-                await conn.execute(f'CREATE DATABASE "{self.name}"')
-            finally:
-                await conn.close()
+            self.url = await asyncio.to_thread(self.server.create_database, "bench_hub")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if not self.sqlite:
-            conn = await asyncpg.connect(f"{self.admin}/postgres")
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await asyncio.to_thread(drop_database, self.server, self.url)
 
     def backends(self) -> list[int]:
-        return [] if self.sqlite else pg_backends(self.name)
+        return [] if self.sqlite else pg_backends(self.url.rsplit("/", 1)[1])
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import Base, Conversation, InboundMail, Message
+from desk.models import Conversation, InboundMail, Message
+from desk.schema import create_all
 from desk.settings import Settings
 from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
@@ -82,8 +83,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "REDIS_URL": redis_server.url(),
         })
         engine = make_engine(settings)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await create_all(engine)
         sm = make_sessionmaker(engine)
         box_id = await add_mailbox(sm, port=dovecot.port, user=dovecot.user,
                                    password=dovecot.password)

@@ -15,7 +15,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.embedded import free_port
-from desk.models import Base
+from desk.schema import create_all
 from desk.settings import Settings
 from tests.ingest.procs import Processes
 from tests.support.databases import truncate_all
@@ -80,8 +80,7 @@ async def records(settings: Settings, tmp_path: Path) -> AsyncIterator[Records]:
     if sqlite:
         settings = settings.with_(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}")
     engine = make_engine(settings)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await create_all(engine)
     yield Records(settings, make_sessionmaker(engine))
     if not sqlite:
         await truncate_all(engine)

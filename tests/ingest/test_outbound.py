@@ -11,7 +11,8 @@ from redis import Redis
 from sqlalchemy import select
 
 from desk.db import make_engine, make_sessionmaker
-from desk.models import Base, Contact, Conversation, Department, Message, OutboundMail
+from desk.models import Contact, Conversation, Department, Message, OutboundMail
+from desk.schema import create_all
 from desk.settings import Settings
 from ingest import jobs, outbound, worker
 from ingest.compose import is_own_message_id
@@ -21,8 +22,7 @@ from tests.ingest.conftest import Sink
 def _setup(settings: Settings, subject: str = "Hi\r\nBcc: victim@example.com") -> int:
     async def go() -> int:
         engine = make_engine(settings)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await create_all(engine)
         sm = make_sessionmaker(engine)
         async with sm() as s:
             dept = Department(name="Sales", email_address="sales@desk.example")

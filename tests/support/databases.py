@@ -1,4 +1,4 @@
-"""Create and drop throwaway PostgreSQL databases for a test session."""
+"""Create and drop throwaway PostgreSQL databases for a test session or a bench run."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ class PostgresServer:
     def from_env(cls) -> PostgresServer:
         return cls(os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432"))
 
-    def create_database(self) -> str:
-        name = f"sbtest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    def create_database(self, prefix: str = "sbtest") -> str:
+        """A new empty database; its SQLAlchemy URL (asyncpg)."""
+        name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         asyncio.run(_execute(self.url + "/postgres", f'CREATE DATABASE "{name}"'))
         return self.url.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
 
