@@ -48,6 +48,7 @@ import orjson
 from bench.wsload import WsClient, connect
 from desk.embedded import free_port
 from tests.support.databases import PostgresServer, drop_database
+from tests.support.processes import ROOT, child_env
 from tests.support.redis_server import PrivateRedis
 from tests.support.stats import percentile
 
@@ -56,7 +57,6 @@ SHOP = "http://shop.bench"
 CONSOLE = "http://console.bench"
 SITE_KEY = "site_bench"
 SECRET = "b" * 40
-ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -147,8 +147,8 @@ def start_web(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     code = ("import os; from desk.settings import Settings; from realtime.server import serve; "
             "serve(Settings.from_env(os.environ))")
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen([sys.executable, "-c", code], env=child_env(env), cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -433,11 +433,8 @@ async def measure(args: argparse.Namespace, db: Database, tmp: Path, redis_serve
     wall0 = time.perf_counter()
     chats = await seed(db.url, args.agents, args.pairs)
     ports = [free_port(), free_port()]
-    base_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL",
-                                                                   "REDIS_URL"}}
     for i, port in enumerate(ports):
-        env = {**base_env, "SWITCHBOARD_MODE": "test",
+        env = {"SWITCHBOARD_MODE": "test",
                "SWITCHBOARD_SECRET_KEY": "b" * 40,
                "SWITCHBOARD_DATA_DIR": str(tmp / f"w{i}"),
                "SWITCHBOARD_PORT": str(port), "SWITCHBOARD_CONSOLE_ORIGINS": CONSOLE,

@@ -31,6 +31,7 @@ from desk.embedded import free_port
 from desk.models import Base, Site
 from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
+from tests.support.processes import ROOT
 from tests.support.redis_server import PrivateRedis
 
 REDIS_DB = int(os.environ.get("SWITCHBOARD_TEST_REDIS_DB", "14"))
@@ -39,7 +40,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 WEB = ("-c", "import os; from desk.settings import Settings; "
        "from realtime.server import serve; serve(Settings.from_env(os.environ))")

@@ -18,13 +18,11 @@ import time
 from pathlib import Path
 
 from desk.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import ROOT, child_env
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-    env.update({
+    return child_env({
         "SWITCHBOARD_MODE": settings.mode,
         "SWITCHBOARD_SECRET_KEY": settings.secret_key,
         "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
@@ -35,7 +33,6 @@ def env_for(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "",
         "PYTHONPATH": str(ROOT),
     })
-    return env
 
 
 def log_path(settings: Settings) -> Path:

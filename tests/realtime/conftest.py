@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,22 +20,13 @@ from desk.auth import hash_password
 from desk.db import SessionMaker
 from desk.models import Agent, AgentGroup, Department, Group, Site
 from desk.settings import Settings
-from tests.support.processes import stop, wait_http, web_env
+from tests.support.processes import python_module, stop, wait_http, web_env
 
 SHOP = "http://shop.test"
 CONSOLE = "http://console.test"
 PASSWORD = "correct horse battery"
 SITE_KEY = "site_rt"
 WEBPROC = "tests.realtime.webproc"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def python_module(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}}
-    with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", module], env={**base, **env}, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @dataclass

@@ -7,7 +7,6 @@ The web process enqueues the ingest jobs by name (realtime never imports ingest)
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -20,7 +19,6 @@ from desk.models import Contact, Department
 from desk.settings import Settings
 from tests.ingest.conftest import Sink, smtp_sink  # noqa: F401  (the sink fixture, reused)
 from tests.realtime.conftest import (
-    ROOT,
     Clients,
     Org,
     WebFactory,
@@ -28,7 +26,7 @@ from tests.realtime.conftest import (
     api,
     update_row,
 )
-from tests.support.processes import web_env
+from tests.support.processes import ROOT, child_env, web_env
 
 
 def _mails(sink: Sink) -> list[EmailMessage]:
@@ -56,10 +54,8 @@ async def _work(settings: Settings, sink: Sink, tmp_path: Path) -> None:
     """One burst of the real worker (RQ wants a main thread: a process of its own)."""
     env = {**web_env(tmp_path / "worker", settings.database_url, settings.redis_url),
            "SWITCHBOARD_SMTP_HOST": "127.0.0.1", "SWITCHBOARD_SMTP_PORT": str(sink.port)}
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WORKER,
-                                                env={**base, **env}, cwd=ROOT)
+                                                env=child_env(env), cwd=ROOT)
     assert await asyncio.wait_for(proc.wait(), 60) == 0
 
 

@@ -17,15 +17,27 @@ from desk.embedded import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def switchboard(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``python -m desk.cli ARGS`` with exactly ``env`` added to a clean environment."""
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` over this environment without any Switchboard setting: a child process sees
+    exactly the settings it is given, whatever the shell running the tests exported."""
     base = {k: v for k, v in os.environ.items()
             if not k.startswith("SWITCHBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}}
+    return {**base, **env}
+
+
+def python_module(module: str, env: Mapping[str, str], log: Path,
+                  *args: str) -> subprocess.Popen[bytes]:
+    """``python -m MODULE ARGS`` in the project root with ``child_env(env)``, output to ``log``."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "desk.cli", *args], env={**base, **env}, cwd=ROOT,
+            [sys.executable, "-m", module, *args], env=child_env(env), cwd=ROOT,
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+
+def switchboard(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m desk.cli ARGS``."""
+    return python_module("desk.cli", env, log, *args)
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0,
