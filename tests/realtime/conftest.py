@@ -235,7 +235,7 @@ async def start_chat(v: Client, dept: int, text: str = "Hello", client_id: str =
 
 
 async def accepted_chat(clients: Clients, org: Org, visitor_web: Web, agent_web: Web,
-                        text: str) -> tuple[Client, Client, int]:
+                        text: str = "Hello") -> tuple[Client, Client, int]:
     """A visitor's chat (first message ``text``) accepted by Ana: (visitor, Ana, its id)."""
     v = await clients.visitor(visitor_web)
     cid = await start_chat(v, org.dept, text)

@@ -60,11 +60,7 @@ async def test_typing_preview_switch_off_leaves_plain_indicator(
         await s.execute(update(Site).values(typing_preview=False))
         await s.commit()
     [w] = await web(1)
-    v = await clients.visitor(w)
-    cid = await start_chat(v, org.dept)
-    ana = await clients.staff(w, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, w, w)
     await v.send(type="typing", conversation_id=cid, draft="my card number is")
     typing = await ana.expect("typing")
     assert typing["draft"] is None and typing["active"] is True
@@ -75,11 +71,7 @@ async def test_typing_preview_switch_off_leaves_plain_indicator(
 async def test_cross_node_chat_and_kill_and_resume(
         web: WebFactory, clients: Clients, org: Org) -> None:
     a, b = await web(2)
-    v = await clients.visitor(a)
-    cid = await start_chat(v, org.dept, "from A")
-    ana = await clients.staff(b, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, a, b, "from A")
     for i in range(5):
         await ana.send(type="message", conversation_id=cid, client_id=f"a{i}", text=f"b{i}")
         await v.send(type="message", conversation_id=cid, client_id=f"vm{i}", text=f"a{i}")

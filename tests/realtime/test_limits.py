@@ -16,6 +16,7 @@ from tests.realtime.conftest import (
     Clients,
     Org,
     WebFactory,
+    accepted_chat,
     login_cookie,
     start_chat,
 )
@@ -63,11 +64,7 @@ async def test_bad_frames_get_errors_and_closes(web: WebFactory, clients: Client
 async def test_flood_is_refused_and_never_fans_out(web: WebFactory, clients: Clients,
                                                    org: Org) -> None:
     [w] = await web(1)
-    v = await clients.visitor(w)
-    cid = await start_chat(v, org.dept)
-    ana = await clients.staff(w, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, w, w)
     for i in range(1000):
         await v.send(type="message", conversation_id=cid, client_id=f"f{i}", text="spam")
     closed = False

@@ -17,6 +17,7 @@ from tests.realtime.conftest import (
     Clients,
     Org,
     WebFactory,
+    accepted_chat,
     api,
     login,
     login_cookie,
@@ -105,11 +106,7 @@ async def test_token_a_cannot_reach_conversation_b(web: WebFactory, clients: Cli
 async def test_whisper_never_reaches_the_visitor(web: WebFactory, clients: Clients,
                                                  org: Org) -> None:
     a, b = await web(2)
-    v = await clients.visitor(a)
-    cid = await start_chat(v, org.dept)
-    ana = await clients.staff(b, "ana@x.test")
-    await ana.send(type="accept", conversation_id=cid)
-    await v.expect("assigned")
+    v, ana, cid = await accepted_chat(clients, org, a, b)
     sam = await clients.staff(a, "sam@x.test", "supervisor")
     await sam.send(type="monitor", conversation_id=cid)
     await sam.expect("done", op="monitor")
