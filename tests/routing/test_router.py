@@ -14,12 +14,17 @@ from routing.router import Router
 from tests.routing.conftest import Clock, Desk, online
 
 
-async def test_offer_accept_and_explain(router: Router, desk: Desk) -> None:
+async def _ana_and_bob(router: Router, desk: Desk) -> tuple[int, int, int]:
+    """A group with a 30 s offer timeout and two agents online in it: (group, Ana, Bob)."""
     g = await desk.group(offer_timeout_s=30)
-    ana = await desk.agent([g])
-    bob = await desk.agent([g])
+    ana, bob = await desk.agent([g]), await desk.agent([g])
     await online(router, ana, [g])
     await online(router, bob, [g])
+    return g, ana, bob
+
+
+async def test_offer_accept_and_explain(router: Router, desk: Desk) -> None:
+    g, ana, bob = await _ana_and_bob(router, desk)
     first = await desk.conversation(g)
     await router.enqueue(first)
     conv = await desk.get(first)
@@ -44,10 +49,7 @@ async def test_offer_accept_and_explain(router: Router, desk: Desk) -> None:
 
 async def test_offer_timeout_moves_to_next_agent(router: Router, desk: Desk,
                                                  clock: Clock) -> None:
-    g = await desk.group(offer_timeout_s=30)
-    ana, bob = await desk.agent([g]), await desk.agent([g])
-    await online(router, ana, [g])
-    await online(router, bob, [g])
+    g, ana, bob = await _ana_and_bob(router, desk)
     c = await desk.conversation(g)
     await router.enqueue(c)
     first = (await router.store.conv(c))
@@ -68,10 +70,7 @@ async def test_offer_timeout_moves_to_next_agent(router: Router, desk: Desk,
 
 
 async def test_decline_skips_the_agent(router: Router, desk: Desk) -> None:
-    g = await desk.group(offer_timeout_s=30)
-    ana, bob = await desk.agent([g]), await desk.agent([g])
-    await online(router, ana, [g])
-    await online(router, bob, [g])
+    g, ana, bob = await _ana_and_bob(router, desk)
     c = await desk.conversation(g)
     await router.enqueue(c)
     await router.decline(ana, c)
