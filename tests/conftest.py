@@ -22,6 +22,7 @@ from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.schema import create_all
 from desk.settings import Settings
 from tests.support.databases import PostgresServer, drop_database, truncate_all
+from tests.support.smtp_sink import Sink, running_sink
 
 REDIS_SERVER = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("SWITCHBOARD_TEST_REDIS_DB", "15"))
@@ -61,6 +62,13 @@ def session_database_url(
     else:
         path: Path = tmp_path_factory.mktemp("db") / "switchboard.db"
         yield f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    """A real SMTP server on loopback capturing every message (ingest and realtime tests)."""
+    with running_sink() as sink:
+        yield sink
 
 
 @pytest.fixture

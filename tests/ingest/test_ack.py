@@ -19,10 +19,11 @@ from ingest import jobs, outbound
 from ingest.compose import is_own_message_id
 from ingest.poller import make_acknowledger
 from tests.ingest import corpus, procs
-from tests.ingest.conftest import Records, Sink
+from tests.ingest.conftest import Records
 from tests.ingest.harness import count, eventually, running
 from tests.ingest.procs import Processes
 from tests.support.dovecot import Dovecot
+from tests.support.smtp_sink import Sink
 
 FLOOD = 20
 

@@ -16,7 +16,7 @@ from desk.schema import create_all
 from desk.settings import Settings
 from ingest import jobs, outbound, worker
 from ingest.compose import is_own_message_id
-from tests.ingest.conftest import Sink
+from tests.support.smtp_sink import Sink
 
 
 def _setup(settings: Settings, subject: str = "Hi\r\nBcc: victim@example.com") -> int:

@@ -17,7 +17,6 @@ from desk.conversations import create_conversation
 from desk.db import SessionMaker
 from desk.models import Contact, Department
 from desk.settings import Settings
-from tests.ingest.conftest import Sink, smtp_sink  # noqa: F401  (the sink fixture, reused)
 from tests.realtime.conftest import (
     Clients,
     Org,
@@ -27,6 +26,7 @@ from tests.realtime.conftest import (
     update_row,
 )
 from tests.support.processes import ROOT, child_env, web_env
+from tests.support.smtp_sink import Sink
 
 
 def _mails(sink: Sink) -> list[EmailMessage]:
@@ -61,7 +61,7 @@ async def _work(settings: Settings, sink: Sink, tmp_path: Path) -> None:
 
 async def test_reply_and_closed_notices_on_an_email_ticket(
         web: WebFactory, org: Org, sm: SessionMaker, settings: Settings,
-        smtp_sink: Sink, tmp_path: Path) -> None:  # noqa: F811
+        smtp_sink: Sink, tmp_path: Path) -> None:
     await update_row(sm, Department, org.dept, email_address="support@desk.test")
     async with sm() as s:
         customer = Contact(email="cust@example.org", name="Cust")
@@ -95,7 +95,7 @@ async def test_reply_and_closed_notices_on_an_email_ticket(
 
 async def test_visitor_transcript_is_mailed_without_notes(
         web: WebFactory, clients: Clients, org: Org, settings: Settings,
-        smtp_sink: Sink, tmp_path: Path) -> None:  # noqa: F811
+        smtp_sink: Sink, tmp_path: Path) -> None:
     [w] = await web(1)
     v, ana, cid = await accepted_chat(clients, org, w, w, "Where is my parcel?")
     await ana.send(type="message", conversation_id=cid, client_id="n", text="NOTE-1",
