@@ -37,6 +37,8 @@ from desk.settings import Settings
 from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
+from routing.mail_budget import MailLimits
+from routing.mail_guard import MailGuard
 from routing.router import Router
 from tests.support.dovecot import Dovecot
 from tests.support.mailboxes import add_mailbox
@@ -158,8 +160,9 @@ async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: rando
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
+    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
     stop, task, elapsed = await _synced_poller(box_id, sm, redis, settings, router.enqueue_many,
-                                               make_acknowledger(redis, enqueue))
+                                               ack)
     stop.set()
     await asyncio.wait_for(task, 30)
     queue.connection.close()

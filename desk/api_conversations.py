@@ -19,6 +19,7 @@ from desk.auth import Principal
 from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
+from desk.mail_rules import reply_is_mailed
 from desk.models import (
     CHANNELS,
     STATUSES,
@@ -131,7 +132,10 @@ async def get_conversation(request: Request) -> Response:
 
 @api
 async def post_message(request: Request) -> Response:
-    """Reply (visibility public) or add an internal note to a conversation."""
+    """Reply (visibility public) or add an internal note to a conversation.
+
+    ``mailed`` in the answer: the reply goes to the customer by mail (``desk.mail_rules``; the
+    live layers send it, through ``hooks.message_posted``)."""
     p, c, _ = await _load(request)
     d = deps(request)
     data = await read_json(request)
@@ -147,7 +151,10 @@ async def post_message(request: Request) -> Response:
     )
     if created:
         await d.hooks.message_posted(c.id, msg.id)
-    return JSONResponse(message_json(msg), status_code=201 if created else 200)
+    mailed = reply_is_mailed(c.channel, visibility=msg.visibility, author_kind=msg.author_kind,
+                             email_message_id=msg.email_message_id)
+    return JSONResponse({**message_json(msg), "mailed": mailed},
+                        status_code=201 if created else 200)
 
 
 @api

@@ -111,6 +111,11 @@ class Settings:
     attachment_max_bytes: int = 10 * 1024 * 1024
     imap_timeout_s: float = 30.0
     imap_idle_s: int = 25 * 60
+    # Budget of mail a stranger can cause (routing.mail_budget): one transcript per chat per
+    # interval; per recipient and per client address, mails per hour.
+    mail_transcript_interval_s: int = 600
+    mail_per_recipient_per_hour: int = 5
+    mail_per_client_per_hour: int = 20
 
     @property
     def production(self) -> bool:
@@ -177,6 +182,9 @@ class Settings:
             smtp_password=env.get(PREFIX + "SMTP_PASSWORD", ""),
             session_max_age_s=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 90 * 86400),
             login_attempts_per_min=_int(env, "LOGIN_ATTEMPTS_PER_MIN", 10, 1, 10_000),
+            mail_transcript_interval_s=_int(env, "MAIL_TRANSCRIPT_INTERVAL", 600, 0, 86400),
+            mail_per_recipient_per_hour=_int(env, "MAIL_PER_RECIPIENT_HOUR", 5, 0, 10_000),
+            mail_per_client_per_hour=_int(env, "MAIL_PER_CLIENT_HOUR", 20, 0, 100_000),
         )
 
 

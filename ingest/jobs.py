@@ -5,7 +5,9 @@ one event loop, the database engine) reach them through ``JOB_CONTEXT``, a Conte
 sets once before it starts working (``ingest.worker``); nothing is created at import time.
 
 The web process (realtime, which must not import ingest) enqueues ``notify_reply_job``,
-``notify_closed_job`` and ``send_mail_job`` by their import path.
+``notify_closed_job``, ``notify_created_job`` and ``transcript_job`` by their import path. Every
+mail is composed here, from the records: the recipient is always the conversation's contact, the
+Message-ID the HMAC-tagged one of ``ingest.compose``, the sender the department's address.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 from sqlalchemy import select
 
+from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
+from desk.mail_rules import reply_is_mailed
 from desk.models import Conversation, Message, OutboundMail, utcnow
 from desk.settings import Settings
 from ingest import outbound
@@ -52,23 +56,51 @@ def send_mail_job(outbound_id: int) -> str:
         raise
 
 
-def notify_reply_job(conversation_id: int, message_id: int) -> str:
-    """An agent's public reply on an email ticket: mail it to the customer (then send it)."""
+def notify_reply_job(conversation_id: int, seq: int) -> str:
+    """A stored message that ``desk.mail_rules.reply_is_mailed`` says goes to the customer:
+    mail it (then send it). Anything else is skipped, whoever enqueued it."""
     ctx = JOB_CONTEXT.get()
-    return ctx.loop.run_until_complete(_notify_reply(ctx, conversation_id, message_id))
+    return ctx.loop.run_until_complete(_notify_reply(ctx, conversation_id, seq))
 
 
-async def _notify_reply(ctx: JobContext, conversation_id: int, message_id: int) -> str:
+async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
     async with ctx.sm() as s:
         conv = await s.get(Conversation, conversation_id)
-        msg = await s.get(Message, message_id)
-    if conv is None or msg is None or msg.conversation_id != conversation_id \
-            or conv.channel != "email" or msg.visibility != "public" \
-            or msg.author_kind not in ("agent", "supervisor"):
+        msg = (await s.execute(select(Message).where(
+            Message.conversation_id == conversation_id, Message.seq == seq))
+        ).scalar_one_or_none()
+    if conv is None or msg is None or not reply_is_mailed(
+            conv.channel, visibility=msg.visibility, author_kind=msg.author_kind,
+            email_message_id=msg.email_message_id):
         return "skipped"
     queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="reply", key=f"msg-{message_id}", body=msg.body,
+                                       kind="reply", key=f"seq-{seq}", body=msg.body,
                                        reply=True)
+    return _send_queued(queued)
+
+
+def transcript_job(conversation_id: int, request_key: str) -> str:
+    """A visitor asked for the transcript of their chat (the web process's mail guard let the
+    request through): mail the public messages to the contact's own address, then send it.
+    ``request_key`` tells requests apart; a retried job reuses it, so it is stored once."""
+    ctx = JOB_CONTEXT.get()
+    return ctx.loop.run_until_complete(_transcript(ctx, conversation_id, request_key))
+
+
+async def _transcript(ctx: JobContext, conversation_id: int, request_key: str) -> str:
+    async with ctx.sm() as s:
+        conv = await s.get(Conversation, conversation_id)
+        rows = (await s.execute(select(Message).where(
+            Message.conversation_id == conversation_id).order_by(Message.seq))).scalars().all()
+    if conv is None or conv.channel != "chat":
+        return "skipped"
+    contact = Viewer("contact", conv.contact_id)
+    lines = [f"[{m.created_at:%Y-%m-%d %H:%M}] {m.author_name or m.author_kind}: {m.body}"
+             for m in rows if can_see(contact, m.visibility, m.whisper_to)]
+    body = (f"The transcript of your chat {conv.number}:\n\n" + "\n".join(lines) + "\n")
+    queued = await outbound.queue_mail(
+        ctx.sm, ctx.settings, conversation_id=conversation_id, kind="transcript",
+        key=request_key[:64], body=body, reply=False, subject="Transcript of your chat")
     return _send_queued(queued)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import aiosmtplib
-import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -33,11 +32,8 @@ from desk.settings import Settings
 from ingest.addresses import Address, parse_address
 from ingest.compose import Outgoing, compose, message_id_for, ticket_subject
 from ingest.errors import SendFailure, UnsafeAddress
-from routing import keys
 
 log = logging.getLogger(__name__)
-ACK_LIMIT = 5
-ACK_WINDOW_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +54,13 @@ async def sender_address(sm: SessionMaker, department_id: int | None) -> Address
         return Address("support@localhost", "Support")
 
 
-async def allow_ack(redis: aioredis.Redis, sender: str, limit: int = ACK_LIMIT,
-                    window_s: int = ACK_WINDOW_S) -> bool:
-    """Per-sender budget of automatic acknowledgements (a fixed window counter)."""
-    key = keys.ack_rate(sender)
-    pipe = redis.pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, window_s, nx=True)
-    count, _ = await pipe.execute()
-    return int(count) <= limit
-
-
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
-                     key: str, body: str, reply: bool) -> Queued | None:
-    """Store an OutboundMail for the conversation's contact; None if there is nobody to mail."""
+                     key: str, body: str, reply: bool,
+                     subject: str | None = None) -> Queued | None:
+    """Store an OutboundMail for the conversation's contact; None if there is nobody to mail.
+
+    The contact's stored address is the only recipient there is: no caller names one.
+    ``subject``: instead of the conversation's (the ticket number is added either way)."""
     async with sm() as s:
         conv = await s.get(Conversation, conversation_id)
         if conv is None or conv.contact_id is None:
@@ -94,8 +83,8 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
                                 settings.secret_key)
     row = OutboundMail(
         message_id=message_id, conversation_id=conversation_id, kind=kind,
-        to_address=contact.email, subject=ticket_subject(conv.subject or "", conv.number,
-                                                         reply=reply),
+        to_address=contact.email,
+        subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
         body=body, status="queued", in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
     )

@@ -24,13 +24,15 @@ from sqlalchemy import select, update
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import AuditEvent, Department, Mailbox
 from desk.settings import Settings
-from ingest import jobs, outbound
+from ingest import jobs
 from ingest.errors import ImapFailure, LeaseLost, PoisonMail
 from ingest.headers import message_ids
 from ingest.imap import FetchedItem, ImapConfig, ImapSession
 from ingest.lease import Lease
 from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
 from ingest.tickets import Imported, MailboxInfo, TicketImporter
+from routing.mail_budget import MailLimits, MailRequest, Purpose
+from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -267,15 +269,18 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
 
 
-def make_acknowledger(redis: aioredis.Redis,
+def make_acknowledger(guard: MailGuard,
                       enqueue: Callable[[int], Awaitable[None]]) -> Acknowledge:
-    """Rate-check here, compose and send in the worker (``jobs.notify_created_job``): the
-    poller pays one Redis round trip per ticket, not the records work of queueing a mail."""
+    """The mail guard decides here (a sender's address is a stranger's say-so), the worker
+    composes and sends (``jobs.notify_created_job``): the poller pays one Redis round trip per
+    ticket, not the records work of queueing a mail."""
     async def acknowledge(result: Imported) -> None:
         if result.conversation_id is None or result.sender is None:
             return
-        if not await outbound.allow_ack(redis, result.sender):
-            log.info("acknowledgement to %s suppressed by rate limit", result.sender)
+        verdict = await guard.admit(MailRequest(Purpose.ACKNOWLEDGEMENT, result.sender,
+                                                conversation_id=result.conversation_id))
+        if not verdict.allowed:
+            log.info("acknowledgement to %s not sent: %s", result.sender, verdict.message)
             return
         await enqueue(result.conversation_id)
     return acknowledge
@@ -294,7 +299,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(redis, enqueue)
+    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
     router = Router(settings, redis, sm)
 
     tasks: dict[int, asyncio.Task[None]] = {}

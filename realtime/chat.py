@@ -32,7 +32,8 @@ from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
-from desk.models import Contact, Conversation, Department, OutboundMail, Site
+from desk.mail_rules import reply_is_mailed
+from desk.models import Contact, Conversation, Department, Site
 from desk.settings import Settings
 from realtime import presence, public_http, records
 from realtime import protocol as p
@@ -44,6 +45,8 @@ from realtime.routing_events import RouterEvents
 from realtime.session import Identity, Limits, Part, Role, Session
 from routing import keys
 from routing.errors import RoutingError
+from routing.mail_budget import MailLimits, MailRequest, Purpose, normalise
+from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger("switchboard.realtime")
@@ -70,6 +73,8 @@ class Chat:
         self.hub = hub
         self.router = router
         self.mailer = mailer
+        self.mail_guard = MailGuard(hub.redis, MailLimits.of(settings))
+        self._mailing: set[asyncio.Task[bool]] = set()  # replies being handed to the worker
         self.routed = RouterEvents(self)
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
@@ -194,7 +199,7 @@ class Chat:
         conn.send(p.Started(cid, info.number, frame.client_id))
         self.hub.attach(conn, cid, Part.OWNER)
         if frame.text:
-            await self._store_and_ack(conn, cid, frame.client_id, frame.text, "public", None)
+            await self._store(conn, info, frame.client_id, frame.text, "public", None)
         if not existing:
             await self._route(conn, info)
 
@@ -264,27 +269,36 @@ class Chat:
                 raise CommandError("conflict", "no agent to coach yet")
         else:
             visibility = "internal" if frame.internal else "public"
-        return self._store(conn, info.id, frame.client_id, frame.text, visibility, whisper_to)
+        return self._store(conn, info, frame.client_id, frame.text, visibility, whisper_to)
 
-    async def _store_and_ack(self, conn: Connection, cid: int, client_id: str, text: str,
-                             visibility: str, whisper_to: int | None) -> None:
-        await self._store(conn, cid, client_id, text, visibility, whisper_to)
-
-    def _store(self, conn: Connection, cid: int, client_id: str, text: str, visibility: str,
-               whisper_to: int | None) -> asyncio.Future[tuple[StoredMessage, bool]]:
+    def _store(self, conn: Connection, info: records.ConvInfo, client_id: str, text: str,
+               visibility: str, whisper_to: int | None
+               ) -> asyncio.Future[tuple[StoredMessage, bool]]:
         """Queue the message; once it is committed the sender gets ``ack`` and the readers
-        the message (in the writer, the moment the batch is committed)."""
+        the message (in the writer, the moment the batch is committed), and a reply that
+        ``desk.mail_rules`` says is mailed (an agent answering an email ticket over this
+        socket) goes to the mail worker."""
         ident = conn.session.identity
         assert ident is not None
+        cid, author_kind = info.id, AUTHOR_KIND[ident.role]
+        mailed = reply_is_mailed(info.channel, visibility=visibility, author_kind=author_kind,
+                                 email_message_id=None)  # nothing stored here came as mail
 
         def stored(msg: StoredMessage, created: bool) -> None:
             conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
             if created:
                 self.hub.publish_message(msg)
+                if mailed:
+                    self._mail_reply(cid, msg.seq)
 
         return self.writer.submit(NewMessage(
-            cid, AUTHOR_KIND[ident.role], text, ident.subject_id, ident.name, visibility,
+            cid, author_kind, text, ident.subject_id, ident.name, visibility,
             client_id, whisper_to), stored)
+
+    def _mail_reply(self, cid: int, seq: int) -> None:
+        task = asyncio.get_running_loop().create_task(self.mailer.reply_posted(cid, seq))
+        self._mailing.add(task)
+        task.add_done_callback(self._mailing.discard)
 
     def typing(self, conn: Connection, frame: p.Typing) -> None:
         ident = conn.session.identity
@@ -345,19 +359,26 @@ class Chat:
             messages = await records.transcript(self.sm, cid, viewer)
             conn.send(p.Transcript(cid, info.number, tuple(messages)))
             return
-        if not email or "@" not in email or any(c in email for c in "\r\n<>,;"):
-            raise CommandError("bad_field", "a valid email address is needed")
-        messages = await records.transcript(self.sm, cid, Viewer("contact", ident.subject_id))
-        body = "\n".join(f"[{m.created_at}] {m.author_name or m.author_kind}: {m.text}"
-                         for m in messages)
-        row = OutboundMail(
-            message_id=f"<transcript.{secrets.token_hex(12)}@switchboard>",
-            conversation_id=cid, kind="transcript", to_address=email.strip(),
-            subject=f"Transcript of your chat {info.number}", body=body)
-        async with self.sm() as s:
-            s.add(row)
-            await s.commit()
-        await self.mailer.send(row.id)
+        # Only to the address given when the chat started: a visitor's typed address is a
+        # stranger's say-so, and the mail would go to whoever owns it.
+        recipient = await records.transcript_address(self.sm, ident.subject_id)
+        if recipient is None:
+            raise CommandError("conflict", "no email address was given when the chat started")
+        if email is not None and normalise(email) != normalise(recipient):
+            raise CommandError("forbidden", "a transcript goes only to the email address "
+                                            "given when the chat started")
+        try:
+            verdict = await self.mail_guard.admit(
+                MailRequest(Purpose.TRANSCRIPT, recipient, conn.client, cid))
+        except (RedisError, OSError) as exc:
+            log.warning("mail guard unavailable for the transcript of %s: %r", cid, exc)
+            raise CommandError("unavailable", "the transcript cannot be sent now; "
+                                              "try again later") from None
+        if not verdict.allowed:
+            raise CommandError("rate_limited", verdict.message)
+        if not await self.mailer.transcript(cid, secrets.token_hex(8)):
+            raise CommandError("unavailable", "the transcript cannot be sent now; "
+                                              "try again later")
         conn.send(p.Done("transcript", cid))
 
     # --- visitor session over HTTP ---------------------------------------------------------

@@ -63,8 +63,8 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 
 class Connection:
     __slots__ = ("_close", "_drainer", "_fetch", "_limit", "_loop", "_send", "_send_now", "abort",
-                 "agent_id", "closed", "conn_id", "contact_id", "groups", "is_admin", "outbox",
-                 "session", "session_id", "site_id", "typing_preview")
+                 "agent_id", "client", "closed", "conn_id", "contact_id", "groups", "is_admin",
+                 "outbox", "session", "session_id", "site_id", "typing_preview")
 
     def __init__(self, conn_id: int, session: Session, *, send: SendText, close: CloseSocket,
                  abort: Callable[[int], None], fetch: Fetch, limit: int,
@@ -85,6 +85,7 @@ class Connection:
         self.contact_id: int | None = None
         self.session_id: str | None = None
         self.site_id: int | None = None
+        self.client: str | None = None  # the peer's address: what mail budgets count per client
         self.typing_preview = True  # the visitor's site setting
         self.groups: frozenset[int] = frozenset()  # staff: groups per the current rights
         self.is_admin = False

@@ -149,6 +149,7 @@ class WsEndpoint:
                           fetch=chat.fetch, limit=chat.settings.ws_send_queue,
                           send_now=getattr(getattr(receive, "__self__", None), "send_text_now",
                                            None))
+        conn.client = (scope.get("client") or (None,))[0]
         deadline = None
         if site is not None:
             conn.site_id = site.id

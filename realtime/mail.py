@@ -1,8 +1,11 @@
-"""Mail the hub asks for (replies, closed notices, transcripts), handed to the worker by name.
+"""Mail the hub asks for (replies, closed notices, acknowledgements, transcripts), handed to the
+worker by name.
 
 realtime must not import ingest, so the jobs are enqueued on the RQ mail queue by their import
-path (``ingest.jobs.<function>``); the worker resolves them. RQ's client is synchronous: each
-enqueue runs in a thread, off the event loop, on one connection per web process.
+path (``ingest.jobs.<function>``); the worker resolves them and composes every mail from the
+records (recipient, HMAC Message-ID, sender), so nothing mailed is built here. RQ's client is
+synchronous: each enqueue runs in a thread, off the event loop, on one connection per web
+process.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from routing import keys
 
 log = logging.getLogger("switchboard.realtime")
 
-# The transcript is sent by the same job as every outbound mail, with ingest's retry schedule
-# (ingest.jobs.RETRY_INTERVALS_S); the row's Message-ID keeps a retried send from doubling.
-SEND_RETRY_S = (5, 30, 120, 600, 1800)
 NOTIFY_REPLY = "ingest.jobs.notify_reply_job"
 NOTIFY_CLOSED = "ingest.jobs.notify_closed_job"
-SEND_MAIL = "ingest.jobs.send_mail_job"
+NOTIFY_CREATED = "ingest.jobs.notify_created_job"
+TRANSCRIPT = "ingest.jobs.transcript_job"
+# As ingest.jobs.enqueue_notify_created: the same job id whoever enqueues it.
+NOTIFY_RETRY_S = (5, 30, 120)
 
 
 class Mailer:
@@ -44,18 +47,26 @@ class Mailer:
                 retry=Retry(max=len(retry), interval=list(retry)) if retry else None,
                 result_ttl=3600, failure_ttl=7 * 86400)
         except (RedisError, OSError) as exc:
-            # The rows are stored: the worker's start-up sweep re-enqueues unsent mail.
             log.warning("could not enqueue %s%r: %r", func, args, exc)
             return False
         return True
 
-    async def reply_posted(self, conversation_id: int, message_id: int) -> None:
-        await self.enqueue(NOTIFY_REPLY, conversation_id, message_id,
-                           job_id=f"notify-reply-{message_id}")
+    async def reply_posted(self, conversation_id: int, seq: int) -> bool:
+        """A stored message that ``desk.mail_rules.reply_is_mailed`` says goes out by mail."""
+        return await self.enqueue(NOTIFY_REPLY, conversation_id, seq,
+                                  job_id=f"notify-reply-{conversation_id}-{seq}",
+                                  retry=NOTIFY_RETRY_S)
 
-    async def closed(self, conversation_id: int) -> None:
-        await self.enqueue(NOTIFY_CLOSED, conversation_id)
+    async def closed(self, conversation_id: int) -> bool:
+        return await self.enqueue(NOTIFY_CLOSED, conversation_id)
 
-    async def send(self, outbound_id: int) -> None:
-        await self.enqueue(SEND_MAIL, outbound_id, job_id=f"mail-{outbound_id}",
-                           retry=SEND_RETRY_S)
+    async def created(self, conversation_id: int) -> bool:
+        """Acknowledge a new ticket (the caller passed the mail guard)."""
+        return await self.enqueue(NOTIFY_CREATED, conversation_id,
+                                  job_id=f"created-{conversation_id}", retry=NOTIFY_RETRY_S)
+
+    async def transcript(self, conversation_id: int, request_key: str) -> bool:
+        """Mail a chat's transcript to its contact (the caller passed the mail guard)."""
+        return await self.enqueue(TRANSCRIPT, conversation_id, request_key,
+                                  job_id=f"transcript-{conversation_id}-{request_key}",
+                                  retry=NOTIFY_RETRY_S)

@@ -306,6 +306,7 @@ class Offer:
     number: str
     topic: str | None
     expires_in_s: float
+    channel: str = "chat"  # a ticket (email, portal) opens as a ticket, not as a live chat
 
 
 @dataclass(frozen=True, slots=True)

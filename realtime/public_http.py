@@ -6,7 +6,9 @@
 
 Both answer cross-origin requests only for the site's allowed origins (CORS echo, never ``*``),
 validate every field against the site's own form (unknown topics, missing required answers and
-oversize values are 422s), and the POST is rate limited per client address.
+oversize values are 422s). The POST files a ticket and mails its acknowledgement to the address
+typed in the form, so it goes through the mail guard first (``routing.mail_guard``: per client
+and per recipient address): past the budget the answer is 429 and nothing is stored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -29,13 +30,13 @@ from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
-from routing import keys
 from routing.errors import RoutingError
+from routing.mail_budget import MailRequest, Purpose
+from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger("switchboard.widget")
 
-LEAVE_PER_MINUTE = 5
 ANSWER_MAX = 1000
 SUBJECT_MAX = 120
 
@@ -217,14 +218,14 @@ async def site_config(request: Request, site: Site) -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
-async def _rate_limit(redis: aioredis.Redis, client: str) -> None:
-    key = keys.widget_leave_rate(client)
-    pipe = redis.pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, 60)
-    count, _ = await pipe.execute()
-    if int(count) > LEAVE_PER_MINUTE:
-        raise RateLimited("too many messages; try again in a minute")
+async def _admit_acknowledgement(request: Request, email: str) -> None:
+    """The ticket's acknowledgement goes to an address the visitor typed: the mail guard
+    decides before anything is written, so a flood is refused whole (429), never mailed."""
+    guard: MailGuard = request.app.state.chat.mail_guard
+    verdict = await guard.admit(MailRequest(Purpose.ACKNOWLEDGEMENT, email,
+                                            client_address(request)))
+    if not verdict.allowed:
+        raise RateLimited(verdict.message)
 
 
 async def leave_message(request: Request, site: Site) -> Response:
@@ -232,7 +233,7 @@ async def leave_message(request: Request, site: Site) -> Response:
     state = request.app.state
     data = await read_json(request)
     form = check_form(site.config or {}, data)
-    await _rate_limit(state.redis, client_address(request))
+    await _admit_acknowledgement(request, form["email"])
     async with state.sm() as s:
         dept = await s.get(Department, form["department_id"])
         if dept is None:
@@ -262,6 +263,7 @@ async def leave_message(request: Request, site: Site) -> Response:
         except RoutingError as exc:
             # The ticket is stored as queued; a router rebuild picks it up from the records.
             log.warning("ticket %s not routed yet: %s", conv.number, exc.message)
+    await state.chat.mailer.created(conv.id)
     return JSONResponse({"number": conv.number}, status_code=201)
 
 

@@ -53,6 +53,7 @@ class ConvInfo:
     contact_id: int | None
     assignee_id: int | None
     topic: str | None
+    channel: str = "chat"
 
     @property
     def open(self) -> bool:
@@ -297,7 +298,7 @@ async def transcript(sm: SessionMaker, conversation_id: int,
 
 def conv_info(c: Conversation) -> ConvInfo:
     return ConvInfo(c.id, c.number, c.status, c.group_id, c.site_id, c.contact_id,
-                    c.assignee_id, c.topic)
+                    c.assignee_id, c.topic, c.channel)
 
 
 async def get_conv(sm: SessionMaker, conversation_id: int) -> ConvInfo | None:
@@ -305,7 +306,8 @@ async def get_conv(sm: SessionMaker, conversation_id: int) -> ConvInfo | None:
         row = (await conn.execute(select(
             Conversation.id, Conversation.number, Conversation.status, Conversation.group_id,
             Conversation.site_id, Conversation.contact_id, Conversation.assignee_id,
-            Conversation.topic).where(Conversation.id == conversation_id))).first()
+            Conversation.topic, Conversation.channel).where(
+                Conversation.id == conversation_id))).first()
     return ConvInfo(*row) if row is not None else None
 
 
@@ -335,6 +337,15 @@ async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,
     if not rows or not hmac.compare_digest(rows[0][0] or "", nonce):
         return None
     return rows[0][1] or "Visitor", {r[2]: Part.OWNER for r in rows if r[2] is not None}
+
+
+async def transcript_address(sm: SessionMaker, contact_id: int) -> str | None:
+    """Where a visitor's transcript may go: the address the contact gave when starting the
+    chat (None without one, or when mail to it bounced)."""
+    async with reading(sm) as conn:
+        row = (await conn.execute(select(Contact.email, Contact.undeliverable).where(
+            Contact.id == contact_id))).first()
+    return row[0] if row is not None and row[0] and not row[1] else None
 
 
 async def contact(sm: SessionMaker, contact_id: int) -> Contact | None:

@@ -9,8 +9,9 @@ A sweep re-resolves every staff socket every few seconds as a backstop for a mis
 (e.g. during a Redis outage); the same loop heartbeats this process's console agents.
 
 The hooks also carry what the HTTP API does to conversations to the router and the mail worker:
-a public staff reply on an email ticket is mailed to the customer, a ticket closed (or set
-pending) frees its agent's capacity in the router, and its customer is told it was closed.
+a stored message that ``desk.mail_rules.reply_is_mailed`` picks is mailed to the customer, a
+ticket closed (or set pending) frees its agent's capacity in the router, and its customer is
+told it was closed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from desk.auth import resolve_session
 from desk.hooks import DeskHooks
+from desk.mail_rules import reply_is_mailed
 from desk.models import Conversation, Message
 from realtime import presence, records
 from realtime.connection import Connection
@@ -61,9 +63,9 @@ class HubHooks(DeskHooks):
         if msg is None or conv is None:
             return
         self.chat.hub.publish_message(records.stored(msg))
-        if conv.channel == "email" and msg.visibility == "public" \
-                and msg.author_kind in ("agent", "supervisor"):
-            await self.chat.mailer.reply_posted(conversation_id, message_id)
+        if reply_is_mailed(conv.channel, visibility=msg.visibility, author_kind=msg.author_kind,
+                           email_message_id=msg.email_message_id):
+            await self.chat.mailer.reply_posted(conversation_id, msg.seq)
 
     async def conversation_changed(self, conversation_id: int) -> None:
         await self.inner.conversation_changed(conversation_id)

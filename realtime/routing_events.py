@@ -9,8 +9,8 @@ Who gets what (each push checked against the socket's current rights):
 
 - ``offer`` -> the agent's console sockets, if the agent is still in that group: ``offer``
 - ``offer_expired`` -> the agent's sockets: ``offer_revoked``
-- ``assigned`` -> the agent's sockets get the conversation (history replayed); everyone in the
-  conversation: ``assigned`` with the agent's display name
+- ``assigned`` -> the agent's sockets get a chat (history replayed; a ticket only reaches the
+  socket that accepted it); everyone in the conversation: ``assigned`` with the agent's name
 - ``requeued`` -> the previous holder's sockets lose it; the conversation: ``participant_left``
 - ``queued`` / ``queue`` -> the visitor's sockets: ``queued`` with position and wait, sent only
   when the position changed
@@ -144,7 +144,7 @@ class RouterEvents:
         if held is None or held.state != "offered" or held.agent_id != agent_id or info is None:
             return  # already taken back
         left = max(0.0, round(expires_at_ms / 1000 - time.time(), 1))
-        frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left))
+        frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left, info.channel))
         for conn in conns:
             conn.push(frame)
 
@@ -153,9 +153,13 @@ class RouterEvents:
         if held is None or held.agent_id != agent_id:
             return  # released or moved on meanwhile
         self._positions.pop(cid, None)
-        for conn in self.hub.agent_conns(agent_id):
-            if conn.session.parts.get(cid) is not Part.ASSIGNEE:
-                self.hub.attach(conn, cid, Part.ASSIGNEE)
+        info = await self.chat.conv(cid)
+        # A ticket is worked in the console's ticket view (HTTP), never as a live chat: only
+        # the socket that accepted it (``realtime.staff.accept``) takes part in it live.
+        if info is not None and info.channel == "chat":
+            for conn in self.hub.agent_conns(agent_id):
+                if conn.session.parts.get(cid) is not Part.ASSIGNEE:
+                    self.hub.attach(conn, cid, Part.ASSIGNEE)
         if cid in self.hub.by_conv:
             name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
             self._local(cid, p.Assigned(cid, name))

@@ -148,19 +148,16 @@ def mailbox_lease(mailbox_id: int) -> str:
     return f"sb:ingest:lease:{mailbox_id}"
 
 
-def ack_rate(sender: str) -> str:
-    """Counter (EX window) of acknowledgements sent to one sender address."""
-    return f"sb:ingest:ackrate:{sender.lower()}"
-
-
 def mail_queue() -> str:
     """Name of the RQ queue carrying outbound mail jobs (RQ derives its own keys from it)."""
     return "sb-mail"
 
 
-# --- widget (public HTTP endpoints, realtime/public_http.py) ----------------------------------
+# --- mail budget (routing/mail_guard.py) -------------------------------------------------------
 
 
-def widget_leave_rate(client: str) -> str:
-    """Counter (INCR, EX 60) of "leave a message" posts from one client address."""
-    return f"sb:widget:leave:{client}"
+def mail_budget(scope: str, subject: str) -> str:
+    """Counter (INCR, EXPIRE window) of stranger-triggered mails charged to one conversation,
+    recipient address or client address (``routing.mail_budget.Scope``). The hash tag keeps a
+    request's counters in one Redis Cluster slot: one script charges them all at once."""
+    return f"sb:{{m}}:mail:{scope}:{subject}"

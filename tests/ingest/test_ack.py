@@ -1,6 +1,6 @@
 """The "ticket created" acknowledgement, end to end: poller -> OutboundMail + RQ job -> a real
 worker process -> SMTP sink. Never for auto-replies, bulk mail or bounces; rate-limited per
-sender."""
+sender by the mail guard (``routing.mail_guard``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from redis import Redis
 from sqlalchemy import select
 
 from desk.models import Conversation, InboundMail, OutboundMail
-from ingest import jobs, outbound
+from ingest import jobs
 from ingest.compose import is_own_message_id
 from ingest.poller import make_acknowledger
+from routing.mail_budget import MailLimits
+from routing.mail_guard import MailGuard
 from tests.ingest import corpus, procs
 from tests.ingest.conftest import Records
 from tests.ingest.harness import count, eventually, running
@@ -53,7 +55,8 @@ async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(redis, enqueue)
+    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
+    budget = settings.mail_per_recipient_per_hour
     try:
         async with running(records, redis, box, acknowledge=ack) as run:
             await eventually(lambda: _imported(records, 4 + FLOOD))
@@ -65,13 +68,13 @@ async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
 
     rcpts = [tuple(env.rcpt_tos) for env in smtp_sink.messages]
     assert sorted(set(rcpts)) == [("alice@example.org",), ("flood@example.net",)]
-    assert rcpts.count(("flood@example.net",)) == outbound.ACK_LIMIT
+    assert rcpts.count(("flood@example.net",)) == budget
     assert rcpts.count(("alice@example.org",)) == 1
     async with records.sm() as s:
         conv = (await s.execute(select(Conversation).where(
             Conversation.subject == "Printer on fire"))).scalar_one()
         rows = (await s.execute(select(OutboundMail))).scalars().all()
-    assert {r.status for r in rows} == {"sent"} and len(rows) == 1 + outbound.ACK_LIMIT
+    assert {r.status for r in rows} == {"sent"} and len(rows) == 1 + budget
     assert await count(records, Conversation) == 3 + FLOOD  # bounce: stored, no ticket
 
     (env,) = [e for e in smtp_sink.messages if e.rcpt_tos == ["alice@example.org"]]

@@ -234,7 +234,7 @@
         department_id: Number(department()) || null, topic: path[path.length - 1] || null,
         answers, name: val("name") || null, email: val("email") || null };
       if (offline()) return leaveMessage(start, form, errors);
-      st = Object.assign(fresh(), { token: st.token, open: true });
+      st = Object.assign(fresh(), { token: st.token, open: true, email: start.email });
       st.out[start.client_id] = start;
       save();
       chatView();
@@ -357,16 +357,16 @@
     endBtn.hidden = true;
     typingLine.textContent = "";
     composer.disabled = true;
-    const email = h("input", { id: "sb-tr", type: "email", autocomplete: "email" });
+    // The transcript goes only to the address given when the chat started (the server
+    // refuses any other): without one there is nothing to offer.
     const trMsg = h("p", { class: "muted", role: "status" });
-    const tr = h("form", { class: "row" }, h("label", { for: "sb-tr", text: "Email me the transcript" }),
-      email, h("button", { type: "submit", text: "Send" }), trMsg);
+    const trBtn = h("button", { type: "submit", text: "Email me the transcript" });
+    const tr = h("form", { class: "row transcript", hidden: !st.email },
+      h("span", { text: "To " + (st.email || "") }), trBtn, trMsg);
     tr.addEventListener("submit", (e) => {
       e.preventDefault();
-      const v = email.value.trim();
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) { trMsg.textContent = "Please enter a valid email."; email.focus(); return; }
-      send({ type: "transcript", conversation_id: st.conv, email: v });
-      trMsg.textContent = "Sending the transcript to " + v + "\u2026";
+      send({ type: "transcript", conversation_id: st.conv });
+      trMsg.textContent = "Sending the transcript to " + st.email + "\u2026";
     });
     let rating = 0;
     const stars = h("div", { class: "stars", role: "group", "aria-label": "Rate this chat" },
@@ -390,7 +390,7 @@
     const again = h("button", { class: "primary", type: "button", text: "Start a new chat",
       onclick: restart });
     body.append(h("div", { class: "after" }, tr, survey, again));
-    email.dataset.autofocus = "";
+    (st.email ? trBtn : stars.firstChild).dataset.autofocus = "";
   }
 
   function restart() {
@@ -519,11 +519,16 @@
         if (f.conversation_id === st.conv) ended(f.by);
         break;
       case "done": {
-        const msg = f.op === "transcript" && body.querySelector(".row [role=status]");
+        const msg = f.op === "transcript" && body.querySelector(".transcript [role=status]");
         if (msg) msg.textContent = "Transcript sent.";
         break;
       }
       case "error":
+        if (f.ref === "transcript") {
+          const msg = body.querySelector(".transcript [role=status]");
+          if (msg) msg.textContent = "Not sent: " + f.message;
+          break;
+        }
         if (f.ref === "resume" && f.code !== "rate_limited") { // the token no longer owns it
           restart();
           break;

@@ -19,6 +19,9 @@ const groupName = new Map(groups.map((g) => [g.id, g.name]));
 const directory = { groups, agents: agents.filter((a) => a.id !== me.id && a.is_active) };
 
 const panes = new Map(); // conversation id -> ChatPane
+// Tickets (email, portal) taken here: they open in a ticket view, whose replies go over the
+// HTTP API and by mail. The socket may still carry their messages; no chat tab is made of them.
+const tickets = new Map(); // conversation id -> number
 const offers = new Map(); // conversation id -> { el, timer }
 const tabs = new Tabs("Conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
@@ -87,10 +90,12 @@ function offer(f) {
     "aria-label": "Time left" });
   const left = h("span", { class: "left" });
   const el = h("li", { class: "offer card", "data-conversation": f.conversation_id },
-    h("strong", { text: f.number }), h("span", { class: "muted", text: f.topic || "" }), meter, left,
+    h("strong", { text: f.number }), h("span", { class: "muted", text: f.topic || "" }),
+    f.channel && f.channel !== "chat" ? h("span", { class: "badge", text: `${f.channel} ticket` }) : null,
+    meter, left,
     h("div", { class: "row" },
       h("button", { class: "primary", type: "button", text: "Accept",
-        onclick: () => take(f.conversation_id, f.number) }),
+        onclick: () => take(f.conversation_id, f.number, f.channel) }),
       h("button", { type: "button", text: "Decline", onclick: () => {
         wire.send({ type: "decline", conversation_id: f.conversation_id });
         dropOffer(f.conversation_id);
@@ -104,7 +109,8 @@ function offer(f) {
   tick();
   offers.set(f.conversation_id, { el, timer: setInterval(tick, 250) });
   offerList.append(el);
-  announce(`New chat offered: ${f.number}`);
+  announce(f.channel && f.channel !== "chat" ? `New ticket offered: ${f.number}`
+    : `New chat offered: ${f.number}`);
 }
 
 function dropOffer(id) {
@@ -115,13 +121,15 @@ function dropOffer(id) {
   offers.delete(id);
 }
 
-// Accept an offer or cherry-pick from the queue: the hub grants the chat, which opens its tab.
-function take(id, number) {
+// Accept an offer or cherry-pick from the queue: the hub grants the chat, which opens its tab;
+// a ticket opens in its ticket view once the server confirms (``done``).
+function take(id, number, channel = "chat") {
   if (!wire.send({ type: "accept", conversation_id: id })) { announce("Not connected"); return; }
   dropOffer(id);
   board = board.filter((c) => c.conversation_id !== id);
   refreshQueue();
-  openChat(id, number, { now: false }, true);
+  if (channel === "chat") openChat(id, number, { now: false }, true);
+  else tickets.set(id, number);
 }
 
 // --- queue of my groups ------------------------------------------------------------------------
@@ -157,7 +165,7 @@ function openChat(id, number, watch, select = false) {
 }
 
 function openTicket(id, number) {
-  tabs.add(`t${id}`, number, new TicketView(id).el, { closable: true });
+  tabs.add(`t${id}`, number, new TicketView(id).el, { closable: true, select: true });
 }
 
 // --- frames --------------------------------------------------------------------------------------
@@ -184,6 +192,11 @@ function onFrame(f) {
         text: "Your session ended. Reload the page to log in again." })));
       return;
     case "done":
+      if (f.op === "accept" && tickets.has(f.conversation_id)) {
+        openTicket(f.conversation_id, tickets.get(f.conversation_id));
+        announce("Ticket accepted");
+        return;
+      }
       if (f.op === "accept" && f.conversation_id) announce("Chat accepted");
       if (f.op === "active_groups" || f.op === "presence") { confirmed(); return; }
       break;
@@ -195,6 +208,7 @@ function onFrame(f) {
       }
       if (f.ref === "accept") {
         tabs.remove(`c${f.conversation_id}`);
+        tickets.delete(f.conversation_id);
         announce(`Could not take it: ${f.message}`);
         notice.textContent = `Could not take the chat: ${f.message}`;
         return;
@@ -202,7 +216,7 @@ function onFrame(f) {
       break;
   }
   const id = f.conversation_id;
-  if (id == null) return;
+  if (id == null || tickets.has(id)) return;
   // A message for a conversation without a tab: the hub granted it (accept, transfer, invite).
   if (!panes.has(id) && f.type === "message") {
     openChat(id, null, { now: false });

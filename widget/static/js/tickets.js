@@ -82,7 +82,7 @@ export class TicketView {
       h("div", { class: "row" }, h("label", { class: "inline", for: `tnote-${id}` }, this.internal,
         " Internal note"), h("button", { class: "primary", type: "submit", text: "Send" })));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
-    this.el = h("section", { class: "chat ticket" },
+    this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status), this.facts, this.files,
       this.notice, this.log, form);
     this.load();
@@ -93,6 +93,7 @@ export class TicketView {
       const c = await get(`/api/conversations/${this.id}`);
       this.title.textContent = `${c.number} — ${c.subject || "(no subject)"}`;
       this.status.value = c.status;
+      this.email = c.contact && c.contact.email;
       const rows = [["Contact", c.contact && c.contact.name], ["Email", c.contact && c.contact.email],
         ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
         ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
@@ -116,11 +117,12 @@ export class TicketView {
     try {
       // The same client_id until it succeeds: a retry after a lost answer is stored once.
       this.cid = this.cid || clientId();
-      await post(`/api/conversations/${this.id}/messages`, { body, client_id: this.cid,
+      const sent = await post(`/api/conversations/${this.id}/messages`, { body, client_id: this.cid,
         visibility: this.internal.checked ? "internal" : "public" });
       this.cid = null;
       this.text.value = "";
-      this.notice.textContent = this.internal.checked ? "Note added" : "Reply sent";
+      this.notice.textContent = this.internal.checked ? "Note added"
+        : sent.mailed ? `Reply sent by email${this.email ? ` to ${this.email}` : ""}` : "Reply sent";
       await this.load();
     } catch (e) {
       this.notice.textContent = `Not sent: ${e.message}`;

@@ -1,0 +1,23 @@
+"""Which stored messages become a mail to the customer: ONE rule for every path.
+
+A reply an agent types reaches a ticket by the console's ticket view (HTTP API), by the agent's
+WebSocket (a ticket accepted from an offer) or by any client of the documented API; each of
+those paths, and the mail job itself, asks ``reply_is_mailed``. A path that stored a public reply
+on an email ticket without asking would leave the agent believing the customer was answered.
+"""
+
+from __future__ import annotations
+
+# Channels whose customer reads replies by mail (a portal case's contact is told by mail too;
+# whether there is an address to mail is the recipient lookup's business, when the mail is
+# queued).
+MAILED_CHANNELS = frozenset({"email", "portal"})
+STAFF_AUTHORS = frozenset({"agent", "supervisor"})
+
+
+def reply_is_mailed(channel: str, *, visibility: str, author_kind: str,
+                    email_message_id: str | None) -> bool:
+    """True when the stored message must go out as a mail to the conversation's customer:
+    a public message by staff on a mailed channel that did not itself come in as mail."""
+    return (channel in MAILED_CHANNELS and visibility == "public"
+            and author_kind in STAFF_AUTHORS and email_message_id is None)
