@@ -147,7 +147,7 @@ def test_leave_a_message_when_nobody_is_online_files_a_ticket(browser: Browser,
         expect(view.locator(".log .msg .body")).to_have_text(["My parcel never arrived."])
         view.locator("textarea").fill("Sorry about that, a new one is on its way.")
         view.locator("button[type=submit]").click()
-        expect(view.locator(".notice")).to_have_text("Reply sent")
+        expect(view.locator(".notice")).to_have_text("Reply sent by email to olga@example.org")
         view.locator("textarea").fill("Resent via courier.")
         view.locator("input[type=checkbox]").check()
         view.locator("button[type=submit]").click()

@@ -125,7 +125,7 @@ async def _answers(v: Client, op: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
-async def test_visitor_transcript_is_mailed_without_notes(
+async def test_visitor_transcript_is_mailed_without_notes_or_whispers(
         web: WebFactory, clients: Clients, org: Org, settings: Settings,
         smtp_sink: Sink, tmp_path: Path) -> None:
     [w] = await web(1)
@@ -135,6 +135,11 @@ async def test_visitor_transcript_is_mailed_without_notes(
     await v.expect("assigned")
     await ana.send(type="message", conversation_id=cid, client_id="n", text="NOTE-1",
                    internal=True)
+    sam = await clients.staff(w, "sam@x.test", "supervisor")
+    await sam.send(type="monitor", conversation_id=cid)
+    await sam.expect("done", op="monitor")
+    await sam.send(type="whisper", conversation_id=cid, client_id="w", text="WHISPER-1")
+    await sam.expect("ack", client_id="w")
     await ana.send(type="message", conversation_id=cid, client_id="p", text="On its way.")
     await v.expect("message", client_id="p")
     # The address of the pre-chat form, given again (any case) or left out: the same.
@@ -148,7 +153,8 @@ async def test_visitor_transcript_is_mailed_without_notes(
     worker_secret = web_env(tmp_path, "", None)["SWITCHBOARD_SECRET_KEY"]
     assert is_own_message_id(mail["Message-ID"], worker_secret)  # composed by ingest
     body = _body(mail)
-    assert "Where is my parcel?" in body and "On its way." in body and "NOTE-1" not in body
+    assert "Where is my parcel?" in body and "On its way." in body
+    assert "NOTE-1" not in body and "WHISPER-1" not in body
 
 
 TRANSCRIPT_FLOOD = 150

@@ -21,7 +21,7 @@ const directory = { groups, agents: agents.filter((a) => a.id !== me.id && a.is_
 const panes = new Map(); // conversation id -> ChatPane
 // Tickets (email, portal) taken here: they open in a ticket view, whose replies go over the
 // HTTP API and by mail. The socket may still carry their messages; no chat tab is made of them.
-const tickets = new Map(); // conversation id -> number
+const takenTickets = new Map(); // conversation id -> number
 const offers = new Map(); // conversation id -> { el, timer }
 const tabs = new Tabs("Conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
@@ -129,7 +129,7 @@ function take(id, number, channel = "chat") {
   board = board.filter((c) => c.conversation_id !== id);
   refreshQueue();
   if (channel === "chat") openChat(id, number, { now: false }, true);
-  else tickets.set(id, number);
+  else takenTickets.set(id, number);
 }
 
 // --- queue of my groups ------------------------------------------------------------------------
@@ -192,8 +192,8 @@ function onFrame(f) {
         text: "Your session ended. Reload the page to log in again." })));
       return;
     case "done":
-      if (f.op === "accept" && tickets.has(f.conversation_id)) {
-        openTicket(f.conversation_id, tickets.get(f.conversation_id));
+      if (f.op === "accept" && takenTickets.has(f.conversation_id)) {
+        openTicket(f.conversation_id, takenTickets.get(f.conversation_id));
         announce("Ticket accepted");
         return;
       }
@@ -208,7 +208,7 @@ function onFrame(f) {
       }
       if (f.ref === "accept") {
         tabs.remove(`c${f.conversation_id}`);
-        tickets.delete(f.conversation_id);
+        takenTickets.delete(f.conversation_id);
         announce(`Could not take it: ${f.message}`);
         notice.textContent = `Could not take the chat: ${f.message}`;
         return;
@@ -216,7 +216,7 @@ function onFrame(f) {
       break;
   }
   const id = f.conversation_id;
-  if (id == null || tickets.has(id)) return;
+  if (id == null || takenTickets.has(id)) return;
   // A message for a conversation without a tab: the hub granted it (accept, transfer, invite).
   if (!panes.has(id) && f.type === "message") {
     openChat(id, null, { now: false });
