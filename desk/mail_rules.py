@@ -1,4 +1,4 @@
-"""Which stored messages become a mail to the customer: ONE rule for every path.
+"""What is mailed to the customer: ONE rule per kind of mail, for every path.
 
 A reply an agent types reaches a ticket by the console's ticket view (HTTP API), by the agent's
 WebSocket (a ticket accepted from an offer) or by any client of the documented API; each of
@@ -21,3 +21,12 @@ def reply_is_mailed(channel: str, *, visibility: str, author_kind: str,
     a public message by staff on a mailed channel that did not itself come in as mail."""
     return (channel in MAILED_CHANNELS and visibility == "public"
             and author_kind in STAFF_AUTHORS and email_message_id is None)
+
+
+CLOSED_STATUSES = frozenset({"resolved", "closed"})
+
+
+def closing_is_mailed(channel: str, status: str) -> bool:
+    """True when the customer is told their conversation was resolved or closed (by the HTTP
+    API's status change; the job asks again when it runs)."""
+    return channel in MAILED_CHANNELS and status in CLOSED_STATUSES

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
-from desk.mail_rules import reply_is_mailed
+from desk.mail_rules import closing_is_mailed, reply_is_mailed
 from desk.models import Conversation, Message, OutboundMail, utcnow
 from desk.settings import Settings
 from ingest import outbound
@@ -131,7 +131,7 @@ def notify_closed_job(conversation_id: int) -> str:
 async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
     async with ctx.sm() as s:
         conv = await s.get(Conversation, conversation_id)
-    if conv is None or conv.channel != "email" or conv.status not in ("resolved", "closed"):
+    if conv is None or not closing_is_mailed(conv.channel, conv.status):
         return "skipped"
     closed = conv.closed_at.isoformat() if conv.closed_at else conv.status
     body = (f"Your ticket {conv.number} has been {conv.status}.\n\n"

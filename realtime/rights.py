@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from desk.auth import resolve_session
 from desk.hooks import DeskHooks
-from desk.mail_rules import reply_is_mailed
+from desk.mail_rules import closing_is_mailed, reply_is_mailed
 from desk.models import Conversation, Message
 from realtime import presence, records
 from realtime.connection import Connection
@@ -78,7 +78,7 @@ class HubHooks(DeskHooks):
             await self.chat.router.release(conversation_id, conv.status)
         except (RoutingError, RedisError, OSError) as exc:
             log.warning("release of %s failed: %r", conversation_id, exc)
-        if conv.channel == "email" and conv.status != "pending":
+        if closing_is_mailed(conv.channel, conv.status):
             await self.chat.mailer.closed(conversation_id)
 
 

@@ -1,11 +1,11 @@
-"""The one rule deciding which stored messages are mailed to the customer."""
+"""The rules deciding what is mailed to the customer: replies, closing notices."""
 
 from __future__ import annotations
 
 import itertools
 
-from desk.mail_rules import reply_is_mailed
-from desk.models import AUTHORS, CHANNELS, VISIBILITIES
+from desk.mail_rules import closing_is_mailed, reply_is_mailed
+from desk.models import AUTHORS, CHANNELS, STATUSES, VISIBILITIES
 
 
 def test_only_public_staff_replies_on_mailed_channels_not_from_mail() -> None:
@@ -18,3 +18,9 @@ def test_only_public_staff_replies_on_mailed_channels_not_from_mail() -> None:
     }
     assert mailed == {(channel, "public", author, None) for channel in ("email", "portal")
                       for author in ("agent", "supervisor")}
+
+
+def test_the_customer_hears_of_a_resolved_or_closed_ticket_only() -> None:
+    told = {(channel, status) for channel, status in itertools.product(CHANNELS, STATUSES)
+            if closing_is_mailed(channel, status)}
+    assert told == {(c, s) for c in ("email", "portal") for s in ("resolved", "closed")}
