@@ -37,7 +37,6 @@ from desk.settings import Settings
 from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
-from routing.mail_budget import MailLimits
 from routing.mail_guard import MailGuard
 from routing.router import Router
 from tests.support.dovecot import Dovecot
@@ -160,7 +159,7 @@ async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: rando
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
+    ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
     stop, task, elapsed = await _synced_poller(box_id, sm, redis, settings, router.enqueue_many,
                                                ack)
     stop.set()

@@ -31,7 +31,7 @@ from ingest.imap import FetchedItem, ImapConfig, ImapSession
 from ingest.lease import Lease
 from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
 from ingest.tickets import Imported, MailboxInfo, TicketImporter
-from routing.mail_budget import MailLimits, MailRequest, Purpose
+from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
 
@@ -299,7 +299,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
+    ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
     router = Router(settings, redis, sm)
 
     tasks: dict[int, asyncio.Task[None]] = {}

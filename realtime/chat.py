@@ -45,7 +45,7 @@ from realtime.routing_events import RouterEvents
 from realtime.session import Identity, Limits, Part, Role, Session
 from routing import keys
 from routing.errors import RoutingError
-from routing.mail_budget import MailLimits, MailRequest, Purpose, normalise
+from routing.mail_budget import MailRequest, Purpose, normalise
 from routing.mail_guard import MailGuard
 from routing.router import Router
 
@@ -73,7 +73,7 @@ class Chat:
         self.hub = hub
         self.router = router
         self.mailer = mailer
-        self.mail_guard = MailGuard(hub.redis, MailLimits.of(settings))
+        self.mail_guard = MailGuard.of(hub.redis, settings)
         self._mailing: set[asyncio.Task[bool]] = set()  # replies being handed to the worker
         self.routed = RouterEvents(self)
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,

@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from desk.settings import Settings
-
 HOUR_S = 3600
 
 
@@ -42,11 +40,6 @@ class MailLimits:
     transcript_interval_s: int
     per_recipient_per_hour: int
     per_client_per_hour: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> MailLimits:
-        return cls(settings.mail_transcript_interval_s, settings.mail_per_recipient_per_hour,
-                   settings.mail_per_client_per_hour)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from importlib import resources
 
 import redis.asyncio as aioredis
 
+from desk.settings import Settings
 from routing import keys
 from routing.mail_budget import MailLimits, MailRequest, Verdict, checks, verdict
 
@@ -22,6 +23,13 @@ class MailGuard:
         self.limits = limits
         lua = resources.files("routing") / "lua" / "mail_budget.lua"
         self._charge = redis.register_script(lua.read_text())
+
+    @classmethod
+    def of(cls, redis: aioredis.Redis, settings: Settings) -> MailGuard:
+        """The guard with the deployment's budgets (``Settings.mail_*``)."""
+        return cls(redis, MailLimits(settings.mail_transcript_interval_s,
+                                     settings.mail_per_recipient_per_hour,
+                                     settings.mail_per_client_per_hour))
 
     async def admit(self, request: MailRequest) -> Verdict:
         """Charge ``request`` to its budget if every counter has room (then it may be sent)."""

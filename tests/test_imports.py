@@ -35,8 +35,8 @@ LAYERS: dict[str, frozenset[str]] = {
 # only each other and libraries that do no I/O. (desk.settings reads and writes the secret file
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
-    "desk.errors", "desk.hooks", "desk.validate",
-    "routing.errors", "routing.events", "routing.keys", "routing.policy",
+    "desk.errors", "desk.hooks", "desk.mail_rules", "desk.validate",
+    "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "realtime.errors", "realtime.protocol", "realtime.session",
     "ingest.addresses", "ingest.compose", "ingest.errors", "ingest.headers", "ingest.loops",
     "ingest.mime", "ingest.rules", "ingest.threading",
@@ -225,7 +225,7 @@ def test_realtime_has_no_import_loop() -> None:
 
 def test_names_given_as_strings_exist() -> None:
     """Entry points and job names written as strings on purpose ("realtime.server:serve",
-    "ingest.jobs.send_mail_job") name a module of this tree and a name it defines."""
+    "ingest.jobs.notify_reply_job") name a module of this tree and a name it defines."""
     pattern = re.compile(rf"(?:{'|'.join(LAYERS)})(?:\.\w+)+(?::\w+)?")
     seen: list[str] = []
     for module in PACKAGES:
@@ -240,7 +240,7 @@ def test_names_given_as_strings_exist() -> None:
                 defined = {n.name for n in parsed(target).body
                            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
                 assert attr in defined, f"{module}: {node.value!r}: {target} defines no {attr}"
-    assert "realtime.server:serve" in seen and "ingest.jobs.send_mail_job" in seen
+    assert "realtime.server:serve" in seen and "ingest.jobs.notify_reply_job" in seen
 
 
 def test_only_the_cli_imports_by_name_at_run_time() -> None:

@@ -18,7 +18,6 @@ from desk.models import Conversation, InboundMail, OutboundMail
 from ingest import jobs
 from ingest.compose import is_own_message_id
 from ingest.poller import make_acknowledger
-from routing.mail_budget import MailLimits
 from routing.mail_guard import MailGuard
 from tests.ingest import corpus, procs
 from tests.ingest.conftest import Records
@@ -55,7 +54,7 @@ async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
-    ack = make_acknowledger(MailGuard(redis, MailLimits.of(settings)), enqueue)
+    ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
     budget = settings.mail_per_recipient_per_hour
     try:
         async with running(records, redis, box, acknowledge=ack) as run:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from desk.settings import Settings
 from routing.mail_budget import (
     HOUR_S,
     Check,
@@ -17,13 +16,6 @@ from routing.mail_budget import (
 )
 
 LIMITS = MailLimits(transcript_interval_s=600, per_recipient_per_hour=5, per_client_per_hour=20)
-
-
-def test_limits_come_from_settings_with_sane_defaults() -> None:
-    assert MailLimits.of(Settings()) == LIMITS
-    env = {"SWITCHBOARD_MAIL_TRANSCRIPT_INTERVAL": "60", "SWITCHBOARD_MAIL_PER_RECIPIENT_HOUR": "2",
-           "SWITCHBOARD_MAIL_PER_CLIENT_HOUR": "3"}
-    assert MailLimits.of(Settings.from_env(env)) == MailLimits(60, 2, 3)
 
 
 def test_a_transcript_is_charged_to_its_chat_its_recipient_and_its_client() -> None:

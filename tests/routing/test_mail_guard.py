@@ -6,11 +6,19 @@ import asyncio
 
 import redis.asyncio as aioredis
 
+from desk.settings import Settings
 from routing import keys
 from routing.mail_budget import MailLimits, MailRequest, Purpose, Scope
 from routing.mail_guard import MailGuard
 
 LIMITS = MailLimits(transcript_interval_s=600, per_recipient_per_hour=5, per_client_per_hour=8)
+
+
+async def test_budgets_come_from_settings_with_sane_defaults(redis: aioredis.Redis) -> None:
+    assert MailGuard.of(redis, Settings()).limits == MailLimits(600, 5, 20)
+    env = {"SWITCHBOARD_MAIL_TRANSCRIPT_INTERVAL": "60", "SWITCHBOARD_MAIL_PER_RECIPIENT_HOUR": "2",
+           "SWITCHBOARD_MAIL_PER_CLIENT_HOUR": "3"}
+    assert MailGuard.of(redis, Settings.from_env(env)).limits == MailLimits(60, 2, 3)
 
 
 async def test_concurrent_requests_never_overspend(redis: aioredis.Redis) -> None:
