@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -17,17 +17,19 @@ from desk import validate
 from desk.attachments import path_for
 from desk.auth import Principal
 from desk.conversations import Viewer, append_message, messages_after
-from desk.errors import Forbidden, InvalidInput, NotFound
+from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
 from desk.mail_rules import reply_is_mailed
 from desk.models import (
     CHANNELS,
     STATUSES,
     Attachment,
+    AuditEvent,
     Contact,
     Conversation,
     Message,
     RoutingDecision,
+    utcnow,
 )
 
 PAGE_MAX = 200
@@ -79,7 +81,10 @@ async def _load(request: Request) -> tuple[Principal, Conversation, Contact | No
 
 @api
 async def list_conversations(request: Request) -> Response:
-    """Filter by status, channel, group_id, assignee_id (or 'me'), priority; newest first."""
+    """Filter by status, channel, group_id, assignee_id (or 'me'), priority; newest first.
+
+    Noise (auto-replies and bulk mail that joined no ticket) is listed only with
+    ``status=noise``: it is kept out of every other view of the work."""
     p = await current_principal(request)
     q = select(Conversation).order_by(Conversation.updated_at.desc()).limit(PAGE_MAX)
     params = request.query_params
@@ -87,6 +92,8 @@ async def list_conversations(request: Request) -> Response:
         if status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
         q = q.where(Conversation.status == status)
+    else:
+        q = q.where(Conversation.status != "noise")
     if (channel := params.get("channel")) is not None:
         if channel not in CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
@@ -178,6 +185,29 @@ async def update_conversation(request: Request) -> Response:
 
 
 @api
+async def promote_conversation(request: Request) -> Response:
+    """Make a noise ticket (auto-reply, bulk mail) a normal one, routed in its group."""
+    p, c, contact = await _load(request)
+    d = deps(request)
+    async with d.sm() as s:
+        # Conditional, so two agents promoting at once route it once.
+        promoted = (await s.execute(
+            update(Conversation).where(Conversation.id == c.id, Conversation.status == "noise")
+            .values(status="queued", updated_at=utcnow()).returning(Conversation.id)
+        )).scalar_one_or_none()
+        if promoted is None:
+            raise Conflict(f"conversation {c.id} is {c.status}, not noise")
+        s.add(AuditEvent(actor_id=p.agent_id, action="conversation.promoted",
+                         target=f"conversation:{c.id}"))
+        await s.commit()
+        row = await s.get(Conversation, c.id, populate_existing=True)
+        assert row is not None
+    await d.hooks.conversation_changed(c.id)
+    await d.hooks.conversation_queued(c.id)
+    return JSONResponse(conversation_json(row, contact))
+
+
+@api
 async def routing_decisions(request: Request) -> Response:
     """Why this conversation went where it went (supervisors and admins)."""
     p, c, _ = await _load(request)
@@ -225,4 +255,5 @@ routes = [
     Route("/api/conversations/{id:int}", update_conversation, methods=["PATCH"]),
     Route("/api/conversations/{id:int}/messages", post_message, methods=["POST"]),
     Route("/api/conversations/{id:int}/decisions", routing_decisions, methods=["GET"]),
+    Route("/api/conversations/{id:int}/promote", promote_conversation, methods=["POST"]),
 ]

@@ -13,9 +13,7 @@ from pathlib import Path
 
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
-from desk.models import Attachment
-
-FILENAME_MAX = 200
+from desk.models import CONTENT_TYPE_MAX, FILENAME_MAX, Attachment
 
 
 def display_name(raw: str | None) -> str:
@@ -61,7 +59,8 @@ async def store_attachment(
     path = path_for(data_dir, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()[:127]
+    ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    ctype = ctype[:CONTENT_TYPE_MAX]
     row = Attachment(conversation_id=conversation_id, message_id=message_id, storage_key=key,
                      filename=display_name(filename), content_type=ctype, size=len(data))
     async with sm() as s:

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,3 +61,11 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_connection_fault(exc: BaseException) -> bool:
+    """A fault of the database connection or server (worth retrying later), as opposed to one
+    of the data written (which retrying repeats forever)."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (OSError, TimeoutError, PoolTimeout))

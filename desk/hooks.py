@@ -21,3 +21,7 @@ class DeskHooks:
 
     async def conversation_changed(self, conversation_id: int) -> None:
         """Status, assignee, group or priority changed through the HTTP API."""
+
+    async def conversation_queued(self, conversation_id: int) -> None:
+        """A conversation was set ``queued`` in the records (a promoted noise ticket) and
+        waits to be routed; the router's sweep queues it if this call is lost."""

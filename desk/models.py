@@ -37,15 +37,22 @@ NAMING = {
 
 ROLES = ("agent", "supervisor", "admin")
 CHANNELS = ("chat", "email", "portal")
-STATUSES = ("queued", "offered", "active", "pending", "resolved", "closed")
+# ``noise``: an auto-reply or bulk mail that joined no ticket; never routed until promoted.
+STATUSES = ("queued", "offered", "active", "pending", "resolved", "closed", "noise")
 AUTHORS = ("contact", "agent", "supervisor", "system")
 VISIBILITIES = ("public", "internal", "whisper")
 POLICIES = ("least_loaded", "round_robin", "manual")
 
-# Limits shared by the API and the records.
+# Column limits: the one definition that the API validators and the mail parser (ingest.mime,
+# ingest.addresses, ingest.headers) bound their values by, so nothing accepted fails an INSERT.
 NAME_MAX = 120
-EMAIL_MAX = 254
+EMAIL_MAX = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
 BODY_MAX = 100_000
+SUBJECT_MAX = 255
+MESSAGE_ID_MAX = 255  # with its angle brackets
+FILENAME_MAX = 255
+CONTENT_TYPE_MAX = 127
+MAILBOX_TEXT_MAX = 255  # host, username, password, folder of a mailbox
 
 
 def utcnow() -> datetime:
@@ -202,7 +209,7 @@ class Conversation(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
-    subject: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(SUBJECT_MAX))
     topic: Mapped[str | None] = mapped_column(String(NAME_MAX))
     required_skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -240,7 +247,7 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     # For email: the RFC 5322 Message-ID of the mail this message came from or went out as.
-    email_message_id: Mapped[str | None] = mapped_column(String(998))
+    email_message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
     # For whispers: the coached agent, the only non-supervisor who may read it.
     whisper_to: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -291,8 +298,9 @@ class Attachment(Base):
     )
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(127), default="application/octet-stream")
+    filename: Mapped[str] = mapped_column(String(FILENAME_MAX))
+    content_type: Mapped[str] = mapped_column(String(CONTENT_TYPE_MAX),
+                                              default="application/octet-stream")
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -330,12 +338,12 @@ class Mailbox(Base):
                                       name="security"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
-    host: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(MAILBOX_TEXT_MAX))
     port: Mapped[int] = mapped_column(Integer, default=993)
     security: Mapped[str] = mapped_column(String(16), default="tls")
-    username: Mapped[str] = mapped_column(String(255))
-    password: Mapped[str] = mapped_column(String(255))
-    folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    username: Mapped[str] = mapped_column(String(MAILBOX_TEXT_MAX))
+    password: Mapped[str] = mapped_column(String(MAILBOX_TEXT_MAX))
+    folder: Mapped[str] = mapped_column(String(MAILBOX_TEXT_MAX), default="INBOX")
     poll_interval_s: Mapped[int] = mapped_column(Integer, default=60)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
@@ -353,7 +361,7 @@ class InboundMail(Base):
     __table_args__ = (UniqueConstraint("mailbox_id", "message_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
-    message_key: Mapped[str] = mapped_column(String(255))
+    message_key: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     uid: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="imported")
@@ -370,13 +378,13 @@ class OutboundMail(Base):
 
     __tablename__ = "outbound_mails"
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX), unique=True)
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(32))
     to_address: Mapped[str] = mapped_column(String(EMAIL_MAX))
-    subject: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -384,7 +392,7 @@ class OutboundMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Threading headers fixed when the mail is queued, so every retry sends identical bytes.
-    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
     references: Mapped[str | None] = mapped_column(Text)
 
 

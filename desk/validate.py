@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from desk.errors import InvalidInput
+from desk.models import EMAIL_MAX
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -64,7 +65,7 @@ def choice(data: dict[str, Any], key: str, options: tuple[str, ...],
 
 
 def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
-    value = text(data, key, max_len=254, required=required)
+    value = text(data, key, max_len=EMAIL_MAX, required=required)
     if value is None:
         return None
     if not _EMAIL.match(value):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from desk.models import EMAIL_MAX, NAME_MAX
 from ingest.errors import UnsafeAddress
 from ingest.headers import clean_header_value, decode_header_value
 
@@ -24,7 +25,7 @@ _PHRASE = r"[^\s<>()@,;:\"\[\]\\]+(?:[ \t]+[^\s<>()@,;:\"\[\]\\]+)*"
 _BARE = re.compile(rf"\s*(?:{_ADDR}|<{_ADDR.replace('addr', 'addr2')}>)\s*")
 _NAMED = re.compile(rf"\s*(?P<name>{_QUOTED}|{_PHRASE})\s*<{_ADDR}>\s*")
 _COMMENTED = re.compile(rf"\s*{_ADDR}[ \t]*\((?P<comment>[^()<>@,;:\"\[\]\\]*)\)\s*")
-MAX_ADDRESS_CHARS = 320
+MAX_ADDRESS_CHARS = EMAIL_MAX  # longer never fits a path (RFC 5321), nor the records
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,10 @@ def parse_address(value: str) -> Address:
         name = named.group("name")
         if name.startswith('"'):
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
-        return _checked(named.group("addr"), decode_header_value(name, 200))
+        return _checked(named.group("addr"), decode_header_value(name, NAME_MAX))
     if (commented := _COMMENTED.fullmatch(text)) is not None:
         return _checked(commented.group("addr"),
-                        decode_header_value(commented.group("comment").strip(), 200))
+                        decode_header_value(commented.group("comment").strip(), NAME_MAX))
     raise UnsafeAddress(f"ambiguous or malformed address: {text[:100]!r}")
 
 
@@ -114,5 +115,5 @@ def _split_list(value: str) -> list[str]:
 
 def format_address(address: Address) -> str:
     """Render for an outgoing header; the caller's header policy encodes non-ASCII names."""
-    name = clean_header_value(address.name, 200).replace("\\", "\\\\").replace('"', '\\"')
+    name = clean_header_value(address.name, NAME_MAX).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{name}" <{address.email}>' if name else address.email

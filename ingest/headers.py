@@ -12,6 +12,8 @@ import re
 from email.errors import HeaderParseError
 from email.header import Header, decode_header
 
+from desk.models import MESSAGE_ID_MAX
+
 MAX_HEADER_CHARS = 4000
 
 # Labels that mail clients write but Python does not know, or knows by a narrower table.
@@ -34,8 +36,11 @@ _CHARSET_ALIASES = {
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _SPACES = re.compile(r"[ \t]{2,}")
-_MSGID = re.compile(r"<[^<>\s]{1,250}>")
+_MSGID = re.compile(rf"<[^<>\s]{{1,{MESSAGE_ID_MAX - 2}}}>")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
+# NUL, which PostgreSQL refuses in text, and surrogate code points, which UTF-8 cannot encode
+# (a UTF-7 encoded word or a lying UTF-16 part decodes to lone ones).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 # Declared ASCII with 8-bit bytes in it is nearly always UTF-8: treat as undeclared.
@@ -74,19 +79,25 @@ _CP1252_OR_LATIN1 = [
 codecs.register_error("switchboard-mixed", _byte_fallback)
 
 
+def storable(text: str) -> str:
+    """``text`` with every character that a database text column refuses replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode ``data`` declared as ``charset``; unknown or lying charsets fall back, never raise.
 
     The fallback is UTF-8 with stray bytes read as cp1252, which is right for the common mixes
-    (UTF-8 text with a Latin-1 name pasted in) and linear in the input size.
+    (UTF-8 text with a Latin-1 name pasted in) and linear in the input size. The result is
+    always ``storable``.
     """
     codec = _codec(charset)
     if codec is not None:
         try:
-            return data.decode(codec)
+            return storable(data.decode(codec))
         except (UnicodeError, LookupError, ValueError):
             pass
-    return data.decode("utf-8", errors="switchboard-mixed")
+    return storable(data.decode("utf-8", errors="switchboard-mixed"))
 
 
 def decode_8bit(text: str) -> str:
@@ -105,7 +116,7 @@ def clean_header_value(value: str, limit: int = MAX_HEADER_CHARS) -> str:
 
 
 def decode_header_value(value: str | Header | None, limit: int = MAX_HEADER_CHARS) -> str:
-    """Decode encoded words and 8-bit bytes in a header value into one clean line."""
+    """Decode encoded words and 8-bit bytes in a header value into one clean, storable line."""
     if value is None:
         return ""
     try:
@@ -121,7 +132,7 @@ def decode_header_value(value: str | Header | None, limit: int = MAX_HEADER_CHAR
             out.append(chunk.decode("raw-unicode-escape", errors="replace"))
         else:
             out.append(decode_bytes(chunk, charset))
-    return clean_header_value(decode_8bit("".join(out)), limit)
+    return storable(clean_header_value(decode_8bit("".join(out)), limit))
 
 
 def raw_header_text(value: str | Header | None) -> str:

@@ -46,6 +46,12 @@ class Verdict:
     def may_auto_answer(self) -> bool:
         return self.kind is Kind.PERSON
 
+    @property
+    def is_noise(self) -> bool:
+        """Machine mail that no agent need handle: a new ticket from it waits unrouted (status
+        ``noise``) until someone promotes it."""
+        return self.kind in (Kind.AUTO_REPLY, Kind.BULK)
+
 
 def classify(mail: ParsedMail, secret: str) -> Verdict:
     """First matching rule wins; the order puts the most specific evidence first.

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 import nh3
 
+from desk.models import CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX, SUBJECT_MAX
 from ingest.addresses import Address, parse_address, parse_address_list
 from ingest.errors import OversizeMail, PoisonMail, UnsafeAddress
 from ingest.headers import (
@@ -36,6 +37,7 @@ from ingest.headers import (
     decode_header_value,
     message_ids,
     raw_header_text,
+    storable,
 )
 
 _MULTIPART_DECL = re.compile(rb"content-type:[ \t]*(?:\r?\n[ \t]+)?multipart/", re.IGNORECASE)
@@ -187,9 +189,9 @@ class _Extractor:
         msgid = message_ids(msg.get("Message-ID"), 1)
         return ParsedMail(
             message_id=msgid[0] if msgid else None,
-            subject=decode_header_value(msg.get("Subject"), 998),
+            subject=decode_header_value(msg.get("Subject"), SUBJECT_MAX),
             sender=_address(msg.get("From"), defects, "From"),
-            from_display=decode_header_value(msg.get("From"), 400),
+            from_display=decode_header_value(msg.get("From"), NAME_MAX),
             reply_to=_address(msg.get("Reply-To"), defects, "ReplyTo"),
             to=parse_address_list(raw_header_text(msg.get("To"))),
             cc=parse_address_list(raw_header_text(msg.get("Cc"))),
@@ -259,7 +261,7 @@ class _Extractor:
         self.attachments.append(
             MailAttachment(
                 filename=safe_filename(filename, ctype),
-                content_type=ctype,
+                content_type=storable(ctype)[:CONTENT_TYPE_MAX],
                 data=data,
                 inline=disposition == "inline",
                 content_id=clean_header_value(raw_header_text(part.get("Content-ID")), 250),
@@ -343,9 +345,10 @@ def safe_filename(name: str, content_type: str = "application/octet-stream") -> 
     base = _UNSAFE_NAME.sub("_", base).strip(" ._")
     if not base:
         base = "attachment" + (".eml" if content_type == "message/rfc822" else "")
-    if len(base) > 150:
+    if len(base) > FILENAME_MAX:
         stem, dot, ext = base.rpartition(".")
-        base = (stem[: 140] + dot + ext[:9]) if dot and len(ext) < 10 else base[:150]
+        keep = FILENAME_MAX - 10
+        base = (stem[:keep] + dot + ext) if dot and len(ext) < 10 else base[:FILENAME_MAX]
     return base
 
 

@@ -26,7 +26,7 @@ from desk.models import AuditEvent, Department, Mailbox
 from desk.settings import Settings
 from ingest import jobs
 from ingest.errors import ImapFailure, LeaseLost, PoisonMail
-from ingest.headers import message_ids
+from ingest.headers import message_ids, storable
 from ingest.imap import FetchedItem, ImapConfig, ImapSession
 from ingest.lease import Lease
 from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
@@ -80,10 +80,15 @@ class MailboxPoller:
                 backoff = self.config.backoff_min_s
             except LeaseLost:
                 log.warning("mailbox %s: lease lost, standing by", self.mailbox_id)
-            except ImapFailure as exc:
-                log.warning("mailbox %s: %s; reconnecting in %.1fs", self.mailbox_id, exc,
-                            backoff)
-                await self._note_error(str(exc))
+            except Exception as exc:  # IMAP or database down: never a silently dead task
+                if isinstance(exc, ImapFailure):
+                    log.warning("mailbox %s: %s; reconnecting in %.1fs", self.mailbox_id, exc,
+                                backoff)
+                else:
+                    log.exception("mailbox %s failed; retrying in %.1fs", self.mailbox_id,
+                                  backoff)
+                await self._note_error(f"{type(exc).__name__}: {exc}"
+                                       if not isinstance(exc, ImapFailure) else str(exc))
                 await _sleep(stop, backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.config.backoff_max_s)
             finally:
@@ -116,6 +121,7 @@ class MailboxPoller:
 
     async def _work(self, session: ImapSession, stop: asyncio.Event) -> None:
         await session.connect()
+        await self._note_error(None)  # connected: an older connection error no longer holds
         while not stop.is_set():
             await self.sync(session)
             self.synced.set()
@@ -186,8 +192,11 @@ class MailboxPoller:
     async def _import(self, box: MailboxInfo, uidvalidity: int,
                       parsed: list[tuple[int, bytes, ParsedMail]]) -> None:
         for start in range(0, len(parsed), self.config.commit_size):
-            results = await self.importer.import_many(
-                box, uidvalidity=uidvalidity, mails=parsed[start:start + self.config.commit_size])
+            chunk = parsed[start:start + self.config.commit_size]
+            results = await self.importer.import_many(box, uidvalidity=uidvalidity, mails=chunk)
+            for (uid, _, _), result in zip(chunk, results, strict=True):
+                if result.error is not None:
+                    await self._alert(box, uid, result.error)
             await self._after(results)
 
     async def _after(self, results: Sequence[Imported]) -> None:
@@ -215,11 +224,13 @@ class MailboxPoller:
                                        item.data[:4000].decode("utf-8", "replace"))
 
     async def _alert(self, box: MailboxInfo, uid: int, reason: str) -> None:
+        """Every quarantined mail: a log line, an audit event, the mailbox's ``last_error``."""
         log.warning("mailbox %s: mail UID %s quarantined: %s", box.id, uid, reason)
         async with self.sm() as s:
             s.add(AuditEvent(action="mail.quarantined", target=f"mailbox:{box.id}",
-                             data={"uid": uid, "reason": reason[:500]}))
+                             data={"uid": uid, "reason": storable(reason)[:500]}))
             await s.commit()
+        await self._note_error(f"mail UID {uid} quarantined: {reason}")
 
     async def _cursor(self, uidvalidity: int) -> tuple[MailboxInfo, int]:
         """Load the cursor; a new UIDVALIDITY resets it (dedup keys make the re-scan safe)."""
@@ -232,7 +243,6 @@ class MailboxPoller:
                     log.warning("mailbox %s: UIDVALIDITY %s -> %s, re-scanning", row.id,
                                 row.uidvalidity, uidvalidity)
                 row.uidvalidity, row.last_uid = uidvalidity, 0
-            row.last_error = None
             group_id = (await s.execute(select(Department.front_group_id).where(
                 Department.id == row.department_id))).scalar_one_or_none()
             info = MailboxInfo(row.id, row.department_id, group_id, tuple(row.rules or ()))
@@ -250,11 +260,11 @@ class MailboxPoller:
                           timeout_s=self.settings.imap_timeout_s,
                           idle_s=min(self.config.idle_s, row.poll_interval_s * 30))
 
-    async def _note_error(self, error: str) -> None:
+    async def _note_error(self, error: str | None) -> None:
         with contextlib.suppress(Exception):
             async with self.sm() as s:
                 await s.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id)
-                                .values(last_error=error[:2000]))
+                                .values(last_error=storable(error)[:2000] if error else None))
                 await s.commit()
 
 

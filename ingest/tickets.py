@@ -10,6 +10,7 @@ another poller) finds the InboundMail row and does nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.conversations import new_number
-from desk.db import SessionMaker
+from desk.db import SessionMaker, is_connection_fault
 from desk.models import (
     BODY_MAX,
     Attachment,
@@ -36,10 +37,12 @@ from desk.models import (
 )
 from ingest import threading
 from ingest.addresses import Address
+from ingest.headers import storable
 from ingest.loops import Kind, Verdict, classify
 from ingest.mime import MailAttachment, ParsedMail, content_id_key, resolve_cids
 from ingest.rules import apply_rules, parse_rules
 
+log = logging.getLogger(__name__)
 REOPEN_FROM = {"resolved", "closed"}
 
 
@@ -61,6 +64,7 @@ class Imported:
     acknowledge: bool = False  # a new ticket from a person: send the "ticket created" notice
     verdict: Verdict | None = None
     sender: str | None = None
+    error: str | None = None  # why a mail that parsed was quarantined at import
 
 
 def inline_urls(attachments: Sequence[MailAttachment], rows: Sequence[Attachment]
@@ -82,14 +86,14 @@ class TicketImporter:
 
     async def quarantine(self, box: MailboxInfo, *, key: str, uidvalidity: int, uid: int,
                          raw: bytes | None, reason: str) -> Imported:
-        key = key[:255]
         async with self.sm() as s:
             if not await _exists(s, box.id, key):
                 s.add(InboundMail(mailbox_id=box.id, message_key=key, uidvalidity=uidvalidity,
-                                  uid=uid, status="quarantined", raw=raw, error=reason[:2000]))
+                                  uid=uid, status="quarantined", raw=raw,
+                                  error=storable(reason)[:2000]))
                 await _advance(s, box.id, uidvalidity, uid)
                 if await self._try_commit(s):
-                    return Imported("quarantined")
+                    return Imported("quarantined", error=reason)
                 return Imported("duplicate")
             await _advance(s, box.id, uidvalidity, uid)
             await s.commit()
@@ -97,8 +101,22 @@ class TicketImporter:
 
     async def import_mail(self, box: MailboxInfo, *, uidvalidity: int, uid: int, raw: bytes,
                           mail: ParsedMail) -> Imported:
+        """Import one mail; a failure of the mail itself (anything but a connection fault, which
+        is raised) quarantines it with its raw bytes, so no mail can stop its mailbox."""
+        try:
+            return await self._import_mail(box, uidvalidity, uid, raw, mail)
+        except Exception as exc:
+            if is_connection_fault(exc):
+                raise
+            log.warning("mailbox %s: mail UID %s failed to import", box.id, uid, exc_info=True)
+            return await self.quarantine(
+                box, key=mail.dedup_key, uidvalidity=uidvalidity, uid=uid, raw=raw,
+                reason=f"import failed: {type(exc).__name__}: {exc}"[:2000])
+
+    async def _import_mail(self, box: MailboxInfo, uidvalidity: int, uid: int, raw: bytes,
+                           mail: ParsedMail) -> Imported:
         verdict = classify(mail, self.secret)
-        key = mail.dedup_key[:255]
+        key = mail.dedup_key
         for _ in range(4):  # a conversation number collision is redrawn
             async with self.sm() as s:
                 if await _exists(s, box.id, key):
@@ -122,19 +140,20 @@ class TicketImporter:
         New tickets that name no other ticket (no number in the subject, no references: most
         of a backlog) are inserted together, a few statements for the lot; any other mail goes
         through ``_apply`` after the pending ones are written, so its lookups see them. All or
-        nothing, like a single import; any conflict (a racing poller, a number collision)
-        rolls the whole chunk back and it is retried mail by mail.
+        nothing, like a single import; any failure but a connection fault (a racing poller, a
+        number collision, one mail the database refuses) rolls the whole chunk back and it is
+        retried mail by mail, which isolates (quarantines) a bad mail.
         """
         results: list[Imported | None] = []
         try:
             async with self.sm() as s:
-                wanted = [m.dedup_key[:255] for _, _, m in mails]
+                wanted = [m.dedup_key for _, _, m in mails]
                 keys_seen = set((await s.execute(select(InboundMail.message_key).where(
                     InboundMail.mailbox_id == box.id, InboundMail.message_key.in_(wanted))
                 )).scalars())
                 pending: list[_NewTicket] = []
                 for uid, raw, mail in mails:
-                    key = mail.dedup_key[:255]
+                    key = mail.dedup_key
                     if key in keys_seen:
                         results.append(Imported("duplicate"))
                         continue
@@ -153,7 +172,9 @@ class TicketImporter:
                     await _advance(s, box.id, uidvalidity, max(uid for uid, _, _ in mails))
                 await s.commit()
             return [r for r in results if r is not None]
-        except IntegrityError:
+        except Exception as exc:
+            if is_connection_fault(exc):
+                raise
             return [await self.import_mail(box, uidvalidity=uidvalidity, uid=uid, raw=raw,
                                            mail=mail) for uid, raw, mail in mails]
 
@@ -166,7 +187,7 @@ class TicketImporter:
         contacts = await _contacts(s, [t.mail.sender for t in tickets if t.mail.sender])
         conv_ids = (await s.execute(
             insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
-            [_conversation_fields(box, t.mail, None, _contact_id(contacts, t.mail))
+            [_conversation_fields(box, t.mail, t.verdict, None, _contact_id(contacts, t.mail))
              for t in tickets])).scalars().all()
         people = [{"conversation_id": conv_id, "email": email}
                   for conv_id, t in zip(conv_ids, tickets, strict=True)
@@ -182,12 +203,12 @@ class TicketImporter:
                 await s.execute(update(Message).where(Message.id == msg_id)
                                 .values(body_html=html))
         await s.execute(insert(InboundMail), [
-            {"mailbox_id": box.id, "message_key": t.mail.dedup_key[:255],
+            {"mailbox_id": box.id, "message_key": t.mail.dedup_key,
              "uidvalidity": uidvalidity, "uid": t.uid, "status": "ticket",
              "conversation_id": conv_id, "raw": None}
             for conv_id, t in zip(conv_ids, tickets, strict=True)])
         for conv_id, t in zip(conv_ids, tickets, strict=True):
-            results[t.index] = Imported("ticket", conv_id, route=True,
+            results[t.index] = Imported("ticket", conv_id, route=not t.verdict.is_noise,
                                         acknowledge=t.verdict.may_auto_answer,
                                         verdict=t.verdict, sender=_email(t.mail))
 
@@ -197,7 +218,7 @@ class TicketImporter:
         sender = mail.sender.email if mail.sender is not None else None
         # The raw bytes are kept where the mail did not become a readable message (quarantine,
         # own mail, bounces); for tickets the message and attachments are the record.
-        inbound = InboundMail(mailbox_id=box.id, message_key=mail.dedup_key[:255],
+        inbound = InboundMail(mailbox_id=box.id, message_key=mail.dedup_key,
                               uidvalidity=uidvalidity, uid=uid, raw=None)
         s.add(inbound)
         if advance:
@@ -214,23 +235,25 @@ class TicketImporter:
         if isinstance(decision, threading.Join):
             conv = await s.get(Conversation, decision.conversation_id)
             assert conv is not None
-            reopened = conv.status in REOPEN_FROM
+            # A person writing into a noise ticket makes it one for an agent, as a promotion does.
+            reopened = conv.status in REOPEN_FROM or (
+                conv.status == "noise" and verdict.kind is Kind.PERSON)
             if reopened:
                 conv.status, conv.closed_at = "queued", None
             await self._message(s, conv.id, mail, verdict)
             inbound.status, inbound.conversation_id = "reply", conv.id
             return Imported("reply", conv.id, route=reopened, verdict=verdict, sender=sender)
         parent = decision.parent_id if isinstance(decision, threading.NewLinked) else None
-        conv = await self._new_conversation(s, box, mail, parent)
+        conv = await self._new_conversation(s, box, mail, verdict, parent)
         await self._message(s, conv.id, mail, verdict, seq=1)
         inbound.status, inbound.conversation_id = "ticket", conv.id
-        return Imported("ticket", conv.id, route=True, acknowledge=verdict.may_auto_answer,
-                        verdict=verdict, sender=sender)
+        return Imported("ticket", conv.id, route=not verdict.is_noise,
+                        acknowledge=verdict.may_auto_answer, verdict=verdict, sender=sender)
 
     async def _new_conversation(self, s: AsyncSession, box: MailboxInfo, mail: ParsedMail,
-                                parent_id: int | None) -> Conversation:
+                                verdict: Verdict, parent_id: int | None) -> Conversation:
         contacts = await _contacts(s, [mail.sender] if mail.sender is not None else [])
-        conv = Conversation(**_conversation_fields(box, mail, parent_id,
+        conv = Conversation(**_conversation_fields(box, mail, verdict, parent_id,
                                                    _contact_id(contacts, mail)))
         s.add(conv)
         await s.flush()
@@ -272,8 +295,8 @@ class TicketImporter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(att.data)
         return Attachment(conversation_id=conversation_id, message_id=message_id,
-                          storage_key=key, filename=att.filename[:255],
-                          content_type=att.content_type[:127], size=len(att.data))
+                          storage_key=key, filename=att.filename,
+                          content_type=att.content_type, size=len(att.data))
 
     async def _bounce(self, s: AsyncSession, mail: ParsedMail, verdict: Verdict) -> int | None:
         bounce = verdict.bounce
@@ -353,16 +376,17 @@ def _people(mail: ParsedMail) -> list[str]:
     return sorted({a.email for a in (mail.sender, *mail.cc) if a is not None})
 
 
-def _conversation_fields(box: MailboxInfo, mail: ParsedMail, parent_id: int | None,
-                         contact_id: int | None) -> dict[str, Any]:
+def _conversation_fields(box: MailboxInfo, mail: ParsedMail, verdict: Verdict,
+                         parent_id: int | None, contact_id: int | None) -> dict[str, Any]:
     outcome = apply_rules(
         parse_rules(box.rules), subject=mail.subject, text=mail.text,
         sender_domain=mail.sender.domain if mail.sender is not None else "",
     )
     return {
-        "number": new_number(), "channel": "email", "status": "queued",
+        "number": new_number(), "channel": "email",
+        "status": "noise" if verdict.is_noise else "queued",
         "contact_id": contact_id, "department_id": box.department_id,
-        "group_id": box.group_id, "subject": (mail.subject or "(no subject)")[:255],
+        "group_id": box.group_id, "subject": mail.subject or "(no subject)",
         "priority": outcome.priority, "required_skills": outcome.skills,
         "parent_id": parent_id, "last_seq": 1,
     }
@@ -373,7 +397,7 @@ def _message_fields(mail: ParsedMail, verdict: Verdict, conversation_id: int,
     name = mail.sender.name or mail.sender.email if mail.sender is not None else None
     return {
         "conversation_id": conversation_id, "seq": seq, "author_kind": "contact",
-        "author_name": (name or mail.from_display or "unknown sender")[:120],
+        "author_name": name or mail.from_display or "unknown sender",
         # Inbound mail is never authored by staff, whatever its From says (a spoofed agent
         # address stays a contact message).
         "visibility": "public" if verdict.kind is Kind.PERSON else "internal",
@@ -396,7 +420,7 @@ async def _contacts(s: AsyncSession, senders: Sequence[Address]) -> dict[str, in
     missing: dict[str, dict[str, Any]] = {}
     for a in senders:
         if a.email not in found and a.email not in missing:
-            missing[a.email] = {"email": a.email, "name": a.name[:120] or None}
+            missing[a.email] = {"email": a.email, "name": a.name or None}
     if missing:
         created = await s.execute(insert(Contact).returning(Contact.email, Contact.id),
                                   list(missing.values()))

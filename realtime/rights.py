@@ -82,6 +82,14 @@ class HubHooks(DeskHooks):
             await self.chat.mailer.closed(conversation_id)
 
 
+    async def conversation_queued(self, conversation_id: int) -> None:
+        await self.inner.conversation_queued(conversation_id)
+        try:
+            await self.chat.router.enqueue(conversation_id)
+        except (RoutingError, RedisError, OSError) as exc:  # the sweep queues it later
+            log.warning("routing of %s failed: %r", conversation_id, exc)
+
+
 async def on_control(chat: Chat, env: dict[str, Any]) -> None:
     match env["op"]:
         case "end":

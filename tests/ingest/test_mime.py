@@ -135,7 +135,7 @@ def test_text_truncated_at_limit() -> None:
         ("..", "attachment"),
         ("", "attachment"),
         ("evil\u202egnp.exe", "evil_gnp.exe"),
-        ("x" * 300 + ".pdf", "x" * 140 + ".pdf"),
+        ("x" * 300 + ".pdf", "x" * 245 + ".pdf"),
     ],
 )
 def test_safe_filename(name: str, expected: str) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:06:16.153953
+Create Date: 2026-12-01 07:48:26.445237
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def upgrade() -> None:
             "channel IN ('chat', 'email', 'portal')", name=op.f("ck_conversations_channel")
         ),
         sa.CheckConstraint(
-            "status IN ('queued', 'offered', 'active', 'pending', 'resolved', 'closed')",
+            "status IN ('queued', 'offered', 'active', 'pending', 'resolved', 'closed', 'noise')",
             name=op.f("ck_conversations_status"),
         ),
         sa.ForeignKeyConstraint(
@@ -394,7 +394,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=True),
-        sa.Column("email_message_id", sa.String(length=998), nullable=True),
+        sa.Column("email_message_id", sa.String(length=255), nullable=True),
         sa.Column("whisper_to", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -439,7 +439,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("in_reply_to", sa.String(length=998), nullable=True),
+        sa.Column("in_reply_to", sa.String(length=255), nullable=True),
         sa.Column("references", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
