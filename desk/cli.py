@@ -1,4 +1,4 @@
-"""``switchboard`` command line: web | worker | poll | migrate | create-admin | demo.
+"""``switchboard`` command line: web | worker | poll | migrate | create-admin | mailbox | demo.
 
 desk imports neither realtime, routing nor ingest; the process entry points of those packages
 are looked up by name here, so the package dependency arrows stay one-way.
@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import select
 
@@ -26,7 +27,8 @@ from desk.db import make_engine, make_sessionmaker
 from desk.embedded import embedded_redis
 from desk.errors import DeskError, SettingsError
 from desk.logs import configure_logging
-from desk.models import Agent
+from desk.mailboxes import apply_mailbox
+from desk.models import Agent, Department, Mailbox
 from desk.schema import upgrade
 from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
@@ -39,12 +41,18 @@ ENTRY_POINTS = {
     "poll": "ingest.poller:run",
     "timers": "routing.timers:run",
 }
+# (settings, mailbox id) -> (ok, message): logs in to a stored mailbox over IMAP.
+MAILBOX_CHECK = "ingest.poller:check_mailbox"
 
 
 def entry_point(name: str) -> Callable[[Settings], None]:
-    module, _, attr = ENTRY_POINTS[name].partition(":")
-    func: Callable[[Settings], None] = getattr(importlib.import_module(module), attr)
+    func: Callable[[Settings], None] = _by_name(ENTRY_POINTS[name])
     return func
+
+
+def _by_name(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 @contextmanager
@@ -88,6 +96,64 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
         await engine.dispose()
     print(f"admin {email} created")
     return 0
+
+
+def cmd_mailbox_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = os.environ.get("SWITCHBOARD_MAILBOX_PASSWORD") or getpass.getpass(
+        "Mailbox password: ")
+    return asyncio.run(_mailbox_add(settings, args, password))
+
+
+async def _mailbox_add(settings: Settings, args: argparse.Namespace, password: str) -> int:
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            dept = args.department
+            if not dept.isdigit():
+                found = (await s.execute(select(Department.id).where(
+                    Department.name == dept))).scalar_one_or_none()
+                if found is None:
+                    print(f"no department named {dept!r}", file=sys.stderr)
+                    return 1
+                dept = found
+            box = Mailbox()
+            await apply_mailbox(s, box, {
+                "department_id": int(dept), "host": args.host, "port": args.port,
+                "security": args.security, "username": args.username, "password": password,
+                "folder": args.folder, "poll_interval_s": args.poll_interval,
+                "enabled": not args.disabled}, partial=False)
+            s.add(box)
+            await s.commit()
+    finally:
+        await engine.dispose()
+    print(f"mailbox {box.id} added: {box.username}@{box.host}:{box.port} {box.folder}")
+    return 0
+
+
+def cmd_mailbox_list(settings: Settings, _: argparse.Namespace) -> int:
+    return asyncio.run(_mailbox_list(settings))
+
+
+async def _mailbox_list(settings: Settings) -> int:
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            rows = (await s.execute(select(Mailbox).order_by(Mailbox.id))).scalars().all()
+    finally:
+        await engine.dispose()
+    for m in rows:
+        state = "enabled" if m.enabled else "disabled"
+        print(f"{m.id}\tdepartment {m.department_id}\t{m.username}@{m.host}:{m.port}"
+              f"\t{m.security}\t{m.folder}\t{state}\tlast uid {m.last_uid}"
+              f"\t{m.last_error or ''}")
+    return 0
+
+
+def cmd_mailbox_test(settings: Settings, args: argparse.Namespace) -> int:
+    ok, message = _by_name(MAILBOX_CHECK)(settings, args.id)
+    print(f"mailbox {args.id}: {'OK, ' if ok else 'FAILED: '}{message}",
+          file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 def cmd_web(settings: Settings, _: argparse.Namespace) -> int:
@@ -203,9 +269,31 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Admin")
     admin.set_defaults(func=cmd_create_admin)
+    _mailbox_parser(sub.add_parser("mailbox", help="department IMAP mailboxes"))
     sub.add_parser("demo", help="run everything on embedded defaults with a demo "
                    "organisation").set_defaults(func=cmd_demo)
     return parser
+
+
+def _mailbox_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="mailbox_command", required=True)
+    add = sub.add_parser("add", help="add a mailbox (password from "
+                         "SWITCHBOARD_MAILBOX_PASSWORD or a prompt, never an argument)")
+    add.add_argument("--department", required=True, help="department id or name")
+    add.add_argument("--host", required=True)
+    add.add_argument("--port", type=int, default=993)
+    add.add_argument("--security", default="tls", help="tls (default), none or starttls")
+    add.add_argument("--username", required=True)
+    add.add_argument("--folder", default="INBOX")
+    add.add_argument("--poll-interval", type=int, default=60, help="seconds")
+    add.add_argument("--disabled", action="store_true", help="add it switched off")
+    add.set_defaults(func=cmd_mailbox_add)
+    sub.add_parser("list", help="every mailbox (never a password)").set_defaults(
+        func=cmd_mailbox_list)
+    test = sub.add_parser("test", help="log in over IMAP: the folder's message count, or "
+                          "the exact error")
+    test.add_argument("id", type=int)
+    test.set_defaults(func=cmd_mailbox_test)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,7 @@ STATUSES = ("queued", "offered", "active", "pending", "resolved", "closed", "noi
 AUTHORS = ("contact", "agent", "supervisor", "system")
 VISIBILITIES = ("public", "internal", "whisper")
 POLICIES = ("least_loaded", "round_robin", "manual")
+MAILBOX_SECURITY = ("none", "starttls", "tls")
 
 # Column limits: the one definition that the API validators and the mail parser (ingest.mime,
 # ingest.addresses, ingest.headers) bound their values by, so nothing accepted fails an INSERT.
@@ -334,8 +335,7 @@ class Mailbox(Base):
     """A department's IMAP mailbox. ``password`` is never logged or returned by the API."""
 
     __tablename__ = "mailboxes"
-    __table_args__ = (CheckConstraint(_in("security", ("none", "starttls", "tls")),
-                                      name="security"),)
+    __table_args__ = (CheckConstraint(_in("security", MAILBOX_SECURITY), name="security"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
     host: Mapped[str] = mapped_column(String(MAILBOX_TEXT_MAX))
@@ -349,7 +349,7 @@ class Mailbox(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Ticket rules (ingest.rules): keyword / sender domain -> priority and required skills.
+    # Ticket rules (desk.rules): keyword / sender domain -> priority and required skills.
     rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,6 +10,7 @@ from desk.models import EMAIL_MAX
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def text(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
@@ -112,3 +113,29 @@ def origins(data: dict[str, Any], key: str) -> list[str] | None:
             raise InvalidInput(f"{key}: {item!r} is not an origin like https://example.com")
         out.append(item.rstrip("/").lower())
     return out
+
+
+def secret(data: dict[str, Any], key: str, *, max_len: int, required: bool = True
+           ) -> str | None:
+    """A password as given (no stripping); never echoed in a message."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{key} is required")
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+        raise InvalidInput(f"{key} must be a string of 1 to {max_len} characters")
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{key} must not contain control characters")
+    return value
+
+
+def line(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
+         default: str | None = None) -> str | None:
+    """One line of text that goes into a protocol command (IMAP): no control characters."""
+    value = text(data, key, max_len=max_len, required=required and default is None)
+    if value is None:
+        return default
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{key} must not contain control characters")
+    return value

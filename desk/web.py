@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import api_admin, api_auth, api_conversations
+from desk import api_admin, api_auth, api_conversations, api_mailboxes
 from desk.http import JSONResponse
 
 _ERROR = {
@@ -57,7 +57,8 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 
 def desk_routes() -> list[BaseRoute]:
-    routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_conversations.routes]
+    routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
+                               *api_conversations.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

@@ -17,6 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 import redis.asyncio as aioredis
 from redis import Redis
 from sqlalchemy import select, update
@@ -49,6 +50,7 @@ class PollerConfig:
     backoff_min_s: float = 0.5
     backoff_max_s: float = 60.0
     idle_s: float = 25 * 60
+    reload_s: float = 5.0  # how often the mailbox table is read again for changes
     limits: Limits = field(default_factory=Limits)
 
 
@@ -255,10 +257,7 @@ class MailboxPoller:
             row = await s.get(Mailbox, self.mailbox_id)
         if row is None or not row.enabled:
             raise LeaseLost(f"mailbox {self.mailbox_id} is gone or disabled")
-        return ImapConfig(host=row.host, port=row.port, username=row.username,
-                          password=row.password, security=row.security, folder=row.folder,
-                          timeout_s=self.settings.imap_timeout_s,
-                          idle_s=min(self.config.idle_s, row.poll_interval_s * 30))
+        return imap_config(row, self.settings, self.config.idle_s)
 
     async def _note_error(self, error: str | None) -> None:
         with contextlib.suppress(Exception):
@@ -266,6 +265,41 @@ class MailboxPoller:
                 await s.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id)
                                 .values(last_error=storable(error)[:2000] if error else None))
                 await s.commit()
+
+
+def imap_config(row: Mailbox, settings: Settings, idle_s: float
+                ) -> ImapConfig:
+    return ImapConfig(host=row.host, port=row.port, username=row.username,
+                      password=row.password, security=row.security, folder=row.folder,
+                      timeout_s=settings.imap_timeout_s,
+                      idle_s=min(idle_s, row.poll_interval_s * 30))
+
+
+def check_mailbox(settings: Settings, mailbox_id: int) -> tuple[bool, str]:
+    """``switchboard mailbox test``: log in to a stored mailbox and select its folder.
+
+    (True, its message count) or (False, the exact failure, the server's answer included)."""
+
+    async def check() -> tuple[bool, str]:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as s:
+                row = await s.get(Mailbox, mailbox_id)
+        finally:
+            await engine.dispose()
+        if row is None:
+            return False, f"mailbox {mailbox_id} not found"
+        session = ImapSession(imap_config(row, settings, PollerConfig().idle_s))
+        try:
+            state = await session.connect()
+        except ImapFailure as exc:
+            return False, str(exc)
+        finally:
+            await session.close()
+        return True, (f"{row.username}@{row.host}:{row.port} {row.folder}: "
+                      f"{state.exists} messages")
+
+    return asyncio.run(check())
 
 
 def _header_key(item: FetchedItem) -> str | None:
@@ -297,8 +331,13 @@ def make_acknowledger(guard: MailGuard,
 
 
 async def serve(settings: Settings, stop: asyncio.Event,
-                config: PollerConfig = PollerConfig(), reload_s: float = 30.0) -> None:
-    """Run one poller per enabled mailbox until ``stop``; pick up new mailboxes periodically."""
+                config: PollerConfig = PollerConfig()) -> None:
+    """Run one poller per enabled mailbox until ``stop``.
+
+    The mailbox table is read again every ``config.reload_s``: a new or re-enabled mailbox
+    gets a task, a disabled or deleted one loses it, and a changed one's task is stopped and
+    started again with the new settings — no restart of the process needed.
+    """
     if not settings.redis_url:
         raise SystemExit("the poller needs REDIS_URL")
     engine = make_engine(settings)
@@ -312,25 +351,52 @@ async def serve(settings: Settings, stop: asyncio.Event,
     ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
     router = Router(settings, redis, sm)
 
-    tasks: dict[int, asyncio.Task[None]] = {}
+    def start(mailbox_id: int, version: tuple[object, ...]) -> _Task:
+        own_stop = asyncio.Event()
+        poller = MailboxPoller(mailbox_id=mailbox_id, sm=sm, redis=redis, settings=settings,
+                               route=router.enqueue_many, acknowledge=ack, config=config)
+        return _Task(asyncio.create_task(poller.run(own_stop)), own_stop, version)
+
+    tasks: dict[int, _Task] = {}
     try:
         while not stop.is_set():
-            async with sm() as s:
-                ids = (await s.execute(select(Mailbox.id).where(Mailbox.enabled.is_(True))
-                                       )).scalars().all()
-            for mailbox_id in ids:
-                if mailbox_id not in tasks or tasks[mailbox_id].done():
-                    poller = MailboxPoller(mailbox_id=mailbox_id, sm=sm, redis=redis,
-                                           settings=settings, route=router.enqueue_many,
-                                           acknowledge=ack, config=config)
-                    tasks[mailbox_id] = asyncio.create_task(poller.run(stop))
-            await _sleep(stop, reload_s)
+            try:
+                wanted = await _enabled_mailboxes(sm)
+            except Exception:  # the records are down: keep what runs, look again later
+                log.exception("reading the mailboxes failed")
+                wanted = {i: t.version for i, t in tasks.items()}
+            stale = [i for i, t in tasks.items() if wanted.get(i) != t.version or t.task.done()]
+            await _stop_tasks([tasks.pop(i) for i in stale])
+            for mailbox_id, version in wanted.items():
+                if mailbox_id not in tasks:
+                    tasks[mailbox_id] = start(mailbox_id, version)
+            await _sleep(stop, config.reload_s)
     finally:
-        stop.set()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await _stop_tasks(list(tasks.values()))
         await redis.aclose()
         queue.connection.close()
         await engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+    version: tuple[object, ...]  # the mailbox settings it was started with
+
+
+async def _enabled_mailboxes(sm: SessionMaker) -> dict[int, tuple[object, ...]]:
+    async with sm() as s:
+        rows = (await s.execute(select(Mailbox).where(Mailbox.enabled.is_(True)))).scalars()
+        return {m.id: (m.department_id, m.host, m.port, m.security, m.username, m.password,
+                       m.folder, m.poll_interval_s, orjson.dumps(m.rules or []))
+                for m in rows}
+
+
+async def _stop_tasks(tasks: Sequence[_Task]) -> None:
+    for t in tasks:
+        t.stop.set()
+    await asyncio.gather(*(t.task for t in tasks), return_exceptions=True)
 
 
 def run(settings: Settings, config: PollerConfig = PollerConfig()) -> None:

@@ -35,12 +35,12 @@ from desk.models import (
     OutboundMail,
     utcnow,
 )
+from desk.rules import apply_rules, parse_rules
 from ingest import threading
 from ingest.addresses import Address
 from ingest.headers import storable
 from ingest.loops import Kind, Verdict, classify
 from ingest.mime import MailAttachment, ParsedMail, content_id_key, resolve_cids
-from ingest.rules import apply_rules, parse_rules
 
 log = logging.getLogger(__name__)
 REOPEN_FROM = {"resolved", "closed"}

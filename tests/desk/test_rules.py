@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.errors import IngestError
-from ingest.rules import apply_rules, parse_rules
+from desk.errors import InvalidInput
+from desk.rules import apply_rules, parse_rules
 
 RULES = parse_rules(
     [
@@ -46,5 +46,5 @@ def test_domain_and_subdomain() -> None:
     ],
 )
 def test_invalid_rules_rejected(bad: dict[str, object]) -> None:
-    with pytest.raises(IngestError):
+    with pytest.raises(InvalidInput):
         parse_rules([bad])

@@ -4,7 +4,7 @@ Configured per mailbox as JSON, e.g.
 ``[{"keyword": "outage", "priority": 1, "skills": {"networking": 2}},
    {"domain": "bigcustomer.example", "priority": 1}]``.
 Every matching rule applies; the most urgent priority (lowest number) wins and skill levels
-take the maximum.
+take the maximum. Here in desk, where the admin API validates them; ingest applies them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.errors import IngestError
+from desk.errors import InvalidInput
+
+MAX_RULES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +30,17 @@ class TicketRule:
         keyword, domain = data.get("keyword"), data.get("domain")
         priority, skills = data.get("priority"), data.get("skills") or {}
         if (keyword is None) == (domain is None):
-            raise IngestError("a ticket rule needs exactly one of 'keyword' or 'domain'")
+            raise InvalidInput("a ticket rule needs exactly one of 'keyword' or 'domain'")
+        word = keyword if domain is None else domain
+        if not isinstance(word, str) or not 1 <= len(word) <= 200:
+            raise InvalidInput("a rule's keyword or domain must be a string of 1 to 200 "
+                               "characters")
         if priority is not None and (not isinstance(priority, int) or not 0 <= priority <= 98):
-            raise IngestError("rule priority must be an integer 0..98")
+            raise InvalidInput("rule priority must be an integer 0..98")
         if not isinstance(skills, Mapping) or not all(
             isinstance(k, str) and isinstance(v, int) and 1 <= v <= 10 for k, v in skills.items()
         ):
-            raise IngestError("rule skills must map names to levels 1..10")
+            raise InvalidInput("rule skills must map names to levels 1..10")
         return cls(
             keyword=str(keyword).lower() if keyword is not None else None,
             domain=str(domain).lower().lstrip("@") if domain is not None else None,
@@ -56,7 +62,10 @@ class RuleOutcome:
 
 
 def parse_rules(data: Iterable[Mapping[str, Any]]) -> tuple[TicketRule, ...]:
-    return tuple(TicketRule.from_json(item) for item in data)
+    items = list(data)
+    if len(items) > MAX_RULES or not all(isinstance(item, Mapping) for item in items):
+        raise InvalidInput(f"rules must be a list of at most {MAX_RULES} objects")
+    return tuple(TicketRule.from_json(item) for item in items)
 
 
 def apply_rules(

@@ -1,0 +1,86 @@
+"""Department mailboxes as records: the one validation of a mailbox's settings and the one
+public view of it, shared by the admin API and ``switchboard mailbox``.
+
+The password is write-only: it is set here, read by the poller, and never part of a view, an
+error message, an audit event or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import validate
+from desk.errors import InvalidInput, NotFound
+from desk.models import MAILBOX_SECURITY, MAILBOX_TEXT_MAX, Department, Mailbox
+from desk.rules import parse_rules
+
+RULES_MAX_BYTES = 64 * 1024
+# A host name or an IP address (v4, or v6 without brackets).
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^[0-9A-Fa-f:.]+$")
+# Changing any of these points the mailbox at other mail: its UIDs mean nothing any more.
+_WHERE = ("host", "port", "username", "folder")
+_FIELDS = ("department_id", "host", "port", "security", "username", "password", "folder",
+           "poll_interval_s", "enabled", "rules")
+
+
+def mailbox_json(m: Mailbox) -> dict[str, Any]:
+    return {
+        "id": m.id, "department_id": m.department_id, "host": m.host, "port": m.port,
+        "security": m.security, "username": m.username, "folder": m.folder,
+        "poll_interval_s": m.poll_interval_s, "enabled": m.enabled, "rules": m.rules or [],
+        "has_password": bool(m.password), "uidvalidity": m.uidvalidity,
+        "last_uid": m.last_uid, "last_error": m.last_error,
+        "created_at": m.created_at.isoformat() if m.created_at else None,
+    }
+
+
+async def apply_mailbox(s: AsyncSession, m: Mailbox, data: dict[str, Any], *,
+                        partial: bool) -> list[str]:
+    """Validate ``data`` onto ``m`` (all of it, or with ``partial`` what it names); returns
+    the names of the fields changed, for the audit trail."""
+    before = {k: getattr(m, k, None) for k in _FIELDS}
+    if not partial or "department_id" in data:
+        dept = validate.integer(data, "department_id", lo=1, hi=2**31 - 1, required=True)
+        if dept is None or await s.get(Department, dept) is None:
+            raise NotFound(f"department {dept} not found")
+        m.department_id = dept
+    if not partial or "host" in data:
+        host = validate.line(data, "host", max_len=MAILBOX_TEXT_MAX)
+        if host is None or not _HOST.match(host):
+            raise InvalidInput("host must be a host name or an IP address")
+        m.host = host.lower()
+    for key, lo, hi, default in (("port", 1, 65535, 993), ("poll_interval_s", 10, 86400, 60)):
+        value = validate.integer(data, key, lo=lo, hi=hi, default=None if partial else default)
+        if value is not None:
+            setattr(m, key, value)
+    security = validate.choice(data, "security", MAILBOX_SECURITY, None if partial else "tls")
+    if security is not None:
+        m.security = security
+    if not partial or "username" in data:
+        m.username = validate.line(data, "username", max_len=MAILBOX_TEXT_MAX) or ""
+    if not partial or "password" in data:
+        m.password = validate.secret(data, "password", max_len=MAILBOX_TEXT_MAX) or ""
+    folder = validate.line(data, "folder", max_len=MAILBOX_TEXT_MAX, required=False,
+                           default=None if partial else "INBOX")
+    if folder is not None:
+        m.folder = folder
+    enabled = validate.boolean(data, "enabled", None if partial else True)
+    if enabled is not None:
+        m.enabled = enabled
+    if "rules" in data or not partial:
+        m.rules = _rules(data.get("rules", []))
+    changed = [k for k, v in before.items() if getattr(m, k, None) != v]
+    if m.id is not None and any(k in changed for k in _WHERE):
+        m.uidvalidity, m.last_uid = None, 0  # re-scan; dedup keys keep imports exactly-once
+    return changed
+
+
+def _rules(value: object) -> list[Any]:
+    if not isinstance(value, list) or len(orjson.dumps(value)) > RULES_MAX_BYTES:
+        raise InvalidInput(f"rules must be a JSON list of at most {RULES_MAX_BYTES} bytes")
+    parse_rules(value)  # raises InvalidInput naming the broken rule
+    return value
