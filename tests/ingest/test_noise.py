@@ -4,14 +4,10 @@ the API into a routed ticket. Real Dovecot, the real web app (router included) a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
-from desk.auth import hash_password
 from desk.models import (
     Agent,
     AgentGroup,
@@ -21,29 +17,11 @@ from desk.models import (
     OutboundMail,
     RoutingDecision,
 )
-from realtime.app import create_app
 from routing.store import Store
 from tests.ingest import corpus
-from tests.ingest.conftest import Records
+from tests.ingest.conftest import Records, staff_hash, staff_login
 from tests.ingest.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, running
-
-PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-async def web(records: Records) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(records.settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    r = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"x-csrf-token": r.json()["csrf_token"]}
 
 
 async def test_auto_reply_and_bulk_become_unrouted_noise_until_promoted(
@@ -55,7 +33,7 @@ async def test_auto_reply_and_bulk_become_unrouted_noise_until_promoted(
             Mailbox, Mailbox.department_id == Department.id).where(Mailbox.id == box))
         ).scalar_one()
         s.add(Agent(email="ana@desk.example", display_name="Ana", role="agent",
-                    password_hash=hash_password(PASSWORD), groups=[AgentGroup(group_id=front)]))
+                    password_hash=staff_hash(), groups=[AgentGroup(group_id=front)]))
         await s.commit()
     files = corpus.files()
     dovecot.deliver(corpus.simple(message_id="<person@example.org>"))
@@ -70,7 +48,7 @@ async def test_auto_reply_and_bulk_become_unrouted_noise_until_promoted(
     assert [a.conversation_id for a in run.acked] == [person.id]
     assert await count(records, OutboundMail) == 0
 
-    headers = await _login(web, "ana@desk.example")
+    headers = await staff_login(web, "ana@desk.example")
     listed = (await web.get("/api/conversations")).json()
     assert [c["id"] for c in listed] == [person.id]
     noise = (await web.get("/api/conversations", params={"status": "noise"})).json()
