@@ -5,7 +5,8 @@ import { get, patch, post } from "./api.js";
 import { messageItem } from "./chatpane.js";
 import { clear, clientId, h } from "./dom.js";
 
-const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed"];
+// "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
+const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
 
 function select(id, label, options, value = "") {
   const el = h("select", { id, name: id },
@@ -72,6 +73,8 @@ export class TicketView {
     this.status = h("select", { "aria-label": "Status" },
       ["active", "pending", "resolved", "closed"].map((s) => h("option", { value: s, text: s })));
     this.status.addEventListener("change", () => this.setStatus());
+    this.promoteButton = h("button", { type: "button", hidden: true,
+      text: "Promote to a ticket", onclick: () => this.promote() });
     this.facts = h("dl", { class: "facts" });
     this.files = h("ul", { class: "files", "aria-label": "Attachments" });
     this.log = h("ol", { class: "log", "aria-label": "Messages" });
@@ -83,7 +86,8 @@ export class TicketView {
         " Internal note"), h("button", { class: "primary", type: "submit", text: "Send" })));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
-      h("header", { class: "chat-head" }, this.title, this.status), this.facts, this.files,
+      h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
+      this.facts, this.files,
       this.notice, this.log, form);
     this.load();
   }
@@ -94,6 +98,7 @@ export class TicketView {
       this.title.textContent = `${c.number} — ${c.subject || "(no subject)"}`;
       this.status.value = c.status;
       this.email = c.contact && c.contact.email;
+      this.promoteButton.hidden = c.status !== "noise";
       const rows = [["Contact", c.contact && c.contact.name], ["Email", c.contact && c.contact.email],
         ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
         ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
@@ -128,6 +133,16 @@ export class TicketView {
       this.notice.textContent = `Not sent: ${e.message}`;
     } finally {
       fields.forEach((el) => { el.disabled = false; });
+    }
+  }
+
+  async promote() {
+    try {
+      await post(`/api/conversations/${this.id}/promote`, {});
+      this.notice.textContent = "Promoted: routed to an agent";
+      await this.load();
+    } catch (e) {
+      this.notice.textContent = `Could not promote: ${e.message}`;
     }
   }
 
