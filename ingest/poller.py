@@ -70,7 +70,8 @@ class MailboxPoller:
         self.synced = asyncio.Event()  # set after each completed sync (tests, benchmark)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Hold the lease and work the mailbox until ``stop``; survive every IMAP fault."""
+        """Hold the lease and work the mailbox until ``stop``; survive every fault (each noted
+        in ``mailboxes.last_error``) with backoff."""
         lease = Lease(self.redis, self.mailbox_id, self.config.lease_ttl_ms)
         backoff = self.config.backoff_min_s
         while not stop.is_set():
@@ -82,15 +83,16 @@ class MailboxPoller:
                 backoff = self.config.backoff_min_s
             except LeaseLost:
                 log.warning("mailbox %s: lease lost, standing by", self.mailbox_id)
-            except Exception as exc:  # IMAP or database down: never a silently dead task
+            except Exception as exc:  # IMAP faults, the records down: never a dead task
                 if isinstance(exc, ImapFailure):
-                    log.warning("mailbox %s: %s; reconnecting in %.1fs", self.mailbox_id, exc,
-                                backoff)
+                    error = str(exc)
+                    log.warning("mailbox %s: %s; reconnecting in %.1fs", self.mailbox_id,
+                                error, backoff)
                 else:
+                    error = f"{type(exc).__name__}: {exc}"
                     log.exception("mailbox %s failed; retrying in %.1fs", self.mailbox_id,
                                   backoff)
-                await self._note_error(f"{type(exc).__name__}: {exc}"
-                                       if not isinstance(exc, ImapFailure) else str(exc))
+                await self._note_error(error)
                 await _sleep(stop, backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.config.backoff_max_s)
             finally:
@@ -267,8 +269,7 @@ class MailboxPoller:
                 await s.commit()
 
 
-def imap_config(row: Mailbox, settings: Settings, idle_s: float
-                ) -> ImapConfig:
+def imap_config(row: Mailbox, settings: Settings, idle_s: float) -> ImapConfig:
     return ImapConfig(host=row.host, port=row.port, username=row.username,
                       password=row.password, security=row.security, folder=row.folder,
                       timeout_s=settings.imap_timeout_s,

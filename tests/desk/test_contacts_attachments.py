@@ -47,7 +47,7 @@ async def test_organisation_by_domain_or_phone(sm: SessionMaker) -> None:
         (None, "attachment"),
         ("...", "attachment"),
         ("<img src=x onerror=alert(1)>.png", "<img src=x onerror=alert(1)>.png"),
-        ("a" * 300 + ".pdf", "a" * 250 + ".pdf"),
+        ("a" * 300 + ".pdf", "a" * 251 + ".pdf"),
         ("line\nbreak.txt", "linebreak.txt"),
     ],
 )
