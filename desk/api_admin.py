@@ -31,8 +31,8 @@ from desk.http import (
     read_json,
     require_admin,
 )
+from desk.limits import NAME_MAX
 from desk.models import (
-    NAME_MAX,
     POLICIES,
     ROLES,
     Agent,

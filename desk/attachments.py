@@ -13,7 +13,8 @@ from pathlib import Path
 
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
-from desk.models import CONTENT_TYPE_MAX, FILENAME_MAX, Attachment
+from desk.limits import CONTENT_TYPE_MAX, FILENAME_MAX
+from desk.models import Attachment
 
 
 def display_name(raw: str | None) -> str:

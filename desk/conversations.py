@@ -18,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
+from desk.limits import BODY_MAX, SUBJECT_MAX
 from desk.models import (
     AUTHORS,
-    BODY_MAX,
     CHANNELS,
-    SUBJECT_MAX,
     VISIBILITIES,
     Conversation,
     Message,

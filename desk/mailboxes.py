@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import validate
 from desk.errors import InvalidInput, NotFound
-from desk.models import MAILBOX_SECURITY, MAILBOX_TEXT_MAX, Department, Mailbox
-from desk.rules import parse_rules
+from desk.limits import MAILBOX_TEXT_MAX
+from desk.models import MAILBOX_SECURITY, Department, Mailbox
+from desk.ticket_rules import parse_rules
 
 RULES_MAX_BYTES = 64 * 1024
 # A host name is labels like this joined by dots; an IPv6 address (no brackets) is hex and colons.

@@ -27,6 +27,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from desk.limits import (
+    CONTENT_TYPE_MAX,
+    EMAIL_MAX,
+    FILENAME_MAX,
+    MAILBOX_TEXT_MAX,
+    MESSAGE_ID_MAX,
+    NAME_MAX,
+    SUBJECT_MAX,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -43,18 +53,6 @@ AUTHORS = ("contact", "agent", "supervisor", "system")
 VISIBILITIES = ("public", "internal", "whisper")
 POLICIES = ("least_loaded", "round_robin", "manual")
 MAILBOX_SECURITY = ("none", "starttls", "tls")
-
-# Column limits: the one definition that the API validators and the mail parser (ingest.mime,
-# ingest.addresses, ingest.headers) bound their values by, so nothing accepted fails an INSERT.
-NAME_MAX = 120
-EMAIL_MAX = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
-BODY_MAX = 100_000
-SUBJECT_MAX = 255
-MESSAGE_ID_MAX = 255  # with its angle brackets
-FILENAME_MAX = 255
-CONTENT_TYPE_MAX = 127
-MAILBOX_TEXT_MAX = 255  # host, username, password, folder of a mailbox
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -349,7 +347,7 @@ class Mailbox(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Ticket rules (desk.rules): keyword / sender domain -> priority and required skills.
+    # Ticket rules (desk.ticket_rules): keyword / sender domain -> priority and required skills.
     rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from desk.errors import InvalidInput
-from desk.models import EMAIL_MAX
+from desk.limits import EMAIL_MAX
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")

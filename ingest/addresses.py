@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from desk.models import EMAIL_MAX, NAME_MAX
+from desk.limits import EMAIL_MAX, NAME_MAX
 from ingest.errors import UnsafeAddress
 from ingest.headers import clean_header_value, decode_header_value
 

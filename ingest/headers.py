@@ -12,7 +12,7 @@ import re
 from email.errors import HeaderParseError
 from email.header import Header, decode_header
 
-from desk.models import MESSAGE_ID_MAX
+from desk.limits import MESSAGE_ID_MAX
 
 MAX_HEADER_CHARS = 4000
 

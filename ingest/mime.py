@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import nh3
 
-from desk.models import CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX, SUBJECT_MAX
+from desk.limits import CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX, SUBJECT_MAX
 from ingest.addresses import Address, parse_address, parse_address_list
 from ingest.errors import OversizeMail, PoisonMail, UnsafeAddress
 from ingest.headers import (

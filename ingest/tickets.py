@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.conversations import new_number
 from desk.db import SessionMaker, is_connection_fault
+from desk.limits import BODY_MAX
 from desk.models import (
-    BODY_MAX,
     Attachment,
     Contact,
     Conversation,
@@ -35,7 +35,7 @@ from desk.models import (
     OutboundMail,
     utcnow,
 )
-from desk.rules import apply_rules, parse_rules
+from desk.ticket_rules import apply_rules, parse_rules
 from ingest import threading
 from ingest.addresses import Address
 from ingest.headers import storable

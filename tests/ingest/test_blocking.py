@@ -13,10 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select, text
 
-from desk.models import EMAIL_MAX, AuditEvent, Contact, EmailParticipant, InboundMail, Mailbox
+from desk.limits import EMAIL_MAX
+from desk.models import AuditEvent, Contact, EmailParticipant, InboundMail, Mailbox
 from tests.ingest import corpus
 from tests.ingest.conftest import Records
-from tests.ingest.dovecot import Dovecot
+from tests.support.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, inbound, messages, running
 
 LONG = "x" * (262 - len("@example.org")) + "@example.org"  # 262 characters

@@ -20,7 +20,7 @@ from desk.models import (
 from routing.store import Store
 from tests.ingest import corpus
 from tests.ingest.conftest import Records, staff_hash, staff_login
-from tests.ingest.dovecot import Dovecot
+from tests.support.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, running
 
 

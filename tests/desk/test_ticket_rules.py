@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from desk.errors import InvalidInput
-from desk.rules import apply_rules, parse_rules
+from desk.ticket_rules import apply_rules, parse_rules
 
 RULES = parse_rules(
     [
