@@ -17,8 +17,8 @@ from desk.limits import EMAIL_MAX
 from desk.models import AuditEvent, Contact, EmailParticipant, InboundMail, Mailbox
 from tests.ingest import corpus
 from tests.ingest.conftest import Records
-from tests.support.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, inbound, messages, running
+from tests.support.dovecot import Dovecot
 
 LONG = "x" * (262 - len("@example.org")) + "@example.org"  # 262 characters
 PILL = "POISON-PILL"

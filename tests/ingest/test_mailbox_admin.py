@@ -16,9 +16,9 @@ from ingest.poller import PollerConfig, serve
 from routing import keys
 from tests.ingest import corpus
 from tests.ingest.conftest import Records, staff_hash, staff_login
-from tests.support.dovecot import Dovecot
 from tests.ingest.harness import count, eventually
 from tests.ingest.procs import env_for
+from tests.support.dovecot import Dovecot
 from tests.support.processes import switchboard
 
 

@@ -20,8 +20,8 @@ from desk.models import (
 from routing.store import Store
 from tests.ingest import corpus
 from tests.ingest.conftest import Records, staff_hash, staff_login
-from tests.support.dovecot import Dovecot
 from tests.ingest.harness import conversations, count, eventually, running
+from tests.support.dovecot import Dovecot
 
 
 async def test_auto_reply_and_bulk_become_unrouted_noise_until_promoted(
