@@ -8,6 +8,7 @@ Tree::
     ├── Forbidden              caller lacks the right (HTTP 403)
     ├── Conflict               duplicate name / state conflict (HTTP 409)
     ├── InvalidInput           malformed or oversize field (HTTP 422)
+    ├── Unavailable            a service it needs (Redis) is down for now (HTTP 503 + Retry-After)
     └── AuthError              bad credentials or session (HTTP 401)
         └── RateLimited        too many attempts (HTTP 429)
 """
@@ -43,6 +44,11 @@ class Conflict(DeskError):
 
 class InvalidInput(DeskError):
     status = 422
+
+
+class Unavailable(DeskError):
+    status = 503
+    retry_after_s = 2
 
 
 class AuthError(DeskError):

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from desk.auth import COOKIE_NAME, Principal, csrf_ok, resolve_session, session_id_from_cookie
 from desk.db import SessionMaker
-from desk.errors import AuthError, Conflict, DeskError, Forbidden, InvalidInput
+from desk.errors import AuthError, Conflict, DeskError, Forbidden, InvalidInput, Unavailable
 from desk.hooks import DeskHooks
 from desk.settings import Settings
 
@@ -46,17 +46,20 @@ class JSONResponse(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+                        headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-          409: "conflict", 422: "invalid", 429: "rate_limited"}
+          409: "conflict", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
 
 
 def desk_error_response(exc: DeskError) -> JSONResponse:
-    return error_response(exc.status, _CODES.get(exc.status, "error"), exc.message)
+    headers = ({"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable)
+               else None)
+    return error_response(exc.status, _CODES.get(exc.status, "error"), exc.message, headers)
 
 
 async def read_json(request: Request) -> dict[str, Any]:

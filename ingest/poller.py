@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import orjson
 import redis.asyncio as aioredis
-from redis import Redis
 from sqlalchemy import select, update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
@@ -32,6 +31,7 @@ from ingest.imap import FetchedItem, ImapConfig, ImapSession
 from ingest.lease import Lease
 from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
 from ingest.tickets import Imported, MailboxInfo, TicketImporter
+from routing import connect
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
@@ -343,8 +343,8 @@ async def serve(settings: Settings, stop: asyncio.Event,
         raise SystemExit("the poller needs REDIS_URL")
     engine = make_engine(settings)
     sm = make_sessionmaker(engine)
-    redis = aioredis.Redis.from_url(settings.redis_url)
-    queue = jobs.mail_queue(Redis.from_url(settings.redis_url))
+    redis = connect.async_client(settings.redis_url)
+    queue = jobs.mail_queue(connect.sync_client(settings.redis_url))
 
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis import Redis
 from rq import SimpleWorker
 
 from desk.db import make_engine, make_sessionmaker
 from desk.settings import Settings
 from ingest.jobs import JOB_CONTEXT, JobContext, mail_queue, requeue_unsent
+from routing import connect
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
     loop = asyncio.new_event_loop()
     engine = make_engine(settings)
     sm = make_sessionmaker(engine)
-    connection = Redis.from_url(settings.redis_url)
+    connection = connect.sync_client(settings.redis_url)
     queue = mail_queue(connection)
     token = JOB_CONTEXT.set(JobContext(settings=settings, loop=loop, sm=sm))
     try:

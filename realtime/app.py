@@ -11,7 +11,8 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,11 +23,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from desk.db import make_engine, make_sessionmaker
+from desk.errors import DeskError, Unavailable
 from desk.hooks import DeskHooks
-from desk.http import Deps, JSONResponse
+from desk.http import Deps, JSONResponse, desk_error_response
 from desk.settings import Settings
 from desk.web import desk_routes
 from realtime.public_http import public_routes
+from routing import connect
 
 log = logging.getLogger("switchboard.web")
 
@@ -81,6 +84,19 @@ async def readyz(request: Request) -> Response:
                         status_code=200 if ready else 503)
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """Redis down (after the client's retries) or the routing state not rebuilt yet: a 503 the
+    caller may retry, never a 500. A DeskError escaping a handler gets its own status."""
+    if isinstance(exc, DeskError):
+        return desk_error_response(exc)
+    log.warning("%s %s: redis unavailable (%r)", request.method, request.url.path, exc)
+    return desk_error_response(Unavailable("a service is briefly unavailable; retry shortly"))
+
+
+EXCEPTION_HANDLERS = {RedisConnectionError: unavailable, RedisTimeoutError: unavailable,
+                      DeskError: unavailable}
+
+
 def _page(name: str) -> Route:
     async def page(_: Request) -> Response:
         return RedirectResponse(f"/static/{name}.html")
@@ -96,10 +112,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings)
         sm = make_sessionmaker(engine)
-        # A blocking pool: past max_connections a command waits for a free connection (up to
-        # `timeout`) instead of failing at once, so a burst of connects queues, not errors.
-        redis = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url or "", max_connections=64, timeout=10, health_check_interval=10))
+        redis = connect.async_client(settings.redis_url or "", max_connections=64, wait_s=10)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sm = sm
@@ -122,7 +135,8 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         _page("demo"),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
+                     exception_handlers=EXCEPTION_HANDLERS)
 
 
 # --- realtime integration points (the realtime package fills these in) --------------------

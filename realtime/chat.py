@@ -15,6 +15,7 @@ group toggles in ``realtime.presence``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -44,7 +45,7 @@ from realtime.mail import Mailer
 from realtime.routing_events import RouterEvents
 from realtime.session import Identity, Limits, Part, Role, Session
 from routing import keys
-from routing.errors import RoutingError
+from routing.errors import RoutingError, RoutingUnavailable
 from routing.mail_budget import MailRequest, Purpose, normalise
 from routing.mail_guard import MailGuard
 from routing.router import Router
@@ -53,6 +54,7 @@ log = logging.getLogger("switchboard.realtime")
 
 SITE_CACHE_S = 5.0
 VISITOR_SESSIONS_PER_MIN = 30
+ROUTE_RETRY_S = (0.2, 0.4, 0.8, 1.6, 2, 2, 2, 2, 2, 2)  # a new chat's enqueue, Redis away
 AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 VISIBLE_PARTS = frozenset({Part.OWNER, Part.ASSIGNEE, Part.COCHAT, Part.JOINED})
 
@@ -176,6 +178,10 @@ class Chat:
                     await staff.execute(self, conn, frame)
         except CommandError as exc:
             conn.send(command_error(exc, frame))
+        except (RedisError, RoutingUnavailable) as exc:
+            log.warning("%s refused: redis unavailable (%r)", frame.TYPE, exc)
+            conn.send(command_error(CommandError("unavailable", "briefly unavailable; retry"),
+                                    frame))
 
     async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
         assert conn.contact_id is not None and conn.site_id is not None
@@ -236,12 +242,27 @@ class Chat:
 
     async def _route(self, conn: Connection, info: records.ConvInfo) -> None:
         """Hand the new chat to the router; positions reach the visitor as router events."""
-        try:
-            await self.router.enqueue(info.id)
-        except (RoutingError, RedisError, OSError) as exc:
-            # Stored as queued: the router's rebuild (or the next timer pass) picks it up.
-            log.warning("chat %s not routed yet: %r", info.number, exc)
+        if not await self.route(info.id):
             self.routed.queued(info.id, 1, None, force=True)
+
+    async def route(self, cid: int) -> bool:
+        """Queue a new conversation (stored as queued) now; if Redis is away, keep trying in
+        the background so it is offered as soon as Redis is back, not at the router's sweep."""
+        try:
+            await self.router.enqueue(cid)
+        except (RoutingError, RedisError, OSError) as exc:
+            log.warning("conversation %s not routed yet: %r", cid, exc)
+            if not isinstance(exc, RoutingError) or isinstance(exc, RoutingUnavailable):
+                self.hub.spawn(self._route_later(cid))
+            return False
+        return True
+
+    async def _route_later(self, cid: int) -> None:
+        for delay in ROUTE_RETRY_S:  # then the router's sweep finds it in the records
+            await asyncio.sleep(delay)
+            with contextlib.suppress(RedisError, OSError, RoutingUnavailable):
+                await self.router.enqueue(cid)
+                return
 
     async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
         info = await self.conv(frame.conversation_id)

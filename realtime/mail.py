@@ -14,11 +14,10 @@ import asyncio
 import logging
 from typing import Any
 
-from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 
-from routing import keys
+from routing import connect, keys
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -32,7 +31,7 @@ NOTIFY_RETRY_S = (5, 30, 120)
 
 class Mailer:
     def __init__(self, redis_url: str) -> None:
-        self._redis = Redis.from_url(redis_url)
+        self._redis = connect.sync_client(redis_url)
         self._queue = Queue(keys.mail_queue(), connection=self._redis)
 
     def close(self) -> None:

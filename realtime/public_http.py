@@ -30,7 +30,6 @@ from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
-from routing.errors import RoutingError
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
@@ -258,11 +257,8 @@ async def leave_message(request: Request, site: Site) -> Response:
     await append_message(state.sm, conv.id, author_kind="contact", body=form["text"],
                          author_name=form["name"], client_id=client_id)
     if group_id is not None:
-        try:
-            await _router(request).enqueue(conv.id)
-        except RoutingError as exc:
-            # The ticket is stored as queued; a router rebuild picks it up from the records.
-            log.warning("ticket %s not routed yet: %s", conv.number, exc.message)
+        # Stored as queued: not routed now (Redis away), it is when Redis is back.
+        await request.app.state.chat.route(conv.id)
     await state.chat.mailer.created(conv.id)
     return JSONResponse({"number": conv.number}, status_code=201)
 

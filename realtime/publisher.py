@@ -19,10 +19,14 @@ from collections import deque
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from routing import connect
 
 log = logging.getLogger("switchboard.realtime")
 
 RETRY_MAX_S = 2.0
+READ_WAIT_S = 1.0
 
 
 def _pack(channel: bytes, payload: bytes) -> bytes:
@@ -88,8 +92,18 @@ class Publisher:
                 self._written = 0  # everything unanswered goes (again) on this connection
                 self._write()
                 delay = 0.05
+                waited = 0.0
                 while True:
-                    await conn.read_response()
+                    # A read bounded by the socket timeout fails on an idle connection, which
+                    # is healthy (keepalive finds a dead peer): only a reply owed for that long
+                    # means the connection is gone.
+                    reply = await conn.read_response(timeout=READ_WAIT_S)
+                    if reply is None:
+                        waited = waited + READ_WAIT_S if self._written else 0.0
+                        if waited >= (conn.socket_timeout or connect.SOCKET_TIMEOUT_S):
+                            raise RedisTimeoutError("no reply to PUBLISH in time")
+                        continue
+                    waited = 0.0
                     if self._unanswered:
                         self._unanswered.popleft()
                         self._written -= 1

@@ -16,14 +16,14 @@ Tree::
 
 from __future__ import annotations
 
-from desk.errors import Conflict, DeskError, NotFound
+from desk.errors import Conflict, DeskError, NotFound, Unavailable
 
 
 class RoutingError(DeskError):
     status = 500
 
 
-class RoutingUnavailable(RoutingError):
+class RoutingUnavailable(RoutingError, Unavailable):
     status = 503
 
 

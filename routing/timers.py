@@ -13,10 +13,9 @@ import contextlib
 import logging
 import threading
 
-import redis.asyncio as aioredis
-
 from desk.db import make_engine, make_sessionmaker
 from desk.settings import Settings
+from routing import connect
 from routing.router import Router
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ def run(settings: Settings, stop: threading.Event | None = None,
 
 async def _main(settings: Settings, stop: threading.Event | None, interval_s: float) -> None:
     engine = make_engine(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url or "", health_check_interval=10)
+    redis = connect.async_client(settings.redis_url or "")
     router = Router(settings, redis, make_sessionmaker(engine))
     timers = asyncio.get_running_loop().create_task(router.run_timers(interval_s))
     log.info("routing timers running")
