@@ -52,13 +52,16 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -
     raise SettingsError("embedded redis-server did not answer within 10 s")
 
 
-def start_redis_server(binary: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    """A redis-server on a loopback ``port`` that keeps nothing on disk, answering once this
-    returns. Also what the tests and benches start their private servers with."""
+def start_redis_server(binary: str, port: int, workdir: Path,
+                       persist: bool = False) -> subprocess.Popen[bytes]:
+    """A redis-server on a loopback ``port`` that keeps nothing on disk (with ``persist``: every
+    write in an append-only file, reloaded on a start in the same ``workdir``), answering once
+    this returns. Also what the tests and benches start their private servers with."""
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(workdir),
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "yes" if persist else "no", "--appendfsync", "always",
+         "--dir", str(workdir),
          "--logfile", str(workdir / "redis.log"), "--protected-mode", "yes"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -15,15 +15,19 @@ from typing import Any
 
 import redis
 
-from desk.embedded import free_port, start_redis_server
+from desk.embedded import free_port, start_redis_server, stop_redis_server
 
 SYSTEM_BINARY = "/usr/bin/redis-server"
 
 
 class PrivateRedis:
-    """On a free loopback port, in a temporary directory (removed by ``close``)."""
+    """On a free loopback port, in a temporary directory (removed by ``close``).
 
-    def __init__(self) -> None:
+    With ``persist``, every write goes to an append-only file and ``stop`` shuts the server down
+    cleanly: a restart keeps every key (an outage, not a flush)."""
+
+    def __init__(self, *, persist: bool = False) -> None:
+        self.persist = persist
         self.binary = SYSTEM_BINARY if Path(SYSTEM_BINARY).exists() else (
             shutil.which("redis-server") or SYSTEM_BINARY)
         self.port = free_port()
@@ -39,17 +43,21 @@ class PrivateRedis:
         return self.proc.pid
 
     def start(self) -> None:
-        self.proc = start_redis_server(self.binary, self.port, self.dir)
+        self.proc = start_redis_server(self.binary, self.port, self.dir, self.persist)
 
     def stop(self) -> None:
-        """SIGKILL: nothing is kept on disk, so there is nothing to shut down cleanly."""
+        """SIGKILL without ``persist`` (nothing kept, nothing to shut down cleanly), else a
+        clean shutdown that has every write on disk."""
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
+            if self.persist:
+                stop_redis_server(self.proc)
+            else:
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
 
     def restart(self) -> None:
-        """Kill and start again on the same port: every key is gone (no persistence)."""
+        """Stop and start again on the same port: every key is gone (unless ``persist``)."""
         self.stop()
         self.start()
 
