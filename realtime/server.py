@@ -20,6 +20,7 @@ from desk.settings import Settings
 from realtime.app import create_app
 
 READ_AHEAD = 16  # frames a socket may queue for the app before reading pauses
+LINGER_S = 2.0  # after a refused frame: how long the rest of it is read, so the close arrives
 
 
 class CorkedTransport:
@@ -52,6 +53,10 @@ class CorkedTransport:
     def close(self) -> None:
         self.flush()
         self._real.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._real.write_eof()
 
     def abort(self) -> None:
         self._buf = None
@@ -162,6 +167,32 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         super().connection_made(CorkedTransport(transport))  # type: ignore[arg-type]
+
+    def handle_parser_exception(self) -> None:
+        """Refuse a frame (1009 oversize, 1002 malformed) so that the close code arrives.
+
+        The stock protocol closes the socket at once, with the rest of the refused frame
+        unread: the kernel then answers with a reset, and a client whose reads lag behind its
+        writes loses the close frame (it sees 1006). Here the close frame goes out with a FIN,
+        and what the peer still sends is read and discarded (the parser now discards) until
+        its EOF, which closes the socket cleanly, or ``LINGER_S``. Called again for every read
+        after that: nothing more to do then.
+        """
+        if self.close_sent:
+            return
+        close = self.conn.close_sent
+        assert close is not None
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code,
+                               "reason": close.reason})
+        output = self.conn.data_to_send()  # the close frame, then b"" for "send EOF"
+        self.transport.write(b"".join(output))
+        self.close_sent = True
+        if output and output[-1] == b"":
+            self.transport.write_eof()
+        self.close_timer = self.loop.call_later(LINGER_S, self.transport.close)
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
 
     # Set by the endpoint while it serves the socket: takes a text frame on the spot (True),
     # or leaves it to the queue and the endpoint's task (False, having done nothing).

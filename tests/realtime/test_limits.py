@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
+import struct
 
 import orjson
 import pytest
@@ -12,6 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.realtime.conftest import (
     CONSOLE,
+    SHOP,
+    SITE_KEY,
     Client,
     Clients,
     Org,
@@ -119,3 +124,38 @@ async def test_slow_consumer_is_cut_and_others_unaffected(web: WebFactory, clien
         while True:
             await sam.next(within=5)
     assert len(sam.of("message")) < len(visitors) * rounds
+
+
+async def _raw_oversize(port: int, size: int, writes: int) -> int | None:
+    """A raw client that sends a ``size``-byte text frame in ``writes`` writes, then reads what
+    the server sent: the close code, or None if the connection was reset first."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /ws/visitor?site={SITE_KEY} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"Sec-WebSocket-Version: 13\r\nOrigin: {SHOP}\r\n\r\n").encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = b"x" * size  # masked with a zero key: sent as is
+    frame = b"\x81\xff" + struct.pack("!Q", size) + b"\0\0\0\0" + payload
+    step = -(-len(frame) // writes)
+    try:
+        for i in range(0, len(frame), step):
+            writer.write(frame[i:i + step])
+            await writer.drain()
+            await asyncio.sleep(0)
+        got = await reader.readexactly(4)  # FIN+close opcode, length, 2-byte code
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return None
+    finally:
+        writer.close()
+    assert got[0] == 0x88, got
+    code: int = struct.unpack("!H", got[2:4])[0]
+    return code
+
+
+async def test_oversize_frame_close_code_always_arrives(web: WebFactory) -> None:
+    """The close (1009) reaches a client still sending the refused frame, every time."""
+    [w] = await web(1)
+    codes = [await _raw_oversize(w.port, 1_000_000, 8) for _ in range(40)]
+    assert codes == [1009] * 40
