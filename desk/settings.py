@@ -116,6 +116,9 @@ class Settings:
     mail_transcript_interval_s: int = 600
     mail_per_recipient_per_hour: int = 5
     mail_per_client_per_hour: int = 20
+    # A worker sending a mail holds it this long (renewed while it sends): a killed worker's
+    # mail is taken over when it lapses (ingest.outbound).
+    mail_lease_s: int = 30
 
     @property
     def production(self) -> bool:
@@ -180,6 +183,7 @@ class Settings:
             smtp_tls=smtp_tls,
             smtp_user=env.get(PREFIX + "SMTP_USER", ""),
             smtp_password=env.get(PREFIX + "SMTP_PASSWORD", ""),
+            mail_lease_s=_int(env, "MAIL_LEASE", 30, 1, 3600),
             session_max_age_s=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 90 * 86400),
             login_attempts_per_min=_int(env, "LOGIN_ATTEMPTS_PER_MIN", 10, 1, 10_000),
             mail_transcript_interval_s=_int(env, "MAIL_TRANSCRIPT_INTERVAL", 600, 0, 86400),

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
@@ -175,17 +175,21 @@ def enqueue_notify_created(queue: Queue, conversation_id: int) -> None:
                        result_ttl=3600, failure_ttl=7 * 86400)
 
 
-async def requeue_unsent(sm: SessionMaker, queue: Queue, older_than_s: float = 60,
+async def requeue_unsent(sm: SessionMaker, queue: Queue, older_than_s: float | None = 60,
                          intervals: tuple[int, ...] = RETRY_INTERVALS_S) -> int:
-    """Re-enqueue mails left queued/sending by a worker that died (SIGKILL mid-send).
+    """Re-enqueue mails a worker that died (SIGKILL mid-send) left ``sending`` once its lease
+    lapsed, and with ``older_than_s`` (at start) those queued or retrying for that long, whose
+    job may have been lost with Redis.
 
-    Safe to run any time: sending is idempotent on the OutboundMail row.
+    Safe to run any time: sending takes the row by compare-and-set, once.
     """
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    now = utcnow()
+    lapsed = and_(OutboundMail.status == "sending", outbound.takeable(now))
+    waiting = and_(OutboundMail.status.in_(("queued", "retrying")),
+                   OutboundMail.created_at <= now - timedelta(seconds=older_than_s or 0))
     async with sm() as s:
         ids = (await s.execute(select(OutboundMail.id).where(
-            OutboundMail.status.in_(("queued", "sending", "retrying")),
-            OutboundMail.created_at <= cutoff))).scalars().all()
+            lapsed if older_than_s is None else or_(lapsed, waiting)))).scalars().all()
     for outbound_id in ids:
         await asyncio.to_thread(enqueue_send, queue, outbound_id, intervals)
     return len(ids)

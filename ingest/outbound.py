@@ -10,13 +10,16 @@ an internal note on the ticket.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from desk.db import SessionMaker
 from desk.models import (
@@ -113,18 +116,68 @@ def created_text(settings: Settings, number: str, subject: str) -> str:
     )
 
 
+def takeable(now: datetime) -> ColumnElement[bool]:
+    """Rows a worker may take to send: waiting, or ``sending`` by a worker whose lease lapsed
+    (killed mid-send)."""
+    return or_(OutboundMail.status.in_(("queued", "retrying")),
+               and_(OutboundMail.status == "sending",
+                    or_(OutboundMail.lease_until.is_(None), OutboundMail.lease_until <= now)))
+
+
+async def take(sm: SessionMaker, outbound_id: int, lease_s: float) -> int | None:
+    """Mark the row ``sending`` under a lease, if it is takeable: a compare-and-set, so two
+    workers never send it at once. Returns the attempt number that now holds it."""
+    now = utcnow()
+    async with sm() as s:
+        attempt = (await s.execute(
+            update(OutboundMail).where(OutboundMail.id == outbound_id, takeable(now))
+            .values(status="sending", attempts=OutboundMail.attempts + 1,
+                    lease_until=now + timedelta(seconds=lease_s))
+            .returning(OutboundMail.attempts))).scalar_one_or_none()
+        await s.commit()
+    return attempt
+
+
+@contextlib.asynccontextmanager
+async def holding(sm: SessionMaker, outbound_id: int, attempt: int,
+                  lease_s: float) -> AsyncIterator[None]:
+    """Renew the lease of ``attempt`` while the block runs (a slow SMTP server is no reason to
+    let another worker send the same mail)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                async with sm() as s:
+                    await s.execute(update(OutboundMail).where(
+                        OutboundMail.id == outbound_id, OutboundMail.status == "sending",
+                        OutboundMail.attempts == attempt).values(
+                        lease_until=utcnow() + timedelta(seconds=lease_s)))
+                    await s.commit()
+            except (SQLAlchemyError, OSError) as exc:  # the send goes on; the next renewal may
+                log.warning("lease of outbound mail %s not renewed: %r", outbound_id, exc)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
-    """Send one OutboundMail; idempotent. Returns the final status; raises SendFailure to retry."""
+    """Send one OutboundMail; idempotent. Returns the final status; raises SendFailure to retry.
+
+    A row another worker is sending (its lease live) is left to it: answers ``sending``."""
+    attempt = await take(sm, outbound_id, settings.mail_lease_s)
     async with sm() as s:
         row = await s.get(OutboundMail, outbound_id)
         if row is None:
             return "missing"
-        if row.status in {"sent", "bounced", "failed"}:
+        if attempt is None:
             return row.status
         conv = await s.get(Conversation, row.conversation_id) if row.conversation_id else None
-        row.attempts += 1
-        row.status = "sending"
-        await s.commit()
     sender = await sender_address(sm, conv.department_id if conv else None)
     try:
         to = parse_address(row.to_address)
@@ -140,13 +193,15 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         extra_headers=((("X-Switchboard-Ticket", conv.number),) if conv else ()),
     ))
     try:
-        await aiosmtplib.send(
-            data, sender=sender.email, recipients=[to.email], hostname=settings.smtp_host,
-            port=settings.smtp_port, use_tls=settings.smtp_tls == "tls",
-            start_tls=True if settings.smtp_tls == "starttls" else False,
-            username=settings.smtp_user or None, password=settings.smtp_password or None,
-            timeout=30,
-        )
+        async with holding(sm, row.id, attempt, settings.mail_lease_s):
+            await aiosmtplib.send(
+                data, sender=sender.email, recipients=[to.email],
+                hostname=settings.smtp_host, port=settings.smtp_port,
+                use_tls=settings.smtp_tls == "tls",
+                start_tls=True if settings.smtp_tls == "starttls" else False,
+                username=settings.smtp_user or None, password=settings.smtp_password or None,
+                timeout=30,
+            )
     except aiosmtplib.SMTPResponseException as exc:
         permanent = 500 <= exc.code < 600
         await _finish(sm, row.id, "failed" if permanent else "retrying",

@@ -2,21 +2,32 @@
 
 ``SimpleWorker`` runs jobs in-process: forking per job costs far more than sending one mail. RQ
 handles SIGINT/SIGTERM itself (finish the current job, then stop).
+
+A worker killed mid-send leaves its mail ``sending`` under a lease (``Settings.mail_lease_s``,
+ingest.outbound). A sweeper thread re-enqueues such a mail the moment its lease lapses, so a
+restarted worker (or any other one) sends it within a lease period, not when RQ gives the
+killed job up as abandoned (minutes later).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from datetime import UTC, datetime
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
 
-from desk.db import make_engine, make_sessionmaker
+from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.models import OutboundMail, utcnow
 from desk.settings import Settings
 from ingest.jobs import JOB_CONTEXT, JobContext, mail_queue, requeue_unsent
 from routing import connect
 
 log = logging.getLogger(__name__)
+
+SWEEP_MIN_S = 0.1
 
 
 def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60) -> None:
@@ -28,14 +39,51 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
     connection = connect.sync_client(settings.redis_url)
     queue = mail_queue(connection)
     token = JOB_CONTEXT.set(JobContext(settings=settings, loop=loop, sm=sm))
+    stop = threading.Event()
     try:
         requeued = loop.run_until_complete(requeue_unsent(sm, queue, requeue_after_s))
         if requeued:
             log.info("re-enqueued %d unsent mails left by a previous worker", requeued)
+        if not burst:
+            threading.Thread(target=_sweeper, args=(settings, queue, stop), daemon=True,
+                             name="outbound-sweeper").start()
         worker = SimpleWorker([queue], connection=connection)
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
+        stop.set()
         JOB_CONTEXT.reset(token)
         loop.run_until_complete(engine.dispose())
         loop.close()
         connection.close()
+
+
+def _sweeper(settings: Settings, queue: Queue, stop: threading.Event) -> None:
+    """Until ``stop``: re-enqueue the mails whose lease lapsed, then wait for the next lapse
+    (at most a lease period: a mail taken meanwhile lapses no sooner)."""
+    loop = asyncio.new_event_loop()  # the jobs' loop belongs to the main thread
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    wait = 0.0
+    try:
+        while not stop.wait(wait):
+            try:
+                if loop.run_until_complete(requeue_unsent(sm, queue, None)):
+                    log.warning("re-enqueued mail left sending by a worker that stopped")
+                lapse = loop.run_until_complete(_next_lapse(sm))
+            except Exception:  # the database or Redis away: look again in a while
+                log.exception("outbound sweep failed")
+                lapse = None
+            wait = settings.mail_lease_s if lapse is None else min(
+                settings.mail_lease_s, max(SWEEP_MIN_S, (lapse - utcnow()).total_seconds()))
+    finally:
+        loop.run_until_complete(engine.dispose())
+        loop.close()
+
+
+async def _next_lapse(sm: SessionMaker) -> datetime | None:
+    """When the next live lease lapses (a lapsed one was just re-enqueued: not waited for)."""
+    async with sm() as s:
+        at = (await s.execute(select(func.min(OutboundMail.lease_until)).where(
+            OutboundMail.status == "sending", OutboundMail.lease_until > utcnow())
+        )).scalar_one_or_none()
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)

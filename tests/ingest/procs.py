@@ -2,8 +2,9 @@
 
 ``python -m tests.ingest.procs poll LEASE_MS`` runs ``ingest.poller.run`` (all enabled
 mailboxes, real router and acknowledger) with a short lease; ``python -m tests.ingest.procs
-worker`` runs ``ingest.worker.run`` in burst mode. Settings come from the environment, built
-by ``env_for`` from the test's Settings.
+worker`` runs ``ingest.worker.run`` in burst mode, ``worker serve`` as ``switchboard worker``
+does (until stopped). Settings come from the environment, built by ``env_for`` from the test's
+Settings.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "SWITCHBOARD_PUBLIC_URL": settings.public_url,
         "SWITCHBOARD_SMTP_HOST": settings.smtp_host,
         "SWITCHBOARD_SMTP_PORT": str(settings.smtp_port),
+        "SWITCHBOARD_MAIL_LEASE": str(settings.mail_lease_s),
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url or "",
         "PYTHONPATH": str(ROOT),
@@ -105,6 +107,8 @@ def main(argv: list[str]) -> None:
                                                      backoff_max_s=1.0))
         case ["worker"]:
             worker.run(settings, burst=True)
+        case ["worker", "serve"]:
+            worker.run(settings)
         case _:
             raise SystemExit(__doc__)
 
