@@ -40,6 +40,9 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
     queue = mail_queue(connection)
     token = JOB_CONTEXT.set(JobContext(settings=settings, loop=loop, sm=sm))
     stop = threading.Event()
+    # Built before any command: RQ raises the pool's socket timeout above its BLPOP wait, which
+    # a connection made earlier (with connect's timeout) would not get, and time out on.
+    worker = SimpleWorker([queue], connection=connection)
     try:
         requeued = loop.run_until_complete(requeue_unsent(sm, queue, requeue_after_s))
         if requeued:
@@ -47,7 +50,6 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
         if not burst:
             threading.Thread(target=_sweeper, args=(settings, queue, stop), daemon=True,
                              name="outbound-sweeper").start()
-        worker = SimpleWorker([queue], connection=connection)
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         stop.set()
