@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -84,12 +84,13 @@ async def readyz(request: Request) -> Response:
                         status_code=200 if ready else 503)
 
 
-async def unavailable(request: Request, exc: Exception) -> Response:
+async def unavailable(request: HTTPConnection, exc: Exception) -> Response:
     """Redis down (after the client's retries) or the routing state not rebuilt yet: a 503 the
     caller may retry, never a 500. A DeskError escaping a handler gets its own status."""
     if isinstance(exc, DeskError):
         return desk_error_response(exc)
-    log.warning("%s %s: redis unavailable (%r)", request.method, request.url.path, exc)
+    log.warning("%s %s: redis unavailable (%r)", request.scope.get("method", "WS"),
+                request.url.path, exc)
     return desk_error_response(Unavailable("a service is briefly unavailable; retry shortly"))
 
 
