@@ -108,7 +108,7 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
     if "email_address" in data:
         d.email_address = validate.email(data, "email_address", required=False)
     if "front_group_id" in data:
-        gid = validate.integer(data, "front_group_id", lo=1, hi=2**31)
+        gid = validate.record_id(data, "front_group_id")
         if gid is not None:
             group = await _get(s, Group, gid)
             if group.department_id != d.id:
@@ -166,7 +166,7 @@ async def list_groups(request: Request) -> Response:
 
 async def _apply_group(s: AsyncSession, g: Group, data: dict[str, Any], partial: bool) -> None:
     if not partial:
-        dept_id = validate.integer(data, "department_id", lo=1, hi=2**31, required=True)
+        dept_id = validate.record_id(data, "department_id", required=True)
         assert dept_id is not None
         await _get(s, Department, dept_id)
         g.department_id = dept_id
@@ -279,7 +279,7 @@ async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial:
         if a.is_active and not active:
             a.session_version = (a.session_version or 1) + 1
         a.is_active = active
-    group_ids = validate.int_list(data, "group_ids")
+    group_ids = validate.id_list(data, "group_ids")
     if group_ids is not None:
         found = set((await s.execute(select(Group.id).where(Group.id.in_(group_ids)))).scalars())
         missing = sorted(set(group_ids) - found)
@@ -439,7 +439,7 @@ async def create_canned(request: Request) -> Response:
     if not p.is_supervisor:
         raise Forbidden("supervisors and admins only")
     data = await read_json(request)
-    dept = validate.integer(data, "department_id", lo=1, hi=2**31, required=True)
+    dept = validate.record_id(data, "department_id", required=True)
     async with deps(request).sm() as s:
         await _get(s, Department, dept or 0)
         visible = await _visible_department_ids(s, p)

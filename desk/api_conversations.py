@@ -33,6 +33,7 @@ from desk.models import (
 )
 
 PAGE_MAX = 200
+PRIORITY_MAX = 9
 
 
 def conversation_json(c: Conversation, contact: Contact | None = None) -> dict[str, Any]:
@@ -108,7 +109,7 @@ async def list_conversations(request: Request) -> Response:
         q = q.where(Conversation.assignee_id == p.agent_id)
     elif assignee is not None:
         q = q.where(Conversation.assignee_id == query_int(request, "assignee_id"))
-    priority = query_int(request, "priority")
+    priority = query_int(request, "priority", lo=0, hi=PRIORITY_MAX)
     if priority is not None:
         q = q.where(Conversation.priority == priority)
     if not p.is_admin:
@@ -171,7 +172,7 @@ async def update_conversation(request: Request) -> Response:
     d = deps(request)
     data = await read_json(request)
     status = validate.choice(data, "status", ("pending", "resolved", "closed", "active"))
-    priority = validate.integer(data, "priority", lo=0, hi=9)
+    priority = validate.integer(data, "priority", lo=0, hi=PRIORITY_MAX)
     async with d.sm() as s:
         row = await s.get(Conversation, c.id)
         assert row is not None

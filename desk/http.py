@@ -17,8 +17,17 @@ from starlette.responses import Response
 
 from desk.auth import COOKIE_NAME, Principal, csrf_ok, resolve_session, session_id_from_cookie
 from desk.db import SessionMaker
-from desk.errors import AuthError, Conflict, DeskError, Forbidden, InvalidInput, Unavailable
+from desk.errors import (
+    AuthError,
+    Conflict,
+    DeskError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 from desk.hooks import DeskHooks
+from desk.ids import ID_MAX, ID_MIN, is_id
 from desk.settings import Settings
 
 MAX_BODY = 256 * 1024
@@ -53,13 +62,19 @@ def error_response(status: int, code: str, message: str,
 
 
 _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-          409: "conflict", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
+          405: "method_not_allowed", 409: "conflict", 422: "invalid", 429: "rate_limited",
+          503: "unavailable"}
+
+
+def status_code(status: int) -> str:
+    """The ``error.code`` for an HTTP status."""
+    return _CODES.get(status, "internal" if status >= 500 else "error")
 
 
 def desk_error_response(exc: DeskError) -> JSONResponse:
     headers = ({"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable)
                else None)
-    return error_response(exc.status, _CODES.get(exc.status, "error"), exc.message, headers)
+    return error_response(exc.status, status_code(exc.status), exc.message, headers)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -127,17 +142,24 @@ def api(handler: Handler) -> Handler:
 
 
 def path_int(request: Request, name: str) -> int:
+    """The record id in the path; one outside the id columns' range names nothing (404)."""
     raw = request.path_params.get(name)
-    if isinstance(raw, int):
-        return raw
-    raise InvalidInput(f"{name} must be an integer")
+    if not is_id(raw):
+        raise NotFound(f"no record has {name} {str(raw)[:40]}")
+    assert isinstance(raw, int)
+    return raw
 
 
-def query_int(request: Request, name: str) -> int | None:
+def query_int(request: Request, name: str, *, lo: int = ID_MIN,
+              hi: int = ID_MAX) -> int | None:
+    """An integer query parameter within [lo, hi] (by default: an id, desk.ids)."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInput(f"query parameter {name} must be an integer") from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"query parameter {name} must be between {lo} and {hi}")
+    return value

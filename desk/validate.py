@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from desk.errors import InvalidInput
+from desk.ids import ID_MAX, ID_MIN, is_id
 from desk.limits import EMAIL_MAX
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -50,6 +51,11 @@ def integer(data: dict[str, Any], key: str, *, lo: int, hi: int, default: int | 
     return value
 
 
+def record_id(data: dict[str, Any], key: str, *, required: bool = False) -> int | None:
+    """An id naming a record: an integer the id columns can hold (desk.ids)."""
+    return integer(data, key, lo=ID_MIN, hi=ID_MAX, required=required)
+
+
 def boolean(data: dict[str, Any], key: str, default: bool | None = None) -> bool | None:
     value = data.get(key, default)
     if value is not None and not isinstance(value, bool):
@@ -74,14 +80,13 @@ def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
     return value.lower()
 
 
-def int_list(data: dict[str, Any], key: str, *, max_items: int = 100) -> list[int] | None:
+def id_list(data: dict[str, Any], key: str, *, max_items: int = 100) -> list[int] | None:
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, list) or len(value) > max_items or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        raise InvalidInput(f"{key} must be a list of at most {max_items} integers")
+    if not isinstance(value, list) or len(value) > max_items or not all(map(is_id, value)):
+        raise InvalidInput(f"{key} must be a list of at most {max_items} ids "
+                           f"(integers {ID_MIN} to {ID_MAX})")
     return list(dict.fromkeys(value))
 
 

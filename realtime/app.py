@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
@@ -25,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from desk.db import make_engine, make_sessionmaker
 from desk.errors import DeskError, Unavailable
 from desk.hooks import DeskHooks
-from desk.http import Deps, JSONResponse, desk_error_response
+from desk.http import Deps, JSONResponse, desk_error_response, error_response, status_code
 from desk.settings import Settings
 from desk.web import desk_routes
 from realtime.public_http import public_routes
@@ -59,6 +61,49 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class InternalErrors:
+    """500 is a bug, but it still answers like the API: JSON ``{"error": {"code": "internal",
+    ...}}`` (inside SecurityHeaders, so with the usual headers), never a traceback. Every
+    response carries ``X-Request-Id``; the log line of a failure names the same id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        started = False
+
+        async def tagged(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"),
+                          extra={"request_id": request_id})
+            if started:
+                raise  # half a response is out: only dropping the connection is left
+            response = error_response(500, "internal",
+                                      f"internal error (request {request_id})")
+            await response(scope, receive, tagged)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, method not allowed) in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    response = error_response(exc.status_code, status_code(exc.status_code), exc.detail)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def healthz(_: Request) -> Response:
@@ -136,8 +181,9 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         _page("demo"),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
-                     exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=[Middleware(SecurityHeaders), Middleware(InternalErrors)],
+                     exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_error})
 
 
 # --- realtime integration points (the realtime package fills these in) --------------------

@@ -33,6 +33,7 @@ from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
+from desk.ids import is_id
 from desk.mail_rules import reply_is_mailed
 from desk.models import Contact, Conversation, Department, Site
 from desk.settings import Settings
@@ -182,6 +183,12 @@ class Chat:
             log.warning("%s refused: redis unavailable (%r)", frame.TYPE, exc)
             conn.send(command_error(CommandError("unavailable", "briefly unavailable; retry"),
                                     frame))
+        except Exception:
+            if isinstance(frame, p.MESSAGE_LIKE):
+                raise  # closed with 1011: the client's outbox sends it again after reconnecting
+            # A bug or a failing dependency: the socket stays, the frame is answered.
+            log.exception("ws %s command failed", frame.TYPE)
+            conn.send(command_error(CommandError("internal", "internal error"), frame))
 
     async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
         assert conn.contact_id is not None and conn.site_id is not None
@@ -345,8 +352,13 @@ class Chat:
         if info is None:
             raise CommandError("not_found", "no such conversation")
         part = conn.session.parts[cid]
-        name = await records.agent_name(self.sm, info.assignee_id)
         last = await records.last_seq(self.sm, cid)
+        if after_seq > last:
+            # A client only holds seqs the records gave it; a cursor past the end would make
+            # the socket drop every message up to it (silence, not an error).
+            raise CommandError("bad_field", f"after_seq {after_seq} is past the "
+                                            f"conversation's last seq {last}")
+        name = await records.agent_name(self.sm, info.assignee_id)
         conn.send(p.State(cid, info.number, info.status, name, last))
         self.hub.attach(conn, cid, part, after_seq)
         if part is Part.OWNER and info.status in ("queued", "offered"):
@@ -452,13 +464,15 @@ async def _front_group(s: Any, department_id: int | None,
     conversation never waits in no group at all.
     """
     if department_id is not None:
-        dept = await s.get(Department, department_id)
+        # From the frame (checked) or the site's topic tree (admin-written JSON): either way
+        # only an id the column can hold reaches the query.
+        dept = await s.get(Department, department_id) if is_id(department_id) else None
         if dept is None:
             raise CommandError("not_found", "unknown department")
     else:
         dept = None
         for candidate in site_departments:
-            if isinstance(candidate, int) and (dept := await s.get(Department, candidate)):
+            if is_id(candidate) and (dept := await s.get(Department, candidate)):
                 break
         if dept is None:
             dept = (await s.execute(select(Department).order_by(Department.id).limit(1))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from realtime import protocol as p
-from realtime.errors import CLOSE_TOO_SLOW
+from realtime.errors import CLOSE_INTERNAL, CLOSE_TOO_SLOW
 from realtime.session import Part, Phase, Session, Verdict
 
 log = logging.getLogger("switchboard.realtime")
@@ -154,7 +154,8 @@ class Connection:
                 if isinstance(item, str):
                     await self._send(item)
                 elif isinstance(item, CatchUp):
-                    await self._catch_up(item)
+                    if not await self._caught_up(item):
+                        return
                 else:
                     self.closed = True
                     self.session.closed()
@@ -178,6 +179,22 @@ class Connection:
             # Stored before published, so the records hold this one and any before it.
             return CatchUp(msg.conversation_id)
         return None
+
+    async def _caught_up(self, item: CatchUp) -> bool:
+        """Catch up; a failure (the records unreachable, a bug) closes the socket with 1011,
+        since the cursor can no longer vouch for what it holds: the client reconnects and
+        resumes. Never a socket left open that sends nothing."""
+        try:
+            await self._catch_up(item)
+            return True
+        except Exception:
+            log.exception("catch-up of conversation %s on %s failed", item.conversation_id,
+                          self.conn_id)
+        self.outbox = None
+        self.closed = True
+        self.session.closed()
+        await self._close(CLOSE_INTERNAL, "internal error")
+        return False
 
     async def _catch_up(self, item: CatchUp) -> None:
         session = self.session

@@ -15,10 +15,10 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
+from desk.ids import ID_MAX, ID_MIN, SEQ_MAX, is_id
 from realtime.errors import BadEncoding, FrameTooLarge, ProtocolError, UnsupportedData
 
 DEFAULT_MAX_BYTES = 64 * 1024
-ID_MAX = 2**53  # JSON-safe integer ids
 CLIENT_ID_MAX = 64
 TEXT_MAX = 10_000
 DRAFT_MAX = 2_000
@@ -32,7 +32,7 @@ def _bounds(lo: int, hi: int, choices: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"lo": lo, "hi": hi, "choices": choices}
 
 
-_ID = _bounds(1, ID_MAX)
+_ID = _bounds(ID_MIN, ID_MAX)  # what the id columns hold (desk.ids)
 _CID = _bounds(1, CLIENT_ID_MAX)
 
 
@@ -99,7 +99,7 @@ class Typing:
 class Read:
     TYPE: ClassVar[str] = "read"
     conversation_id: int = field(metadata=_ID)
-    seq: int = field(metadata=_bounds(0, ID_MAX))
+    seq: int = field(metadata=_bounds(0, SEQ_MAX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class Resume:
 
     TYPE: ClassVar[str] = "resume"
     conversation_id: int = field(metadata=_ID)
-    after_seq: int = field(default=0, metadata=_bounds(0, ID_MAX))
+    after_seq: int = field(default=0, metadata=_bounds(0, SEQ_MAX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,7 +529,7 @@ def _check(spec: _Spec, value: Any) -> Any:
             raise ProtocolError("bad_field", f"{spec.name} must be one of {spec.choices}")
     if kind is tuple:
         if type(value) is not list or not spec.lo <= len(value) <= spec.hi or not all(
-                type(v) is int and 1 <= v <= ID_MAX for v in value):
+                is_id(v) for v in value):
             raise ProtocolError("bad_field",
                                 f"{spec.name} must be a list of <= {spec.hi} integer ids")
         return tuple(value)

@@ -29,6 +29,7 @@ from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
+from desk.ids import is_id
 from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
@@ -88,12 +89,12 @@ def public_config(config: dict[str, Any]) -> dict[str, Any]:
 def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Validate a submitted pre-chat form; returns the cleaned values with the topic's skills."""
     dept_ids = {d.get("id") for d in config.get("departments") or []}
-    department_id = validate.integer(data, "department_id", lo=1, hi=2**53)
+    department_id = validate.record_id(data, "department_id")
     topic_id = validate.text(data, "topic", max_len=120, required=False)
     path = topic_path(config, topic_id) if topic_id else ()
     if department_id is None and path:
         department_id = path[-1].get("department_id")
-    if department_id not in dept_ids:
+    if not is_id(department_id) or department_id not in dept_ids:
         raise InvalidInput("department_id must be one of the site's departments")
     if path and path[-1].get("department_id") not in (None, department_id):
         raise InvalidInput("the topic belongs to another department")
@@ -190,7 +191,7 @@ async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[An
     async with sm() as s:
         groups: dict[int, int] = {}
         for dept_id in dept_ids:
-            dept = await s.get(Department, dept_id) if isinstance(dept_id, int) else None
+            dept = await s.get(Department, dept_id) if is_id(dept_id) else None
             group_id = await entry_group(s, dept) if dept is not None else None
             if group_id is not None:
                 groups[dept_id] = group_id

@@ -268,7 +268,11 @@ class Session:
             return None
         part = self.parts.get(cid)
         if self.role is Role.VISITOR:
-            return None if part is Part.OWNER else "not your conversation"
+            if part is not Part.OWNER:
+                return "not your conversation"
+            # A visitor writes public messages only: notes and whispers are staff talk.
+            return "visitors cannot write internal notes" \
+                if isinstance(frame, p.SendMessage) and frame.internal else None
         allowed = _NEEDS_PART.get(type(frame))
         if isinstance(frame, p.SendMessage) and frame.internal:
             allowed = _STAFF_ANY
