@@ -19,7 +19,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import auth, validate
-from desk.auth import Principal
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
@@ -79,14 +78,6 @@ async def _get(s: AsyncSession, model: Any, obj_id: int) -> Any:
     return obj
 
 
-async def _visible_department_ids(s: AsyncSession, p: Principal) -> set[int] | None:
-    """None means every department (admin)."""
-    if p.is_admin:
-        return None
-    rows = await s.execute(select(Group.department_id).where(Group.id.in_(p.group_ids)))
-    return set(rows.scalars())
-
-
 # --- departments -------------------------------------------------------------------------
 
 
@@ -94,7 +85,7 @@ async def _visible_department_ids(s: AsyncSession, p: Principal) -> set[int] | N
 async def list_departments(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
-        visible = await _visible_department_ids(s, p)
+        visible = await auth.visible_departments(s, p)
         q = select(Department).order_by(Department.id)
         if visible is not None:
             q = q.where(Department.id.in_(visible))
@@ -134,7 +125,7 @@ async def get_department(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
         d = await _get(s, Department, path_int(request, "id"))
-        visible = await _visible_department_ids(s, p)
+        visible = await auth.visible_departments(s, p)
         if visible is not None and d.id not in visible:
             raise Forbidden("not a department of your groups")
         return JSONResponse(department_json(d))
@@ -158,9 +149,7 @@ async def update_department(request: Request) -> Response:
 async def list_groups(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
-        q = select(Group).order_by(Group.id)
-        if not p.is_admin:
-            q = q.where(Group.id.in_(p.group_ids))
+        q = select(Group).order_by(Group.id).where(p.scope(Group.id))
         return JSONResponse([group_json(g) for g in (await s.execute(q)).scalars()])
 
 
@@ -198,7 +187,7 @@ async def get_group(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
         g = await _get(s, Group, path_int(request, "id"))
-        if not p.can_see_group(g.id):
+        if not p.can_access(g.id):
             raise Forbidden("not one of your groups")
         return JSONResponse(group_json(g))
 
@@ -419,7 +408,7 @@ async def list_canned(request: Request) -> Response:
     p = await current_principal(request)
     dept = query_int(request, "department_id")
     async with deps(request).sm() as s:
-        visible = await _visible_department_ids(s, p)
+        visible = await auth.visible_departments(s, p)
         if dept is not None and visible is not None and dept not in visible:
             raise Forbidden("not a department of your groups")
         q = select(CannedResponse).order_by(CannedResponse.shortcut)
@@ -442,7 +431,7 @@ async def create_canned(request: Request) -> Response:
     dept = validate.record_id(data, "department_id", required=True)
     async with deps(request).sm() as s:
         await _get(s, Department, dept or 0)
-        visible = await _visible_department_ids(s, p)
+        visible = await auth.visible_departments(s, p)
         if visible is not None and dept not in visible:
             raise Forbidden("not a department of your groups")
         c = CannedResponse(
@@ -463,7 +452,7 @@ async def delete_canned(request: Request) -> Response:
         raise Forbidden("supervisors and admins only")
     async with deps(request).sm() as s:
         c = await _get(s, CannedResponse, path_int(request, "id"))
-        visible = await _visible_department_ids(s, p)
+        visible = await auth.visible_departments(s, p)
         if visible is not None and c.department_id not in visible:
             raise Forbidden("not a department of your groups")
         await s.execute(delete(CannedResponse).where(CannedResponse.id == c.id))

@@ -1,6 +1,7 @@
 """Conversations (chats and tickets) over HTTP: list with filters, view, reply, note, status.
 
-Scoped like everything else: an agent sees conversations of their groups or assigned to them.
+Scoped like everything else (``Principal.can_access``): an agent sees the conversations of the
+groups they belong to now; being the assignee grants nothing once they have left the group.
 The visitor's token and contact secrets never appear in these payloads.
 """
 
@@ -65,7 +66,7 @@ def viewer_of(p: Principal) -> Viewer:
 
 
 def check_access(p: Principal, c: Conversation) -> None:
-    if not (p.can_see_group(c.group_id) or c.assignee_id == p.agent_id):
+    if not p.can_access(c.group_id):
         raise Forbidden("not a conversation of your groups")
 
 
@@ -101,7 +102,7 @@ async def list_conversations(request: Request) -> Response:
         q = q.where(Conversation.channel == channel)
     group_id = query_int(request, "group_id")
     if group_id is not None:
-        if not p.can_see_group(group_id):
+        if not p.can_access(group_id):
             raise Forbidden("not one of your groups")
         q = q.where(Conversation.group_id == group_id)
     assignee = params.get("assignee_id")
@@ -112,10 +113,7 @@ async def list_conversations(request: Request) -> Response:
     priority = query_int(request, "priority", lo=0, hi=PRIORITY_MAX)
     if priority is not None:
         q = q.where(Conversation.priority == priority)
-    if not p.is_admin:
-        q = q.where(
-            Conversation.group_id.in_(p.group_ids) | (Conversation.assignee_id == p.agent_id)
-        )
+    q = q.where(p.scope(Conversation.group_id))
     async with deps(request).sm() as s:
         rows = (await s.execute(q)).scalars().all()
     return JSONResponse([conversation_json(c) for c in rows])

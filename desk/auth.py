@@ -11,17 +11,20 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.db import SessionMaker
 from desk.errors import AuthError, InvalidInput, RateLimited
-from desk.models import Agent, AgentSession, LoginAttempt, utcnow
+from desk.models import Agent, AgentSession, Group, LoginAttempt, utcnow
 from desk.settings import Settings
 
 COOKIE_NAME = "sb_session"
@@ -70,8 +73,29 @@ class Principal:
     def is_supervisor(self) -> bool:
         return self.role in {"supervisor", "admin"}
 
-    def can_see_group(self, group_id: int | None) -> bool:
-        return self.is_admin or (group_id is not None and group_id in self.group_ids)
+    def can_access(self, group_id: int | None) -> bool:
+        """May this principal see the group, and the conversations in it? (``can_access``)"""
+        return can_access(self.role, self.group_ids, group_id)
+
+    def scope(self, column: Any) -> ColumnElement[bool]:
+        """``can_access`` as a SQL condition on a group id column, for listings."""
+        return true() if self.is_admin else column.in_(sorted(self.group_ids))
+
+
+def can_access(role: str, group_ids: Collection[int], group_id: int | None) -> bool:
+    """THE rule for what staff may see: an admin every group and every conversation; anyone
+    else the groups they belong to now and the conversations in those. Being a conversation's
+    assignee (or having been invited to it) grants nothing by itself, so leaving its group
+    ends access, on the HTTP API, in live delivery and on replay alike."""
+    return role == "admin" or (group_id is not None and group_id in group_ids)
+
+
+async def visible_departments(s: AsyncSession, p: Principal) -> set[int] | None:
+    """Departments the principal may see: those of their groups (None: every one, admin)."""
+    if p.is_admin:
+        return None
+    rows = await s.execute(select(Group.department_id).where(Group.id.in_(p.group_ids)))
+    return set(rows.scalars())
 
 
 def _session_serializer(settings: Settings) -> URLSafeTimedSerializer:

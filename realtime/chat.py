@@ -135,9 +135,8 @@ class Chat:
     async def staff_connected(self, conn: Connection, principal: Principal) -> None:
         conn.agent_id = principal.agent_id
         conn.session_id = principal.session_id
-        conn.groups = principal.group_ids
-        conn.is_admin = principal.is_admin
-        parts = await records.staff_parts(self.sm, principal.agent_id, conn.session.role)
+        conn.principal = principal
+        parts = await records.staff_parts(self.sm, principal, conn.session.role)
         ident = conn.session.identity
         assert ident is not None
         conn.send(p.Welcome(role=ident.role.value, name=ident.name,

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from desk.auth import Principal
 from realtime import protocol as p
 from realtime.errors import CLOSE_INTERNAL, CLOSE_TOO_SLOW
 from realtime.session import Part, Phase, Session, Verdict
@@ -63,8 +64,8 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 
 class Connection:
     __slots__ = ("_close", "_drainer", "_fetch", "_limit", "_loop", "_send", "_send_now", "abort",
-                 "agent_id", "client", "closed", "conn_id", "contact_id", "groups", "is_admin",
-                 "outbox", "session", "session_id", "site_id", "typing_preview")
+                 "agent_id", "client", "closed", "conn_id", "contact_id", "outbox", "principal",
+                 "session", "session_id", "site_id", "typing_preview")
 
     def __init__(self, conn_id: int, session: Session, *, send: SendText, close: CloseSocket,
                  abort: Callable[[int], None], fetch: Fetch, limit: int,
@@ -87,8 +88,7 @@ class Connection:
         self.site_id: int | None = None
         self.client: str | None = None  # the peer's address: what mail budgets count per client
         self.typing_preview = True  # the visitor's site setting
-        self.groups: frozenset[int] = frozenset()  # staff: groups per the current rights
-        self.is_admin = False
+        self.principal: Principal | None = None  # staff: the current rights (realtime.rights)
 
     def push(self, item: Item) -> None:
         if not self.closed and self.session.phase is not Phase.CLOSED:
@@ -218,6 +218,15 @@ class Connection:
             session.synced(cid, upto)
             if not more or cid not in session.parts:
                 return
+
+    def can_access(self, group_id: int | None) -> bool:
+        """Staff: may this socket see the group and its conversations (``Principal``'s rule)."""
+        return self.principal is not None and self.principal.can_access(group_id)
+
+    @property
+    def group_ids(self) -> frozenset[int]:
+        """Staff: the groups the agent belongs to now."""
+        return self.principal.group_ids if self.principal is not None else frozenset()
 
     def __repr__(self) -> str:
         return f"Connection({self.conn_id}, {self.session.role})"

@@ -148,6 +148,13 @@ class Hub:
         conn.session.revoke(conversation_id)
         _discard(self.by_conv, conversation_id, conn)
 
+    def remove(self, conn: Connection, conversation_id: int) -> None:
+        """The socket's rights to the conversation ended: detached, and told so (it gets
+        nothing more of it; its writes and resumes are refused)."""
+        if conversation_id in conn.session.parts:
+            self.detach(conn, conversation_id)
+            conn.send(p.ConversationRemoved(conversation_id, "no longer in its group"))
+
     def agent_conns(self, agent_id: int) -> Iterable[Connection]:
         return tuple(self.by_agent.get(agent_id, ()))
 

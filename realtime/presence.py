@@ -63,7 +63,7 @@ async def connected(chat: Chat, conn: Connection) -> None:
         return
     await beat(chat, conn.agent_id)
     try:
-        state = await agent_state(chat, conn.agent_id, conn.groups)
+        state = await agent_state(chat, conn.agent_id, conn.group_ids)
     except (RedisError, OSError) as exc:
         log.warning("no agent_state for agent %s: %r", conn.agent_id, exc)
         return
@@ -121,7 +121,7 @@ async def set_groups(chat: Chat, conn: Connection, group_ids: tuple[int, ...]) -
     """The agent's group toggles; applied now unless away (then kept for coming back)."""
     assert conn.agent_id is not None
     wanted = set(group_ids)
-    if not wanted <= conn.groups:
+    if not wanted <= conn.group_ids:
         raise CommandError("forbidden", "not a group of yours")
     status, _ = await _status(chat, conn.agent_id)
     await chat.hub.redis.hset(keys.agent_status(conn.agent_id), "groups",
@@ -144,8 +144,8 @@ async def set_status(chat: Chat, conn: Connection, status: str) -> None:
     if status == "away":
         await _apply(chat, agent_id, set())
     elif previous == "away":
-        await _apply(chat, agent_id, wanted & conn.groups)
-    _changed(chat, agent_id, p.AgentState(status, tuple(sorted(wanted & conn.groups))))
+        await _apply(chat, agent_id, wanted & conn.group_ids)
+    _changed(chat, agent_id, p.AgentState(status, tuple(sorted(wanted & conn.group_ids))))
 
 
 async def board(chat: Chat, conn: Connection) -> p.Board:
@@ -153,15 +153,16 @@ async def board(chat: Chat, conn: Connection) -> p.Board:
     async with chat.sm() as s:
         query = select(AgentGroup.group_id, Agent.id, Agent.display_name).join(
             Agent, Agent.id == AgentGroup.agent_id).where(Agent.is_active.is_(True))
-        if not conn.is_admin:
-            query = query.where(AgentGroup.group_id.in_(sorted(conn.groups)))
+        if conn.principal is not None:
+            query = query.where(conn.principal.scope(AgentGroup.group_id))
         rows = (await s.execute(query)).all()
     members: dict[int, list[int]] = {}
     names: dict[int, str] = {}
     for group_id, agent_id, name in rows:
         members.setdefault(group_id, []).append(agent_id)
         names[agent_id] = name
-    groups = sorted(conn.groups if not conn.is_admin else members)
+    groups = sorted(members if conn.principal is not None and conn.principal.is_admin
+                    else conn.group_ids)
     store = chat.router.store
     now = time.time()
     queues = []

@@ -372,6 +372,16 @@ class Ended:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationRemoved:
+    """This socket lost the conversation (its rights ended): nothing more of it arrives, and
+    writes to it are refused."""
+
+    TYPE: ClassVar[str] = "conversation_removed"
+    conversation_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """Snapshot sent before a replay: where the conversation stands now."""
 
@@ -470,8 +480,8 @@ class Reload:
 
 ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, MessageOut,
-    TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, State, Transcript, Done, Live,
-    PresenceOut, AgentState, Board, Reload,
+    TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, ConversationRemoved, State,
+    Transcript, Done, Live, PresenceOut, AgentState, Board, Reload,
 ]
 SERVER_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ServerFrame)}
 

@@ -22,6 +22,7 @@ import asyncpg
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from desk.auth import Principal
 from desk.conversations import (
     PG_BATCH_SETTINGS,
     Appended,
@@ -363,18 +364,21 @@ async def visitor_parts(sm: SessionMaker, contact_id: int, site_id: int) -> dict
     return dict.fromkeys(ids, Part.OWNER)
 
 
-async def staff_parts(sm: SessionMaker, agent_id: int, role: Role) -> dict[int, Part]:
-    """Open chats the agent is assigned to or co-chats in (monitoring is per socket)."""
+async def staff_parts(sm: SessionMaker, principal: Principal, role: Role) -> dict[int, Part]:
+    """Open chats the agent is assigned to or co-chats in, of the groups they may see now
+    (monitoring is per socket)."""
+    agent_id = principal.agent_id
     async with sm() as s:
         assigned = (await s.execute(select(Conversation.id).where(
             Conversation.assignee_id == agent_id, Conversation.channel == "chat",
-            Conversation.status.in_(OPEN_STATUSES),
+            Conversation.status.in_(OPEN_STATUSES), principal.scope(Conversation.group_id),
         ))).scalars().all()
         cochat = (await s.execute(
             select(Participant.conversation_id)
             .join(Conversation, Conversation.id == Participant.conversation_id)
             .where(Participant.agent_id == agent_id, Participant.role == "cochat",
-                   Conversation.status.in_(OPEN_STATUSES))
+                   Conversation.status.in_(OPEN_STATUSES),
+                   principal.scope(Conversation.group_id))
         )).scalars().all()
     joined = Part.JOINED if role is Role.SUPERVISOR else Part.COCHAT
     parts = dict.fromkeys(cochat, joined)

@@ -4,7 +4,9 @@ desk tells us what changed through ``DeskHooks`` (logout, password change, group
 HTTP-posted messages); ``HubHooks`` turns each call into a hub envelope so every web process
 acts on it. On ``session_ended`` the sockets of that session close with 4403 and receive nothing
 more; on ``rights_changed`` each socket's principal is resolved again: a dead session closes, and
-conversations outside the agent's groups (that they are not assigned to) are detached at once.
+every conversation the principal may no longer see (``Principal.can_access``: its group is not
+theirs, assignee or not) is taken from the socket at once, which is told so
+(``conversation_removed``); what the agent held there goes back to its group's queue.
 A sweep re-resolves every staff socket every few seconds as a backstop for a missed envelope
 (e.g. during a Redis outage); the same loop heartbeats this process's console agents.
 
@@ -23,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from desk.auth import resolve_session
+from desk.auth import can_access, resolve_session
 from desk.hooks import DeskHooks
 from desk.mail_rules import closing_is_mailed, reply_is_mailed
-from desk.models import Conversation, Message
+from desk.models import Agent, Conversation, Message
 from realtime import presence, records
 from realtime.connection import Connection
 from realtime.errors import CLOSE_REVOKED
-from realtime.session import Part
 from routing.errors import RoutingError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class HubHooks(DeskHooks):
     async def rights_changed(self, agent_id: int) -> None:
         await self.inner.rights_changed(agent_id)
         self.chat.hub.publish({"k": "x", "op": "rights", "a": agent_id})
+        await take_back_lost(self.chat, agent_id)
 
     async def message_posted(self, conversation_id: int, message_id: int) -> None:
         await self.inner.message_posted(conversation_id, message_id)
@@ -116,16 +118,26 @@ async def recheck(chat: Chat, conn: Connection) -> None:
     if principal is None:
         conn.shut(CLOSE_REVOKED, "session ended")
         return
-    conn.groups = principal.group_ids
-    conn.is_admin = principal.is_admin
-    if conn.is_admin:
+    conn.principal = principal
+    if principal.is_admin:
         return
-    for cid, part in list(conn.session.parts.items()):
-        if part is Part.ASSIGNEE:
-            continue
+    for cid in list(conn.session.parts):
         info = await chat.conv(cid, fresh=True)
-        if info is None or info.group_id not in conn.groups:
-            chat.hub.detach(conn, cid)
+        if info is None or not principal.can_access(info.group_id):
+            chat.hub.remove(conn, cid)
+
+
+async def take_back_lost(chat: Chat, agent_id: int) -> None:
+    """After a change of the agent's groups: whatever they hold (offer, chat, ticket) in a
+    group they may no longer see goes back to that group's queue, through the router."""
+    async with chat.sm() as s:
+        agent = await s.get(Agent, agent_id)
+        role, groups = (agent.role, {g.group_id for g in agent.groups}) if agent is not None \
+            and agent.is_active else ("agent", set())
+    try:
+        await chat.router.withdraw(agent_id, lambda group_id: can_access(role, groups, group_id))
+    except (RoutingError, RedisError, OSError) as exc:
+        log.warning("taking back agent %s's conversations failed: %r", agent_id, exc)
 
 
 async def maintain(chat: Chat, interval_s: float) -> None:

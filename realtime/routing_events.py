@@ -136,7 +136,7 @@ class RouterEvents:
     async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
         conns = [c for c in self.hub.agent_conns(agent_id)
                  if c.session.role is Role.AGENT and not c.closed
-                 and (c.is_admin or group_id in c.groups)]
+                 and c.can_access(group_id)]
         if not conns:
             return  # no console here; the offer lapses to the next agent if nobody answers
         held = await self.chat.router.store.conv(cid)
@@ -167,7 +167,11 @@ class RouterEvents:
     async def _requeued(self, cid: int, agent_id: int, reason: str) -> None:
         self._positions.pop(cid, None)
         for conn in self.hub.agent_conns(agent_id):
-            if conn.session.parts.get(cid) is Part.ASSIGNEE:
+            if conn.session.parts.get(cid) is not Part.ASSIGNEE:
+                continue
+            if reason == ev.LEFT_GROUP:  # may arrive before the rights re-check does it
+                self.hub.remove(conn, cid)
+            else:
                 self.hub.detach(conn, cid)
         if cid not in self.hub.by_conv:
             return

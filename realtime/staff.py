@@ -3,10 +3,11 @@
 Offers, picks and transfers go through the router (``chat.router``), which decides atomically;
 what the router decided reaches every process as a router event (``realtime.routing_events``).
 
-Rights come from the socket's current principal (``conn.groups``, refreshed by realtime.rights):
-a supervisor monitors or joins only conversations of their groups; transfer and invite targets
-must belong to the conversation's group (or one of the caller's groups); ids outside that get
-``forbidden`` — never a hint whether they exist.
+Rights come from the socket's current principal (``conn.principal``, refreshed by
+realtime.rights) and its one rule, ``Principal.can_access``: a supervisor monitors or joins only
+conversations of their groups; a transfer or invite goes to an agent who may see the
+conversation (its group's members, admins), a group transfer to a group of the departments the
+sender may see; ids outside that get ``forbidden`` — never a hint whether they exist.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
-from desk.models import Agent, AgentGroup, Conversation, Group, Participant, utcnow
+from desk.auth import can_access, visible_departments
+from desk.models import Agent, Conversation, Group, Participant, utcnow
 from realtime import presence, records
 from realtime import protocol as p
 from realtime.connection import Connection
@@ -30,14 +32,9 @@ if TYPE_CHECKING:
 LIVE_MAX = 200
 
 
-def _may_see(conn: Connection, info: records.ConvInfo) -> bool:
-    return conn.is_admin or (info.group_id is not None and info.group_id in conn.groups) \
-        or info.assignee_id == conn.agent_id
-
-
 async def _open_conv(chat: Chat, conn: Connection, cid: int) -> records.ConvInfo:
     info = await chat.conv(cid, fresh=True)
-    if info is None or not _may_see(conn, info):
+    if info is None or not conn.can_access(info.group_id):
         raise CommandError("forbidden", "not a conversation of your groups")
     if not info.open:
         raise CommandError("conflict", "conversation is not open")
@@ -111,16 +108,14 @@ async def accept(chat: Chat, conn: Connection, cid: int) -> None:
     conn.send(p.Done("accept", info.id))
 
 
-async def _check_target_agent(chat: Chat, conn: Connection, info: records.ConvInfo,
-                              agent_id: int) -> str:
-    groups = {info.group_id} if conn.is_admin else {info.group_id, *conn.groups}
+async def _check_target_agent(chat: Chat, info: records.ConvInfo, agent_id: int) -> str:
+    """A transfer or invite goes only to an active agent who may see the conversation (the
+    access rule), so nobody is handed a chat they would lose at the next rights check."""
     async with chat.sm() as s:
         agent = await s.get(Agent, agent_id)
-        member = (await s.execute(select(AgentGroup.group_id).where(
-            AgentGroup.agent_id == agent_id, AgentGroup.group_id.in_(
-                [g for g in groups if g is not None])))).first()
-    if agent is None or not agent.is_active or (member is None and not conn.is_admin):
-        raise CommandError("forbidden", "not an agent of your groups")
+    if agent is None or not agent.is_active or not can_access(
+            agent.role, {g.group_id for g in agent.groups}, info.group_id):
+        raise CommandError("forbidden", "not an agent of the conversation's group")
     return agent.display_name
 
 
@@ -133,11 +128,16 @@ async def transfer(chat: Chat, conn: Connection, cid: int, agent_id: int | None,
     if agent_id is not None:
         if agent_id == me:
             raise CommandError("bad_field", "cannot transfer to yourself")
-        await _check_target_agent(chat, conn, info, agent_id)
+        await _check_target_agent(chat, info, agent_id)
     else:
         async with chat.sm() as s:
-            if await s.get(Group, group_id) is None:
-                raise CommandError("forbidden", "no such group")
+            group = await s.get(Group, group_id)
+            departments = await visible_departments(s, conn.principal) \
+                if conn.principal is not None else set()
+        # To a group of the departments the sender may see; ids outside them are refused
+        # alike, whether they exist or not.
+        if group is None or (departments is not None and group.department_id not in departments):
+            raise CommandError("forbidden", "not a group of your departments")
     try:
         await chat.router.transfer(cid, to_agent_id=agent_id, to_group_id=group_id,
                                    by_agent_id=me, note=note)
@@ -159,7 +159,7 @@ async def transfer(chat: Chat, conn: Connection, cid: int, agent_id: int | None,
 
 async def invite(chat: Chat, conn: Connection, cid: int, agent_id: int) -> None:
     info = await _open_conv(chat, conn, cid)
-    name = await _check_target_agent(chat, conn, info, agent_id)
+    name = await _check_target_agent(chat, info, agent_id)
     if agent_id == info.assignee_id:
         raise CommandError("conflict", "already in the conversation")
     await _add_participant(chat, cid, agent_id)
@@ -210,8 +210,8 @@ async def live_board(chat: Chat, conn: Connection) -> p.Live:
         .order_by(Conversation.created_at)
         .limit(LIVE_MAX)
     )
-    if not conn.is_admin:
-        query = query.where(Conversation.group_id.in_(sorted(conn.groups)))
+    if conn.principal is not None:
+        query = query.where(conn.principal.scope(Conversation.group_id))
     async with chat.sm() as s:
         rows = (await s.execute(query)).all()
     now = utcnow()

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+LEFT_GROUP = "left_group"  # reason: the agent lost the group (their rights changed)
+
 
 @dataclass(frozen=True, slots=True)
 class Queued:
@@ -50,7 +52,7 @@ class Assigned:
 class OfferExpired:
     conversation_id: int
     agent_id: int
-    reason: str  # timeout | declined | offline
+    reason: str  # timeout | declined | offline | left_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class Requeued:
     conversation_id: int
     group_id: int
     agent_id: int  # who held it
-    reason: str  # agent_lost | agent_offline | transferred
+    reason: str  # agent_lost | agent_offline | transferred | left_group
 
 
 @dataclass(frozen=True, slots=True)

@@ -328,21 +328,32 @@ class Router:
         await self._take_back(agent_id, "agent_offline", only_if_offline=True)
         await self.presence.forget(agent_id)
 
-    async def _take_back(self, agent_id: int, reason: str, *, only_if_offline: bool) -> None:
+    async def withdraw(self, agent_id: int, may_keep: Callable[[int], bool]) -> None:
+        """The agent may no longer work in some groups (their memberships changed): what they
+        hold in a group for which ``may_keep(group_id)`` is false — an offer, a chat, a ticket
+        — goes back to that group's queue (chats and tickets at the front)."""
+        await self._take_back(agent_id, events.LEFT_GROUP, only_if_offline=False,
+                              may_keep=may_keep)
+
+    async def _take_back(self, agent_id: int, reason: str, *, only_if_offline: bool,
+                         may_keep: Callable[[int], bool] | None = None) -> None:
         groups: set[int] = set()
         for c in sorted(await self.store.agent_convs(agent_id)):
             conv = await self.store.conv(c)
             if conv is None or conv.agent_id != agent_id:
                 continue
-            if conv.state == "assigned" and conv.kind != "chat":
+            if may_keep is not None and may_keep(conv.group_id):
+                continue
+            if may_keep is None and conv.state == "assigned" and conv.kind != "chat":
                 continue  # tickets wait for their agent; chats have a visitor waiting now
             front = conv.state == "assigned"
             status = await self.store.requeue(conv, agent_id, conv.group_id, front=front,
                                               only_if_offline=only_if_offline, exclude=False)
             if status != "ok":
                 continue
-            why = ("agent went offline" if reason == "agent_offline" else
-                   "agent's heartbeat lapsed past the grace period")
+            why = {"agent_offline": "agent went offline",
+                   events.LEFT_GROUP: "agent is no longer in the group"}.get(
+                reason, "agent's heartbeat lapsed past the grace period")
             action = "requeued" if front else "offer_withdrawn"
             await self._write(c, agent_id, action, f"{why}; back to the "
                               f"{'front of the ' if front else ''}queue",
@@ -350,7 +361,8 @@ class Router:
             if front:
                 await self._publish(events.Requeued(c, conv.group_id, agent_id, reason))
             else:
-                await self._publish(events.OfferExpired(c, agent_id, "offline"))
+                await self._publish(events.OfferExpired(
+                    c, agent_id, events.LEFT_GROUP if may_keep is not None else "offline"))
             groups.add(conv.group_id)
         for g in sorted(groups):
             await self._dispatch(g)

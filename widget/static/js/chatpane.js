@@ -89,6 +89,10 @@ export class ChatPane {
         this.system(`Chat ended by ${f.by}`);
         this.draft.textContent = "";
         break;
+      case "conversation_removed": // my rights to it ended: the tab goes, and says why
+        announce(`Chat ${this.id} was taken from you: ${f.reason}`);
+        this.gone();
+        break;
       case "error":
         if (f.client_id) this.fail(f.client_id, f.message);
         else this.notice.textContent = f.message;
