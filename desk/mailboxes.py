@@ -46,7 +46,7 @@ async def apply_mailbox(s: AsyncSession, m: Mailbox, data: dict[str, Any], *,
     the names of the fields changed, for the audit trail."""
     before = {k: getattr(m, k, None) for k in _FIELDS}
     if not partial or "department_id" in data:
-        dept = validate.integer(data, "department_id", lo=1, hi=2**31 - 1, required=True)
+        dept = validate.record_id(data, "department_id", required=True)
         if dept is None or await s.get(Department, dept) is None:
             raise NotFound(f"department {dept} not found")
         m.department_id = dept

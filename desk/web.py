@@ -10,12 +10,84 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from desk import api_admin, api_auth, api_conversations, api_mailboxes
+from desk.api_conversations import PRIORITY_MAX
+from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
+from desk.ids import ID_MAX, ID_MIN
+from desk.limits import BODY_MAX, EMAIL_MAX, MAILBOX_TEXT_MAX, NAME_MAX
+from desk.models import CHANNELS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
 
 _ERROR = {
     "type": "object",
     "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+_ID = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+
+
+def _text(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": lo, "maxLength": hi}
+
+
+def _obj(*required: str, **props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+_NAME = _text(1, NAME_MAX)
+_EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
+_DEPARTMENT = {"name": _NAME, "email_address": {"anyOf": [_EMAIL, {"type": "null"}]}}
+_GROUP = {"name": _NAME, "policy": {"enum": list(POLICIES)},
+          "offer_timeout_s": {"type": "integer", "minimum": 5, "maximum": 3600}}
+_AGENT = {"display_name": _NAME, "role": {"enum": list(ROLES)},
+          "chat_capacity": {"type": "integer", "minimum": 0, "maximum": 50},
+          "ticket_capacity": {"type": "integer", "minimum": 0, "maximum": 500},
+          "is_active": {"type": "boolean"},
+          "group_ids": {"type": "array", "items": _ID, "maxItems": 100},
+          "skills": {"type": "object", "maxProperties": 50, "additionalProperties": {
+              "type": "integer", "minimum": 1, "maximum": 10}}}
+_PASSWORD = _text(PASSWORD_MIN, PASSWORD_MAX)
+_SITE = {"name": _NAME, "typing_preview": {"type": "boolean"}, "config": {"type": "object"},
+         "allowed_origins": {"type": "array", "maxItems": 50, "items": {
+             "type": "string", "pattern": r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"}}}
+_MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "minimum": 1,
+                                                         "maximum": 65535},
+            "poll_interval_s": {"type": "integer", "minimum": 10, "maximum": 86400},
+            "security": {"enum": list(MAILBOX_SECURITY)}, "username": _text(1, MAILBOX_TEXT_MAX),
+            "password": _text(1, MAILBOX_TEXT_MAX), "folder": _text(1, MAILBOX_TEXT_MAX),
+            "enabled": {"type": "boolean"}, "rules": {"type": "array"}, "department_id": _ID}
+# What each operation's body holds (the handlers' checks in desk.validate are the rule; this is
+# the reader's and the fuzzer's copy of it, so generated bodies get past the first field).
+BODIES: dict[str, dict[str, Any]] = {
+    "login": _obj("email", "password", email=_EMAIL, password=_text(1, PASSWORD_MAX)),
+    "change_password": _obj("old_password", "new_password", old_password=_PASSWORD,
+                            new_password=_PASSWORD),
+    "create_department": _obj("name", **_DEPARTMENT),
+    "update_department": _obj(front_group_id={"anyOf": [_ID, {"type": "null"}]}, **_DEPARTMENT),
+    "create_group": _obj("department_id", "name", department_id=_ID, **_GROUP),
+    "update_group": _obj(**_GROUP),
+    "create_skill": _obj("name", name=_text(1, 64)),
+    "create_agent": _obj("email", "password", "display_name", email=_EMAIL,
+                         password=_PASSWORD, **_AGENT),
+    "update_agent": _obj(**_AGENT),
+    "reset_agent_password": _obj("password", password=_PASSWORD),
+    "create_site": _obj("name", **_SITE),
+    "update_site": _obj(**_SITE),
+    "create_canned": _obj("department_id", "shortcut", "title", "body", department_id=_ID,
+                          shortcut=_text(1, 32), title=_NAME, body=_text(1, 10_000)),
+    "create_mailbox": _obj("department_id", "host", "username", "password", **_MAILBOX),
+    "update_mailbox": _obj(**_MAILBOX),
+    "post_message": _obj("body", body=_text(1, BODY_MAX),
+                         visibility={"enum": ["public", "internal"]}, client_id=_text(1, 64)),
+    "update_conversation": _obj(status={"enum": ["pending", "resolved", "closed", "active"]},
+                                priority={"type": "integer", "minimum": 0,
+                                          "maximum": PRIORITY_MAX}),
+}
+QUERIES: dict[str, dict[str, Any]] = {
+    "list_conversations": {
+        "status": {"enum": list(STATUSES)}, "channel": {"enum": list(CHANNELS)},
+        "group_id": _ID, "assignee_id": {"anyOf": [_ID, {"const": "me"}]},
+        "priority": {"type": "integer", "minimum": 0, "maximum": PRIORITY_MAX}},
+    "list_canned": {"department_id": _ID},
 }
 
 
@@ -25,8 +97,10 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
         if not isinstance(route, Route) or not route.path.startswith("/api/"):
             continue
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+        params = [{"name": n, "in": "path", "required": True, "schema": _ID}
                   for n in re.findall(r"\{(\w+)\}", path)]
+        params += [{"name": n, "in": "query", "required": False, "schema": schema}
+                   for n, schema in QUERIES.get(route.name, {}).items()]
         for method in sorted((route.methods or set()) - {"HEAD"}):
             doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip()
             op: dict[str, Any] = {
@@ -40,8 +114,8 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
                 },
             }
             if method in {"POST", "PATCH", "PUT"}:
-                op["requestBody"] = {"content": {"application/json": {"schema": {
-                    "type": "object"}}}}
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": BODIES.get(route.name, {"type": "object"})}}}
             if path != "/api/auth/login":
                 op["security"] = [{"session": []}]
             paths.setdefault(path, {})[method.lower()] = op
