@@ -1,7 +1,8 @@
 """The range of a record id: what the id columns store, so the most any input may name.
 
-Every id column is INTEGER (PostgreSQL int4: at most 2**31 - 1; ``messages.id`` alone is BIGINT,
-and no client ever names a message by id), and so are ``seq`` and ``last_seq``. An id or seq
+Every id column is INTEGER (PostgreSQL int4: at most 2**31 - 1; ``messages.id`` and the key
+referring to it are BIGINT, and no client names a message by id), and so are ``seq`` and
+``last_seq`` (``tests/desk/test_ids.py`` holds the columns to it). An id or seq
 beyond that range cannot exist, and handed to the database driver it is not a miss but an
 ``OverflowError``, so every path, query, body and frame field checks against this one range
 before it reaches a query. Pure module: the wire protocol imports it.
