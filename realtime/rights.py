@@ -132,8 +132,9 @@ async def take_back_lost(chat: Chat, agent_id: int) -> None:
     group they may no longer see goes back to that group's queue, through the router."""
     async with chat.sm() as s:
         agent = await s.get(Agent, agent_id)
-        role, groups = (agent.role, {g.group_id for g in agent.groups}) if agent is not None \
-            and agent.is_active else ("agent", set())
+        role, groups = "agent", set()  # gone or disabled: no group left
+        if agent is not None and agent.is_active:
+            role, groups = agent.role, {g.group_id for g in agent.groups}
     try:
         await chat.router.withdraw(agent_id, lambda group_id: can_access(role, groups, group_id))
     except (RoutingError, RedisError, OSError) as exc:

@@ -174,6 +174,7 @@ def test_every_server_frame_serializes() -> None:
                                                                             True, "he"),
         p.ReadOut(1, "agent", 2), p.ParticipantJoined(1, "Sue", "supervisor"),
         p.ParticipantLeft(1, "Sue", "supervisor"), p.Ended(1, "visitor"),
+        p.ConversationRemoved(1, "no longer in its group"),
         p.State(1, "SB-1", "active", "Ana", 2), p.Transcript(1, "SB-1", (msg,)),
         p.Done("monitor", 1), p.Live((p.LiveConversation(1, "SB-1", "active", 2, "Ana", 5),)),
         p.PresenceOut(4, "away"), p.AgentState("away", (2, 3)), p.Reload("e2"),
