@@ -25,8 +25,7 @@ from desk.models import Agent, AgentGroup, CannedResponse, Site
 from desk.settings import Settings
 from desk.web import desk_routes, openapi_document
 from tests.desk.conftest import PASSWORD, login
-from tests.realtime.conftest import WEBPROC, python_module
-from tests.support.processes import stop, wait_http, web_env
+from tests.support.processes import WEBPROC, python_module, stop, wait_http, web_env
 
 JUNK: list[object] = [
     {}, {"name": None}, {"name": 123}, {"name": ["x"]}, {"name": {"a": 1}},

@@ -20,13 +20,12 @@ from desk.auth import hash_password
 from desk.db import SessionMaker
 from desk.models import Agent, AgentGroup, Department, Group, Site
 from desk.settings import Settings
-from tests.support.processes import python_module, stop, wait_http, web_env
+from tests.support.processes import WEBPROC, python_module, stop, wait_http, web_env
 
 SHOP = "http://shop.test"
 CONSOLE = "http://console.test"
 PASSWORD = "correct horse battery"
 SITE_KEY = "site_rt"
-WEBPROC = "tests.realtime.webproc"
 
 
 @dataclass

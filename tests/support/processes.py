@@ -15,6 +15,7 @@ import httpx
 from desk.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+WEBPROC = "tests.support.webproc"  # a web process on the schema the tests created
 
 
 def child_env(env: Mapping[str, str]) -> dict[str, str]:

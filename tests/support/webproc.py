@@ -1,4 +1,4 @@
-"""``python -m tests.realtime.webproc``: one web process on the schema the tests created.
+"""``python -m tests.support.webproc``: one web process on the schema the tests created.
 
 ``switchboard web`` would run the migrations first; the test database is built by
 ``create_all`` instead, so the tests start the server directly. With ``TEST_ROUTING_TIMERS=1``
