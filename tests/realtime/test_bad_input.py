@@ -24,6 +24,7 @@ from tests.realtime.conftest import (
     accepted_chat,
     login,
 )
+from tests.support.redis_server import PrivateRedis
 
 HUGE = (2**31, 2**63, 2**70)  # past an INTEGER column: never reaches the driver
 UNKNOWN = ID_MAX  # a valid id that names nothing
@@ -235,3 +236,15 @@ async def test_every_kind_of_bad_frame_leaves_the_socket_answering(
         for frame in [*common, *own]:
             error = await _refused(c, frame)
             assert error["code"] != "internal", (who, frame, error)
+
+
+async def test_a_failing_command_answers_an_error_frame_and_the_socket_stays(
+        web: WebFactory, clients: Clients, org: Org) -> None:
+    with PrivateRedis() as private:
+        [w] = await web(1, redis_url=private.url())
+        sam = await clients.staff(w, "sam@x.test", "supervisor")
+        private.stop()  # Redis gone: the board cannot be read
+        await sam.send(type="board")
+        error = await sam.expect("error", within=20, ref="board")
+        assert error["code"] and error["message"], error  # "internal", or a code of its own
+        await _still_served(sam)
