@@ -27,7 +27,7 @@ from desk.errors import (
     Unavailable,
 )
 from desk.hooks import DeskHooks
-from desk.ids import ID_MAX, ID_MIN, is_id
+from desk.limits import ID_MAX, ID_MIN, is_id
 from desk.settings import Settings
 
 MAX_BODY = 256 * 1024
@@ -152,7 +152,7 @@ def path_int(request: Request, name: str) -> int:
 
 def query_int(request: Request, name: str, *, lo: int = ID_MIN,
               hi: int = ID_MAX) -> int | None:
-    """An integer query parameter within [lo, hi] (by default: an id, desk.ids)."""
+    """An integer query parameter within [lo, hi] (by default: an id, desk.limits)."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None

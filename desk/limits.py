@@ -13,3 +13,18 @@ MESSAGE_ID_MAX = 255  # with its angle brackets
 FILENAME_MAX = 255
 CONTENT_TYPE_MAX = 127
 MAILBOX_TEXT_MAX = 255  # host, username, password, folder of a mailbox
+
+# Ids and seqs: every id column is INTEGER (PostgreSQL int4; ``messages.id`` and the key
+# referring to it are BIGINT, and no client names a message by id), and so are ``seq`` and
+# ``last_seq`` (tests/desk/test_ids.py holds the columns to it). An id beyond the range cannot
+# exist, and handed to the database driver it is not a miss but an OverflowError, so every
+# path, query, body and frame field is checked against it before it reaches a query.
+ID_MIN = 1
+INT_MAX = 2**31 - 1  # an INTEGER column's largest value
+ID_MAX = INT_MAX
+SEQ_MAX = INT_MAX  # ``seq`` and ``last_seq`` are INTEGER too
+
+
+def is_id(value: object) -> bool:
+    """An integer (not a bool) that an id column can hold."""
+    return type(value) is int and ID_MIN <= value <= ID_MAX

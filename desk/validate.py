@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from desk.errors import InvalidInput
-from desk.ids import ID_MAX, ID_MIN, is_id
-from desk.limits import EMAIL_MAX
+from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -52,7 +51,7 @@ def integer(data: dict[str, Any], key: str, *, lo: int, hi: int, default: int | 
 
 
 def record_id(data: dict[str, Any], key: str, *, required: bool = False) -> int | None:
-    """An id naming a record: an integer the id columns can hold (desk.ids)."""
+    """An id naming a record: an integer the id columns can hold (desk.limits)."""
     return integer(data, key, lo=ID_MIN, hi=ID_MAX, required=required)
 
 

@@ -13,8 +13,7 @@ from desk import api_admin, api_auth, api_conversations, api_mailboxes
 from desk.api_conversations import PRIORITY_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
-from desk.ids import ID_MAX, ID_MIN
-from desk.limits import BODY_MAX, EMAIL_MAX, MAILBOX_TEXT_MAX, NAME_MAX
+from desk.limits import BODY_MAX, EMAIL_MAX, ID_MAX, ID_MIN, MAILBOX_TEXT_MAX, NAME_MAX
 from desk.models import CHANNELS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
 
 _ERROR = {

@@ -33,7 +33,7 @@ from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
-from desk.ids import is_id
+from desk.limits import is_id
 from desk.mail_rules import reply_is_mailed
 from desk.models import Contact, Conversation, Department, Site
 from desk.settings import Settings

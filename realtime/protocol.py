@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
-from desk.ids import ID_MAX, ID_MIN, SEQ_MAX, is_id
+from desk.limits import ID_MAX, ID_MIN, SEQ_MAX, is_id
 from realtime.errors import BadEncoding, FrameTooLarge, ProtocolError, UnsupportedData
 
 DEFAULT_MAX_BYTES = 64 * 1024
@@ -32,7 +32,7 @@ def _bounds(lo: int, hi: int, choices: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"lo": lo, "hi": hi, "choices": choices}
 
 
-_ID = _bounds(ID_MIN, ID_MAX)  # what the id columns hold (desk.ids)
+_ID = _bounds(ID_MIN, ID_MAX)  # what the id columns hold (desk.limits)
 _CID = _bounds(1, CLIENT_ID_MAX)
 
 

@@ -29,7 +29,7 @@ from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
-from desk.ids import is_id
+from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard

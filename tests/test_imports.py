@@ -35,7 +35,7 @@ LAYERS: dict[str, frozenset[str]] = {
 # only each other and libraries that do no I/O. (desk.settings reads and writes the secret file
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
-    "desk.errors", "desk.hooks", "desk.ids", "desk.limits", "desk.mail_rules",
+    "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
     "desk.ticket_rules", "desk.validate",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "realtime.errors", "realtime.protocol", "realtime.session",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.dialects import postgresql
 
-from desk.ids import ID_MAX, SEQ_MAX, is_id
+from desk.limits import ID_MAX, SEQ_MAX, is_id
 from desk.models import Base
 
 WIDER = "messages.id"  # BIGINT on purpose (and what refers to it); no client names a message

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from desk.ids import ID_MAX
+from desk.limits import ID_MAX
 from desk.web import desk_routes
 from realtime import protocol as p
 from realtime.session import ROLE_FRAMES, Role
