@@ -10,7 +10,7 @@ Tree::
     ├── InvalidInput           malformed or oversize field (HTTP 422)
     ├── Unavailable            a service it needs (Redis) is down for now (HTTP 503 + Retry-After)
     └── AuthError              bad credentials or session (HTTP 401)
-        └── RateLimited        too many attempts (HTTP 429)
+        └── RateLimited        too many attempts (HTTP 429 + Retry-After)
 """
 
 from __future__ import annotations
@@ -56,4 +56,10 @@ class AuthError(DeskError):
 
 
 class RateLimited(AuthError):
+    """``retry_after_s``: when the budget has room again (the response's ``Retry-After``)."""
+
     status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)

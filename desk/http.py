@@ -24,6 +24,7 @@ from desk.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     Unavailable,
 )
 from desk.hooks import DeskHooks
@@ -72,8 +73,9 @@ def status_code(status: int) -> str:
 
 
 def desk_error_response(exc: DeskError) -> JSONResponse:
-    headers = ({"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable)
-               else None)
+    # Both say when to come back: a client (or proxy) waits that long instead of hammering.
+    headers = ({"Retry-After": str(exc.retry_after_s)}
+               if isinstance(exc, Unavailable | RateLimited) else None)
     return error_response(exc.status, status_code(exc.status), exc.message, headers)
 
 

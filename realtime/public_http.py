@@ -225,7 +225,7 @@ async def _admit_acknowledgement(request: Request, email: str) -> None:
     verdict = await guard.admit(MailRequest(Purpose.ACKNOWLEDGEMENT, email,
                                             client_address(request)))
     if not verdict.allowed:
-        raise RateLimited(verdict.message)
+        raise RateLimited(verdict.message, verdict.retry_after_s)
 
 
 async def leave_message(request: Request, site: Site) -> Response:

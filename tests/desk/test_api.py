@@ -48,6 +48,7 @@ async def test_bad_logins_and_rate_limit(client: httpx.AsyncClient, org: dict[st
         await client.post("/api/auth/login", json={"email": "agent@x.test", "password": "x"})
     r = await client.post("/api/auth/login", json={"email": "agent@x.test", "password": PASSWORD})
     assert r.status_code == 429
+    assert r.headers["Retry-After"] == "60"  # the attempts are counted over a minute
 
 
 async def test_password_change_revokes_sessions(

@@ -228,6 +228,9 @@ async def test_a_leave_a_message_flood_gets_429_and_bounded_acknowledgements(
     assert [r.status_code for r in same] == [201] * budget + [429] * (8 - budget)
     assert same[-1].json()["error"]["code"] == "rate_limited"
     assert "too many mails to this address" in same[-1].json()["error"]["message"]
+    # Retry-After: when the recipient's hourly budget has room again (the Lua counter's TTL).
+    assert all(0 < int(r.headers["Retry-After"]) <= 3600 for r in same + spread
+               if r.status_code == 429)
     assert [r.status_code for r in spread] == [201] * (9 - budget) + [429] * (budget - 1)
     assert "from your network" in spread[-1].json()["error"]["message"]
     async with sm() as s:  # a refused post stored nothing
