@@ -36,6 +36,7 @@ from desk.limits import (
     NAME_MAX,
     SUBJECT_MAX,
 )
+from desk.mail_rules import STAFF_AUTHORS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,6 +61,12 @@ def utcnow() -> datetime:
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# The SQL side of ``desk.mail_rules.reply_is_mailed`` for the message alone (the channel is the
+# conversation's): what the reply sweep's index holds.
+STAFF_PUBLIC_SQL = (f"{_in('author_kind', tuple(sorted(STAFF_AUTHORS)))} "
+                    "AND visibility = 'public' AND email_message_id IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -187,6 +194,8 @@ class Conversation(Base):
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
         CheckConstraint(_in("status", STATUSES), name="status"),
         Index("ix_conversations_status_group", "status", "group_id"),
+        # The closed-notice sweep (ingest.jobs.requeue_unmailed) reads the last day's closings.
+        Index("ix_conversations_closed_at", "closed_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)
@@ -231,6 +240,10 @@ class Message(Base):
         Index("ix_messages_email_message_id", "email_message_id",
               postgresql_where=text("email_message_id IS NOT NULL"),
               sqlite_where=text("email_message_id IS NOT NULL")),
+        # The reply sweep (ingest.jobs.requeue_unmailed) reads the last day's public staff
+        # messages not from mail; visitors' chat lines (the bulk) stay out of this index.
+        Index("ix_messages_staff_public", "created_at",
+              postgresql_where=text(STAFF_PUBLIC_SQL), sqlite_where=text(STAFF_PUBLIC_SQL)),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True)
@@ -381,6 +394,9 @@ class OutboundMail(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(32))
+    # What of the conversation it carries (``seq-<n>`` for a reply, the closing for a closed
+    # notice): the sweep that mails what no job did looks rows up by it.
+    key: Mapped[str | None] = mapped_column(String(64))
     to_address: Mapped[str] = mapped_column(String(EMAIL_MAX))
     subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
     body: Mapped[str] = mapped_column(Text)

@@ -13,6 +13,7 @@ Message-ID the HMAC-tagged one of ``ingest.compose``, the sender the department'
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,10 +21,17 @@ from datetime import timedelta
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
-from desk.mail_rules import closing_is_mailed, reply_is_mailed
+from desk.mail_rules import (
+    CLOSED_STATUSES,
+    MAILED_CHANNELS,
+    STAFF_AUTHORS,
+    closing_is_mailed,
+    reply_is_mailed,
+)
 from desk.models import Conversation, Message, OutboundMail, utcnow
 from desk.settings import Settings
 from ingest import outbound
@@ -74,7 +82,7 @@ async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
             email_message_id=msg.email_message_id):
         return "skipped"
     queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="reply", key=f"seq-{seq}", body=msg.body,
+                                       kind="reply", key=reply_key(seq), body=msg.body,
                                        reply=True)
     return _send_queued(queued)
 
@@ -133,13 +141,24 @@ async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
         conv = await s.get(Conversation, conversation_id)
     if conv is None or not closing_is_mailed(conv.channel, conv.status):
         return "skipped"
-    closed = conv.closed_at.isoformat() if conv.closed_at else conv.status
     body = (f"Your ticket {conv.number} has been {conv.status}.\n\n"
             f"If anything is still open, reply to this mail and we will pick it up again:\n"
             f"{outbound.ticket_link(ctx.settings, conv.number)}\n")
     queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="closed", key=closed, body=body, reply=True)
+                                       kind="closed", key=closed_key(conv), body=body,
+                                       reply=True)
     return _send_queued(queued)
+
+
+def reply_key(seq: int) -> str:
+    """The OutboundMail key of the reply carrying message ``seq`` (part of its Message-ID)."""
+    return f"seq-{seq}"
+
+
+def closed_key(conv: Conversation) -> str:
+    """The OutboundMail key of the notice of this closing (a reopened ticket closed again
+    gets a new one)."""
+    return conv.closed_at.isoformat() if conv.closed_at else conv.status
 
 
 def _send_queued(queued: outbound.Queued | None) -> str:
@@ -164,6 +183,15 @@ def enqueue_send(queue: Queue, outbound_id: int,
         retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
         result_ttl=3600, failure_ttl=7 * 86400,
     )
+
+
+def enqueue_notify(queue: Queue, func: Callable[..., str], *args: int) -> None:
+    """Enqueue a reply or closed notice under the job id the web process uses
+    (``realtime.mail``): a repeat runs it again, harmlessly (queue_mail stores it once)."""
+    name = "reply" if func is notify_reply_job else "closed"
+    queue.enqueue_call(func, args=args, job_id="-".join(map(str, ("notify", name, *args))),
+                       retry=Retry(max=3, interval=[5, 30, 120]),
+                       result_ttl=3600, failure_ttl=7 * 86400)
 
 
 def enqueue_notify_created(queue: Queue, conversation_id: int) -> None:
@@ -193,3 +221,70 @@ async def requeue_unsent(sm: SessionMaker, queue: Queue, older_than_s: float | N
     for outbound_id in ids:
         await asyncio.to_thread(enqueue_send, queue, outbound_id, intervals)
     return len(ids)
+
+
+# What the sweep below looks at: the last day, once the hub's own job had its chance.
+UNMAILED_HORIZON_S = 24 * 3600
+UNMAILED_GRACE_S = 120
+UNMAILED_PAGE = 500
+
+
+async def requeue_unmailed(sm: SessionMaker, queue: Queue, *,
+                           grace_s: float = UNMAILED_GRACE_S,
+                           horizon_s: float = UNMAILED_HORIZON_S) -> int:
+    """Enqueue the reply and closed notices the web process stored but never got onto the
+    queue (Redis refused the enqueue, or the job was lost with Redis): the stored messages and
+    closings of the last ``horizon_s`` that ``reply_is_mailed`` / ``closing_is_mailed`` pick,
+    older than ``grace_s``, with no OutboundMail row for their key.
+
+    Exactly once: the job stores the mail under its key-derived Message-ID (unique), and a
+    repeated job finds it. Both reads go by index (``ix_messages_staff_public``,
+    ``ix_conversations_closed_at``), page by page."""
+    now = utcnow()
+    since, until = now - timedelta(seconds=horizon_s), now - timedelta(seconds=grace_s)
+    found = 0
+    after = 0
+    while True:
+        async with sm() as s:
+            rows = (await s.execute(
+                select(Message.id, Message.conversation_id, Message.seq, Message.visibility,
+                       Message.author_kind, Message.email_message_id, Conversation.channel)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.created_at >= since, Message.created_at <= until,
+                       Message.author_kind.in_(sorted(STAFF_AUTHORS)),
+                       Message.visibility == "public", Message.email_message_id.is_(None),
+                       Conversation.channel.in_(sorted(MAILED_CHANNELS)), Message.id > after)
+                .order_by(Message.id).limit(UNMAILED_PAGE))).all()
+            wanted = {(r.conversation_id, reply_key(r.seq)) for r in rows if reply_is_mailed(
+                r.channel, visibility=r.visibility, author_kind=r.author_kind,
+                email_message_id=r.email_message_id)}
+            missing = wanted - await _stored(s, "reply", wanted)
+        for cid, key in sorted(missing):
+            await asyncio.to_thread(enqueue_notify, queue, notify_reply_job, cid,
+                                    int(key.removeprefix("seq-")))
+        found += len(missing)
+        if len(rows) < UNMAILED_PAGE:
+            break
+        after = rows[-1].id
+    async with sm() as s:
+        convs = (await s.execute(select(Conversation).where(
+            Conversation.closed_at >= since, Conversation.closed_at <= until,
+            Conversation.status.in_(sorted(CLOSED_STATUSES)),
+            Conversation.channel.in_(sorted(MAILED_CHANNELS))))).scalars().all()
+        closings = {(c.id, closed_key(c)) for c in convs
+                    if closing_is_mailed(c.channel, c.status)}
+        missing = closings - await _stored(s, "closed", closings)
+    for cid, _ in sorted(missing):
+        await asyncio.to_thread(enqueue_notify, queue, notify_closed_job, cid)
+    return found + len(missing)
+
+
+async def _stored(s: AsyncSession, kind: str,
+                  wanted: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of ``wanted`` (conversation, key) already have an OutboundMail of ``kind``."""
+    if not wanted:
+        return set()
+    rows = (await s.execute(select(OutboundMail.conversation_id, OutboundMail.key).where(
+        OutboundMail.kind == kind,
+        OutboundMail.conversation_id.in_(sorted({c for c, _ in wanted}))))).all()
+    return {(c, k) for c, k in rows if c is not None and k is not None} & wanted

@@ -85,7 +85,7 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
     message_id = message_id_for(f"{kind}:{conversation_id}:{key}", sender.domain,
                                 settings.secret_key)
     row = OutboundMail(
-        message_id=message_id, conversation_id=conversation_id, kind=kind,
+        message_id=message_id, conversation_id=conversation_id, kind=kind, key=key[:64],
         to_address=contact.email,
         subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
         body=body, status="queued", in_reply_to=last_in,

@@ -6,7 +6,8 @@ handles SIGINT/SIGTERM itself (finish the current job, then stop).
 A worker killed mid-send leaves its mail ``sending`` under a lease (``Settings.mail_lease_s``,
 ingest.outbound). A sweeper thread re-enqueues such a mail the moment its lease lapses, so a
 restarted worker (or any other one) sends it within a lease period, not when RQ gives the
-killed job up as abandoned (minutes later).
+killed job up as abandoned (minutes later). Each pass (and the start) also enqueues the reply and
+closed notices the web process stored but could not enqueue (``ingest.jobs.requeue_unmailed``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from sqlalchemy import func, select
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import OutboundMail, utcnow
 from desk.settings import Settings
-from ingest.jobs import JOB_CONTEXT, JobContext, mail_queue, requeue_unsent
+from ingest.jobs import (
+    JOB_CONTEXT,
+    JobContext,
+    mail_queue,
+    requeue_unmailed,
+    requeue_unsent,
+)
 from routing import connect
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,7 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
         requeued = loop.run_until_complete(requeue_unsent(sm, queue, requeue_after_s))
         if requeued:
             log.info("re-enqueued %d unsent mails left by a previous worker", requeued)
+        _requeue_unmailed(loop, sm, queue)
         if not burst:
             threading.Thread(target=_sweeper, args=(settings, queue, stop), daemon=True,
                              name="outbound-sweeper").start()
@@ -71,6 +79,7 @@ def _sweeper(settings: Settings, queue: Queue, stop: threading.Event) -> None:
             try:
                 if loop.run_until_complete(requeue_unsent(sm, queue, None)):
                     log.warning("re-enqueued mail left sending by a worker that stopped")
+                _requeue_unmailed(loop, sm, queue)
                 lapse = loop.run_until_complete(_next_lapse(sm))
             except Exception:  # the database or Redis away: look again in a while
                 log.exception("outbound sweep failed")
@@ -80,6 +89,12 @@ def _sweeper(settings: Settings, queue: Queue, stop: threading.Event) -> None:
     finally:
         loop.run_until_complete(engine.dispose())
         loop.close()
+
+
+def _requeue_unmailed(loop: asyncio.AbstractEventLoop, sm: SessionMaker, queue: Queue) -> None:
+    found = loop.run_until_complete(requeue_unmailed(sm, queue))
+    if found:
+        log.warning("enqueued %d reply or closed notices no job was queued for", found)
 
 
 async def _next_lapse(sm: SessionMaker) -> datetime | None:

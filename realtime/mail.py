@@ -25,7 +25,8 @@ NOTIFY_REPLY = "ingest.jobs.notify_reply_job"
 NOTIFY_CLOSED = "ingest.jobs.notify_closed_job"
 NOTIFY_CREATED = "ingest.jobs.notify_created_job"
 TRANSCRIPT = "ingest.jobs.transcript_job"
-# As ingest.jobs.enqueue_notify_created: the same job id whoever enqueues it.
+# As ingest.jobs.enqueue_notify_created / enqueue_notify: the same job id whoever enqueues it
+# (the worker's sweep enqueues what never got here, ingest.jobs.requeue_unmailed).
 NOTIFY_RETRY_S = (5, 30, 120)
 
 
@@ -57,7 +58,10 @@ class Mailer:
                                   retry=NOTIFY_RETRY_S)
 
     async def closed(self, conversation_id: int) -> bool:
-        return await self.enqueue(NOTIFY_CLOSED, conversation_id)
+        """A closing that ``desk.mail_rules.closing_is_mailed`` says the customer is told of."""
+        return await self.enqueue(NOTIFY_CLOSED, conversation_id,
+                                  job_id=f"notify-closed-{conversation_id}",
+                                  retry=NOTIFY_RETRY_S)
 
     async def created(self, conversation_id: int) -> bool:
         """Acknowledge a new ticket (the caller passed the mail guard)."""

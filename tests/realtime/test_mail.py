@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -17,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select, update
 
 from desk.conversations import create_conversation
 from desk.db import SessionMaker
-from desk.models import Contact, Conversation, Department, Site
+from desk.models import Contact, Conversation, Department, Message, Site, utcnow
 from desk.settings import Settings
 from ingest.compose import is_own_message_id
+from ingest.jobs import UNMAILED_GRACE_S
+from routing import keys
 from tests.realtime.conftest import (
     SITE_KEY,
     Client,
@@ -99,6 +104,49 @@ async def test_reply_and_closed_notices_on_an_email_ticket(
 
     # A retried notification (same job run again) sends nothing twice.
     await _work(settings, smtp_sink, tmp_path)
+    assert len(smtp_sink.messages) == 2
+
+
+async def test_notices_whose_jobs_were_lost_are_mailed_once_by_the_sweep(
+        web: WebFactory, org: Org, sm: SessionMaker, settings: Settings,
+        smtp_sink: Sink, tmp_path: Path) -> None:
+    """Redis took the web process's jobs and lost them (an eviction, a failover): the stored
+    reply and closing still reach the customer, once, when the worker's sweep finds them."""
+    await update_row(sm, Department, org.dept, email_address="support@desk.test")
+    async with sm() as s:
+        customer = Contact(email="cust@example.org", name="Cust")
+        s.add(customer)
+        await s.commit()
+    ticket = await create_conversation(sm, channel="email", contact_id=customer.id,
+                                       department_id=org.dept, group_id=org.group,
+                                       subject="Broken widget")
+    [w] = await web(1)
+    path = f"/api/conversations/{ticket.id}"
+    r = await api(w, "POST", path + "/messages", "ana@x.test", {"body": "Lost then found."})
+    assert r.status_code == 201, r.text
+    r = await api(w, "PATCH", path, "ana@x.test", {"status": "resolved"})
+    assert r.status_code == 200, r.text
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        queue = Queue(keys.mail_queue(), connection=redis)
+        assert len(queue) == 2  # the reply's and the closing's jobs ...
+        queue.empty()  # ... gone before any worker took them
+    finally:
+        redis.close()
+    await _work(settings, smtp_sink, tmp_path)
+    assert smtp_sink.messages == []  # within the grace period the web's own job may come
+
+    past = utcnow() - timedelta(seconds=UNMAILED_GRACE_S + 5)
+    async with sm() as s:
+        await s.execute(update(Message).where(Message.conversation_id == ticket.id)
+                        .values(created_at=past))
+        await s.execute(update(Conversation).where(Conversation.id == ticket.id)
+                        .values(closed_at=past))
+        await s.commit()
+    await _work(settings, smtp_sink, tmp_path)
+    reply, closed = sorted(_mails(smtp_sink), key=lambda m: "resolved" in _body(m))
+    assert "Lost then found." in _body(reply) and "has been resolved" in _body(closed)
+    await _work(settings, smtp_sink, tmp_path)  # the sweep again: both have their rows
     assert len(smtp_sink.messages) == 2
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 08:55:40.954306
+Create Date: 2026-12-01 09:14:35.313827
 """
 
 from __future__ import annotations
@@ -335,6 +335,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_conversations_assignee_id"), ["assignee_id"], unique=False
         )
+        batch_op.create_index("ix_conversations_closed_at", ["closed_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_conversations_contact_id"), ["contact_id"], unique=False
         )
@@ -424,6 +425,17 @@ def upgrade() -> None:
             postgresql_where=sa.text("email_message_id IS NOT NULL"),
             sqlite_where=sa.text("email_message_id IS NOT NULL"),
         )
+        batch_op.create_index(
+            "ix_messages_staff_public",
+            ["created_at"],
+            unique=False,
+            postgresql_where=sa.text(
+                "author_kind IN ('agent', 'supervisor') AND visibility = 'public' AND email_message_id IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "author_kind IN ('agent', 'supervisor') AND visibility = 'public' AND email_message_id IS NULL"
+            ),
+        )
 
     op.create_table(
         "outbound_mails",
@@ -431,6 +443,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=255), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=True),
         sa.Column("to_address", sa.String(length=254), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -566,6 +579,15 @@ def downgrade() -> None:
     op.drop_table("outbound_mails")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(
+            "ix_messages_staff_public",
+            postgresql_where=sa.text(
+                "author_kind IN ('agent', 'supervisor') AND visibility = 'public' AND email_message_id IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "author_kind IN ('agent', 'supervisor') AND visibility = 'public' AND email_message_id IS NULL"
+            ),
+        )
+        batch_op.drop_index(
             "ix_messages_email_message_id",
             postgresql_where=sa.text("email_message_id IS NOT NULL"),
             sqlite_where=sa.text("email_message_id IS NOT NULL"),
@@ -577,6 +599,7 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_status_group")
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
+        batch_op.drop_index("ix_conversations_closed_at")
         batch_op.drop_index(batch_op.f("ix_conversations_assignee_id"))
 
     op.drop_table("conversations")
