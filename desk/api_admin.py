@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import auth, validate
+from desk import auth, site_config, validate
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
@@ -352,7 +352,7 @@ def _site_config(data: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not isinstance(config, dict) or len(orjson.dumps(config)) > SITE_CONFIG_MAX:
         raise InvalidInput(f"config must be a JSON object of at most {SITE_CONFIG_MAX} bytes")
-    return config
+    return site_config.check(config)
 
 
 @api

@@ -28,3 +28,11 @@ SEQ_MAX = INT_MAX  # ``seq`` and ``last_seq`` are INTEGER too
 def is_id(value: object) -> bool:
     """An integer (not a bool) that an id column can hold."""
     return type(value) is int and ID_MIN <= value <= ID_MAX
+
+
+SKILL_LEVEL_MIN, SKILL_LEVEL_MAX = 1, 10
+
+
+def is_skill_level(value: object) -> bool:
+    """A skill level (an agent's, or what a topic requires): an integer, not a bool, 1 to 10."""
+    return type(value) is int and SKILL_LEVEL_MIN <= value <= SKILL_LEVEL_MAX

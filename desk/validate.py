@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from desk.errors import InvalidInput
-from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id
+from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id, is_skill_level
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -99,7 +99,7 @@ def skill_levels(data: dict[str, Any], key: str) -> dict[str, int] | None:
     for name, level in value.items():
         if not isinstance(name, str) or not 1 <= len(name) <= 64:
             raise InvalidInput(f"{key}: skill names must be 1 to 64 characters")
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
+        if not is_skill_level(level):
             raise InvalidInput(f"{key}: level of {name!r} must be an integer 1 to 10")
         out[name] = level
     return out

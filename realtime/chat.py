@@ -28,6 +28,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from desk import site_config
 from desk.auth import Principal, issue_visitor_token, verify_visitor_token
 from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
@@ -224,12 +225,12 @@ class Chat:
                 try:
                     path = public_http.topic_path(config, frame.topic)
                     topic, topic_dept = path[-1].get("label"), path[-1].get("department_id")
-                    skills = public_http.topic_skills(path)
+                    skills = site_config.skills(path)
                 except InvalidInput:
                     topic = frame.topic  # free text from an older form: no routing hints
             dept_id, group_id = await _front_group(
                 s, frame.department_id or topic_dept,
-                [d.get("id") for d in config.get("departments") or []])
+                site_config.department_ids(config))
             contact = await s.get(Contact, conn.contact_id)
             if contact is not None and (frame.name or frame.email):
                 contact.name = frame.name or contact.name

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from desk import site_config as shape
 from desk import validate
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
@@ -31,64 +32,52 @@ from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
+from desk.site_config import ANSWER_MAX
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger("switchboard.widget")
 
-ANSWER_MAX = 1000
+
 SUBJECT_MAX = 120
 
 
 # --- the site's form (pure) ---------------------------------------------------------------
 
 
-def walk_topics(topics: list[dict[str, Any]], trail: tuple[dict[str, Any], ...] = ()
-                ) -> Iterator[tuple[dict[str, Any], ...]]:
-    """Every topic with the path of topics leading to it (root first)."""
-    for t in topics:
-        path = (*trail, t)
-        yield path
-        yield from walk_topics(t.get("children") or [], path)
-
-
 def topic_path(config: dict[str, Any], topic_id: str) -> tuple[dict[str, Any], ...]:
-    for path in walk_topics(config.get("topics") or []):
-        if path[-1].get("id") == topic_id:
+    for path in shape.topic_paths(config):
+        if path[-1]["id"] == topic_id:
             return path
     raise InvalidInput(f"unknown topic {topic_id[:40]!r}")
-
-
-def topic_skills(path: tuple[dict[str, Any], ...]) -> dict[str, int]:
-    """Skills a topic requires: its own and its parents' (a child's level wins)."""
-    skills: dict[str, int] = {}
-    for t in path:
-        skills.update({str(k): int(v) for k, v in (t.get("skills") or {}).items()})
-    return skills
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
     """What a visitor may see of the configuration: the form, without routing skills."""
 
-    def strip(t: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {k: t[k] for k in ("id", "label", "department_id", "fields")
-                               if k in t}
-        if t.get("children"):
-            out["children"] = [strip(c) for c in t["children"]]
+    def strip(path: shape.Path) -> dict[str, Any]:
+        t = path[-1]
+        out: dict[str, Any] = {k: t[k] for k in ("id", "label", "department_id") if k in t}
+        if t.get("fields"):
+            out["fields"] = shape.fields(t)
+        children = [strip(p) for p in shape.topic_paths(config, path)
+                    if len(p) == len(path) + 1]
+        if children:
+            out["children"] = children
         return out
 
     return {
-        "title": config.get("title") or "Chat",
-        "departments": config.get("departments") or [],
-        "topics": [strip(t) for t in config.get("topics") or []],
-        "fields": config.get("fields") or [],
+        "title": shape.title(config),
+        "departments": shape.departments(config),
+        "topics": [strip(p) for p in shape.topic_paths(config) if len(p) == 1],
+        "fields": shape.fields(config),
     }
 
 
 def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Validate a submitted pre-chat form; returns the cleaned values with the topic's skills."""
-    dept_ids = {d.get("id") for d in config.get("departments") or []}
+    dept_ids = set(shape.department_ids(config))
     department_id = validate.record_id(data, "department_id")
     topic_id = validate.text(data, "topic", max_len=120, required=False)
     path = topic_path(config, topic_id) if topic_id else ()
@@ -104,18 +93,18 @@ def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     ):
         raise InvalidInput(f"answers must be an object of at most 32 strings <= {ANSWER_MAX} chars")
     answers: dict[str, str] = {}
-    for field in (f for t in path for f in t.get("fields") or []):
+    for field in (f for t in path for f in shape.fields(t)):
         name = str(field.get("name"))
         value = str(raw.get(name, "")).strip()
         if field.get("required") and not value:
             raise InvalidInput(f"{field.get('label') or name} is required")
-        if len(value) > int(field.get("max_length") or ANSWER_MAX):
+        if len(value) > (field.get("max_length") or ANSWER_MAX):
             raise InvalidInput(f"{field.get('label') or name} is too long")
         if value:
             answers[name] = value
-    name_required = any(f.get("name") == "name" and f.get("required")
-                        for f in config.get("fields") or [])
-    skills = topic_skills(path)
+    name_required = any(f["name"] == "name" and f.get("required")
+                        for f in shape.fields(config))
+    skills = shape.skills(path)
     return {
         "department_id": department_id,
         "topic": path[-1].get("label") if path else None,
@@ -212,7 +201,7 @@ async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[An
 async def site_config(request: Request, site: Site) -> Response:
     config = site.config or {}
     online = await online_departments(request.app.state.sm, _router(request),
-                                      [d.get("id") for d in config.get("departments") or []])
+                                      shape.department_ids(config))
     return JSONResponse({**public_config(config), "online": bool(online),
                          "online_departments": online},
                         headers={"Cache-Control": "no-store"})

@@ -130,6 +130,18 @@ async def test_admin_crud_and_no_partial_writes(client: httpx.AsyncClient, sm: S
     r = await client.post("/api/sites", headers=h, json={
         "name": "Bad", "allowed_origins": ["javascript:alert(1)"]})
     assert r.status_code == 422
+    # A config is checked when saved: a 422 naming the field, and nothing stored.
+    bad_topic = {"topics": [{"id": "buy", "skills": {"orders": "high"}}]}
+    r = await client.post("/api/sites", headers=h, json={"name": "Bad", "config": bad_topic})
+    assert r.status_code == 422 and "config.topics[0].skills" in r.json()["error"]["message"]
+    r = await client.patch(f"/api/sites/{site['id']}", headers=h, json={
+        "name": "Renamed", "config": {"departments": [{"id": "one"}]}})
+    assert r.status_code == 422 and "config.departments[0]" in r.json()["error"]["message"]
+    assert [x["name"] for x in (await client.get("/api/sites")).json()] == ["Shop"]
+    good = {"departments": [{"id": org["d1"], "name": "Sales"}],
+            "topics": [{"id": "buy", "label": "Buying", "skills": {"german": 2}}]}
+    r = await client.patch(f"/api/sites/{site['id']}", headers=h, json={"config": good})
+    assert r.status_code == 200 and r.json()["config"] == good
     spec = (await client.get("/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.") and "/api/agents/{id}" in spec["paths"]
 

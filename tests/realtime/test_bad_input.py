@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 
+from desk.db import SessionMaker
 from desk.limits import ID_MAX
+from desk.models import Conversation, Site
 from desk.web import desk_routes
 from realtime import protocol as p
 from realtime.session import ROLE_FRAMES, Role
@@ -23,6 +25,7 @@ from tests.realtime.conftest import (
     WebFactory,
     accepted_chat,
     login,
+    update_row,
 )
 from tests.support.redis_server import PrivateRedis
 
@@ -248,3 +251,30 @@ async def test_a_failing_command_answers_an_error_frame_and_the_socket_stays(
         error = await sam.expect("error", within=20, ref="board")
         assert error["code"] and error["message"], error  # "internal", or a code of its own
         await _still_served(sam)
+
+
+async def test_a_site_config_stored_before_validation_is_read_leniently(
+        web: WebFactory, clients: Clients, org: Org, sm: SessionMaker) -> None:
+    """Non-numeric skill levels, a bad department id, a string where a list goes: the chat,
+    the form and "leave a message" skip the bad entries (no 1011, no 500)."""
+    await update_row(sm, Site, org.site, config={
+        "departments": [{"id": "x"}, {"id": org.dept, "name": "Support"}, "Sales"],
+        "topics": [{"id": "billing", "label": "Billing", "skills": {"billing": "high"},
+                    "fields": [{"name": "invoice", "max_length": "long"}], "children": "x"}],
+        "fields": "none"})
+    [w] = await web(1)
+    v = await clients.visitor(w)
+    await v.send(type="start_chat", client_id="v1", text="My invoice", topic="billing")
+    started = await v.expect("started")
+    await v.expect("ack", client_id="v1")
+    async with sm() as s:
+        conv = await s.get(Conversation, started["conversation_id"])
+        assert conv is not None and conv.topic == "Billing" and conv.required_skills == {}
+    base = f"{w.http}/api/public/sites/{SITE_KEY}"
+    async with httpx.AsyncClient() as http:
+        form = (await http.get(base)).json()
+        assert [d["id"] for d in form["departments"]] == [org.dept] and form["fields"] == []
+        r = await http.post(base + "/messages", json={
+            "department_id": org.dept, "topic": "billing", "answers": {"invoice": "42"},
+            "email": "cust@example.org", "text": "Call me"})
+        assert r.status_code == 201, r.text

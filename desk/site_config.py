@@ -1,0 +1,170 @@
+"""The shape of a site's configuration: the pre-chat form and routing hints an admin writes as
+JSON (pure).
+
+Every key is optional::
+
+    title        str
+    departments  [{"id": department id, "name": str}]
+    topics       [topic]   topic = {"id": str, "label": str, "department_id": department id,
+                                    "skills": {skill: level 1..10}, "fields": [field],
+                                    "children": [topic]}   (nested at most TOPIC_DEPTH deep)
+    fields       [field]   field = {"name": str, "label": str, "required": bool,
+                                    "max_length": 1..ANSWER_MAX}
+
+``check`` is what the admin API saves (a 422 naming the first bad field). The readers (the
+widget's endpoints, the chat) take the config through ``topic_paths``, ``skills``,
+``department_ids`` and ``fields``, which skip what a config stored before this check existed
+holds wrongly: a bad entry is ignored, never a 500 or a closed socket. Both sides ask the same
+per-entry functions, so what is saved and what is read agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from desk.errors import InvalidInput
+from desk.limits import NAME_MAX, is_id, is_skill_level
+
+ANSWER_MAX = 1000
+TOPIC_DEPTH = 5
+LIST_MAX = 200
+TEXT_MAX = 120
+
+Path = tuple[dict[str, Any], ...]
+
+
+def _text(value: object, max_len: int = TEXT_MAX) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_len
+
+
+def _list(value: object) -> list[Any]:
+    """A list entry as stored; anything else (a bad config) reads as empty."""
+    return value if isinstance(value, list) else []
+
+
+def department_error(d: object) -> str | None:
+    if not isinstance(d, dict) or not is_id(d.get("id")):
+        return "a department is {\"id\": department id, \"name\": text}"
+    if "name" in d and not _text(d["name"], NAME_MAX):
+        return f"name must be 1 to {NAME_MAX} characters"
+    return None
+
+
+def field_error(f: object) -> str | None:
+    if not isinstance(f, dict) or not _text(f.get("name"), 64):
+        return "a field is an object with a name of 1 to 64 characters"
+    if "label" in f and not _text(f["label"]):
+        return f"label must be 1 to {TEXT_MAX} characters"
+    if "required" in f and not isinstance(f["required"], bool):
+        return "required must be true or false"
+    length = f.get("max_length")
+    if length is not None and (type(length) is not int or not 1 <= length <= ANSWER_MAX):
+        return f"max_length must be an integer 1 to {ANSWER_MAX}"
+    return None
+
+
+def skill_error(name: object, level: object) -> str | None:
+    if not _text(name, 64):
+        return "skill names must be 1 to 64 characters"
+    if not is_skill_level(level):
+        return f"the level of {name!r} must be an integer 1 to 10"
+    return None
+
+
+def topic_error(t: object) -> str | None:
+    """What is wrong with a topic itself (its skills, fields and children are checked each):
+    a reader skips such a topic with its children."""
+    if not isinstance(t, dict) or not _text(t.get("id")):
+        return f"a topic is an object with an id of 1 to {TEXT_MAX} characters"
+    if "label" in t and not _text(t["label"]):
+        return f"label must be 1 to {TEXT_MAX} characters"
+    if t.get("department_id") is not None and not is_id(t["department_id"]):
+        return "department_id must be a department id"
+    return None
+
+
+def _container_error(t: dict[str, Any]) -> str | None:
+    """Saved: a topic's skills, fields and children of the right type (read: others as none)."""
+    for key in ("skills", "fields", "children"):
+        kind = dict if key == "skills" else list
+        if t.get(key) is not None and not isinstance(t[key], kind):
+            return f"{key} must be {'an object' if kind is dict else 'a list'}"
+    return None
+
+
+def check(config: object) -> dict[str, Any]:
+    """The config to save, or InvalidInput naming the first bad field (``config.topics[0]...``)."""
+    if not isinstance(config, dict):
+        raise InvalidInput("config must be a JSON object")
+    if "title" in config and not _text(config["title"]):
+        raise InvalidInput(f"config.title must be 1 to {TEXT_MAX} characters")
+    for key in ("departments", "topics", "fields"):
+        if config.get(key) is not None and (not isinstance(config[key], list)
+                                            or len(config[key]) > LIST_MAX):
+            raise InvalidInput(f"config.{key} must be a list of at most {LIST_MAX}")
+    _each(config.get("departments"), "config.departments", department_error)
+    _each(config.get("fields"), "config.fields", field_error)
+    _check_topics(_list(config.get("topics")), "config.topics", 1)
+    return config
+
+
+def _each(items: object, where: str, error: Any) -> None:
+    for i, item in enumerate(_list(items)):
+        if (problem := error(item)) is not None:
+            raise InvalidInput(f"{where}[{i}]: {problem}")
+
+
+def _check_topics(topics: list[Any], where: str, depth: int) -> None:
+    if depth > TOPIC_DEPTH:
+        raise InvalidInput(f"{where}: topics nest at most {TOPIC_DEPTH} deep")
+    for i, t in enumerate(topics):
+        at = f"{where}[{i}]"
+        if (problem := topic_error(t) or _container_error(t)) is not None:
+            raise InvalidInput(f"{at}: {problem}")
+        for name, level in (t.get("skills") or {}).items():
+            if (problem := skill_error(name, level)) is not None:
+                raise InvalidInput(f"{at}.skills: {problem}")
+        _each(t.get("fields"), f"{at}.fields", field_error)
+        _check_topics(_list(t.get("children")), f"{at}.children", depth + 1)
+
+
+# --- readers: what a stored config holds, bad entries skipped --------------------------------
+
+
+def topic_paths(config: dict[str, Any], trail: Path = ()) -> Iterator[Path]:
+    """Every well-formed topic with the path of topics leading to it (root first); a bad topic
+    is skipped with its children."""
+    for t in _list(config.get("topics") if not trail else trail[-1].get("children")):
+        if topic_error(t) is None and len(trail) < TOPIC_DEPTH:
+            path = (*trail, t)
+            yield path
+            yield from topic_paths(config, path)
+
+
+def skills(path: Path) -> dict[str, int]:
+    """Skills a topic requires: its own and its parents' (a child's level wins)."""
+    out: dict[str, int] = {}
+    for t in path:
+        skill_map = t.get("skills")
+        if isinstance(skill_map, dict):
+            out.update({k: v for k, v in skill_map.items() if skill_error(k, v) is None})
+    return out
+
+
+def title(config: dict[str, Any]) -> str:
+    value = config.get("title")
+    return value if isinstance(value, str) and _text(value) else "Chat"
+
+
+def department_ids(config: dict[str, Any]) -> list[int]:
+    return [d["id"] for d in _list(config.get("departments")) if department_error(d) is None]
+
+
+def departments(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [d for d in _list(config.get("departments")) if department_error(d) is None]
+
+
+def fields(holder: dict[str, Any]) -> list[dict[str, Any]]:
+    """The well-formed fields of a topic or of the config itself."""
+    return [f for f in _list(holder.get("fields")) if field_error(f) is None]
