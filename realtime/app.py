@@ -30,7 +30,9 @@ from desk.hooks import DeskHooks
 from desk.http import Deps, JSONResponse, desk_error_response, error_response, status_code
 from desk.settings import Settings
 from desk.web import desk_routes
+from realtime.endpoints import routes as hub_routes
 from realtime.public_http import public_routes
+from realtime.runtime import running
 from routing import connect
 
 log = logging.getLogger("switchboard.web")
@@ -191,13 +193,9 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
 
 @contextlib.asynccontextmanager
 async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    from realtime.runtime import running
-
     async with running(app, settings):
         yield
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    from realtime.endpoints import routes as hub_routes
-
     return [*public_routes(), *hub_routes()]

@@ -18,46 +18,37 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
 from redis.exceptions import RedisError
-from sqlalchemy import select
-from starlette.requests import Request
-from starlette.responses import Response
 
 from desk import site_config
-from desk.auth import Principal, issue_visitor_token, verify_visitor_token
+from desk.auth import Principal, verify_visitor_token
 from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
-from desk.limits import is_id
 from desk.mail_rules import reply_is_mailed
-from desk.models import Contact, Conversation, Department, Site
+from desk.models import Contact, Site
 from desk.settings import Settings
-from realtime import presence, public_http, records
+from realtime import presence, public_http, records, staff
 from realtime import protocol as p
 from realtime.connection import Connection, StoredMessage
+from realtime.context import Context
 from realtime.errors import CLOSE_REVOKED, CommandError
 from realtime.hub import AUDIENCE_ALL, AUDIENCE_STAFF, Hub
 from realtime.mail import Mailer
+from realtime.records import AUTHOR_KIND
 from realtime.routing_events import RouterEvents
 from realtime.session import Identity, Limits, Part, Role, Session
 from routing import keys
 from routing.errors import RoutingError, RoutingUnavailable
 from routing.mail_budget import MailRequest, Purpose, normalise
-from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger("switchboard.realtime")
 
-SITE_CACHE_S = 5.0
-VISITOR_SESSIONS_PER_MIN = 30
 ROUTE_RETRY_S = (0.2, 0.4, 0.8, 1.6, 2, 2, 2, 2, 2, 2)  # a new chat's enqueue, Redis away
-AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 VISIBLE_PARTS = frozenset({Part.OWNER, Part.ASSIGNEE, Part.COCHAT, Part.JOINED})
 
 
@@ -72,44 +63,24 @@ class Chat:
 
     def __init__(self, settings: Settings, sm: SessionMaker, hub: Hub, router: Router,
                  mailer: Mailer) -> None:
+        self.ctx = ctx = Context(settings, sm, hub, router, mailer)
         self.settings = settings
         self.sm = sm
         self.hub = hub
         self.router = router
         self.mailer = mailer
-        self.mail_guard = MailGuard.of(hub.redis, settings)
+        self._convs = ctx.convs  # the message path reads the cache without a call
         self._mailing: set[asyncio.Task[bool]] = set()  # replies being handed to the worker
-        self.routed = RouterEvents(self)
+        self.boards = presence.BoardPush(ctx)
+        self.routed = RouterEvents(ctx, self.boards)
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
-        self._sites: dict[str, tuple[float, records.SiteInfo | None]] = {}
-        self._convs: dict[int, records.ConvInfo] = {}
         # Group commit of chat messages; a batch's fan-out leaves for Redis with the batch.
         self.writer = records.MessageWriter(sm, after_batch=hub.flush)
-        hub.on_invalidate = self.forget_conv
+        hub.on_invalidate = ctx.forget_conv
         hub.on_router_event = self.routed.feed
 
     # --- lookups ---------------------------------------------------------------------------
-
-    async def site(self, key: str) -> records.SiteInfo | None:
-        now = time.monotonic()
-        hit = self._sites.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        site = await records.site_by_key(self.sm, key[:64])
-        self._sites[key] = (now + SITE_CACHE_S, site)
-        return site
-
-    async def conv(self, conversation_id: int, fresh: bool = False) -> records.ConvInfo | None:
-        info = None if fresh else self._convs.get(conversation_id)
-        if info is None:
-            info = await records.get_conv(self.sm, conversation_id)
-            if info is not None:
-                self._convs[conversation_id] = info
-        return info
-
-    def forget_conv(self, conversation_id: int) -> None:
-        self._convs.pop(conversation_id, None)
 
     async def fetch(self, conversation_id: int, after_seq: int,
                     session: Session) -> tuple[Sequence[StoredMessage], int, bool]:
@@ -145,17 +116,16 @@ class Chat:
         self.hub.register(conn)
         for cid, part in parts.items():
             conn.session.grant(cid, part)
-        await presence.connected(self, conn)
+        await presence.connected(self.ctx, conn)
 
     async def disconnected(self, conn: Connection) -> None:
         self.hub.unregister(conn)
-        await presence.disconnected(self, conn)
+        self.boards.forget(conn)
+        await presence.disconnected(self.ctx, conn)
 
     # --- commands --------------------------------------------------------------------------
 
     async def execute(self, conn: Connection, frame: p.ClientFrame) -> None:
-        from realtime import staff
-
         try:
             match frame:
                 case p.StartChat():
@@ -173,10 +143,11 @@ class Chat:
                 case p.TranscriptRequest(cid, email):
                     await self.transcript(conn, cid, email)
                 case p.Rate(cid, rating, comment):
-                    await set_status_fields(self.sm, cid, rating=rating, rating_comment=comment)
+                    await records.set_status_fields(self.sm, cid, rating=rating,
+                                                    rating_comment=comment)
                     conn.send(p.Done("rate", cid))
                 case _:
-                    await staff.execute(self, conn, frame)
+                    await staff.execute(self.ctx, self.boards, conn, frame)
         except CommandError as exc:
             conn.send(command_error(exc, frame))
         except (RedisError, RoutingUnavailable) as exc:
@@ -199,7 +170,7 @@ class Chat:
             existing = await records.visitor_parts(self.sm, conn.contact_id, conn.site_id)
             if existing:
                 cid = max(existing)
-                info = await self.conv(cid, fresh=True)
+                info = await self.ctx.conv(cid, fresh=True)
                 assert info is not None
             elif not got:
                 raise CommandError("conflict", "a chat is being started; retry")
@@ -228,9 +199,8 @@ class Chat:
                     skills = site_config.skills(path)
                 except InvalidInput:
                     topic = frame.topic  # free text from an older form: no routing hints
-            dept_id, group_id = await _front_group(
-                s, frame.department_id or topic_dept,
-                site_config.department_ids(config))
+            dept_id, group_id = await records.front_group(
+                s, frame.department_id or topic_dept, site_config.department_ids(config))
             contact = await s.get(Contact, conn.contact_id)
             if contact is not None and (frame.name or frame.email):
                 contact.name = frame.name or contact.name
@@ -272,7 +242,7 @@ class Chat:
                 return
 
     async def message(self, conn: Connection, frame: p.SendMessage | p.Whisper) -> None:
-        info = await self.conv(frame.conversation_id)
+        info = await self.ctx.conv(frame.conversation_id)
         await self._submit(conn, info, frame)
 
     def message_now(self, conn: Connection, frame: p.SendMessage | p.Whisper
@@ -348,7 +318,7 @@ class Chat:
         self.hub.publish_event(cid, p.ReadOut(cid, AUTHOR_KIND[ident.role], seq), audience)
 
     async def resume(self, conn: Connection, cid: int, after_seq: int) -> None:
-        info = await self.conv(cid, fresh=True)
+        info = await self.ctx.conv(cid, fresh=True)
         if info is None:
             raise CommandError("not_found", "no such conversation")
         part = conn.session.parts[cid]
@@ -365,7 +335,7 @@ class Chat:
             await self.routed.tell_position(cid)
 
     async def end(self, conn: Connection, cid: int) -> None:
-        info = await self.conv(cid, fresh=True)
+        info = await self.ctx.conv(cid, fresh=True)
         if info is None or not info.open:
             conn.send(p.Done("end", cid))
             return
@@ -378,12 +348,12 @@ class Chat:
             # The record is what counts: a rebuild drops the live state of a closed chat.
             log.warning("release of %s failed (%r); closing in the records only", cid, exc)
             await set_status(self.sm, cid, status)
-        self.forget_conv(cid)
+        self.ctx.forget_conv(cid)
         self.hub.publish_event(cid, p.Ended(cid, AUTHOR_KIND[ident.role]), invalidate=True)
         conn.send(p.Done("end", cid))
 
     async def transcript(self, conn: Connection, cid: int, email: str | None) -> None:
-        info = await self.conv(cid)
+        info = await self.ctx.conv(cid)
         assert info is not None
         ident = conn.session.identity
         assert ident is not None
@@ -401,7 +371,7 @@ class Chat:
             raise CommandError("forbidden", "a transcript goes only to the email address "
                                             "given when the chat started")
         try:
-            verdict = await self.mail_guard.admit(
+            verdict = await self.ctx.mail_guard.admit(
                 MailRequest(Purpose.TRANSCRIPT, recipient, conn.client, cid))
         except (RedisError, OSError) as exc:
             log.warning("mail guard unavailable for the transcript of %s: %r", cid, exc)
@@ -413,100 +383,3 @@ class Chat:
             raise CommandError("unavailable", "the transcript cannot be sent now; "
                                               "try again later")
         conn.send(p.Done("transcript", cid))
-
-    # --- visitor session over HTTP ---------------------------------------------------------
-
-    async def visitor_session_http(self, request: Request) -> Response:
-        origin = request.headers.get("origin", "").rstrip("/")
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers=_cors(origin))
-        try:
-            body = orjson.loads(await request.body())
-            key, token = body["site_key"], body.get("token")
-            if not isinstance(key, str) or not (token is None or isinstance(token, str)):
-                raise TypeError
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return _json({"error": {"code": "invalid", "message": "site_key needed"}}, 422,
-                         origin)
-        site = await self.site(key)
-        if site is None or origin not in site.allowed_origins:
-            return _json({"error": {"code": "forbidden", "message": "origin not allowed"}}, 403,
-                         "")
-        if token:
-            verified = verify_visitor_token(self.settings, token)
-            found = await records.contact(self.sm, verified[0]) if verified else None
-            if verified and found and found.token_nonce == verified[1]:
-                return _json({"token": token}, 200, origin)
-        client = request.client.host if request.client else "-"
-        counter = keys.visitor_session_limit(client)
-        count = await self.hub.redis.incr(counter)
-        if count == 1:
-            await self.hub.redis.expire(counter, 60)
-        if count > VISITOR_SESSIONS_PER_MIN:
-            return _json({"error": {"code": "rate_limited", "message": "slow down"}}, 429,
-                         origin)
-        nonce = secrets.token_hex(16)
-        async with self.sm() as s:
-            contact = Contact(token_nonce=nonce)
-            s.add(contact)
-            await s.commit()
-            contact_id = contact.id
-        return _json({"token": issue_visitor_token(self.settings, contact_id, nonce)}, 200,
-                     origin)
-
-
-async def _front_group(s: Any, department_id: int | None,
-                       site_departments: Sequence[Any]) -> tuple[int, int]:
-    """(department, group) for a new chat: the department's front-line group.
-
-    Without a department from the visitor: the site's first configured one, else the first
-    department. A department without a front-line group falls back to its first group: a
-    conversation never waits in no group at all.
-    """
-    if department_id is not None:
-        # From the frame (checked) or the site's topic tree (admin-written JSON): either way
-        # only an id the column can hold reaches the query.
-        dept = await s.get(Department, department_id) if is_id(department_id) else None
-        if dept is None:
-            raise CommandError("not_found", "unknown department")
-    else:
-        dept = None
-        for candidate in site_departments:
-            if is_id(candidate) and (dept := await s.get(Department, candidate)):
-                break
-        if dept is None:
-            dept = (await s.execute(select(Department).order_by(Department.id).limit(1))
-                    ).scalar_one_or_none()
-    group_id = await public_http.entry_group(s, dept) if dept is not None else None
-    if dept is None or group_id is None:
-        raise CommandError("conflict", "no department is set up to take chats")
-    return dept.id, group_id
-
-
-async def set_status_fields(sm: SessionMaker, cid: int, **fields: Any) -> None:
-    async with sm() as s:
-        conv = await s.get(Conversation, cid)
-        if conv is None:
-            raise CommandError("not_found", "no such conversation")
-        for name, value in fields.items():
-            setattr(conv, name, value)
-        await s.commit()
-
-
-def _cors(origin: str) -> dict[str, str]:
-    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
-    if origin:
-        # The origin is checked against the site on POST; a preflight reveals nothing.
-        headers.update({"Access-Control-Allow-Origin": origin,
-                        "Access-Control-Allow-Methods": "POST",
-                        "Access-Control-Allow-Headers": "Content-Type",
-                        "Access-Control-Max-Age": "600"})
-    return headers
-
-
-def _json(content: Any, status: int, origin: str) -> Response:
-    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
-    return Response(orjson.dumps(content), status_code=status, headers=headers,
-                    media_type="application/json")

@@ -5,9 +5,10 @@ client that stops reading can only fill its own outbox; past ``Settings.ws_send_
 cut (transport aborted, close code 4408 recorded) and nobody else waits. The drainer task exists
 only while there is something to send, which keeps idle sockets cheap.
 
-The drainer alone applies the per-conversation cursor (``Session.on_message``), so ordering and
-exactly-once are decided in one place, in delivery order, whatever the event came through: local
-publish, Redis, a replay after ``resume`` or a gap fill.
+The per-conversation cursor (``Session.on_message``) is applied to each stored message as it
+leaves, in delivery order, by ``_through_cursor`` (the drainer's, or the direct send's when
+nothing is queued ahead), so ordering and exactly-once are decided in one place whatever the
+event came through: local publish, Redis, a replay after ``resume`` or a gap fill.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
 from desk.auth import Principal
 from realtime import protocol as p
@@ -231,7 +232,3 @@ class Connection:
     def __repr__(self) -> str:
         return f"Connection({self.conn_id}, {self.session.role})"
 
-
-def describe(conn: Connection) -> dict[str, Any]:
-    return {"id": conn.conn_id, "role": conn.session.role.value, "agent": conn.agent_id,
-            "contact": conn.contact_id, "outbox": len(conn.outbox or ())}

@@ -1,4 +1,4 @@
-"""The three WebSocket endpoints and the visitor-session HTTP endpoint.
+"""The three WebSocket endpoints (the visitor-session HTTP endpoint is in ``public_http``).
 
 Every upgrade is checked BEFORE accept: the Origin against the site's allowed origins (visitor,
 site named by ``?site=<public site key>``) or the console origins (agent, supervisor), and for
@@ -25,9 +25,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from desk.auth import COOKIE_NAME, Principal, resolve_session, session_id_from_cookie
@@ -35,7 +33,7 @@ from realtime import protocol as p
 from realtime import records
 from realtime.chat import Chat, command_error
 from realtime.connection import Connection
-from realtime.errors import CLOSE_INTERNAL, CommandError
+from realtime.errors import CLOSE_INTERNAL, CLOSE_POLICY, CommandError
 from realtime.session import (
     Action,
     Authenticate,
@@ -94,7 +92,7 @@ class WsEndpoint:
         del headers, message  # this frame lives as long as the socket: keep it small
         if refusal:
             log.info("ws %s upgrade refused: %s", self.role, refusal)
-            await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})
             return
         await send({"type": "websocket.accept"})
         await self._serve(chat, scope, receive, send, identity, principal, site)
@@ -104,7 +102,7 @@ class WsEndpoint:
                                 records.SiteInfo | None]:
         if self.role is Role.VISITOR:
             key = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("site", [""])[0]
-            site = await chat.site(key) if key else None
+            site = await chat.ctx.site(key) if key else None
             if site is None:
                 return "unknown site", None, None, None
             if origin not in site.allowed_origins:
@@ -279,20 +277,9 @@ def _inline_done(serving: _Serving, conn: Connection, fut: asyncio.Future[Any]) 
     conn.close_after_drain(CLOSE_INTERNAL, "internal error")
 
 
-async def visitor_session(request: Request) -> Response:
-    """Open (or keep) a visitor session for a site: returns the signed visitor token.
-
-    Body ``{"site_key": ..., "token": <previous token, optional>}``. Cross-origin from the host
-    page: only the site's allowed origins get CORS headers (and a session).
-    """
-    chat: Chat = request.app.state.chat
-    return await chat.visitor_session_http(request)
-
-
 def routes() -> list[BaseRoute]:
     return [
         WebSocketRoute("/ws/visitor", WsEndpoint(Role.VISITOR)),
         WebSocketRoute("/ws/agent", WsEndpoint(Role.AGENT)),
         WebSocketRoute("/ws/supervisor", WsEndpoint(Role.SUPERVISOR)),
-        Route("/api/visitor/session", visitor_session, methods=["POST", "OPTIONS"]),
     ]

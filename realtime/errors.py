@@ -7,10 +7,6 @@ Tree::
     │   ├── FrameTooLarge      past Settings.ws_max_size (close 1009)
     │   ├── BadEncoding        invalid UTF-8 (close 1007)
     │   └── UnsupportedData    binary frame (close 1003)
-    ├── AuthFailed             missing, bad or expired credentials (close 4401)
-    ├── Denied                 the caller lacks the right for this conversation/action (error frame)
-    ├── RateLimited            token bucket empty (error frame; close 4429 on a sustained flood)
-    ├── NotAllowedNow          valid frame, wrong state (e.g. accepting an offer that lapsed)
     └── CommandError           a command that failed with a given wire code (error frame)
 
 ``code`` is the machine-readable string sent in ``error`` frames; ``close_code`` is set when the
@@ -19,9 +15,7 @@ error ends the connection instead of producing an error frame.
 
 from __future__ import annotations
 
-# WebSocket close codes used by the hub (RFC 6455 and the 4000-4999 private range).
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
+# WebSocket close codes used by the endpoints (RFC 6455 and the 4000-4999 private range).
 CLOSE_UNSUPPORTED = 1003
 CLOSE_BAD_DATA = 1007
 CLOSE_POLICY = 1008
@@ -70,23 +64,6 @@ class UnsupportedData(ProtocolError):
 
     def __init__(self, message: str) -> None:
         super().__init__("binary_unsupported", message)
-
-
-class AuthFailed(RealtimeError):
-    code = "auth_failed"
-    close_code = CLOSE_UNAUTHENTICATED
-
-
-class Denied(RealtimeError):
-    code = "forbidden"
-
-
-class RateLimited(RealtimeError):
-    code = "rate_limited"
-
-
-class NotAllowedNow(RealtimeError):
-    code = "conflict"
 
 
 class CommandError(RealtimeError):

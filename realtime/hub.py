@@ -77,7 +77,6 @@ class Hub:
         self._jobs: set[asyncio.Task[None]] = set()
         self._epoch_poll_s = epoch_poll_s
         self._next_id = 0
-        self.resyncs = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -312,7 +311,6 @@ class Hub:
 
     def resync(self) -> None:
         """After a gap in the subscription: every socket catches up from the records."""
-        self.resyncs += 1
         for conn in list(self.conns):
             for cid in list(conn.session.parts):
                 if cid in conn.session.last_seq:

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import orjson
 from redis.exceptions import RedisError
@@ -33,13 +32,11 @@ from sqlalchemy import select
 from desk.models import Agent, AgentGroup
 from realtime import protocol as p
 from realtime.connection import Connection
+from realtime.context import Context
 from realtime.errors import CommandError
 from realtime.session import Role
 from routing import keys
 from routing.errors import RoutingError
-
-if TYPE_CHECKING:
-    from realtime.chat import Chat
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -47,110 +44,109 @@ QUEUE_HEAD = 100  # queued conversations read per group for the board's oldest w
 BOARD_DELAY_S = 0.25  # router events come in bursts (offer + queue moves): one board per burst
 
 
-def console_agents(chat: Chat) -> list[int]:
+def console_agents(ctx: Context) -> list[int]:
     """Agents with a console socket on this process: the ones this process heartbeats."""
-    return [a for a, conns in chat.hub.by_agent.items()
+    return [a for a, conns in ctx.hub.by_agent.items()
             if any(c.session.role is Role.AGENT and not c.closed for c in conns)]
 
 
-async def beat(chat: Chat, agent_id: int) -> None:
+async def beat(ctx: Context, agent_id: int) -> None:
     with contextlib.suppress(RoutingError, RedisError, OSError):
-        await chat.router.heartbeat(agent_id)
+        await ctx.router.heartbeat(agent_id)
 
 
-async def connected(chat: Chat, conn: Connection) -> None:
+async def connected(ctx: Context, conn: Connection) -> None:
     if conn.session.role is not Role.AGENT or conn.agent_id is None:
         return
-    await beat(chat, conn.agent_id)
+    await beat(ctx, conn.agent_id)
     try:
-        state = await agent_state(chat, conn.agent_id, conn.group_ids)
+        state = await agent_state(ctx, conn.agent_id, conn.group_ids)
     except (RedisError, OSError) as exc:
         log.warning("no agent_state for agent %s: %r", conn.agent_id, exc)
         return
     conn.send(state)
-    chat.hub.publish_to_supervisors(p.PresenceOut(conn.agent_id, state.status))
+    ctx.hub.publish_to_supervisors(p.PresenceOut(conn.agent_id, state.status))
 
 
-async def disconnected(chat: Chat, conn: Connection) -> None:
+async def disconnected(ctx: Context, conn: Connection) -> None:
     """After ``hub.unregister``: the agent's last console socket here closing drops the beat."""
-    chat.routed.boards.forget(conn)
     agent_id = conn.agent_id
     if conn.session.role is not Role.AGENT or agent_id is None \
-            or agent_id in console_agents(chat):
+            or agent_id in console_agents(ctx):
         return
     try:
-        await chat.router.presence.leave(agent_id)
+        await ctx.router.drop_heartbeat(agent_id)
     except (RedisError, OSError) as exc:
         log.warning("could not mark agent %s offline: %r", agent_id, exc)
         return
     # Published after the heartbeat is gone, so a process that still holds a console socket
     # of this agent beats again right after, never before.
-    chat.hub.publish({"k": "x", "op": "beat", "a": agent_id})
-    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, "offline"))
+    ctx.hub.publish({"k": "x", "op": "beat", "a": agent_id})
+    ctx.hub.publish_to_supervisors(p.PresenceOut(agent_id, "offline"))
 
 
-async def _status(chat: Chat, agent_id: int) -> tuple[str, set[int] | None]:
-    raw = await chat.hub.redis.hmget(keys.agent_status(agent_id), "status", "groups")
+async def _status(ctx: Context, agent_id: int) -> tuple[str, set[int] | None]:
+    raw = await ctx.hub.redis.hmget(keys.agent_status(agent_id), "status", "groups")
     status = raw[0].decode() if isinstance(raw[0], bytes) else raw[0]
     groups = set(orjson.loads(raw[1])) if raw[1] else None
     return status or "online", groups
 
 
-async def agent_state(chat: Chat, agent_id: int, member_of: frozenset[int]) -> p.AgentState:
+async def agent_state(ctx: Context, agent_id: int, member_of: frozenset[int]) -> p.AgentState:
     """Status and the groups the agent wants on: the router's while online, the ones kept
     aside while away."""
-    status, kept = await _status(chat, agent_id)
+    status, kept = await _status(ctx, agent_id)
     wanted = kept if status == "away" and kept is not None \
-        else await chat.router.store.active_groups(agent_id)
+        else await ctx.router.active_groups(agent_id)
     return p.AgentState(status, tuple(sorted(wanted & member_of)))
 
 
-def _changed(chat: Chat, agent_id: int, state: p.AgentState) -> None:
-    chat.hub.publish_to_agent(agent_id, state)
-    chat.hub.publish_to_supervisors(p.PresenceOut(agent_id, state.status))
+def _changed(ctx: Context, agent_id: int, state: p.AgentState) -> None:
+    ctx.hub.publish_to_agent(agent_id, state)
+    ctx.hub.publish_to_supervisors(p.PresenceOut(agent_id, state.status))
 
 
-async def _apply(chat: Chat, agent_id: int, groups: set[int]) -> None:
+async def _apply(ctx: Context, agent_id: int, groups: set[int]) -> None:
     try:
-        await chat.router.set_active_groups(agent_id, groups)
+        await ctx.router.set_active_groups(agent_id, groups)
     except RoutingError as exc:
         raise CommandError("forbidden", exc.message) from None
 
 
-async def set_groups(chat: Chat, conn: Connection, group_ids: tuple[int, ...]) -> None:
+async def set_groups(ctx: Context, conn: Connection, group_ids: tuple[int, ...]) -> None:
     """The agent's group toggles; applied now unless away (then kept for coming back)."""
     assert conn.agent_id is not None
     wanted = set(group_ids)
     if not wanted <= conn.group_ids:
         raise CommandError("forbidden", "not a group of yours")
-    status, _ = await _status(chat, conn.agent_id)
-    await chat.hub.redis.hset(keys.agent_status(conn.agent_id), "groups",
+    status, _ = await _status(ctx, conn.agent_id)
+    await ctx.hub.redis.hset(keys.agent_status(conn.agent_id), "groups",
                               orjson.dumps(sorted(wanted)))
     if status != "away":
-        await _apply(chat, conn.agent_id, wanted)
-    _changed(chat, conn.agent_id, p.AgentState(status, tuple(sorted(wanted))))
+        await _apply(ctx, conn.agent_id, wanted)
+    _changed(ctx, conn.agent_id, p.AgentState(status, tuple(sorted(wanted))))
 
 
-async def set_status(chat: Chat, conn: Connection, status: str) -> None:
+async def set_status(ctx: Context, conn: Connection, status: str) -> None:
     agent_id = conn.agent_id
     assert agent_id is not None
-    previous, kept = await _status(chat, agent_id)
+    previous, kept = await _status(ctx, agent_id)
     # While online the router holds the truth (the records may have been changed elsewhere);
     # while away only the kept-aside set knows what the agent wants back.
     wanted = kept if previous == "away" and kept is not None \
-        else await chat.router.store.active_groups(agent_id)
-    await chat.hub.redis.hset(keys.agent_status(agent_id), mapping={
+        else await ctx.router.active_groups(agent_id)
+    await ctx.hub.redis.hset(keys.agent_status(agent_id), mapping={
         "status": status, "groups": orjson.dumps(sorted(wanted))})
     if status == "away":
-        await _apply(chat, agent_id, set())
+        await _apply(ctx, agent_id, set())
     elif previous == "away":
-        await _apply(chat, agent_id, wanted & conn.group_ids)
-    _changed(chat, agent_id, p.AgentState(status, tuple(sorted(wanted & conn.group_ids))))
+        await _apply(ctx, agent_id, wanted & conn.group_ids)
+    _changed(ctx, agent_id, p.AgentState(status, tuple(sorted(wanted & conn.group_ids))))
 
 
-async def board(chat: Chat, conn: Connection) -> p.Board:
+async def board(ctx: Context, conn: Connection) -> p.Board:
     """Agents (status, load, active groups) and queues (length, oldest wait) of my groups."""
-    async with chat.sm() as s:
+    async with ctx.sm() as s:
         query = select(AgentGroup.group_id, Agent.id, Agent.display_name).join(
             Agent, Agent.id == AgentGroup.agent_id).where(Agent.is_active.is_(True))
         if conn.principal is not None:
@@ -163,24 +159,24 @@ async def board(chat: Chat, conn: Connection) -> p.Board:
         names[agent_id] = name
     groups = sorted(members if conn.principal is not None and conn.principal.is_admin
                     else conn.group_ids)
-    store = chat.router.store
+    router = ctx.router
     now = time.time()
     queues = []
     live: dict[int, p.BoardAgent] = {}
     for group_id in groups:
-        snap = await store.snapshot(group_id, members.get(group_id, []), QUEUE_HEAD)
+        snap, length = await router.queue_view(group_id, members.get(group_id, []), QUEUE_HEAD)
         oldest = min((i.arrival for i in snap.items), default=None)
-        queues.append(p.BoardQueue(group_id, await store.queue_length(group_id),
+        queues.append(p.BoardQueue(group_id, length,
                                    None if oldest is None else max(0, int(now - oldest))))
         for a in snap.agents.values():
             if a.agent_id in live:
                 continue
             status = "offline"
             if a.online:
-                status, _ = await _status(chat, a.agent_id)
+                status, _ = await _status(ctx, a.agent_id)
             live[a.agent_id] = p.BoardAgent(
                 a.agent_id, names[a.agent_id], status, a.chats, a.max_chats, a.tickets,
-                a.max_tickets, tuple(sorted(await store.active_groups(a.agent_id))))
+                a.max_tickets, tuple(sorted(await router.active_groups(a.agent_id))))
     return p.Board(tuple(live[a] for a in sorted(live)), tuple(queues))
 
 
@@ -191,8 +187,8 @@ class BoardPush:
     sent ``board`` with ``follow``); a process without followers does nothing at all.
     """
 
-    def __init__(self, chat: Chat) -> None:
-        self.chat = chat
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self.followers: set[Connection] = set()
         self._due: asyncio.TimerHandle | None = None
 
@@ -208,14 +204,14 @@ class BoardPush:
 
     def _fire(self) -> None:
         self._due = None
-        self.chat.hub.spawn(self._push())
+        self.ctx.hub.spawn(self._push())
 
     async def _push(self) -> None:
         for conn in list(self.followers):
             if conn.closed:
                 continue
             try:
-                conn.send(await board(self.chat, conn))
+                conn.send(await board(self.ctx, conn))
             except (RedisError, OSError) as exc:  # the next event or the view's poll retries
                 log.warning("board not pushed: %r", exc)
                 return

@@ -1,5 +1,7 @@
 """Public (unauthenticated) HTTP endpoints the embeddable widget calls from a host page.
 
+- ``POST /api/visitor/session``              a visitor token for a site (a new contact, or the
+                                             token given back if it is still good)
 - ``GET  /api/public/sites/{key}``           the site's pre-chat form and which of its departments
                                              have someone online to take a chat now
 - ``POST /api/public/sites/{key}/messages``  "leave a message": files an email-channel ticket
@@ -18,29 +20,35 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from desk import site_config as shape
 from desk import validate
+from desk.auth import issue_visitor_token, verify_visitor_token
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
-from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
+from desk.errors import DeskError, InvalidInput, NotFound, RateLimited, Unavailable
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.limits import is_id
-from desk.models import Agent, AgentGroup, Contact, Department, Group, Organisation, Site
+from desk.models import Agent, AgentGroup, Contact, Department, Organisation, Site
 from desk.site_config import ANSWER_MAX
+from realtime import records
+from realtime.context import Context
+from routing import keys
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
 
 log = logging.getLogger("switchboard.widget")
 
-
 SUBJECT_MAX = 120
+SESSION_BODY_MAX = 4096  # a site key and a token
+VISITOR_SESSIONS_PER_MIN = 30
 
 
 # --- the site's form (pure) ---------------------------------------------------------------
@@ -119,13 +127,26 @@ def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 # --- I/O ------------------------------------------------------------------------------------
 
 
-def _cors(request: Request, site: Site | None, public_url: str) -> dict[str, str]:
+PREFLIGHT = {"Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
+
+
+def cors(origin: str, methods: str | None = None) -> dict[str, str]:
+    """CORS headers echoing ``origin``, one the caller has let in ("": none); ``methods`` for
+    a preflight's answer."""
+    headers = {"Vary": "Origin"}
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    if methods:
+        headers.update({"Access-Control-Allow-Methods": methods, **PREFLIGHT})
+    return headers
+
+
+def _site_origin(request: Request, site: Site | None, public_url: str) -> str:
+    """The request's origin if the site (or this server's own pages) allows it, else ""."""
     origin = (request.headers.get("origin") or "").rstrip("/").lower()
     allowed = {o.rstrip("/").lower() for o in (site.allowed_origins if site else [])}
     allowed.add(public_url.rstrip("/").lower())
-    if origin and origin in allowed:
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    return {"Vary": "Origin"}
+    return origin if origin in allowed else ""
 
 
 Handler = Callable[[Request, Site], Awaitable[Response]]
@@ -145,30 +166,15 @@ def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             if site is None:
                 raise NotFound("unknown site key")
             if request.method == "OPTIONS":
-                response: Response = Response(status_code=204, headers={
-                    "Access-Control-Allow-Methods": "GET, POST",
-                    "Access-Control-Allow-Headers": "Content-Type",
-                    "Access-Control-Max-Age": "600",
-                })
+                response: Response = Response(status_code=204, headers=cors("", "GET, POST"))
             else:
                 response = await handler(request, site)
         except DeskError as exc:
             response = desk_error_response(exc)
-        response.headers.update(_cors(request, site, state.settings.public_url))
+        response.headers.update(cors(_site_origin(request, site, state.settings.public_url)))
         return response
 
     return endpoint
-
-
-async def entry_group(s: AsyncSession, dept: Department) -> int | None:
-    """The group a department's new conversations enter: its front-line group, else its first
-    group (a conversation never waits in no group)."""
-    if dept.front_group_id is not None:
-        return dept.front_group_id
-    first: int | None = (await s.execute(
-        select(Group.id).where(Group.department_id == dept.id).order_by(Group.id).limit(1)
-    )).scalar_one_or_none()
-    return first
 
 
 async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[Any]) -> list[int]:
@@ -181,7 +187,7 @@ async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[An
         groups: dict[int, int] = {}
         for dept_id in dept_ids:
             dept = await s.get(Department, dept_id) if is_id(dept_id) else None
-            group_id = await entry_group(s, dept) if dept is not None else None
+            group_id = await records.entry_group(s, dept) if dept is not None else None
             if group_id is not None:
                 groups[dept_id] = group_id
         members = (await s.execute(
@@ -192,9 +198,9 @@ async def online_departments(sm: SessionMaker, router: Router, dept_ids: list[An
         )).all()
     served: set[int] = set()
     for agent_id in dict.fromkeys(a for a, _ in members):
-        if await router.presence.online(agent_id):
+        if await router.is_online(agent_id):
             mine = {g for a, g in members if a == agent_id}
-            served |= mine & await router.store.active_groups(agent_id)
+            served |= mine & await router.active_groups(agent_id)
     return [d for d, g in groups.items() if g in served]
 
 
@@ -210,7 +216,7 @@ async def site_config(request: Request, site: Site) -> Response:
 async def _admit_acknowledgement(request: Request, email: str) -> None:
     """The ticket's acknowledgement goes to an address the visitor typed: the mail guard
     decides before anything is written, so a flood is refused whole (429), never mailed."""
-    guard: MailGuard = request.app.state.chat.mail_guard
+    guard: MailGuard = request.app.state.context.mail_guard
     verdict = await guard.admit(MailRequest(Purpose.ACKNOWLEDGEMENT, email,
                                             client_address(request)))
     if not verdict.allowed:
@@ -235,7 +241,7 @@ async def leave_message(request: Request, site: Site) -> Response:
                           token_nonce=secrets.token_hex(8))
         s.add(contact)
         await s.commit()
-        contact_id, group_id = contact.id, await entry_group(s, dept)
+        contact_id, group_id = contact.id, await records.entry_group(s, dept)
     first_line = form["text"].splitlines()[0] if form["text"].strip() else ""
     conv = await create_conversation(
         state.sm, channel="email", contact_id=contact_id, department_id=form["department_id"],
@@ -249,7 +255,7 @@ async def leave_message(request: Request, site: Site) -> Response:
     if group_id is not None:
         # Stored as queued: not routed now (Redis away), it is when Redis is back.
         await request.app.state.chat.route(conv.id)
-    await state.chat.mailer.created(conv.id)
+    await state.context.mailer.created(conv.id)
     return JSONResponse({"number": conv.number}, status_code=201)
 
 
@@ -258,8 +264,91 @@ def _router(request: Request) -> Router:
     return router
 
 
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is past ``limit`` bytes (then read no further)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+def _session_answer(content: Any, status: int, origin: str) -> Response:
+    return JSONResponse(content, status_code=status,
+                        headers={"Cache-Control": "no-store", **cors(origin)})
+
+
+async def visitor_session(request: Request) -> Response:
+    """Open (or keep) a visitor session for a site: returns the signed visitor token.
+
+    Body ``{"site_key": ..., "token": <previous token, optional>}``, at most
+    ``SESSION_BODY_MAX`` bytes (413). Cross-origin from the host page: the site key is in the
+    body, so a preflight is answered for any origin; only the site's allowed origins get CORS
+    headers on the answer (and a session). Redis away: 503, with CORS so the widget reads it.
+    """
+    ctx: Context = request.app.state.context
+    origin = request.headers.get("origin", "").rstrip("/")
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Cache-Control": "no-store",
+                                                  **cors(origin, "POST" if origin else None)})
+    raw = await _body(request, SESSION_BODY_MAX)
+    if raw is None:
+        return _session_answer({"error": {"code": "too_large", "message": (
+            f"request body larger than {SESSION_BODY_MAX} bytes")}}, 413, origin)
+    try:
+        body = orjson.loads(raw)
+        key, token = body["site_key"], body.get("token")
+        if not isinstance(key, str) or not (token is None or isinstance(token, str)):
+            raise TypeError
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return _session_answer({"error": {"code": "invalid", "message": "site_key needed"}},
+                               422, origin)
+    site = await ctx.site(key)
+    if site is None or origin not in site.allowed_origins:
+        return _session_answer({"error": {"code": "forbidden", "message": "origin not allowed"}},
+                               403, "")
+    if token:
+        verified = verify_visitor_token(ctx.settings, token)
+        found = await records.contact(ctx.sm, verified[0]) if verified else None
+        if verified and found and found.token_nonce == verified[1]:
+            return _session_answer({"token": token}, 200, origin)
+    try:
+        admitted = await _admit_session(ctx, request.client.host if request.client else "-")
+    except (RedisError, OSError) as exc:
+        log.warning("visitor session refused: redis unavailable (%r)", exc)
+        response = desk_error_response(Unavailable("a service is briefly unavailable; "
+                                                   "retry shortly"))
+        response.headers.update(cors(origin))
+        return response
+    if not admitted:
+        return _session_answer({"error": {"code": "rate_limited", "message": "slow down"}},
+                               429, origin)
+    nonce = secrets.token_hex(16)
+    async with ctx.sm() as s:
+        contact = Contact(token_nonce=nonce)
+        s.add(contact)
+        await s.commit()
+        contact_id = contact.id
+    return _session_answer({"token": issue_visitor_token(ctx.settings, contact_id, nonce)},
+                           200, origin)
+
+
+async def _admit_session(ctx: Context, client: str) -> bool:
+    """A new visitor session per client address, within ``VISITOR_SESSIONS_PER_MIN``."""
+    counter = keys.visitor_session_limit(client)
+    count = await ctx.hub.redis.incr(counter)
+    if count == 1:
+        await ctx.hub.redis.expire(counter, 60)
+    return bool(count <= VISITOR_SESSIONS_PER_MIN)
+
+
 def public_routes() -> list[BaseRoute]:
     return [
+        Route("/api/visitor/session", visitor_session, methods=["POST", "OPTIONS"]),
         Route("/api/public/sites/{key}", _public(site_config), methods=["GET", "OPTIONS"]),
         Route("/api/public/sites/{key}/messages", _public(leave_message),
               methods=["POST", "OPTIONS"]),

@@ -22,16 +22,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routing import connect
+from routing.resp import publish as packed_publish
 
 log = logging.getLogger("switchboard.realtime")
 
 RETRY_MAX_S = 2.0
 READ_WAIT_S = 1.0
-
-
-def _pack(channel: bytes, payload: bytes) -> bytes:
-    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
-        len(channel), channel, len(payload), payload)
 
 
 class Publisher:
@@ -64,7 +60,7 @@ class Publisher:
     def send(self, payloads: list[bytes], limit: int) -> None:
         """PUBLISH each payload now if connected (else on the next connection). Past ``limit``
         unanswered payloads, the oldest are dropped (Redis has been away for long)."""
-        self._unanswered.extend(_pack(self._channel, p) for p in payloads)
+        self._unanswered.extend(packed_publish(self._channel, p) for p in payloads)
         if len(self._unanswered) > limit:
             drop = len(self._unanswered) - limit + limit // 10
             for _ in range(drop):

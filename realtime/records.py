@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from desk.auth import Principal
 from desk.conversations import (
@@ -33,15 +33,27 @@ from desk.conversations import (
     can_see,
 )
 from desk.db import SessionMaker
-from desk.models import Agent, Contact, Conversation, Message, Participant, Site
+from desk.limits import is_id
+from desk.models import (
+    Agent,
+    Contact,
+    Conversation,
+    Department,
+    Group,
+    Message,
+    Participant,
+    Site,
+)
 from realtime import protocol as p
 from realtime.connection import StoredMessage
+from realtime.errors import CommandError
 from realtime.session import Part, Role, Session
 
 log = logging.getLogger("switchboard.realtime")
 
 OPEN_STATUSES = ("queued", "offered", "active", "pending")
 PAGE = 500
+AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +114,7 @@ def message_frame(m: Message) -> p.MessageOut:
 
 def viewer_for(session: Session) -> Viewer:
     ident = session.identity
-    kind = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
-    return Viewer(kind[session.role], ident.subject_id if ident else None)
+    return Viewer(AUTHOR_KIND[session.role], ident.subject_id if ident else None)
 
 
 async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: str,
@@ -400,3 +411,52 @@ async def last_seq(sm: SessionMaker, conversation_id: int) -> int:
         value = (await conn.execute(select(Conversation.last_seq).where(
             Conversation.id == conversation_id))).scalar_one_or_none()
     return value or 0
+
+
+async def set_status_fields(sm: SessionMaker, cid: int, **fields: Any) -> None:
+    async with sm() as s:
+        conv = await s.get(Conversation, cid)
+        if conv is None:
+            raise CommandError("not_found", "no such conversation")
+        for name, value in fields.items():
+            setattr(conv, name, value)
+        await s.commit()
+
+
+async def entry_group(s: AsyncSession, dept: Department) -> int | None:
+    """The group a department's new conversations enter: its front-line group, else its first
+    group (a conversation never waits in no group)."""
+    if dept.front_group_id is not None:
+        return dept.front_group_id
+    first: int | None = (await s.execute(
+        select(Group.id).where(Group.department_id == dept.id).order_by(Group.id).limit(1)
+    )).scalar_one_or_none()
+    return first
+
+
+async def front_group(s: AsyncSession, department_id: int | None,
+                      site_departments: Sequence[Any]) -> tuple[int, int]:
+    """(department, group) for a new chat: the department's front-line group.
+
+    Without a department from the visitor: the site's first configured one, else the first
+    department. A department without a front-line group falls back to its first group: a
+    conversation never waits in no group at all.
+    """
+    if department_id is not None:
+        # From the frame (checked) or the site's topic tree (admin-written JSON): either way
+        # only an id the column can hold reaches the query.
+        dept = await s.get(Department, department_id) if is_id(department_id) else None
+        if dept is None:
+            raise CommandError("not_found", "unknown department")
+    else:
+        dept = None
+        for candidate in site_departments:
+            if is_id(candidate) and (dept := await s.get(Department, candidate)):
+                break
+        if dept is None:
+            dept = (await s.execute(select(Department).order_by(Department.id).limit(1))
+                    ).scalar_one_or_none()
+    group_id = await entry_group(s, dept) if dept is not None else None
+    if dept is None or group_id is None:
+        raise CommandError("conflict", "no department is set up to take chats")
+    return dept.id, group_id

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -31,11 +31,9 @@ from desk.mail_rules import closing_is_mailed, reply_is_mailed
 from desk.models import Agent, Conversation, Message
 from realtime import presence, records
 from realtime.connection import Connection
+from realtime.context import Context
 from realtime.errors import CLOSE_REVOKED
 from routing.errors import RoutingError
-
-if TYPE_CHECKING:
-    from realtime.chat import Chat
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -43,78 +41,78 @@ log = logging.getLogger("switchboard.realtime")
 class HubHooks(DeskHooks):
     """DeskHooks that reach every web process through the hub (wraps the app's own hooks)."""
 
-    def __init__(self, chat: Chat, inner: DeskHooks) -> None:
-        self.chat = chat
+    def __init__(self, ctx: Context, inner: DeskHooks) -> None:
+        self.ctx = ctx
         self.inner = inner
 
     async def session_ended(self, agent_id: int, session_id: str | None) -> None:
         await self.inner.session_ended(agent_id, session_id)
-        self.chat.hub.publish({"k": "x", "op": "end", "a": agent_id, "sid": session_id})
+        self.ctx.hub.publish({"k": "x", "op": "end", "a": agent_id, "sid": session_id})
 
     async def rights_changed(self, agent_id: int) -> None:
         await self.inner.rights_changed(agent_id)
-        self.chat.hub.publish({"k": "x", "op": "rights", "a": agent_id})
-        await take_back_lost(self.chat, agent_id)
+        self.ctx.hub.publish({"k": "x", "op": "rights", "a": agent_id})
+        await take_back_lost(self.ctx, agent_id)
 
     async def message_posted(self, conversation_id: int, message_id: int) -> None:
         await self.inner.message_posted(conversation_id, message_id)
-        async with self.chat.sm() as s:
+        async with self.ctx.sm() as s:
             msg = (await s.execute(select(Message).where(Message.id == message_id))
                    ).scalar_one_or_none()
             conv = await s.get(Conversation, conversation_id)
         if msg is None or conv is None:
             return
-        self.chat.hub.publish_message(records.stored(msg))
+        self.ctx.hub.publish_message(records.stored(msg))
         if reply_is_mailed(conv.channel, visibility=msg.visibility, author_kind=msg.author_kind,
                            email_message_id=msg.email_message_id):
-            await self.chat.mailer.reply_posted(conversation_id, msg.seq)
+            await self.ctx.mailer.reply_posted(conversation_id, msg.seq)
 
     async def conversation_changed(self, conversation_id: int) -> None:
         await self.inner.conversation_changed(conversation_id)
-        self.chat.hub.publish({"k": "x", "op": "conv", "c": conversation_id})
-        async with self.chat.sm() as s:
+        self.ctx.hub.publish({"k": "x", "op": "conv", "c": conversation_id})
+        async with self.ctx.sm() as s:
             conv = await s.get(Conversation, conversation_id)
         if conv is None or conv.status not in ("pending", "resolved", "closed"):
             return
         try:
-            await self.chat.router.release(conversation_id, conv.status)
+            await self.ctx.router.release(conversation_id, conv.status)
         except (RoutingError, RedisError, OSError) as exc:
             log.warning("release of %s failed: %r", conversation_id, exc)
         if closing_is_mailed(conv.channel, conv.status):
-            await self.chat.mailer.closed(conversation_id)
+            await self.ctx.mailer.closed(conversation_id)
 
 
     async def conversation_queued(self, conversation_id: int) -> None:
         await self.inner.conversation_queued(conversation_id)
         try:
-            await self.chat.router.enqueue(conversation_id)
+            await self.ctx.router.enqueue(conversation_id)
         except (RoutingError, RedisError, OSError) as exc:  # the sweep queues it later
             log.warning("routing of %s failed: %r", conversation_id, exc)
 
 
-async def on_control(chat: Chat, env: dict[str, Any]) -> None:
+async def on_control(ctx: Context, env: dict[str, Any]) -> None:
     match env["op"]:
         case "end":
             sid = env["sid"]
-            for conn in chat.hub.agent_conns(env["a"]):
+            for conn in ctx.hub.agent_conns(env["a"]):
                 if sid is None or conn.session_id == sid:
                     conn.shut(CLOSE_REVOKED, "session ended")
         case "rights":
-            for conn in chat.hub.agent_conns(env["a"]):
-                await recheck(chat, conn)
+            for conn in ctx.hub.agent_conns(env["a"]):
+                await recheck(ctx, conn)
         case "conv":
-            chat.forget_conv(env["c"])
+            ctx.forget_conv(env["c"])
         case "beat":
             # Another process dropped this agent's heartbeat (its last console socket there
             # closed): beat again if a console socket of theirs is open here.
-            if env["a"] in presence.console_agents(chat):
-                await presence.beat(chat, env["a"])
+            if env["a"] in presence.console_agents(ctx):
+                await presence.beat(ctx, env["a"])
 
 
-async def recheck(chat: Chat, conn: Connection) -> None:
+async def recheck(ctx: Context, conn: Connection) -> None:
     if conn.session_id is None or conn.closed:
         return
-    principal = await resolve_session(chat.sm, conn.session_id)
+    principal = await resolve_session(ctx.sm, conn.session_id)
     if principal is None:
         conn.shut(CLOSE_REVOKED, "session ended")
         return
@@ -122,34 +120,34 @@ async def recheck(chat: Chat, conn: Connection) -> None:
     if principal.is_admin:
         return
     for cid in list(conn.session.parts):
-        info = await chat.conv(cid, fresh=True)
+        info = await ctx.conv(cid, fresh=True)
         if info is None or not principal.can_access(info.group_id):
-            chat.hub.remove(conn, cid)
+            ctx.hub.remove(conn, cid)
 
 
-async def take_back_lost(chat: Chat, agent_id: int) -> None:
-    """After a change of the agent's groups: whatever they hold (offer, chat, ticket) in a
+async def take_back_lost(ctx: Context, agent_id: int) -> None:
+    """After a change of the agent's groups: whatever they hold (offer, ctx, ticket) in a
     group they may no longer see goes back to that group's queue, through the router."""
-    async with chat.sm() as s:
+    async with ctx.sm() as s:
         agent = await s.get(Agent, agent_id)
         role, groups = "agent", set()  # gone or disabled: no group left
         if agent is not None and agent.is_active:
             role, groups = agent.role, {g.group_id for g in agent.groups}
     try:
-        await chat.router.withdraw(agent_id, lambda group_id: can_access(role, groups, group_id))
+        await ctx.router.withdraw(agent_id, lambda group_id: can_access(role, groups, group_id))
     except (RoutingError, RedisError, OSError) as exc:
         log.warning("taking back agent %s's conversations failed: %r", agent_id, exc)
 
 
-async def maintain(chat: Chat, interval_s: float) -> None:
+async def maintain(ctx: Context, interval_s: float) -> None:
     """Every ``interval_s``: heartbeat each console agent; re-check every staff socket."""
     while True:
         await asyncio.sleep(interval_s)
-        for agent_id in presence.console_agents(chat):
-            await presence.beat(chat, agent_id)
-        for agent_id in [a for a, conns in chat.hub.by_agent.items() if conns]:
-            for conn in chat.hub.agent_conns(agent_id):
+        for agent_id in presence.console_agents(ctx):
+            await presence.beat(ctx, agent_id)
+        for agent_id in [a for a, conns in ctx.hub.by_agent.items() if conns]:
+            for conn in ctx.hub.agent_conns(agent_id):
                 try:
-                    await recheck(chat, conn)
+                    await recheck(ctx, conn)
                 except Exception:
                     log.exception("rights re-check failed")

@@ -26,18 +26,15 @@ import contextlib
 import logging
 import math
 import time
-from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
 from realtime import presence, records
 from realtime import protocol as p
 from realtime.connection import Connection
+from realtime.context import Context
 from realtime.session import Part, Role
 from routing import events as ev
-
-if TYPE_CHECKING:
-    from realtime.chat import Chat
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -47,13 +44,13 @@ def _eta(seconds: float | None) -> int | None:
 
 
 class RouterEvents:
-    def __init__(self, chat: Chat) -> None:
-        self.chat = chat
-        self.hub = chat.hub
+    def __init__(self, ctx: Context, boards: presence.BoardPush) -> None:
+        self.ctx = ctx
+        self.hub = ctx.hub
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[int, int] = {}  # conversation -> last position sent from here
-        self.boards = presence.BoardPush(chat)
+        self.boards = boards
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="router-events")
@@ -97,7 +94,7 @@ class RouterEvents:
     async def tell_position(self, cid: int) -> None:
         """Where a waiting chat stands now (a visitor reconnected, or it went back to a queue)."""
         try:
-            position, eta = await self.chat.router.queue_position(cid)
+            position, eta = await self.ctx.router.queue_position(cid)
         except (RedisError, OSError):
             return
         # Position 0: an agent is being offered it right now, so it is next.
@@ -108,7 +105,7 @@ class RouterEvents:
     async def handle(self, event: ev.Event) -> None:
         cid = getattr(event, "conversation_id", None)
         if cid is not None:
-            self.chat.forget_conv(cid)
+            self.ctx.forget_conv(cid)
         self.boards.soon()
         match event:
             case ev.Offer(cid, group_id, agent_id, expires_at_ms):
@@ -139,8 +136,8 @@ class RouterEvents:
                  and c.can_access(group_id)]
         if not conns:
             return  # no console here; the offer lapses to the next agent if nobody answers
-        held = await self.chat.router.store.conv(cid)
-        info = await self.chat.conv(cid)
+        held = await self.ctx.router.live(cid)
+        info = await self.ctx.conv(cid)
         if held is None or held.state != "offered" or held.agent_id != agent_id or info is None:
             return  # already taken back
         left = max(0.0, round(expires_at_ms / 1000 - time.time(), 1))
@@ -149,11 +146,11 @@ class RouterEvents:
             conn.push(frame)
 
     async def _assigned(self, cid: int, agent_id: int) -> None:
-        held = await self.chat.router.store.conv(cid)
+        held = await self.ctx.router.live(cid)
         if held is None or held.agent_id != agent_id:
             return  # released or moved on meanwhile
         self._positions.pop(cid, None)
-        info = await self.chat.conv(cid)
+        info = await self.ctx.conv(cid)
         # A ticket is worked in the console's ticket view (HTTP), never as a live chat: only
         # the socket that accepted it (``realtime.staff.accept``) takes part in it live.
         if info is not None and info.channel == "chat":
@@ -161,7 +158,7 @@ class RouterEvents:
                 if conn.session.parts.get(cid) is not Part.ASSIGNEE:
                     self.hub.attach(conn, cid, Part.ASSIGNEE)
         if cid in self.hub.by_conv:
-            name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
+            name = await records.agent_name(self.ctx.sm, agent_id) or "Agent"
             self._local(cid, p.Assigned(cid, name))
 
     async def _requeued(self, cid: int, agent_id: int, reason: str) -> None:
@@ -176,7 +173,7 @@ class RouterEvents:
         if cid not in self.hub.by_conv:
             return
         if reason != "transferred":  # a transfer says so itself (realtime.staff.transfer)
-            name = await records.agent_name(self.chat.sm, agent_id) or "Agent"
+            name = await records.agent_name(self.ctx.sm, agent_id) or "Agent"
             self._local(cid, p.ParticipantLeft(cid, name, "agent"))
         await self.tell_position(cid)
 

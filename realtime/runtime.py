@@ -38,7 +38,7 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     chat = Chat(settings, app.state.sm, hub, router, mailer)
 
     async def control(env: dict[str, Any]) -> None:
-        await rights.on_control(chat, env)
+        await rights.on_control(chat.ctx, env)
 
     async def rebuild() -> None:
         log.warning("routing epoch missing (Redis flushed or restarted): rebuilding")
@@ -47,10 +47,11 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     hub.on_control = control
     hub.on_epoch_lost = rebuild
     app.state.chat = chat
+    app.state.context = chat.ctx
     app.state.hub = hub
     app.state.router = router
     deps = app.state.deps
-    app.state.deps = dataclasses.replace(deps, hooks=rights.HubHooks(chat, deps.hooks))
+    app.state.deps = dataclasses.replace(deps, hooks=rights.HubHooks(chat.ctx, deps.hooks))
     try:
         await router.rebuild()  # returns at once when the live state is there
     except (RoutingError, RedisError, OSError) as exc:
@@ -58,7 +59,7 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     chat.routed.start()
     await hub.start()
     interval = max(1.0, settings.presence_ttl_s / 3)
-    timer = asyncio.get_running_loop().create_task(rights.maintain(chat, interval))
+    timer = asyncio.get_running_loop().create_task(rights.maintain(chat.ctx, interval))
     try:
         yield chat
     finally:

@@ -1,6 +1,6 @@
-"""Agent and supervisor commands: offers, transfer, co-chat, monitoring, the live board.
+"""Agent and supervisor commands: offers, transfer, co-ctx, monitoring, the live board.
 
-Offers, picks and transfers go through the router (``chat.router``), which decides atomically;
+Offers, picks and transfers go through the router (``ctx.router``), which decides atomically;
 what the router decided reaches every process as a router event (``realtime.routing_events``).
 
 Rights come from the socket's current principal (``conn.principal``, refreshed by
@@ -12,8 +12,6 @@ sender may see; ids outside that get ``forbidden`` — never a hint whether they
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import delete, select
 
 from desk.auth import can_access, visible_departments
@@ -21,19 +19,17 @@ from desk.models import Agent, Conversation, Group, Participant, utcnow
 from realtime import presence, records
 from realtime import protocol as p
 from realtime.connection import Connection
+from realtime.context import Context
 from realtime.errors import CommandError
 from realtime.hub import AUDIENCE_ALL
 from realtime.session import Part, Role
 from routing.errors import NotOffered, RoutingError
 
-if TYPE_CHECKING:
-    from realtime.chat import Chat
-
 LIVE_MAX = 200
 
 
-async def _open_conv(chat: Chat, conn: Connection, cid: int) -> records.ConvInfo:
-    info = await chat.conv(cid, fresh=True)
+async def _open_conv(ctx: Context, conn: Connection, cid: int) -> records.ConvInfo:
+    info = await ctx.conv(cid, fresh=True)
     if info is None or not conn.can_access(info.group_id):
         raise CommandError("forbidden", "not a conversation of your groups")
     if not info.open:
@@ -47,71 +43,72 @@ def _me(conn: Connection) -> tuple[int, str]:
     return ident.subject_id, ident.name
 
 
-async def execute(chat: Chat, conn: Connection, frame: p.ClientFrame) -> None:
+async def execute(ctx: Context, boards: presence.BoardPush, conn: Connection,
+                  frame: p.ClientFrame) -> None:
     match frame:
         case p.Accept(cid):
-            await accept(chat, conn, cid)
+            await accept(ctx, conn, cid)
         case p.Decline(cid):
             try:
-                await chat.router.decline(_me(conn)[0], cid)
+                await ctx.router.decline(_me(conn)[0], cid)
             except RoutingError as exc:
                 raise CommandError("conflict", exc.message) from None
             conn.send(p.Done("decline", cid))
         case p.Transfer(cid, agent_id, group_id, note):
-            await transfer(chat, conn, cid, agent_id, group_id, note)
+            await transfer(ctx, conn, cid, agent_id, group_id, note)
         case p.Invite(cid, agent_id):
-            await invite(chat, conn, cid, agent_id)
+            await invite(ctx, conn, cid, agent_id)
         case p.Join(cid):
-            await join(chat, conn, cid)
+            await join(ctx, conn, cid)
         case p.Leave(cid):
-            await leave(chat, conn, cid)
+            await leave(ctx, conn, cid)
         case p.Monitor(cid):
-            info = await _open_conv(chat, conn, cid)
-            name = await records.agent_name(chat.sm, info.assignee_id)
+            info = await _open_conv(ctx, conn, cid)
+            name = await records.agent_name(ctx.sm, info.assignee_id)
             conn.send(p.State(cid, info.number, info.status, name,
-                              await records.last_seq(chat.sm, cid)))
-            chat.hub.attach(conn, cid, Part.MONITOR)
+                              await records.last_seq(ctx.sm, cid)))
+            ctx.hub.attach(conn, cid, Part.MONITOR)
             conn.send(p.Done("monitor", cid))
         case p.Unmonitor(cid):
-            chat.hub.detach(conn, cid)
+            ctx.hub.detach(conn, cid)
             conn.send(p.Done("unmonitor", cid))
         case p.ListLive():
-            conn.send(await live_board(chat, conn))
+            conn.send(await live_board(ctx, conn))
         case p.BoardRequest(follow):
             if follow:
-                chat.routed.boards.follow(conn)
-            conn.send(await presence.board(chat, conn))
+                boards.follow(conn)
+            conn.send(await presence.board(ctx, conn))
         case p.SetPresence(status):
-            await presence.set_status(chat, conn, status)
+            await presence.set_status(ctx, conn, status)
             conn.send(p.Done("presence"))
         case p.ActiveGroups(group_ids):
-            await presence.set_groups(chat, conn, group_ids)
+            await presence.set_groups(ctx, conn, group_ids)
             conn.send(p.Done("active_groups"))
         case _:
             raise CommandError("forbidden", f"{frame.TYPE} is not available here")
 
 
-async def accept(chat: Chat, conn: Connection, cid: int) -> None:
+async def accept(ctx: Context, conn: Connection, cid: int) -> None:
     """Accept my offer, or cherry-pick the conversation from my groups' queue."""
     agent_id, _ = _me(conn)
-    info = await _open_conv(chat, conn, cid)
+    info = await _open_conv(ctx, conn, cid)
     try:
         try:
-            await chat.router.accept(agent_id, cid)
+            await ctx.router.accept(agent_id, cid)
         except NotOffered:
-            await chat.router.cherry_pick(agent_id, cid)
+            await ctx.router.cherry_pick(agent_id, cid)
     except RoutingError as exc:
         raise CommandError("conflict", exc.message) from None
     # This socket gets the chat (and its history) before ``done``; the router's ``assigned``
     # event brings it to the agent's other sockets and tells the visitor.
-    chat.hub.attach(conn, cid, Part.ASSIGNEE)
+    ctx.hub.attach(conn, cid, Part.ASSIGNEE)
     conn.send(p.Done("accept", info.id))
 
 
-async def _check_target_agent(chat: Chat, info: records.ConvInfo, agent_id: int) -> str:
+async def _check_target_agent(ctx: Context, info: records.ConvInfo, agent_id: int) -> str:
     """A transfer or invite goes only to an active agent who may see the conversation (the
     access rule), so nobody is handed a chat they would lose at the next rights check."""
-    async with chat.sm() as s:
+    async with ctx.sm() as s:
         agent = await s.get(Agent, agent_id)
     if agent is None or not agent.is_active or not can_access(
             agent.role, {g.group_id for g in agent.groups}, info.group_id):
@@ -119,18 +116,18 @@ async def _check_target_agent(chat: Chat, info: records.ConvInfo, agent_id: int)
     return agent.display_name
 
 
-async def transfer(chat: Chat, conn: Connection, cid: int, agent_id: int | None,
+async def transfer(ctx: Context, conn: Connection, cid: int, agent_id: int | None,
                    group_id: int | None, note: str) -> None:
     if (agent_id is None) == (group_id is None):
         raise CommandError("bad_field", "give exactly one of agent_id or group_id")
     me, my_name = _me(conn)
-    info = await _open_conv(chat, conn, cid)
+    info = await _open_conv(ctx, conn, cid)
     if agent_id is not None:
         if agent_id == me:
             raise CommandError("bad_field", "cannot transfer to yourself")
-        await _check_target_agent(chat, info, agent_id)
+        await _check_target_agent(ctx, info, agent_id)
     else:
-        async with chat.sm() as s:
+        async with ctx.sm() as s:
             group = await s.get(Group, group_id)
             departments = await visible_departments(s, conn.principal) \
                 if conn.principal is not None else set()
@@ -139,37 +136,37 @@ async def transfer(chat: Chat, conn: Connection, cid: int, agent_id: int | None,
         if group is None or (departments is not None and group.department_id not in departments):
             raise CommandError("forbidden", "not a group of your departments")
     try:
-        await chat.router.transfer(cid, to_agent_id=agent_id, to_group_id=group_id,
+        await ctx.router.transfer(cid, to_agent_id=agent_id, to_group_id=group_id,
                                    by_agent_id=me, note=note)
     except RoutingError as exc:
         raise CommandError("conflict", exc.message) from None
     if note:
         msg, _ = await records.store_message(
-            chat.sm, cid, author_kind="agent" if conn.session.role is Role.AGENT
+            ctx.sm, cid, author_kind="agent" if conn.session.role is Role.AGENT
             else "supervisor", author_id=me, author_name=my_name,
             text=f"Transfer note: {note}", visibility="internal", client_id=None)
-        chat.hub.publish_message(msg)
+        ctx.hub.publish_message(msg)
     if info.assignee_id is not None:
         # The router's events attach the new agent (or re-queue); the old one leaves visibly.
-        chat.hub.publish_grant(info.assignee_id, cid, None)
-        old = await records.agent_name(chat.sm, info.assignee_id) or "Agent"
-        chat.hub.publish_event(cid, p.ParticipantLeft(cid, old, "agent"), invalidate=True)
+        ctx.hub.publish_grant(info.assignee_id, cid, None)
+        old = await records.agent_name(ctx.sm, info.assignee_id) or "Agent"
+        ctx.hub.publish_event(cid, p.ParticipantLeft(cid, old, "agent"), invalidate=True)
     conn.send(p.Done("transfer", cid))
 
 
-async def invite(chat: Chat, conn: Connection, cid: int, agent_id: int) -> None:
-    info = await _open_conv(chat, conn, cid)
-    name = await _check_target_agent(chat, info, agent_id)
+async def invite(ctx: Context, conn: Connection, cid: int, agent_id: int) -> None:
+    info = await _open_conv(ctx, conn, cid)
+    name = await _check_target_agent(ctx, info, agent_id)
     if agent_id == info.assignee_id:
         raise CommandError("conflict", "already in the conversation")
-    await _add_participant(chat, cid, agent_id)
-    chat.hub.publish_grant(agent_id, cid, Part.COCHAT)
-    chat.hub.publish_event(cid, p.ParticipantJoined(cid, name, "agent"), AUDIENCE_ALL)
+    await _add_participant(ctx, cid, agent_id)
+    ctx.hub.publish_grant(agent_id, cid, Part.COCHAT)
+    ctx.hub.publish_event(cid, p.ParticipantJoined(cid, name, "agent"), AUDIENCE_ALL)
     conn.send(p.Done("invite", cid))
 
 
-async def _add_participant(chat: Chat, cid: int, agent_id: int) -> None:
-    async with chat.sm() as s:
+async def _add_participant(ctx: Context, cid: int, agent_id: int) -> None:
+    async with ctx.sm() as s:
         row = await s.get(Participant, (cid, agent_id))
         if row is None:
             s.add(Participant(conversation_id=cid, agent_id=agent_id, role="cochat",
@@ -179,30 +176,30 @@ async def _add_participant(chat: Chat, cid: int, agent_id: int) -> None:
         await s.commit()
 
 
-async def join(chat: Chat, conn: Connection, cid: int) -> None:
+async def join(ctx: Context, conn: Connection, cid: int) -> None:
     me, name = _me(conn)
-    info = await _open_conv(chat, conn, cid)
+    info = await _open_conv(ctx, conn, cid)
     if conn.session.role is not Role.SUPERVISOR:
         raise CommandError("forbidden", "agents join by invitation")
-    await _add_participant(chat, cid, me)
-    chat.hub.publish_grant(me, cid, Part.JOINED)
-    chat.hub.publish_event(cid, p.ParticipantJoined(cid, name, "supervisor"), AUDIENCE_ALL)
+    await _add_participant(ctx, cid, me)
+    ctx.hub.publish_grant(me, cid, Part.JOINED)
+    ctx.hub.publish_event(cid, p.ParticipantJoined(cid, name, "supervisor"), AUDIENCE_ALL)
     conn.send(p.Done("join", info.id))
 
 
-async def leave(chat: Chat, conn: Connection, cid: int) -> None:
+async def leave(ctx: Context, conn: Connection, cid: int) -> None:
     me, name = _me(conn)
-    async with chat.sm() as s:
+    async with ctx.sm() as s:
         await s.execute(delete(Participant).where(Participant.conversation_id == cid,
                                                   Participant.agent_id == me))
         await s.commit()
-    chat.hub.publish_grant(me, cid, None)
+    ctx.hub.publish_grant(me, cid, None)
     role = "supervisor" if conn.session.role is Role.SUPERVISOR else "agent"
-    chat.hub.publish_event(cid, p.ParticipantLeft(cid, name, role), AUDIENCE_ALL)
+    ctx.hub.publish_event(cid, p.ParticipantLeft(cid, name, role), AUDIENCE_ALL)
     conn.send(p.Done("leave", cid))
 
 
-async def live_board(chat: Chat, conn: Connection) -> p.Live:
+async def live_board(ctx: Context, conn: Connection) -> p.Live:
     query = (
         select(Conversation, Agent.display_name)
         .outerjoin(Agent, Agent.id == Conversation.assignee_id)
@@ -212,7 +209,7 @@ async def live_board(chat: Chat, conn: Connection) -> p.Live:
     )
     if conn.principal is not None:
         query = query.where(conn.principal.scope(Conversation.group_id))
-    async with chat.sm() as s:
+    async with ctx.sm() as s:
         rows = (await s.execute(query)).all()
     now = utcnow()
     out = []

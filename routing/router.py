@@ -25,7 +25,7 @@ from routing import errors, events, keys, records
 from routing.policy import AgentView, Decision, Item, Policy, decide, estimate_wait, rejection
 from routing.presence import Presence
 from routing.records import AgentConfig, GroupConfig
-from routing.store import AgentLive, ClaimRequest, ConvState, Store, db_index
+from routing.store import AgentLive, ClaimRequest, ConvState, GroupSnapshot, Store, db_index
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +327,27 @@ class Router:
         await self.presence.leave(agent_id)
         await self._take_back(agent_id, "agent_offline", only_if_offline=True)
         await self.presence.forget(agent_id)
+
+    async def drop_heartbeat(self, agent_id: int) -> None:
+        """No new offers to the agent from now on (their last console socket on a process
+        closed); the grace period re-queues their chats unless a heartbeat comes back."""
+        await self.presence.leave(agent_id)
+
+    async def is_online(self, agent_id: int) -> bool:
+        return await self.presence.online(agent_id)
+
+    async def active_groups(self, agent_id: int) -> set[int]:
+        return await self.store.active_groups(agent_id)
+
+    async def live(self, conversation_id: int) -> ConvState | None:
+        """The conversation's live routing state (None: not being routed)."""
+        return await self.store.conv(conversation_id)
+
+    async def queue_view(self, group_id: int, agent_ids: Sequence[int], head: int
+                         ) -> tuple[GroupSnapshot, int]:
+        """The group's first ``head`` queued items and its agents' loads, and its queue length."""
+        return (await self.store.snapshot(group_id, agent_ids, head),
+                await self.store.queue_length(group_id))
 
     async def withdraw(self, agent_id: int, may_keep: Callable[[int], bool]) -> None:
         """The agent may no longer work in some groups (their memberships changed): what they

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routing import keys
 from routing.policy import Item, kind_of, member_conversation, queue_member, queue_score
+from routing.resp import bulk, command
 
 SCRIPTS = ("enqueue", "claim", "accept", "return_offer", "requeue", "transfer", "release")
 
@@ -130,22 +131,12 @@ def _claim_result(reply: Any) -> ClaimResult:
     return ClaimResult(status, int(out[1]) if status == "ok" else None, skipped)
 
 
-def _bulk(value: bytes) -> bytes:
-    """One RESP bulk string: the wire form of a command argument."""
-    return b"$%d\r\n%s\r\n" % (len(value), value)
-
-
-def _command(*args: bytes) -> bytes:
-    """One command in RESP, as ``Store._pipeline`` sends it."""
-    return b"*%d\r\n%s" % (len(args), b"".join(map(_bulk, args)))
-
-
 def _as_dict(reply: Any) -> dict[Any, Any]:
     """HGETALL's reply: a flat field/value list in RESP2, a map in RESP3."""
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
 
 
-_ASSIGN, _OFFER = _bulk(b"assign"), _bulk(b"offer")
+_ASSIGN, _OFFER = bulk(b"assign"), bulk(b"offer")
 
 
 def _enqueue_result(out: list[str]) -> tuple[str, str | int]:
@@ -190,7 +181,7 @@ class Store:
     async def _run_many(self, name: str, calls: Sequence[tuple[int, bytes]]) -> list[Any]:
         """EVALSHA of one script per call, all in one write (a pipeline); each call is still
         its own atomic script. A call is (argument count, its arguments after the sha —
-        numkeys, keys, args — as RESP bulk strings, see ``_bulk``).
+        numkeys, keys, args — as RESP bulk strings, see ``bulk``).
 
         This is the router's hot path (every claim), so it talks to a pooled connection
         directly: redis-py's Pipeline costs about as much client CPU as the rest of a claim.
@@ -198,7 +189,7 @@ class Store:
         load it and resend those.
         """
         script = self._scripts[name]
-        head = _bulk(b"EVALSHA") + _bulk(script.sha.encode())
+        head = bulk(b"EVALSHA") + bulk(script.sha.encode())
         todo = list(range(len(calls)))
         out: list[Any] = [None] * len(calls)
         for attempt in range(2):
@@ -220,7 +211,7 @@ class Store:
         return out
 
     async def _pipeline(self, commands: Sequence[bytes]) -> list[Any]:
-        """Commands packed by ``_command``, in one round trip; an error reply is raised."""
+        """Commands packed by ``command``, in one round trip; an error reply is raised."""
         out = await self._exchange(b"".join(commands), len(commands))
         for reply in out:
             if isinstance(reply, ResponseError):
@@ -232,7 +223,7 @@ class Store:
         once: every dispatch round sends them for every member."""
         found = self._encoded_reads.get((group_id, agent_id))
         if found is None:
-            found = (_command(b"EXISTS", keys.heartbeat(agent_id).encode()), _command(
+            found = (command(b"EXISTS", keys.heartbeat(agent_id).encode()), command(
                 b"HMGET", keys.agent(agent_id).encode(), b"chats", b"tickets", b"max_chats",
                 b"max_tickets", keys.active_field(group_id).encode()))
             self._encoded_reads[(group_id, agent_id)] = found
@@ -296,7 +287,7 @@ class Store:
                     b"%d" % item.priority,
                     b"" if item.sla_due is None else repr(item.sla_due).encode(),
                     repr(item.arrival).encode(), orjson.dumps(dict(item.required_skills))]
-            calls.append((len(args), b"".join(map(_bulk, args))))
+            calls.append((len(args), b"".join(map(bulk, args))))
         return [_enqueue_result([text(v) for v in out])
                 for out in await self._run_many("enqueue", calls)]
 
@@ -315,14 +306,14 @@ class Store:
     async def positions(self, conversation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(1-based position, group) of each conversation that is queued; two round trips."""
         states = await self._pipeline([
-            _command(b"HMGET", keys.conv(c).encode(), b"state", b"group", b"member")
+            command(b"HMGET", keys.conv(c).encode(), b"state", b"group", b"member")
             for c in conversation_ids])
         queued = [(c, int(g), m) for c, (state, g, m) in zip(conversation_ids, states, strict=True)
                   if state is not None and text(state) == "queued"]
         if not queued:
             return {}
         ranks = await self._pipeline([
-            _command(b"ZRANK", keys.queue(g).encode(), m if isinstance(m, bytes) else m.encode())
+            command(b"ZRANK", keys.queue(g).encode(), m if isinstance(m, bytes) else m.encode())
             for _, g, m in queued])
         return {c: (int(rank) + 1, g) for (c, g, _), rank in zip(queued, ranks, strict=True)
                 if rank is not None}
@@ -330,8 +321,8 @@ class Store:
     async def queue_head(self, group_id: int, limit: int = 100) -> tuple[list[int], list[float]]:
         """The first ``limit`` queued conversation ids and the recent dequeue times (s)."""
         members, times = await self._pipeline([
-            _command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % (limit - 1)),
-            _command(b"LRANGE", keys.throughput(group_id).encode(), b"0", b"-1")])
+            command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % (limit - 1)),
+            command(b"LRANGE", keys.throughput(group_id).encode(), b"0", b"-1")])
         return ([member_conversation(text(m)) for m in members], [int(v) / 1000 for v in times])
 
     async def queue_ids(self, group_id: int, limit: int = 100) -> list[int]:
@@ -341,7 +332,7 @@ class Store:
         """PUBLISH each message on ``channel``, in one round trip."""
         if messages:
             name = channel.encode()
-            await self._pipeline([_command(b"PUBLISH", name, m) for m in messages])
+            await self._pipeline([command(b"PUBLISH", name, m) for m in messages])
 
     async def missing(self, conversation_ids: Sequence[int]) -> list[int]:
         """Those of the conversations Redis holds no live state for."""
@@ -361,9 +352,9 @@ class Store:
     async def snapshot(self, group_id: int, agent_ids: Sequence[int], head: int) -> GroupSnapshot:
         """The group's cursor, first ``head`` queued items and members' live state."""
         res = await self._pipeline([
-            _command(b"GET", keys.cursor(group_id).encode()),
+            command(b"GET", keys.cursor(group_id).encode()),
             # One more than asked: is there more?
-            _command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % head),
+            command(b"ZRANGE", keys.queue(group_id).encode(), b"0", b"%d" % head),
             *(cmd for a in agent_ids for cmd in self._agent_reads(group_id, a))])
         cursor = _opt_int(res[0])
         more = len(res[1]) > head
@@ -376,8 +367,8 @@ class Store:
         items: list[Item] = []
         if ids:
             res = await self._pipeline([
-                cmd for c in ids for cmd in (_command(b"HGETALL", keys.conv(c).encode()),
-                                             _command(b"SMEMBERS", keys.excluded(c).encode()))])
+                cmd for c in ids for cmd in (command(b"HGETALL", keys.conv(c).encode()),
+                                             command(b"SMEMBERS", keys.excluded(c).encode()))])
             for i, c in enumerate(ids):
                 st = ConvState.parse(c, _as_dict(res[2 * i]))
                 if st is not None and st.state == "queued":
@@ -397,27 +388,27 @@ class Store:
     async def claim_many(self, requests: Sequence[ClaimRequest], now_ms: int) -> list[ClaimResult]:
         """Several claims in one round trip (a pipeline); each is still its own atomic step."""
         calls: list[tuple[int, bytes]] = []
-        now = _bulk(b"%d" % now_ms)
+        now = bulk(b"%d" % now_ms)
         for r in requests:
             group_keys, group_arg = self._group_bulks(r.group_id)
             agents = [self._agent_bulks(a) for a in r.ranking]
             n, c = len(agents), r.conversation_id
             calls.append((15 + 3 * n, b"".join((
-                _bulk(b"%d" % (7 + 2 * n)), group_keys, _bulk(keys.conv(c).encode()),
-                _bulk(keys.excluded(c).encode()), *(k for k, _ in agents),
-                _bulk(b"%d" % c), group_arg,
+                bulk(b"%d" % (7 + 2 * n)), group_keys, bulk(keys.conv(c).encode()),
+                bulk(keys.excluded(c).encode()), *(k for k, _ in agents),
+                bulk(b"%d" % c), group_arg,
                 _ASSIGN if r.offer_deadline_ms is None else _OFFER,
-                _bulk(b"%d" % (r.offer_deadline_ms or 0)), now, _bulk(r.expect_cursor.encode()),
-                _bulk(r.checks.encode()), *(i for _, i in agents)))))
+                bulk(b"%d" % (r.offer_deadline_ms or 0)), now, bulk(r.expect_cursor.encode()),
+                bulk(r.checks.encode()), *(i for _, i in agents)))))
         return [_claim_result(out) for out in await self._run_many("claim", calls)]
 
     def _group_bulks(self, group_id: int) -> tuple[bytes, bytes]:
         """Claim's per-group KEYS and the group id, packed once: every claim sends them."""
         found = self._encoded_groups.get(group_id)
         if found is None:
-            found = (b"".join(_bulk(k.encode()) for k in (
+            found = (b"".join(bulk(k.encode()) for k in (
                 keys.epoch(), keys.queue(group_id), keys.offers(), keys.cursor(group_id),
-                keys.throughput(group_id))), _bulk(b"%d" % group_id))
+                keys.throughput(group_id))), bulk(b"%d" % group_id))
             self._encoded_groups[group_id] = found
         return found
 
@@ -425,8 +416,8 @@ class Store:
         """A candidate's two KEYS (agent hash, heartbeat) and its id, packed once."""
         found = self._encoded_agents.get(agent_id)
         if found is None:
-            found = (_bulk(keys.agent(agent_id).encode())
-                     + _bulk(keys.heartbeat(agent_id).encode()), _bulk(b"%d" % agent_id))
+            found = (bulk(keys.agent(agent_id).encode())
+                     + bulk(keys.heartbeat(agent_id).encode()), bulk(b"%d" % agent_id))
             self._encoded_agents[agent_id] = found
         return found
 

@@ -38,6 +38,7 @@ PURE = frozenset({
     "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
     "desk.ticket_rules", "desk.validate",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
+    "routing.resp",
     "realtime.errors", "realtime.protocol", "realtime.session",
     "ingest.addresses", "ingest.compose", "ingest.errors", "ingest.headers", "ingest.loops",
     "ingest.mime", "ingest.threading",
@@ -48,10 +49,6 @@ IO = frozenset({
     "redis", "rq", "sqlalchemy", "asyncpg", "aiosqlite", "aioimaplib", "aiosmtplib", "smtplib",
     "imaplib", "httpx", "starlette", "uvicorn", "websockets",
 })
-
-# The one loop left in realtime/ (issue 11, item 2): `Chat` is passed whole into these modules.
-KNOWN_LOOP = frozenset({"realtime.chat", "realtime.presence", "realtime.routing_events",
-                        "realtime.staff"})
 
 # The one place that imports by name at run time: the CLI's table of entry points.
 DYNAMIC_IMPORTERS = frozenset({"desk.cli"})
@@ -211,14 +208,10 @@ def _report(cycles: list[list[Import]]) -> str:
 
 @pytest.mark.parametrize("package", sorted(LAYERS))
 def test_no_import_loop_inside_a_package(package: str) -> None:
-    """realtime's known loop may only shrink: a module that joins it, or any other loop, fails."""
-    cycles = [c for c in import_cycles(package)
-              if not {i.source for i in c} <= KNOWN_LOOP]
+    cycles = import_cycles(package)
     assert not cycles, _report(cycles)
 
 
-@pytest.mark.xfail(strict=True, reason="realtime/ still has its four-module loop: chat <-> "
-                   "staff, presence, routing_events (issue 11, item 2); delete this mark then")
 def test_realtime_has_no_import_loop() -> None:
     cycles = import_cycles("realtime")
     assert not cycles, _report(cycles)

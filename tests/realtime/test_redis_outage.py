@@ -37,7 +37,9 @@ async def _sessions(w: Web, n: int, subnet: int) -> list[httpx.Response]:
 def _unavailable(r: httpx.Response) -> bool:
     return (r.status_code == 503 and r.headers.get("retry-after", "").isdigit()
             and r.json()["error"]["code"] == "unavailable"
-            and r.headers["x-content-type-options"] == "nosniff")
+            and r.headers["x-content-type-options"] == "nosniff"
+            # The widget reads the answer cross-origin: without CORS it would see no 503 at all.
+            and r.headers.get("access-control-allow-origin") == SHOP)
 
 
 async def test_outage_answers_503_then_200_and_routes_the_chat_started_during_it(

@@ -55,7 +55,15 @@ async def test_origin_and_cookie_checked_before_accept(web: WebFactory, org: Org
     async with httpx.AsyncClient() as http:
         r = await http.post(w.http + "/api/visitor/session", json={"site_key": SITE_KEY},
                             headers={"Origin": "http://evil.test"})
-    assert r.status_code == 403
+        assert r.status_code == 403
+        # Its body is bounded (a site key and a token): past 4 KiB it is not read on.
+        big = await http.post(w.http + "/api/visitor/session", headers={"Origin": SHOP},
+                              json={"site_key": SITE_KEY, "token": "x" * 5000})
+        bad = await http.post(w.http + "/api/visitor/session", headers={"Origin": SHOP},
+                              content=b"[1, 2]")
+    assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+    assert big.headers["access-control-allow-origin"] == SHOP
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid"
 
 
 async def test_unauthenticated_socket_closed_in_time(web: WebFactory, clients: Clients,
