@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -65,13 +66,25 @@ def _settings(settings: Settings, tmp_path: Path, sink: Sink) -> Settings:
                           smtp_host="127.0.0.1", smtp_port=sink.port)
 
 
+def _burst(settings: Settings, requeue_after_s: float = 60) -> None:
+    """One burst of the real worker in this process. RQ installs its SIGINT/SIGTERM handlers
+    (finish the job, then stop) and leaves them: put pytest's back, or a later Ctrl-C or a
+    fixture relying on SIGINT hangs in a handler meant for a worker that is gone."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.run(settings, burst=True, requeue_after_s=requeue_after_s)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def _run_worker(settings: Settings, outbound_id: int, intervals: tuple[int, ...]) -> None:
     assert settings.redis_url
     conn = Redis.from_url(settings.redis_url)
     conn.flushdb()
     jobs.enqueue_send(jobs.mail_queue(conn), outbound_id, intervals)
     conn.close()
-    worker.run(settings, burst=True)
+    _burst(settings)
 
 
 def test_reply_sent_once_with_threading_headers(
@@ -79,7 +92,9 @@ def test_reply_sent_once_with_threading_headers(
 ) -> None:
     settings = _settings(settings, tmp_path, smtp_sink)
     outbound_id = _setup(settings)
+    pytest_sigint = signal.getsignal(signal.SIGINT)
     _run_worker(settings, outbound_id, (0, 0))
+    assert signal.getsignal(signal.SIGINT) is pytest_sigint  # not the gone worker's
     _run_worker(settings, outbound_id, (0, 0))  # a second run of the same job sends nothing
     (env,) = smtp_sink.messages
     content = env.content or b""
@@ -151,7 +166,7 @@ def test_worker_restart_requeues_mail_left_sending(
     asyncio.run(mark_sending())
     assert settings.redis_url
     Redis.from_url(settings.redis_url).flushdb()
-    worker.run(settings, burst=True, requeue_after_s=0)
+    _burst(settings, requeue_after_s=0)
     assert len(smtp_sink.messages) == 1
     (row,), _ = _rows(settings)
     assert (row.status, row.attempts) == ("sent", 2)
