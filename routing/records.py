@@ -117,9 +117,12 @@ async def queued(session: AsyncSession) -> dict[int, float]:
 
 
 def add_decision(session: AsyncSession, conversation_id: int, agent_id: int | None, action: str,
-                 reason: str, candidates: dict[str, Any] | None = None) -> None:
+                 reason: str, candidates: dict[str, Any] | None = None, *, at: float) -> None:
+    """``at``: the router's clock, not the row default's: a rebuilt offer's deadline is counted
+    from it, so both must come from the one clock the live deadline was set by."""
     session.add(RoutingDecision(conversation_id=conversation_id, agent_id=agent_id,
-                                action=action, reason=reason, candidates=candidates or {}))
+                                action=action, reason=reason, candidates=candidates or {},
+                                created_at=datetime.fromtimestamp(at, UTC)))
 
 
 async def decisions(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:

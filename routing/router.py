@@ -84,7 +84,8 @@ class Router:
                 raise errors.UnknownConversation(f"conversation {conversation_id} not found")
             for name, value in changes.items():
                 setattr(conv, name, value)
-            records.add_decision(s, conversation_id, agent_id, action, reason, candidates)
+            records.add_decision(s, conversation_id, agent_id, action, reason, candidates,
+                                 at=self.clock())
 
     async def _publish(self, *evs: events.Event) -> None:
         await self.store.publish(self.events_channel, [events.dump(ev) for ev in evs])
@@ -148,7 +149,7 @@ class Router:
                                   {str(k): int(v)
                                    for k, v in (conv.required_skills or {}).items()}))
                 records.add_decision(s, conv.id, None, "queued",
-                                     reason or f"entered group {cfg.group_id}")
+                                     reason or f"entered group {cfg.group_id}", at=self.clock())
         if not items:
             return {}
         statuses = await self.store.enqueue_many(items)
@@ -270,11 +271,12 @@ class Router:
                     if deadline_ms is None:
                         conv.status, conv.assignee_id = "active", agent
                         records.add_decision(s, c, agent, "assigned" if via == "auto" else via,
-                                             decision.reason, cands)
+                                             decision.reason, cands, at=self.clock())
                         evs.append(events.Assigned(c, decision.group_id, agent, via))
                     else:
                         conv.status, conv.assignee_id = "offered", None
-                        records.add_decision(s, c, agent, "offered", decision.reason, cands)
+                        records.add_decision(s, c, agent, "offered", decision.reason, cands,
+                                             at=self.clock())
                         evs.append(events.Offer(c, decision.group_id, agent, deadline_ms))
         except Exception:
             for decision, _, _ in won:
