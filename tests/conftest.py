@@ -67,7 +67,7 @@ def session_database_url(
 @pytest.fixture
 def smtp_sink() -> Iterator[Sink]:
     """A real SMTP server on loopback capturing every message (ingest and realtime tests)."""
-    with running_sink() as sink:
+    with running_sink(Sink()) as sink:
         yield sink
 
 

@@ -12,14 +12,11 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from desk.embedded import free_port
 from desk.models import Contact, Conversation, Department, OutboundMail
 from ingest import jobs, outbound
 from routing import connect
@@ -27,18 +24,17 @@ from tests.ingest import procs
 from tests.ingest.conftest import Records
 from tests.ingest.harness import eventually
 from tests.ingest.procs import Processes
+from tests.support.smtp_sink import Sink, running_sink
 
 LEASE_S = 2
 
 
 @dataclass
-class StallingSink:
+class StallingSink(Sink):
     """Holds the first DATA until the client goes away. ``commits_early``: the server had
     already taken the message when the client died before its 250 (it delivers it anyway)."""
 
     commits_early: bool = False
-    port: int = 0
-    delivered: list[Envelope] = field(default_factory=list)
     stalled: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -48,28 +44,16 @@ class StallingSink:
                 await asyncio.sleep(60)  # the client's EOF cancels this handler
             except asyncio.CancelledError:
                 if self.commits_early:
-                    self.delivered.append(envelope)
+                    self.messages.append(envelope)
                 raise
-        self.delivered.append(envelope)
+        self.messages.append(envelope)
         return "250 OK"
-
-    def message_ids(self) -> list[str]:
-        out = []
-        for env in self.delivered:
-            content: Any = env.content or b""
-            for line in bytes(content).split(b"\r\n"):
-                if line.lower().startswith(b"message-id:"):
-                    out.append(line.split(b":", 1)[1].strip().decode())
-        return out
 
 
 @pytest.fixture(params=[False, True], ids=["before-data-taken", "after-data-taken"])
 def sink(request: pytest.FixtureRequest) -> Iterator[StallingSink]:
-    s = StallingSink(commits_early=request.param, port=free_port())
-    controller = Controller(s, hostname="127.0.0.1", port=s.port)
-    controller.start()
-    yield s
-    controller.stop()
+    with running_sink(StallingSink(commits_early=request.param)) as s:
+        yield s
 
 
 async def _queued_mail(records: Records, number: str = "SB-1234567") -> int:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -22,7 +22,7 @@ class Sink:
     fail_next: int = 0
     fail_code: str = "451 4.3.0 try again later"
     delay_s: float = 0.0
-    port: int = 0
+    port: int = field(default_factory=free_port)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.delay_s:
@@ -43,9 +43,12 @@ class Sink:
         return out
 
 
+S = TypeVar("S", bound=Sink)
+
+
 @contextlib.contextmanager
-def running_sink() -> Iterator[Sink]:
-    sink = Sink(port=free_port())
+def running_sink(sink: S) -> Iterator[S]:
+    """Serve ``sink`` (any ``Sink``) on its port for the block."""
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:
