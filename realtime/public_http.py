@@ -316,17 +316,19 @@ async def visitor_session(request: Request) -> Response:
         found = await records.contact(ctx.sm, verified[0]) if verified else None
         if verified and found and found.token_nonce == verified[1]:
             return _session_answer({"token": token}, 200, origin)
+    refusal: DeskError | None
     try:
-        admitted = await _admit_session(ctx, request.client.host if request.client else "-")
+        wait_s = await _admit_session(ctx, request.client.host if request.client else "-")
     except (RedisError, OSError) as exc:
         log.warning("visitor session refused: redis unavailable (%r)", exc)
-        response = desk_error_response(Unavailable("a service is briefly unavailable; "
-                                                   "retry shortly"))
+        refusal = Unavailable("a service is briefly unavailable; retry shortly")
+    else:
+        refusal = None if wait_s is None else RateLimited(
+            f"too many new visitor sessions from your address; retry in {wait_s} s", wait_s)
+    if refusal is not None:
+        response = desk_error_response(refusal)
         response.headers.update(cors(origin))
         return response
-    if not admitted:
-        return _session_answer({"error": {"code": "rate_limited", "message": "slow down"}},
-                               429, origin)
     nonce = secrets.token_hex(16)
     async with ctx.sm() as s:
         contact = Contact(token_nonce=nonce)
@@ -337,13 +339,17 @@ async def visitor_session(request: Request) -> Response:
                            200, origin)
 
 
-async def _admit_session(ctx: Context, client: str) -> bool:
-    """A new visitor session per client address, within ``VISITOR_SESSIONS_PER_MIN``."""
+async def _admit_session(ctx: Context, client: str) -> int | None:
+    """A new visitor session per client address, within ``VISITOR_SESSIONS_PER_MIN``: None,
+    else the seconds until the address's minute is over (the 429's Retry-After)."""
     counter = keys.visitor_session_limit(client)
     count = await ctx.hub.redis.incr(counter)
     if count == 1:
         await ctx.hub.redis.expire(counter, 60)
-    return bool(count <= VISITOR_SESSIONS_PER_MIN)
+    if count <= VISITOR_SESSIONS_PER_MIN:
+        return None
+    ttl = int(await ctx.hub.redis.ttl(counter))
+    return ttl if ttl > 0 else 60
 
 
 def public_routes() -> list[BaseRoute]:

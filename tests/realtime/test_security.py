@@ -10,6 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from realtime.public_http import VISITOR_SESSIONS_PER_MIN
 from tests.realtime.conftest import (
     CONSOLE,
     SHOP,
@@ -64,6 +65,16 @@ async def test_origin_and_cookie_checked_before_accept(web: WebFactory, org: Org
     assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
     assert big.headers["access-control-allow-origin"] == SHOP
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid"
+    # New sessions per client address are budgeted: past it a 429 saying when (Retry-After).
+    async with httpx.AsyncClient() as http:
+        answers = [await http.post(w.http + "/api/visitor/session", json={"site_key": SITE_KEY},
+                                   headers={"Origin": SHOP})
+                   for _ in range(VISITOR_SESSIONS_PER_MIN + 1)]
+    refused = answers[-1]
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["access-control-allow-origin"] == SHOP
+    assert answers[0].status_code == 200
 
 
 async def test_unauthenticated_socket_closed_in_time(web: WebFactory, clients: Clients,
