@@ -27,6 +27,7 @@ from desk.models import (
     Message,
     utcnow,
 )
+from desk.visibility import readable
 
 NUMBER_PREFIX = "SB-"
 # Seven random digits: short enough to read over the phone, sparse enough (9M space, a few
@@ -49,16 +50,8 @@ class Viewer:
 
 
 def can_see(viewer: Viewer, visibility: str, whisper_to: int | None) -> bool:
-    match visibility:
-        case "public":
-            return True
-        case "internal":
-            return viewer.kind in {"agent", "supervisor"}
-        case "whisper":
-            return viewer.kind == "supervisor" or (
-                viewer.kind == "agent" and viewer.id is not None and viewer.id == whisper_to
-            )
-    return False
+    """``desk.visibility.readable`` for a viewer of the records."""
+    return readable(viewer.kind, visibility, viewer.id is not None and viewer.id == whisper_to)
 
 
 async def create_conversation(

@@ -35,12 +35,12 @@ from realtime import presence, public_http, records, staff
 from realtime import protocol as p
 from realtime.connection import Connection, StoredMessage
 from realtime.context import Context
+from realtime.envelopes import AUDIENCE_ALL, AUDIENCE_STAFF, Typing
 from realtime.errors import CLOSE_REVOKED, CommandError
-from realtime.hub import AUDIENCE_ALL, AUDIENCE_STAFF, Hub
+from realtime.hub import Hub
 from realtime.mail import Mailer
-from realtime.records import AUTHOR_KIND
 from realtime.routing_events import RouterEvents
-from realtime.session import Identity, Limits, Part, Role, Session
+from realtime.session import AUTHOR_KIND, Identity, Limits, Part, Role, Session
 from routing import keys
 from routing.errors import RoutingError, RoutingUnavailable
 from routing.mail_budget import MailRequest, Purpose, normalise
@@ -302,11 +302,9 @@ class Chat:
         ident = conn.session.identity
         assert ident is not None
         part = conn.session.parts.get(frame.conversation_id)
-        self.hub.publish({
-            "k": "t", "c": frame.conversation_id, "s": conn.conn_id, "r": ident.role.value,
-            "ak": AUTHOR_KIND[ident.role], "an": ident.name, "av": part in VISIBLE_PARTS,
-            "note": frame.note, "d": frame.draft, "pv": conn.typing_preview,
-        })
+        self.hub.publish(Typing(
+            frame.conversation_id, conn.conn_id, ident.role.value, AUTHOR_KIND[ident.role],
+            ident.name, part in VISIBLE_PARTS, frame.note, frame.draft, conn.typing_preview))
 
     def read(self, conn: Connection, cid: int, seq: int) -> None:
         ident = conn.session.identity

@@ -21,12 +21,13 @@ import contextlib
 import functools
 import logging
 import socket
+from collections.abc import Callable
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from desk.auth import COOKIE_NAME, Principal, resolve_session, session_id_from_cookie
 from realtime import protocol as p
@@ -56,13 +57,34 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _transport(receive: Receive) -> Any:
-    """uvicorn's transport behind ``receive`` (None on other servers).
+class _Inbox(Protocol):
+    def put_nowait(self, item: Message) -> None: ...
+
+
+@runtime_checkable
+class FastPath(Protocol):
+    """What ``realtime.server``'s WebSocket protocol adds to uvicorn's, found behind
+    ``receive`` (its bound method): frames taken as they are read (``inline``), handed back
+    to the socket's task (``queue``), and a frame written at once (``send_text_now``)."""
+
+    inline: Callable[[str], bool] | None
+    queue: _Inbox
+
+    def send_text_now(self, text: str) -> bool: ...
+
+
+def _protocol(receive: Receive) -> object:
+    """The server's protocol object behind ``receive`` (None on servers that bind none)."""
+    return getattr(receive, "__self__", None)
+
+
+def _transport(proto: object) -> Any:
+    """uvicorn's transport of the socket (None on other servers).
 
     ASGI has no abort; a graceful close waits for a reader that is not reading, so a stuck
     socket is aborted on the transport (elsewhere the keepalive timeout ends it).
     """
-    return getattr(getattr(receive, "__self__", None), "transport", None)
+    return getattr(proto, "transport", None)
 
 
 def _bound_kernel_buffer(transport: Any) -> None:
@@ -127,7 +149,9 @@ class WsEndpoint:
                      identity: Identity | None, principal: Principal | None,
                      site: records.SiteInfo | None) -> None:
         loop = asyncio.get_running_loop()
-        transport = _transport(receive)
+        proto = _protocol(receive)
+        fast = proto if isinstance(proto, FastPath) else None
+        transport = _transport(proto)
         _bound_kernel_buffer(transport)
         abort_transport = getattr(transport, "abort", None)
 
@@ -145,8 +169,7 @@ class WsEndpoint:
         session = Session(self.role, chat.limits, identity)
         conn = Connection(chat.hub.new_id(), session, send=send_text, close=close, abort=abort,
                           fetch=chat.fetch, limit=chat.settings.ws_send_queue,
-                          send_now=getattr(getattr(receive, "__self__", None), "send_text_now",
-                                           None))
+                          send_now=fast.send_text_now if fast is not None else None)
         conn.client = (scope.get("client") or (None,))[0]
         deadline = None
         if site is not None:
@@ -154,13 +177,12 @@ class WsEndpoint:
             conn.typing_preview = site.typing_preview
             deadline = loop.call_later(chat.settings.ws_auth_timeout_s, self._auth_deadline,
                                        conn)
-        proto = getattr(receive, "__self__", None)
         serving = _Serving()
         try:
             if principal is not None:
                 await chat.staff_connected(conn, principal)
-            if proto is not None and hasattr(proto, "inline"):
-                proto.inline = functools.partial(self._inline, chat, conn, serving, proto)
+            if fast is not None:
+                fast.inline = functools.partial(self._inline, chat, conn, serving, fast)
             while True:
                 serving.busy = False
                 message = await receive()
@@ -183,15 +205,15 @@ class WsEndpoint:
             with contextlib.suppress(Exception):
                 await close(CLOSE_INTERNAL, "internal error")
         finally:
-            if proto is not None and getattr(proto, "inline", None) is not None:
-                proto.inline = None
+            if fast is not None:
+                fast.inline = None
             if deadline is not None:
                 deadline.cancel()
             conn.closed = True
             session.closed()
             await chat.disconnected(conn)
 
-    def _inline(self, chat: Chat, conn: Connection, serving: _Serving, proto: Any,
+    def _inline(self, chat: Chat, conn: Connection, serving: _Serving, proto: FastPath,
                 text: str) -> bool:
         """A frame as it is read, when the socket's task is idle: what can be done without
         waiting is done now (a message goes to the writer at once, a turn of the event loop
@@ -208,7 +230,7 @@ class WsEndpoint:
         return True
 
     @staticmethod
-    def _take(chat: Chat, conn: Connection, serving: _Serving, proto: Any,
+    def _take(chat: Chat, conn: Connection, serving: _Serving, proto: FastPath,
               actions: list[Action]) -> None:
         for i, action in enumerate(actions):
             match action:

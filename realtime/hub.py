@@ -15,10 +15,8 @@ catch up from the records (``CatchUp``): the per-connection cursor makes that ex
 When the routing epoch changes (Redis was flushed or restarted and rebuilt), every client is told
 to ``reload`` and the socket is closed (1012) so it reconnects and resumes.
 
-Envelope kinds (``k``): ``m`` stored message, ``t`` typing, ``e`` unsequenced event frame for a
-conversation (``a``: audience 0 all, 1 staff, 2 visitor), ``g`` grant/revoke a part to an agent's
-sockets, ``o`` frame for one agent's sockets, ``s`` frame for every supervisor socket, ``x``
-control (rights changed, session ended), handled by the registered control handler.
+Envelopes are the typed values of ``realtime.envelopes`` (one encode, one decode); control
+envelopes (rights changed, session ended...) go to the registered control handler.
 """
 
 from __future__ import annotations
@@ -36,6 +34,20 @@ from redis.exceptions import RedisError
 
 from realtime import protocol as p
 from realtime.connection import CatchUp, Connection, StoredMessage
+from realtime.envelopes import (
+    AUDIENCE_ALL,
+    AUDIENCE_STAFF,
+    AUDIENCE_VISITOR,
+    Control,
+    Envelope,
+    Event,
+    Grant,
+    ToAgent,
+    ToSupervisors,
+    Typing,
+    decode,
+    encode,
+)
 from realtime.errors import CLOSE_RESTART
 from realtime.publisher import Publisher
 from realtime.session import Part, Role
@@ -44,9 +56,7 @@ from routing.store import db_index
 
 log = logging.getLogger("switchboard.realtime")
 
-Envelope = dict[str, Any]
-Handler = Callable[[Envelope], Coroutine[Any, Any, None]]
-AUDIENCE_ALL, AUDIENCE_STAFF, AUDIENCE_VISITOR = 0, 1, 2
+Handler = Callable[[Control], Coroutine[Any, Any, None]]
 OUTBOX_MAX = 1_000  # PUBLISHes kept unanswered while Redis is away, each of up to PACK
 PACK = 256  # envelopes per PUBLISH
 NODE_BYTES = 6  # a node id is this many random bytes, in hex at the head of every PUBLISH
@@ -161,32 +171,28 @@ class Hub:
 
     def publish(self, env: Envelope) -> None:
         """Deliver locally now and to every other process through Redis (batched)."""
-        env["n"] = self.node
-        self.dispatch(env)
-        self._turn.append(orjson.dumps(env))
+        self.dispatch(env, True)
+        self._turn.append(encode(env, self.node))
         if not self._flush_due:
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self.flush)  # once per turn at most
 
     def publish_message(self, msg: StoredMessage) -> None:
-        self.publish({"k": "m", "c": msg.conversation_id, "q": msg.seq, "v": msg.visibility,
-                      "w": msg.whisper_to, "f": msg.text})
+        self.publish(msg)
 
     def publish_event(self, conversation_id: int, frame: p.ServerFrame,
                       audience: int = AUDIENCE_ALL, invalidate: bool = False) -> None:
         """``invalidate``: the conversation's facts changed; processes drop their cached copy."""
-        self.publish({"k": "e", "c": conversation_id, "a": audience, "i": invalidate,
-                      "f": p.serialize_text(frame)})
+        self.publish(Event(conversation_id, audience, invalidate, p.serialize_text(frame)))
 
     def publish_to_agent(self, agent_id: int, frame: p.ServerFrame) -> None:
-        self.publish({"k": "o", "a": agent_id, "f": p.serialize_text(frame)})
+        self.publish(ToAgent(agent_id, p.serialize_text(frame)))
 
     def publish_to_supervisors(self, frame: p.ServerFrame) -> None:
-        self.publish({"k": "s", "f": p.serialize_text(frame)})
+        self.publish(ToSupervisors(p.serialize_text(frame)))
 
     def publish_grant(self, agent_id: int, conversation_id: int, part: Part | None) -> None:
-        self.publish({"k": "g", "a": agent_id, "c": conversation_id,
-                      "p": part.value if part else None})
+        self.publish(Grant(agent_id, conversation_id, part.value if part else None))
 
     def flush(self) -> None:
         """Send what was published since the last flush: ONE PUBLISH carries the node id and a
@@ -250,20 +256,24 @@ class Hub:
         except orjson.JSONDecodeError:
             log.warning("undecodable envelope on %r", channel)
             return
-        for env in envs if isinstance(envs, list) else (envs,):
-            self.dispatch(env)
+        for raw in envs if isinstance(envs, list) else (envs,):
+            try:
+                env = decode(raw)
+            except ValueError as exc:
+                log.warning("envelope dropped: %s", exc)
+                continue
+            self.dispatch(env, False)
 
-    def dispatch(self, env: Envelope) -> None:
-        match env["k"]:
-            case "m":
-                msg = StoredMessage(env["c"], env["q"], env["v"], env["w"], env["f"])
-                for conn in self.by_conv.get(msg.conversation_id, ()):
-                    conn.push(msg)
-            case "t":
-                self._typing(env)
-            case "e":
-                cid, audience, text = env["c"], env["a"], env["f"]
-                if env["i"] and self.on_invalidate is not None:
+    def dispatch(self, env: Envelope, local: bool) -> None:
+        """Carry out an envelope for this process's sockets (``local``: published here)."""
+        match env:
+            case StoredMessage():
+                for conn in self.by_conv.get(env.conversation_id, ()):
+                    conn.push(env)
+            case Typing():
+                self._typing(env, local)
+            case Event(cid, audience, invalidate, text):
+                if invalidate and self.on_invalidate is not None:
                     self.on_invalidate(cid)
                 for conn in self.by_conv.get(cid, ()):
                     role = conn.session.role
@@ -271,40 +281,37 @@ class Hub:
                         continue
                     if conn.session.sees(cid, staff_only=audience == AUDIENCE_STAFF):
                         conn.push(text)
-            case "o":
-                for conn in self.by_agent.get(env["a"], ()):
-                    conn.push(env["f"])
-            case "s":
+            case ToAgent(agent_id, text):
+                for conn in self.by_agent.get(agent_id, ()):
+                    conn.push(text)
+            case ToSupervisors(text):
                 for conn in self.supervisors:
-                    conn.push(env["f"])
-            case "g":
-                cid, part = env["c"], env["p"]
-                for conn in self.agent_conns(env["a"]):
+                    conn.push(text)
+            case Grant(agent_id, cid, part):
+                for conn in self.agent_conns(agent_id):
                     if part is None:
                         self.detach(conn, cid)
                     elif conn.session.parts.get(cid) != Part(part):
                         self.attach(conn, cid, Part(part))
-            case "x":
+            case _:
                 if self.on_control is not None:
                     self.spawn(self.on_control(env))
-            case other:
-                log.warning("unknown envelope kind %r", other)
 
-    def _typing(self, env: Envelope) -> None:
-        cid, sender = env["c"], env["s"]
-        author_role = Role(env["r"])
+    def _typing(self, env: Typing, local: bool) -> None:
+        cid = env.conversation_id
+        author_role = Role(env.role)
         views: dict[str | None, str] = {}
         for conn in self.by_conv.get(cid, ()):
-            if env["n"] == self.node and conn.conn_id == sender:
+            if local and conn.conn_id == env.sender:
                 continue
-            deliver, draft = conn.session.typing_view(cid, author_role, env["av"], env["note"],
-                                                      env["d"], env["pv"])
+            deliver, draft = conn.session.typing_view(cid, author_role, env.author_visible,
+                                                      env.note, env.draft, env.preview)
             if not deliver:
                 continue
             text = views.get(draft)
             if text is None:
                 text = views[draft] = p.serialize_text(p.TypingOut(
-                    cid, env["ak"], env["an"], bool(env["d"]), draft))
+                    cid, env.author_kind, env.author_name, bool(env.draft), draft))
             conn.push(text)
 
     # --- recovery --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from desk.models import Agent, AgentGroup
 from realtime import protocol as p
 from realtime.connection import Connection
 from realtime.context import Context
+from realtime.envelopes import Beat
 from realtime.errors import CommandError
 from realtime.session import Role
 from routing import keys
@@ -81,7 +82,7 @@ async def disconnected(ctx: Context, conn: Connection) -> None:
         return
     # Published after the heartbeat is gone, so a process that still holds a console socket
     # of this agent beats again right after, never before.
-    ctx.hub.publish({"k": "x", "op": "beat", "a": agent_id})
+    ctx.hub.publish(Beat(agent_id))
     ctx.hub.publish_to_supervisors(p.PresenceOut(agent_id, "offline"))
 
 

@@ -53,7 +53,6 @@ log = logging.getLogger("switchboard.realtime")
 
 OPEN_STATUSES = ("queued", "offered", "active", "pending")
 PAGE = 500
-AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +113,7 @@ def message_frame(m: Message) -> p.MessageOut:
 
 def viewer_for(session: Session) -> Viewer:
     ident = session.identity
-    return Viewer(AUTHOR_KIND[session.role], ident.subject_id if ident else None)
+    return Viewer(session.kind, ident.subject_id if ident else None)
 
 
 async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: str,

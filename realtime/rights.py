@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from desk.models import Agent, Conversation, Message
 from realtime import presence, records
 from realtime.connection import Connection
 from realtime.context import Context
+from realtime.envelopes import Beat, Control, ConversationChanged, RightsChanged, SessionEnded
 from realtime.errors import CLOSE_REVOKED
 from routing.errors import RoutingError
 
@@ -47,11 +47,11 @@ class HubHooks(DeskHooks):
 
     async def session_ended(self, agent_id: int, session_id: str | None) -> None:
         await self.inner.session_ended(agent_id, session_id)
-        self.ctx.hub.publish({"k": "x", "op": "end", "a": agent_id, "sid": session_id})
+        self.ctx.hub.publish(SessionEnded(agent_id, session_id))
 
     async def rights_changed(self, agent_id: int) -> None:
         await self.inner.rights_changed(agent_id)
-        self.ctx.hub.publish({"k": "x", "op": "rights", "a": agent_id})
+        self.ctx.hub.publish(RightsChanged(agent_id))
         await take_back_lost(self.ctx, agent_id)
 
     async def message_posted(self, conversation_id: int, message_id: int) -> None:
@@ -69,7 +69,7 @@ class HubHooks(DeskHooks):
 
     async def conversation_changed(self, conversation_id: int) -> None:
         await self.inner.conversation_changed(conversation_id)
-        self.ctx.hub.publish({"k": "x", "op": "conv", "c": conversation_id})
+        self.ctx.hub.publish(ConversationChanged(conversation_id))
         async with self.ctx.sm() as s:
             conv = await s.get(Conversation, conversation_id)
         if conv is None or conv.status not in ("pending", "resolved", "closed"):
@@ -90,23 +90,22 @@ class HubHooks(DeskHooks):
             log.warning("routing of %s failed: %r", conversation_id, exc)
 
 
-async def on_control(ctx: Context, env: dict[str, Any]) -> None:
-    match env["op"]:
-        case "end":
-            sid = env["sid"]
-            for conn in ctx.hub.agent_conns(env["a"]):
+async def on_control(ctx: Context, env: Control) -> None:
+    match env:
+        case SessionEnded(agent_id, sid):
+            for conn in ctx.hub.agent_conns(agent_id):
                 if sid is None or conn.session_id == sid:
                     conn.shut(CLOSE_REVOKED, "session ended")
-        case "rights":
-            for conn in ctx.hub.agent_conns(env["a"]):
+        case RightsChanged(agent_id):
+            for conn in ctx.hub.agent_conns(agent_id):
                 await recheck(ctx, conn)
-        case "conv":
-            ctx.forget_conv(env["c"])
-        case "beat":
+        case ConversationChanged(cid):
+            ctx.forget_conv(cid)
+        case Beat(agent_id):
             # Another process dropped this agent's heartbeat (its last console socket there
             # closed): beat again if a console socket of theirs is open here.
-            if env["a"] in presence.console_agents(ctx):
-                await presence.beat(ctx, env["a"])
+            if agent_id in presence.console_agents(ctx):
+                await presence.beat(ctx, agent_id)
 
 
 async def recheck(ctx: Context, conn: Connection) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.applications import Starlette
 from desk.settings import Settings
 from realtime import rights
 from realtime.chat import Chat
+from realtime.envelopes import Control
 from realtime.hub import Hub
 from realtime.mail import Mailer
 from routing.errors import RoutingError
@@ -37,7 +37,7 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     mailer = Mailer(settings.redis_url or "")
     chat = Chat(settings, app.state.sm, hub, router, mailer)
 
-    async def control(env: dict[str, Any]) -> None:
+    async def control(env: Control) -> None:
         await rights.on_control(chat.ctx, env)
 
     async def rebuild() -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Union
 
+from desk.visibility import readable
 from realtime import protocol as p
 from realtime.errors import (
     CLOSE_FLOOD,
@@ -32,6 +33,10 @@ class Role(StrEnum):
     VISITOR = "visitor"
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+
+
+# A role's author and reader kind in the records (``Message.author_kind``, desk.visibility).
+AUTHOR_KIND = {Role.VISITOR: "contact", Role.AGENT: "agent", Role.SUPERVISOR: "supervisor"}
 
 
 class Part(StrEnum):
@@ -90,27 +95,6 @@ _NEEDS_PART: dict[type, frozenset[Part]] = {
     p.Leave: frozenset({Part.COCHAT, Part.JOINED}),
     p.Unmonitor: frozenset({Part.MONITOR}),
 }
-
-
-def visible(part: Part | None, visibility: str, role: Role, whisper_target: bool) -> bool:
-    """May a connection taking ``part`` see a message of ``visibility``?
-
-    Mirrors desk.conversations.can_see: a whisper reaches supervisors and the coached agent
-    (``whisper_target``: the message's whisper_to is this agent), never a visitor.
-    """
-    match part, visibility:
-        case None, _:
-            return False
-        case _, "public":
-            return True
-        case Part.OWNER, _:
-            return False
-        case _, "internal":
-            return True
-        case _, "whisper":
-            return role is Role.SUPERVISOR or (role is Role.AGENT and whisper_target)
-        case _:
-            return False
 
 
 @dataclass(slots=True)
@@ -191,10 +175,11 @@ class Session:
 
     # One per socket, ten thousand per process: no instance dict.
     __slots__ = ("_frames", "_messages", "_refused", "_typing", "_typing_active", "identity",
-                 "last_seq", "limits", "parts", "phase", "role")
+                 "kind", "last_seq", "limits", "parts", "phase", "role")
 
     def __init__(self, role: Role, limits: Limits, identity: Identity | None = None) -> None:
         self.role = role
+        self.kind = AUTHOR_KIND[role]  # the reader's kind, for desk.visibility
         self.limits = limits
         self.identity = identity
         self.phase = Phase.OPEN if identity is not None else Phase.AWAIT_AUTH
@@ -346,8 +331,9 @@ class Session:
         return Verdict.DELIVER if self.may_see(part, visibility, whisper_to) else Verdict.SKIP
 
     def may_see(self, part: Part | None, visibility: str, whisper_to: int | None) -> bool:
+        """May this socket, taking ``part``, see a message of ``visibility``?"""
         target = self.identity is not None and whisper_to == self.identity.subject_id
-        return visible(part, visibility, self.role, target)
+        return part is not None and readable(self.kind, visibility, target)
 
     def sees(self, conversation_id: int, staff_only: bool) -> bool:
         """May this connection see a live (unsequenced) event of the conversation?"""

@@ -20,8 +20,8 @@ from realtime import presence, records
 from realtime import protocol as p
 from realtime.connection import Connection
 from realtime.context import Context
+from realtime.envelopes import AUDIENCE_ALL
 from realtime.errors import CommandError
-from realtime.hub import AUDIENCE_ALL
 from realtime.session import Part, Role
 from routing.errors import NotOffered, RoutingError
 

@@ -36,7 +36,7 @@ LAYERS: dict[str, frozenset[str]] = {
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
     "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
-    "desk.ticket_rules", "desk.validate",
+    "desk.ticket_rules", "desk.validate", "desk.visibility",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "routing.resp",
     "realtime.errors", "realtime.protocol", "realtime.session",

@@ -19,6 +19,7 @@ from desk.errors import NotFound
 from desk.models import Contact, Message
 from realtime import records
 from realtime.connection import StoredMessage
+from realtime.envelopes import ConversationChanged, Envelope
 from realtime.hub import Hub
 from realtime.publisher import Publisher
 from realtime.server import CorkedTransport, LeanEvent, LeanQueue
@@ -166,13 +167,13 @@ async def test_corked_transport_sends_a_tick_in_one_write() -> None:
 async def test_publishes_of_one_tick_are_packed(redis: aioredis.Redis, count: int) -> None:
     """Envelopes published together travel in as few PUBLISHes as possible and all arrive."""
     sender, receiver = Hub(redis), Hub(redis)
-    got: list[dict[str, Any]] = []
-    receiver.dispatch = got.append  # type: ignore[method-assign, assignment]
+    got: list[Envelope] = []
+    receiver.dispatch = lambda env, local: got.append(env)  # type: ignore[method-assign]
     await sender.start()
     await receiver.start()
     try:
         for i in range(count):
-            sender.publish({"k": "x", "op": "test", "i": i})
+            sender.publish(ConversationChanged(i))
         got.clear()  # the sender's own local dispatch is not what is measured here
         for _ in range(100):
             if len(got) >= count:
@@ -181,7 +182,8 @@ async def test_publishes_of_one_tick_are_packed(redis: aioredis.Redis, count: in
     finally:
         await sender.stop()
         await receiver.stop()
-    assert [e["i"] for e in got if e.get("op") == "test"] == list(range(count))
+    assert [e.conversation_id for e in got if isinstance(e, ConversationChanged)
+            ] == list(range(count))
 
 
 async def test_writer_refuses_work_after_close(sm: SessionMaker) -> None:

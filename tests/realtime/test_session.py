@@ -28,7 +28,6 @@ from realtime.session import (
     Session,
     TokenBucket,
     Verdict,
-    visible,
 )
 
 LIMITS = Limits(max_bytes=4096, msg_rate=1.0, msg_burst=3, typing_rate=2.0, typing_burst=2,
@@ -251,7 +250,7 @@ def test_typing_is_throttled_silently_and_stop_always_passes() -> None:
     assert len(s.receive(j(type="typing", conversation_id=1, draft="x"), 1.0)) == 1
 
 
-# --- visibility -------------------------------------------------------------------------------
+# --- visibility (the rule is desk.visibility's: tests/desk/test_visibility.py) ----------------
 
 
 @pytest.mark.parametrize(
@@ -269,10 +268,12 @@ def test_typing_is_throttled_silently_and_stop_always_passes() -> None:
 )
 def test_visibility_table(part: Part | None, role: Role, target: bool, public: bool,
                           internal: bool, whisper: bool) -> None:
-    assert visible(part, "public", role, target) is public
-    assert visible(part, "internal", role, target) is internal
-    assert visible(part, "whisper", role, target) is whisper
-    assert visible(part, "bogus", role, target) is False
+    s = Session(role, Limits(), Identity(role, 5, "x"))
+    to = 5 if target else 6
+    assert s.may_see(part, "public", to) is public
+    assert s.may_see(part, "internal", to) is internal
+    assert s.may_see(part, "whisper", to) is whisper
+    assert s.may_see(part, "bogus", to) is False
 
 
 def test_whisper_never_delivered_to_visitor_but_cursor_advances() -> None:
