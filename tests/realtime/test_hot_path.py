@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 import redis.asyncio as aioredis
+import uvicorn
 from sqlalchemy import select
+from uvicorn.server import ServerState
 
 from desk.conversations import create_conversation
 from desk.db import SessionMaker
@@ -19,10 +21,11 @@ from desk.errors import NotFound
 from desk.models import Contact, Message
 from realtime import records
 from realtime.connection import StoredMessage
+from realtime.endpoints import FastPath
 from realtime.envelopes import ConversationChanged, Envelope
 from realtime.hub import Hub
 from realtime.publisher import Publisher
-from realtime.server import CorkedTransport, LeanEvent, LeanQueue
+from realtime.server import CorkedTransport, HubWebSocketProtocol, LeanEvent, LeanQueue
 from realtime.session import Part
 from tests.realtime.conftest import Org
 from tests.realtime.test_resilience import CuttableProxy
@@ -268,3 +271,11 @@ async def test_publisher_sends_at_once_and_again_after_a_cut(redis: aioredis.Red
         await via.aclose()
     assert got == [b"1", b"2", b"3", b"4"]
     assert publisher.backlog == 0
+
+
+async def test_the_servers_protocol_offers_the_fast_path_hooks() -> None:
+    """The endpoints find the inline path and direct sends through ``FastPath``: if the
+    protocol stopped matching it, every socket would silently take the slow path."""
+    config = uvicorn.Config(app=None, ws="websockets-sansio")  # type: ignore[arg-type]
+    proto = HubWebSocketProtocol(config, ServerState(), {})
+    assert isinstance(proto, FastPath)
