@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from desk.db import SessionMaker
@@ -27,6 +27,7 @@ from desk.models import (
     Message,
     utcnow,
 )
+from desk.seq import pg_reserve_set, reserve_seq, reserve_seqs
 from desk.visibility import readable
 
 NUMBER_PREFIX = "SB-"
@@ -142,16 +143,7 @@ async def append_message(
                 existing = await _by_client_id(s, conversation_id, client_id)
                 if existing is not None:
                     return existing, False
-            seq = (
-                await s.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id)
-                    .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
-                    .returning(Conversation.last_seq)
-                )
-            ).scalar_one_or_none()
-            if seq is None:
-                raise NotFound(f"conversation {conversation_id} not found")
+            seq = await reserve_seq(s, conversation_id)
             msg = Message(
                 conversation_id=conversation_id,
                 seq=seq,
@@ -264,7 +256,7 @@ class _BatchConflict(Exception):
 # say), the conversations' rows are locked in id order, each gets its seqs reserved by one
 # increment, the rows go in numbered by arrival order; the result gives every input position
 # its seq (created or not). Run it on a connection with ``PG_BATCH_SETTINGS``.
-_PG_BATCH = """
+_PG_BATCH = f"""
 WITH input AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::text[],
                          $6::text[], $7::text[], $8::int[])
@@ -281,7 +273,7 @@ WITH input AS (
 ), counts AS (
     SELECT conversation_id, count(*)::int AS n FROM fresh GROUP BY conversation_id
 ), bumped AS (
-    UPDATE conversations c SET last_seq = c.last_seq + counts.n, updated_at = $9
+    UPDATE conversations c SET {pg_reserve_set("c", "counts.n", "$9")}
     FROM (SELECT id FROM conversations
           WHERE id IN (SELECT conversation_id FROM counts) ORDER BY id FOR UPDATE) l, counts
     WHERE c.id = l.id AND counts.conversation_id = c.id
@@ -411,17 +403,7 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
         if not fresh:
             return
         now = utcnow()
-        by_step: dict[int, list[int]] = {}  # one UPDATE per distinct count (mostly just 1)
-        for cid in sorted(counts):
-            by_step.setdefault(counts[cid], []).append(cid)
-        nxt: dict[int, int] = {}
-        for step, cids in by_step.items():
-            reserved = await s.execute(
-                update(Conversation).where(Conversation.id.in_(cids))
-                .values(last_seq=Conversation.last_seq + step, updated_at=now)
-                .returning(Conversation.id, Conversation.last_seq)
-                .execution_options(synchronize_session=False))
-            nxt.update((cid, seq - step + 1) for cid, seq in reserved)
+        nxt = await reserve_seqs(s, counts, now)
         rows_out: list[dict[str, Any]] = []
         for i in fresh:
             item = items[i]

@@ -31,6 +31,7 @@ from desk.models import (
     OutboundMail,
     utcnow,
 )
+from desk.seq import reserve_seq
 from desk.settings import Settings
 from ingest.addresses import Address, parse_address
 from ingest.compose import Outgoing, compose, message_id_for, ticket_subject
@@ -235,10 +236,7 @@ async def _finish(sm: SessionMaker, outbound_id: int, status: str, error: str | 
         await s.execute(update(OutboundMail).where(OutboundMail.id == outbound_id,
                                                    OutboundMail.status != "sent").values(**values))
         if note_on is not None:
-            seq = (await s.execute(
-                update(Conversation).where(Conversation.id == note_on.id)
-                .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
-            )).scalar_one()
+            seq = await reserve_seq(s, note_on.id)
             s.add(Message(conversation_id=note_on.id, seq=seq, author_kind="system",
                           visibility="internal", client_id=f"outbound-failed:{outbound_id}",
                           body=f"Outgoing mail could not be sent: {error}"))

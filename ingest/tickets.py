@@ -33,8 +33,8 @@ from desk.models import (
     Mailbox,
     Message,
     OutboundMail,
-    utcnow,
 )
+from desk.seq import OPENING_SEQ, reserve_seq
 from desk.ticket_rules import apply_rules, parse_rules
 from ingest import threading
 from ingest.addresses import Address
@@ -196,7 +196,7 @@ class TicketImporter:
             await s.execute(insert(EmailParticipant), people)
         msg_ids = (await s.execute(
             insert(Message).returning(Message.id, sort_by_parameter_order=True),
-            [_message_fields(t.mail, t.verdict, conv_id, 1)
+            [_message_fields(t.mail, t.verdict, conv_id, OPENING_SEQ)
              for conv_id, t in zip(conv_ids, tickets, strict=True)])).scalars().all()
         for conv_id, msg_id, t in zip(conv_ids, msg_ids, tickets, strict=True):
             if t.mail.attachments and (html := await self._attach(s, conv_id, msg_id, t.mail)):
@@ -245,7 +245,7 @@ class TicketImporter:
             return Imported("reply", conv.id, route=reopened, verdict=verdict, sender=sender)
         parent = decision.parent_id if isinstance(decision, threading.NewLinked) else None
         conv = await self._new_conversation(s, box, mail, verdict, parent)
-        await self._message(s, conv.id, mail, verdict, seq=1)
+        await self._message(s, conv.id, mail, verdict, seq=OPENING_SEQ)
         inbound.status, inbound.conversation_id = "ticket", conv.id
         return Imported("ticket", conv.id, route=not verdict.is_noise,
                         acknowledge=verdict.may_auto_answer, verdict=verdict, sender=sender)
@@ -263,11 +263,7 @@ class TicketImporter:
     async def _message(self, s: AsyncSession, conversation_id: int, mail: ParsedMail,
                        verdict: Verdict, seq: int | None = None) -> Message:
         if seq is None:
-            seq = (await s.execute(
-                update(Conversation).where(Conversation.id == conversation_id)
-                .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
-                .returning(Conversation.last_seq)
-            )).scalar_one()
+            seq = await reserve_seq(s, conversation_id)
         msg = Message(**_message_fields(mail, verdict, conversation_id, seq))
         s.add(msg)
         if mail.attachments:
@@ -311,10 +307,7 @@ class TicketImporter:
         if out is None or out.conversation_id is None:
             return None
         out.status, out.last_error = "bounced", f"{bounce.status} {', '.join(bounce.recipients)}"
-        seq = (await s.execute(
-            update(Conversation).where(Conversation.id == out.conversation_id)
-            .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
-        )).scalar_one()
+        seq = await reserve_seq(s, out.conversation_id)
         s.add(Message(
             conversation_id=out.conversation_id, seq=seq, author_kind="system",
             visibility="internal", client_id="bounce:" + key_hash(mail.dedup_key),
@@ -388,7 +381,7 @@ def _conversation_fields(box: MailboxInfo, mail: ParsedMail, verdict: Verdict,
         "contact_id": contact_id, "department_id": box.department_id,
         "group_id": box.group_id, "subject": mail.subject or "(no subject)",
         "priority": outcome.priority, "required_skills": outcome.skills,
-        "parent_id": parent_id, "last_seq": 1,
+        "parent_id": parent_id, "last_seq": OPENING_SEQ,
     }
 
 
