@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,18 +32,6 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     if not lo <= value <= hi:
         raise SettingsError(f"{PREFIX}{name} must be between {lo} and {hi}, got {value}")
     return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    low = raw.strip().lower()
-    if low in {"1", "true", "yes", "on"}:
-        return True
-    if low in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
 def normalise_database_url(url: str) -> str:
@@ -107,10 +95,8 @@ class Settings:
     smtp_tls: str = "none"
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
-    mail_max_bytes: int = 25 * 1024 * 1024
-    attachment_max_bytes: int = 10 * 1024 * 1024
+    # Sizes of incoming mail are ingest.mime.Limits, the IDLE interval ingest.imap.IDLE_S.
     imap_timeout_s: float = 30.0
-    imap_idle_s: int = 25 * 60
     # Budget of mail a stranger can cause (routing.mail_budget): one transcript per chat per
     # interval; per recipient and per client address, mails per hour.
     mail_transcript_interval_s: int = 600
@@ -133,7 +119,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        mode = env.get(PREFIX + "MODE", "development").strip().lower()
+        """The defaults are the fields' own (written once, on the class)."""
+        d: dict[str, Any] = {f.name: f.default for f in fields(cls)}
+
+        def text(name: str, key: str) -> str:
+            return env.get(PREFIX + name, str(d[key]))
+
+        def num(name: str, key: str, lo: int, hi: int) -> int:
+            return _int(env, name, d[key], lo, hi)
+
+        mode = text("MODE", "mode").strip().lower()
         if mode not in {"development", "production", "test"}:
             raise SettingsError(
                 f"{PREFIX}MODE must be development, production or test, got {mode!r}"
@@ -144,13 +139,13 @@ class Settings:
                 raise SettingsError(f"{PREFIX}SECRET_KEY is required in production mode")
             if len(secret) < 32:
                 raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 32 characters")
-        data_dir = Path(env.get(PREFIX + "DATA_DIR", "data"))
+        data_dir = Path(text("DATA_DIR", "data_dir"))
         if not secret:
             secret = _dev_secret(data_dir)
         db_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'switchboard.db'}"
         redis_url = env.get("REDIS_URL") or None
-        port = _int(env, "PORT", 8000, 1, 65535)
-        host = env.get(PREFIX + "HOST", "127.0.0.1")
+        port = num("PORT", "port", 1, 65535)
+        host = text("HOST", "host")
         public_url = env.get(PREFIX + "PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
         if urlsplit(public_url).scheme not in {"http", "https"}:
             raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) URL, got {public_url!r}")
@@ -159,7 +154,7 @@ class Settings:
             for o in env.get(PREFIX + "CONSOLE_ORIGINS", "").split(",")
             if o.strip()
         )
-        smtp_tls = env.get(PREFIX + "SMTP_TLS", "none").lower()
+        smtp_tls = text("SMTP_TLS", "smtp_tls").lower()
         if smtp_tls not in {"none", "starttls", "tls"}:
             raise SettingsError(f"{PREFIX}SMTP_TLS must be none, starttls or tls")
         return cls(
@@ -172,23 +167,27 @@ class Settings:
             port=port,
             public_url=public_url,
             console_origins=origins,
-            log_level=env.get(PREFIX + "LOG_LEVEL", "info").lower(),
-            ws_max_size=_int(env, "WS_MAX_SIZE", 64 * 1024, 1024, 16 * 1024 * 1024),
-            ws_send_queue=_int(env, "WS_SEND_QUEUE", 256, 1, 100_000),
-            offer_timeout_s=_int(env, "OFFER_TIMEOUT", 30, 1, 3600),
-            presence_ttl_s=_int(env, "PRESENCE_TTL", 30, 2, 3600),
-            presence_grace_s=_int(env, "PRESENCE_GRACE", 60, 0, 86400),
-            smtp_host=env.get(PREFIX + "SMTP_HOST", "127.0.0.1"),
-            smtp_port=_int(env, "SMTP_PORT", 25, 1, 65535),
+            log_level=text("LOG_LEVEL", "log_level").lower(),
+            ws_max_size=num("WS_MAX_SIZE", "ws_max_size", 1024, 16 * 1024 * 1024),
+            ws_send_queue=num("WS_SEND_QUEUE", "ws_send_queue", 1, 100_000),
+            offer_timeout_s=num("OFFER_TIMEOUT", "offer_timeout_s", 1, 3600),
+            presence_ttl_s=num("PRESENCE_TTL", "presence_ttl_s", 2, 3600),
+            presence_grace_s=num("PRESENCE_GRACE", "presence_grace_s", 0, 86400),
+            smtp_host=text("SMTP_HOST", "smtp_host"),
+            smtp_port=num("SMTP_PORT", "smtp_port", 1, 65535),
             smtp_tls=smtp_tls,
             smtp_user=env.get(PREFIX + "SMTP_USER", ""),
             smtp_password=env.get(PREFIX + "SMTP_PASSWORD", ""),
-            mail_lease_s=_int(env, "MAIL_LEASE", 30, 1, 3600),
-            session_max_age_s=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 90 * 86400),
-            login_attempts_per_min=_int(env, "LOGIN_ATTEMPTS_PER_MIN", 10, 1, 10_000),
-            mail_transcript_interval_s=_int(env, "MAIL_TRANSCRIPT_INTERVAL", 600, 0, 86400),
-            mail_per_recipient_per_hour=_int(env, "MAIL_PER_RECIPIENT_HOUR", 5, 0, 10_000),
-            mail_per_client_per_hour=_int(env, "MAIL_PER_CLIENT_HOUR", 20, 0, 100_000),
+            mail_lease_s=num("MAIL_LEASE", "mail_lease_s", 1, 3600),
+            session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),
+            login_attempts_per_min=num("LOGIN_ATTEMPTS_PER_MIN", "login_attempts_per_min",
+                                       1, 10_000),
+            mail_transcript_interval_s=num("MAIL_TRANSCRIPT_INTERVAL",
+                                           "mail_transcript_interval_s", 0, 86400),
+            mail_per_recipient_per_hour=num("MAIL_PER_RECIPIENT_HOUR",
+                                            "mail_per_recipient_per_hour", 0, 10_000),
+            mail_per_client_per_hour=num("MAIL_PER_CLIENT_HOUR", "mail_per_client_per_hour",
+                                         0, 100_000),
         )
 
 

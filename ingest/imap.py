@@ -29,6 +29,7 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS")
 MAX_IDLE_S = 29 * 60 - 30
+IDLE_S = 25 * 60  # how often IDLE is re-issued unless a mailbox's poll interval says sooner
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class ImapConfig:
     security: str = "tls"  # none | starttls | tls
     folder: str = "INBOX"
     timeout_s: float = 30.0
-    idle_s: float = 25 * 60
+    idle_s: float = IDLE_S
 
 
 @dataclass(frozen=True, slots=True)

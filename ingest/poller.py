@@ -27,7 +27,7 @@ from desk.settings import Settings
 from ingest import jobs
 from ingest.errors import ImapFailure, LeaseLost, PoisonMail
 from ingest.headers import message_ids, storable
-from ingest.imap import FetchedItem, ImapConfig, ImapSession
+from ingest.imap import IDLE_S, FetchedItem, ImapConfig, ImapSession
 from ingest.lease import Lease
 from ingest.mime import Limits, ParsedMail, parse, parse_headers_only
 from ingest.tickets import Imported, MailboxInfo, TicketImporter
@@ -49,7 +49,7 @@ class PollerConfig:
     lease_ttl_ms: int = 15_000
     backoff_min_s: float = 0.5
     backoff_max_s: float = 60.0
-    idle_s: float = 25 * 60
+    idle_s: float = IDLE_S
     reload_s: float = 5.0  # how often the mailbox table is read again for changes
     limits: Limits = field(default_factory=Limits)
 

@@ -57,3 +57,18 @@ def test_console_origin_defaults_to_public_url(tmp_path: Path) -> None:
     assert s.allowed_console_origins == ("https://desk.example",)
     s = Settings.from_env(env(tmp_path, SWITCHBOARD_CONSOLE_ORIGINS="https://a.example, https://b"))
     assert s.allowed_console_origins == ("https://a.example", "https://b")
+
+
+def test_from_env_defaults_are_the_fields_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env(env(tmp_path))
+    # Only what from_env derives from other inputs differs from the class's own defaults.
+    assert s == Settings(secret_key=s.secret_key, data_dir=tmp_path, database_url=s.database_url)
+
+
+def test_every_variable_overrides_its_field(tmp_path: Path) -> None:
+    s = Settings.from_env(env(tmp_path, SWITCHBOARD_PORT="9000", SWITCHBOARD_HOST="0.0.0.0",
+                              SWITCHBOARD_MAIL_LEASE="45", SWITCHBOARD_LOG_LEVEL="DEBUG",
+                              SWITCHBOARD_MAIL_PER_CLIENT_HOUR="0"))
+    assert (s.port, s.host, s.mail_lease_s, s.log_level, s.mail_per_client_per_hour) == (
+        9000, "0.0.0.0", 45, "debug", 0)
+    assert s.public_url == "http://0.0.0.0:9000"
