@@ -1,4 +1,4 @@
-"""Conversations and messages: numbering, gap-free sequence, idempotent append, replay.
+"""Conversations and messages: numbering, idempotent append (seqs from desk.seq), replay.
 
 Every function owns its transaction (takes a SessionMaker) so callers on the hot path — the hub,
 the poller — cannot forget to commit before acknowledging.
@@ -100,21 +100,6 @@ async def create_conversation(
                 continue
             return conv
     raise RuntimeError("could not draw a free conversation number")
-
-
-async def get_conversation(sm: SessionMaker, conversation_id: int) -> Conversation:
-    async with sm() as s:
-        conv = await s.get(Conversation, conversation_id)
-    if conv is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conv
-
-
-async def find_by_number(sm: SessionMaker, number: str) -> Conversation | None:
-    async with sm() as s:
-        return (
-            await s.execute(select(Conversation).where(Conversation.number == number.upper()))
-        ).scalar_one_or_none()
 
 
 async def append_message(

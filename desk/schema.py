@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -30,16 +29,7 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
-async def upgrade_async(settings: Settings) -> None:
-    await asyncio.to_thread(upgrade, settings)
-
-
 async def create_all(engine: AsyncEngine) -> None:
     """Tests only: the schema straight from the models (test_migrations checks they agree)."""
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
-
-
-async def drop_all(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
