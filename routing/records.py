@@ -105,7 +105,10 @@ async def active_groups(session: AsyncSession, agent_id: int) -> set[int]:
 
 
 async def conversations(session: AsyncSession, ids: Iterable[int]) -> dict[int, Conversation]:
-    found = await session.scalars(select(Conversation).where(Conversation.id.in_(list(ids))))
+    """The rows, locked until the transaction ends (every caller writes them): a status
+    committed meanwhile by another process (a resolve) is seen, not overwritten."""
+    found = await session.scalars(select(Conversation).where(Conversation.id.in_(list(ids)))
+                                  .order_by(Conversation.id).with_for_update())
     return {c.id: c for c in found}
 
 

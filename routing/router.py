@@ -129,6 +129,10 @@ class Router:
                     if strict:
                         raise errors.UnknownConversation(f"conversation {cid} not found")
                     continue
+                if not strict and conv.status != "queued":
+                    # The batch (a poller's committed tickets, the sweep's finds) was read as
+                    # queued; an agent resolved or took one since: that stands, not "queued".
+                    continue
                 for name, value in (overrides or {}).items():
                     setattr(conv, name, value)
                 cfg = None if conv.group_id is None else (

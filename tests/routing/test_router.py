@@ -313,6 +313,24 @@ async def test_concurrent_dispatchers_never_double_assign(
     assert statuses == {"active": 9, "queued": 3}
 
 
+async def test_a_batch_read_as_queued_leaves_one_resolved_since_as_it_is(
+        router: Router, desk: Desk) -> None:
+    # The sweep (or a poller) read the records as queued; an agent resolved one before the
+    # batch's transaction: the resolve stands (it once went back to "queued", and the customer's
+    # closed notice was skipped as the ticket was no longer closed).
+    g = await desk.group()
+    waiting, resolved = await desk.conversation(g, "email"), await desk.conversation(g, "email")
+    async with desk.sessions() as s, s.begin():
+        conv = await s.get(Conversation, resolved)
+        assert conv is not None
+        conv.status = "resolved"
+    found = await router.enqueue_many([waiting, resolved])
+    assert list(found) == [waiting]
+    assert (await desk.get(resolved)).status == "resolved"
+    assert await router.store.conv(resolved) is None
+    assert [d["action"] for d in await router.explain(resolved)] == []
+
+
 async def test_enqueue_many_one_batch_across_groups(router: Router, desk: Desk,
                                                     redis: aioredis.Redis) -> None:
     g, other = await desk.group(), await desk.group()
