@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 import requests
 import schemathesis
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.auth import hash_password
@@ -114,7 +115,7 @@ async def _records(sm: SessionMaker, org: dict[str, int]) -> dict[str, int]:
                 "sites": site.id, "canned": canned.id, "conversations": conv.id}
 
 
-def _problem(r: requests.Response) -> str | None:
+def _problem(r: schemathesis.Response) -> str | None:
     if r.status_code >= 500:
         return f"{r.status_code} {r.text[:300]}"
     if "x-content-type-options" not in r.headers or "x-request-id" not in r.headers:
@@ -138,6 +139,8 @@ def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
     problems: list[str] = []
     sent = 0
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         op = result.ok()
         if (op.method.upper(), op.path) in SKIP:
             continue
@@ -158,7 +161,7 @@ def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
                                  derandomize=True, phases=[hypothesis.Phase.generate],
                                  suppress_health_check=list(hypothesis.HealthCheck))
             @hypothesis.given(case=strategy)
-            def call(case: schemathesis.Case) -> None:
+            def call(case: schemathesis.Case[Any]) -> None:
                 nonlocal sent
                 sent += 1
                 r = case.call(base_url=base_url, session=http, headers=headers, timeout=30)

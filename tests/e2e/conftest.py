@@ -45,9 +45,9 @@ WEB = ("-c", "import os; from desk.settings import Settings; "
        "from realtime.server import serve; serve(Settings.from_env(os.environ))")
 
 
-def in_thread(func: Callable[..., T], *args: Any) -> T:
+def in_thread(func: Callable[[], T]) -> T:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(func, *args).result()
+        return pool.submit(func).result()
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Server:
             finally:
                 await engine.dispose()
 
-        return in_thread(asyncio.run, main())
+        return in_thread(lambda: asyncio.run(main()))
 
     def start(self, *argv: str) -> subprocess.Popen[bytes]:
         log = Path(self.env["SWITCHBOARD_DATA_DIR"]) / f"proc{len(self.procs)}.log"

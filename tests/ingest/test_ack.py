@@ -8,7 +8,7 @@ import asyncio
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis import Redis
@@ -31,8 +31,8 @@ FLOOD = 20
 
 def _parsed(envelope: Any) -> EmailMessage:
     content = envelope.content or b""
-    return cast(EmailMessage, message_from_bytes(
-        content if isinstance(content, bytes) else content.encode(), policy=default))
+    return message_from_bytes(
+        content if isinstance(content, bytes) else content.encode(), policy=default)
 
 
 async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(

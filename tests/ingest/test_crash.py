@@ -140,7 +140,7 @@ async def _assert_every_ticket_routed(records: Records, redis: aioredis.Redis) -
     assert await router.store.missing(list(ids)) == []
 
 
-async def _holds_lease(redis: aioredis.Redis, box: int, stale: bytes | None) -> bool:
+async def _holds_lease(redis: aioredis.Redis, box: int, stale: bytes | str | None) -> bool:
     token = await redis.get(keys.mailbox_lease(box))
     return token is not None and token != stale
 

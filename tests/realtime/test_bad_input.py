@@ -142,7 +142,8 @@ async def test_huge_and_unknown_ids_in_every_frame_get_error_frames(
     checked = 0
     for role, email, path in ((Role.VISITOR, None, None), (Role.AGENT, "ana@x.test", "agent"),
                               (Role.SUPERVISOR, "sam@x.test", "supervisor")):
-        for cls in sorted(ROLE_FRAMES[role], key=lambda c: c.TYPE):
+        frame_types: list[type[Any]] = list(ROLE_FRAMES[role])
+        for cls in sorted(frame_types, key=lambda c: str(c.TYPE)):
             fields = _id_fields(cls)
             if not fields:
                 continue

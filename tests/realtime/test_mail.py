@@ -126,6 +126,7 @@ async def test_notices_whose_jobs_were_lost_are_mailed_once_by_the_sweep(
     assert r.status_code == 201, r.text
     r = await api(w, "PATCH", path, "ana@x.test", {"status": "resolved"})
     assert r.status_code == 200, r.text
+    assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     try:
         queue = Queue(keys.mail_queue(), connection=redis)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from realtime.errors import (
     ProtocolError,
 )
 
-GOOD = {
+GOOD: dict[str, dict[str, Any]] = {
     "auth": {"token": "t"},
     "ping": {},
     "start_chat": {"client_id": "c1", "text": "hello", "department_id": 2, "topic": "billing",
