@@ -57,6 +57,9 @@ def start_redis_server(binary: str, port: int, workdir: Path,
     """A redis-server on a loopback ``port`` that keeps nothing on disk (with ``persist``: every
     write in an append-only file, reloaded on a start in the same ``workdir``), answering once
     this returns. Also what the tests and benches start their private servers with."""
+    # Absolute: redis-server enters --dir before it opens --logfile, so a relative data dir
+    # (the default ./data) would name a log file that does not exist.
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from desk.embedded import embedded_redis
 from tests.support.processes import ROOT, stop, switchboard, wait_http, web_env
 
 
@@ -100,3 +101,13 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=ROOT,
                          check=True)
     assert "demo" in out.stdout
+
+
+def test_embedded_redis_starts_under_a_relative_data_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default data dir is ./data: redis-server enters --dir before opening its log."""
+    monkeypatch.chdir(tmp_path)
+    with embedded_redis(Path("data")) as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        assert _port_open(port)
+    assert (tmp_path / "data" / "redis" / "redis.log").exists()
