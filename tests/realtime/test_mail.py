@@ -73,17 +73,22 @@ async def _work(settings: Settings, sink: Sink, tmp_path: Path) -> None:
     assert await asyncio.wait_for(proc.wait(), 60) == 0
 
 
-async def test_reply_and_closed_notices_on_an_email_ticket(
-        web: WebFactory, org: Org, sm: SessionMaker, settings: Settings,
-        smtp_sink: Sink, tmp_path: Path) -> None:
+async def _email_ticket(sm: SessionMaker, org: Org) -> Conversation:
+    """An email ticket from cust@example.org in a department that mails as support@desk.test."""
     await update_row(sm, Department, org.dept, email_address="support@desk.test")
     async with sm() as s:
         customer = Contact(email="cust@example.org", name="Cust")
         s.add(customer)
         await s.commit()
-    ticket = await create_conversation(sm, channel="email", contact_id=customer.id,
-                                       department_id=org.dept, group_id=org.group,
-                                       subject="Broken widget")
+    return await create_conversation(sm, channel="email", contact_id=customer.id,
+                                     department_id=org.dept, group_id=org.group,
+                                     subject="Broken widget")
+
+
+async def test_reply_and_closed_notices_on_an_email_ticket(
+        web: WebFactory, org: Org, sm: SessionMaker, settings: Settings,
+        smtp_sink: Sink, tmp_path: Path) -> None:
+    ticket = await _email_ticket(sm, org)
     [w] = await web(1)
     path = f"/api/conversations/{ticket.id}"
     r = await api(w, "POST", path + "/messages", "ana@x.test", {"body": "Fixed it for you."})
@@ -112,14 +117,7 @@ async def test_notices_whose_jobs_were_lost_are_mailed_once_by_the_sweep(
         smtp_sink: Sink, tmp_path: Path) -> None:
     """Redis took the web process's jobs and lost them (an eviction, a failover): the stored
     reply and closing still reach the customer, once, when the worker's sweep finds them."""
-    await update_row(sm, Department, org.dept, email_address="support@desk.test")
-    async with sm() as s:
-        customer = Contact(email="cust@example.org", name="Cust")
-        s.add(customer)
-        await s.commit()
-    ticket = await create_conversation(sm, channel="email", contact_id=customer.id,
-                                       department_id=org.dept, group_id=org.group,
-                                       subject="Broken widget")
+    ticket = await _email_ticket(sm, org)
     [w] = await web(1)
     path = f"/api/conversations/{ticket.id}"
     r = await api(w, "POST", path + "/messages", "ana@x.test", {"body": "Lost then found."})
