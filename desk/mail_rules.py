@@ -30,3 +30,16 @@ def closing_is_mailed(channel: str, status: str) -> bool:
     """True when the customer is told their conversation was resolved or closed (by the HTTP
     API's status change; the job asks again when it runs)."""
     return channel in MAILED_CHANNELS and status in CLOSED_STATUSES
+
+
+
+# How a department tells the customer of new activity on a case: ``full`` mails the reply's text
+# (reply by mail threads back); ``link`` mails only that there is something new and the case
+# link (replying to that mail still threads back).
+NOTIFY_MODES = ("full", "link")
+
+
+def reply_text_is_mailed(notify_mode: str) -> bool:
+    """Does the mail about a staff reply carry the reply's text? (Unknown modes: no; the
+    safer side for a department that asked for links only.)"""
+    return notify_mode == "full"

@@ -36,7 +36,7 @@ from desk.limits import (
     NAME_MAX,
     SUBJECT_MAX,
 )
-from desk.mail_rules import STAFF_AUTHORS
+from desk.mail_rules import NOTIFY_MODES, STAFF_AUTHORS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -90,9 +90,13 @@ class Site(Base):
 
 class Department(Base):
     __tablename__ = "departments"
+    __table_args__ = (CheckConstraint(_in("notify_mode", NOTIFY_MODES), name="notify_mode"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
     email_address: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    # What a mail about new activity on a case carries (desk.mail_rules.NOTIFY_MODES): the
+    # reply's text ("full") or only word of it and the case link ("link").
+    notify_mode: Mapped[str] = mapped_column(String(8), default="full")
     front_group_id: Mapped[int | None] = mapped_column(
         ForeignKey("groups.id", use_alter=True, ondelete="SET NULL")
     )
@@ -167,6 +171,8 @@ class Organisation(Base):
     domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     phones: Mapped[list[str]] = mapped_column(JSON, default=list)
     priority: Mapped[int] = mapped_column(Integer, default=2)
+    # Members signed in to the case page see every case of the organisation (desk.portal).
+    share_cases: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -105,6 +105,11 @@ class Settings:
     # A worker sending a mail holds it this long (renewed while it sends): a killed worker's
     # mail is taken over when it lapses (ingest.outbound).
     mail_lease_s: int = 30
+    # The customer's case page (desk.case_links): how long the link in a mail opens its case,
+    # a one-time sign-in link may be redeemed, and the session a sign-in opens lasts.
+    case_link_ttl_s: int = 30 * 86400
+    signin_link_ttl_s: int = 15 * 60
+    portal_session_ttl_s: int = 7 * 86400
 
     @property
     def production(self) -> bool:
@@ -179,6 +184,10 @@ class Settings:
             smtp_user=env.get(PREFIX + "SMTP_USER", ""),
             smtp_password=env.get(PREFIX + "SMTP_PASSWORD", ""),
             mail_lease_s=num("MAIL_LEASE", "mail_lease_s", 1, 3600),
+            case_link_ttl_s=num("CASE_LINK_TTL", "case_link_ttl_s", 60, 365 * 86400),
+            signin_link_ttl_s=num("SIGNIN_LINK_TTL", "signin_link_ttl_s", 60, 86400),
+            portal_session_ttl_s=num("PORTAL_SESSION_TTL", "portal_session_ttl_s",
+                                     60, 90 * 86400),
             session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),
             login_attempts_per_min=num("LOGIN_ATTEMPTS_PER_MIN", "login_attempts_per_min",
                                        1, 10_000),

@@ -31,10 +31,11 @@ from desk.mail_rules import (
     STAFF_AUTHORS,
     closing_is_mailed,
     reply_is_mailed,
+    reply_text_is_mailed,
 )
-from desk.models import Conversation, Message, OutboundMail, utcnow
+from desk.models import Conversation, Department, Message, OutboundMail, utcnow
 from desk.settings import Settings
-from ingest import outbound
+from ingest import notices, outbound
 from ingest.errors import SendFailure
 from routing import keys
 
@@ -77,13 +78,17 @@ async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
         msg = (await s.execute(select(Message).where(
             Message.conversation_id == conversation_id, Message.seq == seq))
         ).scalar_one_or_none()
+        dept = await s.get(Department, conv.department_id) \
+            if conv is not None and conv.department_id is not None else None
     if conv is None or msg is None or not reply_is_mailed(
             conv.channel, visibility=msg.visibility, author_kind=msg.author_kind,
             email_message_id=msg.email_message_id):
         return "skipped"
-    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="reply", key=reply_key(seq), body=msg.body,
-                                       reply=True)
+    number, text = conv.number, msg.body
+    with_text = reply_text_is_mailed(dept.notify_mode if dept is not None else "full")
+    queued = await outbound.queue_mail(
+        ctx.sm, ctx.settings, conversation_id=conversation_id, kind="reply", key=reply_key(seq),
+        body=lambda link: notices.reply(number, text, link, with_text=with_text), reply=True)
     return _send_queued(queued)
 
 
@@ -105,10 +110,11 @@ async def _transcript(ctx: JobContext, conversation_id: int, request_key: str) -
     contact = Viewer("contact", conv.contact_id)
     lines = [f"[{m.created_at:%Y-%m-%d %H:%M}] {m.author_name or m.author_kind}: {m.body}"
              for m in rows if can_see(contact, m.visibility, m.whisper_to)]
-    body = (f"The transcript of your chat {conv.number}:\n\n" + "\n".join(lines) + "\n")
+    number = conv.number
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="transcript",
-        key=request_key[:64], body=body, reply=False, subject="Transcript of your chat")
+        key=request_key[:64], body=lambda link: notices.transcript(number, lines, link),
+        reply=False, subject="Transcript of your chat")
     return _send_queued(queued)
 
 
@@ -122,11 +128,12 @@ def notify_created_job(conversation_id: int) -> str:
 async def _notify_created(ctx: JobContext, conversation_id: int) -> str:
     async with ctx.sm() as s:
         conv = await s.get(Conversation, conversation_id)
-    if conv is None or conv.channel != "email":
+    if conv is None or conv.channel not in MAILED_CHANNELS:
         return "skipped"
-    body = outbound.created_text(ctx.settings, conv.number, conv.subject or "")
-    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="created", key="1", body=body, reply=True)
+    number, subject = conv.number, conv.subject or ""
+    queued = await outbound.queue_mail(
+        ctx.sm, ctx.settings, conversation_id=conversation_id, kind="created", key="1",
+        body=lambda link: notices.created(number, subject, link), reply=True)
     return _send_queued(queued)
 
 
@@ -141,12 +148,11 @@ async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
         conv = await s.get(Conversation, conversation_id)
     if conv is None or not closing_is_mailed(conv.channel, conv.status):
         return "skipped"
-    body = (f"Your ticket {conv.number} has been {conv.status}.\n\n"
-            f"If anything is still open, reply to this mail and we will pick it up again:\n"
-            f"{outbound.ticket_link(ctx.settings, conv.number)}\n")
-    queued = await outbound.queue_mail(ctx.sm, ctx.settings, conversation_id=conversation_id,
-                                       kind="closed", key=closed_key(conv), body=body,
-                                       reply=True)
+    number, status = conv.number, conv.status
+    queued = await outbound.queue_mail(
+        ctx.sm, ctx.settings, conversation_id=conversation_id, kind="closed",
+        key=closed_key(conv), body=lambda link: notices.closed(number, status, link),
+        reply=True)
     return _send_queued(queued)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ from desk.models import (
     OutboundMail,
     utcnow,
 )
+from desk.portal import case_link
 from desk.seq import reserve_seq
 from desk.settings import Settings
 from ingest.addresses import Address, parse_address
@@ -58,12 +59,18 @@ async def sender_address(sm: SessionMaker, department_id: int | None) -> Address
         return Address("support@localhost", "Support")
 
 
+# A mail's text, given the link to the case page for its recipient.
+Body = Callable[[str], str]
+
+
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
-                     key: str, body: str, reply: bool,
+                     key: str, body: Body, reply: bool,
                      subject: str | None = None) -> Queued | None:
     """Store an OutboundMail for the conversation's contact; None if there is nobody to mail.
 
-    The contact's stored address is the only recipient there is: no caller names one.
+    The contact's stored address is the only recipient there is: no caller names one. The text
+    is ``body(link)``, with the contact's own signed link to the case (``desk.portal``), fixed
+    in the row so every retry sends the same bytes.
     ``subject``: instead of the conversation's (the ticket number is added either way)."""
     async with sm() as s:
         conv = await s.get(Conversation, conversation_id)
@@ -89,7 +96,8 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
         message_id=message_id, conversation_id=conversation_id, kind=kind, key=key[:64],
         to_address=contact.email,
         subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
-        body=body, status="queued", in_reply_to=last_in,
+        body=body(case_link(settings, contact, conv.number, utcnow())), status="queued",
+        in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
     )
     async with sm() as s:
@@ -102,19 +110,6 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
                 OutboundMail.message_id == message_id))).scalar_one()
             return Queued(existing, created=False)
     return Queued(row.id, created=True)
-
-
-def ticket_link(settings: Settings, number: str) -> str:
-    return f"{settings.public_url}/tickets/{number}"
-
-
-def created_text(settings: Settings, number: str, subject: str) -> str:
-    return (
-        f"Thank you for your message. We have opened ticket {number} for it:\n\n"
-        f"  {subject or '(no subject)'}\n\n"
-        f"You can follow it at {ticket_link(settings, number)}\n"
-        f"Reply to this mail to add to it; please keep [{number}] in the subject.\n"
-    )
 
 
 def takeable(now: datetime) -> ColumnElement[bool]:

@@ -35,13 +35,13 @@ LAYERS: dict[str, frozenset[str]] = {
 # only each other and libraries that do no I/O. (desk.settings reads and writes the secret file
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
-    "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
+    "desk.case_links", "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
     "desk.ticket_rules", "desk.validate", "desk.visibility",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "routing.resp",
     "realtime.errors", "realtime.protocol", "realtime.session",
     "ingest.addresses", "ingest.compose", "ingest.errors", "ingest.headers", "ingest.loops",
-    "ingest.mime", "ingest.threading",
+    "ingest.mime", "ingest.notices", "ingest.threading",
 })
 # Event loops, sockets, processes and the clients of every server we talk to.
 IO = frozenset({

@@ -24,3 +24,9 @@ def test_the_customer_hears_of_a_resolved_or_closed_ticket_only() -> None:
     told = {(channel, status) for channel, status in itertools.product(CHANNELS, STATUSES)
             if closing_is_mailed(channel, status)}
     assert told == {(c, s) for c in ("email", "portal") for s in ("resolved", "closed")}
+
+
+def test_only_the_full_mode_mails_the_replys_text() -> None:
+    from desk.mail_rules import NOTIFY_MODES, reply_text_is_mailed
+    assert [m for m in NOTIFY_MODES if reply_text_is_mailed(m)] == ["full"]
+    assert not reply_text_is_mailed("") and not reply_text_is_mailed("FULL")

@@ -5,15 +5,20 @@ sender by the mail guard (``routing.mail_guard``)."""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
+from urllib.parse import unquote
 
 import redis.asyncio as aioredis
 from redis import Redis
 from sqlalchemy import select
 
+from desk import case_links
+from desk.case_links import Kind
 from desk.models import Conversation, InboundMail, OutboundMail
 from ingest import jobs
 from ingest.compose import is_own_message_id
@@ -87,7 +92,13 @@ async def test_ticket_created_acknowledgement_sent_once_and_only_to_people(
     body = mail.get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert f"https://help.example/tickets/{conv.number}" in text and conv.number in text
+    assert conv.number in text
+    (link,) = re.findall(r"https://help\.example/c/\S+", text)
+    assert link.startswith(f"https://help.example/c/{conv.number}?t=")
+    grant = case_links.verify(settings.secret_key, unquote(link.partition("?t=")[2]),
+                              time.time(), Kind.CASE)
+    assert grant is not None and grant.number == conv.number
+    assert grant.contact_id == conv.contact_id
 
 
 async def _imported(records: Records, n: int) -> bool:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 09:14:35.313827
+Create Date: 2026-12-01 10:46:55.375488
 """
 
 from __future__ import annotations
@@ -42,8 +42,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("email_address", sa.String(length=254), nullable=True),
+        sa.Column("notify_mode", sa.String(length=8), nullable=False),
         sa.Column("front_group_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "notify_mode IN ('full', 'link')", name=op.f("ck_departments_notify_mode")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_departments")),
         sa.UniqueConstraint("name", name=op.f("uq_departments_name")),
     )
@@ -69,6 +73,7 @@ def upgrade() -> None:
         sa.Column("domains", sa.JSON(), nullable=False),
         sa.Column("phones", sa.JSON(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("share_cases", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("name", name=op.f("uq_organisations_name")),

@@ -1,0 +1,40 @@
+"""The text of every mail we send a customer about their case, each with the case page's link.
+Pure: the link (``desk.portal.case_link``) and what to say are passed in.
+
+The closing notice links to the exit survey: the case page opens it at ``#survey``.
+"""
+
+from __future__ import annotations
+
+SURVEY_ANCHOR = "#survey"
+
+
+def created(number: str, subject: str, link: str) -> str:
+    return (
+        f"Thank you for your message. We have opened case {number} for it:\n\n"
+        f"  {subject or '(no subject)'}\n\n"
+        f"Follow it, reply or close it on its page:\n{link}\n\n"
+        f"Or reply to this mail to add to it; please keep [{number}] in the subject.\n"
+    )
+
+
+def reply(number: str, text: str, link: str, *, with_text: bool) -> str:
+    """A staff reply: its text (``with_text``, the department's "full" mode) or only word of
+    new activity; the link either way, and replying by mail threads back in both."""
+    if with_text:
+        return f"{text}\n\n--\nYour case {number}: {link}\n"
+    return (f"There is new activity on your case {number}.\n\n"
+            f"Read it and answer on the case page:\n{link}\n\n"
+            f"Or reply to this mail; please keep [{number}] in the subject.\n")
+
+
+def closed(number: str, status: str, link: str) -> str:
+    return (f"Your case {number} has been {status}.\n\n"
+            f"How did we do? Rate it in one click:\n{link}{SURVEY_ANCHOR}\n\n"
+            f"If anything is still open, reopen it there or reply to this mail and we will "
+            f"pick it up again.\n")
+
+
+def transcript(number: str, lines: list[str], link: str) -> str:
+    return (f"The transcript of your chat {number}:\n\n" + "\n".join(lines)
+            + f"\n\nYour conversations: {link}\n")
