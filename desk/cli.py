@@ -1,4 +1,5 @@
-"""``switchboard`` command line: web | worker | poll | migrate | create-admin | mailbox | demo.
+"""``switchboard`` command line: web | worker | poll | migrate | create-admin | mailbox | demo |
+mailcatcher.
 
 desk imports neither realtime, routing nor ingest; the process entry points of those packages
 are looked up by name here, so the package dependency arrows stay one-way.
@@ -12,25 +13,21 @@ import getpass
 import importlib
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 
+from desk import demo
 from desk.db import make_engine, make_sessionmaker
-from desk.embedded import embedded_redis
+from desk.embedded import redis_for
 from desk.errors import DeskError, SettingsError
 from desk.logs import configure_logging
 from desk.mailboxes import apply_mailbox
 from desk.models import Agent, Department, Mailbox
 from desk.schema import upgrade
-from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
 
 log = logging.getLogger("switchboard")
@@ -40,6 +37,7 @@ ENTRY_POINTS = {
     "worker": "ingest.worker:run",
     "poll": "ingest.poller:run",
     "timers": "routing.timers:run",
+    "mailcatcher": "ingest.catcher:run",
 }
 # (settings, mailbox id) -> (ok, message): logs in to a stored mailbox over IMAP.
 MAILBOX_CHECK = "ingest.poller:check_mailbox"
@@ -53,17 +51,6 @@ def entry_point(name: str) -> Callable[[Settings], None]:
 def _by_name(path: str) -> Any:
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
-
-
-@contextmanager
-def redis_for(settings: Settings) -> Iterator[Settings]:
-    """The settings with a Redis URL: the configured one, or a private embedded server."""
-    if settings.redis_url:
-        yield settings
-        return
-    with embedded_redis(settings.data_dir) as url:
-        log.info("started embedded Redis at %s", url)
-        yield settings.with_(redis_url=url)
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -181,76 +168,12 @@ def cmd_poll(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
-    upgrade(settings)
-    logins = asyncio.run(_seed(settings))
-    with redis_for(settings) as s:
-        env = {**os.environ, "REDIS_URL": s.redis_url or "", "DATABASE_URL": s.database_url,
-               "SWITCHBOARD_SECRET_KEY": s.secret_key, "SWITCHBOARD_DATA_DIR": str(s.data_dir),
-               "SWITCHBOARD_PORT": str(s.port), "SWITCHBOARD_HOST": s.host,
-               "SWITCHBOARD_PUBLIC_URL": s.public_url}
-        procs = [
-            subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
-                             start_new_session=True)
-            for name in ("web", "worker", "poll")
-        ]
-        try:
-            _print_banner(s, logins)
-            _supervise(procs)
-        finally:
-            _stop(procs)
+    return demo.run(settings)
+
+
+def cmd_mailcatcher(settings: Settings, _: argparse.Namespace) -> int:
+    entry_point("mailcatcher")(settings)
     return 0
-
-
-async def _seed(settings: Settings) -> list[object]:
-    engine = make_engine(settings)
-    try:
-        return list(await seed_demo(make_sessionmaker(engine), settings.public_url))
-    finally:
-        await engine.dispose()
-
-
-def _print_banner(settings: Settings, logins: Sequence[object]) -> None:
-    url = settings.public_url
-    lines = [
-        "",
-        "Switchboard demo is running. Open:",
-        f"  Visitor (sample shop page with the widget): {url}/demo",
-        f"  Agent console:                              {url}/console",
-        f"  Supervisor view:                            {url}/supervisor",
-        f"  API description:                            {url}/api/openapi.json",
-        f"  Widget site key: {DEMO_SITE_KEY}",
-        f"Logins (password for all: {DEMO_PASSWORD}):",
-        *(f"  {x.email:<34} {x.role:<10} {x.groups}" for x in logins),  # type: ignore[attr-defined]
-        "Press Ctrl-C to stop everything.",
-        "",
-    ]
-    print("\n".join(lines), flush=True)
-
-
-def _supervise(procs: list[subprocess.Popen[bytes]]) -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        for p in procs:
-            if p.poll() is not None:
-                print(f"a demo process exited with code {p.returncode}; stopping",
-                      file=sys.stderr)
-                return
-        stop.wait(0.5)
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     _mailbox_parser(sub.add_parser("mailbox", help="department IMAP mailboxes"))
     sub.add_parser("demo", help="run everything on embedded defaults with a demo "
                    "organisation").set_defaults(func=cmd_demo)
+    sub.add_parser("mailcatcher", help="development only: keep outbound mail (SMTP on "
+                   "SMTP_PORT) and list it on PORT+1").set_defaults(func=cmd_mailcatcher)
     return parser
 
 

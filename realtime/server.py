@@ -259,6 +259,8 @@ def uvicorn_config(settings: Settings, *, sock_port: int | None = None) -> uvico
         # Deflate costs ~30 KiB per socket and opens inflate bombs; off unless budgeted.
         ws_per_message_deflate=False,
         log_level=settings.log_level,
+        # uvicorn's lines go through our JSON handler (desk.logs) like every other line.
+        log_config=None,
         access_log=False,
         proxy_headers=False,
         server_header=False,

@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +57,13 @@ def test_web_serves_health_and_stops_on_sigterm(tmp_path: Path, redis_url: str) 
         assert stop(proc) in (0, -signal.SIGTERM), (tmp_path / "web.log").read_text()
 
 
+def _eventually(read: Callable[[], list[Any]], n: int, timeout: float = 30) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while len(got := read()) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return got
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -72,10 +81,12 @@ def test_demo_runs_everything_on_embedded_defaults(tmp_path: Path) -> None:
     proc = switchboard(["demo"], env, log)
     base = env["SWITCHBOARD_PUBLIC_URL"]
     try:
-        wait_http(f"{base}/readyz", proc, timeout=60)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90
         while "Press Ctrl-C" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
             time.sleep(0.1)
+        # The banner comes once every process answers: nothing to wait for after it.
+        assert httpx.get(f"{base}/readyz").status_code == 200
         text = log.read_text()
         for path in ("/demo", "/console", "/supervisor"):
             assert f"{base}{path}" in text
@@ -83,10 +94,21 @@ def test_demo_runs_everything_on_embedded_defaults(tmp_path: Path) -> None:
         r = httpx.post(f"{base}/api/auth/login", json={
             "email": "sam@demo.switchboard.local", "password": "switchboard-demo"})
         assert r.status_code == 200 and r.json()["role"] == "supervisor"
+        tickets = httpx.get(f"{base}/api/conversations", cookies=r.cookies,
+                            params={"channel": "email"}).json()
+        assert len(tickets["items"] if isinstance(tickets, dict) else tickets) == 3
+        catcher = re.search(r"Mail catcher \(every mail the desk sent\): +(\S+)", text)
+        assert catcher is not None
+        caught = _eventually(lambda: httpx.get(f"{catcher.group(1)}api/mails").json(), 3)
+        assert sorted(m["to"][0] for m in caught) == [
+            "marco@customer.example", "olivia@acme.example", "priya@customer.example"]
         redis_ports = [int(p) for p in re.findall(r"embedded Redis at redis://127\.0\.0\.1:(\d+)",
                                                   text)]
         time.sleep(2)  # let worker and poller settle: they must still be running
         assert proc.poll() is None, text
+        # A quiet start: at the tests' log level (warning) the banner is all there is.
+        noise = [line for line in log.read_text().splitlines() if line.startswith(("{", "Trace"))]
+        assert noise == [], noise
     finally:
         code = stop(proc, signal.SIGINT, timeout=30)
     assert code == 0, log.read_text()
