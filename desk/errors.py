@@ -43,7 +43,13 @@ class Conflict(DeskError):
 
 
 class InvalidInput(DeskError):
+    """``field``: the input at fault (``email``, ``answers.order``), for a form to point at."""
+
     status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Unavailable(DeskError):

@@ -57,8 +57,10 @@ class JSONResponse(Response):
 
 
 def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                   headers: dict[str, str] | None = None,
+                   field: str | None = None) -> JSONResponse:
+    error = {"code": code, "message": message, **({"field": field} if field else {})}
+    return JSONResponse({"error": error}, status_code=status,
                         headers={"Cache-Control": "no-store", **(headers or {})})
 
 
@@ -76,7 +78,8 @@ def desk_error_response(exc: DeskError) -> JSONResponse:
     # Both say when to come back: a client (or proxy) waits that long instead of hammering.
     headers = ({"Retry-After": str(exc.retry_after_s)}
                if isinstance(exc, Unavailable | RateLimited) else None)
-    return error_response(exc.status, status_code(exc.status), exc.message, headers)
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    return error_response(exc.status, status_code(exc.status), exc.message, headers, field)
 
 
 async def read_json(request: Request) -> dict[str, Any]:

@@ -18,15 +18,15 @@ def text(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidInput(f"{key} is required")
+            raise InvalidInput(f"{key} is required", key)
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
+        raise InvalidInput(f"{key} must be a string", key)
     value = value.strip()
     if "\x00" in value:
-        raise InvalidInput(f"{key} must not contain NUL characters")
+        raise InvalidInput(f"{key} must not contain NUL characters", key)
     if not min_len <= len(value) <= max_len:
-        raise InvalidInput(f"{key} must be {min_len} to {max_len} characters")
+        raise InvalidInput(f"{key} must be {min_len} to {max_len} characters", key)
     return value
 
 
@@ -41,12 +41,12 @@ def integer(data: dict[str, Any], key: str, *, lo: int, hi: int, default: int | 
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidInput(f"{key} is required")
+            raise InvalidInput(f"{key} is required", key)
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{key} must be an integer")
+        raise InvalidInput(f"{key} must be an integer", key)
     if not lo <= value <= hi:
-        raise InvalidInput(f"{key} must be between {lo} and {hi}")
+        raise InvalidInput(f"{key} must be between {lo} and {hi}", key)
     return value
 
 
@@ -58,7 +58,7 @@ def record_id(data: dict[str, Any], key: str, *, required: bool = False) -> int 
 def boolean(data: dict[str, Any], key: str, default: bool | None = None) -> bool | None:
     value = data.get(key, default)
     if value is not None and not isinstance(value, bool):
-        raise InvalidInput(f"{key} must be true or false")
+        raise InvalidInput(f"{key} must be true or false", key)
     return value
 
 
@@ -66,7 +66,7 @@ def choice(data: dict[str, Any], key: str, options: tuple[str, ...],
            default: str | None = None) -> str | None:
     value = data.get(key, default)
     if value is not None and value not in options:
-        raise InvalidInput(f"{key} must be one of {', '.join(options)}")
+        raise InvalidInput(f"{key} must be one of {', '.join(options)}", key)
     return value
 
 
@@ -75,7 +75,7 @@ def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
     if value is None:
         return None
     if not _EMAIL.match(value):
-        raise InvalidInput(f"{key} is not a valid email address")
+        raise InvalidInput(f"{key} is not a valid email address", key)
     return value.lower()
 
 
@@ -94,13 +94,13 @@ def skill_levels(data: dict[str, Any], key: str) -> dict[str, int] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or len(value) > 50:
-        raise InvalidInput(f"{key} must be an object of at most 50 skill: level pairs")
+        raise InvalidInput(f"{key} must be an object of at most 50 skill: level pairs", key)
     out: dict[str, int] = {}
     for name, level in value.items():
         if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise InvalidInput(f"{key}: skill names must be 1 to 64 characters")
+            raise InvalidInput(f"{key}: skill names must be 1 to 64 characters", key)
         if not is_skill_level(level):
-            raise InvalidInput(f"{key}: level of {name!r} must be an integer 1 to 10")
+            raise InvalidInput(f"{key}: level of {name!r} must be an integer 1 to 10", key)
         out[name] = level
     return out
 
@@ -110,11 +110,11 @@ def origins(data: dict[str, Any], key: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 50:
-        raise InvalidInput(f"{key} must be a list of at most 50 origins")
+        raise InvalidInput(f"{key} must be a list of at most 50 origins", key)
     out = []
     for item in value:
         if not isinstance(item, str) or not _ORIGIN.match(item.rstrip("/")):
-            raise InvalidInput(f"{key}: {item!r} is not an origin like https://example.com")
+            raise InvalidInput(f"{key}: {item!r} is not an origin like https://example.com", key)
         out.append(item.rstrip("/").lower())
     return out
 
@@ -125,12 +125,12 @@ def secret(data: dict[str, Any], key: str, *, max_len: int, required: bool = Tru
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidInput(f"{key} is required")
+            raise InvalidInput(f"{key} is required", key)
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= max_len:
-        raise InvalidInput(f"{key} must be a string of 1 to {max_len} characters")
+        raise InvalidInput(f"{key} must be a string of 1 to {max_len} characters", key)
     if _CONTROL.search(value):
-        raise InvalidInput(f"{key} must not contain control characters")
+        raise InvalidInput(f"{key} must not contain control characters", key)
     return value
 
 
@@ -141,5 +141,5 @@ def line(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
     if value is None:
         return default
     if _CONTROL.search(value):
-        raise InvalidInput(f"{key} must not contain control characters")
+        raise InvalidInput(f"{key} must not contain control characters", key)
     return value

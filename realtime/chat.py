@@ -31,7 +31,8 @@ from desk.errors import InvalidInput
 from desk.mail_rules import reply_is_mailed
 from desk.models import Contact, Site
 from desk.settings import Settings
-from realtime import presence, public_http, records, staff
+from desk.site_form import Use, check_form
+from realtime import presence, records, staff
 from realtime import protocol as p
 from realtime.connection import Connection, StoredMessage
 from realtime.context import Context
@@ -191,28 +192,27 @@ class Chat:
         async with self.sm() as s:
             site = await s.get(Site, conn.site_id)
             config = (site.config if site else None) or {}
-            topic, topic_dept, skills = None, None, {}
-            if frame.topic:
-                try:
-                    path = public_http.topic_path(config, frame.topic)
-                    topic, topic_dept = path[-1].get("label"), path[-1].get("department_id")
-                    skills = site_config.skills(path)
-                except InvalidInput:
-                    topic = frame.topic  # free text from an older form: no routing hints
+            try:
+                form = check_form(config, {
+                    "department_id": frame.department_id, "topic": frame.topic,
+                    "answers": frame.answers, "name": frame.name, "email": frame.email,
+                    "text": frame.text}, Use.CHAT)
+            except InvalidInput as exc:
+                raise CommandError("bad_field", exc.message) from None
             dept_id, group_id = await records.front_group(
-                s, frame.department_id or topic_dept, site_config.department_ids(config))
+                s, form.department_id, site_config.department_ids(config))
             contact = await s.get(Contact, conn.contact_id)
-            if contact is not None and (frame.name or frame.email):
-                contact.name = frame.name or contact.name
-                if frame.email and not contact.email_verified:
-                    contact.email = frame.email.strip().lower()
+            if contact is not None and (form.name or form.email):
+                contact.name = form.name or contact.name
+                if form.email and not contact.email_verified:
+                    contact.email = form.email
                 await s.commit()
         conv = await create_conversation(
             self.sm, channel="chat", contact_id=conn.contact_id, department_id=dept_id,
-            group_id=group_id, site_id=conn.site_id, topic=topic,
-            priority=await priority_for(self.sm, conn.contact_id), required_skills=skills,
-            custom_fields={"answers": frame.answers},
-            subject=(frame.text or topic or "Chat")[:120])
+            group_id=group_id, site_id=conn.site_id, topic=form.topic,
+            priority=await priority_for(self.sm, conn.contact_id), required_skills=form.skills,
+            custom_fields={"answers": form.answers},
+            subject=(form.text or form.topic or "Chat")[:120])
         info = records.conv_info(conv)
         self._convs[info.id] = info
         return info

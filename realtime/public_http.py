@@ -30,15 +30,17 @@ from starlette.routing import BaseRoute, Route
 from desk import site_config as shape
 from desk import validate
 from desk.auth import issue_visitor_token, verify_visitor_token
+from desk.contacts import new_visitor, priority_for
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited, Unavailable
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.limits import is_id
-from desk.models import Agent, AgentGroup, Contact, Department, Organisation, Site
-from desk.site_config import ANSWER_MAX
+from desk.models import Agent, AgentGroup, Contact, Department, Site
+from desk.site_form import Use, check_form, public_form
 from realtime import records
 from realtime.context import Context
+from realtime.errors import CommandError
 from routing import keys
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
@@ -49,79 +51,6 @@ log = logging.getLogger("switchboard.widget")
 SUBJECT_MAX = 120
 SESSION_BODY_MAX = 4096  # a site key and a token
 VISITOR_SESSIONS_PER_MIN = 30
-
-
-# --- the site's form (pure) ---------------------------------------------------------------
-
-
-def topic_path(config: dict[str, Any], topic_id: str) -> tuple[dict[str, Any], ...]:
-    for path in shape.topic_paths(config):
-        if path[-1]["id"] == topic_id:
-            return path
-    raise InvalidInput(f"unknown topic {topic_id[:40]!r}")
-
-
-def public_config(config: dict[str, Any]) -> dict[str, Any]:
-    """What a visitor may see of the configuration: the form, without routing skills."""
-
-    def strip(path: shape.Path) -> dict[str, Any]:
-        t = path[-1]
-        out: dict[str, Any] = {k: t[k] for k in ("id", "label", "department_id") if k in t}
-        if t.get("fields"):
-            out["fields"] = shape.fields(t)
-        children = [strip(p) for p in shape.topic_paths(config, path)
-                    if len(p) == len(path) + 1]
-        if children:
-            out["children"] = children
-        return out
-
-    return {
-        "title": shape.title(config),
-        "departments": shape.departments(config),
-        "topics": [strip(p) for p in shape.topic_paths(config) if len(p) == 1],
-        "fields": shape.fields(config),
-    }
-
-
-def check_form(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a submitted pre-chat form; returns the cleaned values with the topic's skills."""
-    dept_ids = set(shape.department_ids(config))
-    department_id = validate.record_id(data, "department_id")
-    topic_id = validate.text(data, "topic", max_len=120, required=False)
-    path = topic_path(config, topic_id) if topic_id else ()
-    if department_id is None and path:
-        department_id = path[-1].get("department_id")
-    if not is_id(department_id) or department_id not in dept_ids:
-        raise InvalidInput("department_id must be one of the site's departments")
-    if path and path[-1].get("department_id") not in (None, department_id):
-        raise InvalidInput("the topic belongs to another department")
-    raw = data.get("answers") or {}
-    if not isinstance(raw, dict) or len(raw) > 32 or not all(
-        isinstance(k, str) and isinstance(v, str) and len(v) <= ANSWER_MAX for k, v in raw.items()
-    ):
-        raise InvalidInput(f"answers must be an object of at most 32 strings <= {ANSWER_MAX} chars")
-    answers: dict[str, str] = {}
-    for field in (f for t in path for f in shape.fields(t)):
-        name = str(field.get("name"))
-        value = str(raw.get(name, "")).strip()
-        if field.get("required") and not value:
-            raise InvalidInput(f"{field.get('label') or name} is required")
-        if len(value) > (field.get("max_length") or ANSWER_MAX):
-            raise InvalidInput(f"{field.get('label') or name} is too long")
-        if value:
-            answers[name] = value
-    name_required = any(f["name"] == "name" and f.get("required")
-                        for f in shape.fields(config))
-    skills = shape.skills(path)
-    return {
-        "department_id": department_id,
-        "topic": path[-1].get("label") if path else None,
-        "answers": answers,
-        "skills": skills,
-        "name": validate.text(data, "name", max_len=120, required=name_required),
-        "email": validate.email(data, "email"),  # a reply by email needs an address
-        "text": validate.required_text(data, "text", max_len=10_000),
-    }
 
 
 # --- I/O ------------------------------------------------------------------------------------
@@ -208,7 +137,7 @@ async def site_config(request: Request, site: Site) -> Response:
     config = site.config or {}
     online = await online_departments(request.app.state.sm, _router(request),
                                       shape.department_ids(config))
-    return JSONResponse({**public_config(config), "online": bool(online),
+    return JSONResponse({**public_form(config), "online": bool(online),
                          "online_departments": online},
                         headers={"Cache-Control": "no-store"})
 
@@ -227,34 +156,28 @@ async def leave_message(request: Request, site: Site) -> Response:
     """File the visitor's message as an email-channel ticket in the department's front group."""
     state = request.app.state
     data = await read_json(request)
-    form = check_form(site.config or {}, data)
-    await _admit_acknowledgement(request, form["email"])
-    async with state.sm() as s:
-        dept = await s.get(Department, form["department_id"])
-        if dept is None:
-            raise InvalidInput("the department no longer exists")
-        domain = form["email"].rpartition("@")[2]
-        orgs = (await s.execute(select(Organisation))).scalars().all()
-        org = next((o for o in orgs if domain in (o.domains or [])), None)
-        contact = Contact(name=form["name"], email=form["email"], email_verified=False,
-                          organisation_id=org.id if org else None,
-                          token_nonce=secrets.token_hex(8))
-        s.add(contact)
-        await s.commit()
-        contact_id, group_id = contact.id, await records.entry_group(s, dept)
-    first_line = form["text"].splitlines()[0] if form["text"].strip() else ""
-    conv = await create_conversation(
-        state.sm, channel="email", contact_id=contact_id, department_id=form["department_id"],
-        group_id=group_id, site_id=site.id, subject=(form["topic"] or first_line)[:SUBJECT_MAX],
-        topic=form["topic"], priority=org.priority if org else 2,
-        required_skills=form["skills"], custom_fields=form["answers"],
-    )
+    form = check_form(site.config or {}, data, Use.MESSAGE)
     client_id = validate.text(data, "client_id", max_len=64, required=False)
-    await append_message(state.sm, conv.id, author_kind="contact", body=form["text"],
-                         author_name=form["name"], client_id=client_id)
-    if group_id is not None:
-        # Stored as queued: not routed now (Redis away), it is when Redis is back.
-        await request.app.state.chat.route(conv.id)
+    assert form.email is not None  # Use.MESSAGE requires it
+    await _admit_acknowledgement(request, form.email)
+    async with state.sm() as s:
+        try:
+            dept_id, group_id = await records.front_group(
+                s, form.department_id, shape.department_ids(site.config or {}))
+        except CommandError as exc:
+            raise InvalidInput(exc.message, "department_id") from None
+    contact = await new_visitor(state.sm, name=form.name, email=form.email)
+    first_line = form.text.splitlines()[0] if form.text.strip() else ""
+    conv = await create_conversation(
+        state.sm, channel="email", contact_id=contact.id, department_id=dept_id,
+        group_id=group_id, site_id=site.id, subject=(form.topic or first_line)[:SUBJECT_MAX],
+        topic=form.topic, priority=await priority_for(state.sm, contact.id),
+        required_skills=form.skills, custom_fields=form.answers,
+    )
+    await append_message(state.sm, conv.id, author_kind="contact", body=form.text,
+                         author_name=form.name, client_id=client_id)
+    # Stored as queued: not routed now (Redis away), it is when Redis is back.
+    await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)
     return JSONResponse({"number": conv.number}, status_code=201)
 

@@ -36,7 +36,8 @@ LAYERS: dict[str, frozenset[str]] = {
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
     "desk.case_links", "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
-    "desk.ticket_rules", "desk.validate", "desk.visibility",
+    "desk.site_config", "desk.site_form", "desk.ticket_rules", "desk.validate",
+    "desk.visibility",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "routing.resp",
     "realtime.errors", "realtime.protocol", "realtime.session",

@@ -6,54 +6,9 @@ import httpx
 import pytest
 
 from desk.seed import DEMO_SITE_KEY
-from realtime.public_http import check_form, public_config, topic_path
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
-
-CONFIG = {
-    "departments": [{"id": 1, "name": "Sales"}, {"id": 2, "name": "Support"}],
-    "topics": [
-        {"id": "buy", "label": "Buying", "department_id": 1, "skills": {"orders": 1}, "children": [
-            {"id": "quote", "label": "Get a quote", "department_id": 1, "skills": {"english": 2},
-             "fields": [{"name": "company", "label": "Company", "required": True}]},
-        ]},
-    ],
-    "fields": [{"name": "name", "label": "Your name", "required": True}],
-}
-FORM = {"department_id": 1, "topic": "quote", "answers": {"company": "Acme"}, "name": "Al",
-        "email": "al@acme.example", "text": "hi"}
-
-
-def test_form_check_collects_answers_and_skills_along_the_topic_path() -> None:
-    out = check_form(CONFIG, FORM)
-    assert out["answers"] == {"company": "Acme"}
-    assert out["skills"] == {"orders": 1, "english": 2}
-    assert out["topic"] == "Get a quote"
-    assert [t["id"] for t in topic_path(CONFIG, "quote")] == ["buy", "quote"]
-
-
-@pytest.mark.parametrize("change, message", [
-    ({"topic": "nope"}, "unknown topic"),
-    ({"answers": {}}, "Company is required"),
-    ({"department_id": 2}, "another department"),
-    ({"department_id": 99}, "site's departments"),
-    ({"name": None}, "name is required"),
-    ({"email": "not-an-address"}, "valid email"),
-    ({"answers": {"company": "x" * 1001}}, "answers must be"),
-    ({"text": ""}, "text must be"),
-])
-def test_form_check_rejects_bad_input(change: dict[str, object], message: str) -> None:
-    from desk.errors import InvalidInput
-
-    with pytest.raises(InvalidInput, match=message):
-        check_form(CONFIG, {**FORM, **change})
-
-
-def test_public_config_hides_routing_skills() -> None:
-    out = public_config(CONFIG)
-    assert "skills" not in str(out)
-    assert out["topics"][0]["children"][0]["fields"][0]["name"] == "company"
 
 
 def test_public_endpoints_over_http(server: Server) -> None:

@@ -226,9 +226,14 @@
       });
       if (bad) { errors.textContent = "Please fill in: " + bad.dataset.label; bad.focus(); return; }
       const val = (n) => (form.elements[n] ? form.elements[n].value.trim() : "");
+      // Topic questions ("q-" inputs) and the common fields other than name and email are
+      // answers: the server checks them all against the same form (desk/site_form.py).
       const answers = {};
+      const common = new Set((cfg.fields || []).map((f) => f.name).filter((n) => n !== "name" && n !== "email"));
       for (const el of form.elements) {
-        if (el.name && el.name.slice(0, 2) === "q-" && el.value.trim()) answers[el.name.slice(2)] = el.value.trim();
+        if (!el.name || !el.value.trim()) continue;
+        if (el.name.slice(0, 2) === "q-") answers[el.name.slice(2)] = el.value.trim();
+        else if (common.has(el.name)) answers[el.name] = el.value.trim();
       }
       const start = { type: "start_chat", client_id: cid(), text: val("text"),
         department_id: Number(department()) || null, topic: path[path.length - 1] || null,
