@@ -26,8 +26,9 @@ def _email_ticket(server: Server, email: str, text: str) -> str:
     with httpx.Client(timeout=10) as http:
         support = next(d["id"] for d in http.get(site).json()["departments"]
                        if d["name"] == "Support")
-        r = http.post(site + "/messages", json={"department_id": support, "name": "Olga",
-                                                "email": email, "text": text})
+        r = http.post(site + "/messages", json={
+            "department_id": support, "topic": "help", "answers": {"order": "A-1"},
+            "name": "Olga", "email": email, "text": text})
     assert r.status_code == 201, r.text
     number: str = r.json()["number"]
     return number
