@@ -36,3 +36,14 @@ SKILL_LEVEL_MIN, SKILL_LEVEL_MAX = 1, 10
 def is_skill_level(value: object) -> bool:
     """A skill level (an agent's, or what a topic requires): an integer, not a bool, 1 to 10."""
     return type(value) is int and SKILL_LEVEL_MIN <= value <= SKILL_LEVEL_MAX
+
+# Knowledge base articles (desk.kb): a body is Markdown of at most this many characters, which
+# also fits within the JSON API's request limit (desk.http.MAX_BODY) once encoded.
+ARTICLE_TITLE_MAX = 200
+ARTICLE_BODY_MAX = 100_000
+ARTICLE_DESCRIPTION_MAX = 160  # the meta description, cut from the text at a word
+ARTICLE_TAGS_MAX, TAG_MAX = 20, 64
+ARTICLE_RELATED_MAX = 20
+SLUG_MAX = 80
+LANGUAGE_MAX = 8  # a language tag: en, de, pt-br
+KB_IMAGE_MAX = 2 * 1024 * 1024  # bytes of one uploaded article image

@@ -13,7 +13,20 @@ from desk import api_admin, api_auth, api_conversations, api_mailboxes
 from desk.api_conversations import PRIORITY_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
-from desk.limits import BODY_MAX, EMAIL_MAX, ID_MAX, ID_MIN, MAILBOX_TEXT_MAX, NAME_MAX
+from desk.kb import api as kb_api
+from desk.limits import (
+    ARTICLE_BODY_MAX,
+    ARTICLE_RELATED_MAX,
+    ARTICLE_TAGS_MAX,
+    ARTICLE_TITLE_MAX,
+    BODY_MAX,
+    EMAIL_MAX,
+    ID_MAX,
+    ID_MIN,
+    MAILBOX_TEXT_MAX,
+    NAME_MAX,
+    TAG_MAX,
+)
 from desk.models import CHANNELS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
 
 _ERROR = {
@@ -81,12 +94,38 @@ BODIES: dict[str, dict[str, Any]] = {
                                 priority={"type": "integer", "minimum": 0,
                                           "maximum": PRIORITY_MAX}),
 }
+_LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
+_ARTICLE = {"title": _text(1, ARTICLE_TITLE_MAX), "body": _text(0, ARTICLE_BODY_MAX),
+            "language": _LANG, "audience": {"enum": ["public", "internal"]},
+            "slug": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,78}[a-z0-9])?$"},
+            "topic_id": {"anyOf": [_ID, {"type": "null"}]},
+            "tags": {"type": "array", "maxItems": ARTICLE_TAGS_MAX, "items": _text(1, TAG_MAX)},
+            "related_ids": {"type": "array", "maxItems": ARTICLE_RELATED_MAX, "items": _ID},
+            "publish": {"type": "boolean"}}
+BODIES.update({
+    "create_article": _obj("site_id", "title", "body", "language", site_id=_ID,
+                           translation_of=_ID, **_ARTICLE),
+    "update_article": _obj(**_ARTICLE),
+    "publish_article": _obj(revision=_ID),
+    "put_kb_site": _obj(languages={"type": "array", "minItems": 1, "maxItems": 20,
+                                   "items": _LANG},
+                        default_language=_LANG, agents_publish={"type": "boolean"},
+                        synonyms={"type": "array", "maxItems": 500, "items": {
+                            "type": "array", "minItems": 2, "maxItems": 20,
+                            "items": _text(1, 64)}}),
+    "create_topic": _obj("site_id", "name", site_id=_ID, name=_NAME, parent_id=_ID,
+                         position={"type": "integer", "minimum": 0, "maximum": 10_000}),
+})
 QUERIES: dict[str, dict[str, Any]] = {
     "list_conversations": {
         "status": {"enum": list(STATUSES)}, "channel": {"enum": list(CHANNELS)},
         "group_id": _ID, "assignee_id": {"anyOf": [_ID, {"const": "me"}]},
         "priority": {"type": "integer", "minimum": 0, "maximum": PRIORITY_MAX}},
     "list_canned": {"department_id": _ID},
+    "list_topics": {"site_id": _ID},
+    "list_articles": {"site_id": _ID, "status": {"enum": ["draft", "published", "archived"]},
+                      "language": _LANG, "topic_id": _ID},
+    "upload_image": {"site_id": _ID},
 }
 
 
@@ -131,7 +170,7 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
-                               *api_conversations.routes]
+                               *api_conversations.routes, *kb_api.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

@@ -38,7 +38,7 @@ PURE = frozenset({
     "desk.case_links", "desk.errors", "desk.hooks", "desk.limits", "desk.mail_rules",
     "desk.site_config", "desk.site_form", "desk.ticket_rules", "desk.validate",
     "desk.visibility",
-    "desk.report_math",
+    "desk.report_math", "desk.kb.render", "desk.kb.rules",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",
     "routing.resp",
     "realtime.errors", "realtime.protocol", "realtime.session",

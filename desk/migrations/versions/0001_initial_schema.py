@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 10:46:55.375488
+Create Date: 2026-12-01 11:01:00.929725
 """
 
 from __future__ import annotations
@@ -220,6 +220,59 @@ def upgrade() -> None:
         sa.UniqueConstraint("department_id", "name", name=op.f("uq_groups_department_id_name")),
     )
     op.create_table(
+        "kb_images",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("storage_key", sa.String(length=64), nullable=False),
+        sa.Column("content_type", sa.String(length=127), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_kb_images_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by"],
+            ["agents.id"],
+            name=op.f("fk_kb_images_uploaded_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_images")),
+        sa.UniqueConstraint("storage_key", name=op.f("uq_kb_images_storage_key")),
+    )
+    op.create_table(
+        "kb_sites",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("languages", sa.JSON(), nullable=False),
+        sa.Column("default_language", sa.String(length=8), nullable=False),
+        sa.Column("agents_publish", sa.Boolean(), nullable=False),
+        sa.Column("synonyms", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_kb_sites_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("site_id", name=op.f("pk_kb_sites")),
+    )
+    op.create_table(
+        "kb_topics",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("slug", sa.String(length=80), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["kb_topics.id"],
+            name=op.f("fk_kb_topics_parent_id_kb_topics"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_kb_topics_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_topics")),
+        sa.UniqueConstraint("site_id", "slug", name=op.f("uq_kb_topics_site_id_slug")),
+    )
+    op.create_table(
         "mailboxes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=False),
@@ -347,6 +400,61 @@ def upgrade() -> None:
         batch_op.create_index("ix_conversations_status_group", ["status", "group_id"], unique=False)
 
     op.create_table(
+        "kb_articles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("family_id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("slug", sa.String(length=80), nullable=False),
+        sa.Column("audience", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body_html", sa.Text(), nullable=False),
+        sa.Column("body_text", sa.Text(), nullable=False),
+        sa.Column("description", sa.String(length=160), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("related_ids", sa.JSON(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("published_revision", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "audience IN ('public', 'internal')", name=op.f("ck_kb_articles_audience")
+        ),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'archived')", name=op.f("ck_kb_articles_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["agents.id"],
+            name=op.f("fk_kb_articles_created_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_kb_articles_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"],
+            ["kb_topics.id"],
+            name=op.f("fk_kb_articles_topic_id_kb_topics"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_articles")),
+        sa.UniqueConstraint(
+            "family_id", "language", name=op.f("uq_kb_articles_family_id_language")
+        ),
+    )
+    with op.batch_alter_table("kb_articles", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kb_articles_family_id"), ["family_id"], unique=False)
+        batch_op.create_index(
+            "ix_kb_articles_site_status", ["site_id", "status", "language"], unique=False
+        )
+
+    op.create_table(
         "email_participants",
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -387,6 +495,80 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "mailbox_id", "message_key", name=op.f("uq_inbound_mails_mailbox_id_message_key")
         ),
+    )
+    op.create_table(
+        "kb_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=True),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("session", sa.String(length=64), nullable=True),
+        sa.Column("query", sa.String(length=200), nullable=True),
+        sa.Column("results", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('view', 'search', 'chat', 'insert')", name=op.f("ck_kb_events_kind")
+        ),
+        sa.CheckConstraint(
+            "source IN ('widget', 'page', 'console')", name=op.f("ck_kb_events_source")
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_kb_events_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_articles.id"],
+            name=op.f("fk_kb_events_article_id_kb_articles"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_kb_events_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_kb_events_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_events")),
+    )
+    with op.batch_alter_table("kb_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_kb_events_conversation_id"), ["conversation_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_kb_events_session"), ["session"], unique=False)
+        batch_op.create_index("ix_kb_events_site_created", ["site_id", "created_at"], unique=False)
+
+    op.create_table(
+        "kb_revisions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_articles.id"],
+            name=op.f("fk_kb_revisions_article_id_kb_articles"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["agents.id"],
+            name=op.f("fk_kb_revisions_author_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_revisions")),
+        sa.UniqueConstraint("article_id", "number", name=op.f("uq_kb_revisions_article_id_number")),
     )
     op.create_table(
         "messages",
@@ -599,8 +781,20 @@ def downgrade() -> None:
         )
 
     op.drop_table("messages")
+    op.drop_table("kb_revisions")
+    with op.batch_alter_table("kb_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_kb_events_site_created")
+        batch_op.drop_index(batch_op.f("ix_kb_events_session"))
+        batch_op.drop_index(batch_op.f("ix_kb_events_conversation_id"))
+
+    op.drop_table("kb_events")
     op.drop_table("inbound_mails")
     op.drop_table("email_participants")
+    with op.batch_alter_table("kb_articles", schema=None) as batch_op:
+        batch_op.drop_index("ix_kb_articles_site_status")
+        batch_op.drop_index(batch_op.f("ix_kb_articles_family_id"))
+
+    op.drop_table("kb_articles")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_status_group")
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
@@ -610,6 +804,9 @@ def downgrade() -> None:
     op.drop_table("conversations")
     op.drop_table("agent_groups")
     op.drop_table("mailboxes")
+    op.drop_table("kb_topics")
+    op.drop_table("kb_sites")
+    op.drop_table("kb_images")
     op.drop_table("groups")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_email"))

@@ -1,0 +1,1 @@
+"""The knowledge base: articles, their rendering, search, the public pages and reports."""
