@@ -20,7 +20,7 @@ from desk.auth import Principal
 from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
-from desk.mail_rules import reply_is_mailed
+from desk.mail_rules import CLOSED_STATUSES, reply_is_mailed
 from desk.models import (
     CHANNELS,
     STATUSES,
@@ -37,7 +37,10 @@ PAGE_MAX = 200
 PRIORITY_MAX = 9
 
 
-def conversation_json(c: Conversation, contact: Contact | None = None) -> dict[str, Any]:
+def conversation_json(c: Conversation, contact: Contact | None = None, *,
+                      survey: bool = False) -> dict[str, Any]:
+    """``survey``: with the customer's exit survey (rating, comment), which only supervisors
+    and admins read (``survey_visible``)."""
     return {
         "id": c.id, "number": c.number, "channel": c.channel, "status": c.status,
         "priority": c.priority, "sla_due": c.sla_due.isoformat() if c.sla_due else None,
@@ -49,8 +52,14 @@ def conversation_json(c: Conversation, contact: Contact | None = None) -> dict[s
             "id": contact.id, "name": contact.name, "email": contact.email,
             "undeliverable": contact.undeliverable,
         },
-        "rating": c.rating,
+        **({"rating": c.rating, "rating_comment": c.rating_comment} if survey else {}),
     }
+
+
+def survey_visible(p: Principal) -> bool:
+    """Who reads the customers' ratings and comments: supervisors and admins, not agents
+    (whose work is rated)."""
+    return p.is_supervisor
 
 
 def message_json(m: Message) -> dict[str, Any]:
@@ -116,7 +125,7 @@ async def list_conversations(request: Request) -> Response:
     q = q.where(p.scope(Conversation.group_id))
     async with deps(request).sm() as s:
         rows = (await s.execute(q)).scalars().all()
-    return JSONResponse([conversation_json(c) for c in rows])
+    return JSONResponse([conversation_json(c, survey=survey_visible(p)) for c in rows])
 
 
 @api
@@ -129,7 +138,7 @@ async def get_conversation(request: Request) -> Response:
             select(Attachment).where(Attachment.conversation_id == c.id)
         )).scalars().all()
     return JSONResponse({
-        **conversation_json(c, contact),
+        **conversation_json(c, contact, survey=survey_visible(p)),
         "messages": [message_json(m) for m in messages],
         "attachments": [{"id": a.id, "message_id": a.message_id, "filename": a.filename,
                          "size": a.size, "content_type": a.content_type} for a in files],
@@ -166,7 +175,7 @@ async def post_message(request: Request) -> Response:
 @api
 async def update_conversation(request: Request) -> Response:
     """Change status or priority (routing-relevant moves go through the router's endpoints)."""
-    _, c, contact = await _load(request)
+    p, c, contact = await _load(request)
     d = deps(request)
     data = await read_json(request)
     status = validate.choice(data, "status", ("pending", "resolved", "closed", "active"))
@@ -176,11 +185,15 @@ async def update_conversation(request: Request) -> Response:
         assert row is not None
         if status is not None:
             row.status = status
+            # Staff set this status: a closing now is theirs (mailed), whoever closed before.
+            row.closed_by = None
+            if status in CLOSED_STATUSES and row.closed_at is None:
+                row.closed_at = utcnow()
         if priority is not None:
             row.priority = priority
         await s.commit()
     await d.hooks.conversation_changed(c.id)
-    return JSONResponse(conversation_json(row, contact))
+    return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))
 
 
 @api
@@ -203,7 +216,7 @@ async def promote_conversation(request: Request) -> Response:
         assert row is not None
     await d.hooks.conversation_changed(c.id)
     await d.hooks.conversation_queued(c.id)
-    return JSONResponse(conversation_json(row, contact))
+    return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))
 
 
 @api

@@ -38,6 +38,9 @@ _NUMBER_LO, _NUMBER_SPAN = 1_000_000, 9_000_000
 CLIENT_ID_MAX = 64
 
 
+# A customer writing into a resolved or closed case (by mail or on its page) reopens it.
+REOPEN_FROM = frozenset({"resolved", "closed"})
+
 def new_number() -> str:
     return f"{NUMBER_PREFIX}{_NUMBER_LO + secrets.randbelow(_NUMBER_SPAN)}"
 

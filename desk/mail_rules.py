@@ -26,10 +26,16 @@ def reply_is_mailed(channel: str, *, visibility: str, author_kind: str,
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
 
 
-def closing_is_mailed(channel: str, status: str) -> bool:
+def closing_is_mailed(channel: str, status: str, closed_by: str | None = None) -> bool:
     """True when the customer is told their conversation was resolved or closed (by the HTTP
-    API's status change; the job asks again when it runs)."""
-    return channel in MAILED_CHANNELS and status in CLOSED_STATUSES
+    API's status change; the job asks again when it runs). A case the customer closed
+    themselves on its page (``closed_by`` ``contact``) is not mailed back to them: they saw it
+    close, and the page showed them the survey."""
+    return (channel in MAILED_CHANNELS and status in CLOSED_STATUSES
+            and closed_by != CLOSED_BY_CONTACT)
+
+
+CLOSED_BY_CONTACT = "contact"
 
 
 

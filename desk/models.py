@@ -238,6 +238,9 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Who closed it, when the customer did on the case page (desk.mail_rules.CLOSED_BY_CONTACT);
+    # None otherwise.
+    closed_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class Message(Base):

@@ -53,6 +53,8 @@ def site_config(sales_id: int, support_id: int) -> dict[str, Any]:
     """Pre-chat form: departments, a topic tree, per-topic questionnaire fields."""
     return {
         "title": "Chat with Demo Shop",
+        "notice": "We answer within one working day (Mon-Fri, 9:00-17:00). "
+                  "Keep your case number: it is in the confirmation mail too.",
         "departments": [{"id": sales_id, "name": "Sales"}, {"id": support_id, "name": "Support"}],
         "topics": [
             {"id": "buy", "label": "Buying", "department_id": sales_id, "children": [

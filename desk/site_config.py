@@ -4,6 +4,7 @@ JSON (pure).
 Every key is optional::
 
     title        str
+    notice       str       shown when a case is filed (hours, what happens next), <= NOTICE_MAX
     departments  [{"id": department id, "name": str}]
     topics       [topic]   topic = {"id": str, "label": str, "department_id": department id,
                                     "skills": {skill: level 1..10}, "fields": [field],
@@ -30,6 +31,7 @@ ANSWER_MAX = 1000
 TOPIC_DEPTH = 5
 LIST_MAX = 200
 TEXT_MAX = 120
+NOTICE_MAX = 1000
 
 Path = tuple[dict[str, Any], ...]
 
@@ -99,6 +101,8 @@ def check(config: object) -> dict[str, Any]:
         raise InvalidInput("config must be a JSON object")
     if "title" in config and not _text(config["title"]):
         raise InvalidInput(f"config.title must be 1 to {TEXT_MAX} characters")
+    if "notice" in config and not _text(config["notice"], NOTICE_MAX):
+        raise InvalidInput(f"config.notice must be 1 to {NOTICE_MAX} characters")
     for key in ("departments", "topics", "fields"):
         if config.get(key) is not None and (not isinstance(config[key], list)
                                             or len(config[key]) > LIST_MAX):
@@ -155,6 +159,12 @@ def skills(path: Path) -> dict[str, int]:
 def title(config: dict[str, Any]) -> str:
     value = config.get("title")
     return value if isinstance(value, str) and _text(value) else "Chat"
+
+
+def notice(config: dict[str, Any]) -> str:
+    """What the site says once a case is filed ("" when it says nothing)."""
+    value = config.get("notice")
+    return value if isinstance(value, str) and _text(value, NOTICE_MAX) else ""
 
 
 def department_ids(config: dict[str, Any]) -> list[int]:

@@ -77,6 +77,7 @@ def public_form(config: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "title": shape.title(config),
+        "notice": shape.notice(config),
         "departments": shape.departments(config),
         "topics": [strip(p) for p in shape.topic_paths(config) if len(p) == 1],
         "fields": shape.fields(config),

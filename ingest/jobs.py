@@ -137,6 +137,15 @@ async def _notify_created(ctx: JobContext, conversation_id: int) -> str:
     return _send_queued(queued)
 
 
+def signin_job(contact_id: int, request_key: str) -> str:
+    """A sign-in link was asked for with this contact's address (the web process's mail guard
+    let it through): mail the one-time link (then send it)."""
+    ctx = JOB_CONTEXT.get()
+    queued = ctx.loop.run_until_complete(
+        outbound.queue_signin(ctx.sm, ctx.settings, contact_id, request_key))
+    return _send_queued(queued)
+
+
 def notify_closed_job(conversation_id: int) -> str:
     """An email ticket was resolved or closed: tell the customer (once per closing)."""
     ctx = JOB_CONTEXT.get()
@@ -146,7 +155,7 @@ def notify_closed_job(conversation_id: int) -> str:
 async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
     async with ctx.sm() as s:
         conv = await s.get(Conversation, conversation_id)
-    if conv is None or not closing_is_mailed(conv.channel, conv.status):
+    if conv is None or not closing_is_mailed(conv.channel, conv.status, conv.closed_by):
         return "skipped"
     number, status = conv.number, conv.status
     queued = await outbound.queue_mail(
@@ -278,7 +287,7 @@ async def requeue_unmailed(sm: SessionMaker, queue: Queue, *,
             Conversation.status.in_(sorted(CLOSED_STATUSES)),
             Conversation.channel.in_(sorted(MAILED_CHANNELS))))).scalars().all()
         closings = {(c.id, closed_key(c)) for c in convs
-                    if closing_is_mailed(c.channel, c.status)}
+                    if closing_is_mailed(c.channel, c.status, c.closed_by)}
         missing = closings - await _stored(s, "closed", closings)
     for cid, _ in sorted(missing):
         await asyncio.to_thread(enqueue_notify, queue, notify_closed_job, cid)

@@ -35,6 +35,13 @@ def closed(number: str, status: str, link: str) -> str:
             f"pick it up again.\n")
 
 
+def signin(link: str, ttl_s: int) -> str:
+    minutes = max(1, ttl_s // 60)
+    return (f"Here is your link to sign in and see your cases:\n{link}\n\n"
+            f"It works once, for {minutes} minutes. If you did not ask for it, ignore this "
+            f"mail: nobody can sign in without it.\n")
+
+
 def transcript(number: str, lines: list[str], link: str) -> str:
     return (f"The transcript of your chat {number}:\n\n" + "\n".join(lines)
             + f"\n\nYour conversations: {link}\n")

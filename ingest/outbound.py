@@ -21,6 +21,8 @@ import aiosmtplib
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from desk import portal
+from desk.case_links import Kind, signin_url
 from desk.db import SessionMaker
 from desk.models import (
     Contact,
@@ -34,6 +36,7 @@ from desk.models import (
 from desk.portal import case_link
 from desk.seq import reserve_seq
 from desk.settings import Settings
+from ingest import notices
 from ingest.addresses import Address, parse_address
 from ingest.compose import Outgoing, compose, message_id_for, ticket_subject
 from ingest.errors import SendFailure, UnsafeAddress
@@ -100,6 +103,34 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
         in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
     )
+    return await _store(sm, row)
+
+
+async def queue_signin(sm: SessionMaker, settings: Settings, contact_id: int,
+                       request_key: str) -> Queued | None:
+    """Store the one-time sign-in mail for the contact (its own stored address, as every mail;
+    None without one). The token is issued here, so it only ever exists in that mail. It
+    belongs to no conversation, so it leaves from the desk's general address, as ``send``
+    picks it."""
+    async with sm() as s:
+        contact = await s.get(Contact, contact_id)
+        if contact is None or not contact.email or contact.undeliverable:
+            return None
+    sender = await sender_address(sm, None)
+    now = utcnow().timestamp()
+    link = signin_url(settings.public_url, portal.issue(
+        settings, Kind.SIGNIN, contact, settings.signin_link_ttl_s, now))
+    row = OutboundMail(
+        message_id=message_id_for(f"signin:{contact_id}:{request_key}", sender.domain,
+                                  settings.secret_key),
+        conversation_id=None, kind="signin", key=request_key[:64], to_address=contact.email,
+        subject="Your sign-in link", body=notices.signin(link, settings.signin_link_ttl_s),
+        status="queued")
+    return await _store(sm, row)
+
+
+async def _store(sm: SessionMaker, row: OutboundMail) -> Queued:
+    """Insert ``row``; its Message-ID is unique, so a repeat gives the stored one back."""
     async with sm() as s:
         s.add(row)
         try:
@@ -107,7 +138,7 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
         except IntegrityError:
             await s.rollback()
             existing = (await s.execute(select(OutboundMail.id).where(
-                OutboundMail.message_id == message_id))).scalar_one()
+                OutboundMail.message_id == row.message_id))).scalar_one()
             return Queued(existing, created=False)
     return Queued(row.id, created=True)
 

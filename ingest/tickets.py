@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.conversations import new_number
+from desk.conversations import REOPEN_FROM, new_number
 from desk.db import SessionMaker, is_connection_fault
 from desk.limits import BODY_MAX
 from desk.models import (
@@ -43,7 +43,6 @@ from ingest.loops import Kind, Verdict, classify
 from ingest.mime import MailAttachment, ParsedMail, content_id_key, resolve_cids
 
 log = logging.getLogger(__name__)
-REOPEN_FROM = {"resolved", "closed"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 
 from redis.exceptions import RedisError
 
 from desk import site_config
 from desk.auth import Principal, verify_visitor_token
+from desk.case_links import Kind, verify
 from desk.contacts import priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
@@ -90,6 +92,9 @@ class Chat:
     # --- connections -----------------------------------------------------------------------
 
     async def authenticate_visitor(self, conn: Connection, token: str) -> None:
+        if conn.site_id is None:
+            await self._authenticate_case_page(conn, token)
+            return
         verified = verify_visitor_token(self.settings, token)
         found = await records.visitor_login(self.sm, verified[0], verified[1], conn.site_id) \
             if verified and conn.site_id is not None else None
@@ -102,6 +107,23 @@ class Chat:
         identity = Identity(Role.VISITOR, verified[0], name,
                             site_id=conn.site_id, typing_preview=conn.typing_preview)
         for action in conn.session.authenticated(identity, parts, self.hub.epoch or ""):
+            conn.send(getattr(action, "frame"))  # noqa: B009 - Welcome is the only action
+        self.hub.register(conn)
+
+    async def _authenticate_case_page(self, conn: Connection, token: str) -> None:
+        """A case page's socket (``desk.case_links`` socket token, from its case API): the
+        case's own contact, owner of that one case, which it may resume and write to."""
+        grant = verify(self.settings.secret_key, token, time.time(), Kind.SOCKET)
+        found = await records.case_login(self.sm, grant) if grant is not None else None
+        if grant is None or found is None:
+            for action in conn.session.auth_failed("bad token"):
+                conn.close_after_drain(getattr(action, "code", CLOSE_REVOKED), "bad token")
+            return
+        name, cid = found
+        conn.contact_id = grant.contact_id
+        identity = Identity(Role.VISITOR, grant.contact_id, name, typing_preview=False)
+        for action in conn.session.authenticated(identity, {cid: Part.OWNER},
+                                                 self.hub.epoch or ""):
             conn.send(getattr(action, "frame"))  # noqa: B009 - Welcome is the only action
         self.hub.register(conn)
 
@@ -163,7 +185,9 @@ class Chat:
             conn.send(command_error(CommandError("internal", "internal error"), frame))
 
     async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
-        assert conn.contact_id is not None and conn.site_id is not None
+        if conn.site_id is None:
+            raise CommandError("forbidden", "a case page's socket follows its case only")
+        assert conn.contact_id is not None
         lock = keys.chat_start_lock(conn.contact_id)
         # One open chat per visitor and site: a double click or two tabs land in the same one.
         got = await self.hub.redis.set(lock, "1", nx=True, px=5000)
@@ -339,7 +363,13 @@ class Chat:
             return
         ident = conn.session.identity
         assert ident is not None
-        status = "closed" if ident.role is Role.VISITOR else "resolved"
+        await self.close_case(cid, ident.role)
+        conn.send(p.Done("end", cid))
+
+    async def close_case(self, cid: int, by: Role = Role.VISITOR) -> None:
+        """End a conversation: ``closed`` by its customer (socket or case page), ``resolved``
+        by staff; the router frees the agent, every socket on it is told."""
+        status = "closed" if by is Role.VISITOR else "resolved"
         try:
             await self.router.release(cid, status)  # writes the status, frees the agent
         except (RoutingError, RedisError, OSError) as exc:
@@ -347,8 +377,7 @@ class Chat:
             log.warning("release of %s failed (%r); closing in the records only", cid, exc)
             await set_status(self.sm, cid, status)
         self.ctx.forget_conv(cid)
-        self.hub.publish_event(cid, p.Ended(cid, AUTHOR_KIND[ident.role]), invalidate=True)
-        conn.send(p.Done("end", cid))
+        self.hub.publish_event(cid, p.Ended(cid, AUTHOR_KIND[by]), invalidate=True)
 
     async def transcript(self, conn: Connection, cid: int, email: str | None) -> None:
         info = await self.ctx.conv(cid)

@@ -123,7 +123,12 @@ class WsEndpoint:
                      ) -> tuple[str | None, Identity | None, Principal | None,
                                 records.SiteInfo | None]:
         if self.role is Role.VISITOR:
-            key = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("site", [""])[0]
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("case") == ["1"]:
+                # The case page (desk.case_links): served from this server's own origin only.
+                own = chat.settings.public_url.rstrip("/")
+                return (None if origin == own else "foreign origin"), None, None, None
+            key = query.get("site", [""])[0]
             site = await chat.ctx.site(key) if key else None
             if site is None:
                 return "unknown site", None, None, None
@@ -175,6 +180,7 @@ class WsEndpoint:
         if site is not None:
             conn.site_id = site.id
             conn.typing_preview = site.typing_preview
+        if self.role is Role.VISITOR:  # a widget's or a case page's: the first frame is auth
             deadline = loop.call_later(chat.settings.ws_auth_timeout_s, self._auth_deadline,
                                        conn)
         serving = _Serving()

@@ -25,6 +25,7 @@ NOTIFY_REPLY = "ingest.jobs.notify_reply_job"
 NOTIFY_CLOSED = "ingest.jobs.notify_closed_job"
 NOTIFY_CREATED = "ingest.jobs.notify_created_job"
 TRANSCRIPT = "ingest.jobs.transcript_job"
+SIGNIN = "ingest.jobs.signin_job"
 # As ingest.jobs.enqueue_notify_created / enqueue_notify: the same job id whoever enqueues it
 # (the worker's sweep enqueues what never got here, ingest.jobs.requeue_unmailed).
 NOTIFY_RETRY_S = (5, 30, 120)
@@ -67,6 +68,12 @@ class Mailer:
         """Acknowledge a new ticket (the caller passed the mail guard)."""
         return await self.enqueue(NOTIFY_CREATED, conversation_id,
                                   job_id=f"created-{conversation_id}", retry=NOTIFY_RETRY_S)
+
+    async def signin(self, contact_id: int, request_key: str) -> bool:
+        """Mail a one-time sign-in link to the contact (the caller passed the mail guard)."""
+        return await self.enqueue(SIGNIN, contact_id, request_key,
+                                  job_id=f"signin-{contact_id}-{request_key}",
+                                  retry=NOTIFY_RETRY_S)
 
     async def transcript(self, conversation_id: int, request_key: str) -> bool:
         """Mail a chat's transcript to its contact (the caller passed the mail guard)."""

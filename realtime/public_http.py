@@ -157,6 +157,8 @@ async def leave_message(request: Request, site: Site) -> Response:
     state = request.app.state
     data = await read_json(request)
     form = check_form(site.config or {}, data, Use.MESSAGE)
+    # The web new-case page files a "portal" case; the widget's leave-a-message an email one.
+    channel = validate.choice(data, "channel", ("email", "portal"), "email") or "email"
     client_id = validate.text(data, "client_id", max_len=64, required=False)
     assert form.email is not None  # Use.MESSAGE requires it
     await _admit_acknowledgement(request, form.email)
@@ -169,7 +171,7 @@ async def leave_message(request: Request, site: Site) -> Response:
     contact = await new_visitor(state.sm, name=form.name, email=form.email)
     first_line = form.text.splitlines()[0] if form.text.strip() else ""
     conv = await create_conversation(
-        state.sm, channel="email", contact_id=contact.id, department_id=dept_id,
+        state.sm, channel=channel, contact_id=contact.id, department_id=dept_id,
         group_id=group_id, site_id=site.id, subject=(form.topic or first_line)[:SUBJECT_MAX],
         topic=form.topic, priority=await priority_for(state.sm, contact.id),
         required_skills=form.skills, custom_fields=form.answers,
@@ -179,7 +181,8 @@ async def leave_message(request: Request, site: Site) -> Response:
     # Stored as queued: not routed now (Redis away), it is when Redis is back.
     await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)
-    return JSONResponse({"number": conv.number}, status_code=201)
+    return JSONResponse({"number": conv.number, "notice": shape.notice(site.config or {})},
+                        status_code=201)
 
 
 def _router(request: Request) -> Router:

@@ -22,7 +22,9 @@ import asyncpg
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from desk import portal
 from desk.auth import Principal
+from desk.case_links import Grant
 from desk.conversations import (
     PG_BATCH_SETTINGS,
     Appended,
@@ -348,6 +350,18 @@ async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,
     if not rows or not hmac.compare_digest(rows[0][0] or "", nonce):
         return None
     return rows[0][1] or "Visitor", {r[2]: Part.OWNER for r in rows if r[2] is not None}
+
+
+async def case_login(sm: SessionMaker, grant: Grant) -> tuple[str, int] | None:
+    """A case page socket's check (``desk.portal.may_open`` for its one-case grant): the
+    contact's name and the case's id, or None (revoked, another contact's case, gone)."""
+    assert grant.number is not None
+    async with sm() as s:
+        conv = await portal.may_open(s, grant, grant.number)
+        contact = await s.get(Contact, grant.contact_id) if conv is not None else None
+    if conv is None or contact is None:
+        return None
+    return contact.name or "Customer", conv.id
 
 
 async def transcript_address(sm: SessionMaker, contact_id: int) -> str | None:

@@ -78,7 +78,7 @@ class HubHooks(DeskHooks):
             await self.ctx.router.release(conversation_id, conv.status)
         except (RoutingError, RedisError, OSError) as exc:
             log.warning("release of %s failed: %r", conversation_id, exc)
-        if closing_is_mailed(conv.channel, conv.status):
+        if closing_is_mailed(conv.channel, conv.status, conv.closed_by):
             await self.ctx.mailer.closed(conversation_id)
 
 

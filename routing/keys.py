@@ -161,3 +161,16 @@ def mail_budget(scope: str, subject: str) -> str:
     recipient address or client address (``routing.mail_budget.Scope``). The hash tag keeps a
     request's counters in one Redis Cluster slot: one script charges them all at once."""
     return f"sb:{{m}}:mail:{scope}:{subject}"
+
+
+# --- the customer's case page (realtime/portal_http.py) -----------------------------------------
+
+
+def signin_spent(jti: str) -> str:
+    """String (SET NX EX until the token's expiry): this one-time sign-in token was redeemed."""
+    return f"sb:portal:signin:{jti}"
+
+
+def portal_limit(action: str, subject: str) -> str:
+    """Counter (INCR, EXPIRE window) of a case-page request per client address or per case."""
+    return f"sb:portal:limit:{action}:{subject}"

@@ -27,6 +27,7 @@ HOUR_S = 3600
 class Purpose(StrEnum):
     TRANSCRIPT = "transcript"
     ACKNOWLEDGEMENT = "acknowledgement"  # ticket created: by mail or by "leave a message"
+    SIGNIN = "signin"  # a one-time sign-in link to the case page, for a typed address
 
 
 class Scope(StrEnum):
@@ -97,7 +98,8 @@ def verdict(request: MailRequest, found: tuple[Check, ...], refused: int | None,
     scope = found[refused].scope
     wait = max(1, ttl_s)
     when = f"in {-(-wait // 60)} min" if wait >= 60 else f"in {wait} s"
-    what = "a transcript" if request.purpose is Purpose.TRANSCRIPT else "a confirmation"
+    what = {Purpose.TRANSCRIPT: "a transcript", Purpose.SIGNIN: "a sign-in link"}.get(
+        request.purpose, "a confirmation")
     match scope:
         case Scope.CONVERSATION:
             text = f"a transcript of this chat was sent recently; ask again {when}"

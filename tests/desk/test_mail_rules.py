@@ -30,3 +30,9 @@ def test_only_the_full_mode_mails_the_replys_text() -> None:
     from desk.mail_rules import NOTIFY_MODES, reply_text_is_mailed
     assert [m for m in NOTIFY_MODES if reply_text_is_mailed(m)] == ["full"]
     assert not reply_text_is_mailed("") and not reply_text_is_mailed("FULL")
+
+
+def test_a_case_the_customer_closed_is_not_mailed_back() -> None:
+    assert closing_is_mailed("email", "closed", None)
+    assert closing_is_mailed("portal", "resolved", "staff")
+    assert not closing_is_mailed("portal", "closed", "contact")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:01:00.929725
+Create Date: 2026-12-01 11:11:59.330820
 """
 
 from __future__ import annotations
@@ -343,6 +343,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=16), nullable=True),
         sa.CheckConstraint(
             "channel IN ('chat', 'email', 'portal')", name=op.f("ck_conversations_channel")
         ),

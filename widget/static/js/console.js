@@ -164,8 +164,13 @@ function openChat(id, number, watch, select = false) {
   return pane;
 }
 
+const ticketViews = new Map(); // conversation id -> open TicketView
+
 function openTicket(id, number) {
-  tabs.add(`t${id}`, number, new TicketView(id).el, { closable: true, select: true });
+  const view = new TicketView(id);
+  ticketViews.set(id, view);
+  tabs.add(`t${id}`, number, view.el, { closable: true, select: true,
+    onClose: () => ticketViews.delete(id) });
 }
 
 // --- frames --------------------------------------------------------------------------------------
@@ -216,6 +221,7 @@ function onFrame(f) {
       break;
   }
   const id = f.conversation_id;
+  if (id != null && ticketViews.has(id)) ticketViews.get(id).handle(f);
   if (id == null || takenTickets.has(id)) return;
   // A message for a conversation without a tab: the hub granted it (accept, transfer, invite).
   if (!panes.has(id) && f.type === "message") {

@@ -109,9 +109,19 @@ export class TicketView {
         h("a", { href: `/api/attachments/${Number(a.id)}`, download: "", text: a.filename }),
         ` (${a.size} bytes)`)));
       this.log.replaceChildren(...c.messages.map(messageItem));
+      this.facts.append(...(c.rating ? [h("dt", { text: "Rating" }),
+        h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
     } catch (e) {
       this.notice.textContent = `Could not load: ${e.message}`;
     }
+  }
+
+  // A live frame of this ticket (the console's socket holds it once taken): a message the
+  // customer wrote on the case page or by mail shows at once, in seq order.
+  handle(f) {
+    if (f.type !== "message" || this.log.querySelector(`[data-seq="${Number(f.seq)}"]`)) return;
+    const later = [...this.log.children].find((li) => Number(li.dataset.seq) > f.seq);
+    this.log.insertBefore(messageItem(f), later || null);
   }
 
   async send() {

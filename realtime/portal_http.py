@@ -1,0 +1,301 @@
+"""The customer's case page and its HTTP API (no account, no password).
+
+- ``GET  /c/``, ``/c/signin``, ``/c/new``, ``/c/<number>``   the page (``widget/static/case.html``)
+- ``POST /api/portal/signin``          ``{"email"}``: mail a one-time sign-in link (202 whether
+                                       or not the address is known: the answer tells nothing)
+- ``POST /api/portal/signin/redeem``   ``{"token"}``: spend it (once) for a session token
+- ``GET  /api/portal/cases``           the signed-in customer's cases (``desk.portal.cases_of``)
+- ``GET  /api/portal/cases/<number>``  one case: public thread, status, assignee's name, and a
+                                       token for the visitor socket (live updates)
+- ``POST /api/portal/cases/<number>/messages``  ``{"text", "client_id"}``: the customer's reply
+- ``POST /api/portal/cases/<number>/status``    ``{"status": "closed" | "open"}``
+- ``POST /api/portal/cases/<number>/rating``    ``{"rating": 1..5, "comment"}`` once closed
+
+Every case request carries its grant as ``Authorization: Bearer <token>``: the link's token
+from a mail (one case) or a signed-in session (the customer's cases). Anything wrong with it
+(tampered, expired, revoked, another contact's case) is the same 403 with no data. Replies go
+through the one append path (``desk.conversations.append_message``, seq from ``desk.seq``) and
+the desk hooks, so the agent's console gets them live, and a reply to a closed case reopens and
+routes it as a mailed-in one does. Sign-in mails are budgeted by the mail guard (per address and
+per client); every request is also counted per client address (429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from desk import portal, validate
+from desk.case_links import Kind, verify
+from desk.conversations import REOPEN_FROM, Viewer, append_message, messages_after
+from desk.errors import Conflict, DeskError, Forbidden, InvalidInput, RateLimited
+from desk.http import JSONResponse, client_address, deps, desk_error_response, read_json
+from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
+from desk.models import Agent, Contact, Conversation, Message, utcnow
+from realtime.context import Context
+from realtime.envelopes import ConversationChanged
+from routing import keys
+from routing.mail_budget import MailRequest, Purpose
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "widget" / "static"
+COMMENT_MAX = 2000
+CASES_MAX = 200
+# Per client address and minute: sign-in requests, and every other case-page request.
+SIGNIN_PER_MIN = 10
+REQUESTS_PER_MIN = 120
+LINK_REFUSED = ("this link is not valid (expired, replaced or changed); "
+                "sign in again to get a fresh one")
+
+
+def _ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+async def _admit(request: Request, action: str, limit: int) -> None:
+    """Count the request against the client address's minute; 429 + Retry-After past it."""
+    redis = _ctx(request).hub.redis
+    counter = keys.portal_limit(action, client_address(request))
+    count = await redis.incr(counter)
+    if count == 1:
+        await redis.expire(counter, 60)
+    if count > limit:
+        ttl = int(await redis.ttl(counter))
+        wait = ttl if ttl > 0 else 60
+        raise RateLimited(f"too many requests from your address; retry in {wait} s", wait)
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token else None
+
+
+async def _case(request: Request) -> tuple[Conversation, int]:
+    """The case of the path that the request's grant opens, and the viewer's contact id."""
+    settings = deps(request).settings
+    token, now = _bearer(request), time.time()
+    grant = verify(settings.secret_key, token, now, Kind.CASE) \
+        or verify(settings.secret_key, token, now, Kind.ALL)
+    number = request.path_params["number"]
+    if grant is None or not isinstance(number, str) or len(number) > 16:
+        raise Forbidden(LINK_REFUSED)
+    async with deps(request).sm() as s:
+        conv = await portal.may_open(s, grant, number)
+    if conv is None:
+        raise Forbidden(LINK_REFUSED)
+    return conv, grant.contact_id
+
+
+def _message(m: Message) -> dict[str, Any]:
+    # The customer's view of a message: no staff ids, no visibility (all of it is public).
+    return {"seq": m.seq, "author_kind": m.author_kind, "author_name": m.author_name,
+            "text": m.body, "created_at": m.created_at.isoformat()}
+
+
+def _summary(c: Conversation) -> dict[str, Any]:
+    return {"number": c.number, "status": c.status, "channel": c.channel,
+            "subject": c.subject, "topic": c.topic, "created_at": c.created_at.isoformat(),
+            "updated_at": c.updated_at.isoformat(), "closed": c.status in CLOSED_STATUSES}
+
+
+async def _answer(request: Request, c: Conversation, contact_id: int) -> Response:
+    d = deps(request)
+    # The case's own contact reads what a contact may (desk.visibility): public messages only.
+    msgs = await messages_after(d.sm, c.id, 0, Viewer("contact", c.contact_id or 0),
+                                limit=5000)
+    async with d.sm() as s:
+        agent = await s.get(Agent, c.assignee_id) if c.assignee_id else None
+        owner = await s.get(Contact, c.contact_id) if c.contact_id else None
+    socket = portal.issue(d.settings, Kind.SOCKET, owner, 3600, time.time(),
+                          number=c.number) if owner is not None else None
+    return JSONResponse({
+        **_summary(c), "conversation_id": c.id, "last_seq": c.last_seq,
+        "assignee_name": agent.display_name if agent else None,
+        "messages": [_message(m) for m in msgs],
+        # Only the case's own contact sees what they rated; an organisation member does not.
+        "rating": c.rating if contact_id == c.contact_id else None,
+        "rating_comment": c.rating_comment if contact_id == c.contact_id else None,
+        "socket_token": socket,
+    }, headers={"Cache-Control": "no-store"})
+
+
+async def _guarded(request: Request, handler: Any) -> Response:
+    try:
+        await _admit(request, "request", REQUESTS_PER_MIN)
+        response: Response = await handler(request)
+    except DeskError as exc:
+        return desk_error_response(exc)
+    return response
+
+
+def _endpoint(handler: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _guarded(request, handler)
+
+    return endpoint
+
+
+async def get_case(request: Request) -> Response:
+    conv, contact_id = await _case(request)
+    return await _answer(request, conv, contact_id)
+
+
+async def list_cases(request: Request) -> Response:
+    d = deps(request)
+    grant = verify(d.settings.secret_key, _bearer(request), time.time(), Kind.ALL)
+    async with d.sm() as s:
+        who = await portal.customer(s, grant) if grant is not None else None
+        if who is None:
+            raise Forbidden(LINK_REFUSED)
+        rows = (await s.execute(select(Conversation).where(portal.cases_of(who))
+                                .order_by(Conversation.updated_at.desc()).limit(CASES_MAX))
+                ).scalars().all()
+    return JSONResponse({"name": who.contact.name, "email": who.email,
+                         "organisation": who.organisation.name if who.organisation else None,
+                         "cases": [_summary(c) for c in rows]},
+                        headers={"Cache-Control": "no-store"})
+
+
+async def post_message(request: Request) -> Response:
+    conv, contact_id = await _case(request)
+    d = deps(request)
+    data = await read_json(request)
+    text = validate.required_text(data, "text", max_len=d.settings.max_message_chars)
+    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    async with d.sm() as s:
+        author = await s.get(Contact, contact_id)
+    msg, created = await append_message(
+        d.sm, conv.id, author_kind="contact", body=text, client_id=client_id,
+        author_name=(author.name if author else None) or "Customer")
+    if created:
+        await d.hooks.message_posted(conv.id, msg.id)
+        if conv.status in REOPEN_FROM:
+            await _reopen(request, conv.id)
+    return JSONResponse(_message(msg), status_code=201 if created else 200)
+
+
+async def _reopen(request: Request, cid: int) -> None:
+    """Back to its group's queue, as a mailed-in reply to a closed case is."""
+    async with deps(request).sm() as s:
+        reopened = (await s.execute(
+            update(Conversation).where(Conversation.id == cid,
+                                       Conversation.status.in_(sorted(REOPEN_FROM)))
+            .values(status="queued", closed_at=None, closed_by=None, updated_at=utcnow())
+            .returning(Conversation.id))).scalar_one_or_none()
+        await s.commit()
+    if reopened is not None:
+        _ctx(request).hub.publish(ConversationChanged(cid))
+        await request.app.state.chat.route(cid)
+
+
+async def set_status(request: Request) -> Response:
+    conv, _ = await _case(request)
+    data = await read_json(request)
+    wanted = validate.choice(data, "status", ("closed", "open"))
+    if wanted is None:
+        raise InvalidInput("status must be closed or open")
+    ctx = _ctx(request)
+    if wanted == "open":
+        await _reopen(request, conv.id)
+    elif conv.status not in CLOSED_STATUSES:
+        async with ctx.sm() as s:
+            await s.execute(update(Conversation).where(Conversation.id == conv.id)
+                            .values(closed_by=CLOSED_BY_CONTACT))
+            await s.commit()
+        await request.app.state.chat.close_case(conv.id)
+    async with ctx.sm() as s:
+        row = await s.get(Conversation, conv.id)
+    assert row is not None
+    return JSONResponse(_summary(row))
+
+
+async def rate(request: Request) -> Response:
+    conv, contact_id = await _case(request)
+    if contact_id != conv.contact_id:
+        raise Forbidden("only the customer who opened the case rates it")
+    if conv.status not in CLOSED_STATUSES:
+        raise Conflict("a case is rated once it is closed")
+    data = await read_json(request)
+    rating = validate.integer(data, "rating", lo=1, hi=5)
+    if rating is None:
+        raise InvalidInput("rating must be an integer from 1 to 5")
+    comment = validate.text(data, "comment", max_len=COMMENT_MAX, required=False)
+    async with deps(request).sm() as s:
+        await s.execute(update(Conversation).where(Conversation.id == conv.id)
+                        .values(rating=rating, rating_comment=comment or None))
+        await s.commit()
+    return JSONResponse({"number": conv.number, "rating": rating, "rating_comment": comment})
+
+
+async def request_signin(request: Request) -> Response:
+    """Mail a one-time sign-in link to the address, if a customer has it. Refused (429) past
+    the client's minute or the mail guard's budget for the address or the client; the budget
+    is charged for unknown addresses too, so the answers never tell which are known."""
+    await _admit(request, "signin", SIGNIN_PER_MIN)
+    data = await read_json(request)
+    email = validate.email(data, "email")
+    assert email is not None
+    ctx = _ctx(request)
+    verdict = await ctx.mail_guard.admit(
+        MailRequest(Purpose.SIGNIN, email, client_address(request)))
+    if not verdict.allowed:
+        raise RateLimited(verdict.message, verdict.retry_after_s)
+    async with ctx.sm() as s:
+        contact_id = (await s.execute(
+            select(Contact.id).where(func.lower(Contact.email) == email,
+                                     Contact.undeliverable.is_(False))
+            .order_by(Contact.id.desc()).limit(1))).scalar_one_or_none()
+    if contact_id is not None:
+        await ctx.mailer.signin(contact_id, secrets.token_hex(8))
+    return JSONResponse({"sent": True, "message": (
+        "If we know this address, a sign-in link is on its way; it works once.")},
+        status_code=202)
+
+
+async def redeem_signin(request: Request) -> Response:
+    """Spend a one-time sign-in token (once: the first redemption wins) for a session."""
+    d = deps(request)
+    data = await read_json(request)
+    token = validate.text(data, "token", max_len=600, required=True)
+    now = time.time()
+    grant = verify(d.settings.secret_key, token, now, Kind.SIGNIN)
+    async with d.sm() as s:
+        who = await portal.customer(s, grant) if grant is not None else None
+    if grant is None or who is None:
+        raise Forbidden(LINK_REFUSED)
+    spent = await _ctx(request).hub.redis.set(
+        keys.signin_spent(grant.jti), "1", nx=True,
+        ex=max(1, grant.expires_at - int(now)) + 60)
+    if not spent:
+        raise Forbidden("this sign-in link was used already; ask for a new one")
+    session = portal.issue(d.settings, Kind.ALL, who.contact, d.settings.portal_session_ttl_s,
+                           now)
+    return JSONResponse({"token": session}, headers={"Cache-Control": "no-store"})
+
+
+async def page(_: Request) -> Response:
+    # One static page for every view of the customer's side: it reads its path and token.
+    return FileResponse(STATIC_DIR / "case.html", headers={"Cache-Control": "no-store"})
+
+
+def portal_routes() -> list[BaseRoute]:
+    return [
+        Route("/c/", page, methods=["GET"]),
+        Route("/c/{number}", page, methods=["GET"]),
+        Route("/api/portal/signin", _endpoint(request_signin), methods=["POST"]),
+        Route("/api/portal/signin/redeem", _endpoint(redeem_signin), methods=["POST"]),
+        Route("/api/portal/cases", _endpoint(list_cases), methods=["GET"]),
+        Route("/api/portal/cases/{number}", _endpoint(get_case), methods=["GET"]),
+        Route("/api/portal/cases/{number}/messages", _endpoint(post_message),
+              methods=["POST"]),
+        Route("/api/portal/cases/{number}/status", _endpoint(set_status), methods=["POST"]),
+        Route("/api/portal/cases/{number}/rating", _endpoint(rate), methods=["POST"]),
+    ]

@@ -1,0 +1,368 @@
+// The customer's case page (realtime/portal_http.py): one case from a mailed link, the list of
+// a signed-in customer's cases, the passwordless sign-in, and the web new-case form.
+//
+// The link's token arrives in the URL (?t=); it is moved to sessionStorage at once and the
+// address bar cleaned, so it does not stay in the history or travel anywhere as a referrer.
+// Data only ever reaches the page as text (dom.js).
+
+import { announce, clear, clientId, h, time } from "./dom.js";
+
+const app = document.getElementById("app");
+const store = window.sessionStorage;
+const SESSION = "sb.case.session";
+const STATUS_TEXT = {
+  queued: "Waiting for an agent", offered: "Waiting for an agent", active: "In progress",
+  pending: "Waiting for you", resolved: "Resolved", closed: "Closed",
+};
+
+class PortalError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function call(method, path, token, body) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, credentials: "omit",
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const wait = r.headers.get("Retry-After");
+    const msg = (data.error && data.error.message) || `HTTP ${r.status}`;
+    throw new PortalError(r.status, wait && r.status === 429 ? `${msg}` : msg);
+  }
+  return data;
+}
+
+function takeToken(key) {
+  const url = new URL(location.href);
+  const t = url.searchParams.get("t");
+  if (t) {
+    store.setItem(key, t);
+    url.searchParams.delete("t");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+  return store.getItem(key);
+}
+
+function page(...kids) {
+  clear(app).append(...kids);
+  app.focus();
+}
+
+function notice(text = "", error = false) {
+  return h("p", { class: error ? "notice error" : "notice", role: error ? "alert" : "status", text });
+}
+
+function refused(e) {
+  page(h("section", { class: "card" }, h("h1", { text: "This link does not open a case" }),
+    h("p", { text: e.message }), signInForm()));
+}
+
+// --- sign in -------------------------------------------------------------------------------
+
+function signInForm() {
+  const email = h("input", { id: "signin-email", type: "email", required: true, autocomplete: "email" });
+  const said = notice();
+  const button = h("button", { class: "primary", type: "submit", text: "Send me a sign-in link" });
+  const form = h("form", { class: "signin", "aria-labelledby": "signin-h" },
+    h("h2", { id: "signin-h", text: "See all your cases" }),
+    h("p", { class: "muted", text: "No password: we mail you a link that signs you in once." }),
+    h("label", { for: "signin-email", text: "Your email address" }), email,
+    h("div", { class: "row" }, button), said);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    try {
+      const r = await call("POST", "/api/portal/signin", null, { email: email.value });
+      said.className = "notice"; said.textContent = r.message;
+    } catch (err) {
+      said.className = "notice error"; said.textContent = err.message;
+    } finally { button.disabled = false; }
+  });
+  return form;
+}
+
+async function redeem() {
+  const token = new URL(location.href).searchParams.get("t");
+  history.replaceState(null, "", "/c/signin");
+  const go = h("button", { class: "primary", type: "button", text: "Sign in" });
+  const said = notice();
+  // A button, not an automatic redemption: a mail scanner opening the link spends nothing.
+  go.addEventListener("click", async () => {
+    go.disabled = true;
+    try {
+      const r = await call("POST", "/api/portal/signin/redeem", null, { token });
+      store.setItem(SESSION, r.token);
+      location.assign("/c/");
+    } catch (err) {
+      said.className = "notice error"; said.textContent = err.message; go.disabled = false;
+    }
+  });
+  page(h("section", { class: "card" }, h("h1", { text: "Sign in to your cases" }),
+    h("p", { class: "muted", text: "This link works once." }), go, said));
+}
+
+// --- the list of a signed-in customer's cases -------------------------------------------------
+
+async function listCases() {
+  const token = takeToken(SESSION);
+  if (!token) {
+    page(h("h1", { text: "Your cases" }), h("section", { class: "card" }, signInForm()));
+    return;
+  }
+  try {
+    const r = await call("GET", "/api/portal/cases", token);
+    page(h("header", { class: "head" }, h("h1", { text: "Your cases" }),
+      h("p", { class: "muted", text: [r.email, r.organisation].filter(Boolean).join(" · ") })),
+    h("section", { class: "card" }, r.cases.length ? h("ul", { class: "cases" }, r.cases.map((c) =>
+      h("li", { class: "row" }, h("a", { href: `/c/${encodeURIComponent(c.number)}`, class: "number", text: c.number }),
+        h("span", { text: c.subject || c.topic || `(${c.channel})` }), h("span", { class: "spacer" }),
+        h("span", { class: "badge", "data-status": c.status, text: STATUS_TEXT[c.status] || c.status }))))
+      : h("p", { class: "muted", text: "No cases yet." })),
+    h("div", { class: "row" }, h("button", { type: "button", text: "Sign out", onclick: () => {
+      store.removeItem(SESSION); location.assign("/c/");
+    } })));
+  } catch (e) {
+    store.removeItem(SESSION);
+    refused(e);
+  }
+}
+
+// --- one case ----------------------------------------------------------------------------------
+
+class CaseView {
+  constructor(number) {
+    this.number = number;
+    this.key = `sb.case.${number}`;
+    this.token = takeToken(this.key) || store.getItem(SESSION);
+    this.seqs = new Set();
+    this.status = h("span", { class: "badge" });
+    this.agent = h("span", { class: "muted" });
+    this.live = h("span", { class: "live muted", role: "status" });
+    this.subject = h("p", { class: "muted" });
+    this.thread = h("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
+    this.said = notice();
+    this.text = h("textarea", { id: "reply-text", rows: 4, maxlength: 10000, required: true });
+    this.send = h("button", { class: "primary", type: "submit", text: "Send reply" });
+    this.reply = h("form", { class: "card reply", "aria-labelledby": "reply-h" },
+      h("h2", { id: "reply-h", text: "Reply" }), h("label", { for: "reply-text", class: "sr-only", text: "Your reply" }),
+      this.text, h("div", { class: "row" }, this.send));
+    this.reply.addEventListener("submit", (e) => { e.preventDefault(); this.post(); });
+    this.toggle = h("button", { type: "button", onclick: () => this.setStatus() });
+    this.survey = h("section", { id: "survey", class: "card", hidden: true, "aria-labelledby": "survey-h" });
+  }
+
+  async start() {
+    if (!this.token) { refused(new Error("Open the link from your mail, or sign in.")); return; }
+    try {
+      await this.load();
+    } catch (e) { refused(e); return; }
+    page(h("header", { class: "head" },
+      h("div", { class: "row" }, h("h1", { class: "number", text: this.number }), this.status,
+        h("span", { class: "spacer" }), this.live),
+      this.subject, this.agent),
+    this.said, h("section", { class: "card" }, this.thread), this.reply, this.survey,
+    h("div", { class: "row" }, this.toggle, h("span", { class: "spacer" }),
+      h("a", { href: "/c/", text: "All your cases" })));
+    if (location.hash === "#survey" && !this.survey.hidden) this.survey.scrollIntoView();
+    this.connect();
+  }
+
+  async load() {
+    const c = await call("GET", `/api/portal/cases/${encodeURIComponent(this.number)}`, this.token);
+    this.data = c;
+    this.status.dataset.status = c.status;
+    this.status.textContent = STATUS_TEXT[c.status] || c.status;
+    this.subject.textContent = c.subject || c.topic || "";
+    this.agent.textContent = c.assignee_name ? `Handled by ${c.assignee_name}` : "Not yet assigned to an agent";
+    this.seqs.clear();
+    clear(this.thread).append(...c.messages.map((m) => this.item(m)));
+    this.toggle.textContent = c.closed ? "Reopen the case" : "Close the case";
+    this.send.textContent = c.closed ? "Send and reopen" : "Send reply";
+    this.renderSurvey();
+  }
+
+  item(m) {
+    this.seqs.add(m.seq);
+    const who = m.author_kind === "contact" ? "You" : (m.author_name || (m.author_kind === "system" ? "" : "Support"));
+    return h("li", { class: "msg", "data-author": m.author_kind, "data-seq": m.seq },
+      who ? h("div", { class: "who", text: `${who} · ${time(m.created_at)}` }) : null,
+      h("div", { class: "text", text: m.text }));
+  }
+
+  add(m) {
+    if (this.seqs.has(m.seq)) return;
+    const el = this.item(m);
+    const after = [...this.thread.children].find((li) => Number(li.dataset.seq) > m.seq);
+    this.thread.insertBefore(el, after || null);
+    if (m.author_kind !== "contact") announce(`New message from ${m.author_name || "support"}`);
+  }
+
+  renderSurvey() {
+    const c = this.data;
+    this.survey.hidden = !c.closed || c.rating === undefined;
+    if (this.survey.hidden) return;
+    if (c.rating) {
+      this.survey.replaceChildren(h("h2", { id: "survey-h", text: "Thank you for your rating" }),
+        h("p", { text: `You rated this case ${c.rating} of 5.` }),
+        c.rating_comment ? h("p", { class: "muted", text: c.rating_comment }) : null);
+      return;
+    }
+    const stars = h("fieldset", { class: "stars" }, h("legend", { class: "sr-only", text: "Rating" }),
+      [1, 2, 3, 4, 5].map((n) => h("label", {}, h("input", { type: "radio", name: "rating", value: n, required: true }),
+        `${n}${n === 1 ? " (poor)" : n === 5 ? " (excellent)" : ""}`)));
+    const comment = h("textarea", { id: "survey-comment", rows: 3, maxlength: 2000 });
+    const said = notice();
+    const form = h("form", {}, stars, h("label", { for: "survey-comment", text: "Anything to add? (optional)" }),
+      comment, h("div", { class: "row" }, h("button", { class: "primary", type: "submit", text: "Send rating" })), said);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const picked = form.querySelector("input[name=rating]:checked");
+      try {
+        await call("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/rating`, this.token,
+          { rating: Number(picked.value), comment: comment.value.trim() || null });
+        await this.load();
+      } catch (err) { said.className = "notice error"; said.textContent = err.message; }
+    });
+    this.survey.replaceChildren(h("h2", { id: "survey-h", text: "How did we do?" }), form);
+  }
+
+  async post() {
+    const text = this.text.value.trim();
+    if (!text) return;
+    this.send.disabled = true;
+    // The same client_id until it is stored: a retry after a lost answer is stored once.
+    this.cid = this.cid || clientId();
+    try {
+      const m = await call("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/messages`,
+        this.token, { text, client_id: this.cid });
+      this.cid = null;
+      this.text.value = "";
+      this.add(m);
+      this.said.className = "notice"; this.said.textContent = "Reply sent";
+      if (this.data.closed) await this.load();
+    } catch (e) {
+      this.said.className = "notice error"; this.said.textContent = `Not sent: ${e.message}`;
+    } finally { this.send.disabled = false; }
+  }
+
+  async setStatus() {
+    const status = this.data.closed ? "open" : "closed";
+    try {
+      await call("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/status`, this.token, { status });
+      await this.load();
+      this.said.className = "notice";
+      this.said.textContent = status === "closed" ? "Case closed. Tell us how we did below." : "Case reopened";
+      if (status === "closed") this.survey.scrollIntoView();
+    } catch (e) { this.said.className = "notice error"; this.said.textContent = e.message; }
+  }
+
+  // Live: the visitor socket, authenticated with the case's socket token, follows this case.
+  connect() {
+    const url = new URL("/ws/visitor?case=1", location.href).href.replace(/^http/, "ws");
+    const ws = new WebSocket(url);
+    const show = (on) => { this.live.dataset.live = String(on); this.live.textContent = on ? "Live" : "Reconnecting…"; };
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.data.socket_token }));
+    ws.onmessage = (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      switch (f.type) {
+        case "welcome":
+          show(true);
+          ws.send(JSON.stringify({ type: "resume", conversation_id: this.data.conversation_id,
+            after_seq: Math.max(0, ...this.seqs) }));
+          this.ping = setInterval(() => ws.send(JSON.stringify({ type: "ping" })), 20000);
+          break;
+        case "message":
+          if (f.visibility === "public") this.add({ ...f });
+          break;
+        case "state": case "ended": case "assigned":
+          this.load().catch(() => {});
+          break;
+      }
+    };
+    ws.onclose = (e) => {
+      clearInterval(this.ping);
+      show(false);
+      if (e.code === 4401 || e.code === 4403) return; // the token went stale: a reload mends it
+      setTimeout(() => this.load().then(() => this.connect(), () => this.connect()), 3000);
+    };
+  }
+}
+
+// --- a new case from the web (the site's form: realtime/public_http.py check_form) ---------------
+
+async function newCase() {
+  const key = new URL(location.href).searchParams.get("site");
+  let form;
+  try {
+    form = await call("GET", `/api/public/sites/${encodeURIComponent(key || "")}`);
+  } catch (e) {
+    page(h("section", { class: "card" }, h("h1", { text: "No such form" }), h("p", { text: e.message })));
+    return;
+  }
+  const paths = [];
+  const walk = (topics, trail) => (topics || []).forEach((t) => {
+    const path = [...trail, t];
+    paths.push(path);
+    walk(t.children, path);
+  });
+  walk(form.topics, []);
+  const dept = h("select", { id: "nc-dept" }, form.departments.map((d) => h("option", { value: d.id, text: d.name })));
+  const topic = h("select", { id: "nc-topic" }, h("option", { value: "", text: "—" }),
+    paths.map((p) => h("option", { value: p[p.length - 1].id, text: p.map((t) => t.label).join(" › ") })));
+  const extra = h("div", { class: "fields" });
+  const nameRequired = (form.fields || []).some((f) => f.name === "name" && f.required);
+  const name = h("input", { id: "nc-name", autocomplete: "name", required: nameRequired, maxlength: 120 });
+  const email = h("input", { id: "nc-email", type: "email", autocomplete: "email", required: true });
+  const text = h("textarea", { id: "nc-text", rows: 6, required: true, maxlength: 10000 });
+  const said = notice();
+  const button = h("button", { class: "primary", type: "submit", text: "Send" });
+  const showFields = () => {
+    const path = paths.find((p) => p[p.length - 1].id === topic.value) || [];
+    clear(extra).append(...path.flatMap((t) => t.fields || []).flatMap((f) => [
+      h("label", { for: `nc-f-${f.name}`, text: `${f.label || f.name}${f.required ? " *" : ""}` }),
+      h("input", { id: `nc-f-${f.name}`, "data-answer": f.name, required: !!f.required,
+        maxlength: f.max_length || 1000 })]));
+    const owner = path.length && path[path.length - 1].department_id;
+    if (owner) dept.value = String(owner);
+  };
+  topic.addEventListener("change", showFields);
+  const el = h("form", { class: "card", "aria-labelledby": "nc-h" },
+    h("h1", { id: "nc-h", text: "Open a case" }),
+    form.departments.length > 1 ? [h("label", { for: "nc-dept", text: "Department" }), dept] : null,
+    paths.length ? [h("label", { for: "nc-topic", text: "Topic" }), topic] : null, extra,
+    h("label", { for: "nc-name", text: `Your name${nameRequired ? " *" : ""}` }), name,
+    h("label", { for: "nc-email", text: "Your email address *" }), email,
+    h("label", { for: "nc-text", text: "How can we help? *" }), text,
+    h("div", { class: "row" }, button), said);
+  const cid = clientId();
+  el.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    const answers = Object.fromEntries([...extra.querySelectorAll("[data-answer]")]
+      .map((i) => [i.dataset.answer, i.value.trim()]).filter(([, v]) => v));
+    try {
+      const r = await call("POST", `/api/public/sites/${encodeURIComponent(key)}/messages`, null, {
+        department_id: Number(dept.value), topic: topic.value || null, answers, name: name.value.trim() || null,
+        email: email.value.trim(), text: text.value, client_id: cid, channel: "portal" });
+      page(h("section", { class: "card", "aria-labelledby": "done-h" },
+        h("h1", { id: "done-h", text: "Thank you: your case is open" }),
+        h("p", {}, "Your case number is ", h("strong", { class: "number", text: r.number }), "."),
+        r.notice ? h("p", { class: "site-notice", text: r.notice }) : null,
+        h("p", { class: "muted", text: "We sent a confirmation with a link to follow the case to your email address." })));
+    } catch (err) {
+      said.className = "notice error"; said.textContent = err.message; button.disabled = false;
+    }
+  });
+  page(el);
+}
+
+// --- which view ------------------------------------------------------------------------------
+
+const path = decodeURIComponent(location.pathname.replace(/^\/c\/?/, ""));
+if (path === "signin") redeem();
+else if (path === "new") newCase();
+else if (path) new CaseView(path).start();
+else listCases();
