@@ -291,7 +291,13 @@ class CaseView {
   }
 }
 
-// --- a new case from the web (the site's form: realtime/public_http.py check_form) ---------------
+// --- a new case from the web (the site's form; the one check is desk/site_form.py) -------------
+
+function field(f, prefix) {
+  const id = `${prefix}-${f.name}`;
+  return [h("label", { for: id, text: `${f.label || f.name}${f.required ? " *" : ""}` }),
+    h("input", { id, "data-answer": f.name, required: !!f.required, maxlength: f.max_length || 1000 })];
+}
 
 async function newCase() {
   const key = new URL(location.href).searchParams.get("site");
@@ -302,41 +308,50 @@ async function newCase() {
     page(h("section", { class: "card" }, h("h1", { text: "No such form" }), h("p", { text: e.message })));
     return;
   }
-  const paths = [];
+  // Topics down to one without sub-topics, offered for the chosen department (or for any).
+  const leaves = [];
   const walk = (topics, trail) => (topics || []).forEach((t) => {
     const path = [...trail, t];
-    paths.push(path);
-    walk(t.children, path);
+    if (t.children && t.children.length) walk(t.children, path);
+    else leaves.push(path);
   });
   walk(form.topics, []);
+  const ownDept = (p) => [...p].reverse().map((t) => t.department_id).find((d) => d != null);
   const dept = h("select", { id: "nc-dept" }, form.departments.map((d) => h("option", { value: d.id, text: d.name })));
-  const topic = h("select", { id: "nc-topic" }, h("option", { value: "", text: "—" }),
-    paths.map((p) => h("option", { value: p[p.length - 1].id, text: p.map((t) => t.label).join(" › ") })));
+  const topic = h("select", { id: "nc-topic" });
+  const topicRow = h("div", {}, h("label", { for: "nc-topic", text: "Topic *" }), topic);
   const extra = h("div", { class: "fields" });
+  const common = (form.fields || []).filter((f) => f.name !== "name" && f.name !== "email");
   const nameRequired = (form.fields || []).some((f) => f.name === "name" && f.required);
   const name = h("input", { id: "nc-name", autocomplete: "name", required: nameRequired, maxlength: 120 });
   const email = h("input", { id: "nc-email", type: "email", autocomplete: "email", required: true });
   const text = h("textarea", { id: "nc-text", rows: 6, required: true, maxlength: 10000 });
   const said = notice();
   const button = h("button", { class: "primary", type: "submit", text: "Send" });
-  const showFields = () => {
-    const path = paths.find((p) => p[p.length - 1].id === topic.value) || [];
-    clear(extra).append(...path.flatMap((t) => t.fields || []).flatMap((f) => [
-      h("label", { for: `nc-f-${f.name}`, text: `${f.label || f.name}${f.required ? " *" : ""}` }),
-      h("input", { id: `nc-f-${f.name}`, "data-answer": f.name, required: !!f.required,
-        maxlength: f.max_length || 1000 })]));
-    const owner = path.length && path[path.length - 1].department_id;
-    if (owner) dept.value = String(owner);
+  const offered = () => leaves.filter((p) => [undefined, Number(dept.value)].includes(ownDept(p)));
+  const showTopics = () => {
+    const paths = offered();
+    topic.replaceChildren(...paths.map((p) => h("option", { value: p[p.length - 1].id,
+      text: p.map((t) => t.label).join(" › ") })));
+    topicRow.hidden = !paths.length;
+    showFields();
   };
+  const showFields = () => {
+    const path = leaves.find((p) => p[p.length - 1].id === topic.value) || [];
+    clear(extra).append(...common.flatMap((f) => field(f, "nc-c")),
+      ...path.flatMap((t) => t.fields || []).flatMap((f) => field(f, "nc-f")));
+  };
+  dept.addEventListener("change", showTopics);
   topic.addEventListener("change", showFields);
   const el = h("form", { class: "card", "aria-labelledby": "nc-h" },
     h("h1", { id: "nc-h", text: "Open a case" }),
     form.departments.length > 1 ? [h("label", { for: "nc-dept", text: "Department" }), dept] : null,
-    paths.length ? [h("label", { for: "nc-topic", text: "Topic" }), topic] : null, extra,
+    topicRow, extra,
     h("label", { for: "nc-name", text: `Your name${nameRequired ? " *" : ""}` }), name,
     h("label", { for: "nc-email", text: "Your email address *" }), email,
     h("label", { for: "nc-text", text: "How can we help? *" }), text,
     h("div", { class: "row" }, button), said);
+  showTopics();
   const cid = clientId();
   el.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -345,9 +360,10 @@ async function newCase() {
       .map((i) => [i.dataset.answer, i.value.trim()]).filter(([, v]) => v));
     try {
       const r = await call("POST", `/api/public/sites/${encodeURIComponent(key)}/messages`, null, {
-        department_id: Number(dept.value), topic: topic.value || null, answers, name: name.value.trim() || null,
+        department_id: form.departments.length ? Number(dept.value) : null,
+        topic: topicRow.hidden ? null : topic.value, answers, name: name.value.trim() || null,
         email: email.value.trim(), text: text.value, client_id: cid, channel: "portal" });
-      page(h("section", { class: "card", "aria-labelledby": "done-h" },
+      page(h("section", { class: "card done", "aria-labelledby": "done-h" },
         h("h1", { id: "done-h", text: "Thank you: your case is open" }),
         h("p", {}, "Your case number is ", h("strong", { class: "number", text: r.number }), "."),
         r.notice ? h("p", { class: "site-notice", text: r.notice }) : null,

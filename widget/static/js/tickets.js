@@ -21,7 +21,8 @@ export class Tickets {
     this.open = open;
     this.form = h("form", { class: "filters", "aria-label": "Ticket filters" },
       ...select("f-status", "Status", [["", "Any open"], ...STATUSES.map((s) => [s, s])]),
-      ...select("f-channel", "Channel", [["email", "Email"], ["chat", "Chat"], ["", "Any"]], "email"),
+      ...select("f-channel", "Channel", [["email", "Email"], ["portal", "Web (case page)"], ["chat", "Chat"],
+        ["", "Any"]], "email"),
       ...select("f-group", "Group", [["", "All my groups"], ...groups.map((g) => [String(g.id), g.name])]),
       ...select("f-assignee", "Assignee", [["", "Anyone"], ["me", "Me"],
         ...agents.map((a) => [String(a.id), a.display_name])]),
