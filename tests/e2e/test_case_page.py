@@ -49,7 +49,9 @@ def _mails_to(sink: Sink, address: str) -> list[str]:
     for env in list(sink.messages):
         if env.rcpt_tos != [address]:
             continue
-        msg = message_from_bytes(bytes(env.content or b""), policy=default)
+        content = env.content or b""
+        assert isinstance(content, bytes)
+        msg = message_from_bytes(content, policy=default)
         assert isinstance(msg, EmailMessage)
         part = msg.get_body(("plain",))
         assert isinstance(part, EmailMessage)
@@ -69,7 +71,7 @@ def _next_mail(sink: Sink, address: str, seen: int, timeout: float = 30) -> str:
 
 def _case_link(text: str) -> str:
     (url,) = re.findall(r"https?://\S+/c/SB-\d+\?t=\S+", text)
-    return url
+    return str(url)
 
 
 async def _link_only(sm: SessionMaker) -> None:
