@@ -31,6 +31,7 @@ from desk.http import (
     require_admin,
 )
 from desk.limits import NAME_MAX
+from desk.mail_rules import NOTIFY_MODES
 from desk.models import (
     POLICIES,
     ROLES,
@@ -49,7 +50,7 @@ SITE_CONFIG_MAX = 64 * 1024
 
 def department_json(d: Department) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "email_address": d.email_address,
-            "front_group_id": d.front_group_id}
+            "front_group_id": d.front_group_id, "notify_mode": d.notify_mode}
 
 
 def group_json(g: Group) -> dict[str, Any]:
@@ -98,6 +99,8 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
         d.name = validate.required_text(data, "name", max_len=NAME_MAX)
     if "email_address" in data:
         d.email_address = validate.email(data, "email_address", required=False)
+    if "notify_mode" in data:
+        d.notify_mode = validate.choice(data, "notify_mode", NOTIFY_MODES) or "full"
     if "front_group_id" in data:
         gid = validate.record_id(data, "front_group_id")
         if gid is not None:

@@ -47,7 +47,8 @@ def _obj(*required: str, **props: Any) -> dict[str, Any]:
 
 _NAME = _text(1, NAME_MAX)
 _EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
-_DEPARTMENT = {"name": _NAME, "email_address": {"anyOf": [_EMAIL, {"type": "null"}]}}
+_DEPARTMENT = {"name": _NAME, "email_address": {"anyOf": [_EMAIL, {"type": "null"}]},
+               "notify_mode": {"enum": ["full", "link"]}}
 _GROUP = {"name": _NAME, "policy": {"enum": list(POLICIES)},
           "offer_timeout_s": {"type": "integer", "minimum": 5, "maximum": 3600}}
 _AGENT = {"display_name": _NAME, "role": {"enum": list(ROLES)},

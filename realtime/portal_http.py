@@ -164,12 +164,20 @@ async def list_cases(request: Request) -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
+def _reopenable(conv: Conversation) -> None:
+    """A closed case reopens on the customer's word; an ended chat does not (its visitor's
+    widget is gone: a new question is a new chat or case)."""
+    if conv.channel == "chat" and conv.status in CLOSED_STATUSES:
+        raise Conflict("this chat has ended; start a new chat or open a case to write again")
+
+
 async def post_message(request: Request) -> Response:
     conv, contact_id = await _case(request)
     d = deps(request)
     data = await read_json(request)
     text = validate.required_text(data, "text", max_len=d.settings.max_message_chars)
     client_id = validate.text(data, "client_id", max_len=64, required=False)
+    _reopenable(conv)
     async with d.sm() as s:
         author = await s.get(Contact, contact_id)
     msg, created = await append_message(
@@ -204,6 +212,7 @@ async def set_status(request: Request) -> Response:
         raise InvalidInput("status must be closed or open")
     ctx = _ctx(request)
     if wanted == "open":
+        _reopenable(conv)
         await _reopen(request, conv.id)
     elif conv.status not in CLOSED_STATUSES:
         async with ctx.sm() as s:

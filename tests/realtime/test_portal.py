@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from desk import case_links
 from desk.case_links import Grant, Kind
 from desk.db import SessionMaker
-from desk.models import Contact, Conversation, Department, OutboundMail, Site
+from desk.models import Contact, Conversation, Department, Organisation, OutboundMail, Site
 from desk.settings import Settings
 from tests.realtime.conftest import SHOP, SITE_KEY, Client, Clients, Org, Web, WebFactory, api
 from tests.realtime.test_mail import _body, _mails, _work
@@ -342,3 +342,84 @@ async def test_the_web_new_case_form_is_the_sites_form(
     async with sm() as s:
         assert (await s.execute(select(Contact).where(
             Contact.email == "x@example.org"))).first() is None
+
+
+async def _signed_in(w: Web, sink: Sink, settings: Settings, tmp_path: Path,
+                     email: str) -> str:
+    """A session token for ``email`` through the real sign-in mail."""
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{w.http}/api/portal/signin", json={"email": email})
+        assert r.status_code == 202
+    await _work(settings, sink, tmp_path)
+    signin = [m for m in _mails(sink) if m["To"] == email and "sign-in" in m["Subject"].lower()]
+    (url,) = re.findall(r"http://127\.0\.0\.1:\d+/c/signin\?t=\S+", _body(signin[-1]))
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{w.http}/api/portal/signin/redeem",
+                            json={"token": unquote(url.partition("?t=")[2])})
+    assert r.status_code == 200, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+async def test_organisation_members_see_its_cases_only_where_it_shares_them(
+        web: WebFactory, org: Org, sm: SessionMaker, settings: Settings, smtp_sink: Sink,
+        tmp_path: Path) -> None:
+    await _site_form(sm, org)
+    async with sm() as s:
+        acme = Organisation(name="Acme", domains=["acme.example"], share_cases=False)
+        s.add(acme)
+        await s.commit()
+        acme_id = acme.id
+    [w] = await web(1)
+    mine = await _new_case(w, "ann@acme.example", "Ann's case")
+    theirs = await _new_case(w, "bo@acme.example", "Bo's case")
+    token = await _signed_in(w, smtp_sink, settings, tmp_path, "ann@acme.example")
+    r = await portal(w, "GET", "/cases", token)
+    assert {c["number"] for c in r.json()["cases"]} == {mine["number"]}
+    assert (await portal(w, "GET", f"/cases/{theirs['number']}", token)).status_code == 403
+
+    async with sm() as s:
+        await s.execute(update(Organisation).where(Organisation.id == acme_id)
+                        .values(share_cases=True))
+        await s.commit()
+    r = await portal(w, "GET", "/cases", token)
+    assert {c["number"] for c in r.json()["cases"]} == {mine["number"], theirs["number"]}
+    r = await portal(w, "GET", f"/cases/{theirs['number']}", token)
+    assert r.status_code == 200 and r.json()["messages"][0]["text"] == "Bo's case"
+    r = await portal(w, "POST", f"/cases/{theirs['number']}/status", token, {"status": "closed"})
+    assert r.status_code == 200
+    r = await portal(w, "POST", f"/cases/{theirs['number']}/rating", token, {"rating": 1})
+    assert r.status_code == 403  # the survey is the case's own customer's
+
+
+async def test_an_ended_chat_shows_but_does_not_reopen(
+        web: WebFactory, org: Org, sm: SessionMaker, settings: Settings, smtp_sink: Sink,
+        clients: Clients, tmp_path: Path) -> None:
+    await _site_form(sm, org)
+    [w] = await web(1)
+    v = await clients.visitor(w)
+    await v.send(type="start_chat", client_id="v1", text="Chat question", department_id=org.dept,
+                 email="chatter@example.org", name="Chatter")
+    cid = (await v.expect("started"))["conversation_id"]
+    await v.expect("ack", client_id="v1")
+    await v.send(type="end", conversation_id=cid)
+    await v.expect("done", op="end")
+    token = await _signed_in(w, smtp_sink, settings, tmp_path, "chatter@example.org")
+    r = await portal(w, "GET", "/cases", token)
+    (chat,) = r.json()["cases"]
+    assert chat["channel"] == "chat" and chat["closed"]
+    r = await portal(w, "GET", f"/cases/{chat['number']}", token)
+    assert [m["text"] for m in r.json()["messages"]] == ["Chat question"]
+    for path, body in (("/messages", {"text": "more"}), ("/status", {"status": "open"})):
+        r = await portal(w, "POST", f"/cases/{chat['number']}{path}", token, body)
+        assert r.status_code == 409, r.text
+
+
+async def test_admins_set_a_departments_notify_mode(web: WebFactory, org: Org) -> None:
+    [w] = await web(1)
+    r = await api(w, "PATCH", f"/api/departments/{org.dept}", "adm@x.test",
+                  {"notify_mode": "link"})
+    assert r.status_code == 200 and r.json()["notify_mode"] == "link"
+    r = await api(w, "PATCH", f"/api/departments/{org.dept}", "adm@x.test",
+                  {"notify_mode": "sms"})
+    assert r.status_code == 422

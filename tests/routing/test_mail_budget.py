@@ -57,3 +57,12 @@ def test_a_refusal_says_which_budget_and_when(scope: Scope, ttl: int, words: lis
 def test_all_counters_with_room_allow() -> None:
     request = MailRequest(Purpose.TRANSCRIPT, "a@b.example", "1.2.3.4", 9)
     assert verdict(request, checks(request, LIMITS), None, 0).allowed
+
+
+def test_a_signin_link_is_charged_to_its_address_and_its_client() -> None:
+    request = MailRequest(Purpose.SIGNIN, "Vera@Example.org", "10.0.0.7")
+    found = checks(request, LIMITS)
+    assert found == (Check(Scope.RECIPIENT, "vera@example.org", 5, HOUR_S),
+                     Check(Scope.CLIENT, "10.0.0.7", 20, HOUR_S))
+    out = verdict(request, found, 0, 120)
+    assert "sign-in link" in out.message and out.retry_after_s == 120
