@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from desk import validate
+from desk import audit, sla_store, validate
 from desk.attachments import path_for
 from desk.auth import Principal
 from desk.conversations import Viewer, append_message, messages_after
@@ -184,6 +184,8 @@ async def update_conversation(request: Request) -> Response:
         row = await s.get(Conversation, c.id)
         assert row is not None
         if status is not None:
+            await sla_store.status_changed(s, row, row.status, status, utcnow(),
+                                           actor_id=p.agent_id, why="set by staff")
             row.status = status
             # Staff set this status: a closing now is theirs (mailed), whoever closed before.
             row.closed_by = None
@@ -237,6 +239,16 @@ async def routing_decisions(request: Request) -> Response:
 
 
 @api
+async def conversation_timeline(request: Request) -> Response:
+    """The audit trail of a conversation: status changes, assignments, transfers, SLA met
+    and breached, rule firings, supervisor monitoring, in order (who, what, when, why)."""
+    _, c, _ = await _load(request)
+    async with deps(request).sm() as s:
+        rows = await audit.timeline(s, c.id)
+    return JSONResponse([audit.event_json(e) for e in rows])
+
+
+@api
 async def download_attachment(request: Request) -> Response:
     """Download an attachment: always as a file under its cleaned name, never rendered inline."""
     p = await current_principal(request)
@@ -268,4 +280,5 @@ routes = [
     Route("/api/conversations/{id:int}/messages", post_message, methods=["POST"]),
     Route("/api/conversations/{id:int}/decisions", routing_decisions, methods=["GET"]),
     Route("/api/conversations/{id:int}/promote", promote_conversation, methods=["POST"]),
+    Route("/api/conversations/{id:int}/timeline", conversation_timeline, methods=["GET"]),
 ]

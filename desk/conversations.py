@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from desk import sla_store
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
 from desk.limits import BODY_MAX, SUBJECT_MAX
@@ -96,11 +97,13 @@ async def create_conversation(
         async with sm() as s:
             s.add(conv)
             try:
-                await s.commit()
+                await s.flush()
             except IntegrityError:
                 # Number collision: draw again.
                 await s.rollback()
                 continue
+            await sla_store.start(s, [conv.id], conv.created_at or utcnow())
+            await s.commit()
             return conv
     raise RuntimeError("could not draw a free conversation number")
 
@@ -147,6 +150,8 @@ async def append_message(
                 created_at=utcnow(),
             )
             s.add(msg)
+            await sla_store.on_messages(s, [sla_store.Posted(
+                conversation_id, author_kind, visibility, msg.created_at)])
             try:
                 await s.commit()
             except IntegrityError:
@@ -229,9 +234,23 @@ async def append_messages(sm: SessionMaker, items: Sequence[NewMessage],
             else:
                 await _append_batch(sm, items, todo, results)
         except _BatchConflict:
-            for i in todo:
+            for i in todo:  # append_message moves the clocks of each
                 results[i] = await _append_one(sm, items[i])
+        else:
+            await _move_clocks(sm, [r for r in results if isinstance(r, Appended) and r.created])
     return [r if r is not None else RuntimeError("message not stored") for r in results]
+
+
+async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended]) -> None:
+    """The service-level clocks after a batch (its own transaction: the PostgreSQL batch is
+    one statement). Chat lines that move no clock (notes, whispers, system lines) cost
+    nothing."""
+    posted = [sla_store.Posted(a.conversation_id, a.author_kind, a.visibility, a.created_at)
+              for a in stored if a.visibility == "public" and a.author_kind != "system"]
+    if posted:
+        async with sm() as s:
+            await sla_store.on_messages(s, posted)
+            await s.commit()
 
 
 class _BatchConflict(Exception):
@@ -472,6 +491,7 @@ async def set_status(
         conv = await s.get(Conversation, conversation_id)
         if conv is None:
             raise NotFound(f"conversation {conversation_id} not found")
+        await sla_store.status_changed(s, conv, conv.status, status, utcnow())
         conv.status = status
         if status in {"resolved", "closed"} and conv.closed_at is None:
             conv.closed_at = utcnow()

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import api_admin, api_auth, api_conversations, api_mailboxes
+from desk import api_admin, api_auth, api_conversations, api_mailboxes, api_rules, api_sla
 from desk.api_conversations import PRIORITY_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
@@ -68,6 +68,37 @@ _MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "min
             "security": {"enum": list(MAILBOX_SECURITY)}, "username": _text(1, MAILBOX_TEXT_MAX),
             "password": _text(1, MAILBOX_TEXT_MAX), "folder": _text(1, MAILBOX_TEXT_MAX),
             "enabled": {"type": "boolean"}, "rules": {"type": "array"}, "department_id": _ID}
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"}
+_CALENDAR = {"name": _NAME, "timezone": {"enum": ["UTC", "Europe/Berlin", "America/New_York"]},
+             "always_open": {"type": "boolean"},
+             "hours": {"type": "object", "properties": {d: {"type": "array", "maxItems": 8,
+                       "items": {"type": "array", "items": _HHMM, "minItems": 2,
+                                 "maxItems": 2}} for d in ("mon", "tue", "wed", "thu", "fri",
+                                                           "sat", "sun")}},
+             "holidays": {"type": "array", "maxItems": 20,
+                          "items": {"type": "string", "format": "date"}}}
+_SECONDS = {"type": "integer", "minimum": 60, "maximum": 90 * 86400}
+_POLICY = {"name": _NAME, "department_id": {"anyOf": [_ID, {"type": "null"}]},
+           "calendar_id": {"anyOf": [_ID, {"type": "null"}]},
+           "position": {"type": "integer", "minimum": 0, "maximum": 10_000},
+           "enabled": {"type": "boolean"},
+           "targets": {"type": "object", "properties": {
+               t: _SECONDS for t in ("first_response", "next_response", "resolution")}},
+           "conditions": {"type": "object", "properties": {
+               "priorities": {"type": "array", "items": {"type": "integer"}, "maxItems": 50},
+               "tiers": {"type": "array", "items": {"type": "integer"}, "maxItems": 50},
+               "channels": {"type": "array", "items": {"enum": list(CHANNELS)}},
+               "topics": {"type": "array", "items": _text(1, 200), "maxItems": 50}}}}
+_RULE = {"name": _NAME, "enabled": {"type": "boolean"},
+         "event": {"enum": ["created", "customer_replied", "agent_replied", "status_changed",
+                            "assigned", "updated", "sla_breached"]},
+         "params": {"type": "object"},
+         "conditions": {"type": "array", "maxItems": 5, "items": _obj(
+             "field", "value", field={"enum": ["priority", "channel", "tag", "keyword"]},
+             op={"enum": ["in", "not_in"]}, value={"type": "array", "minItems": 1,
+                                                    "maxItems": 5, "items": _text(1, 20)})},
+         "actions": {"type": "array", "minItems": 1, "maxItems": 3, "items": _obj(
+             "type", type={"enum": ["add_tag", "close"]}, value=_text(1, 64))}}
 # What each operation's body holds (the handlers' checks in desk.validate are the rule; this is
 # the reader's and the fuzzer's copy of it, so generated bodies get past the first field).
 BODIES: dict[str, dict[str, Any]] = {
@@ -91,6 +122,17 @@ BODIES: dict[str, dict[str, Any]] = {
     "update_mailbox": _obj(**_MAILBOX),
     "post_message": _obj("body", body=_text(1, BODY_MAX),
                          visibility={"enum": ["public", "internal"]}, client_id=_text(1, 64)),
+    "create_calendar": _obj("name", "hours", **_CALENDAR),
+    "update_calendar": _obj(**_CALENDAR),
+    "create_policy": _obj("name", "targets", **_POLICY),
+    "update_policy": _obj(**_POLICY),
+    "set_ladder": _obj("steps", steps={"anyOf": [{"type": "null"}, {
+        "type": "array", "maxItems": 10, "items": _obj(
+            "days", "action", days={"type": "integer", "minimum": 1, "maximum": 365},
+            action={"enum": ["remind", "close"]})}]}),
+    "create_rule": _obj("name", "event", "actions", **_RULE),
+    "update_rule": _obj(**_RULE),
+    "try_rule": _obj("conversation_id", conversation_id=_ID),
     "update_conversation": _obj(status={"enum": ["pending", "resolved", "closed", "active"]},
                                 priority={"type": "integer", "minimum": 0,
                                           "maximum": PRIORITY_MAX}),
@@ -171,7 +213,8 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
-                               *api_conversations.routes, *kb_api.routes]
+                               *api_conversations.routes, *kb_api.routes, *api_sla.routes,
+                               *api_rules.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

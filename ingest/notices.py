@@ -45,3 +45,17 @@ def signin(link: str, ttl_s: int) -> str:
 def transcript(number: str, lines: list[str], link: str) -> str:
     return (f"The transcript of your chat {number}:\n\n" + "\n".join(lines)
             + f"\n\nYour conversations: {link}\n")
+
+
+def reminder(number: str, days: int, link: str) -> str:
+    """The inactivity ladder's reminder: the case waits for the customer."""
+    return (f"Your case {number} has been waiting for your reply for {days} days.\n\n"
+            f"If you still need help, answer on its page:\n{link}\n\n"
+            f"or reply to this mail; please keep [{number}] in the subject.\n")
+
+
+def inactive_closed(number: str, days: int, link: str) -> str:
+    """The ladder's last step: closed for silence, and open again at any time."""
+    return (f"We have closed your case {number}: we had no reply from you for {days} days.\n\n"
+            f"You can reopen it at any time, on its page or by replying to this mail:\n"
+            f"{link}\n")

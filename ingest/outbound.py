@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import aiosmtplib
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import portal
 from desk.case_links import Kind, signin_url
@@ -52,9 +53,13 @@ class Queued:
 
 async def sender_address(sm: SessionMaker, department_id: int | None) -> Address:
     async with sm() as s:
-        dept = await s.get(Department, department_id) if department_id is not None else None
-        box = (await s.execute(select(Mailbox).where(Mailbox.department_id == department_id)
-                               .limit(1))).scalar_one_or_none() if dept else None
+        return await _sender(s, department_id)
+
+
+async def _sender(s: AsyncSession, department_id: int | None) -> Address:
+    dept = await s.get(Department, department_id) if department_id is not None else None
+    box = (await s.execute(select(Mailbox).where(Mailbox.department_id == department_id)
+                           .limit(1))).scalar_one_or_none() if dept else None
     raw = (dept.email_address if dept else None) or (box.username if box else None)
     try:
         return Address(parse_address(raw or "").email, dept.name if dept else "")
@@ -66,36 +71,36 @@ async def sender_address(sm: SessionMaker, department_id: int | None) -> Address
 Body = Callable[[str], str]
 
 
-async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
-                     key: str, body: Body, reply: bool,
-                     subject: str | None = None) -> Queued | None:
-    """Store an OutboundMail for the conversation's contact; None if there is nobody to mail.
+async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: int, kind: str,
+                      key: str, body: Body, reply: bool,
+                      subject: str | None = None) -> OutboundMail | None:
+    """The OutboundMail for the conversation's contact, read in ``s`` and not added (the
+    due-timer sweep adds it in its own transaction); None if there is nobody to mail.
 
     The contact's stored address is the only recipient there is: no caller names one. The text
     is ``body(link)``, with the contact's own signed link to the case (``desk.portal``), fixed
     in the row so every retry sends the same bytes.
     ``subject``: instead of the conversation's (the ticket number is added either way)."""
-    async with sm() as s:
-        conv = await s.get(Conversation, conversation_id)
-        if conv is None or conv.contact_id is None:
-            return None
-        contact = await s.get(Contact, conv.contact_id)
-        if contact is None or not contact.email or contact.undeliverable:
-            return None
-        last_in = (await s.execute(
-            select(Message.email_message_id).where(
-                Message.conversation_id == conversation_id, Message.author_kind == "contact",
-                Message.email_message_id.is_not(None)).order_by(Message.seq.desc()).limit(1)
-        )).scalar_one_or_none()
-        refs = (await s.execute(
-            select(Message.email_message_id).where(
-                Message.conversation_id == conversation_id,
-                Message.email_message_id.is_not(None)).order_by(Message.seq)
-        )).scalars().all()
-    sender = await sender_address(sm, conv.department_id)
+    conv = await s.get(Conversation, conversation_id)
+    if conv is None or conv.contact_id is None:
+        return None
+    contact = await s.get(Contact, conv.contact_id)
+    if contact is None or not contact.email or contact.undeliverable:
+        return None
+    last_in = (await s.execute(
+        select(Message.email_message_id).where(
+            Message.conversation_id == conversation_id, Message.author_kind == "contact",
+            Message.email_message_id.is_not(None)).order_by(Message.seq.desc()).limit(1)
+    )).scalar_one_or_none()
+    refs = (await s.execute(
+        select(Message.email_message_id).where(
+            Message.conversation_id == conversation_id,
+            Message.email_message_id.is_not(None)).order_by(Message.seq)
+    )).scalars().all()
+    sender = await _sender(s, conv.department_id)
     message_id = message_id_for(f"{kind}:{conversation_id}:{key}", sender.domain,
                                 settings.secret_key)
-    row = OutboundMail(
+    return OutboundMail(
         message_id=message_id, conversation_id=conversation_id, kind=kind, key=key[:64],
         to_address=contact.email,
         subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
@@ -103,7 +108,16 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
         in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
     )
-    return await _store(sm, row)
+
+
+async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
+                     key: str, body: Body, reply: bool,
+                     subject: str | None = None) -> Queued | None:
+    """Store ``compose_row``'s mail in a transaction of its own; None if nobody to mail."""
+    async with sm() as s:
+        row = await compose_row(s, settings, conversation_id=conversation_id, kind=kind,
+                                key=key, body=body, reply=reply, subject=subject)
+    return None if row is None else await _store(sm, row)
 
 
 async def queue_signin(sm: SessionMaker, settings: Settings, contact_id: int,

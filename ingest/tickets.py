@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import sla_store
 from desk.conversations import REOPEN_FROM, new_number
 from desk.db import SessionMaker, is_connection_fault
 from desk.limits import BODY_MAX
@@ -33,6 +34,7 @@ from desk.models import (
     Mailbox,
     Message,
     OutboundMail,
+    utcnow,
 )
 from desk.seq import OPENING_SEQ, reserve_seq
 from desk.ticket_rules import apply_rules, parse_rules
@@ -188,6 +190,7 @@ class TicketImporter:
             insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
             [_conversation_fields(box, t.mail, t.verdict, None, _contact_id(contacts, t.mail))
              for t in tickets])).scalars().all()
+        await sla_store.start(s, conv_ids, utcnow())
         people = [{"conversation_id": conv_id, "email": email}
                   for conv_id, t in zip(conv_ids, tickets, strict=True)
                   for email in _people(t.mail)]
@@ -237,9 +240,15 @@ class TicketImporter:
             # A person writing into a noise ticket makes it one for an agent, as a promotion does.
             reopened = conv.status in REOPEN_FROM or (
                 conv.status == "noise" and verdict.kind is Kind.PERSON)
+            now = utcnow()
             if reopened:
+                await sla_store.status_changed(s, conv, conv.status, "queued", now,
+                                               why="the customer wrote again")
                 conv.status, conv.closed_at = "queued", None
             await self._message(s, conv.id, mail, verdict)
+            if verdict.kind is Kind.PERSON:
+                await sla_store.on_messages(s, [sla_store.Posted(conv.id, "contact", "public",
+                                                                 now)])
             inbound.status, inbound.conversation_id = "reply", conv.id
             return Imported("reply", conv.id, route=reopened, verdict=verdict, sender=sender)
         parent = decision.parent_id if isinstance(decision, threading.NewLinked) else None
@@ -256,6 +265,7 @@ class TicketImporter:
                                                    _contact_id(contacts, mail)))
         s.add(conv)
         await s.flush()
+        await sla_store.start(s, [conv.id], utcnow())
         s.add_all(EmailParticipant(conversation_id=conv.id, email=e) for e in _people(mail))
         return conv
 

@@ -8,6 +8,8 @@ ingest.outbound). A sweeper thread re-enqueues such a mail the moment its lease 
 restarted worker (or any other one) sends it within a lease period, not when RQ gives the
 killed job up as abandoned (minutes later). Each pass (and the start) also enqueues the reply and
 closed notices the web process stored but could not enqueue (``ingest.jobs.requeue_unmailed``).
+A third thread fires the desk's due timers (SLA breaches, the inactivity ladder, time-based
+rules: ``ingest.due``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import func, select
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import OutboundMail, utcnow
 from desk.settings import Settings
+from ingest import due
 from ingest.jobs import (
     JOB_CONTEXT,
     JobContext,
@@ -58,6 +61,8 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
         if not burst:
             threading.Thread(target=_sweeper, args=(settings, queue, stop), daemon=True,
                              name="outbound-sweeper").start()
+            threading.Thread(target=due.run, args=(settings, stop), daemon=True,
+                             name="due-timers").start()
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         stop.set()

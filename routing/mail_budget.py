@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     TRANSCRIPT = "transcript"
     ACKNOWLEDGEMENT = "acknowledgement"  # ticket created: by mail or by "leave a message"
     SIGNIN = "signin"  # a one-time sign-in link to the case page, for a typed address
+    REMINDER = "reminder"  # the desk's own timers: inactivity ladder, rule mails to the customer
 
 
 class Scope(StrEnum):

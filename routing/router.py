@@ -13,12 +13,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from desk import audit, automation_store, sla_store
 from desk.models import Conversation, utcnow
 from desk.settings import Settings
 from routing import errors, events, keys, records
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HEAD = 20  # queued items considered per dispatch round
 TOP = 3  # ranked candidates handed to the claim script (fall-through on a lost race)
 ROUNDS = 100  # dispatch rounds per call before yielding to the next trigger
+# Router decisions that are assignments or transfers: each also goes to the audit trail.
+AUDITED = frozenset({"accepted", "active", "transferred"})
 SWEEP_S = 5.0  # interval of the sweep for conversations queued in the records only
 
 
@@ -82,6 +85,14 @@ class Router:
             conv = await s.get(Conversation, conversation_id)
             if conv is None:
                 raise errors.UnknownConversation(f"conversation {conversation_id} not found")
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            if "status" in changes:
+                await sla_store.status_changed(s, conv, conv.status, changes["status"], now,
+                                               why=reason)
+            if action in AUDITED:
+                audit.record(s, f"routing.{action}", conversation_id, why=reason, at=now,
+                             agent_id=agent_id, group_id=changes.get("group_id", conv.group_id))
+                await automation_store.note_events(s, conversation_id, ["assigned"], now)
             for name, value in changes.items():
                 setattr(conv, name, value)
             records.add_decision(s, conversation_id, agent_id, action, reason, candidates,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:11:59.330820
+Create Date: 2026-12-01 11:21:48.925998
 """
 
 from __future__ import annotations
@@ -38,12 +38,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_agents_email")),
     )
     op.create_table(
+        "automation_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_automation_rules")),
+        sa.UniqueConstraint("name", name=op.f("uq_automation_rules_name")),
+    )
+    op.create_table(
+        "business_calendars",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_business_calendars")),
+        sa.UniqueConstraint("name", name=op.f("uq_business_calendars_name")),
+    )
+    op.create_table(
         "departments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("email_address", sa.String(length=254), nullable=True),
         sa.Column("notify_mode", sa.String(length=8), nullable=False),
         sa.Column("front_group_id", sa.Integer(), nullable=True),
+        sa.Column("ladder", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "notify_mode IN ('full', 'link')", name=op.f("ck_departments_notify_mode")
@@ -158,6 +180,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_audit_events_created_at"), ["created_at"], unique=False
         )
+        batch_op.create_index("ix_audit_events_target", ["target"], unique=False)
 
     op.create_table(
         "canned_responses",
@@ -299,6 +322,53 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mailboxes")),
+    )
+    op.create_table(
+        "rule_versions",
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["agents.id"],
+            name=op.f("fk_rule_versions_actor_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"],
+            ["automation_rules.id"],
+            name=op.f("fk_rule_versions_rule_id_automation_rules"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("rule_id", "version", name=op.f("pk_rule_versions")),
+    )
+    op.create_table(
+        "sla_policies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("conditions", sa.JSON(), nullable=False),
+        sa.Column("targets", sa.JSON(), nullable=False),
+        sa.Column("calendar_id", sa.Integer(), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["calendar_id"],
+            ["business_calendars.id"],
+            name=op.f("fk_sla_policies_calendar_id_business_calendars"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["departments.id"],
+            name=op.f("fk_sla_policies_department_id_departments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_policies")),
+        sa.UniqueConstraint("name", name=op.f("uq_sla_policies_name")),
     )
     op.create_table(
         "agent_groups",
@@ -454,6 +524,75 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_kb_articles_site_status", ["site_id", "status", "language"], unique=False
         )
+
+    op.create_table(
+        "conversation_slas",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("policy_id", sa.Integer(), nullable=True),
+        sa.Column("calendar_id", sa.Integer(), nullable=True),
+        sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_response_target_s", sa.Integer(), nullable=True),
+        sa.Column("first_response_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_response_used_s", sa.Float(), nullable=False),
+        sa.Column("first_response_running_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_response_due", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_response_met_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_response_breached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_response_target_s", sa.Integer(), nullable=True),
+        sa.Column("next_response_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_response_used_s", sa.Float(), nullable=False),
+        sa.Column("next_response_running_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_response_due", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_response_met_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_response_breached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution_target_s", sa.Integer(), nullable=True),
+        sa.Column("resolution_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution_used_s", sa.Float(), nullable=False),
+        sa.Column("resolution_running_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution_due", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution_met_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution_breached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["calendar_id"],
+            ["business_calendars.id"],
+            name=op.f("fk_conversation_slas_calendar_id_business_calendars"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_conversation_slas_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["sla_policies.id"],
+            name=op.f("fk_conversation_slas_policy_id_sla_policies"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_conversation_slas")),
+    )
+    op.create_table(
+        "due_timers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("instance", sa.String(length=96), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_due_timers_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_due_timers")),
+        sa.UniqueConstraint(
+            "conversation_id", "kind", name=op.f("uq_due_timers_conversation_id_kind")
+        ),
+    )
+    with op.batch_alter_table("due_timers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_due_timers_due_at"), ["due_at"], unique=False)
 
     op.create_table(
         "email_participants",
@@ -707,6 +846,29 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "timer_firings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("instance", sa.String(length=96), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_timer_firings_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_timer_firings")),
+        sa.UniqueConstraint(
+            "kind",
+            "conversation_id",
+            "instance",
+            name=op.f("uq_timer_firings_kind_conversation_id_instance"),
+        ),
+    )
+    op.create_table(
         "attachments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -756,6 +918,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachments_conversation_id"))
 
     op.drop_table("attachments")
+    op.drop_table("timer_firings")
     with op.batch_alter_table("routing_decisions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_routing_decisions_conversation_id"))
 
@@ -791,6 +954,11 @@ def downgrade() -> None:
     op.drop_table("kb_events")
     op.drop_table("inbound_mails")
     op.drop_table("email_participants")
+    with op.batch_alter_table("due_timers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_due_timers_due_at"))
+
+    op.drop_table("due_timers")
+    op.drop_table("conversation_slas")
     with op.batch_alter_table("kb_articles", schema=None) as batch_op:
         batch_op.drop_index("ix_kb_articles_site_status")
         batch_op.drop_index(batch_op.f("ix_kb_articles_family_id"))
@@ -804,6 +972,8 @@ def downgrade() -> None:
 
     op.drop_table("conversations")
     op.drop_table("agent_groups")
+    op.drop_table("sla_policies")
+    op.drop_table("rule_versions")
     op.drop_table("mailboxes")
     op.drop_table("kb_topics")
     op.drop_table("kb_sites")
@@ -815,6 +985,7 @@ def downgrade() -> None:
     op.drop_table("contacts")
     op.drop_table("canned_responses")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_target")
         batch_op.drop_index(batch_op.f("ix_audit_events_created_at"))
 
     op.drop_table("audit_events")
@@ -833,5 +1004,7 @@ def downgrade() -> None:
 
     op.drop_table("login_attempts")
     op.drop_table("departments")
+    op.drop_table("business_calendars")
+    op.drop_table("automation_rules")
     op.drop_table("agents")
     # ### end Alembic commands ###

@@ -1,0 +1,266 @@
+"""Benchmark the due timers: open conversations with SLAs and the inactivity ladder, simulated
+time advanced one week in steps, two sweepers at once, on PostgreSQL.
+
+A seeded generator (``--seed``) writes ``--conversations`` open conversations (a fifth of them
+``pending``, so their clocks are paused and the ladder runs) on two calendars (office hours in
+Berlin with a holiday, and 24/7) under six policies, and ``--rules`` time-based automation
+rules (SLA warnings at N% and idle rules) with their timers; then advances a simulated clock
+from the seed's start by ``--step-min`` minutes for ``--days`` days, and at each step two
+sweepers (``ingest.due.sweep``, as two ``switchboard worker``s would) drain what is due.
+
+The expected firings are computed by the generator alone (every timer it wrote with a due time
+inside the week, plus the ladder's first step); ``missed_firings`` are those without a
+``timer_firings`` row at the end, ``double_firings`` the repeats in the audit trail (one row
+per effect, so a second firing of one key would show there twice). Mails are staged as in
+production; the mail guard is left out (it is Redis, and would refuse most of a week of
+reminders to the generator's few hundred addresses within the hour).
+
+Last line: JSON with conversations, firings, double_firings, missed_firings, sweep_p99_ms
+(one sweep = one transaction of up to ``ingest.due.BATCH`` firings), worker_cpu_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select
+
+from desk import automation, inactivity, sla
+from desk import business_hours as bh
+from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.models import (
+    AuditEvent,
+    AutomationRule,
+    BusinessCalendar,
+    Contact,
+    Conversation,
+    ConversationSla,
+    Department,
+    DueTimer,
+    SlaPolicy,
+    TimerFiring,
+)
+from desk.schema import create_all
+from desk.settings import Settings
+from desk.sla_store import CLOCK_FIELDS, LADDER, sla_kind
+from ingest import due
+from tests.support.databases import PostgresServer, drop_database
+from tests.support.stats import percentile
+
+START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # a Monday
+OFFICE = {"timezone": "Europe/Berlin",
+          "hours": {d: [["08:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+          "holidays": ["2026-12-03"]}
+CHUNK = 5000
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+async def _seed_org(sm: SessionMaker, rng: random.Random, n_rules: int) -> dict[str, Any]:
+    async with sm() as s:
+        depts = [Department(name=f"Dept {i}", email_address=f"d{i}@desk.example")
+                 for i in range(4)]
+        office = BusinessCalendar(name="office", definition=bh.to_json(bh.parse(OFFICE)))
+        s.add_all([*depts, office])
+        await s.flush()
+        policies = []
+        for i in range(6):
+            targets = {"first_response": rng.choice([1800, 3600, 4 * 3600, 8 * 3600]),
+                       "next_response": rng.choice([3600, 8 * 3600]),
+                       "resolution": rng.choice([1, 2, 3, 5]) * 8 * 3600}
+            policies.append(SlaPolicy(
+                name=f"policy {i}", department_id=depts[i % 4].id if i < 4 else None,
+                position=i, targets=targets, calendar_id=office.id if i % 2 == 0 else None,
+                conditions={"priorities": [1]} if i == 1 else {}))
+        s.add_all(policies)
+        rules = [AutomationRule(name=f"rule {i}", enabled=True, definition=_rule(i, rng))
+                 for i in range(n_rules)]
+        s.add_all(rules)
+        await s.flush()
+        contacts = [{"email": f"customer{i}@example.org", "name": f"C{i}", "token_nonce": "n"}
+                    for i in range(500)]
+        contact_ids = list((await s.execute(insert(Contact).returning(Contact.id),
+                                            contacts)).scalars())
+        await s.commit()
+        return {"depts": [d.id for d in depts], "contacts": contact_ids,
+                "calendars": {office.id: bh.parse(OFFICE)},
+                "policies": [sla.Policy(p.id, p.department_id, p.position,
+                                        sla.Conditions(frozenset(p.conditions.get(
+                                            "priorities", []))), p.targets, p.calendar_id)
+                             for p in policies],
+                "rules": [automation.parse(r.id, r.version, r.definition, True)
+                          for r in rules]}
+
+
+def _rule(i: int, rng: random.Random) -> dict[str, Any]:
+    if i % 2 == 0:
+        return {"event": "sla_warning", "params": {"target": "first_response",
+                                                   "percent": rng.choice([50, 75, 90])},
+                "conditions": [{"field": "priority", "op": "in", "value": [i % 3 + 1]}],
+                "actions": [{"type": "add_tag", "value": f"warned-{i}"}]}
+    return {"event": "idle", "params": {"seconds": rng.choice([6, 12, 24, 48]) * 3600},
+            "conditions": [{"field": "channel", "op": "in", "value": ["email"]}],
+            "actions": [{"type": "set_priority", "value": 1}]}
+
+
+def _generate(org: dict[str, Any], n: int, rng: random.Random
+              ) -> Iterator[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
+    """Per conversation: its row, its clocks' row, its timers (conversation_id filled later)."""
+    rules = org["rules"]
+    for i in range(n):
+        created = START - timedelta(seconds=rng.randrange(0, 2 * 86400))
+        pending = rng.random() < 0.2
+        conv = {"number": f"SB-{1_000_000 + i}", "channel": rng.choice(["email", "chat"]),
+                "status": "pending" if pending else "active", "priority": rng.choice([1, 2, 3]),
+                "department_id": rng.choice(org["depts"]), "contact_id":
+                rng.choice(org["contacts"]), "subject": f"Question {i}",
+                "created_at": created, "updated_at": created}
+        facts = sla.Facts(conv["department_id"], conv["priority"], None, conv["channel"], None)
+        policy = sla.select_policy(org["policies"], facts)
+        assert policy is not None
+        cal = org["calendars"].get(policy.calendar_id, bh.ALWAYS)
+        state = sla.on_created(policy.targets, cal, created)
+        row: dict[str, Any] = {"policy_id": policy.id, "calendar_id": policy.calendar_id}
+        timers = []
+        if pending:
+            anchor = START - timedelta(seconds=rng.randrange(0, 6 * 86400))
+            anchor = max(anchor, created)
+            state = sla.paused(state, cal, anchor)
+            row["pending_since"] = anchor
+            first = inactivity.next_step(inactivity.DEFAULT, anchor)
+            assert first is not None
+            timers.append({"kind": LADDER, "instance": first.instance, "due_at": first.at})
+        row["paused"] = state.paused
+        for t, c in state.clocks.items():
+            row.update({f"{t}_{f}": getattr(c, f) for f in CLOCK_FIELDS})
+            if c.open and c.due is not None and c.started_at is not None:
+                timers.append({"kind": sla_kind(t), "instance": c.started_at.isoformat(),
+                               "due_at": c.due})
+        conv["sla_due"] = state.due()
+        for kind, instance, at in automation.rule_timers(rules, state, cal, created):
+            timers.append({"kind": kind, "instance": instance, "due_at": at})
+        yield conv, row, timers
+
+
+async def _seed(sm: SessionMaker, org: dict[str, Any], n: int, rng: random.Random,
+                end: datetime) -> set[tuple[str, int, str]]:
+    expected: set[tuple[str, int, str]] = set()
+    batch: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+
+    async def flush() -> None:
+        async with sm() as s:
+            ids = list((await s.execute(insert(Conversation).returning(
+                Conversation.id, sort_by_parameter_order=True),
+                [c for c, _, _ in batch])).scalars())
+            await s.execute(insert(_table(ConversationSla)), [
+                {**r, "conversation_id": cid} for cid, (_, r, _) in zip(ids, batch, strict=True)])
+            timers = [{**t, "conversation_id": cid}
+                      for cid, (_, _, ts) in zip(ids, batch, strict=True) for t in ts]
+            await s.execute(insert(_table(DueTimer)), timers)
+            await s.commit()
+        expected.update((t["kind"], t["conversation_id"], t["instance"])
+                        for t in timers if t["due_at"] <= end)
+        batch.clear()
+
+    for item in _generate(org, n, rng):
+        batch.append(item)
+        if len(batch) >= CHUNK:
+            await flush()
+    if batch:
+        await flush()
+    return expected
+
+
+async def _drain(sm: SessionMaker, settings: Settings, now: datetime,
+                 times: list[float]) -> int:
+    fired = 0
+    while True:
+        t0 = time.perf_counter()
+        swept = await due.sweep(sm, settings, now)
+        if not swept.taken:
+            return fired
+        times.append((time.perf_counter() - t0) * 1000)
+        fired += swept.fired
+
+
+async def _run(sm: SessionMaker, settings: Settings, end: datetime,
+               step: timedelta) -> tuple[list[float], float]:
+    times: list[float] = []
+    cpu0 = time.process_time()
+    now = START
+    while now <= end:
+        await asyncio.gather(_drain(sm, settings, now, times), _drain(sm, settings, now, times))
+        now += step
+    return times, time.process_time() - cpu0
+
+
+async def _doubles(sm: SessionMaker) -> int:
+    async with sm() as s:
+        rows = (await s.execute(select(AuditEvent.target, AuditEvent.action,
+                                       AuditEvent.data))).all()
+    keys = Counter((t, a, json.dumps({k: v for k, v in (d or {}).items()
+                                      if k in ("target", "step", "rule", "instance")},
+                                     sort_keys=True))
+                   for t, a, d in rows if a.startswith(("sla.breached", "ladder.", "rule.")))
+    return sum(c - 1 for c in keys.values() if c > 1)
+
+
+async def main(args: argparse.Namespace) -> dict[str, object]:
+    server = PostgresServer.from_env()
+    url = server.create_database("sbbench")
+    data = Path(tempfile.mkdtemp(prefix="sb-bench-timers-"))
+    settings = Settings.from_env({"SWITCHBOARD_MODE": "test", "DATABASE_URL": url,
+                                  "SWITCHBOARD_SECRET_KEY": "bench-" + "x" * 40,
+                                  "SWITCHBOARD_DATA_DIR": str(data)})
+    engine = make_engine(settings)
+    try:
+        await create_all(engine)
+        sm = make_sessionmaker(engine)
+        rng = random.Random(args.seed)
+        end = START + timedelta(days=args.days)
+        org = await _seed_org(sm, rng, args.rules)
+        expected = await _seed(sm, org, args.conversations, rng, end)
+        times, cpu = await _run(sm, settings, end, timedelta(minutes=args.step_min))
+        async with sm() as s:
+            fired = set((await s.execute(select(TimerFiring.kind, TimerFiring.conversation_id,
+                                                TimerFiring.instance))).all())
+            late = await s.scalar(select(func.count()).select_from(DueTimer).where(
+                DueTimer.due_at <= end))
+        return {"conversations": args.conversations, "rules": args.rules,
+                "firings": len(fired), "expected": len(expected),
+                "double_firings": await _doubles(sm),
+                "missed_firings": len(expected - fired) + int(late or 0),
+                "sweeps": len(times), "sweep_p50_ms": round(percentile(times, 50), 2),
+                "sweep_p99_ms": round(percentile(times, 99), 2),
+                "worker_cpu_s": round(cpu, 2)}
+    finally:
+        await engine.dispose()
+        drop_database(server, url)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--rules", type=int, default=20)
+    parser.add_argument("--days", type=float, default=7)
+    parser.add_argument("--step-min", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=14)
+    result = asyncio.run(main(parser.parse_args()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    cli()

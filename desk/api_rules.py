@@ -1,0 +1,182 @@
+"""Admin API for automation rules: stored, versioned, tried against a past conversation.
+
+Every create or change is a new version (``rule_versions`` keeps each one, with who made it);
+the worker's timers name the version they were set for, so an edited rule never fires on the
+old one's timers. A rule starts disabled unless ``enabled`` is given. ``POST
+/api/rules/{id}/try`` answers whether the rule would fire on a conversation as it is now, and
+why, without firing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from desk import automation, automation_store, sla_store, validate
+from desk.errors import Conflict, InvalidInput, NotFound
+from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
+from desk.limits import NAME_MAX
+from desk.models import AutomationRule, Conversation, ConversationSla, RuleVersion, utcnow
+
+RULE_JSON_MAX = 32 * 1024
+DEFINITION_KEYS = frozenset({"event", "params", "conditions", "actions"})
+
+
+def rule_json(r: AutomationRule) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "version": r.version, "enabled": r.enabled,
+            "disabled_reason": r.disabled_reason, **(r.definition or {}),
+            "updated_at": r.updated_at.isoformat() if r.updated_at else None}
+
+
+def _definition(data: dict[str, Any]) -> dict[str, Any]:
+    definition = {k: data[k] for k in DEFINITION_KEYS if k in data}
+    automation.parse(0, 1, definition, True)  # the one check; raises InvalidInput
+    if len(repr(definition)) > RULE_JSON_MAX:
+        raise InvalidInput(f"the rule is larger than {RULE_JSON_MAX} bytes")
+    return definition
+
+
+async def _get(s: AsyncSession, rule_id: int) -> AutomationRule:
+    row = await s.get(AutomationRule, rule_id)
+    if row is None:
+        raise NotFound(f"rule {rule_id} not found")
+    return row
+
+
+async def _save(s: AsyncSession, row: AutomationRule, actor_id: int | None) -> None:
+    s.add(RuleVersion(rule_id=row.id, version=row.version, definition=row.definition,
+                      actor_id=actor_id))
+    await _commit(s)
+
+
+@api
+async def list_rules(request: Request) -> Response:
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        rows = await s.scalars(select(AutomationRule).order_by(AutomationRule.id))
+        return JSONResponse([rule_json(r) for r in rows])
+
+
+@api
+async def create_rule(request: Request) -> Response:
+    """A rule: event (+ params), conditions, actions; starts disabled unless enabled."""
+    p = await require_admin(request)
+    data = await read_json(request)
+    name = validate.required_text(data, "name", max_len=NAME_MAX)
+    definition = _definition(data)
+    enabled = validate.boolean(data, "enabled", False)
+    async with deps(request).sm() as s:
+        row = AutomationRule(name=name, version=1, enabled=bool(enabled),
+                             definition=definition)
+        s.add(row)
+        try:
+            await s.flush()
+        except IntegrityError:
+            await s.rollback()
+            raise Conflict("a rule with this name exists already") from None
+        await _save(s, row, p.agent_id)
+        return JSONResponse(rule_json(row), status_code=201)
+
+
+@api
+async def update_rule(request: Request) -> Response:
+    """Change a rule (a new version) or turn it on or off; turning it on clears the reason it
+    was turned off."""
+    p = await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        row = await _get(s, path_int(request, "id"))
+        if "name" in data:
+            row.name = validate.required_text(data, "name", max_len=NAME_MAX)
+        changed = bool(set(data) & DEFINITION_KEYS)
+        if changed:
+            row.definition = _definition({**(row.definition or {}), **data})
+            row.version += 1
+        enabled = validate.boolean(data, "enabled")
+        if enabled is not None:
+            row.enabled = enabled
+            if enabled:
+                row.disabled_reason = None
+        row.updated_at = utcnow()
+        if changed:
+            await _save(s, row, p.agent_id)
+        else:
+            await _commit(s)
+        return JSONResponse(rule_json(row))
+
+
+async def _commit(s: AsyncSession) -> None:
+    try:
+        await s.commit()
+    except IntegrityError:
+        await s.rollback()
+        raise Conflict("a rule with this name exists already") from None
+
+
+@api
+async def delete_rule(request: Request) -> Response:
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        await s.delete(await _get(s, path_int(request, "id")))
+        await s.commit()
+    return Response(status_code=204)
+
+
+@api
+async def rule_versions(request: Request) -> Response:
+    """Every version of a rule, newest first, with who saved it."""
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        row = await _get(s, path_int(request, "id"))
+        versions = await s.scalars(select(RuleVersion).where(RuleVersion.rule_id == row.id)
+                                   .order_by(RuleVersion.version.desc()))
+        return JSONResponse([{"version": v.version, "actor_id": v.actor_id,
+                              "created_at": v.created_at.isoformat(), **v.definition}
+                             for v in versions])
+
+
+@api
+async def try_rule(request: Request) -> Response:
+    """Would this rule fire on a conversation as it is now? ``would_fire`` and ``because``."""
+    await require_admin(request)
+    data = await read_json(request)
+    cid = validate.record_id(data, "conversation_id", required=True)
+    assert cid is not None
+    async with deps(request).sm() as s:
+        row = await _get(s, path_int(request, "id"))
+        conv = await s.get(Conversation, cid)
+        if conv is None:
+            raise NotFound(f"conversation {cid} not found")
+        rule = automation_store.rule_of(row)
+        if rule is None:
+            raise InvalidInput("the stored rule no longer parses; save it again")
+        rule = automation.Rule(rule.id, rule.version, True, rule.event, rule.params,
+                               rule.conditions, rule.actions)
+        gone = await automation_store.missing_groups(s, rule)
+        if gone:
+            return JSONResponse({"would_fire": False, "because": [
+                f"group {', '.join(map(str, gone))} no longer exists"]})
+        sla_row = await s.get(ConversationSla, conv.id)
+        now = utcnow()
+        cal = await sla_store.calendars(s).get(sla_row.calendar_id if sla_row else None)
+        verdict = automation.explain(rule, rule.event,
+                                     await automation_store.facts(s, conv, cal, now))
+        return JSONResponse({"would_fire": verdict.fires, "because": list(verdict.reasons),
+                             "actions": [a.type for a in rule.actions],
+                             "evaluated_at": now.isoformat(), "enabled": row.enabled})
+
+
+routes = [
+    Route("/api/rules", list_rules, methods=["GET"]),
+    Route("/api/rules", create_rule, methods=["POST"]),
+    Route("/api/rules/{id:int}", update_rule, methods=["PATCH"]),
+    Route("/api/rules/{id:int}", delete_rule, methods=["DELETE"]),
+    Route("/api/rules/{id:int}/versions", rule_versions, methods=["GET"]),
+    Route("/api/rules/{id:int}/try", try_rule, methods=["POST"]),
+]

@@ -1,0 +1,122 @@
+"""The records side of automation rules (the rules themselves: desk.automation).
+
+Rules are read per transaction (there are few). Events reach the rules through due timers, so
+every rule firing goes through the worker's exactly-once sweep (``ingest.due``): an event of a
+kind some enabled rule waits for becomes an ``event:<name>`` timer due at once (one per
+conversation and event: a later event of the same kind before the sweep is the one seen, with
+the conversation as it is then); the timed rules (idle, SLA warning) keep one ``rule:<id>``
+timer per conversation, moved by the same calls that move the clocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import automation, sla
+from desk import business_hours as bh
+from desk.errors import InvalidInput
+from desk.models import (
+    AutomationRule,
+    Contact,
+    Conversation,
+    DueTimer,
+    Group,
+    Message,
+    Organisation,
+)
+from desk.timer_rows import set_timers
+
+log = logging.getLogger(__name__)
+
+EVENT_PREFIX = "event:"
+
+
+def event_kind(event: str) -> str:
+    return f"{EVENT_PREFIX}{event}"
+
+
+def rule_of(row: AutomationRule) -> automation.Rule | None:
+    try:
+        return automation.parse(row.id, row.version, row.definition, row.enabled)
+    except InvalidInput:
+        log.warning("stored rule %s does not parse; skipped", row.id)
+        return None
+
+
+async def enabled_rules(s: AsyncSession) -> list[automation.Rule]:
+    rows = await s.scalars(select(AutomationRule).where(AutomationRule.enabled.is_(True))
+                           .order_by(AutomationRule.id))
+    return [r for r in map(rule_of, rows) if r is not None]
+
+
+async def note_events(s: AsyncSession, conversation_id: int, events: Sequence[str],
+                      at: datetime, rules: Sequence[automation.Rule] | None = None) -> None:
+    """Queue ``events`` for the rules that wait for them (nothing if none does)."""
+    rules = await enabled_rules(s) if rules is None else rules
+    wanted = {r.event for r in rules} & set(events)
+    for event in sorted(wanted):
+        kind = event_kind(event)
+        timer = await s.scalar(select(DueTimer).where(
+            DueTimer.conversation_id == conversation_id, DueTimer.kind == kind))
+        if timer is None:
+            s.add(DueTimer(conversation_id=conversation_id, kind=kind,
+                           instance=at.isoformat(), due_at=at))
+        else:
+            timer.instance, timer.due_at = at.isoformat(), at
+
+
+async def sync_rule_timers(s: AsyncSession, conversation_id: int, state: sla.State,
+                           cal: bh.Calendar, last_activity: datetime,
+                           rules: Sequence[automation.Rule] | None = None) -> None:
+    """The timed rules' timers of one conversation, from its clocks and last activity."""
+    rules = await enabled_rules(s) if rules is None else rules
+    timed = [r for r in rules if r.event in automation.TIMED]
+    if not timed:
+        return
+    want = {kind: (instance, at)
+            for kind, instance, at in automation.rule_timers(timed, state, cal, last_activity)}
+    await set_timers(s, conversation_id, want, [automation.timer_kind(r) for r in timed])
+
+
+async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar,
+                now: datetime) -> automation.Facts:
+    """What the conditions see of a conversation now."""
+    contact = await s.get(Contact, conv.contact_id) if conv.contact_id else None
+    org = await s.get(Organisation, contact.organisation_id) \
+        if contact is not None and contact.organisation_id else None
+    last = (await s.execute(select(Message.body).where(
+        Message.conversation_id == conv.id, Message.visibility == "public")
+        .order_by(Message.seq.desc()).limit(1))).scalar_one_or_none()
+    replies = int(await s.scalar(select(func.count()).select_from(Message).where(
+        Message.conversation_id == conv.id, Message.visibility == "public")) or 0)
+    fields: dict[str, Any] = dict(conv.custom_fields or {})
+    tags = fields.get("tags", [])
+    email = (contact.email or "") if contact is not None else ""
+    return automation.Facts(
+        department_id=conv.department_id, group_id=conv.group_id, channel=conv.channel,
+        priority=conv.priority, tier=org.priority if org is not None else None,
+        tags=frozenset(str(t).lower() for t in tags) if isinstance(tags, list) else frozenset(),
+        topic=conv.topic, status=conv.status, custom_fields=fields,
+        subject=conv.subject or "", body=last or "",
+        sender_domain=email.rpartition("@")[2].lower() or None,
+        business_hours=bh.is_open(cal, now), replies=replies)
+
+
+async def missing_groups(s: AsyncSession, rule: automation.Rule) -> list[int]:
+    named = sorted(rule.groups())
+    if not named:
+        return []
+    found = set((await s.scalars(select(Group.id).where(Group.id.in_(named)))).all())
+    return [g for g in named if g not in found]
+
+
+async def disable(s: AsyncSession, rule_id: int, reason: str) -> None:
+    row = await s.get(AutomationRule, rule_id)
+    if row is not None and row.enabled:
+        row.enabled, row.disabled_reason = False, reason

@@ -1,0 +1,319 @@
+"""The desk's own clock: fire what came due in ``due_timers``, each timer exactly once.
+
+``switchboard worker`` runs ``run`` on a thread. A sweep reads the earliest due timers by the
+``due_at`` index (never a scan of the open conversations), records one ``timer_firings`` row
+per timer under its idempotency key (kind, conversation, instance: unique), deletes the timers
+and applies the effects — SLA breached, the inactivity ladder's reminder or closing, rule
+firings — all in ONE transaction. A worker killed mid-sweep leaves nothing half-done (the
+transaction is rolled back and the timers are still there); two workers never fire one timer
+twice (PostgreSQL: the rows are taken ``FOR UPDATE SKIP LOCKED``, and the unique key would
+refuse a second firing anyway; SQLite: every transaction begins IMMEDIATE, so sweeps take
+turns). Mails are staged as OutboundMail rows in that transaction and their send jobs
+enqueued after the commit; a crash between the two leaves queued rows that the next sweep's
+``requeue_staged`` enqueues.
+
+Catch-up: whatever is due at the sweep's ``now`` fires, oldest first, however late (a worker
+that was down an hour fires that hour's timers when it returns: reminders late rather than
+lost). An SLA breach is recorded at its due time, not at the late firing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import audit, automation, automation_store, inactivity, sla_store
+from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
+from desk.models import (
+    AutomationRule,
+    Conversation,
+    ConversationSla,
+    DueTimer,
+    OutboundMail,
+    TimerFiring,
+    utcnow,
+)
+from desk.settings import Settings
+from ingest import jobs, notices, outbound, rule_actions
+from routing import connect
+from routing.mail_budget import MailRequest, Purpose
+from routing.mail_guard import MailGuard
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+POLL_S = 1.0
+# Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
+STAGED_KINDS = ("reminder", "closed", "rule")
+STAGED_GRACE_S = 30
+
+
+@dataclass
+class Firing:
+    """What one sweep's handlers share: the transaction, the clock, and what to do after."""
+
+    s: AsyncSession
+    settings: Settings
+    now: datetime
+    guard: MailGuard | None
+    calendars: sla_store.Calendars
+    mails: list[int] = field(default_factory=list)
+    _rules: list[automation.Rule] | None = None
+
+    async def rules(self) -> list[automation.Rule]:
+        if self._rules is None:
+            self._rules = await automation_store.enabled_rules(self.s)
+        return self._rules
+
+    async def mailer(self, conv: Conversation, kind: str, key: str,
+                     body: Callable[[str], str]) -> str:
+        return await _mail(self, conv, kind, key, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    taken: int
+    fired: int
+    duplicates: int
+    mails: tuple[int, ...]
+    outcomes: tuple[tuple[str, int, str, str], ...] = ()  # (kind, conversation, instance, what)
+
+
+Handler = Callable[[Firing, DueTimer], Any]
+
+
+async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
+                guard: MailGuard | None = None, batch: int = BATCH) -> Swept:
+    """Fire up to ``batch`` timers due at ``now``, in one transaction."""
+    async with sm() as s:
+        pg = sm.kw["bind"].dialect.name == "postgresql"
+        q = (select(DueTimer).where(DueTimer.due_at <= now)
+             .order_by(DueTimer.due_at, DueTimer.id).limit(batch))
+        timers = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
+        if not timers:
+            return Swept(0, 0, 0, ())
+        claimed = await _claim(s, timers, now, pg)
+        await s.execute(delete(DueTimer).where(DueTimer.id.in_([t.id for t in timers])))
+        await _preload(s, timers)
+        ctx = Firing(s, settings, now, guard, sla_store.calendars(s))
+        outcomes = []
+        for t in timers:
+            firing_id = claimed.get((t.kind, t.conversation_id, t.instance))
+            if firing_id is None:
+                continue
+            what = await _fire(ctx, t)
+            outcomes.append((firing_id, t, what))
+        if outcomes:
+            await s.execute(update(TimerFiring), [{"id": fid, "outcome": what[:255]}
+                                                  for fid, _, what in outcomes])
+        await s.commit()
+    return Swept(len(timers), len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
+                 tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes))
+
+
+async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
+                 pg: bool) -> dict[tuple[str, int, str], int]:
+    """Insert the firings; returns those that were new (a repeat of a recorded firing is
+    not fired again)."""
+    insert = pg_insert if pg else sqlite_insert
+    rows = [{"kind": t.kind, "conversation_id": t.conversation_id, "instance": t.instance,
+             "due_at": t.due_at, "fired_at": now, "outcome": ""} for t in timers]
+    stmt = insert(TimerFiring).values(rows).on_conflict_do_nothing().returning(
+        TimerFiring.id, TimerFiring.kind, TimerFiring.conversation_id, TimerFiring.instance)
+    return {(k, c, i): fid for fid, k, c, i in (await s.execute(stmt)).all()}
+
+
+async def _preload(s: AsyncSession, timers: Sequence[DueTimer]) -> None:
+    """Load the batch's conversations and clocks in two reads (``s.get`` finds them then)."""
+    ids = sorted({t.conversation_id for t in timers})
+    await s.scalars(select(Conversation).where(Conversation.id.in_(ids)))
+    await s.scalars(select(ConversationSla).where(ConversationSla.conversation_id.in_(ids)))
+
+
+async def _fire(ctx: Firing, t: DueTimer) -> str:
+    """One timer's effects inside a savepoint: a handler that fails (a bug, a bad rule) is
+    recorded as the firing's outcome and rolled back alone; the sweep goes on."""
+    try:
+        async with ctx.s.begin_nested():
+            kind, _, rest = t.kind.partition(":")
+            match kind:
+                case "sla":
+                    return await _sla_breached(ctx, t, rest)
+                case sla_store.LADDER:
+                    return await _ladder(ctx, t)
+                case "rule":
+                    return await _timed_rule(ctx, t, int(rest))
+                case "event":
+                    return await _event(ctx, t, rest)
+                case _:
+                    return f"unknown timer kind {t.kind}"
+    except Exception as exc:
+        if is_connection_fault(exc):
+            raise
+        log.exception("timer %s of conversation %s failed", t.kind, t.conversation_id)
+        return f"error: {type(exc).__name__}: {exc}"
+
+
+async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
+    row = await ctx.s.get(ConversationSla, t.conversation_id)
+    if row is None:
+        return "stale: no clocks"
+    state = sla_store.state_of(row)
+    clock = state.clocks.get(target)
+    if clock is None or not clock.open or clock.started_at is None \
+            or clock.started_at.isoformat() != t.instance or clock.breached_at is not None:
+        return "stale: met, paused or restarted"
+    due = sla_store.aware(t.due_at)
+    assert due is not None
+    setattr(row, f"{target}_breached_at", due)
+    audit.record(ctx.s, "sla.breached", t.conversation_id, at=ctx.now, target=target,
+                 due=due.isoformat(), why=f"the {target.replace('_', ' ')} target of "
+                 f"{clock.target_s} business seconds ran out")
+    conv = await ctx.s.get(Conversation, t.conversation_id)
+    if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
+        ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
+                                      ctx.calendars, ctx.mailer, t.kind + t.instance)
+        return f"breached; rules: {ran}"
+    return "breached"
+
+
+async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
+    row = await ctx.s.get(AutomationRule, rule_id)
+    rule = automation_store.rule_of(row) if row is not None else None
+    if rule is None or not rule.enabled:
+        return "stale: the rule is gone or disabled"
+    if not t.instance.startswith(f"v{rule.version}:"):
+        return "stale: the rule was changed since"
+    conv = await ctx.s.get(Conversation, t.conversation_id)
+    if conv is None or conv.status in ("resolved", "closed", "noise"):
+        return "stale: the conversation is over"
+    return await rule_actions.fire(ctx.s, conv, rule.event, [rule], ctx.now, ctx.calendars,
+                                   ctx.mailer, t.instance)
+
+
+async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
+    conv = await ctx.s.get(Conversation, t.conversation_id)
+    if conv is None:
+        return "stale: no conversation"
+    return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
+                                   ctx.mailer, t.instance)
+
+
+async def _ladder(ctx: Firing, t: DueTimer) -> str:
+    conv = await ctx.s.get(Conversation, t.conversation_id)
+    row = await ctx.s.get(ConversationSla, t.conversation_id)
+    anchor = sla_store.aware(row.pending_since) if row is not None else None
+    if conv is None or row is None or anchor is None or conv.status != "pending" \
+            or not t.instance.startswith(anchor.isoformat() + ":"):
+        return "stale: no longer pending since then"
+    step = inactivity.step_of(t.instance)
+    steps = await sla_store.ladder_steps(ctx.s, conv.department_id)
+    if step >= len(steps):
+        return "stale: the ladder has no such step now"
+    days = steps[step].days
+    if steps[step].action == "close":
+        await sla_store.status_changed(ctx.s, conv, "pending", "closed", ctx.now,
+                                       why=f"no reply from the customer for {days} days")
+        conv.status, conv.closed_at = "closed", ctx.now
+        await ctx.s.flush()
+        sent = await _mail(ctx, conv, "closed", jobs.closed_key(conv),
+                           lambda link: notices.inactive_closed(conv.number, days, link))
+        audit.record(ctx.s, "ladder.closed", conv.id, at=ctx.now, step=step, mail=sent,
+                     why=f"{days} days without a reply")
+        return f"closed ({sent})"
+    sent = await _mail(ctx, conv, "reminder", t.instance[-64:],
+                       lambda link: notices.reminder(conv.number, days, link))
+    await sla_store.schedule_ladder_step(ctx.s, conv, anchor, step)
+    audit.record(ctx.s, "ladder.reminder", conv.id, at=ctx.now, step=step, mail=sent,
+                 why=f"{days} days without a reply")
+    return f"reminded ({sent})"
+
+
+async def _mail(ctx: Firing, conv: Conversation, kind: str, key: str,
+                body: Callable[[str], str]) -> str:
+    """Stage a mail to the conversation's contact, within the mail guard's budget (its
+    address is charged like any other mail a stranger's case causes)."""
+    row = await outbound.compose_row(ctx.s, ctx.settings, conversation_id=conv.id, kind=kind,
+                                     key=key, body=body, reply=True)
+    if row is None:
+        return "no recipient"
+    if await ctx.s.scalar(select(OutboundMail.id).where(
+            OutboundMail.message_id == row.message_id)) is not None:
+        return "mail stored before"
+    if ctx.guard is not None:
+        verdict = await ctx.guard.admit(MailRequest(Purpose.REMINDER, row.to_address,
+                                                    conversation_id=conv.id))
+        if not verdict.allowed:
+            return f"mail refused: {verdict.message}"
+    ctx.s.add(row)
+    await ctx.s.flush()
+    ctx.mails.append(row.id)
+    return "mail queued"
+
+
+async def requeue_staged(sm: SessionMaker, queue: Queue, now: datetime) -> int:
+    """Enqueue the send of staged mails whose job never got queued (a crash after commit)."""
+    async with sm() as s:
+        ids = (await s.scalars(select(OutboundMail.id).where(
+            OutboundMail.status == "queued", OutboundMail.kind.in_(STAGED_KINDS),
+            OutboundMail.created_at <= now - timedelta(seconds=STAGED_GRACE_S)))).all()
+    for outbound_id in ids:
+        await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+    return len(ids)
+
+
+async def next_due(sm: SessionMaker) -> datetime | None:
+    async with sm() as s:
+        return sla_store.aware(await s.scalar(select(func.min(DueTimer.due_at))))
+
+
+def run(settings: Settings, stop: threading.Event | None = None,
+        clock: Callable[[], datetime] = utcnow) -> None:
+    """Sweep until ``stop``: at once while whole batches come due, else at the next due time
+    (looked at least every ``POLL_S``: other processes add timers)."""
+    asyncio.run(_main(settings, stop or threading.Event(), clock))
+
+
+async def _main(settings: Settings, stop: threading.Event,
+                clock: Callable[[], datetime]) -> None:
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    redis = connect.async_client(settings.redis_url or "")
+    guard = MailGuard.of(redis, settings)
+    queue = jobs.mail_queue(Redis.from_url(settings.redis_url or ""))
+    log.info("due timers running")
+    try:
+        await requeue_staged(sm, queue, clock())
+        while not stop.is_set():
+            wait = await _once(sm, settings, guard, queue, clock)
+            await asyncio.to_thread(stop.wait, wait)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, queue: Queue,
+                clock: Callable[[], datetime]) -> float:
+    try:
+        swept = await sweep(sm, settings, clock(), guard=guard)
+        for outbound_id in swept.mails:
+            await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+        if swept.taken >= BATCH:
+            return 0.0
+        at = await next_due(sm)
+    except Exception:  # the database or Redis away: look again in a while
+        log.exception("due-timer sweep failed")
+        return POLL_S
+    return POLL_S if at is None else min(POLL_S, max(0.0, (at - clock()).total_seconds()))

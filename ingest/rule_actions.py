@@ -1,0 +1,115 @@
+"""Rule firings in the worker's sweep (ingest.due): which rules fire for a due timer, and their
+actions done on the records, in the sweep's transaction.
+
+A rule that names a group that no longer exists is disabled with the reason shown to admins
+(``automation_rules.disabled_reason``) and the firing records it; nothing else happens.
+A cascade cut at ``desk.automation.MAX_DEPTH`` is an ``automation.loop_cut`` audit row.
+
+Actions: set priority, add a tag, set the status or close (through
+``desk.sla_store.status_changed``, like every status change), transfer to a group (the
+conversation is queued in the new group and the routing timers' records sweep routes it by
+the group's rules, as for a ticket committed but never routed), notify (an internal note on
+the conversation, which every console showing it receives; with the target named), and a
+templated mail to the customer (staged like the ladder's mails, through the mail guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import audit, automation, automation_store, sla_store
+from desk.models import Conversation, ConversationSla, Message
+from desk.seq import reserve_seq
+
+# Stages a mail to the customer: (conversation, kind, key, body(link)) -> what happened.
+Mailer = Callable[[Conversation, str, str, Callable[[str], str]], Awaitable[str]]
+
+
+async def fire(s: AsyncSession, conv: Conversation, event: str,
+               only: Sequence[automation.Rule] | None, now: datetime,
+               calendars: sla_store.Calendars, mail: Mailer, instance: str) -> str:
+    """Run the rules of ``event`` (``only``: just these) on ``conv``; what happened."""
+    rules = await automation_store.enabled_rules(s)
+    usable = []
+    for rule in (only if only is not None else [r for r in rules if r.event == event]):
+        gone = await automation_store.missing_groups(s, rule)
+        if gone:
+            reason = f"group {', '.join(map(str, gone))} no longer exists"
+            await automation_store.disable(s, rule.id, reason)
+            audit.record(s, "rule.disabled", conv.id, at=now, rule=rule.id, why=reason)
+            continue
+        usable.append(rule)
+    if not usable:
+        return "no rule to run"
+    row = await s.get(ConversationSla, conv.id)
+    cal = await calendars.get(row.calendar_id if row is not None else None)
+    facts = await automation_store.facts(s, conv, cal, now)
+    result = automation.cascade(rules, event, facts, first=usable)
+    for f in result.fired:
+        audit.record(s, "rule.fired", conv.id, at=now, rule=f.rule.id, version=f.rule.version,
+                     depth=f.depth, instance=instance, why="; ".join(f.reasons))
+    done = [await _perform(s, conv, rule, a, now, mail, instance)
+            for rule, a in result.actions]
+    if result.cut:
+        audit.record(s, "automation.loop_cut", conv.id, at=now, instance=instance,
+                     why=f"rules kept triggering each other; stopped after "
+                         f"{automation.MAX_DEPTH} rounds",
+                     rules=sorted({f.rule.id for f in result.fired}))
+    if not result.fired:
+        return "conditions not met"
+    return ("loop cut; " if result.cut else "") + ", ".join(done)
+
+
+async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
+                   a: automation.Action, now: datetime, mail: Mailer, instance: str) -> str:
+    match a.type:
+        case "set_priority":
+            conv.priority = int(a.value)
+        case "add_tag":
+            fields: dict[str, Any] = dict(conv.custom_fields or {})
+            tags = [t for t in fields.get("tags", []) if isinstance(t, str)]
+            if a.value not in tags:
+                fields["tags"] = [*tags, a.value]
+                conv.custom_fields = fields
+        case "set_status" | "close":
+            new = "closed" if a.type == "close" else str(a.value)
+            await sla_store.status_changed(s, conv, conv.status, new, now,
+                                           why=f"rule {rule.id}")
+            conv.status = new
+            if new in ("resolved", "closed") and conv.closed_at is None:
+                conv.closed_at = now
+        case "transfer":
+            audit.record(s, "rule.transfer", conv.id, at=now, group_id=a.value,
+                         why=f"rule {rule.id}")
+            await sla_store.status_changed(s, conv, conv.status, "queued", now,
+                                           why=f"transferred by rule {rule.id}")
+            conv.group_id, conv.status, conv.assignee_id = int(a.value), "queued", None
+        case "notify":
+            await _note(s, conv, rule, a.value, now)
+        case "mail_customer":
+            text = str(a.value.get("text") if isinstance(a.value, dict) else a.value)
+            number = conv.number
+            return await mail(conv, "rule", f"{rule.id}:{instance}"[-64:],
+                              lambda link: _template(text, number, link))
+    return a.type
+
+
+def _template(text: str, number: str, link: str) -> str:
+    """The rule's text with ``{number}`` and ``{link}`` filled in (nothing else is)."""
+    body = text.replace("{number}", number).replace("{link}", link)
+    return body if "{link}" in text else f"{body}\n\n{link}\n"
+
+
+async def _note(s: AsyncSession, conv: Conversation, rule: automation.Rule, value: Any,
+                now: datetime) -> None:
+    text = str(value.get("text") if isinstance(value, dict) else value)
+    to = f" (for group {value['group_id']})" if isinstance(value, dict) and \
+        "group_id" in value else ""
+    seq = await reserve_seq(s, conv.id)
+    s.add(Message(conversation_id=conv.id, seq=seq, author_kind="system",
+                  author_name=f"Rule {rule.id}", visibility="internal",
+                  body=f"{text}{to}", created_at=now))

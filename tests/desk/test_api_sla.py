@@ -1,0 +1,107 @@
+"""The SLA admin API and the records side: policy chosen at creation, sla_due set, first
+response met by the agent's reply, pause while pending, the timeline of it all."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from desk import sla_store
+from desk.conversations import append_message, create_conversation
+from desk.db import SessionMaker
+from desk.models import ConversationSla, DueTimer
+from tests.desk.conftest import login
+
+HOURS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+async def _admin(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"x-csrf-token": await login(client, "admin@x.test")}
+
+
+async def test_calendar_validation(client: httpx.AsyncClient, org: dict[str, int]) -> None:
+    h = await _admin(client)
+    r = await client.post("/api/calendars", headers=h, json={"name": "empty", "hours": {}})
+    assert r.status_code == 422
+    assert "no working hours" in r.json()["error"]["message"]
+    r = await client.post("/api/calendars", headers=h, json={
+        "name": "office", "timezone": "Europe/Berlin",
+        "hours": {"mon": [["09:00", "17:00"]]},
+        "holidays": ["2026-12-25", {"from": "2026-12-24", "to": "2026-12-26"}]})
+    assert r.status_code == 201, r.text
+    cal = r.json()
+    assert cal["holidays"] == [{"from": "2026-12-24", "to": "2026-12-26"}]
+    r = await client.patch(f"/api/calendars/{cal['id']}", headers=h, json={"hours": {}})
+    assert r.status_code == 422
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "p", "targets": {"first_response": 0}})
+    assert r.status_code == 422 and "between" in r.json()["error"]["message"]
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "p", "targets": {"resolution": 5 * 365 * 86400}})
+    assert r.status_code == 422
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "p", "targets": {"first_response": 3600}, "calendar_id": cal["id"]})
+    assert r.status_code == 201
+    assert (await client.delete(f"/api/calendars/{cal['id']}", headers=h)).status_code == 409
+    agent = {"x-csrf-token": await login(client, "agent@x.test")}
+    assert (await client.get("/api/calendars", headers=agent)).status_code == 403
+
+
+async def test_ladder_api(client: httpx.AsyncClient, org: dict[str, int]) -> None:
+    h = await _admin(client)
+    r = await client.get(f"/api/departments/{org['d1']}/ladder", headers=h)
+    assert r.json()["default"] and [s["days"] for s in r.json()["steps"]] == [7, 14, 21]
+    r = await client.put(f"/api/departments/{org['d1']}/ladder", headers=h,
+                         json={"steps": [{"days": 2, "action": "remind"},
+                                         {"days": 1, "action": "close"}]})
+    assert r.status_code == 422
+    r = await client.put(f"/api/departments/{org['d1']}/ladder", headers=h,
+                         json={"steps": [{"days": 3, "action": "close"}]})
+    assert r.status_code == 200 and not r.json()["default"]
+
+
+async def test_clocks_through_a_conversation(client: httpx.AsyncClient, org: dict[str, int],
+                                             sm: SessionMaker) -> None:
+    h = await _admin(client)
+    cal = (await client.post("/api/calendars", headers=h, json={
+        "name": "24/7", "hours": HOURS})).json()
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "email", "department_id": org["d1"], "calendar_id": cal["id"],
+        "conditions": {"channels": ["email"]},
+        "targets": {"first_response": 3600, "next_response": 7200, "resolution": 86400}})
+    assert r.status_code == 201, r.text
+    conv = await create_conversation(sm, channel="email", department_id=org["d1"],
+                                     group_id=org["ga"])
+    chat = await create_conversation(sm, channel="chat", department_id=org["d1"])
+    assert conv.sla_due is not None and chat.sla_due is None
+    async with sm() as s:
+        kinds = set((await s.scalars(select(DueTimer.kind).where(
+            DueTimer.conversation_id == conv.id))).all())
+        assert kinds == {"sla:first_response", "sla:resolution"}
+        assert "within 60 minutes" == await sla_store.expected_response(
+            s, conv.id, conv.created_at)
+    await append_message(sm, conv.id, author_kind="agent", author_id=org["admin"], body="hi")
+    await append_message(sm, conv.id, author_kind="contact", body="thanks, but")
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id)
+        assert row is not None and row.first_response_met_at is not None
+        assert row.next_response_due is not None
+    r = await client.patch(f"/api/conversations/{conv.id}", headers=h,
+                           json={"status": "pending"})
+    assert r.status_code == 200
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id, populate_existing=True)
+        assert row is not None and row.paused and row.resolution_due is None
+        assert row.pending_since is not None
+        kinds = set((await s.scalars(select(DueTimer.kind).where(
+            DueTimer.conversation_id == conv.id))).all())
+        assert "ladder" in kinds and "sla:resolution" not in kinds
+    await append_message(sm, conv.id, author_kind="contact", body="here is the info")
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id)
+        assert row is not None and not row.paused and row.resolution_due is not None
+    timeline = (await client.get(f"/api/conversations/{conv.id}/timeline")).json()
+    actions = [e["action"] for e in timeline]
+    assert actions == ["sla.met", "conversation.status"]
+    assert timeline[1]["data"] == {"old": "queued", "new": "pending"}
+    assert timeline[1]["actor_id"] == org["admin"]
