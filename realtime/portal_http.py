@@ -45,6 +45,9 @@ from routing import keys
 from routing.mail_budget import MailRequest, Purpose
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "widget" / "static"
+# The page holds a customer's token: nothing but its own files may run, load or connect.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 COMMENT_MAX = 2000
 CASES_MAX = 200
 # Per client address and minute: sign-in requests, and every other case-page request.
@@ -292,7 +295,8 @@ async def redeem_signin(request: Request) -> Response:
 
 async def page(_: Request) -> Response:
     # One static page for every view of the customer's side: it reads its path and token.
-    return FileResponse(STATIC_DIR / "case.html", headers={"Cache-Control": "no-store"})
+    return FileResponse(STATIC_DIR / "case.html", headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP})
 
 
 def portal_routes() -> list[BaseRoute]:

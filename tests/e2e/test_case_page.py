@@ -20,8 +20,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
+from desk.contacts import new_visitor
+from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
-from desk.models import Department
+from desk.models import Department, utcnow
+from desk.portal import case_link
+from desk.settings import Settings
 from desk.seed import DEMO_SITE_KEY
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console, new_page
@@ -171,6 +175,33 @@ def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: S
         agent_ctx.close()
         customer_ctx.close()
         sup_ctx.close()
+
+
+async def _markup_case(sm: SessionMaker, settings: Settings) -> str:
+    """A case whose first message is markup, and its contact's link to it."""
+    contact = await new_visitor(sm, name="<b>Mallory</b>", email="m@example.org")
+    conv = await create_conversation(sm, channel="portal", contact_id=contact.id,
+                                     subject="<i>subject</i>")
+    await append_message(sm, conv.id, author_kind="contact", body=MARKUP)
+    return case_link(settings, contact, conv.number, utcnow())
+
+
+MARKUP = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+def test_the_thread_is_text_under_a_strict_policy(browser: Browser, server: Server) -> None:
+    link = server.run(lambda sm: _markup_case(sm, server.settings))
+    context, page = new_page(browser)
+    try:
+        response = page.goto(link)
+        assert response is not None
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        expect(page.locator(".thread .msg .text")).to_have_text([MARKUP])
+        expect(page.locator(".thread img, .thread script")).to_have_count(0)
+        assert page.evaluate("window.pwned") is None
+        expect(page.locator(".live")).to_have_text("Live")  # the socket passes the policy
+    finally:
+        context.close()
 
 
 def test_a_tampered_link_shows_no_case(browser: Browser, server: Server) -> None:
