@@ -25,8 +25,8 @@ from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.models import Department, utcnow
 from desk.portal import case_link
-from desk.settings import Settings
 from desk.seed import DEMO_SITE_KEY
+from desk.settings import Settings
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console, new_page
 from tests.support.smtp_sink import Sink, running_sink
