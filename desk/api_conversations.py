@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import audit, sla_store, validate
-from desk.attachments import path_for
 from desk.auth import Principal
 from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -66,7 +65,7 @@ def message_json(m: Message) -> dict[str, Any]:
     return {
         "id": m.id, "seq": m.seq, "author_kind": m.author_kind, "author_id": m.author_id,
         "author_name": m.author_name, "visibility": m.visibility, "body": m.body,
-        "created_at": m.created_at.isoformat(),
+        "files": m.files or [], "created_at": m.created_at.isoformat(),
     }
 
 
@@ -248,32 +247,7 @@ async def conversation_timeline(request: Request) -> Response:
     return JSONResponse([audit.event_json(e) for e in rows])
 
 
-@api
-async def download_attachment(request: Request) -> Response:
-    """Download an attachment: always as a file under its cleaned name, never rendered inline."""
-    p = await current_principal(request)
-    d = deps(request)
-    async with d.sm() as s:
-        att = await s.get(Attachment, path_int(request, "id"))
-        if att is None:
-            raise NotFound("attachment not found")
-        conv = await s.get(Conversation, att.conversation_id)
-        assert conv is not None
-        check_access(p, conv)
-    path = path_for(d.settings.data_dir, att.storage_key)
-    if not path.exists():
-        raise NotFound("attachment content is missing")
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        filename=att.filename,
-        content_disposition_type="attachment",
-        headers={"Content-Security-Policy": "sandbox", "Cache-Control": "private, no-store"},
-    )
-
-
 routes = [
-    Route("/api/attachments/{id:int}", download_attachment, methods=["GET"]),
     Route("/api/conversations", list_conversations, methods=["GET"]),
     Route("/api/conversations/{id:int}", get_conversation, methods=["GET"]),
     Route("/api/conversations/{id:int}", update_conversation, methods=["PATCH"]),

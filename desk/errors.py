@@ -8,6 +8,8 @@ Tree::
     ├── Forbidden              caller lacks the right (HTTP 403)
     ├── Conflict               duplicate name / state conflict (HTTP 409)
     ├── InvalidInput           malformed or oversize field (HTTP 422)
+    ├── TooLarge               an upload past a size or count limit (HTTP 413)
+    ├── UnsupportedType        a file whose content is not on the allow-list (HTTP 415)
     ├── Unavailable            a service it needs (Redis) is down for now (HTTP 503 + Retry-After)
     └── AuthError              bad credentials or session (HTTP 401)
         └── RateLimited        too many attempts (HTTP 429 + Retry-After)
@@ -50,6 +52,14 @@ class InvalidInput(DeskError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class TooLarge(DeskError):
+    status = 413
+
+
+class UnsupportedType(DeskError):
+    status = 415
 
 
 class Unavailable(DeskError):

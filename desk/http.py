@@ -65,7 +65,8 @@ def error_response(status: int, code: str, message: str,
 
 
 _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 422: "invalid", 429: "rate_limited",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large",
+          415: "unsupported_type", 422: "invalid", 429: "rate_limited",
           503: "unavailable"}
 
 

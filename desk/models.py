@@ -279,6 +279,9 @@ class Message(Base):
     email_message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
     # For whispers: the coached agent, the only non-supervisor who may read it.
     whisper_to: Mapped[int | None] = mapped_column(Integer)
+    # The message's attachments as every reader is shown them (``desk.attachments.file_ref``:
+    # id, name, size, type, preview), written with them, so a replay reads no second table.
+    files: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -427,6 +430,8 @@ class OutboundMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The attachments it carries (ids), fixed when queued like the threading headers.
+    attachment_ids: Mapped[list[int] | None] = mapped_column(JSON)
     # Threading headers fixed when the mail is queued, so every retry sends identical bytes.
     in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
     references: Mapped[str | None] = mapped_column(Text)

@@ -82,6 +82,10 @@ class Settings:
     ws_msg_burst: int = 30
     typing_rate: float = 5.0
     max_message_chars: int = 10_000
+    # Attachments (desk.attachments): bytes per file; bytes and files per conversation.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_conversation_bytes: int = 50 * 1024 * 1024
+    attachment_conversation_files: int = 50
     # Sessions and login.
     session_max_age_s: int = 12 * 3600
     login_attempts_per_min: int = 10
@@ -188,6 +192,13 @@ class Settings:
             signin_link_ttl_s=num("SIGNIN_LINK_TTL", "signin_link_ttl_s", 60, 86400),
             portal_session_ttl_s=num("PORTAL_SESSION_TTL", "portal_session_ttl_s",
                                      60, 90 * 86400),
+            attachment_max_bytes=num("ATTACHMENT_MAX_BYTES", "attachment_max_bytes",
+                                     1024, 1024 * 1024 * 1024),
+            attachment_conversation_bytes=num("ATTACHMENT_CONVERSATION_BYTES",
+                                              "attachment_conversation_bytes",
+                                              1024, 16 * 1024 * 1024 * 1024),
+            attachment_conversation_files=num("ATTACHMENT_CONVERSATION_FILES",
+                                              "attachment_conversation_files", 1, 10_000),
             session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),
             login_attempts_per_min=num("LOGIN_ATTEMPTS_PER_MIN", "login_attempts_per_min",
                                        1, 10_000),

@@ -9,7 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import api_admin, api_auth, api_conversations, api_mailboxes, api_rules, api_sla
+from desk import (
+    api_admin,
+    api_attachments,
+    api_auth,
+    api_conversations,
+    api_mailboxes,
+    api_rules,
+    api_sla,
+)
 from desk.api_conversations import PRIORITY_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
@@ -169,7 +177,11 @@ QUERIES: dict[str, dict[str, Any]] = {
     "list_articles": {"site_id": _ID, "status": {"enum": ["draft", "published", "archived"]},
                       "language": _LANG, "topic_id": _ID},
     "upload_image": {"site_id": _ID},
+    "upload_attachment": {"name": _text(1, 255), "visibility": {"enum": ["public", "internal"]},
+               "client_id": _text(1, 64)},
 }
+# Operations whose body is a file, not JSON.
+RAW_BODIES = frozenset({"upload_attachment"})
 
 
 def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") -> dict[str, Any]:
@@ -194,7 +206,10 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
                             "content": {"application/json": {"schema": _ERROR}}},
                 },
             }
-            if method in {"POST", "PATCH", "PUT"}:
+            if route.name in RAW_BODIES:
+                op["requestBody"] = {"required": True, "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}}
+            elif method in {"POST", "PATCH", "PUT"}:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": BODIES.get(route.name, {"type": "object"})}}}
             if path != "/api/auth/login":
@@ -214,7 +229,7 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
                                *api_conversations.routes, *kb_api.routes, *api_sla.routes,
-                               *api_rules.routes]
+                               *api_rules.routes, *api_attachments.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

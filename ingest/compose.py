@@ -29,6 +29,7 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*(\[\d+\])?\s*:\s*)+", r
 _MSGID_SHAPE = re.compile(r"^<sb\.([0-9a-f]{24})\.([0-9a-f]{16})@([^<>@\s]+)>$")
 _TOKEN = re.compile(r"^<[^<>\s]{1,250}>$")
 MAX_REFERENCES = 20
+_MIME_PART = re.compile(r"[a-z0-9][a-z0-9.+-]{0,100}")
 
 
 def message_id_for(key: str, domain: str, secret: str) -> str:
@@ -58,6 +59,16 @@ def ticket_subject(subject: str, number: str, *, reply: bool = False) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """An attachment: ``name`` already a display name (``desk.filetypes.display_name``),
+    ``mime`` the type its content was found to be."""
+
+    name: str
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     sender: Address
     to: tuple[Address, ...]
@@ -71,6 +82,7 @@ class Outgoing:
     auto_generated: bool = False
     loop_marker: str = ""  # X-Loop value: our address, so our own mail is recognised on return
     extra_headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    attachments: Sequence[OutgoingFile] = field(default_factory=tuple)
 
 
 def _msgid(value: str | None) -> str | None:
@@ -119,6 +131,12 @@ def compose(mail: Outgoing) -> bytes:
     msg.set_content(mail.text)
     if mail.html:
         msg.add_alternative(mail.html, subtype="html")
+    for f in mail.attachments:
+        maintype, _, subtype = f.mime.partition("/")
+        if not (_MIME_PART.fullmatch(maintype) and _MIME_PART.fullmatch(subtype)):
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(f.data, maintype=maintype, subtype=subtype,
+                           filename=clean_header_value(f.name, 200) or "attachment")
     data = msg.as_bytes()
     _verify(data, [name for name, _ in headers])
     return data

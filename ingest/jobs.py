@@ -86,9 +86,11 @@ async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
         return "skipped"
     number, text = conv.number, msg.body
     with_text = reply_text_is_mailed(dept.notify_mode if dept is not None else "full")
+    # "Link only" mails carry neither the text nor the files: the case page shows both.
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="reply", key=reply_key(seq),
-        body=lambda link: notices.reply(number, text, link, with_text=with_text), reply=True)
+        body=lambda link: notices.reply(number, text, link, with_text=with_text), reply=True,
+        attachment_ids=[int(f["id"]) for f in msg.files or []] if with_text else ())
     return _send_queued(queued)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,9 +23,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import portal
+from desk.attachments import path_for
 from desk.case_links import Kind, signin_url
 from desk.db import SessionMaker
 from desk.models import (
+    Attachment,
     Contact,
     Conversation,
     Department,
@@ -39,7 +41,7 @@ from desk.seq import reserve_seq
 from desk.settings import Settings
 from ingest import notices
 from ingest.addresses import Address, parse_address
-from ingest.compose import Outgoing, compose, message_id_for, ticket_subject
+from ingest.compose import Outgoing, OutgoingFile, compose, message_id_for, ticket_subject
 from ingest.errors import SendFailure, UnsafeAddress
 
 log = logging.getLogger(__name__)
@@ -72,15 +74,16 @@ Body = Callable[[str], str]
 
 
 async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: int, kind: str,
-                      key: str, body: Body, reply: bool,
-                      subject: str | None = None) -> OutboundMail | None:
+                      key: str, body: Body, reply: bool, subject: str | None = None,
+                      attachment_ids: Sequence[int] = ()) -> OutboundMail | None:
     """The OutboundMail for the conversation's contact, read in ``s`` and not added (the
     due-timer sweep adds it in its own transaction); None if there is nobody to mail.
 
     The contact's stored address is the only recipient there is: no caller names one. The text
     is ``body(link)``, with the contact's own signed link to the case (``desk.portal``), fixed
     in the row so every retry sends the same bytes.
-    ``subject``: instead of the conversation's (the ticket number is added either way)."""
+    ``subject``: instead of the conversation's (the ticket number is added either way).
+    ``attachment_ids``: the conversation's attachments the mail carries."""
     conv = await s.get(Conversation, conversation_id)
     if conv is None or conv.contact_id is None:
         return None
@@ -107,16 +110,18 @@ async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: i
         body=body(case_link(settings, contact, conv.number, utcnow())), status="queued",
         in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
+        attachment_ids=list(attachment_ids) or None,
     )
 
 
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
-                     key: str, body: Body, reply: bool,
-                     subject: str | None = None) -> Queued | None:
+                     key: str, body: Body, reply: bool, subject: str | None = None,
+                     attachment_ids: Sequence[int] = ()) -> Queued | None:
     """Store ``compose_row``'s mail in a transaction of its own; None if nobody to mail."""
     async with sm() as s:
         row = await compose_row(s, settings, conversation_id=conversation_id, kind=kind,
-                                key=key, body=body, reply=reply, subject=subject)
+                                key=key, body=body, reply=reply, subject=subject,
+                                attachment_ids=attachment_ids)
     return None if row is None else await _store(sm, row)
 
 
@@ -232,6 +237,7 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         references=tuple((row.references or "").split()),
         auto_generated=row.kind != "reply", loop_marker=sender.email,
         extra_headers=((("X-Switchboard-Ticket", conv.number),) if conv else ()),
+        attachments=await _files(sm, settings, row),
     ))
     try:
         async with holding(sm, row.id, attempt, settings.mail_lease_s):
@@ -255,6 +261,27 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         raise SendFailure(f"SMTP unavailable: {exc}") from exc
     await _finish(sm, row.id, "sent", None, None)
     return "sent"
+
+
+async def _files(sm: SessionMaker, settings: Settings, row: OutboundMail) -> list[OutgoingFile]:
+    """The row's attachments as stored (the conversation's own; a file gone missing from the
+    disk is left out rather than failing the mail)."""
+    if not row.attachment_ids:
+        return []
+    async with sm() as s:
+        atts = (await s.execute(select(Attachment).where(
+            Attachment.id.in_(row.attachment_ids),
+            Attachment.conversation_id == row.conversation_id).order_by(Attachment.id)
+        )).scalars().all()
+    out = []
+    for att in atts:
+        try:
+            data = await asyncio.to_thread(path_for(settings.data_dir, att.storage_key).read_bytes)
+        except OSError as exc:
+            log.warning("attachment %s of outbound mail %s unreadable: %r", att.id, row.id, exc)
+            continue
+        out.append(OutgoingFile(att.filename, att.content_type, data))
+    return out
 
 
 async def give_up(sm: SessionMaker, outbound_id: int, reason: str) -> None:

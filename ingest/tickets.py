@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import sla_store
+from desk.attachments import file_ref, inbound_file
 from desk.conversations import REOPEN_FROM, new_number
 from desk.db import SessionMaker, is_connection_fault
 from desk.limits import BODY_MAX
@@ -201,9 +201,12 @@ class TicketImporter:
             [_message_fields(t.mail, t.verdict, conv_id, OPENING_SEQ)
              for conv_id, t in zip(conv_ids, tickets, strict=True)])).scalars().all()
         for conv_id, msg_id, t in zip(conv_ids, msg_ids, tickets, strict=True):
-            if t.mail.attachments and (html := await self._attach(s, conv_id, msg_id, t.mail)):
-                await s.execute(update(Message).where(Message.id == msg_id)
-                                .values(body_html=html))
+            if t.mail.attachments:
+                html, files = await self._attach(s, conv_id, msg_id, t.mail)
+                values: dict[str, Any] = {"files": files}
+                if html:
+                    values["body_html"] = html
+                await s.execute(update(Message).where(Message.id == msg_id).values(**values))
         await s.execute(insert(InboundMail), [
             {"mailbox_id": box.id, "message_key": t.mail.dedup_key,
              "uidvalidity": uidvalidity, "uid": t.uid, "status": "ticket",
@@ -277,31 +280,26 @@ class TicketImporter:
         s.add(msg)
         if mail.attachments:
             await s.flush()
-            msg.body_html = await self._attach(s, conversation_id, msg.id, mail) or msg.body_html
+            html, msg.files = await self._attach(s, conversation_id, msg.id, mail)
+            msg.body_html = html or msg.body_html
         return msg
 
     async def _attach(self, s: AsyncSession, conversation_id: int, message_id: int,
-                      mail: ParsedMail) -> str | None:
-        """Store the attachments; returns the HTML body with its cid: images pointed at them
-        (None when it has none)."""
-        rows = [self._store_attachment(conversation_id, message_id, att)
-                for att in mail.attachments]
+                      mail: ParsedMail) -> tuple[str | None, list[dict[str, Any]]]:
+        """Store the attachments (under generated keys, typed by their content); returns the
+        HTML body with its cid: images pointed at them (None when it has none) and the
+        message's ``files``, as the thread shows them."""
+        stored = [inbound_file(self.attachment_dir, conversation_id=conversation_id,
+                               message_id=message_id, filename=att.filename, data=att.data)
+                  for att in mail.attachments]
+        rows = [row for row, _ in stored]
         s.add_all(rows)
-        if "cid:" not in mail.html.lower():
-            return None
         await s.flush()
-        return resolve_cids(mail.html, inline_urls(mail.attachments, rows))[:BODY_MAX] or None
-
-    def _store_attachment(self, conversation_id: int, message_id: int,
-                          att: MailAttachment) -> Attachment:
-        # The storage key is random: nothing of the sender's filename reaches the filesystem.
-        key = secrets.token_hex(16)
-        path = self.attachment_dir / key[:2] / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(att.data)
-        return Attachment(conversation_id=conversation_id, message_id=message_id,
-                          storage_key=key, filename=att.filename,
-                          content_type=att.content_type, size=len(att.data))
+        files = [file_ref(row, kind) for row, kind in stored]
+        if "cid:" not in mail.html.lower():
+            return None, files
+        html = resolve_cids(mail.html, inline_urls(mail.attachments, rows))[:BODY_MAX] or None
+        return html, files
 
     async def _bounce(self, s: AsyncSession, mail: ParsedMail, verdict: Verdict) -> int | None:
         bounce = verdict.bounce

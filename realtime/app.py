@@ -32,6 +32,7 @@ from desk.settings import Settings
 from desk.web import desk_routes
 from realtime.endpoints import routes as hub_routes
 from realtime.portal_http import portal_routes
+from realtime.public_files import file_routes
 from realtime.public_http import public_routes
 from realtime.runtime import running
 from routing import connect
@@ -199,4 +200,4 @@ async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterato
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    return [*public_routes(), *portal_routes(), *hub_routes()]
+    return [*public_routes(), *portal_routes(), *file_routes(), *hub_routes()]

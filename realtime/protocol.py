@@ -317,6 +317,8 @@ class OfferRevoked:
 
 @dataclass(frozen=True, slots=True)
 class MessageOut:
+    """``files``: the message's attachments (``desk.attachments.file_ref``), or None."""
+
     TYPE: ClassVar[str] = "message"
     conversation_id: int
     seq: int
@@ -326,6 +328,7 @@ class MessageOut:
     text: str
     client_id: str | None
     created_at: str
+    files: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

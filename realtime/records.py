@@ -101,16 +101,19 @@ def _iso(when: datetime) -> str:
 
 def stored(m: Message | Appended | Any) -> StoredMessage:
     """``m``: a message model, an ``Appended`` or a row of the messages table."""
+    files = getattr(m, "files", None)  # an Appended (a chat line) has none
     frame = p.MessageOut(conversation_id=m.conversation_id, seq=m.seq, author_kind=m.author_kind,
                          author_name=m.author_name, visibility=m.visibility, text=m.body,
-                         client_id=m.client_id, created_at=_iso(m.created_at))
+                         client_id=m.client_id, created_at=_iso(m.created_at),
+                         files=tuple(files) if files else None)
     return StoredMessage(m.conversation_id, m.seq, m.visibility, m.whisper_to,
                          p.serialize_text(frame))
 
 
 def message_frame(m: Message) -> p.MessageOut:
     return p.MessageOut(m.conversation_id, m.seq, m.author_kind, m.author_name, m.visibility,
-                        m.body, m.client_id, _iso(m.created_at))
+                        m.body, m.client_id, _iso(m.created_at),
+                        tuple(m.files) if m.files else None)
 
 
 def viewer_for(session: Session) -> Viewer:
@@ -275,7 +278,7 @@ class MessageWriter:
 
 _MESSAGE_COLUMNS = (Message.conversation_id, Message.seq, Message.author_kind,
                     Message.author_name, Message.visibility, Message.body, Message.client_id,
-                    Message.created_at, Message.whisper_to)
+                    Message.created_at, Message.whisper_to, Message.files)
 
 
 async def fetch_after(sm: SessionMaker, conversation_id: int, after_seq: int,

@@ -129,6 +129,11 @@ def visitor_session_limit(client: str) -> str:
     return f"sb:realtime:vsess:{client}"
 
 
+def upload_limit(client: str) -> str:
+    """Counter (EX 60) of visitor uploads per client address per minute."""
+    return f"sb:realtime:upload:{client}"
+
+
 def agent_status(agent_id: int) -> str:
     """Hash: ``status`` online|away (the agent's choice) and ``groups`` (JSON ids the agent
     wants active; kept while away, when the router has them all switched off)."""

@@ -2,10 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from desk.attachments import store_attachment
-from desk.conversations import create_conversation
 from desk.db import SessionMaker
-from desk.settings import Settings
 from tests.desk.conftest import PASSWORD, login
 
 
@@ -158,24 +155,3 @@ async def test_agents_see_only_their_groups(client: httpx.AsyncClient,
     assert (await client.post("/api/departments", headers={"x-csrf-token": csrf},
                               json={"name": "Mine"})).status_code == 403
     assert (await client.get(f"/api/conversations?group_id={org['gb']}")).status_code == 403
-
-
-async def test_attachments_download_as_files(client: httpx.AsyncClient, sm: SessionMaker,
-                                             settings: Settings, org: dict[str, int]) -> None:
-    conv = await create_conversation(sm, channel="email", group_id=org["ga"])
-    other = await create_conversation(sm, channel="email", group_id=org["gb"])
-    att = await store_attachment(sm, settings.data_dir, conversation_id=conv.id, message_id=None,
-                                 filename='<svg onload=alert(1)>".svg',
-                                 content_type="image/svg+xml",
-                                 data=b"<svg onload='alert(1)'/>", max_bytes=1000)
-    hidden = await store_attachment(sm, settings.data_dir, conversation_id=other.id,
-                                    message_id=None, filename="x.txt", content_type="text/plain",
-                                    data=b"secret", max_bytes=1000)
-    await login(client, "agent@x.test")
-    r = await client.get(f"/api/attachments/{att.id}")
-    assert r.status_code == 200 and r.content == b"<svg onload='alert(1)'/>"
-    assert r.headers["content-type"] == "application/octet-stream"
-    assert r.headers["content-disposition"].startswith("attachment;")
-    assert r.headers["x-content-type-options"] == "nosniff"
-    assert (await client.get(f"/api/attachments/{hidden.id}")).status_code == 403
-    assert (await client.get("/api/attachments/424242")).status_code == 404

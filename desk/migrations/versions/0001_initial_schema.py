@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:21:48.925998
+Create Date: 2026-12-01 11:31:38.115867
 """
 
 from __future__ import annotations
@@ -724,6 +724,7 @@ def upgrade() -> None:
         sa.Column("body_html", sa.Text(), nullable=True),
         sa.Column("email_message_id", sa.String(length=255), nullable=True),
         sa.Column("whisper_to", sa.Integer(), nullable=True),
+        sa.Column("files", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "author_kind IN ('contact', 'agent', 'supervisor', 'system')",
@@ -780,6 +781,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attachment_ids", sa.JSON(), nullable=True),
         sa.Column("in_reply_to", sa.String(length=255), nullable=True),
         sa.Column("references", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
