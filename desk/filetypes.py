@@ -201,6 +201,8 @@ def content_disposition(name: str, disposition: str = "attachment") -> str:
     clean = display_name(name)
     ascii_name = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
     ascii_name = "".join(c if c.isalnum() or c in " .-_()[]+,=@" else "_" for c in ascii_name)
-    ascii_name = ascii_name.strip(" _") or "attachment"
+    ascii_name = ascii_name.strip(" _")
+    if not ascii_name or ascii_name.startswith("."):
+        ascii_name = "attachment" + ascii_name
     return (f'{disposition}; filename="{ascii_name}"; '
             f"filename*=UTF-8''{quote(clean, safe='')}")

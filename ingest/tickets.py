@@ -70,8 +70,9 @@ class Imported:
 
 def inline_urls(attachments: Sequence[MailAttachment], rows: Sequence[Attachment]
                 ) -> dict[str, str]:
-    """Content-ID -> download URL of the stored attachment (the ``/api/attachments`` route)."""
-    return {content_id_key(att.content_id): f"/api/attachments/{row.id}"
+    """Content-ID -> the stored attachment's inline preview (``/api/attachments/<id>/preview``,
+    which serves only content that really is a PNG/JPEG/GIF/WebP image)."""
+    return {content_id_key(att.content_id): f"/api/attachments/{row.id}/preview"
             for att, row in zip(attachments, rows, strict=True) if att.content_id}
 
 

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from desk import site_config as shape
 from desk import validate
+from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
 from desk.contacts import new_visitor, priority_for
 from desk.conversations import append_message, create_conversation
@@ -138,7 +139,8 @@ async def site_config(request: Request, site: Site) -> Response:
     online = await online_departments(request.app.state.sm, _router(request),
                                       shape.department_ids(config))
     return JSONResponse({**public_form(config), "online": bool(online),
-                         "online_departments": online},
+                         "online_departments": online,
+                         "attachments": public_limits(request.app.state.settings)},
                         headers={"Cache-Control": "no-store"})
 
 

@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from desk.db import SessionMaker
-from desk.models import Attachment
+from desk.conversations import append_message
+from desk.models import Attachment, Message
 from tests.e2e.conftest import Server, login
 from tests.e2e.pages import (
     agent_says,
@@ -90,7 +91,7 @@ def test_xss_corpus_renders_as_text_and_never_runs(browser: Browser, server: Ser
         agent.get_by_role("tab", name="Tickets").click()
         agent.select_option("#f-channel", "chat")
         agent.locator("table.grid button.link").first.click()
-        link = agent.locator("section.ticket .files a")
+        link = agent.locator("section.ticket .msg-files a")
         expect(link).to_have_text(FILENAME)
         assert link.get_attribute("download") == ""
         assert (link.get_attribute("href") or "").startswith("/api/attachments/")
@@ -110,7 +111,15 @@ def test_xss_corpus_renders_as_text_and_never_runs(browser: Browser, server: Ser
 
 
 async def _attach(sm: SessionMaker, cid: int) -> None:
+    msg, _ = await append_message(sm, cid, author_kind="contact", body=FILENAME)
     async with sm() as s:
-        s.add(Attachment(conversation_id=cid, storage_key=secrets.token_hex(16),
-                         filename=FILENAME, content_type="image/svg+xml", size=42))
+        att = Attachment(conversation_id=cid, message_id=msg.id,
+                         storage_key=secrets.token_hex(16), filename=FILENAME,
+                         content_type="application/octet-stream", size=42)
+        s.add(att)
+        await s.flush()
+        row = await s.get(Message, msg.id)
+        assert row is not None
+        row.files = [{"id": att.id, "name": FILENAME, "size": 42,
+                      "type": "application/octet-stream", "preview": False}]
         await s.commit()

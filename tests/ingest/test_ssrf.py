@@ -123,7 +123,7 @@ async def test_import_fetches_nothing_and_maps_inline_images(
         (att,) = (await s.execute(select(Attachment))).scalars().all()
     assert msg.body_html is not None and f"127.0.0.1:{port}" in msg.body_html  # the link
     srcs = re.findall(r'src="([^"]*)"', msg.body_html)
-    assert srcs == [f"/api/attachments/{att.id}"]
+    assert srcs == [f"/api/attachments/{att.id}/preview"]
     assert (att.filename, att.message_id) == ("logo.png", msg.id)
     assert "pixel" not in msg.body_html and "cid:" not in msg.body_html
 

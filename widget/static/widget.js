@@ -273,7 +273,7 @@
   }
 
   /* ---- chat view ------------------------------------------------------------------------------ */
-  let log, statusLine, typingLine, composer, typingTimer = 0;
+  let log, statusLine, typingLine, composer, typingTimer = 0, picker, attachBtn, upLine;
   function chatView() {
     shown.clear(); seen = 0;
     statusLine = h("p", { class: "status", role: "status", text: st.agent ? "You are chatting with " + st.agent : "Connecting\u2026" });
@@ -287,7 +287,13 @@
     });
     composer.addEventListener("input", () => typing(composer.value));
     endBtn.hidden = false;
-    clear(body).append(statusLine, log, typingLine, h("div", { class: "bar" }, composer, send));
+    picker = h("input", { type: "file", hidden: true, tabindex: "-1", "aria-hidden": "true",
+      onchange: () => { const f = picker.files[0]; picker.value = ""; if (f) attach(f); } });
+    attachBtn = h("button", { class: "attach", type: "button", "aria-label": "Attach a file",
+      title: "Attach a file", text: "+", onclick: () => picker.click() });
+    upLine = h("p", { class: "muted up", role: "status" });
+    clear(body).append(statusLine, log, typingLine, upLine,
+      h("div", { class: "bar" }, attachBtn, picker, composer, send));
     for (const f of Object.values(st.out)) {
       if (f.text) bubble({ client_id: f.client_id, text: f.text, author_kind: "contact" }, true);
     }
@@ -308,7 +314,8 @@
     const li = h("li", { class: "msg " + (m.author_kind === "system" ? "sys" : mine ? "me" : "them") + (pending ? " pending" : ""),
       "aria-busy": pending ? "true" : null },
     mine || m.author_kind === "system" ? null : h("span", { class: "who", text: m.author_name || "Agent" }),
-    h("p", { text: m.text }));
+    m.files && m.files.length ? null : h("p", { text: m.text }),
+    (m.files || []).map(fileItem));
     if (m.client_id) li.dataset.cid = m.client_id;
     if (m.seq != null) { shown.add(m.seq); place(li, m.seq); } else log.append(li);
     log.scrollTop = log.scrollHeight;
@@ -321,6 +328,59 @@
     log.insertBefore(li, next || null);
   }
   const CSS_escape = (s) => String(s).replace(/["\\]/g, "\\$&");
+
+  /* ---- files: downloads fetched with the token (never in a URL), previews only for what the
+   * server found to be a real PNG/JPEG/GIF/WebP, uploads with progress and a size check first */
+  const FILE_URL = (id, preview) => url("api/visitor/attachments/" + Number(id) + (preview ? "?preview=1" : ""));
+  const size = (n) => (n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : n >= 1024 ? Math.round(n / 1024) + " KB" : n + " bytes");
+  async function blobOf(id, preview) {
+    const r = await fetch(FILE_URL(id, preview), { credentials: "omit", headers: { Authorization: "Bearer " + st.token } });
+    if (!r.ok) throw new Error("HTTP " + r.status);
+    return URL.createObjectURL(await r.blob());
+  }
+  function fileItem(f) {
+    const a = h("a", { class: "file", href: "#", text: f.name + " (" + size(f.size) + ")",
+      onclick: async (e) => {
+        e.preventDefault();
+        try {
+          const link = h("a", { href: await blobOf(f.id, false), download: f.name });
+          root.append(link); link.click(); link.remove();
+        } catch (err) { a.textContent = f.name + ": " + err.message; }
+      } });
+    if (!f.preview) return a;
+    const img = h("img", { class: "thumb", alt: f.name });
+    blobOf(f.id, true).then((src) => { img.src = src; }, () => img.remove());
+    return h("span", { class: "fileset" }, img, a);
+  }
+  async function attach(file) {
+    if (!st.conv || st.ended) { upLine.textContent = "Send a message first, then attach files."; return; }
+    if (!cfg) { try { await loadConfig(); } catch (e) { /* the server checks anyway */ } }
+    const lim = cfg && cfg.attachments;
+    if (lim && file.size > lim.max_file_bytes) {
+      upLine.textContent = file.name + " is " + size(file.size) + "; files may be at most " + size(lim.max_file_bytes) + ".";
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url("api/visitor/conversations/" + Number(st.conv) + "/attachments?name=" +
+      encodeURIComponent(file.name) + "&client_id=" + cid()));
+    xhr.setRequestHeader("Authorization", "Bearer " + st.token);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) upLine.textContent = "Uploading " + file.name + "\u2026 " + Math.round(e.loaded / e.total * 100) + "%";
+    };
+    const finish = (text) => { attachBtn.disabled = false; upLine.textContent = text; };
+    xhr.onload = () => {
+      let m = {};
+      try { m = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        finish("");
+        bubble({ seq: m.seq, author_kind: "contact", text: m.body, files: m.files });
+      } else finish("Not sent: " + ((m.error && m.error.message) || "HTTP " + xhr.status));
+    };
+    xhr.onerror = () => finish("Not sent: the upload failed.");
+    attachBtn.disabled = true;
+    upLine.textContent = "Uploading " + file.name + "\u2026";
+    xhr.send(file);
+  }
   const system = (text) => bubble({ author_kind: "system", text });
 
   function submit() {
@@ -362,6 +422,7 @@
     endBtn.hidden = true;
     typingLine.textContent = "";
     composer.disabled = true;
+    attachBtn.disabled = true;
     // The transcript goes only to the address given when the chat started (the server
     // refuses any other): without one there is nothing to offer.
     const trMsg = h("p", { class: "muted", role: "status" });
@@ -582,6 +643,9 @@
       ".who{display:block;font-size:11px;font-weight:600;opacity:.8}" +
       ".typing{min-height:18px;font-size:12px;color:#5d6575;font-style:italic}" +
       ".bar{display:flex;gap:8px;align-items:flex-end}.compose{flex:1;resize:none}" +
+      ".attach{padding:6px 12px;font-size:20px;line-height:1.2;font-weight:600}.up:empty{display:none}" +
+      ".file{display:block;color:inherit;text-decoration:underline}.fileset{display:flex;flex-direction:column;gap:4px}" +
+      ".thumb{max-width:100%;max-height:160px;border-radius:8px;background:#fff;object-fit:contain}" +
       ".link{background:none;color:#fff;text-decoration:underline;padding:4px}" +
       ".after{display:flex;flex-direction:column;gap:14px;border-top:1px solid #e3e7ef;padding-top:12px}" +
       ".row,.survey{display:flex;flex-direction:column;gap:6px}" +

@@ -30,6 +30,8 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
 
+export const csrfToken = () => csrf;
+
 export function setCsrf(token) {
   csrf = token || "";
 }

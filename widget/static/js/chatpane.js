@@ -4,6 +4,7 @@
 
 import { get } from "./api.js";
 import { announce, clientId, h, time } from "./dom.js";
+import { fileList, uploader } from "./files.js";
 
 const LABELS = { internal: "Internal note", whisper: "Whisper" };
 const DONE = { transfer: "Transferred.", invite: "Invitation sent.", join: "You joined the chat.",
@@ -18,7 +19,9 @@ export function messageItem(m) {
       h("span", { class: "who", text: who }),
       h("time", { text: time(m.created_at) }),
       LABELS[m.visibility] ? h("span", { class: "tag", text: LABELS[m.visibility] }) : null),
-    h("p", { class: "body", text }));
+    // A file's message says only its name: the file list shows it.
+    m.files && m.files.length === 1 && m.files[0].name === text ? null : h("p", { class: "body", text }),
+    fileList(m.files));
   if (m.seq != null) li.dataset.seq = m.seq;
   if (m.client_id) li.dataset.cid = m.client_id;
   return li;
@@ -163,7 +166,8 @@ export class ChatPane {
       if (document.activeElement !== this.input) this.suggest.hidden = true;
     }, 150));
     return h("div", { class: "composer" }, this.suggest, this.input,
-      h("div", { class: "row" }, kind,
+      h("div", { class: "row" }, kind, this.mode === "agent" ? uploader({ conversationId: this.id,
+        internal: () => this.note.checked, done: (m) => this.add(m) }) : null,
         h("button", { class: "primary", type: "button", text: "Send", onclick: () => this.submit() })));
   }
 

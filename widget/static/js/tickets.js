@@ -4,6 +4,7 @@
 import { get, patch, post } from "./api.js";
 import { messageItem } from "./chatpane.js";
 import { clear, clientId, h } from "./dom.js";
+import { uploader } from "./files.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
 const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
@@ -77,18 +78,18 @@ export class TicketView {
     this.promoteButton = h("button", { type: "button", hidden: true,
       text: "Promote to a ticket", onclick: () => this.promote() });
     this.facts = h("dl", { class: "facts" });
-    this.files = h("ul", { class: "files", "aria-label": "Attachments" });
     this.log = h("ol", { class: "log", "aria-label": "Messages" });
     this.notice = h("p", { class: "notice", role: "status" });
     this.text = h("textarea", { rows: 4, "aria-label": "Reply text", maxlength: 10000 });
     this.internal = h("input", { type: "checkbox", id: `tnote-${id}` });
     const form = this.form = h("form", { class: "composer" }, this.text,
       h("div", { class: "row" }, h("label", { class: "inline", for: `tnote-${id}` }, this.internal,
-        " Internal note"), h("button", { class: "primary", type: "submit", text: "Send" })));
+        " Internal note"), uploader({ conversationId: id, internal: () => this.internal.checked,
+        done: () => this.load() }), h("button", { class: "primary", type: "submit", text: "Send" })));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
-      this.facts, this.files,
+      this.facts,
       this.notice, this.log, form);
     this.load();
   }
@@ -105,10 +106,6 @@ export class TicketView {
         ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
         [h("dt", { text: k }), h("dd", { text: String(v) })]));
-      // Attachments are downloads under generated names; the original name is shown as text.
-      this.files.replaceChildren(...(c.attachments || []).map((a) => h("li", {},
-        h("a", { href: `/api/attachments/${Number(a.id)}`, download: "", text: a.filename }),
-        ` (${a.size} bytes)`)));
       this.log.replaceChildren(...c.messages.map(messageItem));
       this.facts.append(...(c.rating ? [h("dt", { text: "Rating" }),
         h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
