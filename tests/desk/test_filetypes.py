@@ -140,4 +140,5 @@ def test_content_disposition_rfc6266() -> None:
     assert "\r" not in value and "\n" not in value
     assert value.startswith('attachment; filename="Grue _x__Set-Cookie a=b.txt"')
     assert value.endswith("filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%22x%22%3BSet-Cookie%20a%3Db.txt")
-    assert ft.content_disposition("日本.png", "inline").startswith('inline; filename="attachment.png"')
+    assert ft.content_disposition("日本.png", "inline").startswith(
+        'inline; filename="attachment.png"')

@@ -7,8 +7,8 @@ import secrets
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from desk.db import SessionMaker
 from desk.conversations import append_message
+from desk.db import SessionMaker
 from desk.models import Attachment, Message
 from tests.e2e.conftest import Server, login
 from tests.e2e.pages import (

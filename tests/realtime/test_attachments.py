@@ -25,7 +25,6 @@ from tests.realtime.conftest import (
     accepted_chat,
     login,
     start_chat,
-    visitor_token,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde" + b"\0" * 64
