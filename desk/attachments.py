@@ -23,13 +23,14 @@ import contextlib
 import os
 import secrets
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, Response
 
 from desk import filetypes
@@ -113,7 +114,7 @@ async def receive(chunks: AsyncIterator[bytes], declared: str | None, data_dir: 
     tmp = root / f"upload-{secrets.token_hex(12)}"
     size, head, text = 0, b"", filetypes.TextCheck()
     try:
-        with tmp.open("wb") as out:
+        with tmp.open("wb") as out, _interruption():
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
@@ -132,6 +133,15 @@ async def receive(chunks: AsyncIterator[bytes], declared: str | None, data_dir: 
             tmp.unlink()
         raise
     return Upload(tmp, size, kind)
+
+
+@contextlib.contextmanager
+def _interruption() -> Iterator[None]:
+    """A client gone mid-upload is bad input (the answer will not reach it), not a crash."""
+    try:
+        yield
+    except ClientDisconnect:
+        raise InvalidInput("the upload was interrupted") from None
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:

@@ -46,7 +46,7 @@ def test_files_both_ways(browser: Browser, server: Server, tmp_path: Path) -> No
         expect(visitor.locator(".msg.me a.file")).to_contain_text("duck.png")
         thumb = pane.locator(".log .msg.contact .msg-files img.preview")
         expect(thumb).to_be_visible()
-        assert thumb.evaluate("img => img.naturalWidth") == 2
+        expect(thumb).to_have_js_property("naturalWidth", 2)  # decoded: a real image
         expect(pane.locator(".log .msg.contact .msg-files a")).to_have_text("duck.png")
 
         # The agent sends a PDF back with the composer's "Attach file".
