@@ -32,11 +32,20 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from desk import portal, validate
+from desk import attachments, portal, validate
+from desk.api_attachments import upload_params
+from desk.attachments import Author
 from desk.case_links import Kind, verify
 from desk.conversations import REOPEN_FROM, Viewer, append_message, messages_after
 from desk.errors import Conflict, DeskError, Forbidden, InvalidInput, RateLimited
-from desk.http import JSONResponse, client_address, deps, desk_error_response, read_json
+from desk.http import (
+    JSONResponse,
+    client_address,
+    deps,
+    desk_error_response,
+    path_int,
+    read_json,
+)
 from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
 from desk.models import Agent, Contact, Conversation, Message, utcnow
 from realtime.context import Context
@@ -46,13 +55,15 @@ from routing.mail_budget import MailRequest, Purpose
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "widget" / "static"
 # The page holds a customer's token: nothing but its own files may run, load or connect.
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+# (blob: images are the page's own: an attachment preview it fetched with the token.)
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 COMMENT_MAX = 2000
 CASES_MAX = 200
 # Per client address and minute: sign-in requests, and every other case-page request.
 SIGNIN_PER_MIN = 10
 REQUESTS_PER_MIN = 120
+UPLOADS_PER_MIN = 20
 LINK_REFUSED = ("this link is not valid (expired, replaced or changed); "
                 "sign in again to get a fresh one")
 
@@ -100,7 +111,7 @@ async def _case(request: Request) -> tuple[Conversation, int]:
 def _message(m: Message) -> dict[str, Any]:
     # The customer's view of a message: no staff ids, no visibility (all of it is public).
     return {"seq": m.seq, "author_kind": m.author_kind, "author_name": m.author_name,
-            "text": m.body, "created_at": m.created_at.isoformat()}
+            "text": m.body, "files": m.files or [], "created_at": m.created_at.isoformat()}
 
 
 def _summary(c: Conversation) -> dict[str, Any]:
@@ -127,6 +138,7 @@ async def _answer(request: Request, c: Conversation, contact_id: int) -> Respons
         "rating": c.rating if contact_id == c.contact_id else None,
         "rating_comment": c.rating_comment if contact_id == c.contact_id else None,
         "socket_token": socket,
+        "attachments": attachments.public_limits(d.settings),
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -191,6 +203,39 @@ async def post_message(request: Request) -> Response:
         if conv.status in REOPEN_FROM:
             await _reopen(request, conv.id)
     return JSONResponse(_message(msg), status_code=201 if created else 200)
+
+
+async def post_file(request: Request) -> Response:
+    """The customer's file into the case (``desk.attachments``: the body is the file, bounded
+    while it streams, typed by content); a closed case reopens, as with a reply."""
+    conv, contact_id = await _case(request)
+    d = deps(request)
+    name, client_id = upload_params(request)
+    _reopenable(conv)
+    await _admit(request, "upload", UPLOADS_PER_MIN)
+    received = await attachments.receive(request.stream(), request.headers.get("content-length"),
+                                         d.settings.data_dir, d.settings.attachment_max_bytes)
+    async with d.sm() as s:
+        author = await s.get(Contact, contact_id)
+    msg, created = await attachments.post_file(
+        d.sm, d.settings, received, conversation_id=conv.id, filename=name, client_id=client_id,
+        author=Author("contact", None, (author.name if author else None) or "Customer"))
+    if created:
+        await d.hooks.message_posted(conv.id, msg.id)
+        if conv.status in REOPEN_FROM:
+            await _reopen(request, conv.id)
+    return JSONResponse(_message(msg), status_code=201 if created else 200)
+
+
+async def get_file(request: Request) -> Response:
+    """A file of the case the grant opens, as its own contact may read it (never an internal
+    note's); ``?preview=1`` inline for real raster images only."""
+    conv, _ = await _case(request)
+    d = deps(request)
+    att = await attachments.for_contact(d.sm, conv.contact_id or 0, path_int(request, "id"))
+    if att.conversation_id != conv.id:
+        raise Forbidden(LINK_REFUSED)
+    return attachments.serve(d.settings, att, preview=request.query_params.get("preview") == "1")
 
 
 async def _reopen(request: Request, cid: int) -> None:
@@ -309,6 +354,9 @@ def portal_routes() -> list[BaseRoute]:
         Route("/api/portal/cases/{number}", _endpoint(get_case), methods=["GET"]),
         Route("/api/portal/cases/{number}/messages", _endpoint(post_message),
               methods=["POST"]),
+        Route("/api/portal/cases/{number}/attachments", _endpoint(post_file), methods=["POST"]),
+        Route("/api/portal/cases/{number}/attachments/{id:int}", _endpoint(get_file),
+              methods=["GET"]),
         Route("/api/portal/cases/{number}/status", _endpoint(set_status), methods=["POST"]),
         Route("/api/portal/cases/{number}/rating", _endpoint(rate), methods=["POST"]),
     ]

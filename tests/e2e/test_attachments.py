@@ -1,25 +1,46 @@
 """Files both ways in the browser: the visitor attaches an image in the widget, the agent sees
 its preview in the console and sends a PDF back, which the visitor downloads; an over-limit
-file is refused in the page before any upload."""
+file is refused in the page before any upload. The same on the customer's case page, with the
+agent answering from the console's ticket view."""
 
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 
+from desk.contacts import new_visitor
+from desk.conversations import append_message, create_conversation
+from desk.db import SessionMaker
+from desk.models import Department, utcnow
+from desk.portal import case_link
+from desk.settings import Settings
 from tests.e2e.conftest import Server
 from tests.e2e.pages import chat_pane, console, new_page, open_widget, start_chat, take_next_chat
 
 pytestmark = pytest.mark.e2e
 
-# A real 2x2 PNG (red), so the console's preview has something to draw.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000002000000020802000000fdd49a73"
-    "0000001649444154789c63f8cfc0f09f8181e13f03c3ff0c0c0c00433b05fbd3"
-    "4c9a8f0000000049454e44ae426082")
+
+
+def png(width: int = 160, height: int = 100) -> bytes:
+    """A real PNG (a gradient), so the previews have something to draw."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\0" + bytes(v for x in range(width)
+                                   for v in (230, 40 + x * 200 // width, 20 + y * 2))
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+PNG = png()
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -46,7 +67,7 @@ def test_files_both_ways(browser: Browser, server: Server, tmp_path: Path) -> No
         expect(visitor.locator(".msg.me a.file")).to_contain_text("duck.png")
         thumb = pane.locator(".log .msg.contact .msg-files img.preview")
         expect(thumb).to_be_visible()
-        expect(thumb).to_have_js_property("naturalWidth", 2)  # decoded: a real image
+        expect(thumb).to_have_js_property("naturalWidth", 160)  # decoded: a real image
         expect(pane.locator(".log .msg.contact .msg-files a")).to_have_text("duck.png")
 
         # The agent sends a PDF back with the composer's "Attach file".
@@ -66,4 +87,52 @@ def test_files_both_ways(browser: Browser, server: Server, tmp_path: Path) -> No
         agent.screenshot(path=shots / "console-attachments.png")
     finally:
         visitor_ctx.close()
+        agent_ctx.close()
+
+
+async def _portal_case(sm: SessionMaker, settings: Settings) -> tuple[str, str]:
+    """A web case in Support and its customer's link: (link, number)."""
+    async with sm() as s:
+        dept = (await s.execute(select(Department).where(Department.name == "Support"))
+                ).scalar_one()
+    contact = await new_visitor(sm, name="Olga", email="olga.files@example.org")
+    conv = await create_conversation(sm, channel="portal", contact_id=contact.id,
+                                     department_id=dept.id, group_id=dept.front_group_id,
+                                     subject="Cracked kettle")
+    await append_message(sm, conv.id, author_kind="contact", author_name="Olga",
+                         body="The kettle arrived cracked.")
+    return case_link(settings, contact, conv.number, utcnow()), conv.number
+
+
+def test_case_page_files_both_ways(browser: Browser, server: Server, tmp_path: Path) -> None:
+    shots = Path(os.environ.get("SWITCHBOARD_SCREENSHOTS") or tmp_path)
+    link, number = server.run(lambda sm: _portal_case(sm, server.settings))
+    agent_ctx, chloe = console(browser, server, "chloe@demo.switchboard.local")
+    customer_ctx, customer = new_page(browser, viewport={"width": 1100, "height": 820},
+                                      accept_downloads=True)
+    try:
+        customer.goto(link)
+        expect(customer.locator(".live")).to_have_text("Live")
+        customer.locator("#reply-file").set_input_files(
+            {"name": "crack.png", "mimeType": "image/png", "buffer": PNG})
+        thumb = customer.locator(".thread .msg .files img.preview")
+        expect(thumb).to_have_js_property("naturalWidth", 160)
+        expect(customer.locator(".thread .msg .files a.file")).to_contain_text("crack.png")
+
+        chloe.locator('[data-tab="tickets"]').click()
+        chloe.select_option("#f-channel", "")
+        chloe.get_by_role("button", name=number).click()
+        view = chloe.locator("section.ticket")
+        expect(view.locator(".log .msg-files img.preview")).to_have_js_property("naturalWidth", 160)
+        view.locator(".uploader input[type=file]").set_input_files(
+            {"name": "Return label.pdf", "mimeType": "application/pdf", "buffer": PDF})
+        expect(view.locator(".upload-status")).to_contain_text("Sent Return label.pdf")
+        label = customer.locator(".thread .msg[data-author=agent] a.file")
+        expect(label).to_contain_text("Return label.pdf")  # live, over the case socket
+        with customer.expect_download() as info:
+            label.click()
+        assert Path(info.value.path()).read_bytes() == PDF
+        customer.screenshot(path=shots / "case-attachments.png", full_page=True)
+    finally:
+        customer_ctx.close()
         agent_ctx.close()

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy import select
 
+from desk import portal
+from desk.case_links import Kind
 from desk.db import SessionMaker
-from desk.models import Attachment
+from desk.models import Attachment, Contact, Conversation
+from desk.settings import Settings
 from tests.realtime.conftest import (
     CONSOLE,
     SHOP,
@@ -26,6 +31,7 @@ from tests.realtime.conftest import (
     login,
     start_chat,
 )
+from tests.realtime.test_portal import WEB_SECRET, _new_case, _site_form
 
 PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde" + b"\0" * 64
 PDF = b"%PDF-1.4\n% a small document\n%%EOF\n"
@@ -198,3 +204,63 @@ async def test_conversation_limit_and_access_rule(web: WebFactory, clients: Clie
         r = await vh.post(upload_path(cid, "7.pdf", staff=False), content=PDF)
         assert r.status_code == 413 and "already holds 6 files" in r.json()["error"]["message"]
         assert (await ah.get("/api/attachments/limits")).json()["max_conversation_files"] == 6
+
+
+async def test_case_page_files(web: WebFactory, org: Org, sm: SessionMaker,
+                               settings: Settings) -> None:
+    """The customer's case page (a mailed link's token): upload, the thread's files, downloads;
+    never an internal note's file, never another case's."""
+    (w,) = await web(1, **LIMITS)
+    await _site_form(sm, org)
+    number = (await _new_case(w))["number"]
+    other = (await _new_case(w, email="someone@example.org"))["number"]
+    web_settings = settings.with_(secret_key=WEB_SECRET)
+
+    async def token_for(case: str) -> str:
+        async with sm() as s:
+            conv = (await s.execute(select(Conversation).where(Conversation.number == case))
+                    ).scalar_one()
+            contact = await s.get(Contact, conv.contact_id)
+        assert contact is not None
+        return portal.issue(web_settings, Kind.CASE, contact, 3600, time.time(), number=case)
+
+    mine, theirs = await token_for(number), await token_for(other)
+    base = f"/api/portal/cases/{number}"
+    async with httpx.AsyncClient(base_url=w.http,
+                                 headers={"Authorization": f"Bearer {mine}"}) as cust, \
+            httpx.AsyncClient(base_url=w.http,
+                              headers={"Authorization": f"Bearer {theirs}"}) as stranger:
+        r = await cust.post(f"{base}/attachments?name=crack.png&client_id=c1", content=PNG)
+        assert r.status_code == 201, r.text
+        (ref,) = r.json()["files"]
+        assert ref["preview"] is True and ref["name"] == "crack.png"
+        assert (await cust.post(f"{base}/attachments?name=x.png", content=b"MZ\x90\0" * 8)
+                ).status_code == 415
+        got = await cust.get(f"{base}/attachments/{ref['id']}")
+        assert got.status_code == 200 and got.content == PNG
+        assert got.headers["content-disposition"].startswith("attachment;")
+        assert got.headers["content-security-policy"] == "sandbox"
+        assert (await cust.get(f"{base}/attachments/{ref['id']}?preview=1")
+                ).headers["content-type"] == "image/png"
+        # Another customer: neither through their own case's path nor through this one's.
+        assert (await stranger.get(f"/api/portal/cases/{other}/attachments/{ref['id']}")
+                ).status_code == 403
+        assert (await stranger.get(f"{base}/attachments/{ref['id']}")).status_code == 403
+        assert (await stranger.post(f"{base}/attachments?name=y.pdf", content=PDF)
+                ).status_code == 403
+
+        async with sm() as s:
+            conv_id = (await s.execute(select(Conversation.id).where(
+                Conversation.number == number))).scalar_one()
+        async with await staff_http(w, "adm@x.test") as admin:
+            note = await admin.post(upload_path(conv_id, "internal.pdf", visibility="internal"),
+                                    content=PDF)
+            reply = await admin.post(upload_path(conv_id, "label.pdf"), content=PDF)
+        assert note.status_code == 201 and reply.status_code == 201
+        (hidden,), (shown,) = note.json()["files"], reply.json()["files"]
+        assert (await cust.get(f"{base}/attachments/{hidden['id']}")).status_code == 404
+        assert (await cust.get(f"{base}/attachments/{shown['id']}")).content == PDF
+        thread = (await cust.get(base)).json()
+        assert [f["id"] for m in thread["messages"] for f in m["files"]] == [
+            ref["id"], shown["id"]]
+        assert thread["attachments"]["max_file_bytes"] == MAX_FILE

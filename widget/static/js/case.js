@@ -34,6 +34,15 @@ async function call(method, path, token, body) {
   return data;
 }
 
+// A file of the case, fetched with the token (never put in a URL) as a blob URL of the page's own.
+async function blobUrl(path, token) {
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, credentials: "omit" });
+  if (!r.ok) throw new PortalError(r.status, `HTTP ${r.status}`);
+  return URL.createObjectURL(await r.blob());
+}
+
+const size = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
+
 function takeToken(key) {
   const url = new URL(location.href);
   const t = url.searchParams.get("t");
@@ -145,9 +154,15 @@ class CaseView {
     this.said = notice();
     this.text = h("textarea", { id: "reply-text", rows: 4, maxlength: 10000, required: true });
     this.send = h("button", { class: "primary", type: "submit", text: "Send reply" });
+    this.picker = h("input", { type: "file", id: "reply-file", class: "sr-only", onchange: () => {
+      const f = this.picker.files[0]; this.picker.value = ""; if (f) this.attach(f);
+    } });
+    this.progress = h("progress", { max: 100, value: 0, hidden: true, "aria-label": "Upload progress" });
+    this.attachBtn = h("button", { type: "button", text: "Attach a file", onclick: () => this.picker.click() });
     this.reply = h("form", { class: "card reply", "aria-labelledby": "reply-h" },
       h("h2", { id: "reply-h", text: "Reply" }), h("label", { for: "reply-text", class: "sr-only", text: "Your reply" }),
-      this.text, h("div", { class: "row" }, this.send));
+      this.text, h("div", { class: "row" }, this.attachBtn, this.picker, this.progress,
+        h("span", { class: "spacer" }), this.send));
     this.reply.addEventListener("submit", (e) => { e.preventDefault(); this.post(); });
     this.toggle = h("button", { type: "button", onclick: () => this.setStatus() });
     this.survey = h("section", { id: "survey", class: "card", hidden: true, "aria-labelledby": "survey-h" });
@@ -186,9 +201,58 @@ class CaseView {
   item(m) {
     this.seqs.add(m.seq);
     const who = m.author_kind === "contact" ? "You" : (m.author_name || (m.author_kind === "system" ? "" : "Support"));
+    const files = m.files || [];
     return h("li", { class: "msg", "data-author": m.author_kind, "data-seq": m.seq },
       who ? h("div", { class: "who", text: `${who} · ${time(m.created_at)}` }) : null,
-      h("div", { class: "text", text: m.text }));
+      // A file's message says only its name: the file list shows it.
+      files.length === 1 && files[0].name === m.text ? null : h("div", { class: "text", text: m.text }),
+      files.length ? h("ul", { class: "files", "aria-label": "Attachments" }, files.map((f) => this.file(f))) : null);
+  }
+
+  // Downloads and previews (only for what the server found to be a real PNG/JPEG/GIF/WebP).
+  file(f) {
+    const path = `/api/portal/cases/${encodeURIComponent(this.number)}/attachments/${Number(f.id)}`;
+    const link = h("a", { href: "#", class: "file", text: `${f.name} (${size(f.size)})`, onclick: async (e) => {
+      e.preventDefault();
+      try {
+        const a = h("a", { href: await blobUrl(path, this.token), download: f.name });
+        document.body.append(a); a.click(); a.remove();
+      } catch (err) { this.said.className = "notice error"; this.said.textContent = `Could not download: ${err.message}`; }
+    } });
+    const img = f.preview ? h("img", { class: "preview", alt: f.name }) : null;
+    if (img) blobUrl(`${path}?preview=1`, this.token).then((src) => { img.src = src; }, () => img.remove());
+    return h("li", {}, img, link);
+  }
+
+  attach(file) {
+    const lim = this.data.attachments;
+    if (lim && file.size > lim.max_file_bytes) {
+      this.said.className = "notice error";
+      this.said.textContent = `${file.name} is ${size(file.size)}; files may be at most ${size(lim.max_file_bytes)}.`;
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    const params = new URLSearchParams({ name: file.name, client_id: clientId() });
+    xhr.open("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/attachments?${params}`);
+    xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) this.progress.value = Math.round((e.loaded / e.total) * 100); };
+    const finish = (ok, text) => {
+      this.progress.hidden = true; this.attachBtn.disabled = false;
+      this.said.className = ok ? "notice" : "notice error"; this.said.textContent = text;
+    };
+    xhr.onload = async () => {
+      let m = {};
+      try { m = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        finish(true, `Sent ${file.name}`);
+        this.add(m);
+        if (this.data.closed) await this.load();
+      } else finish(false, `Not sent: ${(m.error && m.error.message) || `HTTP ${xhr.status}`}`);
+    };
+    xhr.onerror = () => finish(false, `Not sent: the upload of ${file.name} failed`);
+    this.progress.value = 0; this.progress.hidden = false; this.attachBtn.disabled = true;
+    this.said.className = "notice"; this.said.textContent = `Uploading ${file.name}…`;
+    xhr.send(file);
   }
 
   add(m) {
