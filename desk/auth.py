@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,14 +168,28 @@ def session_id_from_cookie(settings: Settings, cookie: str | None) -> str | None
 
 async def resolve_session(sm: SessionMaker, session_id: str) -> Principal | None:
     """The live principal for a session id, or None if it ended for any reason."""
+    return (await resolve_sessions(sm, [session_id])).get(session_id)
+
+
+RESOLVE_CHUNK = 500  # session ids per query (bound parameters stay far below every limit)
+
+
+async def resolve_sessions(sm: SessionMaker, session_ids: Iterable[str]
+                           ) -> dict[str, Principal | None]:
+    """``resolve_session`` for many ids at once, one query per ``RESOLVE_CHUNK`` of them (the
+    hub's periodic re-check of every staff socket): each id maps to its live principal or None."""
+    ids = sorted(set(session_ids))
+    out: dict[str, Principal | None] = dict.fromkeys(ids)
     async with sm() as s:
-        row = await s.get(AgentSession, session_id)
-        if row is None or row.revoked_at is not None or _expired(row.expires_at):
-            return None
-        agent = await s.get(Agent, row.agent_id)
-        if agent is None or not agent.is_active or agent.session_version != row.session_version:
-            return None
-        return _principal(agent, row)
+        for i in range(0, len(ids), RESOLVE_CHUNK):
+            rows = (await s.execute(
+                select(AgentSession, Agent).join(Agent, Agent.id == AgentSession.agent_id)
+                .where(AgentSession.id.in_(ids[i: i + RESOLVE_CHUNK])))).all()
+            for row, agent in rows:
+                if row.revoked_at is None and not _expired(row.expires_at) \
+                        and agent.is_active and agent.session_version == row.session_version:
+                    out[row.id] = _principal(agent, row)
+    return out
 
 
 def _expired(when: datetime) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -317,14 +317,28 @@ def conv_info(c: Conversation) -> ConvInfo:
                     c.assignee_id, c.topic, c.channel)
 
 
+_CONV_COLUMNS = (Conversation.id, Conversation.number, Conversation.status, Conversation.group_id,
+                 Conversation.site_id, Conversation.contact_id, Conversation.assignee_id,
+                 Conversation.topic, Conversation.channel)
+
+
 async def get_conv(sm: SessionMaker, conversation_id: int) -> ConvInfo | None:
     async with reading(sm) as conn:
-        row = (await conn.execute(select(
-            Conversation.id, Conversation.number, Conversation.status, Conversation.group_id,
-            Conversation.site_id, Conversation.contact_id, Conversation.assignee_id,
-            Conversation.topic, Conversation.channel).where(
-                Conversation.id == conversation_id))).first()
+        row = (await conn.execute(select(*_CONV_COLUMNS).where(
+            Conversation.id == conversation_id))).first()
     return ConvInfo(*row) if row is not None else None
+
+
+async def get_convs(sm: SessionMaker, conversation_ids: Iterable[int]) -> dict[int, ConvInfo]:
+    """``get_conv`` for many, ``PAGE`` ids per query; missing ones are absent."""
+    ids = sorted(set(conversation_ids))
+    out: dict[int, ConvInfo] = {}
+    async with reading(sm) as conn:
+        for i in range(0, len(ids), PAGE):
+            rows = (await conn.execute(select(*_CONV_COLUMNS).where(
+                Conversation.id.in_(ids[i: i + PAGE])))).all()
+            out.update((row[0], ConvInfo(*row)) for row in rows)
+    return out
 
 
 async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:

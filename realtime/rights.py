@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from desk.auth import can_access, resolve_session
+from desk.auth import can_access, resolve_sessions
 from desk.hooks import DeskHooks
 from desk.mail_rules import closing_is_mailed, reply_is_mailed
 from desk.models import Agent, Conversation, Message
@@ -109,19 +110,37 @@ async def on_control(ctx: Context, env: Control) -> None:
 
 
 async def recheck(ctx: Context, conn: Connection) -> None:
-    if conn.session_id is None or conn.closed:
+    await recheck_all(ctx, [conn])
+
+
+async def recheck_all(ctx: Context, conns: Iterable[Connection]) -> None:
+    """Resolve every given staff socket's session again, in one query for all of them: a dead
+    session closes its socket; every conversation its principal may no longer see (its group
+    read fresh from the records, one query for all) is taken from it."""
+    live = [c for c in conns if c.session_id is not None and not c.closed]
+    if not live:
         return
-    principal = await resolve_session(ctx.sm, conn.session_id)
-    if principal is None:
-        conn.shut(CLOSE_REVOKED, "session ended")
+    principals = await resolve_sessions(ctx.sm, [c.session_id for c in live if c.session_id])
+    kept: list[Connection] = []
+    for conn in live:
+        principal = principals.get(conn.session_id or "")
+        if principal is None:
+            conn.shut(CLOSE_REVOKED, "session ended")
+            continue
+        conn.principal = principal
+        if not principal.is_admin:
+            kept.append(conn)
+    if not kept:
         return
-    conn.principal = principal
-    if principal.is_admin:
-        return
-    for cid in list(conn.session.parts):
-        info = await ctx.conv(cid, fresh=True)
-        if info is None or not principal.can_access(info.group_id):
-            ctx.hub.remove(conn, cid)
+    infos = await records.get_convs(ctx.sm, {cid for c in kept for cid in c.session.parts})
+    ctx.convs.update(infos)  # fresh from the records
+    for conn in kept:
+        principal = conn.principal
+        assert principal is not None
+        for cid in list(conn.session.parts):
+            info = infos.get(cid)
+            if info is None or not principal.can_access(info.group_id):
+                ctx.hub.remove(conn, cid)
 
 
 async def take_back_lost(ctx: Context, agent_id: int) -> None:
@@ -139,14 +158,16 @@ async def take_back_lost(ctx: Context, agent_id: int) -> None:
 
 
 async def maintain(ctx: Context, interval_s: float) -> None:
-    """Every ``interval_s``: heartbeat each console agent; re-check every staff socket."""
+    """Every ``interval_s``: heartbeat the console agents and re-check every staff socket,
+    each in one batch for the whole process (no query per agent)."""
     while True:
         await asyncio.sleep(interval_s)
-        for agent_id in presence.console_agents(ctx):
-            await presence.beat(ctx, agent_id)
-        for agent_id in [a for a, conns in ctx.hub.by_agent.items() if conns]:
-            for conn in ctx.hub.agent_conns(agent_id):
-                try:
-                    await recheck(ctx, conn)
-                except Exception:
-                    log.exception("rights re-check failed")
+        try:
+            await ctx.router.heartbeat_many(presence.console_agents(ctx))
+        except (RoutingError, RedisError, OSError) as exc:
+            log.warning("presence heartbeat failed: %r", exc)
+        try:
+            await recheck_all(ctx, [c for conns in list(ctx.hub.by_agent.values())
+                                    for c in conns])
+        except Exception:
+            log.exception("rights re-check failed")

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import time
+from dataclasses import replace
 
 from redis.exceptions import RedisError
 
@@ -41,6 +42,24 @@ log = logging.getLogger("switchboard.realtime")
 
 def _eta(seconds: float | None) -> int | None:
     return None if seconds is None else math.ceil(seconds)
+
+
+def moved(info: records.ConvInfo, event: ev.Event) -> records.ConvInfo:
+    """The cached facts of a conversation after a router event about it, as the router wrote
+    them to the records with that event (``routing.router``): a burst of assignments keeps
+    every chat's facts cached, so the next message of each needs no read."""
+    match event:
+        case ev.Offer(_, group_id, _, _):
+            return replace(info, status="offered", assignee_id=None, group_id=group_id)
+        case ev.Assigned(_, group_id, agent_id, _):
+            return replace(info, status="active", assignee_id=agent_id, group_id=group_id)
+        case ev.OfferExpired():
+            return replace(info, status="queued", assignee_id=None)
+        case ev.Requeued(_, group_id, _, _) | ev.Queued(_, group_id, _, _):
+            return replace(info, status="queued", assignee_id=None, group_id=group_id)
+        case ev.Released(_, _, status):
+            return replace(info, status=status)
+    return info
 
 
 class RouterEvents:
@@ -105,7 +124,9 @@ class RouterEvents:
     async def handle(self, event: ev.Event) -> None:
         cid = getattr(event, "conversation_id", None)
         if cid is not None:
-            self.ctx.forget_conv(cid)
+            cached = self.ctx.convs.get(cid)
+            if cached is not None:
+                self.ctx.convs[cid] = moved(cached, event)
         self.boards.soon()
         match event:
             case ev.Offer(cid, group_id, agent_id, expires_at_ms):

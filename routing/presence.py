@@ -21,13 +21,22 @@ class Presence:
 
     async def beat(self, agent_id: int, now_ms: int, max_chats: int, max_tickets: int) -> bool:
         """Refresh the heartbeat (and capacities); True if the agent was offline until now."""
+        return bool(await self.beat_many([(agent_id, max_chats, max_tickets)], now_ms))
+
+    async def beat_many(self, agents: list[tuple[int, int, int]], now_ms: int) -> list[int]:
+        """``beat`` for many (agent, max chats, max tickets) in one pipeline: the agents that
+        were offline until now."""
+        if not agents:
+            return []
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(keys.heartbeat(agent_id), now_ms, px=self.ttl_ms, get=True)
-        pipe.zadd(keys.presence(), {str(agent_id): now_ms})
-        pipe.hset(keys.agent(agent_id),
-                  mapping={"max_chats": max_chats, "max_tickets": max_tickets})
-        previous, _, _ = await pipe.execute()
-        return previous is None
+        for agent_id, max_chats, max_tickets in agents:
+            pipe.set(keys.heartbeat(agent_id), now_ms, px=self.ttl_ms, get=True)
+            pipe.hset(keys.agent(agent_id),
+                      mapping={"max_chats": max_chats, "max_tickets": max_tickets})
+        pipe.zadd(keys.presence(), {str(a): now_ms for a, _, _ in agents})
+        replies = await pipe.execute()
+        return [a for (a, _, _), previous in zip(agents, replies[0:-1:2], strict=True)
+                if previous is None]
 
     async def leave(self, agent_id: int) -> None:
         await self.redis.delete(keys.heartbeat(agent_id))

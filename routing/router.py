@@ -320,6 +320,17 @@ class Router:
         if await self.presence.beat(agent_id, self._now_ms(), cfg.max_chats, cfg.max_tickets):
             await self._pull(agent_id)
 
+    async def heartbeat_many(self, agent_ids: Iterable[int]) -> None:
+        """``heartbeat`` for every agent a process holds a console of, in one query and one
+        Redis pipeline (a periodic beat of hundreds of agents one by one kept a web process
+        busy); unknown or disabled agents are skipped."""
+        async with self.sessions() as s:
+            cfgs = await records.agent_configs(s, agent_ids)
+        back = await self.presence.beat_many(
+            [(a, c.max_chats, c.max_tickets) for a, c in sorted(cfgs.items())], self._now_ms())
+        for agent_id in back:
+            await self._pull(agent_id)
+
     async def set_active_groups(self, agent_id: int, group_ids: Iterable[int]) -> None:
         cfg = await self._agent(agent_id)
         wanted = set(group_ids)

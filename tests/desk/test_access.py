@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from desk.auth import Principal, can_access
+from desk.auth import Principal, can_access, resolve_session, resolve_sessions
 from desk.db import SessionMaker
-from desk.models import Conversation, Department, Group
+from desk.models import Agent, AgentGroup, AgentSession, Conversation, Department, Group, utcnow
 
 GROUPS: tuple[frozenset[int], ...] = (frozenset(), frozenset({1}), frozenset({1, 2}))
 
@@ -48,3 +49,42 @@ async def test_listing_scope_is_the_same_rule(sm: SessionMaker) -> None:
             listed = set((await s.execute(
                 select(Conversation.id).where(p.scope(Conversation.group_id)))).scalars())
             assert listed == {cid for cid, gid in rows if p.can_access(gid)}, (role, member)
+
+
+async def test_resolve_sessions_in_one_go_agrees_with_resolve_session(sm: SessionMaker) -> None:
+    async with sm() as s:
+        dept = Department(name="Support")
+        s.add(dept)
+        await s.flush()
+        group = Group(department_id=dept.id, name="G")
+        s.add(group)
+        await s.flush()
+        live = Agent(email="a@x.test", display_name="A", password_hash="x",
+                     groups=[AgentGroup(group_id=group.id)])
+        gone = Agent(email="b@x.test", display_name="B", password_hash="x", is_active=False)
+        s.add_all([live, gone])
+        await s.flush()
+        later = utcnow() + timedelta(hours=1)
+        s.add_all([
+            AgentSession(id="ok", agent_id=live.id, csrf_token="t", session_version=1,
+                         expires_at=later),
+            AgentSession(id="old", agent_id=live.id, csrf_token="t", session_version=0,
+                         expires_at=later),
+            AgentSession(id="over", agent_id=live.id, csrf_token="t", session_version=1,
+                         expires_at=utcnow() - timedelta(seconds=1)),
+            AgentSession(id="revoked", agent_id=live.id, csrf_token="t", session_version=1,
+                         expires_at=later, revoked_at=utcnow()),
+            AgentSession(id="disabled", agent_id=gone.id, csrf_token="t", session_version=1,
+                         expires_at=later),
+        ])
+        await s.commit()
+        live_id, group_id = live.id, group.id
+    ids = ["ok", "old", "over", "revoked", "disabled", "unknown"]
+    found = await resolve_sessions(sm, ids)
+    assert set(found) == set(ids)
+    principal = found["ok"]
+    assert principal is not None
+    assert (principal.agent_id, principal.group_ids) == (live_id, frozenset({group_id}))
+    assert [k for k, v in found.items() if v is not None] == ["ok"]
+    for sid in ids:
+        assert await resolve_session(sm, sid) == found[sid]
