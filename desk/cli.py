@@ -39,6 +39,8 @@ ENTRY_POINTS = {
     "timers": "routing.timers:run",
     "mailcatcher": "ingest.catcher:run",
 }
+# (settings, N): N web processes on one port under a supervisor (``switchboard web --processes``).
+WEB_PROCESSES = "realtime.server:serve_processes"
 # (settings, mailbox id) -> (ok, message): logs in to a stored mailbox over IMAP.
 MAILBOX_CHECK = "ingest.poller:check_mailbox"
 
@@ -143,11 +145,14 @@ def cmd_mailbox_test(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def cmd_web(settings: Settings, _: argparse.Namespace) -> int:
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.production:
         upgrade(settings)
     with redis_for(settings) as s:
-        entry_point("web")(s)
+        if args.processes > 1:
+            _by_name(WEB_PROCESSES)(s, args.processes)
+        else:
+            entry_point("web")(s)
     return 0
 
 
@@ -176,11 +181,21 @@ def cmd_mailcatcher(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 256:
+        raise argparse.ArgumentTypeError("must be 1..256")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("web", help="HTTP API, WebSocket hub and static UI").set_defaults(
-        func=cmd_web)
+    web = sub.add_parser("web", help="HTTP API, WebSocket hub and static UI")
+    web.add_argument("--processes", type=_positive, default=1,
+                     help="web processes on the one port (SO_REUSEPORT), each a hub node on "
+                          "the shared Redis; one per core (default 1)")
+    web.set_defaults(func=cmd_web)
     sub.add_parser("worker", help="background jobs and routing timers").set_defaults(
         func=cmd_worker)
     sub.add_parser("poll", help="IMAP poller for department mailboxes").set_defaults(

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
+import logging
+import os
+import signal
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +23,8 @@ from websockets.protocol import State
 
 from desk.settings import Settings
 from realtime.app import create_app
+
+log = logging.getLogger("switchboard.realtime")
 
 READ_AHEAD = 16  # frames a socket may queue for the app before reading pauses
 LINGER_S = 2.0  # after a refused frame: how long the rest of it is read, so the close arrives
@@ -284,3 +291,82 @@ def serve(settings: Settings, sock: socket.socket | None = None) -> None:
     asyncio.run(server.serve(sockets=[sock] if sock else None))
 
 
+
+
+BACKLOG = 2048  # uvicorn's default
+RESTART_DELAY_S = 1.0
+
+
+def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
+    """A TCP socket on (host, port) that other processes may bind too (``SO_REUSEPORT``): the
+    kernel spreads new connections over every listening one."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    if listen:
+        sock.listen(BACKLOG)
+        sock.set_inheritable(True)
+    return sock
+
+
+def serve_processes(settings: Settings, processes: int) -> None:
+    """``processes`` web processes on one port, each a full hub node (its own Hub, Router and
+    Redis subscription) with a listening socket of its own on the port (``SO_REUSEPORT``), under
+    this supervisor: a process that dies is started again; SIGTERM or SIGINT stops them all.
+
+    The supervisor binds the port first (without listening, so it takes no connections): a port
+    in use fails here, once. Children are forked before any event loop or thread exists here.
+    """
+    if processes <= 1:
+        serve(settings)
+        return
+    holder = listening_socket(settings.host, settings.port, listen=False)
+    settings = settings.with_(port=holder.getsockname()[1])  # port 0: the one the kernel gave
+    children: dict[int, int] = {}  # pid -> slot
+    stopping = False
+
+    def start(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the supervisor only
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_DFL)
+                holder.close()
+                serve(settings, listening_socket(settings.host, settings.port))
+                code = 0
+            except BaseException:
+                log.exception("web process %s failed", slot)
+            finally:
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(processes):
+        if not stopping:
+            start(slot)
+    log.info("%s web processes on port %s", processes, settings.port)
+    while children:
+        pid, status = os.wait()
+        if pid not in children or stopping:
+            children.pop(pid, None)
+            continue
+        slot = children.pop(pid)
+        log.warning("web process %s (pid %s) exited (%s); starting it again", slot, pid,
+                    os.waitstatus_to_exitcode(status))
+        time.sleep(RESTART_DELAY_S)
+        if not stopping:
+            start(slot)
+    holder.close()

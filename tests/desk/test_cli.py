@@ -43,18 +43,31 @@ def test_migrate_and_create_admin(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already exists" in again.stdout
 
 
-def test_web_serves_health_and_stops_on_sigterm(tmp_path: Path, redis_url: str) -> None:
+@pytest.mark.parametrize("args", [[], ["--processes", "2"]])
+def test_web_serves_health_and_stops_on_sigterm(tmp_path: Path, redis_url: str,
+                                                args: list[str]) -> None:
     # A fresh database: in development mode `web` migrates it before serving.
     env = web_env(tmp_path, f"sqlite:///{tmp_path / 'web.db'}", redis_url)
-    proc = switchboard(["web"], env, tmp_path / "web.log")
+    proc = switchboard(["web", *args], env, tmp_path / "web.log")
+    children: list[str] = []
     try:
         base = f"http://127.0.0.1:{env['SWITCHBOARD_PORT']}"
         wait_http(f"{base}/healthz", proc)
         ready = wait_http(f"{base}/readyz", proc).json()
         assert ready["checks"] == {"database": "ok", "redis": "ok"}
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
     finally:
         # uvicorn re-raises the signal after a graceful shutdown, so -SIGTERM is a clean exit.
         assert stop(proc) in (0, -signal.SIGTERM), (tmp_path / "web.log").read_text()
+    if args:
+        assert len(children) == 2
+        assert not [c for c in children if Path(f"/proc/{c}").exists()]  # all stopped
+
+
+def test_web_processes_must_be_positive(tmp_path: Path) -> None:
+    env = web_env(tmp_path, f"sqlite:///{tmp_path / 'web.db'}", None)
+    done = _run(["web", "--processes", "0"], env, tmp_path)
+    assert done.returncode == 2 and "must be 1..256" in done.stdout
 
 
 def _eventually(read: Callable[[], list[Any]], n: int, timeout: float = 30) -> list[Any]:
