@@ -188,7 +188,7 @@ class WsEndpoint:
             if principal is not None:
                 await chat.staff_connected(conn, principal)
             if fast is not None:
-                fast.inline = functools.partial(self._inline, chat, conn, serving, fast)
+                fast.inline = functools.partial(self._inline, chat, conn, serving, fast, loop)
             while True:
                 serving.busy = False
                 message = await receive()
@@ -220,7 +220,7 @@ class WsEndpoint:
             await chat.disconnected(conn)
 
     def _inline(self, chat: Chat, conn: Connection, serving: _Serving, proto: FastPath,
-                text: str) -> bool:
+                loop: asyncio.AbstractEventLoop, text: str) -> bool:
         """A frame as it is read, when the socket's task is idle: what can be done without
         waiting is done now (a message goes to the writer at once, a turn of the event loop
         earlier than through the task); the rest goes to the task, in order. False (nothing
@@ -229,7 +229,7 @@ class WsEndpoint:
             return False
         try:
             self._take(chat, conn, serving, proto,
-                       conn.session.receive(text, asyncio.get_running_loop().time()))
+                       conn.session.receive(text, loop.time()))
         except Exception:  # as when the socket's task fails: logged, the socket closed
             log.exception("ws %s frame failed", self.role)
             conn.close_after_drain(CLOSE_INTERNAL, "internal error")

@@ -87,13 +87,14 @@ class Hub:
         self._jobs: set[asyncio.Task[None]] = set()
         self._epoch_poll_s = epoch_poll_s
         self._next_id = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             self.epoch = await self._read_epoch()
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self.publisher.start()
         self._tasks = [loop.create_task(self._listen(), name="hub-listen"),
                        loop.create_task(self._watch_epoch(), name="hub-epoch")]
@@ -175,7 +176,12 @@ class Hub:
         self._turn.append(encode(env, self.node))
         if not self._flush_due:
             self._flush_due = True
-            asyncio.get_running_loop().call_soon(self.flush)  # once per turn at most
+            # Once per turn at most. The loop is looked up once: on Python 3.11 each lookup
+            # is a getpid() syscall.
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self.flush)
 
     def publish_message(self, msg: StoredMessage) -> None:
         self.publish(msg)
