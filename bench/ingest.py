@@ -8,8 +8,12 @@ tickets; routing and acknowledgements are stubs, so this is the import path alon
 Phase 2 (IDLE): ``--live`` mails delivered at ``--rate``/s while the poller idles; time from
 delivery (Maildir rename) to the ticket being committed and routed -> time_to_ticket_p99_s.
 Phase 3 (routed backlog): ``--routed`` more mails through a poller with the real router and
-acknowledger, as ``switchboard poll`` runs it -> routed_msgs_per_s.
-Last line: JSON with msgs_per_s, time_to_ticket_p99_s, routed_msgs_per_s, duplicates, lost.
+acknowledger, as ``switchboard poll`` runs it -> routed_msgs_per_s (imported and queued), while
+``--agents`` agents online in the group accept every offer they get, as from the console
+(``Router.accept``) -> routed_accepted_per_s: tickets imported, offered and accepted per second,
+from the poller's start to the last acceptance.
+Last line: JSON with msgs_per_s, time_to_ticket_p99_s, routed_msgs_per_s, routed_accepted_per_s,
+duplicates, lost.
 """
 
 from __future__ import annotations
@@ -28,17 +32,20 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import Conversation, InboundMail, Message
+from desk.models import Agent, AgentGroup, Conversation, Department, InboundMail, Mailbox, Message
 from desk.schema import create_all
 from desk.settings import Settings
 from ingest import jobs
 from ingest.poller import Acknowledge, MailboxPoller, PollerConfig, RouteTickets, make_acknowledger
 from ingest.tickets import Imported
+from routing import events, keys
+from routing.errors import RoutingError
 from routing.mail_guard import MailGuard
 from routing.router import Router
+from routing.store import db_index
 from tests.support.dovecot import Dovecot
 from tests.support.mailboxes import add_mailbox
 from tests.support.redis_server import PrivateRedis
@@ -112,7 +119,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             await asyncio.wait_for(all_routed.wait(), 30)
         stop.set()
         await asyncio.wait_for(task, 30)
-        routed_s = await _routed_backlog(args, dovecot, rng, settings, sm, redis, box_id)
+        routed_s, accepted_s = await _routed_backlog(args, dovecot, rng, settings, sm, redis,
+                                                     box_id)
         async with sm() as s:
             n_conv = (await s.execute(select(func.count()).select_from(Conversation))
                       ).scalar_one()
@@ -133,6 +141,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "time_to_ticket_p99_s": round(percentile(latencies, 0.99), 3),
             "routed": args.routed,
             "routed_msgs_per_s": round(args.routed / routed_s, 1) if args.routed else None,
+            "agents": args.agents,
+            "routed_accepted_per_s": round(args.routed / accepted_s, 1) if accepted_s else None,
             "duplicates": int(n_conv) - distinct + (int(n_inbound) - distinct),
             "lost": expected - distinct,
         }
@@ -142,30 +152,108 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def _agents(sm: SessionMaker, box_id: int, count: int, capacity: int
+                  ) -> tuple[int, list[int]]:
+    """``count`` agents in the mailbox's front-line group (its id is returned too), each able
+    to hold ``capacity`` tickets; the earlier phases' tickets closed, so that the offers are
+    for phase 3's alone."""
+    async with sm() as s:
+        box = await s.get(Mailbox, box_id)
+        assert box is not None
+        dept = await s.get(Department, box.department_id)
+        assert dept is not None and dept.front_group_id is not None
+        agents = [Agent(email=f"bench{i}@desk.example", display_name=f"Bench {i}",
+                        password_hash="x", ticket_capacity=capacity,
+                        groups=[AgentGroup(group_id=dept.front_group_id)])
+                  for i in range(count)]
+        s.add_all(agents)
+        await s.execute(update(Conversation).values(status="closed"))
+        await s.commit()
+        return dept.front_group_id, [a.id for a in agents]
+
+
+class Acceptor:
+    """The agents at their consoles: every offer made to one of them is accepted at once (as
+    the console's accept does, ``Router.accept``); ``assigned`` collects the tickets taken."""
+
+    def __init__(self, router: Router, redis: aioredis.Redis, agents: list[int]) -> None:
+        self.router, self.redis, self.agents = router, redis, set(agents)
+        self.assigned: dict[int, float] = {}
+        self.all_in = asyncio.Event()
+        self.expected = 0
+        self.refused = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+
+    async def start(self) -> asyncio.Task[None]:
+        await self._pubsub.subscribe(keys.events_channel(db_index(self.redis)))
+        return asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            msg = await self._pubsub.get_message(timeout=1.0)
+            if msg is None:
+                continue
+            event = events.parse(msg["data"])
+            match event:
+                case events.Offer(cid, _, agent_id, _) if agent_id in self.agents:
+                    task = asyncio.create_task(self._accept(agent_id, cid))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                case events.Assigned(cid, _, agent_id, "accepted") if agent_id in self.agents:
+                    self.assigned[cid] = time.perf_counter()
+                    if len(self.assigned) >= self.expected:
+                        self.all_in.set()
+
+    async def _accept(self, agent_id: int, cid: int) -> None:
+        try:
+            await self.router.accept(agent_id, cid)
+        except RoutingError:  # taken back meanwhile: it is offered again, and counted then
+            self.refused += 1
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()
+
+
 async def _routed_backlog(args: argparse.Namespace, dovecot: Dovecot, rng: random.Random,
                           settings: Settings, sm: SessionMaker, redis: aioredis.Redis,
-                          box_id: int) -> float:
-    """Phase 3: seconds to import ``--routed`` mails with the real router and acknowledger."""
+                          box_id: int) -> tuple[float, float | None]:
+    """Phase 3: seconds to import ``--routed`` mails with the real router and acknowledger,
+    and seconds until ``--agents`` agents had accepted the offer of every one of them."""
     if not args.routed:
-        return 0.0
+        return 0.0, None
     for i in range(args.routed):
         dovecot.deliver(make_mail(i, pick_size(rng), "r"))
     queue = jobs.mail_queue(Redis.from_url(settings.redis_url or ""))
     router = Router(settings, redis, sm)
+    group_id, agents = await _agents(sm, box_id, args.agents, args.routed)
     # As under `switchboard poll`, the live routing state exists already (the web and worker
     # processes keep it); here phases 1-2 left their tickets in the records only.
     await router.rebuild()
+    for agent_id in agents:  # online and taking tickets in the group, as from a console
+        await router.heartbeat(agent_id)
+        await router.set_active_groups(agent_id, [group_id])
+    acceptor = Acceptor(router, redis, agents)
+    acceptor.expected = args.routed
+    listening = await acceptor.start()
 
     async def enqueue(conversation_id: int) -> None:
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
     ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
+    started = time.perf_counter()
     stop, task, elapsed = await _synced_poller(box_id, sm, redis, settings, router.enqueue_many,
                                                ack)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(acceptor.all_in.wait(), 60)
+    accepted_s = (max(acceptor.assigned.values()) - started
+                  if len(acceptor.assigned) >= args.routed else None)
+    listening.cancel()
+    await acceptor.close()
     stop.set()
     await asyncio.wait_for(task, 30)
     queue.connection.close()
-    return elapsed
+    return elapsed, accepted_s
 
 
 async def _synced_poller(box_id: int, sm: SessionMaker, redis: aioredis.Redis,
@@ -189,5 +277,6 @@ if __name__ == "__main__":
     parser.add_argument("--live", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--routed", type=int, default=300)
+    parser.add_argument("--agents", type=int, default=5, help="agents accepting phase 3's offers")
     result = asyncio.run(main(parser.parse_args()))
     print(json.dumps(result))

@@ -149,10 +149,10 @@ class MessageWriter:
     trip, each waiting for a turn of a busy event loop, so under heavy load a message should not
     also wait for the whole previous batch; a second batch goes out while one is in flight only
     once ``spill`` messages wait (fewer batches, each a send() to the database and to Redis and
-    a commit, for one round trip of waiting at most). Batches sharing a conversation queue on its row lock, which keeps
-    each conversation's seqs in commit order; a caller's own messages are sequential anyway
-    (one command at a time per socket). Under load the batch size follows the load; an idle
-    process adds no delay.
+    a commit, for one round trip of waiting at most). Batches sharing a conversation queue on
+    its row lock, which keeps each conversation's seqs in commit order; a caller's own
+    messages are sequential anyway (one command at a time per socket). Under load the batch
+    size follows the load; an idle process adds no delay.
 
     Each caller awaits its own result. ``on_stored`` runs for each message as soon as the batch
     is committed, before the caller's task resumes (a turn of the event loop later, which under
