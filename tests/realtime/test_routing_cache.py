@@ -4,11 +4,13 @@ database); the periodic maintenance beats and re-checks in batches."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from desk.db import SessionMaker
+from desk.models import Agent, AgentGroup, Conversation, Department, Group
 from desk.settings import Settings
 from realtime import records
 from realtime.routing_events import moved
@@ -16,7 +18,38 @@ from routing import events as ev
 from routing import keys
 from routing.router import Router
 from routing.store import db_index
-from tests.routing.conftest import Clock, Desk
+
+
+class Desk:
+    """Records for the router: groups, agents, conversations."""
+
+    def __init__(self, sm: SessionMaker) -> None:
+        self.sm = sm
+        self.n = 0
+
+    async def _add(self, row: Any) -> int:
+        async with self.sm() as s, s.begin():
+            s.add(row)
+            await s.flush()
+            new_id: int = row.id
+            return new_id
+
+    async def group(self, offer_timeout_s: int = 0) -> int:
+        self.n += 1
+        dept = await self._add(Department(name=f"dept{self.n}"))
+        return await self._add(Group(department_id=dept, name=f"g{self.n}",
+                                     offer_timeout_s=offer_timeout_s))
+
+    async def agent(self, groups: list[int], chats: int = 3) -> int:
+        self.n += 1
+        return await self._add(Agent(email=f"a{self.n}@x.test", display_name=f"A{self.n}",
+                                     password_hash="x", chat_capacity=chats,
+                                     groups=[AgentGroup(group_id=g) for g in groups]))
+
+    async def conversation(self, group_id: int) -> int:
+        self.n += 1
+        return await self._add(Conversation(number=f"SB-{30000 + self.n}", channel="chat",
+                                            group_id=group_id))
 
 
 async def _drain(pubsub: aioredis.client.PubSub) -> list[ev.Event]:
@@ -29,8 +62,7 @@ async def _drain(pubsub: aioredis.client.PubSub) -> list[ev.Event]:
 async def test_cached_facts_follow_router_events_as_the_records_do(
         settings: Settings, redis: aioredis.Redis, sm: SessionMaker) -> None:
     await redis.set(keys.epoch(), "test")
-    router = Router(settings.with_(presence_ttl_s=30, presence_grace_s=10), redis, sm,
-                    clock=Clock())
+    router = Router(settings, redis, sm)
     await router.rebuild()
     desk = Desk(sm)
     offering = await desk.group(offer_timeout_s=30)
@@ -45,9 +77,9 @@ async def test_cached_facts_follow_router_events_as_the_records_do(
     info = await records.get_conv(sm, cid)
     assert info is not None
 
-    async def step(action: asyncio.Future[object] | object) -> None:
+    async def step(action: Awaitable[object]) -> None:
         nonlocal info
-        await action  # type: ignore[misc]
+        await action
         for event in await _drain(pubsub):
             if getattr(event, "conversation_id", None) == cid:
                 assert info is not None
@@ -75,7 +107,7 @@ async def test_cached_facts_follow_router_events_as_the_records_do(
 async def test_heartbeat_many_beats_every_known_agent_in_one_go(
         settings: Settings, redis: aioredis.Redis, sm: SessionMaker) -> None:
     await redis.set(keys.epoch(), "test")
-    router = Router(settings, redis, sm, clock=Clock())
+    router = Router(settings, redis, sm)
     desk = Desk(sm)
     group = await desk.group()
     agents = [await desk.agent([group], chats=4 + i) for i in range(3)]
