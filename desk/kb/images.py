@@ -13,13 +13,14 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from desk import filetypes
 from desk.errors import InvalidInput, NotFound
 from desk.kb.render import IMAGE_KEY, IMAGE_PATH
 from desk.limits import KB_IMAGE_MAX
 from desk.models import KbImage
 
-MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
-         "image/gif": (b"GIF87a", b"GIF89a"), "image/webp": (b"RIFF",)}
+# The raster images browsers decode safely: what desk.filetypes lets be previewed.
+IMAGE_TYPES = frozenset(k.mime for k in filetypes.ALLOWED if k.preview)
 
 
 def url(key: str) -> str:
@@ -33,12 +34,13 @@ def path_for(data_dir: Path, key: str) -> Path:
 
 
 def image_type(content_type: str, data: bytes) -> str:
-    """The image's type, when the declared one is an image type the bytes agree with."""
+    """The image's type, when the declared one is an image type the bytes agree with (the
+    bytes are read by ``desk.filetypes.sniff``, the one content rule)."""
     ctype = content_type.split(";")[0].strip().lower()
-    starts = MAGIC.get(ctype)
-    if starts is None:
+    if ctype not in IMAGE_TYPES:
         raise InvalidInput("an article image is PNG, JPEG, GIF or WebP (Content-Type image/...)")
-    if not data.startswith(starts) or (ctype == "image/webp" and data[8:12] != b"WEBP"):
+    kind = filetypes.sniff(data[: filetypes.HEAD_BYTES])
+    if kind is None or kind.mime != ctype:
         raise InvalidInput(f"the file is not a {ctype} image")
     return ctype
 
