@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import auth, site_config, validate
+from desk import auth, identity, site_config, validate
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
@@ -68,8 +68,12 @@ def agent_json(a: Agent, skill_names: dict[int, str]) -> dict[str, Any]:
 
 
 def site_json(s: Site) -> dict[str, Any]:
+    """The identity secret only as "set or not" and its last 4 characters, to tell which."""
+    secret = s.identity_secret
     return {"id": s.id, "key": s.key, "name": s.name, "allowed_origins": s.allowed_origins,
-            "typing_preview": s.typing_preview, "config": s.config}
+            "typing_preview": s.typing_preview, "config": s.config,
+            "identity_verification": bool(secret),
+            "identity_secret_hint": f"\u2026{secret[-4:]}" if secret else None}
 
 
 async def _get(s: AsyncSession, model: Any, obj_id: int) -> Any:
@@ -375,6 +379,7 @@ async def create_site(request: Request) -> Response:
         allowed_origins=validate.origins(data, "allowed_origins") or [],
         typing_preview=validate.boolean(data, "typing_preview", True),
         config=_site_config(data) or {},
+        identity_secret=identity.check_secret(data, "identity_secret"),
     )
     async with deps(request).sm() as s:
         s.add(site)
@@ -399,6 +404,8 @@ async def update_site(request: Request) -> Response:
         config = _site_config(data)
         if config is not None:
             site.config = config
+        if "identity_secret" in data:  # null turns identity verification off
+            site.identity_secret = identity.check_secret(data, "identity_secret")
         await s.commit()
         return JSONResponse(site_json(site))
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from desk import audit, sla_store, validate
 from desk.auth import Principal
+from desk.contacts import is_verified
 from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
@@ -50,6 +51,8 @@ def conversation_json(c: Conversation, contact: Contact | None = None, *,
         "contact": None if contact is None else {
             "id": contact.id, "name": contact.name, "email": contact.email,
             "undeliverable": contact.undeliverable,
+            # A typed address is shown as such: only these say who the customer really is.
+            "email_verified": contact.email_verified, "verified": is_verified(contact),
         },
         **({"rating": c.rating, "rating_comment": c.rating_comment} if survey else {}),
     }

@@ -13,6 +13,8 @@ MESSAGE_ID_MAX = 255  # with its angle brackets
 FILENAME_MAX = 255
 CONTENT_TYPE_MAX = 127
 MAILBOX_TEXT_MAX = 255  # host, username, password, folder of a mailbox
+EXTERNAL_ID_MAX = 128  # a host site's own user id (desk.identity)
+IDENTITY_SECRET_MAX = 128
 
 # Ids and seqs: every id column is INTEGER (PostgreSQL int4; ``messages.id`` and the key
 # referring to it are BIGINT, and no client names a message by id), and so are ``seq`` and

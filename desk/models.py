@@ -34,7 +34,9 @@ from desk.limits import (
     ARTICLE_TITLE_MAX,
     CONTENT_TYPE_MAX,
     EMAIL_MAX,
+    EXTERNAL_ID_MAX,
     FILENAME_MAX,
+    IDENTITY_SECRET_MAX,
     LANGUAGE_MAX,
     MAILBOX_TEXT_MAX,
     MESSAGE_ID_MAX,
@@ -91,6 +93,9 @@ class Site(Base):
     typing_preview: Mapped[bool] = mapped_column(Boolean, default=True)
     # Pre-chat form: departments offered, topic tree, per-topic questionnaire fields.
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The host site signs the identities it passes to the widget with it (desk.identity);
+    # None: identity verification off. Never returned whole by the API.
+    identity_secret: Mapped[str | None] = mapped_column(String(IDENTITY_SECRET_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -185,9 +190,15 @@ class Organisation(Base):
 
 
 class Contact(Base):
-    """A visitor or customer. ``email`` is only trusted when ``email_verified``."""
+    """A visitor or customer. ``email`` is only trusted when ``email_verified``.
+
+    ``site_id`` + ``external_id``: the host site's own user id, from an identity the site
+    signed (desk.identity); ``site_id`` + ``visitor_key``: the hash of the visitor id a
+    browser keeps, on the anonymous contact that browser's widget made (desk.contacts)."""
 
     __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("site_id", "external_id"),
+                      UniqueConstraint("site_id", "visitor_key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), index=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -199,6 +210,9 @@ class Contact(Base):
     undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
     # Per-contact random value mixed into visitor tokens so one can be revoked alone.
     token_nonce: Mapped[str] = mapped_column(String(32), default="")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX))
+    visitor_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

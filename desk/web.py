@@ -68,6 +68,8 @@ _AGENT = {"display_name": _NAME, "role": {"enum": list(ROLES)},
               "type": "integer", "minimum": 1, "maximum": 10}}}
 _PASSWORD = _text(PASSWORD_MIN, PASSWORD_MAX)
 _SITE = {"name": _NAME, "typing_preview": {"type": "boolean"}, "config": {"type": "object"},
+         "identity_secret": {"anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32,128}$"},
+                                       {"type": "null"}]},
          "allowed_origins": {"type": "array", "maxItems": 50, "items": {
              "type": "string", "pattern": r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"}}}
 _MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "minimum": 1,

@@ -26,12 +26,12 @@ from redis.exceptions import RedisError
 from desk import site_config
 from desk.auth import Principal, verify_visitor_token
 from desk.case_links import Kind, verify
-from desk.contacts import priority_for
+from desk.contacts import note_typed, priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
 from desk.mail_rules import reply_is_mailed
-from desk.models import Contact, Site
+from desk.models import Site
 from desk.settings import Settings
 from desk.site_form import Use, check_form
 from realtime import presence, records, staff
@@ -213,6 +213,7 @@ class Chat:
             await self._route(conn, info)
 
     async def _create(self, conn: Connection, frame: p.StartChat) -> records.ConvInfo:
+        assert conn.contact_id is not None
         async with self.sm() as s:
             site = await s.get(Site, conn.site_id)
             config = (site.config if site else None) or {}
@@ -225,12 +226,7 @@ class Chat:
                 raise CommandError("bad_field", exc.message) from None
             dept_id, group_id = await records.front_group(
                 s, form.department_id, site_config.department_ids(config))
-            contact = await s.get(Contact, conn.contact_id)
-            if contact is not None and (form.name or form.email):
-                contact.name = form.name or contact.name
-                if form.email and not contact.email_verified:
-                    contact.email = form.email
-                await s.commit()
+        await note_typed(self.sm, conn.contact_id, name=form.name, email=form.email)
         conv = await create_conversation(
             self.sm, channel="chat", contact_id=conn.contact_id, department_id=dept_id,
             group_id=group_id, site_id=conn.site_id, topic=form.topic,

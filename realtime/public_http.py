@@ -16,7 +16,6 @@ and per recipient address): past the budget the answer is 429 and nothing is sto
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,17 +26,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from desk import identity, validate
 from desk import site_config as shape
-from desk import validate
 from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
-from desk.contacts import new_visitor, priority_for
+from desk.contacts import (
+    VisitorClaim,
+    find_visitor,
+    is_verified,
+    join_visitor,
+    note_typed,
+    priority_for,
+    reply_address,
+)
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited, Unavailable
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.limits import is_id
-from desk.models import Agent, AgentGroup, Contact, Department, Site
+from desk.models import Agent, AgentGroup, Department, Site
+from desk.settings import Settings
 from desk.site_form import Use, check_form, public_form
 from realtime import records
 from realtime.context import Context
@@ -155,22 +163,30 @@ async def _admit_acknowledgement(request: Request, email: str) -> None:
 
 
 async def leave_message(request: Request, site: Site) -> Response:
-    """File the visitor's message as an email-channel ticket in the department's front group."""
+    """File the visitor's message as an email-channel ticket in the department's front group.
+
+    The ticket joins the contact ``desk.contacts`` says the request's claim joins (the
+    widget sends its token, visitor id and the host's identity), so the same browser or
+    the same verified user comes back as the same contact. The acknowledgement goes to the
+    contact's verified address if it has one, else to the typed one."""
     state = request.app.state
     data = await read_json(request)
     form = check_form(site.config or {}, data, Use.MESSAGE)
     # The web new-case page files a "portal" case; the widget's leave-a-message an email one.
     channel = validate.choice(data, "channel", ("email", "portal"), "email") or "email"
     client_id = validate.text(data, "client_id", max_len=64, required=False)
+    claim = visitor_claim(state.settings, site.id, site.identity_secret, data)
     assert form.email is not None  # Use.MESSAGE requires it
-    await _admit_acknowledgement(request, form.email)
+    found = await find_visitor(state.sm, claim)
+    await _admit_acknowledgement(request, reply_address(claim, found, form.email))
     async with state.sm() as s:
         try:
             dept_id, group_id = await records.front_group(
                 s, form.department_id, shape.department_ids(site.config or {}))
         except CommandError as exc:
             raise InvalidInput(exc.message, "department_id") from None
-    contact = await new_visitor(state.sm, name=form.name, email=form.email)
+    contact, visitor_id = await join_visitor(state.sm, claim, found)
+    await note_typed(state.sm, contact.id, name=form.name, email=form.email)
     first_line = form.text.splitlines()[0] if form.text.strip() else ""
     conv = await create_conversation(
         state.sm, channel=channel, contact_id=contact.id, department_id=dept_id,
@@ -183,8 +199,10 @@ async def leave_message(request: Request, site: Site) -> Response:
     # Stored as queued: not routed now (Redis away), it is when Redis is back.
     await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)
-    return JSONResponse({"number": conv.number, "notice": shape.notice(site.config or {})},
-                        status_code=201)
+    answer: dict[str, Any] = {"number": conv.number, "notice": shape.notice(site.config or {})}
+    if visitor_id is not None:
+        answer["visitor_id"] = visitor_id
+    return JSONResponse(answer, status_code=201)
 
 
 def _router(request: Request) -> Router:
@@ -210,13 +228,38 @@ def _session_answer(content: Any, status: int, origin: str) -> Response:
                         headers={"Cache-Control": "no-store", **cors(origin)})
 
 
+def visitor_claim(settings: Settings, site_id: int, secret: str | None,
+                  body: dict[str, Any]) -> VisitorClaim:
+    """Who a widget request says it is, each part checked (``desk.contacts`` decides which
+    contact that is): ``identity`` {user_id, email, name, hmac} signed by the site, ``token``
+    (a previous visitor token), ``visitor_id`` (the id this server gave the browser)."""
+    token = body.get("token")
+    if token is not None and not isinstance(token, str):
+        raise InvalidInput("token must be a string", "token")
+    return VisitorClaim(site_id, identity.verify(secret, body.get("identity")),
+                        verify_visitor_token(settings, token),
+                        identity.visitor_key(body.get("visitor_id")))
+
+
+def _session_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
+        raise InvalidInput("site_key needed", "site_key")
+    return body
+
+
 async def visitor_session(request: Request) -> Response:
     """Open (or keep) a visitor session for a site: returns the signed visitor token.
 
-    Body ``{"site_key": ..., "token": <previous token, optional>}``, at most
-    ``SESSION_BODY_MAX`` bytes (413). Cross-origin from the host page: the site key is in the
-    body, so a preflight is answered for any origin; only the site's allowed origins get CORS
-    headers on the answer (and a session). Redis away: 503, with CORS so the widget reads it.
+    Body ``{"site_key", "token"?, "visitor_id"?, "identity"?}`` (``visitor_claim``), at most
+    ``SESSION_BODY_MAX`` bytes (413). The contact is the one ``desk.contacts`` says the claim
+    joins; the answer is ``{"token", "verified"}`` plus ``"visitor_id"`` when the browser gets
+    a new one to keep. Cross-origin from the host page: the site key is in the body, so a
+    preflight is answered for any origin; only the site's allowed origins get CORS headers on
+    the answer (and a session). Redis away: 503, with CORS so the widget reads it.
     """
     ctx: Context = request.app.state.context
     origin = request.headers.get("origin", "").rstrip("/")
@@ -228,56 +271,49 @@ async def visitor_session(request: Request) -> Response:
         return _session_answer({"error": {"code": "too_large", "message": (
             f"request body larger than {SESSION_BODY_MAX} bytes")}}, 413, origin)
     try:
-        body = orjson.loads(raw)
-        key, token = body["site_key"], body.get("token")
-        if not isinstance(key, str) or not (token is None or isinstance(token, str)):
-            raise TypeError
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return _session_answer({"error": {"code": "invalid", "message": "site_key needed"}},
+        body = _session_body(raw)
+    except InvalidInput as exc:
+        return _session_answer({"error": {"code": "invalid", "message": exc.message}},
                                422, origin)
-    site = await ctx.site(key)
+    site = await ctx.site(body["site_key"])
     if site is None or origin not in site.allowed_origins:
         return _session_answer({"error": {"code": "forbidden", "message": "origin not allowed"}},
                                403, "")
-    if token:
-        verified = verify_visitor_token(ctx.settings, token)
-        found = await records.contact(ctx.sm, verified[0]) if verified else None
-        if verified and found and found.token_nonce == verified[1]:
-            return _session_answer({"token": token}, 200, origin)
-    refusal: DeskError | None
     try:
-        wait_s = await _admit_session(ctx, request.client.host if request.client else "-")
-    except (RedisError, OSError) as exc:
-        log.warning("visitor session refused: redis unavailable (%r)", exc)
-        refusal = Unavailable("a service is briefly unavailable; retry shortly")
-    else:
-        refusal = None if wait_s is None else RateLimited(
-            f"too many new visitor sessions from your address; retry in {wait_s} s", wait_s)
-    if refusal is not None:
-        response = desk_error_response(refusal)
+        claim = visitor_claim(ctx.settings, site.id, site.identity_secret, body)
+        found = await find_visitor(ctx.sm, claim)
+        if found is None:
+            await _admit_session(ctx, request.client.host if request.client else "-")
+        contact, visitor_id = await join_visitor(ctx.sm, claim, found)
+    except DeskError as exc:
+        response = desk_error_response(exc)
         response.headers.update(cors(origin))
         return response
-    nonce = secrets.token_hex(16)
-    async with ctx.sm() as s:
-        contact = Contact(token_nonce=nonce)
-        s.add(contact)
-        await s.commit()
-        contact_id = contact.id
-    return _session_answer({"token": issue_visitor_token(ctx.settings, contact_id, nonce)},
-                           200, origin)
+    answer: dict[str, Any] = {
+        "token": issue_visitor_token(ctx.settings, contact.id, contact.token_nonce),
+        "verified": is_verified(contact)}
+    if visitor_id is not None:
+        answer["visitor_id"] = visitor_id
+    return _session_answer(answer, 200, origin)
 
 
-async def _admit_session(ctx: Context, client: str) -> int | None:
-    """A new visitor session per client address, within ``VISITOR_SESSIONS_PER_MIN``: None,
-    else the seconds until the address's minute is over (the 429's Retry-After)."""
+async def _admit_session(ctx: Context, client: str) -> None:
+    """A new visitor contact per client address, within ``VISITOR_SESSIONS_PER_MIN``; past
+    it ``RateLimited`` until the address's minute is over."""
     counter = keys.visitor_session_limit(client)
-    count = await ctx.hub.redis.incr(counter)
-    if count == 1:
-        await ctx.hub.redis.expire(counter, 60)
-    if count <= VISITOR_SESSIONS_PER_MIN:
-        return None
-    ttl = int(await ctx.hub.redis.ttl(counter))
-    return ttl if ttl > 0 else 60
+    try:
+        count = await ctx.hub.redis.incr(counter)
+        if count == 1:
+            await ctx.hub.redis.expire(counter, 60)
+        if count <= VISITOR_SESSIONS_PER_MIN:
+            return
+        ttl = int(await ctx.hub.redis.ttl(counter))
+    except (RedisError, OSError) as exc:
+        log.warning("visitor session refused: redis unavailable (%r)", exc)
+        raise Unavailable("a service is briefly unavailable; retry shortly") from None
+    wait_s = ttl if ttl > 0 else 60
+    raise RateLimited(f"too many new visitor sessions from your address; retry in {wait_s} s",
+                      wait_s)
 
 
 def public_routes() -> list[BaseRoute]:

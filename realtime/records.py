@@ -80,6 +80,7 @@ class SiteInfo:
     key: str
     allowed_origins: tuple[str, ...]
     typing_preview: bool
+    identity_secret: str | None = None  # None: identity verification off (desk.identity)
 
 
 @contextlib.asynccontextmanager
@@ -362,7 +363,7 @@ async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:
             return None
         return SiteInfo(site.id, site.key,
                         tuple(o.rstrip("/") for o in site.allowed_origins or ()),
-                        bool(site.typing_preview))
+                        bool(site.typing_preview), site.identity_secret or None)
 
 
 async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,

@@ -24,12 +24,24 @@
   const PING_MS = 20000;
   const RETRY_MS = 4000;
 
+  // The host's signed-in user, signed by the host's server (docs/identity.md); none: anonymous.
+  const ds = script.dataset;
+  const ID = ds.userId ? { user_id: ds.userId, email: ds.userEmail || null,
+    name: ds.userName || null, hmac: ds.userHmac || "" } : null;
+  const WHO = ID ? ID.user_id : null;
+
   /* ---- state, persisted so a reload or a dropped connection loses nothing ---------------- */
   const fresh = () => ({ token: null, conv: null, number: null, out: {}, ended: false,
-    agent: null, open: false });
+    agent: null, open: false, who: WHO });
   let st = fresh();
   try { st = Object.assign(st, JSON.parse(localStorage.getItem(KEY) || "{}")); } catch (e) { /* private mode */ }
+  // Another user signed in (or out) on the host: nothing of the previous one's session stays.
+  if ((st.who || null) !== WHO) st = Object.assign(fresh(), { open: st.open });
   const save = () => { try { localStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* quota */ } };
+  // The id the server gave this browser: it brings back the browser's anonymous contact.
+  const VKEY = KEY + ":visitor";
+  const visitorId = () => { try { return localStorage.getItem(VKEY) || null; } catch (e) { return null; } };
+  const keepVisitor = (data) => { try { if (data.visitor_id) localStorage.setItem(VKEY, data.visitor_id); } catch (e) { /* private mode */ } };
   const shown = new Set(); // seqs on screen
   // Highest seq received on this page: reconnects resume after it; a reload replays everything.
   let seen = 0;
@@ -259,9 +271,11 @@
       const r = await fetch(CFG_URL + "/messages", { method: "POST", credentials: "omit",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify({
           client_id: start.client_id, text: start.text, department_id: start.department_id,
-          topic: start.topic, answers: start.answers, name: start.name, email: start.email }) });
+          topic: start.topic, answers: start.answers, name: start.name, email: start.email,
+          token: st.token, visitor_id: visitorId(), identity: ID }) });
       const data = await r.json().catch(() => ({}));
       if (!r.ok) throw new Error((data.error && data.error.message) || "could not send");
+      keepVisitor(data);
       clear(body).append(h("div", { class: "done", role: "status", tabindex: "-1", "data-autofocus": "" },
         h("h3", { text: "Thanks, we got your message." }),
         h("p", { text: "Your ticket number is " + data.number + ". We will answer by email." })));
@@ -475,9 +489,12 @@
   async function token() {
     if (st.token) return st.token;
     const r = await fetch(TOKEN_URL, { method: "POST", credentials: "omit",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ site_key: SITE }) });
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ site_key: SITE, visitor_id: visitorId(), identity: ID }) });
     if (!r.ok) throw new Error("token " + r.status);
-    st.token = (await r.json()).token; save();
+    const data = await r.json();
+    keepVisitor(data);
+    st.token = data.token; save();
     return st.token;
   }
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:31:38.115867
+Create Date: 2026-12-01 11:38:02.006834
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("allowed_origins", sa.JSON(), nullable=False),
         sa.Column("typing_preview", sa.Boolean(), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("identity_secret", sa.String(length=128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("key", name=op.f("uq_sites_key")),
@@ -210,6 +211,9 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("undeliverable", sa.Boolean(), nullable=False),
         sa.Column("token_nonce", sa.String(length=32), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("external_id", sa.String(length=128), nullable=True),
+        sa.Column("visitor_key", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -217,7 +221,12 @@ def upgrade() -> None:
             name=op.f("fk_contacts_organisation_id_organisations"),
             ondelete="SET NULL",
         ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_contacts_site_id_sites"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
+        sa.UniqueConstraint("site_id", "external_id", name=op.f("uq_contacts_site_id_external_id")),
+        sa.UniqueConstraint("site_id", "visitor_key", name=op.f("uq_contacts_site_id_visitor_key")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_email"), ["email"], unique=False)

@@ -3,7 +3,7 @@
 // actions of the viewer's role. Used by the agent console and the supervisor view.
 
 import { get } from "./api.js";
-import { announce, clientId, h, time } from "./dom.js";
+import { announce, clientId, contactFacts, h, time } from "./dom.js";
 import { fileList, uploader } from "./files.js";
 
 const LABELS = { internal: "Internal note", whisper: "Whisper" };
@@ -62,7 +62,7 @@ export class ChatPane {
       const fields = c.custom_fields || {};
       const answers = typeof fields.answers === "object" && fields.answers ? fields.answers : {};
       const rows = [["Visitor", c.contact && (c.contact.name || c.contact.email)],
-        ["Email", c.contact && c.contact.email], ["Topic", c.topic], ["Channel", c.channel],
+        ...contactFacts(c.contact), ["Topic", c.topic], ["Channel", c.channel],
         ...Object.entries(fields).filter(([k]) => k !== "answers"), ...Object.entries(answers)];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
         [h("dt", { text: k }), h("dd", { text: String(v) })]));

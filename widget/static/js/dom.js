@@ -40,3 +40,11 @@ export function announce(text) {
   const region = document.getElementById("announce");
   if (region) region.textContent = text;
 }
+
+// The contact facts an agent sees about who the customer is. A typed address proves nothing:
+// it carries an "unverified" mark, and so does a contact no site or mail has vouched for.
+export function contactFacts(contact) {
+  if (!contact) return [];
+  const email = contact.email && (contact.email_verified ? contact.email : `${contact.email} (unverified)`);
+  return [["Email", email], ["Identity", contact.verified ? "verified" : "unverified"]];
+}

@@ -3,7 +3,7 @@
 
 import { get, patch, post } from "./api.js";
 import { messageItem } from "./chatpane.js";
-import { clear, clientId, h } from "./dom.js";
+import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
@@ -101,7 +101,7 @@ export class TicketView {
       this.status.value = c.status;
       this.email = c.contact && c.contact.email;
       this.promoteButton.hidden = c.status !== "noise";
-      const rows = [["Contact", c.contact && c.contact.name], ["Email", c.contact && c.contact.email],
+      const rows = [["Contact", c.contact && c.contact.name], ...contactFacts(c.contact),
         ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
         ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
