@@ -24,10 +24,13 @@
   const PING_MS = 20000;
   const RETRY_MS = 4000;
 
-  // The host's signed-in user, signed by the host's server (docs/identity.md); none: anonymous.
-  const ds = script.dataset;
-  const ID = ds.userId ? { user_id: ds.userId, email: ds.userEmail || null,
-    name: ds.userName || null, hmac: ds.userHmac || "" } : null;
+  // The host's signed-in user, signed by the host's server (docs/identity.md): the tag's
+  // data-user-* attributes, or window.SwitchboardIdentity set before the tag; none: anonymous.
+  const ds = script.dataset, given = window.SwitchboardIdentity;
+  const ID = given && given.user_id ? { user_id: String(given.user_id), email: given.email || null,
+    name: given.name || null, hmac: given.hmac || "" }
+    : ds.userId ? { user_id: ds.userId, email: ds.userEmail || null,
+      name: ds.userName || null, hmac: ds.userHmac || "" } : null;
   const WHO = ID ? ID.user_id : null;
 
   /* ---- state, persisted so a reload or a dropped connection loses nothing ---------------- */
