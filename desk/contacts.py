@@ -3,7 +3,9 @@
 A typed email address is never proof of identity: ``contact_for_email`` only reuses a contact whose
 address was verified (e.g. it came from the envelope of a mail we received); a visitor who types a
 customer's address gets a new, unverified contact and sees none of that customer's history, and
-joins no organisation (so gets no organisation tier either).
+never the organisation's priority tier (``priority_for``). It does join the organisation of its
+domain: what that opens (the organisation's shared cases, ``desk.portal``) needs a sign-in that
+proves the address first.
 
 Which contact a widget request joins (a visitor session, a leave-a-message) is ONE rule,
 ``find_visitor`` then ``join_visitor``:
@@ -66,10 +68,12 @@ def is_verified(contact: Contact) -> bool:
 
 async def new_visitor(sm: SessionMaker, *, name: str | None, email: str | None,
                       phone: str | None = None) -> Contact:
-    """A fresh, unverified contact (never merged by typed email, in no organisation)."""
+    """A fresh, unverified contact (never merged by typed email)."""
     async with sm() as s:
+        org = await match_organisation(s, email, phone)
         contact = Contact(name=name, email=email.lower() if email else None, phone=phone,
-                          email_verified=False, token_nonce=secrets.token_hex(16))
+                          email_verified=False, token_nonce=secrets.token_hex(16),
+                          organisation_id=org.id if org else None)
         s.add(contact)
         await s.commit()
         return contact
@@ -209,6 +213,9 @@ async def note_typed(sm: SessionMaker, contact_id: int, *, name: str | None,
         contact.name = name or contact.name
         if email and not contact.email_verified:
             contact.email = email.strip().lower()
+            if contact.organisation_id is None:
+                org = await match_organisation(s, contact.email, None)
+                contact.organisation_id = org.id if org else None
         await s.commit()
 
 

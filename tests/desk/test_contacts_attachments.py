@@ -22,8 +22,12 @@ async def test_organisation_by_domain_or_phone(sm: SessionMaker) -> None:
     by_mail = await contact_for_email(sm, "x@ACME.example")
     by_phone = await new_visitor(sm, name="P", email=None, phone="+1-555-0100")
     stranger = await new_visitor(sm, name="S", email="s@other.example")
+    typed = await new_visitor(sm, name="T", email="t@acme.example")
     assert by_mail.organisation_id is not None
     assert by_phone.organisation_id == by_mail.organisation_id
     assert stranger.organisation_id is None
     assert await priority_for(sm, by_mail.id) == 0
     assert await priority_for(sm, stranger.id) == 2
+    # A typed address or phone proves nothing: the organisation, but never its tier.
+    assert typed.organisation_id == by_mail.organisation_id
+    assert await priority_for(sm, typed.id) == 2 and await priority_for(sm, by_phone.id) == 2

@@ -121,8 +121,8 @@ async def test_typed_details_never_replace_a_verified_address(sm: SessionMaker) 
         assert u is not None and v is not None
         assert (u.name, u.email, u.email_verified) == ("Al", "al@acme.example", True)
         assert (v.name, v.email, v.email_verified) == ("Eve", "boss@acme.example", False)
-    # A typed address of a customer's domain gives no organisation and no tier.
-    assert v.organisation_id is None and await priority_for(sm, anon.id) == 2
+    # A typed address of a customer's domain joins its organisation, but gives no tier.
+    assert v.organisation_id is not None and await priority_for(sm, anon.id) == 2
 
 
 async def test_the_acknowledgement_goes_to_the_verified_address_else_the_typed_one(
