@@ -17,9 +17,10 @@ from starlette.routing import Route
 from desk import audit, sla_store, validate
 from desk.auth import Principal
 from desk.contacts import is_verified
-from desk.conversations import Viewer, append_message, messages_after
+from desk.conversations import append_message, messages_after, viewer_of
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
+from desk.limits import PRIORITY_MAX
 from desk.mail_rules import CLOSED_STATUSES, reply_is_mailed
 from desk.models import (
     CHANNELS,
@@ -34,7 +35,6 @@ from desk.models import (
 )
 
 PAGE_MAX = 200
-PRIORITY_MAX = 9
 
 
 def conversation_json(c: Conversation, contact: Contact | None = None, *,
@@ -70,10 +70,6 @@ def message_json(m: Message) -> dict[str, Any]:
         "author_name": m.author_name, "visibility": m.visibility, "body": m.body,
         "files": m.files or [], "created_at": m.created_at.isoformat(),
     }
-
-
-def viewer_of(p: Principal) -> Viewer:
-    return Viewer("supervisor" if p.is_supervisor else "agent", p.agent_id)
 
 
 def check_access(p: Principal, c: Conversation) -> None:

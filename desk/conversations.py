@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from desk import sla_store
+from desk.auth import Principal
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
 from desk.limits import BODY_MAX, SUBJECT_MAX
@@ -54,9 +55,26 @@ class Viewer:
     id: int | None = None
 
 
+def viewer_of(p: Principal) -> Viewer:
+    """A staff principal as a reader of messages."""
+    return Viewer("supervisor" if p.is_supervisor else "agent", p.agent_id)
+
+
 def can_see(viewer: Viewer, visibility: str, whisper_to: int | None) -> bool:
     """``desk.visibility.readable`` for a viewer of the records."""
     return readable(viewer.kind, visibility, viewer.id is not None and viewer.id == whisper_to)
+
+
+def readable_clause(viewer: Viewer) -> ColumnElement[bool]:
+    """``can_see`` as a SQL condition on messages (search): derived from
+    ``desk.visibility.readable`` visibility by visibility, so the two cannot disagree."""
+    always = [v for v in VISIBILITIES if readable(viewer.kind, v, False)]
+    targeted = [v for v in VISIBILITIES if v not in always and readable(viewer.kind, v, True)]
+    condition: ColumnElement[bool] = Message.visibility.in_(always)
+    if targeted and viewer.id is not None:
+        condition = or_(condition, and_(Message.visibility.in_(targeted),
+                                        Message.whisper_to == viewer.id))
+    return condition
 
 
 async def create_conversation(

@@ -32,6 +32,8 @@ def is_id(value: object) -> bool:
     return type(value) is int and ID_MIN <= value <= ID_MAX
 
 
+PRIORITY_MAX = 9  # a conversation's priority: 0..9
+
 SKILL_LEVEL_MIN, SKILL_LEVEL_MAX = 1, 10
 
 

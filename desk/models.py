@@ -224,6 +224,9 @@ class Conversation(Base):
         Index("ix_conversations_status_group", "status", "group_id"),
         # The closed-notice sweep (ingest.jobs.requeue_unmailed) reads the last day's closings.
         Index("ix_conversations_closed_at", "closed_at"),
+        # Search pages (desk.search) walk conversations newest first by this key; its date
+        # range is on updated_at too, so a range is one stretch of this index.
+        Index("ix_conversations_updated_at_id", "updated_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)

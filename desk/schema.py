@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from desk import fts
 from desk.models import Base
 from desk.settings import Settings
 
@@ -30,6 +31,8 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 
 async def create_all(engine: AsyncEngine) -> None:
-    """Tests only: the schema straight from the models (test_migrations checks they agree)."""
+    """Tests only: the schema straight from the models (test_migrations checks they agree),
+    plus the full-text indexes of migration 0002."""
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(fts.apply)

@@ -16,9 +16,9 @@ from desk import (
     api_conversations,
     api_mailboxes,
     api_rules,
+    api_search,
     api_sla,
 )
-from desk.api_conversations import PRIORITY_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
 from desk.kb import api as kb_api
@@ -33,9 +33,17 @@ from desk.limits import (
     ID_MIN,
     MAILBOX_TEXT_MAX,
     NAME_MAX,
+    PRIORITY_MAX,
     TAG_MAX,
 )
 from desk.models import CHANNELS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
+from desk.search_query import (
+    FIELD_NAME_MAX,
+    FIELD_VALUE_MAX,
+    LIMIT_MAX,
+    TEXT_MAX,
+    VALUES_MAX,
+)
 
 _ERROR = {
     "type": "object",
@@ -51,6 +59,14 @@ def _text(lo: int, hi: int) -> dict[str, Any]:
 
 def _obj(*required: str, **props: Any) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(required)}
+
+
+_FIELD = f"^[A-Za-z0-9_.-]{{1,{FIELD_NAME_MAX}}}:.{{0,{FIELD_VALUE_MAX}}}$"
+
+
+def _many(item: dict[str, Any]) -> dict[str, Any]:
+    """A repeatable query parameter (``status=a&status=b``)."""
+    return {"type": "array", "items": item, "maxItems": VALUES_MAX}
 
 
 _NAME = _text(1, NAME_MAX)
@@ -181,6 +197,23 @@ QUERIES: dict[str, dict[str, Any]] = {
     "upload_image": {"site_id": _ID},
     "upload_attachment": {"name": _text(1, 255), "visibility": {"enum": ["public", "internal"]},
                "client_id": _text(1, 64)},
+    "search_conversations": {
+        "q": {"type": "string", "maxLength": TEXT_MAX},
+        "number": {"type": "string", "pattern": r"^(SB-)?[0-9]{7}$"},
+        "email": {"type": "string", "maxLength": EMAIL_MAX},
+        "contact": {"type": "string", "maxLength": NAME_MAX},
+        "organisation_id": _ID, "organisation": {"type": "string", "maxLength": NAME_MAX},
+        "assignee_id": {"anyOf": [_ID, {"enum": ["me", "none"]}]}, "group_id": _ID,
+        "status": _many({"enum": list(STATUSES)}), "channel": _many({"enum": list(CHANNELS)}),
+        "priority": _many({"type": "integer", "minimum": 0, "maximum": PRIORITY_MAX}),
+        "tag": _many({"type": "string", "maxLength": 64}),
+        "field": _many({"type": "string", "pattern": _FIELD}),
+        "from": {"type": "string", "maxLength": 40,
+                 "description": "last activity from (YYYY-MM-DD or ISO 8601)"},
+        "to": {"type": "string", "maxLength": 40,
+               "description": "last activity before (YYYY-MM-DD: to the end of that day)"},
+        "cursor": {"type": "string", "maxLength": 100},
+        "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}},
 }
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment"})
@@ -230,8 +263,9 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
-                               *api_conversations.routes, *kb_api.routes, *api_sla.routes,
-                               *api_rules.routes, *api_attachments.routes]
+                               *api_search.routes, *api_conversations.routes,
+                               *kb_api.routes, *api_sla.routes, *api_rules.routes,
+                               *api_attachments.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

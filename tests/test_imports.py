@@ -37,7 +37,8 @@ LAYERS: dict[str, frozenset[str]] = {
 PURE = frozenset({
     "desk.automation", "desk.business_hours", "desk.case_links", "desk.errors",
     "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
-    "desk.mail_rules", "desk.site_config", "desk.site_form", "desk.sla", "desk.ticket_rules",
+    "desk.mail_rules", "desk.search_query", "desk.site_config", "desk.site_form", "desk.sla",
+    "desk.ticket_rules",
     "desk.validate", "desk.visibility",
     "desk.report_math", "desk.kb.render", "desk.kb.rules",
     "routing.errors", "routing.events", "routing.keys", "routing.mail_budget", "routing.policy",

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from desk.fts import include_name
 from desk.models import Base
 from desk.schema import upgrade
 from desk.settings import Settings
@@ -31,7 +32,8 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 def _diff(conn: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                 "include_name": include_name})
     return list(compare_metadata(ctx, Base.metadata))
 
 

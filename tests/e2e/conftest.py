@@ -28,7 +28,8 @@ from sqlalchemy import update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.embedded import free_port
-from desk.models import Base, Site
+from desk.models import Site
+from desk.schema import create_all
 from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY, seed_demo
 from desk.settings import Settings
 from tests.support.processes import ROOT
@@ -123,12 +124,9 @@ class Server:
 
 
 async def _schema_and_seed(sm: SessionMaker, url: str) -> None:
-    # The schema straight from the models (as the other suites do): tests/desk checks that
-    # the migrations agree with them.
-    async with sm() as s:
-        conn = await s.connection()
-        await conn.run_sync(Base.metadata.create_all)
-        await s.commit()
+    # The schema straight from the models, with the search indexes (as the other suites do):
+    # tests/desk checks that the migrations agree with them.
+    await create_all(sm.kw["bind"])
     await seed_demo(sm, url)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:38:02.006834
+Create Date: 2026-12-01 11:49:48.092177
 """
 
 from __future__ import annotations
@@ -478,6 +478,7 @@ def upgrade() -> None:
             batch_op.f("ix_conversations_contact_id"), ["contact_id"], unique=False
         )
         batch_op.create_index("ix_conversations_status_group", ["status", "group_id"], unique=False)
+        batch_op.create_index("ix_conversations_updated_at_id", ["updated_at", "id"], unique=False)
 
     op.create_table(
         "kb_articles",
@@ -976,6 +977,7 @@ def downgrade() -> None:
 
     op.drop_table("kb_articles")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_updated_at_id")
         batch_op.drop_index("ix_conversations_status_group")
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
         batch_op.drop_index("ix_conversations_closed_at")

@@ -6,6 +6,7 @@ import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
 import { Tabs } from "./tabs.js";
+import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
 import { Wire } from "./wire.js";
 
@@ -240,6 +241,9 @@ function onFrame(f) {
 const notice = h("p", { class: "notice", role: "status" });
 const tickets = new Tickets({ groups: myGroups, agents: directory.agents.concat([me].map((m) => ({
   id: m.id, display_name: m.display_name }))), open: openTicket });
+const ticketSearch = new TicketSearch({ groups: myGroups, agents: directory.agents.concat([{
+  id: me.id, display_name: me.display_name }]), open: openTicket });
+tickets.el.querySelector("h2").after(ticketSearch.el);
 tabs.add("tickets", "Tickets", tickets.el, { select: true });
 root.replaceChildren(
   h("header", { class: "top" },
