@@ -216,7 +216,7 @@ QUERIES: dict[str, dict[str, Any]] = {
         "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}},
 }
 # Operations whose body is a file, not JSON.
-RAW_BODIES = frozenset({"upload_attachment"})
+RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
 
 
 def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") -> dict[str, Any]:
