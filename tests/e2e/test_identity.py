@@ -1,5 +1,6 @@
-"""A host page passing its signed-in user to the widget: the agent sees a verified visitor;
-an anonymous visitor typing the same address is marked unverified."""
+"""A host page passing its signed-in user to the widget: the agent sees a verified visitor,
+and the user on another device is back in the same chat with its history; an anonymous
+visitor typing the same address is a new contact, marked unverified."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from desk.identity import signature
 from desk.models import Site
 from desk.seed import DEMO_SITE_KEY
 from tests.e2e.conftest import Server
-from tests.e2e.pages import chat_pane, console, new_page, open_widget, start_chat, take_next_chat
+from tests.e2e.pages import (
+    agent_says,
+    chat_pane,
+    console,
+    new_page,
+    open_widget,
+    start_chat,
+    take_next_chat,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +60,20 @@ def test_the_console_marks_who_is_verified(browser: Browser, server: Server) -> 
         expect(facts).to_contain_text("vera@example.org")
         expect(facts.get_by_text("verified", exact=True)).to_be_visible()
         expect(facts).not_to_contain_text("unverified")
+        agent_says(agent, cid, "Your parcel left this morning.")
+        expect(known.locator(".msg.them p")).to_have_text(["Your parcel left this morning."])
+
+        # The same user on another device: the widget joins the same chat, history included.
+        again_ctx, again = new_page(browser)
+        try:
+            signed_in_host(again, "shopper-7", "vera@example.org")
+            open_widget(again, server)
+            start_chat(again, "Me again, from my phone")
+            expect(again.locator(".msg.them p")).to_have_text(["Your parcel left this morning."])
+            expect(chat_pane(agent, cid).locator(".log .msg.contact .body")).to_have_text(
+                ["Signed in, asking about my order", "Me again, from my phone"])
+        finally:
+            again_ctx.close()
 
         # Someone else types the same address: a new contact, shown as unverified.
         open_widget(typed, server)

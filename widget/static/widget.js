@@ -561,6 +561,8 @@
           flush();
           bubble({ client_id: f.client_id, author_kind: "contact" });
           statusLine.textContent = "Waiting for an agent\u2026 (" + f.number + ")";
+          // A signed-in visitor may come back to a chat opened elsewhere: show what it holds.
+          send({ type: "resume", conversation_id: st.conv, after_seq: seen });
         }
         break;
       case "ack":
