@@ -32,7 +32,7 @@ from sqlalchemy import text
 from desk import fts
 from desk.auth import Principal
 from desk.db import SessionMaker, make_engine, make_sessionmaker
-from desk.models import CHANNELS, Base
+from desk.models import CHANNELS, Agent, Base, Department, Group, Organisation
 from desk.search import search
 from desk.search_query import Cursor, SearchRequest, parse_text
 from desk.settings import Settings
@@ -118,26 +118,24 @@ class Data:
         return rows
 
 
+async def seed_small(sm: SessionMaker) -> None:
+    """Departments, groups, agents and organisations through the models (their defaults)."""
+    async with sm() as s:
+        s.add_all([Department(id=1, name="Sales"), Department(id=2, name="Support")])
+        await s.flush()
+        s.add_all([Group(id=g, department_id=1 + g % 2, name=f"G{g}")
+                   for g in range(1, GROUPS + 1)])
+        s.add_all([Agent(id=a, email=f"agent{a}@desk.test", display_name=f"Agent {a}",
+                         password_hash="x") for a in range(1, AGENTS + 1)])
+        s.add_all([Organisation(id=o, name=f"Org {o}", domains=[f"org{o}.test"])
+                   for o in range(1, ORGANISATIONS + 1)])
+        await s.commit()
+
+
 async def load(dsn: str, data: Data) -> dict[str, float]:
     conn = await asyncpg.connect(dsn)
     t0 = time.perf_counter()
     try:
-        await conn.executemany(
-            "INSERT INTO departments (id, name, created_at) VALUES ($1, $2, $3)",
-            [(1, "Sales", START), (2, "Support", START)])
-        await conn.executemany(
-            "INSERT INTO groups (id, department_id, name, policy, offer_timeout_s, created_at)"
-            " VALUES ($1, $2, $3, 'least_loaded', 30, $4)",
-            [(g, 1 + g % 2, f"G{g}", START) for g in range(1, GROUPS + 1)])
-        await conn.executemany(
-            "INSERT INTO agents (id, email, display_name, password_hash, role, chat_capacity,"
-            " ticket_capacity, session_version, is_active, created_at)"
-            " VALUES ($1, $2, $3, 'x', 'agent', 3, 10, 1, true, $4)",
-            [(a, f"agent{a}@desk.test", f"Agent {a}", START) for a in range(1, AGENTS + 1)])
-        await conn.copy_records_to_table("organisations", records=[
-            (o, f"Org {o}", json.dumps([f"org{o}.test"]), "[]", 2, START)
-            for o in range(1, ORGANISATIONS + 1)],
-            columns=["id", "name", "domains", "phones", "priority", "created_at"])
         await conn.copy_records_to_table("contacts", records=data.contacts(), columns=[
             "id", "email", "email_verified", "name", "organisation_id", "undeliverable",
             "token_nonce", "created_at"])
@@ -249,6 +247,7 @@ async def main_async(args: argparse.Namespace, url: str) -> dict[str, Any]:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     t0 = time.perf_counter()
+    await seed_small(make_sessionmaker(engine))
     data = Data(args.seed, args.messages)
     result: dict[str, Any] = await load(url.replace("+asyncpg", ""), data)
     result["generate_and_load_s"] = round(time.perf_counter() - t0, 1)
