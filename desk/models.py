@@ -6,7 +6,7 @@ Enumerations are stored as short strings checked by constraints so both backends
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from desk.contracts import KINDS as CONTRACT_KINDS
 from desk.kb.rules import KB_AUDIENCES, KB_EVENTS, KB_SOURCES, KB_STATUSES
 from desk.limits import (
     ARTICLE_DESCRIPTION_MAX,
@@ -709,4 +711,36 @@ class RuleVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contract(Base):
+    """An organisation's support contract (hours bought) or warranty (desk.contracts)."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (CheckConstraint(_in("kind", CONTRACT_KINDS), name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)  # inclusive; none: open-ended
+    minutes_contracted: Mapped[int | None] = mapped_column(Integer)  # none: no hours
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimeEntry(Base):
+    """Minutes an agent spent on a conversation, counted against a contract when one was in
+    force (``desk.contracts.charged_to``)."""
+
+    __tablename__ = "time_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    contract_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contracts.id", ondelete="SET NULL"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,10 +14,12 @@ from desk import (
     api_attachments,
     api_auth,
     api_conversations,
+    api_customer,
     api_mailboxes,
     api_rules,
     api_search,
     api_sla,
+    contracts,
 )
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
@@ -159,6 +161,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "create_rule": _obj("name", "event", "actions", **_RULE),
     "update_rule": _obj(**_RULE),
     "try_rule": _obj("conversation_id", conversation_id=_ID),
+    "log_time": _obj("minutes", minutes={"type": "integer", "minimum": 1,
+                                          "maximum": contracts.MINUTES_MAX},
+                     note={"type": "string", "maxLength": contracts.NOTE_MAX}),
+    "create_contract": _obj("kind", "name", "starts_on", kind={"enum": list(contracts.KINDS)},
+                            name=_NAME, starts_on={"type": "string", "format": "date"},
+                            ends_on={"anyOf": [{"type": "string", "format": "date"},
+                                               {"type": "null"}]},
+                            hours={"anyOf": [{"type": "number", "minimum": 0,
+                                              "maximum": 100_000}, {"type": "null"}]}),
     "update_conversation": _obj(status={"enum": ["pending", "resolved", "closed", "active"]},
                                 priority={"type": "integer", "minimum": 0,
                                           "maximum": PRIORITY_MAX}),
@@ -263,7 +274,8 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
-                               *api_search.routes, *api_conversations.routes,
+                               *api_search.routes, *api_customer.routes,
+                               *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes]
     document = openapi_document(routes)

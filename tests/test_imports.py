@@ -35,7 +35,7 @@ LAYERS: dict[str, frozenset[str]] = {
 # only each other and libraries that do no I/O. (desk.settings reads and writes the secret file
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
-    "desk.automation", "desk.business_hours", "desk.case_links", "desk.errors",
+    "desk.automation", "desk.business_hours", "desk.case_links", "desk.contracts", "desk.errors",
     "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
     "desk.mail_rules", "desk.search_query", "desk.site_config", "desk.site_form", "desk.sla",
     "desk.ticket_rules",

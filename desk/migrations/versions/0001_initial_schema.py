@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:49:48.092177
+Create Date: 2026-12-01 11:54:50.360949
 """
 
 from __future__ import annotations
@@ -230,6 +230,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_email"), ["email"], unique=False)
+
+    op.create_table(
+        "contracts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("minutes_contracted", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('contract', 'warranty')", name=op.f("ck_contracts_kind")),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_contracts_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contracts")),
+    )
+    with op.batch_alter_table("contracts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_contracts_organisation_id"), ["organisation_id"], unique=False
+        )
 
     op.create_table(
         "groups",
@@ -858,6 +882,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "time_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("contract_id", sa.Integer(), nullable=True),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_time_entries_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contract_id"],
+            ["contracts.id"],
+            name=op.f("fk_time_entries_contract_id_contracts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_time_entries_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_time_entries")),
+    )
+    with op.batch_alter_table("time_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_time_entries_contract_id"), ["contract_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_time_entries_conversation_id"), ["conversation_id"], unique=False
+        )
+
+    op.create_table(
         "timer_firings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=48), nullable=False),
@@ -931,6 +992,11 @@ def downgrade() -> None:
 
     op.drop_table("attachments")
     op.drop_table("timer_firings")
+    with op.batch_alter_table("time_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_time_entries_conversation_id"))
+        batch_op.drop_index(batch_op.f("ix_time_entries_contract_id"))
+
+    op.drop_table("time_entries")
     with op.batch_alter_table("routing_decisions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_routing_decisions_conversation_id"))
 
@@ -992,6 +1058,10 @@ def downgrade() -> None:
     op.drop_table("kb_sites")
     op.drop_table("kb_images")
     op.drop_table("groups")
+    with op.batch_alter_table("contracts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contracts_organisation_id"))
+
+    op.drop_table("contracts")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_email"))
 

@@ -6,6 +6,7 @@ import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
 import { Tabs } from "./tabs.js";
+import { withCustomer } from "./customer.js";
 import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
 import { Wire } from "./wire.js";
@@ -158,7 +159,7 @@ function openChat(id, number, watch, select = false) {
   const pane = new ChatPane({ id, number, wire, mode: "agent", canned, directory, watch,
     onGone: () => tabs.remove(`c${id}`), onNumber: (n) => tabs.rename(`c${id}`, n) });
   panes.set(id, pane);
-  tabs.add(`c${id}`, number || `Chat #${id}`, pane.el, { select, closable: true, onClose: () => {
+  tabs.add(`c${id}`, number || `Chat #${id}`, withCustomer(pane.el, id, openEarlier), { select, closable: true, onClose: () => {
     wire.unwatch(id);
     panes.delete(id);
   } });
@@ -167,10 +168,17 @@ function openChat(id, number, watch, select = false) {
 
 const ticketViews = new Map(); // conversation id -> open TicketView
 
+// A conversation named in a customer panel (history, linked tickets): read in a ticket view.
+function openEarlier(c) {
+  if (panes.has(c.id)) tabs.select(`c${c.id}`);
+  else if (ticketViews.has(c.id)) tabs.select(`t${c.id}`);
+  else openTicket(c.id, c.number);
+}
+
 function openTicket(id, number) {
   const view = new TicketView(id);
   ticketViews.set(id, view);
-  tabs.add(`t${id}`, number, view.el, { closable: true, select: true,
+  tabs.add(`t${id}`, number, withCustomer(view.el, id, openEarlier), { closable: true, select: true,
     onClose: () => ticketViews.delete(id) });
 }
 
