@@ -20,6 +20,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from desk.kb import fts as kb_fts
+
 PG_CONFIG = "'simple'::regconfig"
 # Searched exactly as indexed: the planner only uses an expression index for the same expression.
 PG_BODY_COLUMN = "body_tsv"
@@ -83,8 +85,9 @@ def drop(conn: Connection) -> None:
 
 
 def is_fts_name(name: str | None) -> bool:
-    """An object of these indexes (FTS5 also makes ``<table>_data``, ``_idx`` ...)."""
-    return name is not None and name.startswith(_NAMES)
+    """An object of these indexes or the knowledge base's (desk.kb.fts, migration 0003);
+    FTS5 also makes ``<table>_data``, ``_idx`` ..."""
+    return name is not None and name.startswith(_NAMES + kb_fts.NAMES)
 
 
 def include_name(name: str | None, kind: str, _parents: object) -> bool:

@@ -534,6 +534,10 @@ class Article(Base):
     body_html: Mapped[str] = mapped_column(Text, default="")
     body_text: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(String(ARTICLE_DESCRIPTION_MAX), default="")
+    # The title's and text's search terms in the article's language (desk.kb.stem), which
+    # SQLite's FTS5 index reads (desk.kb.fts); PostgreSQL parses title and text itself.
+    search_title: Mapped[str] = mapped_column(Text, default="")
+    search_body: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     related_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # the latest revision's number

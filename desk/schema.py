@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk import fts
+from desk.kb import fts as kb_fts
 from desk.models import Base
 from desk.settings import Settings
 
@@ -32,7 +33,8 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 async def create_all(engine: AsyncEngine) -> None:
     """Tests only: the schema straight from the models (test_migrations checks they agree),
-    plus the full-text indexes of migration 0002."""
+    plus the full-text indexes of migrations 0002 (conversations) and 0003 (knowledge base)."""
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
         await conn.run_sync(fts.apply)
+        await conn.run_sync(kb_fts.apply)

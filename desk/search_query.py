@@ -73,9 +73,22 @@ def parse_text(raw: str) -> tuple[Term, ...]:
     return tuple(terms)
 
 
+def fts5_string(text: str) -> str:
+    """``text`` as one FTS5 string (a phrase of its tokens): quotes doubled, so nothing in it
+    (``NEAR``, ``*``, ``:``, ``-``, ``^``, column names) is syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def fts5_match(terms: Sequence[Term]) -> str:
     """An FTS5 MATCH expression: every term as one string, so none of it is syntax."""
-    return " AND ".join('"' + t.text.replace('"', '""') + '"' for t in terms)
+    return " AND ".join(fts5_string(t.text) for t in terms)
+
+
+def fts5_any(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 MATCH expression where any alternative of any group may match (ranked search,
+    where BM25 orders by how much matched: desk.kb.query); each alternative one string."""
+    alternatives = dict.fromkeys(a for group in groups for a in group if a.strip())
+    return " OR ".join(fts5_string(a) for a in alternatives)
 
 
 def like_pattern(value: str) -> str:

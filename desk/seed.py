@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from desk.auth import hash_password
 from desk.db import SessionMaker
+from desk.kb.demo import seed_kb
 from desk.models import (
     Agent,
     AgentGroup,
@@ -109,8 +110,9 @@ async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
                 skills=[AgentSkill(skill_id=skills[k].id, level=v)
                         for k, v in spec["skills"].items()],
             ))
-        s.add(Site(key=DEMO_SITE_KEY, name="Demo shop", allowed_origins=[public_url],
-                   typing_preview=True, config=site_config(sales.id, support.id)))
+        site = Site(key=DEMO_SITE_KEY, name="Demo shop", allowed_origins=[public_url],
+                    typing_preview=True, config=site_config(sales.id, support.id))
+        s.add(site)
         s.add(Organisation(name="Acme Corp", domains=["acme.example"], priority=1))
         s.add_all([
             CannedResponse(department_id=support.id, shortcut="hello", title="Greeting",
@@ -120,6 +122,9 @@ async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
             CannedResponse(department_id=sales.id, shortcut="quote", title="Quote",
                            body="I'll prepare a quote and send it to your email."),
         ])
+        await s.flush()
+        admin_id = (await s.execute(select(Agent.id).where(Agent.role == "admin"))).scalar_one()
+        await seed_kb(s, site.id, admin_id)
         await s.commit()
     return _logins()
 

@@ -114,6 +114,9 @@ class Settings:
     case_link_ttl_s: int = 30 * 86400
     signin_link_ttl_s: int = 15 * 60
     portal_session_ttl_s: int = 7 * 86400
+    # A widget reading session that opened an article and started no chat within this long
+    # counts as deflected (desk.kb.report).
+    kb_deflection_window_s: int = 1800
 
     @property
     def production(self) -> bool:
@@ -199,6 +202,8 @@ class Settings:
                                               1024, 16 * 1024 * 1024 * 1024),
             attachment_conversation_files=num("ATTACHMENT_CONVERSATION_FILES",
                                               "attachment_conversation_files", 1, 10_000),
+            kb_deflection_window_s=num("KB_DEFLECTION_WINDOW", "kb_deflection_window_s",
+                                       0, 86400),
             session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),
             login_attempts_per_min=num("LOGIN_ATTEMPTS_PER_MIN", "login_attempts_per_min",
                                        1, 10_000),

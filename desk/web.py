@@ -24,6 +24,7 @@ from desk import (
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
 from desk.kb import api as kb_api
+from desk.kb import api_assist as kb_assist
 from desk.limits import (
     ARTICLE_BODY_MAX,
     ARTICLE_RELATED_MAX,
@@ -193,6 +194,8 @@ BODIES.update({
                         synonyms={"type": "array", "maxItems": 500, "items": {
                             "type": "array", "minItems": 2, "maxItems": 20,
                             "items": _text(1, 64)}}),
+    "record_event": _obj("kind", "article_id", "conversation_id", kind={"const": "insert"},
+                         article_id=_ID, conversation_id=_ID),
     "create_topic": _obj("site_id", "name", site_id=_ID, name=_NAME, parent_id=_ID,
                          position={"type": "integer", "minimum": 0, "maximum": 10_000}),
 })
@@ -225,6 +228,11 @@ QUERIES: dict[str, dict[str, Any]] = {
                "description": "last activity before (YYYY-MM-DD: to the end of that day)"},
         "cursor": {"type": "string", "maxLength": 100},
         "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}},
+    "staff_search": {"site_id": _ID, "q": _text(0, 500), "language": _LANG},
+    "assist": {"conversation_id": _ID},
+    "reports": {"site_id": _ID, "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+                "grain": {"enum": ["hour", "day", "week", "month"]}, "tz": _text(1, 64)},
 }
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
@@ -277,7 +285,7 @@ def desk_routes() -> list[BaseRoute]:
                                *api_search.routes, *api_customer.routes,
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
-                               *api_attachments.routes]
+                               *api_attachments.routes, *kb_assist.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

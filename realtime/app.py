@@ -28,9 +28,11 @@ from desk.db import make_engine, make_sessionmaker
 from desk.errors import DeskError, Unavailable
 from desk.hooks import DeskHooks
 from desk.http import Deps, JSONResponse, desk_error_response, error_response, status_code
+from desk.kb import pages as kb_pages
 from desk.settings import Settings
 from desk.web import desk_routes
 from realtime.endpoints import routes as hub_routes
+from realtime.kb_http import kb_routes
 from realtime.portal_http import portal_routes
 from realtime.public_files import file_routes
 from realtime.public_http import public_routes
@@ -179,6 +181,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *desk_routes(),
+        *kb_pages.routes(),
         *_realtime_routes(settings),
         _page("console"),
         _page("supervisor"),
@@ -200,4 +203,4 @@ async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterato
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    return [*public_routes(), *portal_routes(), *file_routes(), *hub_routes()]
+    return [*public_routes(), *portal_routes(), *file_routes(), *kb_routes(), *hub_routes()]

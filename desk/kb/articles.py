@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth import Principal
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
-from desk.kb import render, rules
+from desk.kb import render, rules, stem
 from desk.kb.rules import ArticleInput
 from desk.models import Article, ArticleRevision, KbSite, KbTopic, Site, utcnow
 
@@ -79,6 +79,8 @@ def _show(a: Article, title: str, body: str, own_origin: str) -> None:
     shown = render.render(body, own_origin)
     a.title, a.body = title, body
     a.body_html, a.body_text, a.description = shown.html, shown.text, shown.description
+    a.search_title = " ".join(stem.terms(title, a.language))
+    a.search_body = " ".join(stem.terms(shown.text, a.language))
 
 
 async def _check_links(s: AsyncSession, site_id: int, inp: ArticleInput,

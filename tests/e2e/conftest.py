@@ -206,6 +206,8 @@ def server(tmp_path: Path, redis_url: str, seeded_db: Path) -> Iterator[Server]:
         "SWITCHBOARD_PORT": str(port),
         "SWITCHBOARD_PUBLIC_URL": url,
         "SWITCHBOARD_LOG_LEVEL": "warning",
+        # A reading session counts as deflected at once (not after half an hour).
+        "SWITCHBOARD_KB_DEFLECTION_WINDOW": "0",
     }
     settings = Settings.from_env(env)
     srv = Server(url=url, env=env, settings=settings)

@@ -65,6 +65,18 @@
   }
   const clear = (el) => { el.replaceChildren(); return el; };
 
+  /* ---- knowledge base (widget-kb.js, loaded beside this script): articles for the question
+   * being typed; a hook that is called before it has loaded is replayed once it has ---------- */
+  let kbApi = null, kbForm = null;
+  const kbHook = (name, ctx) => { if (name === "form") kbForm = ctx; if (kbApi) kbApi[name](ctx); };
+  const kbScript = h("script", { src: url("static/widget-kb.js"), async: true });
+  kbScript.addEventListener("load", () => {
+    if (!window.__switchboardKb) return;
+    kbApi = window.__switchboardKb({ site: SITE, base: BASE.href, h });
+    if (kbForm && kbForm.text.isConnected) kbApi.form(kbForm);
+  });
+  document.head.append(kbScript);
+
   /* ---- shell ---------------------------------------------------------------------------------- */
   const host = h("switchboard-widget", {});
   for (const [p, v] of [["all", "initial"], ["display", "block"], ["position", "fixed"],
@@ -229,6 +241,7 @@
     text.dataset.label = "Message";
     form.append(h("div", { class: "field" }, h("label", { for: "sb-f-text", text: "Message *" }), text),
       errors, submitBtn);
+    kbHook("form", { text, before: errors });
     drawTopics();
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -563,6 +576,7 @@
           statusLine.textContent = "Waiting for an agent\u2026 (" + f.number + ")";
           // A signed-in visitor may come back to a chat opened elsewhere: show what it holds.
           send({ type: "resume", conversation_id: st.conv, after_seq: seen });
+          kbHook("started", { conversation_id: f.conversation_id, token: st.token });
         }
         break;
       case "ack":

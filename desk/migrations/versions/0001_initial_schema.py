@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 11:54:50.360949
+Create Date: 2026-12-01 12:04:50.185608
 """
 
 from __future__ import annotations
@@ -519,6 +519,8 @@ def upgrade() -> None:
         sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("body_text", sa.Text(), nullable=False),
         sa.Column("description", sa.String(length=160), nullable=False),
+        sa.Column("search_title", sa.Text(), nullable=False),
+        sa.Column("search_body", sa.Text(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("related_ids", sa.JSON(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),

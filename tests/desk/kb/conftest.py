@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from desk.auth import Principal
 from desk.db import SessionMaker
 from desk.models import Site
 from tests.desk.conftest import login
@@ -23,3 +24,9 @@ async def as_admin(client: httpx.AsyncClient) -> dict[str, str]:
 
 async def as_agent(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-CSRF-Token": await login(client, "agent@x.test")}
+
+
+def staff(agent_id: int, role: str = "admin") -> Principal:
+    """A principal for calling desk.kb.articles directly (no session behind it)."""
+    return Principal(agent_id=agent_id, role=role, display_name="Staff", session_id="",
+                     csrf_token="", group_ids=frozenset())

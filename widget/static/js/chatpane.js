@@ -3,6 +3,7 @@
 // actions of the viewer's role. Used by the agent console and the supervisor view.
 
 import { get } from "./api.js";
+import { AssistPanel } from "./assist.js";
 import { announce, clientId, contactFacts, h, time } from "./dom.js";
 import { fileList, uploader } from "./files.js";
 
@@ -48,6 +49,8 @@ export class ChatPane {
     this.el = h("section", { class: "chat", "data-conversation": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.actions()),
       this.facts, this.notice, this.log, this.draft, this.composer());
+    this.assist = mode === "agent" ? new AssistPanel(id, this) : null;
+    if (this.assist) this.el.append(this.assist.el);
     this.load();
     wire.watch(id, watch);
   }
@@ -114,6 +117,7 @@ export class ChatPane {
     this.place(messageItem(m), m.seq);
     if (m.author_kind === "contact") this.draft.textContent = "";
     this.log.scrollTop = this.log.scrollHeight;
+    if (this.assist) this.assist.update();
   }
 
   confirm(cid, seq) {
