@@ -106,14 +106,21 @@ async def _seed_org(sm: SessionMaker, rng: random.Random, n_rules: int) -> dict[
 
 
 def _rule(i: int, rng: random.Random) -> dict[str, Any]:
-    if i % 2 == 0:
+    """Rules 0-1: SLA warnings; 2-3: idle; the rest react to breaches (most desks' rules are
+    event rules; each timed rule is one more timer per open conversation)."""
+    if i < 2:
         return {"event": "sla_warning", "params": {"target": "first_response",
                                                    "percent": rng.choice([50, 75, 90])},
                 "conditions": [{"field": "priority", "op": "in", "value": [i % 3 + 1]}],
                 "actions": [{"type": "add_tag", "value": f"warned-{i}"}]}
-    return {"event": "idle", "params": {"seconds": rng.choice([6, 12, 24, 48]) * 3600},
-            "conditions": [{"field": "channel", "op": "in", "value": ["email"]}],
-            "actions": [{"type": "set_priority", "value": 1}]}
+    if i < 4:
+        return {"event": "idle", "params": {"seconds": rng.choice([24, 48]) * 3600},
+                "conditions": [{"field": "channel", "op": "in", "value": ["email"]}],
+                "actions": [{"type": "set_priority", "value": 1}]}
+    return {"event": "sla_breached",
+            "conditions": [{"field": "priority", "value": [i % 3 + 1]},
+                           {"field": "business_hours", "value": [i % 2 == 0]}],
+            "actions": [{"type": "add_tag", "value": f"late-{i}"}]}
 
 
 def _generate(org: dict[str, Any], n: int, rng: random.Random
@@ -196,13 +203,13 @@ async def _drain(sm: SessionMaker, settings: Settings, now: datetime,
         fired += swept.fired
 
 
-async def _run(sm: SessionMaker, settings: Settings, end: datetime,
-               step: timedelta) -> tuple[list[float], float]:
+async def _run(sm: SessionMaker, settings: Settings, end: datetime, step: timedelta,
+               sweepers: int) -> tuple[list[float], float]:
     times: list[float] = []
     cpu0 = time.process_time()
     now = START
     while now <= end:
-        await asyncio.gather(_drain(sm, settings, now, times), _drain(sm, settings, now, times))
+        await asyncio.gather(*(_drain(sm, settings, now, times) for _ in range(sweepers)))
         now += step
     return times, time.process_time() - cpu0
 
@@ -218,9 +225,7 @@ async def _doubles(sm: SessionMaker) -> int:
     return sum(c - 1 for c in keys.values() if c > 1)
 
 
-async def main(args: argparse.Namespace) -> dict[str, object]:
-    server = PostgresServer.from_env()
-    url = server.create_database("sbbench")
+async def main(args: argparse.Namespace, url: str) -> dict[str, object]:
     data = Path(tempfile.mkdtemp(prefix="sb-bench-timers-"))
     settings = Settings.from_env({"SWITCHBOARD_MODE": "test", "DATABASE_URL": url,
                                   "SWITCHBOARD_SECRET_KEY": "bench-" + "x" * 40,
@@ -233,7 +238,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         end = START + timedelta(days=args.days)
         org = await _seed_org(sm, rng, args.rules)
         expected = await _seed(sm, org, args.conversations, rng, end)
-        times, cpu = await _run(sm, settings, end, timedelta(minutes=args.step_min))
+        times, cpu = await _run(sm, settings, end, timedelta(minutes=args.step_min),
+                                args.sweepers)
         async with sm() as s:
             fired = set((await s.execute(select(TimerFiring.kind, TimerFiring.conversation_id,
                                                 TimerFiring.instance))).all())
@@ -243,22 +249,31 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 "firings": len(fired), "expected": len(expected),
                 "double_firings": await _doubles(sm),
                 "missed_firings": len(expected - fired) + int(late or 0),
-                "sweeps": len(times), "sweep_p50_ms": round(percentile(times, 50), 2),
-                "sweep_p99_ms": round(percentile(times, 99), 2),
+                "sweeps": len(times), "sweep_p50_ms": round(percentile(times, 0.5), 2),
+                "sweep_p99_ms": round(percentile(times, 0.99), 2),
+                "sweep_max_ms": round(max(times, default=0.0), 2),
                 "worker_cpu_s": round(cpu, 2)}
     finally:
         await engine.dispose()
-        drop_database(server, url)
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=100_000)
+    # The issue's figure is 100,000; on a shared 2-core machine that takes far over the two
+    # minutes a default run may, so the default is a tenth of it (--conversations 100000).
+    parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--rules", type=int, default=20)
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--step-min", type=float, default=60)
     parser.add_argument("--seed", type=int, default=14)
-    result = asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--sweepers", type=int, default=2,
+                        help="concurrent sweeps, as that many workers would run")
+    server = PostgresServer.from_env()
+    url = server.create_database("sbbench")
+    try:
+        result = asyncio.run(main(parser.parse_args(), url))
+    finally:
+        drop_database(server, url)
     print(json.dumps(result))
 
 

@@ -84,17 +84,18 @@ async def sync_rule_timers(s: AsyncSession, conversation_id: int, state: sla.Sta
     await set_timers(s, conversation_id, want, [automation.timer_kind(r) for r in timed])
 
 
-async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar,
-                now: datetime) -> automation.Facts:
-    """What the conditions see of a conversation now."""
+async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar, now: datetime,
+                rules: Sequence[automation.Rule] | None = None) -> automation.Facts:
+    """What the conditions see of a conversation now. The messages are read only when one of
+    ``rules`` (None: assume so) looks at them (keywords, the n-th reply)."""
     contact = await s.get(Contact, conv.contact_id) if conv.contact_id else None
     org = await s.get(Organisation, contact.organisation_id) \
         if contact is not None and contact.organisation_id else None
-    last = (await s.execute(select(Message.body).where(
+    # The last public message and how many there are, in one read.
+    found = (await s.execute(select(Message.body, func.count().over()).where(
         Message.conversation_id == conv.id, Message.visibility == "public")
-        .order_by(Message.seq.desc()).limit(1))).scalar_one_or_none()
-    replies = int(await s.scalar(select(func.count()).select_from(Message).where(
-        Message.conversation_id == conv.id, Message.visibility == "public")) or 0)
+        .order_by(Message.seq.desc()).limit(1))).first() if reads_messages(rules) else None
+    last, replies = (found[0], int(found[1])) if found is not None else (None, 0)
     fields: dict[str, Any] = dict(conv.custom_fields or {})
     tags = fields.get("tags", [])
     email = (contact.email or "") if contact is not None else ""
@@ -106,6 +107,11 @@ async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar,
         subject=conv.subject or "", body=last or "",
         sender_domain=email.rpartition("@")[2].lower() or None,
         business_hours=bh.is_open(cal, now), replies=replies)
+
+
+def reads_messages(rules: Sequence[automation.Rule] | None) -> bool:
+    return rules is None or any(r.event == "nth_reply" or any(
+        c.field == "keyword" for c in r.conditions) for r in rules)
 
 
 async def missing_groups(s: AsyncSession, rule: automation.Rule) -> list[int]:

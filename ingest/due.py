@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk import audit, automation, automation_store, inactivity, sla_store
 from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
 from desk.models import (
-    AutomationRule,
+    Contact,
     Conversation,
     ConversationSla,
     DueTimer,
@@ -104,9 +104,13 @@ async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
         timers = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
         if not timers:
             return Swept(0, 0, 0, ())
+        taken = len(timers)
+        timers = await _lock(s, timers, pg)
+        if not timers:  # every one's conversation is held by another sweep or writer
+            await s.rollback()
+            return Swept(taken, 0, 0, ())
         claimed = await _claim(s, timers, now, pg)
         await s.execute(delete(DueTimer).where(DueTimer.id.in_([t.id for t in timers])))
-        await _preload(s, timers)
         ctx = Firing(s, settings, now, guard, sla_store.calendars(s))
         outcomes = []
         for t in timers:
@@ -119,7 +123,7 @@ async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
             await s.execute(update(TimerFiring), [{"id": fid, "outcome": what[:255]}
                                                   for fid, _, what in outcomes])
         await s.commit()
-    return Swept(len(timers), len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
+    return Swept(taken, len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
                  tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes))
 
 
@@ -135,19 +139,29 @@ async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
     return {(k, c, i): fid for fid, k, c, i in (await s.execute(stmt)).all()}
 
 
-async def _preload(s: AsyncSession, timers: Sequence[DueTimer]) -> None:
-    """Load the batch's conversations and clocks in two reads (``s.get`` finds them then)."""
+async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool) -> list[DueTimer]:
+    """Load (and on PostgreSQL lock, skipping those another sweep or writer holds) the
+    batch's conversations and clocks; the timers of a conversation not had wait for a later
+    sweep. Two sweeps never wait on each other's conversations, so they cannot deadlock."""
     ids = sorted({t.conversation_id for t in timers})
-    await s.scalars(select(Conversation).where(Conversation.id.in_(ids)))
-    await s.scalars(select(ConversationSla).where(ConversationSla.conversation_id.in_(ids)))
+    q = select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id)
+    convs = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
+    had = {c.id for c in convs}
+    await s.scalars(select(ConversationSla).where(ConversationSla.conversation_id.in_(had)))
+    contacts = sorted({c.contact_id for c in convs if c.contact_id is not None})
+    await s.scalars(select(Contact).where(Contact.id.in_(contacts)))
+    return [t for t in timers if t.conversation_id in had]
 
 
 async def _fire(ctx: Firing, t: DueTimer) -> str:
     """One timer's effects inside a savepoint: a handler that fails (a bug, a bad rule) is
     recorded as the firing's outcome and rolled back alone; the sweep goes on."""
+    kind, _, rest = t.kind.partition(":")
+    if kind == "sla" and not any(r.event == "sla_breached" for r in await ctx.rules()):
+        # Stamping a breach cannot fail on its own: no savepoint (two round trips) for it.
+        return await _sla_breached(ctx, t, rest)
     try:
         async with ctx.s.begin_nested():
-            kind, _, rest = t.kind.partition(":")
             match kind:
                 case "sla":
                     return await _sla_breached(ctx, t, rest)
@@ -184,15 +198,16 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
     conv = await ctx.s.get(Conversation, t.conversation_id)
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
-                                      ctx.calendars, ctx.mailer, t.kind + t.instance)
+                                      ctx.calendars, ctx.mailer, t.kind + t.instance,
+                                      await ctx.rules())
         return f"breached; rules: {ran}"
     return "breached"
 
 
 async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
-    row = await ctx.s.get(AutomationRule, rule_id)
-    rule = automation_store.rule_of(row) if row is not None else None
-    if rule is None or not rule.enabled:
+    rules = await ctx.rules()
+    rule = next((r for r in rules if r.id == rule_id), None)
+    if rule is None:
         return "stale: the rule is gone or disabled"
     if not t.instance.startswith(f"v{rule.version}:"):
         return "stale: the rule was changed since"
@@ -200,7 +215,7 @@ async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
     if conv is None or conv.status in ("resolved", "closed", "noise"):
         return "stale: the conversation is over"
     return await rule_actions.fire(ctx.s, conv, rule.event, [rule], ctx.now, ctx.calendars,
-                                   ctx.mailer, t.instance)
+                                   ctx.mailer, t.instance, rules)
 
 
 async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
@@ -208,7 +223,7 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
     if conv is None:
         return "stale: no conversation"
     return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
-                                   ctx.mailer, t.instance)
+                                   ctx.mailer, t.instance, await ctx.rules())
 
 
 async def _ladder(ctx: Firing, t: DueTimer) -> str:

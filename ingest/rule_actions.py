@@ -31,9 +31,10 @@ Mailer = Callable[[Conversation, str, str, Callable[[str], str]], Awaitable[str]
 
 async def fire(s: AsyncSession, conv: Conversation, event: str,
                only: Sequence[automation.Rule] | None, now: datetime,
-               calendars: sla_store.Calendars, mail: Mailer, instance: str) -> str:
-    """Run the rules of ``event`` (``only``: just these) on ``conv``; what happened."""
-    rules = await automation_store.enabled_rules(s)
+               calendars: sla_store.Calendars, mail: Mailer, instance: str,
+               rules: Sequence[automation.Rule]) -> str:
+    """Run the rules of ``event`` (``only``: just these) on ``conv``; ``rules``: every enabled
+    rule (those the changes trigger in turn); what happened."""
     usable = []
     for rule in (only if only is not None else [r for r in rules if r.event == event]):
         gone = await automation_store.missing_groups(s, rule)
@@ -47,7 +48,7 @@ async def fire(s: AsyncSession, conv: Conversation, event: str,
         return "no rule to run"
     row = await s.get(ConversationSla, conv.id)
     cal = await calendars.get(row.calendar_id if row is not None else None)
-    facts = await automation_store.facts(s, conv, cal, now)
+    facts = await automation_store.facts(s, conv, cal, now, rules)
     result = automation.cascade(rules, event, facts, first=usable)
     for f in result.fired:
         audit.record(s, "rule.fired", conv.id, at=now, rule=f.rule.id, version=f.rule.version,
