@@ -1,8 +1,9 @@
 """Staff KB endpoints beside the reply box and in reports:
 
 - ``GET  /api/kb/search?site_id=&q=&language=``    staff search (internal articles included)
-- ``GET  /api/kb/assist?conversation_id=``         articles and canned responses for the
-  conversation's text so far, and the articles the visitor read before the chat
+- ``GET  /api/kb/assist?conversation_id=``         articles, canned responses and similar
+  resolved conversations for the conversation's text so far, and the articles the visitor
+  read before the chat
 - ``POST /api/kb/events``  ``{"kind": "insert", "article_id", "conversation_id"}``
 - ``GET  /api/kb/reports?site_id=&from=&to=&grain=&tz=``   knowledge reports
 
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from desk import validate
 from desk.auth import Principal
 from desk.conversations import Viewer, can_see
+from desk.db import SessionMaker
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, query_int, read_json
 from desk.kb import articles, query, reading, search, stem
@@ -32,11 +34,14 @@ from desk.kb.report import Event, knowledge_report
 from desk.kb.rules import Reader
 from desk.models import Article, CannedResponse, Conversation, KbEvent, Message, Site
 from desk.report_math import Grain, RangeError, check_range
-from desk.search_query import parse_when
+from desk.search import search as conversation_search
+from desk.search_query import SearchRequest, Term, parse_when
 
 ASSIST_MESSAGES = 20
 ASSIST_ARTICLES = 5
 ASSIST_CANNED = 3
+ASSIST_SIMILAR = 3
+SIMILAR_WORDS = 2
 RANGE_MAX = timedelta(days=400)
 
 
@@ -106,9 +111,26 @@ async def _canned(s: AsyncSession, conv: Conversation, terms: list[str],
             for score, c in scored[:ASSIST_CANNED] if score > 0]
 
 
+async def _similar(sm: SessionMaker, p: Principal, conv: Conversation, said: list[str],
+                   language: str) -> list[dict[str, Any]]:
+    """Resolved conversations (the viewer's: desk.search) holding the latest message's most
+    telling words (its longest ones that are not stop words)."""
+    stop = stem.STOP.get(language.split("-")[0], frozenset())
+    found = sorted({w for w in stem.words(" ".join(said)) if w not in stop and len(w) > 3},
+                   key=lambda w: (-len(w), w))[:SIMILAR_WORDS]
+    if not found:
+        return []
+    page = await conversation_search(sm, p, SearchRequest(
+        terms=tuple(Term(w) for w in found), statuses=("resolved", "closed"),
+        limit=ASSIST_SIMILAR + 1))
+    return [{"id": c.id, "number": c.number, "subject": c.subject, "status": c.status}
+            for c, _ in page.rows if c.id != conv.id][:ASSIST_SIMILAR]
+
+
 @api
 async def assist(request: Request) -> Response:
-    """Articles and canned responses for the conversation so far, and what the visitor read."""
+    """Articles, canned responses and similar resolved conversations for the conversation so
+    far, and what the visitor read."""
     p = await current_principal(request)
     d = deps(request)
     async with d.sm() as s:
@@ -119,7 +141,8 @@ async def assist(request: Request) -> Response:
         said = list(reversed([m.body for m in msgs if m.author_kind != "system"
                               and can_see(viewer, m.visibility, m.whisper_to)]))
         text = "\n".join(filter(None, [conv.subject or "", *said]))
-        out: dict[str, Any] = {"articles": [], "canned": [], "read": [], "language": None}
+        out: dict[str, Any] = {"articles": [], "canned": [], "similar": [], "read": [],
+                               "language": None}
         site = await s.get(Site, conv.site_id) if conv.site_id else None
         if site is not None:
             kb = await articles.kb_site(s, site.id)
@@ -136,7 +159,10 @@ async def assist(request: Request) -> Response:
                                for a in list(found.values())[:ASSIST_ARTICLES]]
             out["canned"] = await _canned(s, conv, stem.terms(text, lang), lang)
         out["read"] = await _visitor_read(s, conv.id)
-        return JSONResponse(out, headers={"Cache-Control": "no-store"})
+    # Its own session, after this one has ended (a SQLite transaction holds the write lock).
+    out["similar"] = await _similar(d.sm, p, conv, said[-1:] or [text],
+                                    out["language"] or "en")
+    return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
 @api

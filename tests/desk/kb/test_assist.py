@@ -56,6 +56,15 @@ async def chat(sm: SessionMaker, org: dict[str, int]) -> dict[str, Any]:
         await s.flush()
         s.add(Message(conversation_id=conv.id, seq=1, author_kind="contact",
                       body="Hi, where can I find my bill from March?"))
+        solved = Conversation(number="SB-0000004", channel="chat", site_id=site.id,
+                              group_id=org["ga"], status="resolved", subject="March bill")
+        hidden = Conversation(number="SB-0000005", channel="chat", site_id=site.id,
+                              group_id=org["gb"], status="resolved", subject="March bill")
+        s.add_all([solved, hidden])
+        await s.flush()
+        for c in (solved, hidden):
+            s.add(Message(conversation_id=c.id, seq=1, author_kind="contact",
+                          body="I cannot find the March bill anywhere"))
         s.add(KbEvent(site_id=site.id, kind="view", source="widget", session="z" * 20,
                       article_id=made["Change your password"]))
         s.add(KbEvent(site_id=site.id, kind="chat", source="widget", session="z" * 20,
@@ -79,6 +88,7 @@ async def test_assist_suggests_articles_and_canned(client: httpx.AsyncClient,
     assert public["url"].endswith(f"/a/{chat['Download an invoice']}/download-an-invoice")
     assert body["canned"][0]["shortcut"] == "inv"
     assert [a["title"] for a in body["read"]] == ["Change your password"]
+    assert [c["number"] for c in body["similar"]] == ["SB-0000004"]  # gb: not Ana's group
     assert (await client.get(f"/api/kb/assist?conversation_id={chat['other']}")
             ).status_code == 403
 

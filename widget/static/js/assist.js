@@ -1,5 +1,5 @@
-// Agent assist beside the reply box: knowledge-base articles and canned responses suggested
-// from the conversation's text so far (refreshed as messages arrive), and the articles the
+// Agent assist beside the reply box: knowledge-base articles, canned responses and similar
+// resolved conversations suggested from the conversation's text so far (refreshed as messages arrive), and the articles the
 // visitor read before starting the chat. One click puts an article's link (public articles)
 // or a snippet into the reply; internal articles offer only the snippet, to use in your own
 // words. Suggestions come from GET /api/kb/assist; an insertion is recorded for the reports.
@@ -29,10 +29,12 @@ export class AssistPanel {
     this.read = h("ul", {});
     this.articles = h("ul", {});
     this.canned = h("ul", {});
+    this.similar = h("ul", {});
     this.readBox = h("div", { hidden: true }, h("h3", { text: "Visitor read before the chat" }), this.read);
     this.el = h("aside", { class: "assist", "aria-label": "Suggested articles", "aria-live": "polite" },
       this.readBox, h("h3", { text: "Suggested articles" }), this.articles,
-      h("h3", { text: "Canned responses" }), this.canned);
+      h("h3", { text: "Canned responses" }), this.canned,
+      h("h3", { text: "Similar resolved conversations" }), this.similar);
     this.update();
   }
 
@@ -52,6 +54,10 @@ export class AssistPanel {
       h("span", { class: "t", text: `/${c.shortcut} ${c.title}` }),
       h("button", { type: "button", text: "Insert", onclick: () => this.put(c.body) })))
       : [h("li", { class: "muted", text: "None match." })]));
+    this.similar.replaceChildren(...(data.similar.length ? data.similar.map((c) => h("li",
+      { "data-similar": c.id }, h("span", { class: "t", text: `${c.number} ${c.subject || ""}` }),
+      h("span", { class: "muted", text: c.status })))
+      : [h("li", { class: "muted", text: "None found." })]));
   }
 
   article(a) {
