@@ -58,3 +58,20 @@ async def test_a_counter_left_without_expiry_gets_its_window_back(
     verdict = await MailGuard(redis, LIMITS).admit(
         MailRequest(Purpose.ACKNOWLEDGEMENT, "stuck@example.org"))
     assert not verdict.allowed and 0 < await redis.ttl(key) <= 3600
+
+
+async def test_ten_thousand_signin_requests_for_one_address_from_many_clients(
+        redis: aioredis.Redis) -> None:
+    """A botnet asking sign-in links for one victim: each client is new, the address is not."""
+    guard = MailGuard(redis, LIMITS)
+    verdicts = []
+    for batch in range(200):  # 50 at a time: within the test client's connection pool
+        verdicts += await asyncio.gather(*(guard.admit(MailRequest(
+            Purpose.SIGNIN, "Victim@Example.org", f"10.{batch // 100}.{batch % 100}.{i}"))
+            for i in range(50)))
+    assert len(verdicts) == 10_000
+    assert sum(v.allowed for v in verdicts) == LIMITS.per_recipient_per_hour
+    refused = [v for v in verdicts if not v.allowed]
+    assert {v.scope for v in refused} == {Scope.RECIPIENT}
+    assert all(3500 <= v.retry_after_s <= 3600 for v in refused)
+    assert "sign-in link" in refused[0].message
