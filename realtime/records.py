@@ -134,11 +134,6 @@ async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: 
 
 
 OnStored = Callable[[StoredMessage, bool], None]
-# Messages waiting before a second batch goes out while one is in flight. Each batch costs a
-# send() to the database and one to Redis (its fan-out), and the database a statement and a
-# commit: below this, the messages wait for the batch in flight to finish (a round trip) and
-# go together, which halves the batches at moderate load.
-SPILL = 16
 _Item = tuple[NewMessage, "asyncio.Future[tuple[StoredMessage, bool]]", OnStored | None]
 
 
@@ -147,13 +142,11 @@ class MessageWriter:
     written (or in the same event-loop tick) go to the database together, in ONE transaction.
 
     Up to ``parallel`` workers each write one batch at a time: a batch costs a database round
-    trip, each waiting for a turn of a busy event loop, so under heavy load a message should not
-    also wait for the whole previous batch; a second batch goes out while one is in flight only
-    once ``spill`` messages wait (fewer batches, each a send() to the database and to Redis and
-    a commit, for one round trip of waiting at most). Batches sharing a conversation queue on
-    its row lock, which keeps each conversation's seqs in commit order; a caller's own
-    messages are sequential anyway (one command at a time per socket). Under load the batch
-    size follows the load; an idle process adds no delay.
+    trip, each waiting for a turn of a busy event loop, so a message should not also wait for
+    the whole previous batch. Batches sharing a conversation queue on its row lock, which keeps
+    each conversation's seqs in commit order; a caller's own messages are sequential anyway
+    (one command at a time per socket). Under load the batch size follows the load; an idle
+    process adds no delay.
 
     Each caller awaits its own result. ``on_stored`` runs for each message as soon as the batch
     is committed, before the caller's task resumes (a turn of the event loop later, which under
@@ -163,7 +156,7 @@ class MessageWriter:
     """
 
     def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2,
-                 after_batch: Callable[[], None] | None = None, spill: int = SPILL) -> None:
+                 after_batch: Callable[[], None] | None = None) -> None:
         self.sm = sm
         self._after_batch = after_batch
         url = sm.kw["bind"].url
@@ -178,8 +171,6 @@ class MessageWriter:
         self._workers: list[asyncio.Task[None]] = []
         self._sleeping: list[asyncio.Future[None]] = []
         self._woken = False  # a sleeping worker was woken and has not run yet
-        self._writing = 0  # workers with a batch in flight
-        self.spill = spill
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
@@ -207,8 +198,7 @@ class MessageWriter:
                              for _ in range(self.parallel)]
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
         self._pending.append((item, fut, on_stored))
-        if not self._woken and self._sleeping and (
-                self._writing == 0 or len(self._pending) >= self.spill):
+        if not self._woken and self._sleeping:
             # It runs after what this tick still holds, so the frames read with this one join.
             self._woken = True
             self._sleeping.pop().set_result(None)
@@ -229,11 +219,7 @@ class MessageWriter:
                 continue
             batch = self._pending[: self.max_batch]
             del self._pending[: len(batch)]
-            self._writing += 1
-            try:
-                await self._write(batch)
-            finally:
-                self._writing -= 1
+            await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
         conn = None
