@@ -266,7 +266,11 @@ class CaseView {
   renderSurvey() {
     const c = this.data;
     this.survey.hidden = !c.closed || c.rating === undefined;
-    if (this.survey.hidden) return;
+    if (this.survey.hidden) { this.surveyShown = null; return; }
+    // A live update re-reads the case (load); an open form keeps what the customer has picked.
+    const shown = c.rating ? `rated:${c.rating}` : "form";
+    if (shown === this.surveyShown) return;
+    this.surveyShown = shown;
     if (c.rating) {
       this.survey.replaceChildren(h("h2", { id: "survey-h", text: "Thank you for your rating" }),
         h("p", { text: `You rated this case ${c.rating} of 5.` }),
@@ -283,6 +287,7 @@ class CaseView {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const picked = form.querySelector("input[name=rating]:checked");
+      if (!picked) return;
       try {
         await call("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/rating`, this.token,
           { rating: Number(picked.value), comment: comment.value.trim() || null });
