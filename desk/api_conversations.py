@@ -14,14 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import audit, sla_store, validate
+from desk import audit, site_config, sla_store, validate
 from desk.auth import Principal
 from desk.contacts import is_verified
 from desk.conversations import append_message, messages_after, viewer_of
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
 from desk.limits import PRIORITY_MAX
-from desk.mail_rules import CLOSED_STATUSES, reply_is_mailed
+from desk.mail_rules import reply_is_mailed
 from desk.models import (
     CHANNELS,
     STATUSES,
@@ -31,8 +31,10 @@ from desk.models import (
     Conversation,
     Message,
     RoutingDecision,
+    Site,
     utcnow,
 )
+from desk.status_rules import STAFF_STATUSES, staff_move, staff_targets
 
 PAGE_MAX = 200
 
@@ -55,6 +57,7 @@ def conversation_json(c: Conversation, contact: Contact | None = None, *,
             "email_verified": contact.email_verified, "verified": is_verified(contact),
         },
         **({"rating": c.rating, "rating_comment": c.rating_comment} if survey else {}),
+        "status_options": list(staff_targets(c.status, c.channel)),
     }
 
 
@@ -95,7 +98,8 @@ async def list_conversations(request: Request) -> Response:
     Noise (auto-replies and bulk mail that joined no ticket) is listed only with
     ``status=noise``: it is kept out of every other view of the work."""
     p = await current_principal(request)
-    q = select(Conversation).order_by(Conversation.updated_at.desc()).limit(PAGE_MAX)
+    q = (select(Conversation, Contact).outerjoin(Contact, Contact.id == Conversation.contact_id)
+         .order_by(Conversation.updated_at.desc()).limit(PAGE_MAX))
     params = request.query_params
     if (status := params.get("status")) is not None:
         if status not in STATUSES:
@@ -122,8 +126,9 @@ async def list_conversations(request: Request) -> Response:
         q = q.where(Conversation.priority == priority)
     q = q.where(p.scope(Conversation.group_id))
     async with deps(request).sm() as s:
-        rows = (await s.execute(q)).scalars().all()
-    return JSONResponse([conversation_json(c, survey=survey_visible(p)) for c in rows])
+        rows = (await s.execute(q)).all()
+    return JSONResponse([conversation_json(c, contact, survey=survey_visible(p))
+                         for c, contact in rows])
 
 
 @api
@@ -135,8 +140,11 @@ async def get_conversation(request: Request) -> Response:
         files = (await s.execute(
             select(Attachment).where(Attachment.conversation_id == c.id)
         )).scalars().all()
+        site = await s.get(Site, c.site_id) if c.site_id else None
+    config = site.config if site is not None and isinstance(site.config, dict) else {}
     return JSONResponse({
         **conversation_json(c, contact, survey=survey_visible(p)),
+        "answers": site_config.answers(config, c.custom_fields),
         "messages": [message_json(m) for m in messages],
         "attachments": [{"id": a.id, "message_id": a.message_id, "filename": a.filename,
                          "size": a.size, "content_type": a.content_type} for a in files],
@@ -172,27 +180,30 @@ async def post_message(request: Request) -> Response:
 
 @api
 async def update_conversation(request: Request) -> Response:
-    """Change status or priority (routing-relevant moves go through the router's endpoints)."""
+    """Change status or priority. A status move follows ``desk.status_rules`` (409 naming what
+    is allowed); what it asks of routing (free the agent, queue again) the hooks carry out."""
     p, c, contact = await _load(request)
     d = deps(request)
     data = await read_json(request)
-    status = validate.choice(data, "status", ("pending", "resolved", "closed", "active"))
+    status = validate.choice(data, "status", STAFF_STATUSES)
     priority = validate.integer(data, "priority", lo=0, hi=PRIORITY_MAX)
     async with d.sm() as s:
         row = await s.get(Conversation, c.id)
         assert row is not None
-        if status is not None:
-            await sla_store.status_changed(s, row, row.status, status, utcnow(),
+        move = staff_move(row.status, status, row.channel) if status is not None else None
+        if move is not None:
+            await sla_store.status_changed(s, row, row.status, move.status, utcnow(),
                                            actor_id=p.agent_id, why="set by staff")
-            row.status = status
+            row.status = move.status
             # Staff set this status: a closing now is theirs (mailed), whoever closed before.
             row.closed_by = None
-            if status in CLOSED_STATUSES and row.closed_at is None:
-                row.closed_at = utcnow()
+            row.closed_at = (row.closed_at or utcnow()) if move.ends else None
         if priority is not None:
             row.priority = priority
         await s.commit()
     await d.hooks.conversation_changed(c.id)
+    if move is not None and move.route:
+        await d.hooks.conversation_queued(c.id)
     return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))
 
 

@@ -178,3 +178,43 @@ def departments(config: dict[str, Any]) -> list[dict[str, Any]]:
 def fields(holder: dict[str, Any]) -> list[dict[str, Any]]:
     """The well-formed fields of a topic or of the config itself."""
     return [f for f in _list(holder.get("fields")) if field_error(f) is None]
+
+
+def field_labels(config: dict[str, Any]) -> dict[str, str]:
+    """Every field's label by its name, over the topic tree and the common fields (a name
+    without a label reads as itself)."""
+    labels: dict[str, str] = {}
+    for holder in (config, *(path[-1] for path in topic_paths(config))):
+        for f in fields(holder):
+            labels.setdefault(f["name"], f.get("label") or f["name"])
+    return labels
+
+
+def shown(value: object) -> str:
+    """An answer as a person reads it: text as is, yes/no, lists and objects spelled out."""
+    match value:
+        case bool():
+            return "yes" if value else "no"
+        case str():
+            return value
+        case list() | tuple():
+            return ", ".join(shown(v) for v in value)
+        case dict():
+            return "; ".join(f"{k}: {shown(v)}" for k, v in value.items())
+        case None:
+            return ""
+    return str(value)
+
+
+def answers(config: dict[str, Any], custom_fields: object) -> list[dict[str, str]]:
+    """The pre-chat answers of a conversation as ``{name, label, value}`` rows, labelled from
+    the site's form. A chat keeps them under ``answers``; a left message (and older records)
+    keep them at the top level. Empty answers are left out."""
+    stored = custom_fields if isinstance(custom_fields, dict) else {}
+    inner = stored.get("answers")
+    flat = {**{k: v for k, v in stored.items() if k != "answers"},
+            **(inner if isinstance(inner, dict) else {})}
+    labels = field_labels(config)
+    rows = [{"name": str(k), "label": labels.get(str(k), str(k)), "value": shown(v)}
+            for k, v in flat.items()]
+    return [r for r in rows if r["value"]]

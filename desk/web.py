@@ -47,6 +47,7 @@ from desk.search_query import (
     TEXT_MAX,
     VALUES_MAX,
 )
+from desk.status_rules import STAFF_STATUSES
 
 _ERROR = {
     "type": "object",
@@ -171,7 +172,7 @@ BODIES: dict[str, dict[str, Any]] = {
                                                {"type": "null"}]},
                             hours={"anyOf": [{"type": "number", "minimum": 0,
                                               "maximum": 100_000}, {"type": "null"}]}),
-    "update_conversation": _obj(status={"enum": ["pending", "resolved", "closed", "active"]},
+    "update_conversation": _obj(status={"enum": list(STAFF_STATUSES)},
                                 priority={"type": "integer", "minimum": 0,
                                           "maximum": PRIORITY_MAX}),
 }

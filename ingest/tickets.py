@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import sla_store
 from desk.attachments import file_ref, inbound_file
-from desk.conversations import REOPEN_FROM, new_number
+from desk.conversations import new_number
 from desk.db import SessionMaker, is_connection_fault
 from desk.limits import BODY_MAX
 from desk.models import (
@@ -37,6 +37,7 @@ from desk.models import (
     utcnow,
 )
 from desk.seq import OPENING_SEQ, reserve_seq
+from desk.status_rules import customer_wrote
 from desk.ticket_rules import apply_rules, parse_rules
 from ingest import threading
 from ingest.addresses import Address
@@ -242,13 +243,13 @@ class TicketImporter:
             conv = await s.get(Conversation, decision.conversation_id)
             assert conv is not None
             # A person writing into a noise ticket makes it one for an agent, as a promotion does.
-            reopened = conv.status in REOPEN_FROM or (
-                conv.status == "noise" and verdict.kind is Kind.PERSON)
+            move = customer_wrote(conv.status, person=verdict.kind is Kind.PERSON)
+            reopened = move is not None
             now = utcnow()
-            if reopened:
-                await sla_store.status_changed(s, conv, conv.status, "queued", now,
+            if move is not None:
+                await sla_store.status_changed(s, conv, conv.status, move.status, now,
                                                why="the customer wrote again")
-                conv.status, conv.closed_at = "queued", None
+                conv.status, conv.closed_at = move.status, None
             await self._message(s, conv.id, mail, verdict)
             if verdict.kind is Kind.PERSON:
                 await sla_store.on_messages(s, [sla_store.Posted(conv.id, "contact", "public",

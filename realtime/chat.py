@@ -34,6 +34,7 @@ from desk.mail_rules import reply_is_mailed
 from desk.models import Site
 from desk.settings import Settings
 from desk.site_form import Use, check_form
+from desk.status_rules import chat_end, ended_status
 from realtime import presence, records, staff
 from realtime import protocol as p
 from realtime.connection import Connection, StoredMessage
@@ -354,18 +355,18 @@ class Chat:
 
     async def end(self, conn: Connection, cid: int) -> None:
         info = await self.ctx.conv(cid, fresh=True)
-        if info is None or not info.open:
-            conn.send(p.Done("end", cid))
-            return
         ident = conn.session.identity
         assert ident is not None
-        await self.close_case(cid, ident.role)
+        move = chat_end(info.status, by_visitor=ident.role is Role.VISITOR) if info else None
+        if move is not None:
+            await self.close_case(cid, ident.role)
         conn.send(p.Done("end", cid))
 
     async def close_case(self, cid: int, by: Role = Role.VISITOR) -> None:
         """End a conversation: ``closed`` by its customer (socket or case page), ``resolved``
-        by staff; the router frees the agent, every socket on it is told."""
-        status = "closed" if by is Role.VISITOR else "resolved"
+        by staff (``desk.status_rules``); the router frees the agent, every socket on it is
+        told."""
+        status = ended_status(by_visitor=by is Role.VISITOR)
         try:
             await self.router.release(cid, status)  # writes the status, frees the agent
         except (RoutingError, RedisError, OSError) as exc:

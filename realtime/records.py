@@ -46,6 +46,7 @@ from desk.models import (
     Participant,
     Site,
 )
+from desk.status_rules import OPEN
 from realtime import protocol as p
 from realtime.connection import StoredMessage
 from realtime.errors import CommandError
@@ -53,7 +54,7 @@ from realtime.session import Part, Role, Session
 
 log = logging.getLogger("switchboard.realtime")
 
-OPEN_STATUSES = ("queued", "offered", "active", "pending")
+OPEN_STATUSES = OPEN  # desk.status_rules: the one definition of "still open"
 PAGE = 500
 
 

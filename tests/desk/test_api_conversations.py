@@ -21,6 +21,8 @@ async def test_ticket_list_view_reply_and_note(client: httpx.AsyncClient, sm: Se
     h = {"x-csrf-token": csrf}
     listed = (await client.get("/api/conversations?channel=email")).json()
     assert [c["number"] for c in listed] == [mine.number]
+    assert listed[0]["contact"]["name"] == "<b>Eve</b>"  # the list's Contact column
+    assert listed[0]["status_options"] == ["resolved", "closed"]
     assert (await client.get("/api/conversations?priority=1&status=queued")).json()[0]["id"] \
         == mine.id
     assert (await client.get("/api/conversations?status=bogus")).status_code == 422
@@ -40,9 +42,18 @@ async def test_ticket_list_view_reply_and_note(client: httpx.AsyncClient, sm: Se
     bad = await client.post(f"/api/conversations/{mine.id}/messages", headers=h,
                             json={"body": "x", "visibility": "whisper"})
     assert bad.status_code == 422
+    taking = await client.patch(f"/api/conversations/{mine.id}", headers=h,
+                                json={"status": "active"})
+    assert taking.status_code == 409 and "take it" in taking.json()["error"]["message"]
     r = await client.patch(f"/api/conversations/{mine.id}", headers=h,
                            json={"status": "resolved"})
     assert r.json()["status"] == "resolved"
+    assert r.json()["status_options"] == ["queued", "closed"]
+    r = await client.patch(f"/api/conversations/{mine.id}", headers=h, json={"status": "closed"})
+    assert r.json()["status"] == "closed" and r.json()["status_options"] == []
+    final = await client.patch(f"/api/conversations/{mine.id}", headers=h,
+                               json={"status": "queued"})
+    assert final.status_code == 409 and "final" in final.json()["error"]["message"]
     assert (await client.get(f"/api/conversations/{mine.id}/decisions")).status_code == 403
 
 

@@ -94,3 +94,17 @@ def test_readers_skip_what_a_bad_stored_config_holds_wrongly() -> None:
     assert site_config.fields(BAD_STORED) == [{"name": "email"}]
     assert site_config.title(BAD_STORED) == "Chat"
     assert list(site_config.topic_paths({"topics": "x"})) == []
+
+
+def test_answers_are_labelled_from_the_form_and_spelled_out() -> None:
+    config = demo_config(1, 2)
+    chat = {"answers": {"order": "A-17", "name": "Vera"}}
+    assert site_config.answers(config, chat) == [
+        {"name": "order", "label": "Order number", "value": "A-17"},
+        {"name": "name", "label": "Your name", "value": "Vera"}]
+    # A left message keeps them at the top level; unknown names read as themselves, values
+    # that are not text are spelled out, empty ones left out.
+    left = {"order": "B-2", "gift": True, "sizes": ["S", "M"], "extra": {"a": 1}, "none": ""}
+    assert [(r["label"], r["value"]) for r in site_config.answers(config, left)] == [
+        ("Order number", "B-2"), ("gift", "yes"), ("sizes", "S, M"), ("extra", "a: 1")]
+    assert site_config.answers({"topics": "bad"}, "not a dict") == []
