@@ -123,6 +123,11 @@ class Settings:
         return self.mode == "production"
 
     @property
+    def loopback_aliases(self) -> bool:
+        """Development mode takes a loopback page under any of its names (desk.origins)."""
+        return self.mode == "development"
+
+    @property
     def allowed_console_origins(self) -> tuple[str, ...]:
         return self.console_origins or (self.public_url.rstrip("/"),)
 

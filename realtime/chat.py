@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -206,6 +207,11 @@ class Chat:
         finally:
             if got:
                 await self.hub.redis.delete(lock)
+        ident = conn.session.identity
+        if frame.name and ident is not None and ident.name != frame.name:
+            # The socket authenticated before the form named the visitor: their messages and
+            # typing from now on carry the name they gave, not "Visitor".
+            conn.session.identity = dataclasses.replace(ident, name=frame.name)
         conn.send(p.Started(cid, info.number, frame.client_id))
         self.hub.attach(conn, cid, Part.OWNER)
         if frame.text:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 
+from desk import origins
 from desk.auth import COOKIE_NAME, Principal, resolve_session, session_id_from_cookie
 from realtime import protocol as p
 from realtime import records
@@ -132,10 +133,12 @@ class WsEndpoint:
             site = await chat.ctx.site(key) if key else None
             if site is None:
                 return "unknown site", None, None, None
-            if origin not in site.allowed_origins:
+            if not origins.allowed(origin, site.allowed_origins,
+                                   loopback_aliases=chat.settings.loopback_aliases):
                 return "foreign origin", None, None, None
             return None, None, None, site
-        if origin not in chat.settings.allowed_console_origins:
+        if not origins.allowed(origin, chat.settings.allowed_console_origins,
+                               loopback_aliases=chat.settings.loopback_aliases):
             return "foreign origin", None, None, None
         cookie = SimpleCookie()
         with contextlib.suppress(Exception):

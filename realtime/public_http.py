@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import identity, validate
+from desk import identity, origins, validate
 from desk import site_config as shape
 from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
@@ -79,12 +79,12 @@ def cors(origin: str, methods: str | None = None) -> dict[str, str]:
     return headers
 
 
-def _site_origin(request: Request, site: Site | None, public_url: str) -> str:
+def _site_origin(request: Request, site: Site | None, settings: Settings) -> str:
     """The request's origin if the site (or this server's own pages) allows it, else ""."""
-    origin = (request.headers.get("origin") or "").rstrip("/").lower()
-    allowed = {o.rstrip("/").lower() for o in (site.allowed_origins if site else [])}
-    allowed.add(public_url.rstrip("/").lower())
-    return origin if origin in allowed else ""
+    origin = origins.normal(request.headers.get("origin") or "")
+    listed = [*(site.allowed_origins if site else []), settings.public_url]
+    return origin if origins.allowed(origin, listed,
+                                     loopback_aliases=settings.loopback_aliases) else ""
 
 
 Handler = Callable[[Request, Site], Awaitable[Response]]
@@ -109,7 +109,7 @@ def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 response = await handler(request, site)
         except DeskError as exc:
             response = desk_error_response(exc)
-        response.headers.update(cors(_site_origin(request, site, state.settings.public_url)))
+        response.headers.update(cors(_site_origin(request, site, state.settings)))
         return response
 
     return endpoint
@@ -276,9 +276,10 @@ async def visitor_session(request: Request) -> Response:
         return _session_answer({"error": {"code": "invalid", "message": exc.message}},
                                422, origin)
     site = await ctx.site(body["site_key"])
-    if site is None or origin not in site.allowed_origins:
-        return _session_answer({"error": {"code": "forbidden", "message": "origin not allowed"}},
-                               403, "")
+    if site is None or not origins.allowed(origin, site.allowed_origins,
+                                           loopback_aliases=ctx.settings.loopback_aliases):
+        return _session_answer({"error": {"code": "forbidden", "message": (
+            f"this page's origin ({origin or 'none'}) is not allowed for this site")}}, 403, "")
     try:
         claim = visitor_claim(ctx.settings, site.id, site.identity_secret, body)
         found = await find_visitor(ctx.sm, claim)
@@ -316,8 +317,21 @@ async def _admit_session(ctx: Context, client: str) -> None:
                       wait_s)
 
 
+async def origin_check(request: Request) -> Response:
+    """Why the console's socket is refused, for the page to say so: ``?origin=`` the page's
+    own (a refused upgrade reaches the browser as a bare failure, without a reason)."""
+    settings: Settings = request.app.state.context.settings
+    origin = origins.normal(request.query_params.get("origin", ""))[:300]
+    ok = origins.allowed(origin, settings.allowed_console_origins,
+                         loopback_aliases=settings.loopback_aliases)
+    return JSONResponse({"origin": origin, "console": ok, "message": None if ok else
+                         origins.console_refusal(origin, settings.allowed_console_origins)},
+                        headers={"Cache-Control": "no-store"})
+
+
 def public_routes() -> list[BaseRoute]:
     return [
+        Route("/api/public/origin-check", origin_check, methods=["GET"]),
         Route("/api/visitor/session", visitor_session, methods=["POST", "OPTIONS"]),
         Route("/api/public/sites/{key}", _public(site_config), methods=["GET", "OPTIONS"]),
         Route("/api/public/sites/{key}/messages", _public(leave_message),

@@ -79,7 +79,8 @@ def test_visitor_and_agent_chat_end_to_end(browser: Browser, server: Server) -> 
         # The transcript goes to the address of the pre-chat form, the only one offered.
         expect(visitor.locator(".transcript")).to_contain_text("To vera@example.org")
         visitor.locator(".transcript button[type=submit]").click()
-        expect(visitor.locator(".transcript [role=status]")).to_have_text("Transcript sent.")
+        expect(visitor.locator(".transcript [role=status]")).to_have_text(
+            "Transcript queued: it is on its way to vera@example.org.")
         visitor.locator(".stars button").nth(4).click()
         visitor.fill("#sb-cm", "Quick and friendly")
         visitor.locator(".survey button[type=submit]").click()

@@ -10,6 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from desk.db import SessionMaker
+from desk.models import Site
 from realtime.public_http import VISITOR_SESSIONS_PER_MIN
 from tests.realtime.conftest import (
     CONSOLE,
@@ -23,6 +25,7 @@ from tests.realtime.conftest import (
     login,
     login_cookie,
     start_chat,
+    update_row,
 )
 
 
@@ -204,3 +207,35 @@ async def test_rights_rechecked_logout_password_group_removal(
     assert "AFTER-REMOVAL" not in str(sam.frames)
     await sam.send(type="monitor", conversation_id=cid)
     assert (await sam.expect("error"))["code"] == "forbidden"
+
+
+async def test_a_refused_page_learns_why_and_development_mode_takes_loopback_names(
+        web: WebFactory, org: Org, sm: SessionMaker) -> None:
+    local = "http://127.0.0.1:7000"
+    await update_row(sm, Site, org.site, allowed_origins=[SHOP, local])
+    [strict] = await web(1, SWITCHBOARD_CONSOLE_ORIGINS=local)
+    [dev] = await web(1, SWITCHBOARD_CONSOLE_ORIGINS=local, SWITCHBOARD_MODE="development")
+    alias, other_port = "http://localhost:7000", "http://localhost:7001"
+    for w, takes_alias in ((strict, False), (dev, True)):
+        cookie = await login_cookie(w, "ana@x.test")
+        assert await _status(f"{w.ws}/ws/agent", local, cookie) == 101
+        assert await _status(f"{w.ws}/ws/agent", alias, cookie) == (101 if takes_alias else 403)
+        assert await _status(f"{w.ws}/ws/agent", other_port, cookie) == 403
+        visitor = f"{w.ws}/ws/visitor?site={SITE_KEY}"
+        assert await _status(visitor, alias) == (101 if takes_alias else 403)
+        async with httpx.AsyncClient() as http:
+            check = (await http.get(w.http + "/api/public/origin-check",
+                                    params={"origin": alias})).json()
+            session = await http.post(w.http + "/api/visitor/session",
+                                      json={"site_key": SITE_KEY}, headers={"Origin": alias})
+            foreign = await http.post(w.http + "/api/visitor/session",
+                                      json={"site_key": SITE_KEY},
+                                      headers={"Origin": other_port})
+        assert check["console"] is takes_alias
+        assert session.status_code == (200 if takes_alias else 403)
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["message"] == (
+            f"this page's origin ({other_port}) is not allowed for this site")
+        if not takes_alias:  # what the console shows instead of "Connecting…"
+            assert f"this page is {alias}" in check["message"]
+            assert f"Open the console at {local}/console" in check["message"]

@@ -507,6 +507,11 @@
     const r = await fetch(TOKEN_URL, { method: "POST", credentials: "omit",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ site_key: SITE, visitor_id: visitorId(), identity: ID }) });
+    if (r.status === 403) { // this page's address is not one the site allows: retrying won't help
+      const e = new Error(((await r.json().catch(() => ({}))).error || {}).message || "origin not allowed");
+      e.refused = true;
+      throw e;
+    }
     if (!r.ok) throw new Error("token " + r.status);
     const data = await r.json();
     keepVisitor(data);
@@ -519,7 +524,13 @@
     if (ws || !navigator.onLine) return;
     clearTimeout(reconnectTimer);
     let tok;
-    try { tok = await token(); } catch (e) { return later(); }
+    try { tok = await token(); } catch (e) {
+      if (!e.refused) return later();
+      stopped = true;
+      conn.hidden = false;
+      conn.textContent = "Cannot connect: " + e.message + ".";
+      return;
+    }
     if (ws || stopped) return;
     const sock = ws = new WebSocket(WS_URL);
     sock.onopen = () => sock.send(JSON.stringify({ type: "auth", token: tok }));
@@ -622,7 +633,9 @@
         break;
       case "done": {
         const msg = f.op === "transcript" && body.querySelector(".transcript [role=status]");
-        if (msg) msg.textContent = "Transcript sent.";
+        // Accepted and queued for the mail worker, which retries while the mail server is
+        // slow or away: it is on its way, not yet delivered.
+        if (msg) msg.textContent = "Transcript queued: it is on its way to " + st.email + ".";
         break;
       }
       case "error":

@@ -6,18 +6,25 @@ import { get } from "./api.js";
 import { AssistPanel } from "./assist.js";
 import { announce, clientId, contactFacts, h, time } from "./dom.js";
 import { fileList, uploader } from "./files.js";
+import { STATUS_LABELS } from "./status.js";
 
 const LABELS = { internal: "Internal note", whisper: "Whisper" };
 const DONE = { transfer: "Transferred.", invite: "Invitation sent.", join: "You joined the chat.",
   leave: "You left the chat.", monitor: "Monitoring silently: the visitor does not see you.",
   end: "Chat closed." };
 
-export function messageItem(m) {
+// ``contactName``: the customer's name (or address) from the conversation, for their messages;
+// "Visitor" only when the customer never gave one.
+export function messageItem(m, contactName) {
   const text = m.text ?? m.body ?? "";
-  const who = m.author_name || (m.author_kind === "contact" ? "Visitor" : m.author_kind);
+  // A contact's message may carry the name they had when it was stored ("Visitor" before the
+  // pre-chat form named them): the conversation's contact says who they are now.
+  const who = m.author_kind === "contact" ? contactName || m.author_name || "Visitor"
+    : m.author_name || m.author_kind;
   const li = h("li", { class: `msg ${m.author_kind} ${m.visibility || "public"}` },
     h("div", { class: "meta" },
-      h("span", { class: "who", text: who }),
+      h("span", { class: "who", text: who,
+        "data-fallback": m.author_kind === "contact" && !contactName }),
       h("time", { text: time(m.created_at) }),
       LABELS[m.visibility] ? h("span", { class: "tag", text: LABELS[m.visibility] }) : null),
     // A file's message says only its name: the file list shows it.
@@ -48,7 +55,7 @@ export class ChatPane {
     this.notice = h("p", { class: "notice", role: "status" });
     this.el = h("section", { class: "chat", "data-conversation": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.actions()),
-      this.facts, this.notice, this.log, this.draft, this.composer());
+      this.facts, this.notice, this.log, this.draft, this.composer(), this.over);
     this.assist = mode === "agent" ? new AssistPanel(id, this) : null;
     if (this.assist) this.el.append(this.assist.el);
     this.load();
@@ -62,11 +69,12 @@ export class ChatPane {
       this.onNumber(c.number);
       this.department = c.department_id;
       if (!this.status.dataset.status) this.setStatus(c.status); // frames are fresher
-      const fields = c.custom_fields || {};
-      const answers = typeof fields.answers === "object" && fields.answers ? fields.answers : {};
-      const rows = [["Visitor", c.contact && (c.contact.name || c.contact.email)],
+      this.contactName = c.contact && (c.contact.name || c.contact.email);
+      this.renameContact();
+      // Pre-chat answers come labelled from the site's form (the server reads it).
+      const rows = [["Visitor", this.contactName],
         ...contactFacts(c.contact), ["Topic", c.topic], ["Channel", c.channel],
-        ...Object.entries(fields).filter(([k]) => k !== "answers"), ...Object.entries(answers)];
+        ...(c.answers || []).map((a) => [a.label, a.value])];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
         [h("dt", { text: k }), h("dd", { text: String(v) })]));
     } catch (e) {
@@ -75,8 +83,21 @@ export class ChatPane {
   }
 
   setStatus(status) {
-    this.status.textContent = status;
+    this.status.textContent = STATUS_LABELS[status] || status;
     this.status.dataset.status = status;
+    // An ended chat cannot be answered: the composer goes, the reason shows.
+    const over = status === "resolved" || status === "closed";
+    this.composerEl.hidden = over;
+    this.over.hidden = !over;
+    this.over.textContent = over ? `This chat is ${status}; it can no longer be answered.` : "";
+  }
+
+  // Messages drawn before the conversation's details arrived said "Visitor".
+  renameContact() {
+    if (!this.contactName) return;
+    for (const who of this.log.querySelectorAll(".msg.contact .who[data-fallback]")) {
+      who.textContent = this.contactName;
+    }
   }
 
   // --- frames from the hub -------------------------------------------------------------------
@@ -114,7 +135,7 @@ export class ChatPane {
     if (this.log.querySelector(`[data-seq="${m.seq}"]`)) return;
     const pending = m.client_id && this.log.querySelector(`[data-cid="${CSS.escape(m.client_id)}"]`);
     if (pending) pending.remove();
-    this.place(messageItem(m), m.seq);
+    this.place(messageItem(m, this.contactName), m.seq);
     if (m.author_kind === "contact") this.draft.textContent = "";
     this.log.scrollTop = this.log.scrollHeight;
     if (this.assist) this.assist.update();
@@ -145,7 +166,7 @@ export class ChatPane {
   typing(f) {
     clearTimeout(this.draftTimer);
     if (!f.active) { this.draft.textContent = ""; return; }
-    const who = f.author_name || (f.author_kind === "contact" ? "Visitor" : "Someone");
+    const who = f.author_name || (f.author_kind === "contact" ? this.contactName || "Visitor" : "Someone");
     this.draft.replaceChildren(h("span", { class: "who", text: `${who} is typing` }),
       f.draft ? h("span", { class: "live-draft", text: f.draft }) : "\u2026");
     this.draftTimer = setTimeout(() => { this.draft.textContent = ""; }, 10000);
@@ -169,10 +190,12 @@ export class ChatPane {
     this.input.addEventListener("blur", () => setTimeout(() => {
       if (document.activeElement !== this.input) this.suggest.hidden = true;
     }, 150));
-    return h("div", { class: "composer" }, this.suggest, this.input,
+    this.over = h("p", { class: "muted ended", hidden: true });
+    this.composerEl = h("div", { class: "composer" }, this.suggest, this.input,
       h("div", { class: "row" }, kind, this.mode === "agent" ? uploader({ conversationId: this.id,
         internal: () => this.note.checked, done: (m) => this.add(m) }) : null,
         h("button", { class: "primary", type: "button", text: "Send", onclick: () => this.submit() })));
+    return this.composerEl;
   }
 
   keydown(e) {

@@ -9,7 +9,7 @@ import { Tabs } from "./tabs.js";
 import { withCustomer } from "./customer.js";
 import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
-import { Wire } from "./wire.js";
+import { explainRefusal, Wire } from "./wire.js";
 
 const LIVE_EVERY_MS = 5000;
 const root = document.getElementById("app");
@@ -27,7 +27,7 @@ const takenTickets = new Map(); // conversation id -> number
 const offers = new Map(); // conversation id -> { el, timer }
 const tabs = new Tabs("Conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
-const wire = new Wire("/ws/agent", { onFrame, onLive });
+const wire = new Wire("/ws/agent", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, refused) });
 
 // --- status and my active groups: they decide whether the router offers me chats -------------
 // The server keeps both (the router's toggles are stored in the records): every connect brings
@@ -81,6 +81,52 @@ function showState(state = agentState) {
   refreshQueue();
 }
 
+// --- alerts for offers (opt-in): a short tone and a desktop notification --------------------
+// Off until the agent ticks it (kept in this browser); ticking asks the browser's permission
+// for notifications. Without that permission the tone still plays.
+
+const ALERTS_KEY = "sb-offer-alerts";
+const alertsBox = h("input", { type: "checkbox", id: "offer-alerts",
+  checked: localStorage.getItem(ALERTS_KEY) === "on" });
+const alertsNote = h("span", { class: "hint" });
+alertsBox.addEventListener("change", async () => {
+  localStorage.setItem(ALERTS_KEY, alertsBox.checked ? "on" : "off");
+  if (alertsBox.checked && "Notification" in window && Notification.permission === "default") {
+    await Notification.requestPermission();
+  }
+  showAlertsNote();
+});
+
+function showAlertsNote() {
+  const blocked = alertsBox.checked && (!("Notification" in window) || Notification.permission === "denied");
+  alertsNote.textContent = blocked ? "Desktop notifications are blocked by the browser; the tone still plays." : "";
+}
+
+function tone() {
+  try {
+    const audio = new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.4);
+    osc.onended = () => audio.close();
+  } catch {
+    // no audio output: the notification and the card remain
+  }
+}
+
+function alertOffer(title, body, id) {
+  if (!alertsBox.checked) return;
+  tone();
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const n = new Notification(title, { body, tag: `offer-${id}` });
+  n.onclick = () => { window.focus(); n.close(); };
+}
+
 // --- offers -----------------------------------------------------------------------------------
 
 const offerList = h("ul", { class: "offers", "aria-label": "Incoming offers" });
@@ -111,8 +157,10 @@ function offer(f) {
   tick();
   offers.set(f.conversation_id, { el, timer: setInterval(tick, 250) });
   offerList.append(el);
-  announce(f.channel && f.channel !== "chat" ? `New ticket offered: ${f.number}`
-    : `New chat offered: ${f.number}`);
+  const said = f.channel && f.channel !== "chat" ? `New ticket offered: ${f.number}`
+    : `New chat offered: ${f.number}`;
+  announce(said);
+  alertOffer(said, f.topic || "", f.conversation_id);
 }
 
 function dropOffer(id) {
@@ -183,6 +231,15 @@ function openTicket(id, number) {
 }
 
 // --- frames --------------------------------------------------------------------------------------
+
+// The server does not take this page's address: say so where "Connecting…" was.
+function refused(message) {
+  connection.textContent = "Not connected";
+  connection.dataset.live = "false";
+  const alert = document.getElementById("refused");
+  alert.textContent = message;
+  alert.hidden = false;
+}
 
 function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";
@@ -259,15 +316,19 @@ root.replaceChildren(
     h("span", { class: "spacer" }), connection,
     h("span", { class: "me", text: me.display_name }), status,
     h("button", { type: "button", text: "Log out", onclick: logout })),
+  h("p", { id: "refused", class: "refused", role: "alert", hidden: true }),
   h("div", { class: "layout" },
     h("aside", { class: "side", "aria-label": "Routing" },
       h("section", { "aria-labelledby": "groups-h" }, h("h2", { id: "groups-h", text: "My active groups" }),
         groupList, awayNote),
-      h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }), offerList),
+      h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }),
+        h("label", { class: "inline", for: "offer-alerts" }, alertsBox, " Sound and desktop alert"),
+        alertsNote, offerList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList)),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),
   h("span", { id: "app-ready", hidden: true }));
 refreshQueue();
+showAlertsNote();
 tickets.refresh();
 wire.connect();
 setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);

@@ -6,7 +6,7 @@ import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
 import { Tabs } from "./tabs.js";
-import { Wire } from "./wire.js";
+import { explainRefusal, Wire } from "./wire.js";
 
 // The hub pushes a fresh board whenever routing moves (we follow it) and the view asks again on
 // every agent's presence change; the poll only catches what no event tells (an agent's console
@@ -34,7 +34,7 @@ let askAgain = false; // something changed while one was on its way
 
 const tabs = new Tabs("Board and conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
-const wire = new Wire("/ws/supervisor", { onFrame, onLive });
+const wire = new Wire("/ws/supervisor", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, refused) });
 const agentRows = h("tbody");
 const queueRows = h("tbody");
 const chatRows = h("tbody");
@@ -135,6 +135,15 @@ async function decisions(id, number) {
   }
 }
 
+// The server does not take this page's address: say so where "Connecting…" was.
+function refused(message) {
+  connection.textContent = "Not connected";
+  connection.dataset.live = "false";
+  const alert = document.getElementById("refused");
+  alert.textContent = message;
+  alert.hidden = false;
+}
+
 function onLive(up) {
   connection.textContent = up ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(up);
@@ -193,6 +202,7 @@ root.replaceChildren(
     h("span", { class: "spacer" }), connection, h("span", { class: "me", text: me.display_name }),
     h("a", { href: "/static/console.html", text: "Agent console" }),
     h("button", { type: "button", text: "Log out", onclick: logout })),
+  h("p", { id: "refused", class: "refused", role: "alert", hidden: true }),
   h("main", { id: "workspace", class: "wide", tabindex: "-1" }, tabs.el),
   h("span", { id: "app-ready", hidden: true }));
 renderBoard();

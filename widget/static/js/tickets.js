@@ -5,9 +5,11 @@ import { get, patch, post } from "./api.js";
 import { messageItem } from "./chatpane.js";
 import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
+import { STATUS_LABELS } from "./status.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
 const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
+const ENDED = ["resolved", "closed"];
 
 function select(id, label, options, value = "") {
   const el = h("select", { id, name: id },
@@ -21,7 +23,7 @@ export class Tickets {
     this.agents = new Map(agents.map((a) => [a.id, a.display_name]));
     this.open = open;
     this.form = h("form", { class: "filters", "aria-label": "Ticket filters" },
-      ...select("f-status", "Status", [["", "Any open"], ...STATUSES.map((s) => [s, s])]),
+      ...select("f-status", "Status", [["", "Any open"], ...STATUSES.map((s) => [s, STATUS_LABELS[s]])]),
       ...select("f-channel", "Channel", [["email", "Email"], ["portal", "Web (case page)"], ["chat", "Chat"],
         ["", "Any"]], "email"),
       ...select("f-group", "Group", [["", "All my groups"], ...groups.map((g) => [String(g.id), g.name])]),
@@ -41,7 +43,10 @@ export class Tickets {
         this.body));
   }
 
+  // Only the newest request's answer is shown: a slower answer to an older filter (two filters
+  // changed quickly) arrives late and is dropped, never drawn over the newer one.
   async refresh() {
+    const asked = (this.asked = (this.asked || 0) + 1);
     const params = new URLSearchParams();
     for (const [key, id] of [["status", "f-status"], ["channel", "f-channel"], ["group_id", "f-group"],
       ["assignee_id", "f-assignee"], ["priority", "f-priority"]]) {
@@ -50,6 +55,7 @@ export class Tickets {
     }
     try {
       let rows = await get(`/api/conversations?${params}`);
+      if (asked !== this.asked) return;
       if (!params.has("status")) rows = rows.filter((c) => c.status !== "closed" && c.status !== "resolved");
       this.note.textContent = `${rows.length} shown`;
       clear(this.body).append(...rows.map((c) => h("tr", {},
@@ -57,13 +63,13 @@ export class Tickets {
           onclick: () => this.open(c.id, c.number) })),
         h("td", { text: c.subject || "" }),
         h("td", { text: (c.contact && (c.contact.name || c.contact.email)) || "" }),
-        h("td", {}, h("span", { class: "badge", "data-status": c.status, text: c.status })),
+        h("td", {}, h("span", { class: "badge", "data-status": c.status, text: STATUS_LABELS[c.status] || c.status })),
         h("td", { text: `P${c.priority}` }),
         h("td", { text: this.groups.get(c.group_id) || "" }),
         h("td", { text: this.agents.get(c.assignee_id) || (c.assignee_id ? `#${c.assignee_id}` : "—") }),
         h("td", { text: new Date(c.updated_at).toLocaleString() }))));
     } catch (e) {
-      this.note.textContent = `Could not load tickets: ${e.message}`;
+      if (asked === this.asked) this.note.textContent = `Could not load tickets: ${e.message}`;
     }
   }
 }
@@ -72,8 +78,8 @@ export class TicketView {
   constructor(id) {
     this.id = id;
     this.title = h("h2", { text: `#${id}` });
-    this.status = h("select", { "aria-label": "Status" },
-      ["active", "pending", "resolved", "closed"].map((s) => h("option", { value: s, text: s })));
+    // The statuses the server's rules allow from here (status_options), the current one first.
+    this.status = h("select", { "aria-label": "Status" });
     this.status.addEventListener("change", () => this.setStatus());
     this.promoteButton = h("button", { type: "button", hidden: true,
       text: "Promote to a ticket", onclick: () => this.promote() });
@@ -87,10 +93,11 @@ export class TicketView {
         " Internal note"), uploader({ conversationId: id, internal: () => this.internal.checked,
         done: () => this.load() }), h("button", { class: "primary", type: "submit", text: "Send" })));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
+    this.ended = h("p", { class: "muted ended", hidden: true });
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
       this.facts,
-      this.notice, this.log, form);
+      this.notice, this.log, this.ended, form);
     this.load();
   }
 
@@ -98,15 +105,21 @@ export class TicketView {
     try {
       const c = await get(`/api/conversations/${this.id}`);
       this.title.textContent = `${c.number} — ${c.subject || "(no subject)"}`;
-      this.status.value = c.status;
+      this.showStatus(c);
       this.email = c.contact && c.contact.email;
       this.promoteButton.hidden = c.status !== "noise";
       const rows = [["Contact", c.contact && c.contact.name], ...contactFacts(c.contact),
         ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
-        ...Object.entries(c.custom_fields || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v])];
+        ...(c.answers || []).map((a) => [a.label, a.value])];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
         [h("dt", { text: k }), h("dd", { text: String(v) })]));
-      this.log.replaceChildren(...c.messages.map(messageItem));
+      // A chat that ended cannot be answered: no composer, only what happened.
+      const over = c.channel === "chat" && ENDED.includes(c.status);
+      this.form.hidden = over;
+      this.ended.hidden = !over;
+      this.ended.textContent = over ? `This chat is ${c.status}; it can no longer be answered.` : "";
+      const name = c.contact && (c.contact.name || c.contact.email);
+      this.log.replaceChildren(...c.messages.map((m) => messageItem(m, name)));
       this.facts.append(...(c.rating ? [h("dt", { text: "Rating" }),
         h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
     } catch (e) {
@@ -154,11 +167,25 @@ export class TicketView {
     }
   }
 
+  showStatus(c) {
+    const label = (s) => (s === "queued" && c.status !== "queued" ? "reopen (back to the queue)"
+      : STATUS_LABELS[s] || s);
+    this.status.replaceChildren(h("option", { value: c.status, text: STATUS_LABELS[c.status] || c.status }),
+      ...(c.status_options || []).map((s) => h("option", { value: s, text: label(s) })));
+    this.status.value = c.status;
+    this.status.disabled = !(c.status_options || []).length;
+    this.current = c.status;
+  }
+
   async setStatus() {
+    const target = this.status.value;
+    if (target === this.current) return;
     try {
-      await patch(`/api/conversations/${this.id}`, { status: this.status.value });
-      this.notice.textContent = `Status set to ${this.status.value}`;
+      const c = await patch(`/api/conversations/${this.id}`, { status: target });
+      this.notice.textContent = `Status set to ${STATUS_LABELS[c.status] || c.status}`;
+      await this.load();
     } catch (e) {
+      this.status.value = this.current;
       this.notice.textContent = `Could not change status: ${e.message}`;
     }
   }

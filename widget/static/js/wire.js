@@ -9,7 +9,11 @@ const PING_MS = 20000;
 const RETRY_MS = 4000;
 
 export class Wire {
-  constructor(path, { onFrame, onLive }) {
+  // ``onRefused(n)``: the n-th connection in a row closed before it ever opened (a refused
+  // upgrade: the browser is told no reason, so the page has to ask why).
+  constructor(path, { onFrame, onLive, onRefused }) {
+    this.onRefused = onRefused || (() => {});
+    this.refusals = 0;
     this.url = new URL(path, location.href).href.replace(/^http/, "ws");
     this.onFrame = onFrame;
     this.onLive = onLive || (() => {});
@@ -31,6 +35,8 @@ export class Wire {
     if (this.ws || !navigator.onLine) return;
     clearTimeout(this.reconnect);
     const ws = (this.ws = new WebSocket(this.url));
+    let opened = false;
+    ws.onopen = () => { opened = true; this.refusals = 0; };
     ws.onmessage = (e) => {
       this.heard = Date.now();
       let f;
@@ -40,6 +46,7 @@ export class Wire {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.down();
+      if (!opened) this.onRefused(++this.refusals);
       if (e.code === 4401 || e.code === 4403) {
         this.stopped = true;
         this.onFrame({ type: "closed", code: e.code, reason: e.reason });
@@ -134,5 +141,22 @@ export class Wire {
   unwatch(conversationId) {
     this.cursors.delete(conversationId);
     this.rejoin.delete(conversationId);
+  }
+}
+
+// After refused connections: ask the server whether it takes this page's origin at all, and
+// if not, stop retrying and say why (``show(message)``) instead of "Connecting…" forever.
+export async function explainRefusal(wire, count, show) {
+  if (count !== 2) return; // the first may be a restarting server
+  try {
+    const r = await fetch(`/api/public/origin-check?origin=${encodeURIComponent(location.origin)}`,
+      { credentials: "same-origin" });
+    const answer = await r.json();
+    if (answer.console === false) {
+      wire.stop();
+      show(answer.message);
+    }
+  } catch {
+    // the server is down, not refusing: keep retrying
   }
 }
