@@ -176,6 +176,15 @@ class Accept:
 
 
 @dataclass(frozen=True, slots=True)
+class Assign:
+    """Take a queued ticket (``agent_id`` = me) or give it to a colleague of its group."""
+
+    TYPE: ClassVar[str] = "assign"
+    conversation_id: int = field(metadata=_ID)
+    agent_id: int = field(metadata=_ID)
+
+
+@dataclass(frozen=True, slots=True)
 class Decline:
     TYPE: ClassVar[str] = "decline"
     conversation_id: int = field(metadata=_ID)
@@ -232,8 +241,8 @@ class BoardRequest:
 
 ClientFrame = Union[  # noqa: UP007 - a runtime alias used by isinstance-free `match`
     Auth, Ping, StartChat, SendMessage, Whisper, Typing, Read, End, Resume, TranscriptRequest,
-    Rate, ListLive, Monitor, Unmonitor, Join, Leave, Accept, Decline, Transfer, Invite, Close,
-    SetPresence, ActiveGroups, BoardRequest,
+    Rate, ListLive, Monitor, Unmonitor, Join, Leave, Accept, Assign, Decline, Transfer, Invite,
+    Close, SetPresence, ActiveGroups, BoardRequest,
 ]
 CLIENT_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ClientFrame)}
 MESSAGE_LIKE = (StartChat, SendMessage, Whisper)  # frames that store text: the message bucket
@@ -421,12 +430,26 @@ class LiveConversation:
     group_id: int | None
     agent_name: str | None
     waiting_s: int
+    channel: str = "chat"  # chat | email | portal (tickets sit beside the chats)
+    sla_due: str | None = None  # ISO time the SLA falls due, when one is set
+    subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """The agent's own load against capacity, from the router's live state."""
+
+    chats: int
+    max_chats: int
+    tickets: int
+    max_tickets: int
 
 
 @dataclass(frozen=True, slots=True)
 class Live:
     TYPE: ClassVar[str] = "live"
     conversations: tuple[LiveConversation, ...]
+    capacity: Capacity | None = None  # for an agent's console: whether "Take" can work
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,9 @@ VISITOR_FRAMES = frozenset({
     p.TranscriptRequest, p.Rate,
 })
 AGENT_FRAMES = frozenset({
-    p.Ping, p.SendMessage, p.Typing, p.Read, p.Resume, p.TranscriptRequest, p.Accept, p.Decline,
-    p.Transfer, p.Invite, p.Close, p.Join, p.Leave, p.SetPresence, p.ListLive, p.ActiveGroups,
+    p.Ping, p.SendMessage, p.Typing, p.Read, p.Resume, p.TranscriptRequest, p.Accept, p.Assign,
+    p.Decline, p.Transfer, p.Invite, p.Close, p.Join, p.Leave, p.SetPresence, p.ListLive,
+    p.ActiveGroups,
 })
 SUPERVISOR_FRAMES = AGENT_FRAMES | {p.Monitor, p.Unmonitor, p.Whisper, p.BoardRequest}
 ROLE_FRAMES = {

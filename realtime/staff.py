@@ -12,6 +12,7 @@ sender may see; ids outside that get ``forbidden`` — never a hint whether they
 
 from __future__ import annotations
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
 from desk.auth import can_access, visible_departments
@@ -48,6 +49,8 @@ async def execute(ctx: Context, boards: presence.BoardPush, conn: Connection,
     match frame:
         case p.Accept(cid):
             await accept(ctx, conn, cid)
+        case p.Assign(cid, agent_id):
+            await assign(ctx, conn, cid, agent_id)
         case p.Decline(cid):
             try:
                 await ctx.router.decline(_me(conn)[0], cid)
@@ -103,6 +106,25 @@ async def accept(ctx: Context, conn: Connection, cid: int) -> None:
     # event brings it to the agent's other sockets and tells the visitor.
     ctx.hub.attach(conn, cid, Part.ASSIGNEE)
     conn.send(p.Done("accept", info.id))
+
+
+async def assign(ctx: Context, conn: Connection, cid: int, agent_id: int) -> None:
+    """Take a queued ticket (to me) or give it to a colleague who may see it; the router
+    decides whether they can (group, online, capacity, skills)."""
+    me, _ = _me(conn)
+    if agent_id == me:
+        await accept(ctx, conn, cid)
+        return
+    info = await _open_conv(ctx, conn, cid)
+    if info.channel == "chat":
+        raise CommandError("bad_field", "a chat is offered by the router or taken; "
+                                        "transfer it once it is yours")
+    name = await _check_target_agent(ctx, info, agent_id)
+    try:
+        await ctx.router.cherry_pick(agent_id, cid, by_agent_id=me)
+    except RoutingError as exc:
+        raise CommandError("conflict", exc.message.replace(f"agent {agent_id}", name)) from None
+    conn.send(p.Done("assign", info.id))
 
 
 async def _check_target_agent(ctx: Context, info: records.ConvInfo, agent_id: int) -> str:
@@ -200,22 +222,45 @@ async def leave(ctx: Context, conn: Connection, cid: int) -> None:
 
 
 async def live_board(ctx: Context, conn: Connection) -> p.Live:
-    query = (
+    """Open chats, and beside them the tickets (email, portal) being routed or worked; a ticket
+    waiting for its customer (pending) is not live work. Each kind has its own bound, so a
+    backlog of tickets never hides a chat."""
+    base = (
         select(Conversation, Agent.display_name)
         .outerjoin(Agent, Agent.id == Conversation.assignee_id)
-        .where(Conversation.channel == "chat", Conversation.status.in_(records.OPEN_STATUSES))
         .order_by(Conversation.created_at)
         .limit(LIVE_MAX)
     )
     if conn.principal is not None:
-        query = query.where(conn.principal.scope(Conversation.group_id))
+        base = base.where(conn.principal.scope(Conversation.group_id))
+    chats = base.where(Conversation.channel == "chat",
+                       Conversation.status.in_(records.OPEN_STATUSES))
+    tickets = base.where(Conversation.channel != "chat",
+                         Conversation.status.in_(("queued", "offered", "active")))
     async with ctx.sm() as s:
-        rows = (await s.execute(query)).all()
+        rows = [*(await s.execute(chats)).all(), *(await s.execute(tickets)).all()]
     now = utcnow()
     out = []
     for conv, agent_name in rows:
         created = conv.created_at if conv.created_at.tzinfo else conv.created_at.replace(
             tzinfo=now.tzinfo)
-        out.append(p.LiveConversation(conv.id, conv.number, conv.status, conv.group_id,
-                                      agent_name, int((now - created).total_seconds())))
-    return p.Live(tuple(out))
+        due = conv.sla_due
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=now.tzinfo)
+        out.append(p.LiveConversation(
+            conv.id, conv.number, conv.status, conv.group_id, agent_name,
+            int((now - created).total_seconds()), conv.channel,
+            due.isoformat() if due is not None else None, conv.subject))
+    return p.Live(tuple(out), await _capacity(ctx, conn))
+
+
+async def _capacity(ctx: Context, conn: Connection) -> p.Capacity | None:
+    """An agent's load and capacities as the router holds them (None: not known live)."""
+    if conn.session.role is not Role.AGENT or conn.agent_id is None or not conn.group_ids:
+        return None
+    try:
+        snap, _ = await ctx.router.queue_view(min(conn.group_ids), [conn.agent_id], 0)
+    except (RedisError, OSError):  # the list still helps; "Take" then finds out by trying
+        return None
+    a = snap.agents.get(conn.agent_id)
+    return None if a is None else p.Capacity(a.chats, a.max_chats, a.tickets, a.max_tickets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -439,8 +440,11 @@ class Router:
         await self._publish(events.OfferExpired(conversation_id, agent_id, "declined"))
         await self._dispatch(conv.group_id)
 
-    async def cherry_pick(self, agent_id: int, conversation_id: int) -> None:
-        """An agent takes a queued conversation of one of their groups, capacity permitting."""
+    async def cherry_pick(self, agent_id: int, conversation_id: int,
+                          by_agent_id: int | None = None) -> None:
+        """An agent takes a queued conversation of one of their groups, capacity permitting;
+        with ``by_agent_id`` a colleague assigns it to them, and then the agent must also
+        hold the skills it needs (the colleague chose them, not the agent)."""
         conv = await self._held(conversation_id)
         cfg = await self._agent(agent_id)
         if conv.group_id not in cfg.groups:
@@ -449,16 +453,25 @@ class Router:
             raise errors.NotQueued(f"conversation {conversation_id} is already taken")
         snap = await self.store.snapshot(conv.group_id, [agent_id], 0)
         view = self._views(snap.agents, {agent_id: cfg.skills})[agent_id]
+        assigned = by_agent_id is not None and by_agent_id != agent_id
+        if assigned:
+            # Being assigned needs no group toggle and overrides a decline, as a pick does.
+            refused = rejection(dataclasses.replace(view, active=True), conv.item())
+            if refused is not None:
+                raise errors.NotEligible(f"agent {agent_id} cannot take it: {refused[0].value}"
+                                         f" {refused[1]}".strip())
         res = await self.store.claim(conversation_id, conv.group_id, [agent_id],
                                      offer_deadline_ms=None, now_ms=self._now_ms(), checks="")
         if res.status == "not_queued":
             raise errors.NotQueued(f"conversation {conversation_id} is already taken")
         if res.agent_id is None:
-            raise errors.NotEligible(f"agent {agent_id} cannot take it: "
-                                     f"{res.skipped.get(agent_id, res.status)}")
+            why = res.skipped.get(agent_id, res.status).replace("_", " ")
+            raise errors.NotEligible(f"agent {agent_id} cannot take it: {why}")
         decision = decide(Policy.MANUAL, conv.item(), [view], snap.cursor)
-        await self._record_claims([(decision.with_winner(
-            agent_id, f"picked from the queue by agent {agent_id}"), None, {})], via="picked")
+        why = (f"assigned from the queue to agent {agent_id} by agent {by_agent_id}" if assigned
+               else f"picked from the queue by agent {agent_id}")
+        await self._record_claims([(decision.with_winner(agent_id, why), None, {})],
+                                  via="picked")
         await self._publish_queue(conv.group_id)
 
     # -- release and transfer --------------------------------------------------------------------

@@ -223,6 +223,27 @@ async def test_manual_and_cherry_pick(router: Router, desk: Desk) -> None:
     assert (await router.explain(c2))[-1]["action"] == "picked"
 
 
+async def test_a_colleague_assigns_within_the_router_s_rules(router: Router,
+                                                              desk: Desk) -> None:
+    g = await desk.group(policy="manual")
+    ana = await desk.agent([g])
+    bob = await desk.agent([g], skills={"german": 1})
+    cat = await desk.agent([g], skills={"german": 2})
+    await online(router, ana, [g])
+    c = await desk.conversation(g, skills={"german": 2}, channel="email")
+    await router.enqueue(c)
+    with pytest.raises(errors.NotEligible, match="offline"):
+        await router.cherry_pick(cat, c, by_agent_id=ana)
+    await online(router, bob, [g])
+    await online(router, cat, [])  # no group switched on: an assignment needs none
+    with pytest.raises(errors.NotEligible, match="skill level too low german 1 < 2"):
+        await router.cherry_pick(bob, c, by_agent_id=ana)
+    await router.cherry_pick(cat, c, by_agent_id=ana)
+    assert (await desk.get(c)).assignee_id == cat
+    last = (await router.explain(c))[-1]
+    assert last["action"] == "picked" and f"to agent {cat} by agent {ana}" in last["reason"]
+
+
 async def test_transfer_to_agent_and_group(router: Router, desk: Desk) -> None:
     g, vip = await desk.group(), await desk.group()
     ana = await desk.agent([g])

@@ -182,19 +182,74 @@ function take(id, number, channel = "chat") {
   else takenTickets.set(id, number);
 }
 
-// --- queue of my groups ------------------------------------------------------------------------
+// --- queue of my groups: chats and tickets -----------------------------------------------------
+// Tickets (email, portal) wait beside the chats, with their kind, age and SLA due time. "Take"
+// asks the router (which checks group, capacity and skills); it is disabled, saying why, while
+// my load is at capacity for that kind. A ticket can also be given to a colleague of its group.
 
-const queueList = h("ul", { class: "queue", "aria-label": "Waiting chats" });
+const queueList = h("ul", { class: "queue", "aria-label": "Waiting chats and tickets" });
 let board = [];
+let capacity = null; // the router's view of my load (live frame)
+const KIND = { chat: "chat", email: "email ticket", portal: "web ticket" };
+
+function full(channel) {
+  if (!capacity) return null;
+  const [load, max, word] = channel === "chat" ? [capacity.chats, capacity.max_chats, "chats"]
+    : [capacity.tickets, capacity.max_tickets, "tickets"];
+  return load >= max ? `At capacity: ${load} / ${max} ${word}` : null;
+}
+
+function due(iso) {
+  if (!iso) return null;
+  const s = (new Date(iso).getTime() - Date.now()) / 1000;
+  return s >= 0 ? { text: `SLA due in ${ago(s)}`, late: false } : { text: `SLA overdue by ${ago(-s)}`, late: true };
+}
+
+function colleagues(groupId) {
+  return directory.agents.filter((a) => (a.group_ids || []).includes(groupId));
+}
+
+function assignForm(c) {
+  const who = h("select", { "aria-label": `Assign ${c.number} to` },
+    h("option", { value: String(me.id), text: "Me" }),
+    colleagues(c.group_id).map((a) => h("option", { value: String(a.id), text: a.display_name })));
+  return h("span", { class: "assign row" }, who, h("button", { type: "button", text: "Assign",
+    "aria-label": `Assign ${c.number}`, onclick: () => assign(c, Number(who.value)) }));
+}
+
+function assign(c, agentId) {
+  if (agentId === me.id) { take(c.conversation_id, c.number, c.channel); return; }
+  if (!wire.send({ type: "assign", conversation_id: c.conversation_id, agent_id: agentId })) {
+    announce("Not connected");
+    return;
+  }
+  board = board.filter((x) => x.conversation_id !== c.conversation_id);
+  refreshQueue();
+}
+
+function queueItem(c) {
+  const kind = c.channel || "chat";
+  const reason = full(kind);
+  const sla = due(c.sla_due);
+  return h("li", { class: "card", "data-conversation": c.conversation_id, "data-channel": kind },
+    h("strong", { text: c.number }),
+    h("span", { class: "badge", "data-kind": kind, text: KIND[kind] || kind }),
+    h("span", { class: "muted", text: ` ${groupName.get(c.group_id) || ""} · waiting ${ago(c.waiting_s)}` }),
+    c.subject && kind !== "chat" ? h("span", { class: "subject", text: c.subject }) : null,
+    sla ? h("span", { class: sla.late ? "sla late" : "sla", text: sla.text }) : null,
+    h("button", { type: "button", text: "Take", "aria-label": `Take ${c.number}`, disabled: !!reason,
+      title: reason || null, onclick: () => take(c.conversation_id, c.number, kind) }),
+    reason ? h("span", { class: "hint full", text: reason }) : null,
+    kind !== "chat" ? assignForm(c) : null);
+}
 
 function refreshQueue() {
   const active = new Set(activeGroups());
-  const waiting = board.filter((c) => c.status === "queued" && active.has(c.group_id));
-  clear(queueList).append(...waiting.map((c) => h("li", { class: "card", "data-conversation": c.conversation_id },
-    h("strong", { text: c.number }), h("span", { class: "muted",
-      text: ` ${groupName.get(c.group_id) || ""} · waiting ${ago(c.waiting_s)}` }),
-    h("button", { type: "button", text: "Take", "aria-label": `Take ${c.number}`,
-      onclick: () => take(c.conversation_id, c.number) }))));
+  // Chats follow my group toggles (they are offered to me only there); tickets of all my
+  // groups are listed, since anyone may take or assign one.
+  const waiting = board.filter((c) => c.status === "queued" &&
+    ((c.channel || "chat") !== "chat" || active.has(c.group_id)));
+  clear(queueList).append(...waiting.map(queueItem));
   if (!waiting.length) queueList.append(h("li", { class: "muted", text: "Nobody is waiting." }));
 }
 
@@ -256,7 +311,7 @@ function onFrame(f) {
     case "agent_state": showState(f); return;
     case "offer": offer(f); return;
     case "offer_revoked": dropOffer(f.conversation_id); return;
-    case "live": board = f.conversations; refreshQueue(); return;
+    case "live": board = f.conversations; capacity = f.capacity || null; refreshQueue(); return;
     case "reload": location.reload(); return;
     case "closed":
       root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
@@ -269,12 +324,18 @@ function onFrame(f) {
         return;
       }
       if (f.op === "accept" && f.conversation_id) announce("Chat accepted");
+      if (f.op === "assign") { notice.textContent = "Ticket assigned."; wire.send({ type: "list_live" }); return; }
       if (f.op === "active_groups" || f.op === "presence") { confirmed(); return; }
       break;
     case "error":
       if (f.ref === "active_groups" || f.ref === "presence") {
         notice.textContent = `Could not change that: ${f.message}`;
         confirmed();
+        return;
+      }
+      if (f.ref === "assign") {
+        notice.textContent = `Could not assign it: ${f.message}`;
+        wire.send({ type: "list_live" });
         return;
       }
       if (f.ref === "accept") {

@@ -5,6 +5,7 @@ import { get } from "./api.js";
 import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
+import { STATUS_LABELS } from "./status.js";
 import { Tabs } from "./tabs.js";
 import { explainRefusal, Wire } from "./wire.js";
 
@@ -80,19 +81,31 @@ function tick() {
   }
 }
 
+const KIND = { chat: "chat", email: "email ticket", portal: "web ticket" };
+
+function slaText(iso) {
+  if (!iso) return "—";
+  const s = (new Date(iso).getTime() - Date.now()) / 1000;
+  return s >= 0 ? `due in ${ago(s)}` : `overdue by ${ago(-s)}`;
+}
+
+// Chats and tickets being routed or worked, side by side; only a chat can be monitored live.
 function renderLive() {
-  clear(chatRows).append(...live.map((c) => h("tr", { "data-conversation": c.conversation_id },
+  clear(chatRows).append(...live.map((c) => h("tr", { "data-conversation": c.conversation_id,
+    "data-channel": c.channel || "chat" },
     h("th", { scope: "row", text: c.number }),
+    h("td", {}, h("span", { class: "badge", "data-kind": c.channel || "chat", text: KIND[c.channel] || "chat" })),
     h("td", { text: groupName.get(c.group_id) || "" }),
     h("td", { text: c.agent_name || "—" }),
-    h("td", {}, h("span", { class: "badge", "data-status": c.status, text: c.status })),
+    h("td", {}, h("span", { class: "badge", "data-status": c.status, text: STATUS_LABELS[c.status] || c.status })),
     h("td", { class: "age", "data-age": c.waiting_s, text: ago(c.waiting_s + since(liveAt)) }),
+    h("td", { class: c.sla_due && new Date(c.sla_due) < new Date() ? "sla late" : "sla", text: slaText(c.sla_due) }),
     h("td", { class: "row" },
-      h("button", { type: "button", text: "Monitor", "aria-label": `Monitor ${c.number}`,
-        onclick: () => monitor(c.conversation_id, c.number) }),
+      (c.channel || "chat") === "chat" ? h("button", { type: "button", text: "Monitor",
+        "aria-label": `Monitor ${c.number}`, onclick: () => monitor(c.conversation_id, c.number) }) : null,
       h("button", { type: "button", text: "Routing log", "aria-label": `Routing log of ${c.number}`,
         onclick: () => decisions(c.conversation_id, c.number) })))));
-  if (!live.length) chatRows.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No live chats." })));
+  if (!live.length) chatRows.append(h("tr", {}, h("td", { colspan: 8, class: "muted", text: "No live chats or tickets." })));
 }
 
 // Silent monitoring is not stored, so after a reconnect the pane monitors again; conversations
@@ -195,7 +208,8 @@ function onFrame(f) {
 tabs.add("board", "Live board", h("div", { class: "board" },
   table("Agents", ["Agent", "Status", "Load", "Active groups"], agentRows),
   table("Queues", ["Group", "Waiting", "Oldest wait", "Policy"], queueRows),
-  table("Live chats", ["Number", "Group", "Agent", "Status", "Age", "Actions"], chatRows)), { select: true });
+  table("Live chats and tickets", ["Number", "Kind", "Group", "Agent", "Status", "Age", "SLA", "Actions"],
+    chatRows)), { select: true });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Supervisor view" }),

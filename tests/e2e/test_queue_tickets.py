@@ -1,0 +1,108 @@
+"""Tickets in the console's queue beside chats: kind and age, "Take" through the router and
+disabled at capacity with the reason, assigning one to a colleague; the supervisor's board
+lists them too."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select, update
+
+from desk.db import SessionMaker
+from desk.models import Agent, Conversation, utcnow
+from desk.seed import DEMO_SITE_KEY
+from tests.e2e.conftest import Server, login
+from tests.e2e.pages import console, new_page, switch_groups
+
+pytestmark = pytest.mark.e2e
+CHLOE = "chloe@demo.switchboard.local"
+BEN = "ben@demo.switchboard.local"
+
+
+def _support_ticket(server: Server, name: str, email: str, text: str) -> str:
+    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
+    with httpx.Client(timeout=10) as http:
+        support = next(d["id"] for d in http.get(site).json()["departments"]
+                       if d["name"] == "Support")
+        r = http.post(site + "/messages", json={"department_id": support, "name": name,
+                                                "email": email, "text": text})
+    assert r.status_code == 201, r.text
+    number: str = r.json()["number"]
+    return number
+
+
+async def _one_ticket_each(sm: SessionMaker) -> None:
+    async with sm() as s:
+        await s.execute(update(Agent).where(Agent.email == CHLOE).values(ticket_capacity=1))
+        await s.commit()
+
+
+async def _due_in_two_hours(sm: SessionMaker, number: str) -> None:
+    async with sm() as s:
+        await s.execute(update(Conversation).where(Conversation.number == number).values(
+            sla_due=utcnow() + timedelta(hours=2)))
+        await s.commit()
+
+
+async def _assignee(sm: SessionMaker, number: str) -> str | None:
+    async with sm() as s:
+        name: str | None = (await s.execute(
+            select(Agent.display_name).join(Conversation, Conversation.assignee_id == Agent.id)
+            .where(Conversation.number == number))).scalar_one_or_none()
+        return name
+
+
+def test_tickets_wait_beside_chats_and_are_taken_or_assigned(browser: Browser,
+                                                             server: Server) -> None:
+    server.run(_one_ticket_each)
+    ben_ctx, ben = console(browser, server, BEN)
+    switch_groups(ben, False)  # online, but offered nothing: the tickets wait
+    chloe_ctx, chloe = console(browser, server, CHLOE)
+    switch_groups(chloe, False)
+    sup_ctx, sup = new_page(browser, viewport={"width": 1280, "height": 860})
+    try:
+        first = _support_ticket(server, "Olga", "olga@example.org", "My parcel never arrived.")
+        second = _support_ticket(server, "Pia", "pia@example.org", "Wrong size delivered.")
+        server.run(lambda sm: _due_in_two_hours(sm, second))
+        queue = chloe.locator("ul.queue")
+        card = queue.locator("li", has_text=first)
+        expect(card.locator(".badge")).to_have_text("email ticket")
+        expect(card).to_contain_text("Support L1 · waiting")
+        expect(queue.locator("li[data-channel=email]")).to_have_count(2)
+        expect(queue.locator("li", has_text=second).locator(".sla")).to_contain_text(
+            "SLA due in 1h 59m")  # shown when the ticket has one (the next live list)
+
+        login(sup, server, "/supervisor", "sam@demo.switchboard.local")
+        row = sup.locator("tr[data-conversation]", has_text=first)
+        expect(row).to_contain_text("email ticket")
+        expect(row.get_by_role("button", name="Monitor")).to_have_count(0)
+        sla = sup.locator("tr[data-conversation]", has_text=second).locator(".sla")
+        expect(sla).to_contain_text("due in 1h 59m")
+        if shots := os.environ.get("SWITCHBOARD_SCREENSHOTS"):
+            sup.screenshot(path=Path(shots) / "supervisor-tickets.png")
+
+        card.get_by_role("button", name=f"Take {first}").click()
+        expect(chloe.locator("section.ticket")).to_have_count(1)
+        # At her ticket capacity (1): "Take" is off for the other, saying why.
+        other = queue.locator("li", has_text=second)
+        take = other.get_by_role("button", name=f"Take {second}")
+        expect(take).to_be_disabled()
+        expect(other.locator(".full")).to_have_text("At capacity: 1 / 1 tickets")
+        if shots:
+            chloe.screenshot(path=Path(shots) / "console-queue-tickets.png")
+        # She gives it to Ben, a colleague of Support L1: the router assigns it to him.
+        other.get_by_label(f"Assign {second} to").select_option(label="Ben")
+        other.get_by_role("button", name=f"Assign {second}").click()
+        expect(chloe.locator("#workspace > .notice")).to_have_text("Ticket assigned.")
+        expect(queue.locator("li", has_text=second)).to_have_count(0)
+    finally:
+        sup_ctx.close()
+        chloe_ctx.close()
+        ben_ctx.close()
+    assert server.run(lambda sm: _assignee(sm, first)) == "Chloé"
+    assert server.run(lambda sm: _assignee(sm, second)) == "Ben"
