@@ -36,6 +36,7 @@ GOOD: dict[str, dict[str, Any]] = {
     "join": {"conversation_id": 1},
     "leave": {"conversation_id": 1},
     "accept": {"conversation_id": 1},
+    "assign": {"conversation_id": 1, "agent_id": 2},
     "decline": {"conversation_id": 1},
     "transfer": {"conversation_id": 1, "group_id": 3, "note": "billing question"},
     "invite": {"conversation_id": 1, "agent_id": 9},
