@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY
+from desk.seed import DEMO_PASSWORD
 from tests.e2e.conftest import Server, login
 from tests.e2e.pages import (
     chat_pane,
@@ -18,6 +17,7 @@ from tests.e2e.pages import (
     new_page,
     open_widget,
     start_chat,
+    support_ticket,
     take_next_chat,
     visitor_says,
 )
@@ -85,20 +85,10 @@ def test_a_chat_as_the_agent_reads_it_and_after_it_closed(browser: Browser,
         ana_ctx.close()
 
 
-def _support_ticket(server: Server, name: str) -> None:
-    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
-    with httpx.Client(timeout=10) as http:
-        support = next(d["id"] for d in http.get(site).json()["departments"]
-                       if d["name"] == "Support")
-        r = http.post(site + "/messages", json={"department_id": support, "name": name,
-                                                "email": "olga@example.org", "text": "Hello"})
-    assert r.status_code == 201, r.text
-
-
 def test_a_stale_filter_answer_is_dropped(browser: Browser, server: Server) -> None:
     """Two filters changed quickly: the first answer, held back until the second is drawn,
     must not replace the rows of the newer filter."""
-    _support_ticket(server, "Olga")
+    support_ticket(server, "Olga", "olga@example.org", "Hello")
     context, page = console(browser, server, CHLOE)
     held: list[Route] = []
 

@@ -8,32 +8,18 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select, update
 
 from desk.db import SessionMaker
 from desk.models import Agent, Conversation, utcnow
-from desk.seed import DEMO_SITE_KEY
 from tests.e2e.conftest import Server, login
-from tests.e2e.pages import console, new_page, switch_groups
+from tests.e2e.pages import console, new_page, support_ticket, switch_groups
 
 pytestmark = pytest.mark.e2e
 CHLOE = "chloe@demo.switchboard.local"
 BEN = "ben@demo.switchboard.local"
-
-
-def _support_ticket(server: Server, name: str, email: str, text: str) -> str:
-    site = f"{server.url}/api/public/sites/{DEMO_SITE_KEY}"
-    with httpx.Client(timeout=10) as http:
-        support = next(d["id"] for d in http.get(site).json()["departments"]
-                       if d["name"] == "Support")
-        r = http.post(site + "/messages", json={"department_id": support, "name": name,
-                                                "email": email, "text": text})
-    assert r.status_code == 201, r.text
-    number: str = r.json()["number"]
-    return number
 
 
 async def _one_ticket_each(sm: SessionMaker) -> None:
@@ -66,8 +52,8 @@ def test_tickets_wait_beside_chats_and_are_taken_or_assigned(browser: Browser,
     switch_groups(chloe, False)
     sup_ctx, sup = new_page(browser, viewport={"width": 1280, "height": 860})
     try:
-        first = _support_ticket(server, "Olga", "olga@example.org", "My parcel never arrived.")
-        second = _support_ticket(server, "Pia", "pia@example.org", "Wrong size delivered.")
+        first = support_ticket(server, "Olga", "olga@example.org", "My parcel never arrived.")
+        second = support_ticket(server, "Pia", "pia@example.org", "Wrong size delivered.")
         server.run(lambda sm: _due_in_two_hours(sm, second))
         queue = chloe.locator("ul.queue")
         card = queue.locator("li", has_text=first)
