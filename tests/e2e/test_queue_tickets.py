@@ -86,6 +86,23 @@ def test_tickets_wait_beside_chats_and_are_taken_or_assigned(browser: Browser,
         other.get_by_role("button", name=f"Assign {second}").click()
         expect(chloe.locator("#workspace > .notice")).to_have_text("Ticket assigned.")
         expect(queue.locator("li", has_text=second)).to_have_count(0)
+
+        # Waiting for the customer: a move the rules offer, recorded on the ticket's timeline.
+        view = chloe.locator("section.ticket")
+        status = view.get_by_label("Status")
+        expect(status.locator("option")).to_have_text(
+            ["open", "pending (waiting for the customer)", "resolved", "closed"])
+        status.select_option("pending")
+        expect(view.locator(".notice")).to_have_text(
+            "Status set to pending (waiting for the customer)")
+        view.locator(".timeline-box summary").click()
+        expect(view.locator(".timeline li[data-action='conversation.status']")).to_contain_text(
+            "Status open → pending (waiting for the customer) by Chloé — set by staff")
+        expect(status.locator("option")).to_have_text(
+            ["pending (waiting for the customer)", "reopen (back to the queue)", "resolved",
+             "closed"])
+        if shots:
+            view.screenshot(path=Path(shots) / "console-ticket-timeline.png")
     finally:
         sup_ctx.close()
         chloe_ctx.close()

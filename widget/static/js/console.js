@@ -270,6 +270,7 @@ function openChat(id, number, watch, select = false) {
 }
 
 const ticketViews = new Map(); // conversation id -> open TicketView
+const agentNames = new Map([...agents.map((a) => [a.id, a.display_name]), [me.id, me.display_name]]);
 
 // A conversation named in a customer panel (history, linked tickets): read in a ticket view.
 function openEarlier(c) {
@@ -279,7 +280,7 @@ function openEarlier(c) {
 }
 
 function openTicket(id, number) {
-  const view = new TicketView(id);
+  const view = new TicketView(id, { agents: agentNames });
   ticketViews.set(id, view);
   tabs.add(`t${id}`, number, withCustomer(view.el, id, openEarlier), { closable: true, select: true,
     onClose: () => ticketViews.delete(id) });

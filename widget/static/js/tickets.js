@@ -74,9 +74,30 @@ export class Tickets {
   }
 }
 
+// One audit event as a person reads it; unknown actions show as recorded.
+function describe(e, agents) {
+  const d = e.data || {};
+  const who = (id) => agents.get(id) || `agent #${id}`;
+  const label = (s) => STATUS_LABELS[s] || s;
+  switch (e.action) {
+    case "conversation.status": return `Status ${label(d.old)} → ${label(d.new)}`;
+    case "conversation.promoted": return "Promoted to a ticket";
+    case "routing.accepted": return `Accepted by ${who(d.agent_id)}`;
+    case "routing.active": return `Assigned to ${who(d.agent_id)}`;
+    case "routing.transferred": return d.agent_id ? `Transferred to ${who(d.agent_id)}` : "Transferred";
+    case "sla.met": return "SLA met";
+    case "sla.breached_then_met": return "SLA met after a breach";
+    case "rule.fired": return `Rule ${d.rule} fired`;
+    default: return e.action;
+  }
+}
+
 export class TicketView {
-  constructor(id) {
+  // ``agents``: id -> display name, for the timeline's "who".
+  constructor(id, { agents = new Map() } = {}) {
     this.id = id;
+    this.agents = agents;
+    this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline" });
     this.title = h("h2", { text: `#${id}` });
     // The statuses the server's rules allow from here (status_options), the current one first.
     this.status = h("select", { "aria-label": "Status" });
@@ -97,7 +118,8 @@ export class TicketView {
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
       this.facts,
-      this.notice, this.log, this.ended, form);
+      this.notice, this.log, this.ended, form,
+      h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
     this.load();
   }
 
@@ -124,6 +146,22 @@ export class TicketView {
         h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
     } catch (e) {
       this.notice.textContent = `Could not load: ${e.message}`;
+    }
+    this.loadTimeline();
+  }
+
+  // The audit trail (status changes, assignments, transfers, SLA, rule firings), oldest first.
+  async loadTimeline() {
+    try {
+      const events = await get(`/api/conversations/${this.id}/timeline`);
+      this.timeline.replaceChildren(...events.map((e) => h("li", { "data-action": e.action },
+        h("time", { text: new Date(e.at).toLocaleString() }), " ",
+        h("strong", { text: describe(e, this.agents) }),
+        e.actor_id ? h("span", { class: "muted", text: ` by ${this.agents.get(e.actor_id) || `#${e.actor_id}`}` }) : null,
+        e.why ? h("span", { class: "muted", text: ` — ${e.why}` }) : null)));
+      if (!events.length) this.timeline.append(h("li", { class: "muted", text: "Nothing recorded yet." }));
+    } catch (e) {
+      this.timeline.replaceChildren(h("li", { class: "error", text: `Could not load the timeline: ${e.message}` }));
     }
   }
 
