@@ -37,8 +37,8 @@ LAYERS: dict[str, frozenset[str]] = {
 PURE = frozenset({
     "desk.automation", "desk.business_hours", "desk.case_links", "desk.contracts", "desk.errors",
     "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
-    "desk.mail_rules", "desk.origins", "desk.search_query", "desk.site_config", "desk.site_form", "desk.sla",
-    "desk.status_rules", "desk.ticket_rules",
+    "desk.mail_rules", "desk.origins", "desk.search_query", "desk.site_config", "desk.site_form",
+    "desk.sla", "desk.status_rules", "desk.ticket_rules",
     "desk.validate", "desk.visibility",
     "desk.report_math", "desk.kb.render", "desk.kb.rules", "desk.kb.stem", "desk.kb.query",
     "desk.kb.page_html", "desk.kb.report",
