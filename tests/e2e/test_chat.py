@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -86,7 +87,12 @@ def test_visitor_and_agent_chat_end_to_end(browser: Browser, server: Server) -> 
         visitor.locator(".survey button[type=submit]").click()
         expect(visitor.locator(".survey")).to_contain_text("Thank you")
 
-        assert server.run(lambda sm: _rating(sm, cid)) == (5, "Quick and friendly")
+        # The widget thanks at once; the rating is stored when its frame reaches the server.
+        deadline = time.monotonic() + 10
+        while (rated := server.run(lambda sm: _rating(sm, cid))) != (5, "Quick and friendly") \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rated == (5, "Quick and friendly")
     finally:
         visitor_ctx.close()
         agent_ctx.close()

@@ -112,7 +112,7 @@ def test_a_stale_filter_answer_is_dropped(browser: Browser, server: Server) -> N
         # Let the page run what the late answer queued, then look again.
         page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)))")
         expect(rows).to_contain_text(["Olga"])
-        expect(page.locator(".tickets [role=status]")).to_have_text("1 shown")
+        expect(page.locator(".tickets > p[role=status]")).to_have_text("1 shown")
     finally:
         context.close()
 
