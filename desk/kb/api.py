@@ -29,6 +29,7 @@ from desk.http import (
     require_admin,
 )
 from desk.kb import articles, images, render, rules
+from desk.limits import SEQ_MAX
 from desk.models import Article, ArticleRevision, KbSite, KbTopic
 
 
@@ -195,7 +196,7 @@ async def publish_article(request: Request) -> Response:
     """Publish a revision (``{"revision": n}``; the latest when not given)."""
     p = await current_principal(request)
     data = await read_json(request)
-    number = validate.integer(data, "revision", lo=1, hi=2**31 - 1)
+    number = validate.integer(data, "revision", lo=1, hi=SEQ_MAX)
     d = deps(request)
     async with d.sm() as s:
         a = await articles.get_article(s, path_int(request, "id"))

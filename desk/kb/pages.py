@@ -27,6 +27,7 @@ from desk.kb import images, page_html, reading, rules, search
 from desk.kb.page_html import ArticleView, Frame, Link
 from desk.kb.reading import SiteView
 from desk.kb.rules import Reader
+from desk.limits import is_id
 from desk.models import Article, KbImage, KbTopic
 from desk.settings import Settings
 
@@ -150,7 +151,7 @@ async def article(request: Request) -> Response:
     session = reading.session_id(request.query_params.get("s"))
     async with sm() as s:
         a = await reading.article(s, view.site.id, article_id, Reader.PUBLIC) \
-            if isinstance(article_id, int) and 0 < article_id < 2**31 else None
+            if is_id(article_id) else None
         if a is None:
             return _not_found()
         canonical = article_path(view.site.key, a)
