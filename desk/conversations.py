@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from desk import sla_store
+from desk import audit, sla_store
 from desk.auth import Principal
 from desk.db import SessionMaker
 from desk.errors import InvalidInput, NotFound
@@ -172,6 +172,9 @@ async def append_message(
             s.add(msg)
             await sla_store.on_messages(s, [sla_store.Posted(
                 conversation_id, author_kind, visibility, msg.created_at)])
+            if visibility == "whisper":
+                audit.record(s, "supervisor.whisper", conversation_id, actor_id=author_id,
+                             at=msg.created_at, why=f"whispered to agent {whisper_to}", seq=seq)
             try:
                 await s.commit()
             except IntegrityError:
@@ -262,14 +265,19 @@ async def append_messages(sm: SessionMaker, items: Sequence[NewMessage],
 
 
 async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended]) -> None:
-    """The service-level clocks after a batch (its own transaction: the PostgreSQL batch is
-    one statement). Chat lines that move no clock (notes, whispers, system lines) cost
-    nothing."""
+    """The service-level clocks after a batch, and the audit rows of its whispers (its own
+    transaction: the PostgreSQL batch is one statement). Chat lines that move no clock and
+    are no whisper (notes, system lines) cost nothing."""
     posted = [sla_store.Posted(a.conversation_id, a.author_kind, a.visibility, a.created_at)
               for a in stored if a.visibility == "public" and a.author_kind != "system"]
-    if posted:
+    whispers = [a for a in stored if a.visibility == "whisper"]
+    if posted or whispers:
         async with sm() as s:
             await sla_store.on_messages(s, posted)
+            for w in whispers:  # a supervisor coaching: on the audit trail (rare, small)
+                audit.record(s, "supervisor.whisper", w.conversation_id, actor_id=w.author_id,
+                             at=w.created_at, why=f"whispered to agent {w.whisper_to}",
+                             seq=w.seq)
             await s.commit()
 
 

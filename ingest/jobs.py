@@ -23,6 +23,7 @@ from rq import Queue, Retry, get_current_job
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import sla_store
 from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
 from desk.mail_rules import (
@@ -130,12 +131,15 @@ def notify_created_job(conversation_id: int) -> str:
 async def _notify_created(ctx: JobContext, conversation_id: int) -> str:
     async with ctx.sm() as s:
         conv = await s.get(Conversation, conversation_id)
+        # Phrased from the moment it was filed: "by Tuesday 10:00" if the desk was closed.
+        expected = None if conv is None else await sla_store.expected_response(
+            s, conversation_id, sla_store.aware(conv.created_at) or utcnow())
     if conv is None or conv.channel not in MAILED_CHANNELS:
         return "skipped"
     number, subject = conv.number, conv.subject or ""
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="created", key="1",
-        body=lambda link: notices.created(number, subject, link), reply=True)
+        body=lambda link: notices.created(number, subject, link, expected), reply=True)
     return _send_queued(queued)
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 SURVEY_ANCHOR = "#survey"
 
 
-def created(number: str, subject: str, link: str) -> str:
+def created(number: str, subject: str, link: str, expected: str | None = None) -> str:
+    """``expected``: when the desk's service level promises a first answer
+    (``desk.sla.expected_response``: "within 2 hours", "by Tuesday 10:00")."""
+    promise = f"We will answer {expected}.\n\n" if expected else ""
     return (
         f"Thank you for your message. We have opened case {number} for it:\n\n"
-        f"  {subject or '(no subject)'}\n\n"
+        f"  {subject or '(no subject)'}\n\n{promise}"
         f"Follow it, reply or close it on its page:\n{link}\n\n"
         f"Or reply to this mail to add to it; please keep [{number}] in the subject.\n"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
+from desk import audit
 from desk.auth import can_access, visible_departments
 from desk.models import Agent, Conversation, Group, Participant, utcnow
 from realtime import presence, records
@@ -71,6 +72,7 @@ async def execute(ctx: Context, boards: presence.BoardPush, conn: Connection,
             conn.send(p.State(cid, info.number, info.status, name,
                               await records.last_seq(ctx.sm, cid)))
             ctx.hub.attach(conn, cid, Part.MONITOR)
+            await _audit(ctx, cid, "supervisor.monitor", _me(conn)[0], "started monitoring")
             conn.send(p.Done("monitor", cid))
         case p.Unmonitor(cid):
             ctx.hub.detach(conn, cid)
@@ -187,7 +189,9 @@ async def invite(ctx: Context, conn: Connection, cid: int, agent_id: int) -> Non
     conn.send(p.Done("invite", cid))
 
 
-async def _add_participant(ctx: Context, cid: int, agent_id: int) -> None:
+async def _add_participant(ctx: Context, cid: int, agent_id: int,
+                           audited: str | None = None) -> None:
+    """``audited``: the audit action recording it (a supervisor joining)."""
     async with ctx.sm() as s:
         row = await s.get(Participant, (cid, agent_id))
         if row is None:
@@ -195,6 +199,14 @@ async def _add_participant(ctx: Context, cid: int, agent_id: int) -> None:
                               created_at=utcnow()))
         else:
             row.role = "cochat"
+        if audited is not None:
+            audit.record(s, audited, cid, actor_id=agent_id, why="joined the conversation")
+        await s.commit()
+
+
+async def _audit(ctx: Context, cid: int, action: str, actor_id: int, why: str) -> None:
+    async with ctx.sm() as s:
+        audit.record(s, action, cid, actor_id=actor_id, why=why)
         await s.commit()
 
 
@@ -203,7 +215,7 @@ async def join(ctx: Context, conn: Connection, cid: int) -> None:
     info = await _open_conv(ctx, conn, cid)
     if conn.session.role is not Role.SUPERVISOR:
         raise CommandError("forbidden", "agents join by invitation")
-    await _add_participant(ctx, cid, me)
+    await _add_participant(ctx, cid, me, audited="supervisor.join")
     ctx.hub.publish_grant(me, cid, Part.JOINED)
     ctx.hub.publish_event(cid, p.ParticipantJoined(cid, name, "supervisor"), AUDIENCE_ALL)
     conn.send(p.Done("join", info.id))

@@ -284,7 +284,14 @@ class Router:
                     cands = decision.to_record()
                     if skipped:
                         cands["lost_races"] = {str(a): why for a, why in skipped.items()}
+                    new = "active" if deadline_ms is None else "offered"
+                    now = datetime.fromtimestamp(self.clock(), UTC)
+                    await sla_store.status_changed(s, conv, conv.status, new, now,
+                                                   why=decision.reason)
                     if deadline_ms is None:
+                        audit.record(s, "routing.assigned", c, why=decision.reason, at=now,
+                                     agent_id=agent, group_id=decision.group_id, via=via)
+                        await automation_store.note_events(s, c, ["assigned"], now)
                         conv.status, conv.assignee_id = "active", agent
                         records.add_decision(s, c, agent, "assigned" if via == "auto" else via,
                                              decision.reason, cands, at=self.clock())

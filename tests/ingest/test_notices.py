@@ -26,3 +26,9 @@ def test_link_only_says_there_is_news_without_the_text() -> None:
 
 def test_the_closing_links_to_the_survey() -> None:
     assert LINK + notices.SURVEY_ANCHOR in notices.closed("SB-1234567", "closed", LINK)
+
+
+def test_the_acknowledgement_tells_the_expected_response() -> None:
+    body = notices.created("SB-1234567", "Order", "http://x/c/1", "by Tuesday 10:00")
+    assert "We will answer by Tuesday 10:00." in body
+    assert "We will answer" not in notices.created("SB-1234567", "Order", "http://x/c/1")
