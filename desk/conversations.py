@@ -173,7 +173,9 @@ async def append_message(
             await sla_store.on_messages(s, [sla_store.Posted(
                 conversation_id, author_kind, visibility, msg.created_at)])
             if visibility == "whisper":
-                audit.record(s, "supervisor.whisper", conversation_id, actor_id=author_id,
+                # The author in data, not actor_id: a message must never fail on its audit
+                # row's foreign key.
+                audit.record(s, "supervisor.whisper", conversation_id, by=author_id,
                              at=msg.created_at, why=f"whispered to agent {whisper_to}", seq=seq)
             try:
                 await s.commit()
@@ -275,7 +277,7 @@ async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended]) -> None:
         async with sm() as s:
             await sla_store.on_messages(s, posted)
             for w in whispers:  # a supervisor coaching: on the audit trail (rare, small)
-                audit.record(s, "supervisor.whisper", w.conversation_id, actor_id=w.author_id,
+                audit.record(s, "supervisor.whisper", w.conversation_id, by=w.author_id,
                              at=w.created_at, why=f"whispered to agent {w.whisper_to}",
                              seq=w.seq)
             await s.commit()

@@ -289,7 +289,8 @@ class Router:
                     await sla_store.status_changed(s, conv, conv.status, new, now,
                                                    why=decision.reason)
                     if deadline_ms is None:
-                        audit.record(s, "routing.assigned", c, why=decision.reason, at=now,
+                        kind = "assigned"  # the audit action names the decision, as in _write
+                        audit.record(s, f"routing.{kind}", c, why=decision.reason, at=now,
                                      agent_id=agent, group_id=decision.group_id, via=via)
                         await automation_store.note_events(s, c, ["assigned"], now)
                         conv.status, conv.assignee_id = "active", agent
