@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import select
 
 from desk import sla_store
-from desk.conversations import append_message, create_conversation
+from desk.conversations import append_message, create_conversation, set_status
 from desk.db import SessionMaker
 from desk.models import ConversationSla, DueTimer
 from tests.desk.conftest import login
@@ -86,6 +86,7 @@ async def test_clocks_through_a_conversation(client: httpx.AsyncClient, org: dic
         row = await s.get(ConversationSla, conv.id)
         assert row is not None and row.first_response_met_at is not None
         assert row.next_response_due is not None
+    await set_status(sm, conv.id, "active")  # an agent has it (pending is from there)
     r = await client.patch(f"/api/conversations/{conv.id}", headers=h,
                            json={"status": "pending"})
     assert r.status_code == 200
@@ -102,6 +103,6 @@ async def test_clocks_through_a_conversation(client: httpx.AsyncClient, org: dic
         assert row is not None and not row.paused and row.resolution_due is not None
     timeline = (await client.get(f"/api/conversations/{conv.id}/timeline")).json()
     actions = [e["action"] for e in timeline]
-    assert actions == ["sla.met", "conversation.status"]
-    assert timeline[1]["data"] == {"old": "queued", "new": "pending"}
-    assert timeline[1]["actor_id"] == org["admin"]
+    assert actions == ["sla.met", "conversation.status", "conversation.status"]
+    assert timeline[2]["data"] == {"old": "active", "new": "pending"}
+    assert timeline[2]["actor_id"] == org["admin"]
