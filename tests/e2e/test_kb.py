@@ -87,6 +87,9 @@ def test_deflection_and_assist(browser: Browser, server: Server) -> None:
         expect(other.locator("textarea.compose")).to_be_visible()
         cid = take_next_chat(agent)
         pane = chat_pane(agent, cid)
+        # No organisation: the customer panel leaves the part out (it once printed "null").
+        expect(agent.locator("aside.c360 .c360-body")).to_contain_text("not verified")
+        expect(agent.locator("aside.c360 .c360-body")).not_to_contain_text("null")
         assist = pane.locator("aside.assist")
         expect(assist.locator("[data-article] .t").first).to_have_text("Reset your password")
         expect(assist.locator("[data-article] .t")).to_contain_text(

@@ -51,7 +51,8 @@ export class CustomerPanel {
   render(v) {
     const who = v.contact;
     const org = v.organisation;
-    this.body.replaceChildren(
+    // replaceChildren would write a null as the text "null": parts left out are dropped first.
+    this.body.replaceChildren(...[
       who ? h("p", {}, h("strong", { text: who.name || who.email || "Unnamed" }), " ",
         h("span", { class: "badge", "data-verified": String(who.verified),
           text: who.verified ? "verified" : "not verified" }),
@@ -67,7 +68,8 @@ export class CustomerPanel {
         `${k.name} (${k.kind}) ${k.starts_on} – ${k.ends_on || "open"} · `,
         `${hours(k.hours_used)} used of ${hours(k.hours_contracted)}`,
         k.expired ? h("span", { class: "badge", text: "expired" }) : null)),
-      h("p", { class: "c360-total", text: `Time logged here: ${v.time.total_minutes} min` }));
+      h("p", { class: "c360-total", text: `Time logged here: ${v.time.total_minutes} min` }),
+    ].filter((part) => part != null));
   }
 
   async logTime() {
