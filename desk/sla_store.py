@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation_store, inactivity, sla
+from desk import audit, automation_store, facts, inactivity, sla
 from desk import business_hours as bh
 from desk.mail_rules import STAFF_AUTHORS
 from desk.models import (
@@ -123,10 +123,11 @@ async def start(s: AsyncSession, conversation_ids: Sequence[int], now: datetime)
     chosen = await policies(s)
     rules = await automation_store.enabled_rules(s)
     cals = calendars(s)
-    for conv, facts in await _facts(s, conversation_ids):
+    for conv, known in await _facts(s, conversation_ids):
         if conv.status == "noise" or await s.get(ConversationSla, conv.id) is not None:
             continue
-        policy = sla.select_policy(chosen, facts)
+        facts.created(s, conv, now)
+        policy = sla.select_policy(chosen, known)
         cal = await cals.get(policy.calendar_id if policy else None)
         state = sla.on_created(policy.targets, cal, now) if policy else sla.State({})
         if policy is not None:
@@ -167,6 +168,9 @@ async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     if not public:
         return
     ids = sorted({p.conversation_id for p in public})
+    for conv in await s.scalars(select(Conversation).where(Conversation.id.in_(ids))):
+        await facts.on_messages(s, conv, [(p.author_kind, p.at) for p in public
+                                          if p.conversation_id == conv.id])
     rows = {r.conversation_id: r for r in await s.scalars(select(ConversationSla).where(
         ConversationSla.conversation_id.in_(ids)))}
     rules = await automation_store.enabled_rules(s)
@@ -206,6 +210,7 @@ def _after_message(s: AsyncSession, conv: Conversation, state: sla.State, cal: b
                 breached = c.breached_at is not None
                 audit.record(s, "sla.breached_then_met" if breached else "sla.met", conv.id,
                              why=f"{t} answered", at=p.at, target=t)
+                facts.record(s, "sla_met", conv, p.at, target=t, breached=breached)
         return sla.paused(new, cal, p.at) if conv.status == "pending" else new
     if p.author_kind == "contact":
         return sla.on_customer_reply(state, cal, p.at)
@@ -244,6 +249,7 @@ async def status_changed(s: AsyncSession, conv: Conversation, old: str, new: str
         return
     audit.record(s, "conversation.status", conv.id, actor_id=actor_id, why=why, at=now,
                  old=old, new=new)
+    facts.on_status(s, conv, old, new, now, actor_id)
     rules = await automation_store.enabled_rules(s)
     await automation_store.note_events(s, conv.id, ["status_changed"], now, rules)
     row = await s.get(ConversationSla, conv.id)

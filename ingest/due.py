@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation, automation_store, inactivity, sla_store
+from desk import audit, automation, automation_store, facts, inactivity, sla_store
 from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
 from desk.models import (
     Contact,
@@ -196,6 +196,8 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
                  due=due.isoformat(), why=f"the {target.replace('_', ' ')} target of "
                  f"{clock.target_s} business seconds ran out")
     conv = await ctx.s.get(Conversation, t.conversation_id)
+    if conv is not None:
+        facts.record(ctx.s, "sla_breached", conv, due, target=target)
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
                                       ctx.calendars, ctx.mailer, t.kind + t.instance,

@@ -22,7 +22,7 @@ import asyncpg
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from desk import portal
+from desk import facts, portal
 from desk.auth import Principal
 from desk.case_links import Grant
 from desk.conversations import (
@@ -45,6 +45,7 @@ from desk.models import (
     Message,
     Participant,
     Site,
+    utcnow,
 )
 from desk.status_rules import OPEN
 from realtime import protocol as p
@@ -452,6 +453,9 @@ async def set_status_fields(sm: SessionMaker, cid: int, **fields: Any) -> None:
             raise CommandError("not_found", "no such conversation")
         for name, value in fields.items():
             setattr(conv, name, value)
+        if fields.get("rating") is not None:
+            facts.record(s, "rating", conv, utcnow(), value=fields["rating"],
+                         comment=fields.get("rating_comment") or "")
         await s.commit()
 
 

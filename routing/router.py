@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from desk import audit, automation_store, sla_store
+from desk import audit, automation_store, facts, sla_store
 from desk.models import Conversation, utcnow
 from desk.settings import Settings
 from routing import errors, events, keys, records
@@ -94,6 +94,11 @@ class Router:
                 audit.record(s, f"routing.{action}", conversation_id, why=reason, at=now,
                              agent_id=agent_id, group_id=changes.get("group_id", conv.group_id))
                 await automation_store.note_events(s, conversation_id, ["assigned"], now)
+                group = changes.get("group_id", conv.group_id)
+                if action == "transferred":
+                    facts.transferred(s, conv, agent_id, now, group)
+                if changes.get("assignee_id") is not None:
+                    await facts.assigned(s, conv, changes["assignee_id"], now, group)
             for name, value in changes.items():
                 setattr(conv, name, value)
             records.add_decision(s, conversation_id, agent_id, action, reason, candidates,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 12:04:50.185608
+Create Date: 2026-12-01 12:16:06.173065
 """
 
 from __future__ import annotations
@@ -856,6 +856,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", "agent_id", name=op.f("pk_participants")),
     )
     op.create_table(
+        "report_facts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("topic", sa.String(length=120), nullable=True),
+        sa.Column("organisation_id", sa.Integer(), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('created', 'assigned', 'transferred', 'first_response', 'response', 'resolved', 'reopened', 'closed', 'rating', 'sla_met', 'sla_breached')",
+            name=op.f("ck_report_facts_kind"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_report_facts_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_facts")),
+    )
+    with op.batch_alter_table("report_facts", schema=None) as batch_op:
+        batch_op.create_index("ix_report_facts_conversation", ["conversation_id"], unique=False)
+        batch_op.create_index("ix_report_facts_kind_at", ["kind", "at"], unique=False)
+
+    op.create_table(
         "routing_decisions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -1003,6 +1034,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_routing_decisions_conversation_id"))
 
     op.drop_table("routing_decisions")
+    with op.batch_alter_table("report_facts", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_facts_kind_at")
+        batch_op.drop_index("ix_report_facts_conversation")
+
+    op.drop_table("report_facts")
     op.drop_table("participants")
     with op.batch_alter_table("outbound_mails", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbound_mails_conversation_id"))
