@@ -16,6 +16,7 @@ from desk import (
     api_conversations,
     api_customer,
     api_mailboxes,
+    api_reports,
     api_rules,
     api_search,
     api_sla,
@@ -39,7 +40,7 @@ from desk.limits import (
     PRIORITY_MAX,
     TAG_MAX,
 )
-from desk.models import CHANNELS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
+from desk.models import CHANNELS, FACT_KINDS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -235,6 +236,17 @@ QUERIES: dict[str, dict[str, Any]] = {
                 "to": {"type": "string", "format": "date"},
                 "grain": {"enum": ["hour", "day", "week", "month"]}, "tz": _text(1, 64)},
 }
+_REPORT_RANGE = {
+    "from": {"type": "string", "maxLength": 40,
+             "description": "YYYY-MM-DD (midnight in tz) or ISO 8601"},
+    "to": {"type": "string", "maxLength": 40, "description": "exclusive; as from"},
+    "tz": _text(1, 64), "agent_id": _ID, "group_id": _ID, "channel": {"enum": list(CHANNELS)}}
+_REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"]},
+           "compare": {"enum": ["previous"]}, "format": {"enum": ["json", "csv"]},
+           "table": {"enum": ["series", "rows", "targets"]}}
+QUERIES |= {f"report_{name}": _REPORT for name in api_reports.REPORTS}
+QUERIES["report_drilldown"] = {**_REPORT_RANGE, "kind": {"enum": list(FACT_KINDS)}}
+QUERIES["export_conversations"] = _REPORT_RANGE
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
 
@@ -286,7 +298,8 @@ def desk_routes() -> list[BaseRoute]:
                                *api_search.routes, *api_customer.routes,
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
-                               *api_attachments.routes, *kb_assist.routes]
+                               *api_attachments.routes, *kb_assist.routes,
+                               *api_reports.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

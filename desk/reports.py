@@ -1,0 +1,183 @@
+"""Reports over ``report_facts`` (desk.facts): the figures of a range, per bucket of the
+viewer's zone and per agent / group / channel, all through desk.report_math.
+
+Every table is a list of flat rows (one figure per column), so the JSON a chart draws and the
+CSV export are the same rows: per-day parity by construction. Scope is one condition
+(``scope``): admins everything, supervisors their groups, agents their own facts in their
+groups; ratings only for those who may read them (desk.api_conversations.survey_visible).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk import report_math as rm
+from desk.auth import Principal
+from desk.models import FACT_KINDS, ReportFact
+
+FILTERS = ("agent_id", "group_id", "channel")
+DRILLDOWN_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    grain: rm.Grain
+    # agent_id / group_id / channel: narrow every figure (a drill-down or a row's link).
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def previous(self) -> Range:
+        start, end = rm.previous_period(self.start, self.end)
+        return Range(start.astimezone(self.zone), end.astimezone(self.zone), self.zone,
+                     self.grain, self.filters)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    kind: str
+    conversation_id: int
+    at: datetime
+    channel: str
+    group_id: int | None
+    agent_id: int | None
+    value: float | None
+    data: dict[str, Any]
+
+
+def aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def scope(p: Principal) -> ColumnElement[bool]:
+    """Which facts the principal's figures count (the one access rule, Principal.scope)."""
+    if p.is_admin:
+        return true()
+    if p.is_supervisor:
+        return p.scope(ReportFact.group_id)
+    return and_(p.scope(ReportFact.group_id), ReportFact.agent_id == p.agent_id)
+
+
+def visible_kinds(p: Principal, survey: bool) -> tuple[str, ...]:
+    return FACT_KINDS if survey else tuple(k for k in FACT_KINDS if k != "rating")
+
+
+def where(p: Principal, r: Range, kinds: Sequence[str]) -> list[ColumnElement[bool]]:
+    conds = [ReportFact.kind.in_(list(kinds)), ReportFact.at >= r.start.astimezone(UTC),
+             ReportFact.at < r.end.astimezone(UTC), scope(p)]
+    conds += [getattr(ReportFact, k) == v for k, v in r.filters.items()]
+    return conds
+
+
+async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str]) -> list[Fact]:
+    rows = await s.execute(select(
+        ReportFact.kind, ReportFact.conversation_id, ReportFact.at, ReportFact.channel,
+        ReportFact.group_id, ReportFact.agent_id, ReportFact.value, ReportFact.data,
+    ).where(*where(p, r, kinds)).order_by(ReportFact.at, ReportFact.id))
+    return [Fact(k, c, aware(at), ch, g, a, v, d or {}) for k, c, at, ch, g, a, v, d in rows]
+
+
+# --- figures ------------------------------------------------------------------------------
+
+DISTRIBUTIONS = ("wait", "first_response", "response", "resolution")
+COLUMNS = ("created", "assigned", "transferred", "resolved", "reopened",
+           *(f"{d}_{f}" for d in DISTRIBUTIONS for f in ("count", "median", "p90", "mean")),
+           "csat_count", "csat_mean", "csat_satisfied", "sla_met", "sla_breached",
+           "sla_pct_met")
+
+
+def last_per_conversation(facts: Iterable[Fact]) -> list[float]:
+    last: dict[int, float] = {}
+    for f in facts:  # in time order: the last one wins
+        if f.value is not None:
+            last[f.conversation_id] = f.value
+    return list(last.values())
+
+
+def figures(facts: Sequence[Fact]) -> dict[str, Any]:
+    """The flat figures of a set of facts (see desk.facts for how each counts)."""
+    by: dict[str, list[Fact]] = defaultdict(list)
+    for f in facts:
+        by[f.kind].append(f)
+    values = {
+        "wait": [f.value for f in by["assigned"] if f.value is not None],
+        "first_response": [f.value for f in by["first_response"] if f.value is not None],
+        "response": [f.value for f in by["response"] if f.value is not None],
+        "resolution": last_per_conversation(by["resolved"]),
+    }
+    out: dict[str, Any] = {
+        "created": len(by["created"]), "assigned": len(by["assigned"]),
+        "transferred": len(by["transferred"]),
+        "resolved": len({f.conversation_id for f in by["resolved"]}),
+        "reopened": len(by["reopened"]),
+    }
+    for name, vals in values.items():
+        d = rm.distribution(vals)
+        out |= {f"{name}_count": d.count, f"{name}_median": d.median, f"{name}_p90": d.p90,
+                f"{name}_mean": d.mean}
+    c = rm.csat(int(v) for v in last_per_conversation(by["rating"]))
+    met = sum(1 for f in by["sla_met"] if not f.data.get("breached"))
+    breached = len(by["sla_breached"])
+    return out | {"csat_count": c["count"], "csat_mean": c["mean"],
+                  "csat_satisfied": c["satisfied"], "sla_met": met, "sla_breached": breached,
+                  "sla_pct_met": rm.rate(met, met + breached)}
+
+
+def series(facts: Sequence[Fact], r: Range) -> list[dict[str, Any]]:
+    """One row per bucket of the range (empty ones included), in the viewer's zone."""
+    starts = rm.bucket_starts(r.start, r.end, r.zone, r.grain)
+    index = {st.astimezone(UTC): i for i, st in enumerate(starts)}
+    buckets: list[list[Fact]] = [[] for _ in starts]
+    for f in facts:
+        i = index.get(rm.bucket_start(f.at, r.zone, r.grain).astimezone(UTC))
+        if i is not None:
+            buckets[i].append(f)
+    rows = []
+    for i, st in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else rm.next_start(st, r.zone, r.grain)
+        # In UTC: two datetimes of one zone compare by wall clock, wrong across DST.
+        end = min(end.astimezone(UTC), r.end.astimezone(UTC)).astimezone(r.zone)
+        rows.append({"start": st.isoformat(), "end": end.isoformat(),
+                     **figures(buckets[i])})
+    return rows
+
+
+def rows_by(facts: Sequence[Fact], key: Callable[[Fact], Hashable],
+            name: str) -> list[dict[str, Any]]:
+    """One row per value of ``key`` (an agent, a group, a channel), in value order."""
+    groups: dict[Any, list[Fact]] = defaultdict(list)
+    for f in facts:
+        groups[key(f)].append(f)
+    return [{name: k, **figures(v)}
+            for k, v in sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
+
+
+def sla_targets(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    """% met per SLA target, and the breaches behind it."""
+    met: dict[str, int] = defaultdict(int)
+    breaches: dict[str, list[int]] = defaultdict(list)
+    for f in facts:
+        t = str(f.data.get("target", ""))
+        if f.kind == "sla_met" and not f.data.get("breached"):
+            met[t] += 1
+        elif f.kind == "sla_breached":
+            breaches[t].append(f.conversation_id)
+    return [{"target": t, "met": met[t], "breached": len(breaches[t]),
+             "pct_met": rm.rate(met[t], met[t] + len(breaches[t])),
+             "breached_conversations": breaches[t]}
+            for t in sorted(set(met) | set(breaches))]
+
+
+def csat_comments(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    return [{"conversation_id": f.conversation_id, "at": f.at.isoformat(),
+             "rating": int(f.value or 0), "comment": f.data.get("comment", "")}
+            for f in facts if f.kind == "rating" and f.data.get("comment")]
