@@ -298,6 +298,7 @@ class Router:
                         audit.record(s, f"routing.{kind}", c, why=decision.reason, at=now,
                                      agent_id=agent, group_id=decision.group_id, via=via)
                         await automation_store.note_events(s, c, ["assigned"], now)
+                        await facts.assigned(s, conv, agent, now, decision.group_id)
                         conv.status, conv.assignee_id = "active", agent
                         records.add_decision(s, c, agent, "assigned" if via == "auto" else via,
                                              decision.reason, cands, at=self.clock())
