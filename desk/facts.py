@@ -4,7 +4,8 @@ transaction of the change it records (so a report never counts what was rolled b
 The homes that call in: ``desk.sla_store.start`` (created), ``status_changed`` (resolved,
 reopened, closed), ``on_messages`` (first response, every response), ``_after_message`` and
 ``ingest.due`` (SLA met / breached), ``routing.router`` (assigned with its wait, transferred),
-``realtime.records.set_status_fields`` (the exit-survey rating).
+``realtime.records.set_status_fields`` (the exit-survey rating); ``status_changed`` also
+records a chat abandoned in the queue (closed by its visitor before an agent took it).
 
 How the figures count (docs/architecture.md, "Reports"):
 
@@ -32,6 +33,7 @@ from desk.mail_rules import STAFF_AUTHORS
 from desk.models import Contact, Conversation, Message, ReportFact
 
 DONE = ("resolved", "closed")
+WAITING = ("queued", "offered")
 
 
 def _aware(at: datetime) -> datetime:
@@ -63,7 +65,12 @@ def created(s: AsyncSession, conv: Conversation, at: datetime) -> None:
 
 def on_status(s: AsyncSession, conv: Conversation, old: str, new: str, at: datetime,
               actor_id: int | None) -> None:
-    """Resolved / reopened / closed facts for a status change ``old`` -> ``new``."""
+    """Resolved / reopened / closed facts for a status change ``old`` -> ``new``; a chat its
+    visitor closed while it still waited for an agent is abandoned (with its wait), not
+    resolved."""
+    if conv.channel == "chat" and old in WAITING and new == "closed":
+        record(s, "abandoned", conv, at, value=_since(conv, at))
+        return
     if new == "resolved" or (new == "closed" and old != "resolved"):
         record(s, "resolved", conv, at, value=_since(conv, at), actor_id=actor_id)
     if new == "closed":

@@ -628,7 +628,7 @@ class SlaPolicy(Base):
 
 
 FACT_KINDS = ("created", "assigned", "transferred", "first_response", "response", "resolved",
-              "reopened", "closed", "rating", "sla_met", "sla_breached")
+              "reopened", "closed", "rating", "sla_met", "sla_breached", "abandoned")
 
 
 class ReportFact(Base):

@@ -89,10 +89,6 @@ async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str]) ->
 # --- figures ------------------------------------------------------------------------------
 
 DISTRIBUTIONS = ("wait", "first_response", "response", "resolution")
-COLUMNS = ("created", "assigned", "transferred", "resolved", "reopened",
-           *(f"{d}_{f}" for d in DISTRIBUTIONS for f in ("count", "median", "p90", "mean")),
-           "csat_count", "csat_mean", "csat_satisfied", "sla_met", "sla_breached",
-           "sla_pct_met")
 
 
 def last_per_conversation(facts: Iterable[Fact]) -> list[float]:
@@ -118,7 +114,7 @@ def figures(facts: Sequence[Fact]) -> dict[str, Any]:
         "created": len(by["created"]), "assigned": len(by["assigned"]),
         "transferred": len(by["transferred"]),
         "resolved": len({f.conversation_id for f in by["resolved"]}),
-        "reopened": len(by["reopened"]),
+        "reopened": len(by["reopened"]), "abandoned": len(by["abandoned"]),
     }
     for name, vals in values.items():
         d = rm.distribution(vals)

@@ -106,6 +106,8 @@ async def scripted(sm: SessionMaker, org: dict[str, int],
     await b.status("resolved", m(180))  # counted once, with its last resolution: 7200 s
     await b.rate(2, m(181), monkeypatch)
     c = await Script.create(sm, "SB-0000003", m(23 * 60), org["ga"])  # Tuesday 09:00
+    gone = await Script.create(sm, "SB-0000004", m(23 * 60 + 1), org["ga"])
+    await gone.status("closed", m(23 * 60 + 4))  # the visitor left the queue after 3 min
     return {"a": a.id, "b": b.id, "c": c.id}
 
 
@@ -119,7 +121,8 @@ async def test_overview_figures_are_exact(client: httpx.AsyncClient,
     r = await get(client, "/api/reports/overview")
     assert r.status_code == 200, r.text
     t = r.json()["totals"]
-    assert (t["created"], t["assigned"], t["resolved"], t["reopened"]) == (3, 2, 2, 1)
+    assert (t["created"], t["assigned"], t["resolved"], t["reopened"]) == (4, 2, 2, 1)
+    assert t["abandoned"] == 1
     assert (t["wait_median"], t["wait_p90"]) == (30, 120)
     assert (t["first_response_median"], t["first_response_p90"]) == (60, 1800)
     assert t["response_count"] == 3
@@ -129,7 +132,7 @@ async def test_overview_figures_are_exact(client: httpx.AsyncClient,
     assert (t["sla_met"], t["sla_breached"], t["sla_pct_met"]) == (1, 1, 0.5)
     series = r.json()["series"]
     assert [(x["start"][:10], x["created"], x["resolved"]) for x in series] == [
-        ("2026-03-02", 2, 2), ("2026-03-03", 1, 0)]
+        ("2026-03-02", 2, 2), ("2026-03-03", 2, 0)]
 
 
 async def test_csv_has_the_rows_of_the_chart(client: httpx.AsyncClient,
@@ -162,10 +165,10 @@ async def test_groups_channels_csat_sla(client: httpx.AsyncClient, org: dict[str
                                         scripted: dict[str, int]) -> None:
     await login(client, "admin@x.test")
     groups = {x["group"]: x for x in (await get(client, "/api/reports/groups")).json()["rows"]}
-    assert (groups["A"]["created"], groups["B"]["resolution_median"]) == (2, 7200)
+    assert (groups["A"]["created"], groups["B"]["resolution_median"]) == (3, 7200)
     channels = {x["channel"]: x for x in
                 (await get(client, "/api/reports/channels")).json()["rows"]}
-    assert (channels["chat"]["created"], channels["email"]["created"]) == (2, 1)
+    assert (channels["chat"]["created"], channels["email"]["created"]) == (3, 1)
     c = (await get(client, "/api/reports/csat")).json()
     assert c["distribution"]["by_rating"] == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}
     assert {x["comment"] for x in c["comments"]} == {"gave 5", "gave 2"}
@@ -183,7 +186,9 @@ async def test_every_figure_drills_down(client: httpx.AsyncClient,
     assert [x["id"] for x in r.json()["items"]] == [scripted["a"], scripted["b"]]
     assert [x["facts"] for x in r.json()["items"]] == [1, 2]
     tuesday = (await client.get(body["series"][1]["drilldown"]["created"])).json()
-    assert [x["number"] for x in tuesday["items"]] == ["SB-0000003"]
+    assert [x["number"] for x in tuesday["items"]] == ["SB-0000003", "SB-0000004"]
+    gone = (await client.get(body["totals"]["drilldown"]["abandoned"])).json()["items"]
+    assert [x["number"] for x in gone] == ["SB-0000004"]
 
 
 async def test_conversation_export(client: httpx.AsyncClient,
@@ -192,7 +197,7 @@ async def test_conversation_export(client: httpx.AsyncClient,
     r = await client.get("/api/reports/conversations.csv", params=RANGE)
     assert r.status_code == 200, r.text
     rows = {x["number"]: x for x in csv.DictReader(io.StringIO(r.text))}
-    assert set(rows) == {"SB-0000001", "SB-0000002", "SB-0000003"}
+    assert set(rows) == {"SB-0000001", "SB-0000002", "SB-0000003", "SB-0000004"}
     b = rows["SB-0000002"]
     assert (b["resolution_s"], b["csat"], b["sla"], b["agent"]) == ("7200.0", "2",
                                                                      "breached", "Sam")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 12:16:06.173065
+Create Date: 2026-12-01 12:34:18.487007
 """
 
 from __future__ import annotations
@@ -871,7 +871,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('created', 'assigned', 'transferred', 'first_response', 'response', 'resolved', 'reopened', 'closed', 'rating', 'sla_met', 'sla_breached')",
+            "kind IN ('created', 'assigned', 'transferred', 'first_response', 'response', 'resolved', 'reopened', 'closed', 'rating', 'sla_met', 'sla_breached', 'abandoned')",
             name=op.f("ck_report_facts_kind"),
         ),
         sa.ForeignKeyConstraint(
