@@ -31,6 +31,7 @@ from desk.http import Deps, JSONResponse, desk_error_response, error_response, s
 from desk.kb import pages as kb_pages
 from desk.settings import Settings
 from desk.web import desk_routes
+from realtime.client_limits import kb_limited
 from realtime.endpoints import routes as hub_routes
 from realtime.kb_http import kb_routes
 from realtime.portal_http import portal_routes
@@ -181,7 +182,8 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *desk_routes(),
-        *kb_pages.routes(),
+        *(Route(r.path, kb_limited(r.endpoint), methods=r.methods, name=r.name)
+          for r in kb_pages.routes() if isinstance(r, Route)),
         *_realtime_routes(settings),
         _page("console"),
         _page("supervisor"),

@@ -19,18 +19,22 @@ from starlette.routing import BaseRoute, Route
 
 from desk.auth import verify_visitor_token
 from desk.errors import Forbidden, InvalidInput
-from desk.http import JSONResponse, read_json
+from desk.http import JSONResponse, client_address, read_json
 from desk.kb import reading, rules, search
 from desk.kb.pages import article_path
 from desk.kb.rules import Reader
 from desk.limits import is_id
 from desk.models import Contact, Conversation, KbEvent, Site
+from realtime import client_limits
 from realtime.public_http import _public as public_endpoint
+from routing import keys
 
 SUGGESTIONS = 5
 
 
 async def suggest(request: Request, site: Site) -> Response:
+    await client_limits.admit(request.app.state.redis, keys.kb_limit(client_address(request)),
+                              client_limits.KB_REQUESTS_PER_MIN, "help centre requests")
     sm = request.app.state.sm
     raw = request.query_params.get("q", "")
     async with sm() as s:

@@ -48,6 +48,7 @@ from desk.http import (
 )
 from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
 from desk.models import Agent, Contact, Conversation, Message, utcnow
+from realtime import client_limits
 from realtime.context import Context
 from realtime.envelopes import ConversationChanged
 from routing import keys
@@ -75,15 +76,9 @@ def _ctx(request: Request) -> Context:
 
 async def _admit(request: Request, action: str, limit: int) -> None:
     """Count the request against the client address's minute; 429 + Retry-After past it."""
-    redis = _ctx(request).hub.redis
-    counter = keys.portal_limit(action, client_address(request))
-    count = await redis.incr(counter)
-    if count == 1:
-        await redis.expire(counter, 60)
-    if count > limit:
-        ttl = int(await redis.ttl(counter))
-        wait = ttl if ttl > 0 else 60
-        raise RateLimited(f"too many requests from your address; retry in {wait} s", wait)
+    await client_limits.admit(_ctx(request).hub.redis,
+                              keys.portal_limit(action, client_address(request)), limit,
+                              "requests")
 
 
 def _bearer(request: Request) -> str | None:

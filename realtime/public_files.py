@@ -23,9 +23,10 @@ from desk.api_attachments import upload_params
 from desk.api_conversations import message_json
 from desk.attachments import Author
 from desk.auth import verify_visitor_token
-from desk.errors import AuthError, DeskError, Forbidden, InvalidInput, NotFound, RateLimited
+from desk.errors import AuthError, DeskError, Forbidden, InvalidInput, NotFound
 from desk.http import JSONResponse, client_address, deps, desk_error_response, path_int
 from desk.models import Contact, Conversation, Site
+from realtime import client_limits
 from realtime.context import Context
 from realtime.public_http import cors
 from routing import keys
@@ -68,14 +69,8 @@ def _preflight(request: Request, methods: str) -> Response:
 
 
 async def _admit(ctx: Context, client: str) -> None:
-    counter = keys.upload_limit(client)
-    count = await ctx.hub.redis.incr(counter)
-    if count == 1:
-        await ctx.hub.redis.expire(counter, 60)
-    if count > UPLOADS_PER_MIN:
-        ttl = int(await ctx.hub.redis.ttl(counter))
-        raise RateLimited(f"too many uploads from your address; retry in {max(ttl, 1)} s",
-                          ttl if ttl > 0 else 60)
+    await client_limits.admit(ctx.hub.redis, keys.upload_limit(client), UPLOADS_PER_MIN,
+                              "uploads")
 
 
 async def visitor_upload(request: Request) -> Response:

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,13 +40,13 @@ from desk.contacts import (
 )
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
-from desk.errors import DeskError, InvalidInput, NotFound, RateLimited, Unavailable
+from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
 from desk.http import JSONResponse, client_address, desk_error_response, read_json
 from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Department, Site
 from desk.settings import Settings
 from desk.site_form import Use, check_form, public_form
-from realtime import records
+from realtime import client_limits, records
 from realtime.context import Context
 from realtime.errors import CommandError
 from routing import keys
@@ -301,20 +300,8 @@ async def visitor_session(request: Request) -> Response:
 async def _admit_session(ctx: Context, client: str) -> None:
     """A new visitor contact per client address, within ``VISITOR_SESSIONS_PER_MIN``; past
     it ``RateLimited`` until the address's minute is over."""
-    counter = keys.visitor_session_limit(client)
-    try:
-        count = await ctx.hub.redis.incr(counter)
-        if count == 1:
-            await ctx.hub.redis.expire(counter, 60)
-        if count <= VISITOR_SESSIONS_PER_MIN:
-            return
-        ttl = int(await ctx.hub.redis.ttl(counter))
-    except (RedisError, OSError) as exc:
-        log.warning("visitor session refused: redis unavailable (%r)", exc)
-        raise Unavailable("a service is briefly unavailable; retry shortly") from None
-    wait_s = ttl if ttl > 0 else 60
-    raise RateLimited(f"too many new visitor sessions from your address; retry in {wait_s} s",
-                      wait_s)
+    await client_limits.admit(ctx.hub.redis, keys.visitor_session_limit(client),
+                              VISITOR_SESSIONS_PER_MIN, "new visitor sessions")
 
 
 async def origin_check(request: Request) -> Response:

@@ -176,6 +176,11 @@ def signin_spent(jti: str) -> str:
     return f"sb:portal:signin:{jti}"
 
 
+def kb_limit(client: str) -> str:
+    """Counter (EX 60) of help-centre pages and widget suggestions per client address."""
+    return f"sb:kb:limit:{client}"
+
+
 def portal_limit(action: str, subject: str) -> str:
     """Counter (INCR, EXPIRE window) of a case-page request per client address or per case."""
     return f"sb:portal:limit:{action}:{subject}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from desk.auth import issue_visitor_token
 from desk.db import SessionMaker
@@ -166,3 +167,22 @@ async def test_chat_link_needs_the_conversations_token(
         kinds = [(e.kind, e.source) for e in (await s.execute(
             select(KbEvent).where(KbEvent.session == SESSION).order_by(KbEvent.id))).scalars()]
     assert kinds == [("view", "widget"), ("chat", "widget")]
+
+
+async def test_help_centre_requests_are_counted_per_address(
+        client: httpx.AsyncClient, kb: dict[str, Any], redis: aioredis.Redis) -> None:
+    """Each page and suggestion is a search and a logged event: a stranger gets a minute's
+    budget of them (429 + Retry-After past it), so kb_events cannot be grown without bound."""
+    from realtime.client_limits import KB_REQUESTS_PER_MIN
+
+    for key in await redis.keys("sb:kb:limit:*"):  # this file's other tests used the minute
+        await redis.delete(key)
+
+    statuses = [(await client.get(f"/kb/{kb['key']}/en/search", params={"q": "invoice"}))
+                .status_code for _ in range(KB_REQUESTS_PER_MIN)]
+    assert set(statuses) == {200}
+    refused = await client.get(f"/kb/{kb['key']}/en")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    suggest = await client.get(f"/api/public/kb/{kb['key']}/suggest", params={"q": "invoice"},
+                               headers={"Origin": ORIGIN})
+    assert suggest.status_code == 429
