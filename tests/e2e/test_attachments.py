@@ -121,7 +121,7 @@ def test_case_page_files_both_ways(browser: Browser, server: Server, tmp_path: P
 
         chloe.locator('[data-tab="tickets"]').click()
         chloe.select_option("#f-channel", "")
-        chloe.get_by_role("button", name=number).click()
+        chloe.get_by_role("button", name=number, exact=True).click()
         view = chloe.locator("section.ticket")
         expect(view.locator(".log .msg-files img.preview")).to_have_js_property("naturalWidth", 160)
         view.locator(".uploader input[type=file]").set_input_files(

@@ -168,7 +168,7 @@ def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: S
         sam.locator('[data-tab="tickets"]').click()
         sam.select_option("#f-status", "closed")
         sam.select_option("#f-channel", "portal")
-        sam.get_by_role("button", name=number).click()
+        sam.get_by_role("button", name=number, exact=True).click()
         facts = sam.locator(f'section.ticket[data-ticket="{cid}"] .facts')
         expect(facts).to_contain_text("5 of 5 — Fast and friendly.")
     finally:
