@@ -15,11 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import attachments
-from desk.api_conversations import check_access, message_json
+from desk.api_conversations import check_access, posted
 from desk.attachments import Author
 from desk.errors import InvalidInput, NotFound
 from desk.http import JSONResponse, api, current_principal, deps, path_int
-from desk.mail_rules import reply_is_mailed
 from desk.models import Conversation
 
 NAME_PARAM_MAX = 1024  # the raw name; the display name is cut to FILENAME_MAX
@@ -58,12 +57,7 @@ async def upload_attachment(request: Request) -> Response:
         d.sm, d.settings, received, conversation_id=c.id, visibility=visibility,
         author=Author("supervisor" if p.is_supervisor else "agent", p.agent_id, p.display_name),
         filename=name, client_id=client_id)
-    if created:
-        await d.hooks.message_posted(c.id, msg.id)
-    mailed = reply_is_mailed(c.channel, visibility=msg.visibility, author_kind=msg.author_kind,
-                             email_message_id=msg.email_message_id)
-    return JSONResponse({**message_json(msg), "mailed": mailed},
-                        status_code=201 if created else 200)
+    return await posted(d, c, msg, created)
 
 
 @api

@@ -19,7 +19,16 @@ from desk.auth import Principal
 from desk.contacts import is_verified
 from desk.conversations import append_message, messages_after, viewer_of
 from desk.errors import Conflict, Forbidden, InvalidInput, NotFound
-from desk.http import JSONResponse, api, current_principal, deps, path_int, query_int, read_json
+from desk.http import (
+    Deps,
+    JSONResponse,
+    api,
+    current_principal,
+    deps,
+    path_int,
+    query_int,
+    read_json,
+)
 from desk.limits import PRIORITY_MAX
 from desk.mail_rules import reply_is_mailed
 from desk.models import (
@@ -170,6 +179,12 @@ async def post_message(request: Request) -> Response:
         author_id=p.agent_id, author_name=p.display_name, body=body,
         visibility=visibility or "public", client_id=client_id,
     )
+    return await posted(d, c, msg, created)
+
+
+async def posted(d: Deps, c: Conversation, msg: Message, created: bool) -> Response:
+    """The answer to a staff message (text or file): the hooks told of a new one, and whether it
+    goes out by mail; 201 for a new message, 200 for a retry of a stored one."""
     if created:
         await d.hooks.message_posted(c.id, msg.id)
     mailed = reply_is_mailed(c.channel, visibility=msg.visibility, author_kind=msg.author_kind,
