@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation, automation_store, sla_store
+from desk import audit, automation, automation_store, sla_store, status_rules
 from desk.models import Conversation, ConversationSla, Message
 from desk.seq import reserve_seq
 
@@ -78,6 +78,12 @@ async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
                 conv.custom_fields = fields
         case "set_status" | "close":
             new = "closed" if a.type == "close" else str(a.value)
+            try:  # a rule moves a status as staff would, by the one rule for moves
+                status_rules.staff_move(conv.status, new, conv.channel)
+            except status_rules.InvalidTransition as refused:
+                audit.record(s, "rule.skipped", conv.id, at=now, rule=rule.id,
+                             why=str(refused))
+                return f"{a.type} skipped"
             await sla_store.status_changed(s, conv, conv.status, new, now,
                                            why=f"rule {rule.id}")
             conv.status = new

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from desk import sla_store
 from desk.models import AuditEvent, AutomationRule, Conversation, Group, Message
 from tests.ingest.conftest import Records
-from tests.ingest.test_due import DAY, T0, _conversations, _desk, _drain
+from tests.ingest.test_due import DAY, T0, _conversations, _desk, _drain, _status
 
 
 async def _rule(records: Records, name: str, **definition: Any) -> int:
@@ -94,3 +94,20 @@ async def test_the_loop_guard_cuts_and_reports(records: Records) -> None:
     assert outcome.startswith("loop cut")
     cut = [d for a, d in await _actions(records, cid) if a == "automation.loop_cut"]
     assert len(cut) == 1 and "stopped after 5 rounds" in cut[0]["why"]
+
+
+async def test_a_rule_moves_a_status_only_as_staff_may(records: Records) -> None:
+    """desk.status_rules is the rule for rules too: a pending ticket goes back to work only
+    through the queue (reopen), never straight to open, so the action is skipped and the trail
+    says why."""
+    await _rule(records, "wake", event="idle", params={"seconds": 3600},
+                actions=[{"type": "set_status", "value": "active"}])
+    dept, contact = await _desk(records)
+    [cid] = await _conversations(records, 1, T0, dept, contact)
+    await _status(records, cid, "pending", T0)
+    assert await _drain(records, T0 + timedelta(hours=1)) == ["set_status skipped"]
+    async with records.sm() as s:
+        conv = await s.get(Conversation, cid)
+        assert conv is not None and conv.status == "pending"
+    (why,) = [d["why"] for a, d in await _actions(records, cid) if a == "rule.skipped"]
+    assert "cannot be set open: it can go to queued" in why
