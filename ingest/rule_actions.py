@@ -5,7 +5,8 @@ A rule that names a group that no longer exists is disabled with the reason show
 (``automation_rules.disabled_reason``) and the firing records it; nothing else happens.
 A cascade cut at ``desk.automation.MAX_DEPTH`` is an ``automation.loop_cut`` audit row.
 
-Actions: set priority, add a tag, set the status or close (through
+Actions: set priority, add a tag, set the status or close (only a move
+``desk.status_rules.staff_move`` allows staff, else skipped with a ``rule.skipped`` row; through
 ``desk.sla_store.status_changed``, like every status change), transfer to a group (the
 conversation is queued in the new group and the routing timers' records sweep routes it by
 the group's rules, as for a ticket committed but never routed), notify (an internal note on
