@@ -101,8 +101,9 @@ def test_demo_runs_everything_on_embedded_defaults(tmp_path: Path) -> None:
         # The banner comes once every process answers: nothing to wait for after it.
         assert httpx.get(f"{base}/readyz").status_code == 200
         text = log.read_text()
-        for path in ("/demo", "/console", "/supervisor"):
+        for path in ("/demo", "/console", "/supervisor", "/kb/site_demo"):
             assert f"{base}{path}" in text
+        assert httpx.get(f"{base}/kb/site_demo/en").status_code == 200
         assert "switchboard-demo" in text and "ana@demo.switchboard.local" in text
         r = httpx.post(f"{base}/api/auth/login", json={
             "email": "sam@demo.switchboard.local", "password": "switchboard-demo"})
