@@ -25,6 +25,7 @@ from desk.http import (
     api,
     current_principal,
     deps,
+    get_or_404,
     path_int,
     query_int,
     read_json,
@@ -76,13 +77,6 @@ def site_json(s: Site) -> dict[str, Any]:
             "identity_secret_hint": f"\u2026{secret[-4:]}" if secret else None}
 
 
-async def _get(s: AsyncSession, model: Any, obj_id: int) -> Any:
-    obj = await s.get(model, obj_id)
-    if obj is None:
-        raise NotFound(f"{model.__tablename__[:-1]} {obj_id} not found")
-    return obj
-
-
 # --- departments -------------------------------------------------------------------------
 
 
@@ -108,7 +102,7 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
     if "front_group_id" in data:
         gid = validate.record_id(data, "front_group_id")
         if gid is not None:
-            group = await _get(s, Group, gid)
+            group = await get_or_404(s, Group, gid)
             if group.department_id != d.id:
                 raise InvalidInput("front_group_id must be a group of this department")
         d.front_group_id = gid
@@ -131,7 +125,7 @@ async def create_department(request: Request) -> Response:
 async def get_department(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
-        d = await _get(s, Department, path_int(request, "id"))
+        d = await get_or_404(s, Department, path_int(request, "id"))
         visible = await auth.visible_departments(s, p)
         if visible is not None and d.id not in visible:
             raise Forbidden("not a department of your groups")
@@ -143,7 +137,7 @@ async def update_department(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        d = await _get(s, Department, path_int(request, "id"))
+        d = await get_or_404(s, Department, path_int(request, "id"))
         await _apply_department(s, d, data, partial=True)
         await s.commit()
         return JSONResponse(department_json(d))
@@ -164,7 +158,7 @@ async def _apply_group(s: AsyncSession, g: Group, data: dict[str, Any], partial:
     if not partial:
         dept_id = validate.record_id(data, "department_id", required=True)
         assert dept_id is not None
-        await _get(s, Department, dept_id)
+        await get_or_404(s, Department, dept_id)
         g.department_id = dept_id
     if not partial or "name" in data:
         g.name = validate.required_text(data, "name", max_len=NAME_MAX)
@@ -193,7 +187,7 @@ async def create_group(request: Request) -> Response:
 async def get_group(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
-        g = await _get(s, Group, path_int(request, "id"))
+        g = await get_or_404(s, Group, path_int(request, "id"))
         if not p.can_access(g.id):
             raise Forbidden("not one of your groups")
         return JSONResponse(group_json(g))
@@ -204,7 +198,7 @@ async def update_group(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        g = await _get(s, Group, path_int(request, "id"))
+        g = await get_or_404(s, Group, path_int(request, "id"))
         await _apply_group(s, g, data, partial=True)
         await s.commit()
         return JSONResponse(group_json(g))
@@ -308,7 +302,7 @@ async def create_agent(request: Request) -> Response:
 async def get_agent(request: Request) -> Response:
     p = await current_principal(request)
     async with deps(request).sm() as s:
-        a = await _get(s, Agent, path_int(request, "id"))
+        a = await get_or_404(s, Agent, path_int(request, "id"))
         if not p.is_admin and a.id != p.agent_id and not (
             {g.group_id for g in a.groups} & p.group_ids
         ):
@@ -324,7 +318,7 @@ async def update_agent(request: Request) -> Response:
         raise InvalidInput("email and password cannot be changed here")
     d = deps(request)
     async with d.sm() as s:
-        a = await _get(s, Agent, path_int(request, "id"))
+        a = await get_or_404(s, Agent, path_int(request, "id"))
         await _apply_agent(s, a, data, partial=True)
         await s.commit()
         result = agent_json(a, await _skill_names(s))
@@ -344,7 +338,7 @@ async def reset_agent_password(request: Request) -> Response:
         raise InvalidInput("password is required")
     agent_id = path_int(request, "id")
     async with d.sm() as s:
-        await _get(s, Agent, agent_id)
+        await get_or_404(s, Agent, agent_id)
     await auth.set_password(d.sm, agent_id, password)
     await d.hooks.session_ended(agent_id, None)
     return JSONResponse({"ok": True})
@@ -392,7 +386,7 @@ async def update_site(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        site = await _get(s, Site, path_int(request, "id"))
+        site = await get_or_404(s, Site, path_int(request, "id"))
         if "name" in data:
             site.name = validate.required_text(data, "name", max_len=NAME_MAX)
         origins = validate.origins(data, "allowed_origins")
@@ -440,7 +434,7 @@ async def create_canned(request: Request) -> Response:
     data = await read_json(request)
     dept = validate.record_id(data, "department_id", required=True)
     async with deps(request).sm() as s:
-        await _get(s, Department, dept or 0)
+        await get_or_404(s, Department, dept or 0)
         visible = await auth.visible_departments(s, p)
         if visible is not None and dept not in visible:
             raise Forbidden("not a department of your groups")
@@ -461,7 +455,7 @@ async def delete_canned(request: Request) -> Response:
     if not p.is_supervisor:
         raise Forbidden("supervisors and admins only")
     async with deps(request).sm() as s:
-        c = await _get(s, CannedResponse, path_int(request, "id"))
+        c = await get_or_404(s, CannedResponse, path_int(request, "id"))
         visible = await auth.visible_departments(s, p)
         if visible is not None and c.department_id not in visible:
             raise Forbidden("not a department of your groups")

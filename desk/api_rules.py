@@ -20,7 +20,16 @@ from starlette.routing import Route
 
 from desk import automation, automation_store, sla_store, validate
 from desk.errors import Conflict, InvalidInput, NotFound
-from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
+from desk.http import (
+    JSONResponse,
+    api,
+    commit_unique,
+    deps,
+    get_or_404,
+    path_int,
+    read_json,
+    require_admin,
+)
 from desk.limits import NAME_MAX
 from desk.models import AutomationRule, Conversation, ConversationSla, RuleVersion, utcnow
 
@@ -42,17 +51,10 @@ def _definition(data: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-async def _get(s: AsyncSession, rule_id: int) -> AutomationRule:
-    row = await s.get(AutomationRule, rule_id)
-    if row is None:
-        raise NotFound(f"rule {rule_id} not found")
-    return row
-
-
 async def _save(s: AsyncSession, row: AutomationRule, actor_id: int | None) -> None:
     s.add(RuleVersion(rule_id=row.id, version=row.version, definition=row.definition,
                       actor_id=actor_id))
-    await _commit(s)
+    await commit_unique(s, "rule")
 
 
 @api
@@ -91,7 +93,7 @@ async def update_rule(request: Request) -> Response:
     p = await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        row = await _get(s, path_int(request, "id"))
+        row = await get_or_404(s, AutomationRule, path_int(request, "id"), "rule")
         if "name" in data:
             row.name = validate.required_text(data, "name", max_len=NAME_MAX)
         changed = bool(set(data) & DEFINITION_KEYS)
@@ -107,23 +109,15 @@ async def update_rule(request: Request) -> Response:
         if changed:
             await _save(s, row, p.agent_id)
         else:
-            await _commit(s)
+            await commit_unique(s, "rule")
         return JSONResponse(rule_json(row))
-
-
-async def _commit(s: AsyncSession) -> None:
-    try:
-        await s.commit()
-    except IntegrityError:
-        await s.rollback()
-        raise Conflict("a rule with this name exists already") from None
 
 
 @api
 async def delete_rule(request: Request) -> Response:
     await require_admin(request)
     async with deps(request).sm() as s:
-        await s.delete(await _get(s, path_int(request, "id")))
+        await s.delete(await get_or_404(s, AutomationRule, path_int(request, "id"), "rule"))
         await s.commit()
     return Response(status_code=204)
 
@@ -133,7 +127,7 @@ async def rule_versions(request: Request) -> Response:
     """Every version of a rule, newest first, with who saved it."""
     await require_admin(request)
     async with deps(request).sm() as s:
-        row = await _get(s, path_int(request, "id"))
+        row = await get_or_404(s, AutomationRule, path_int(request, "id"), "rule")
         versions = await s.scalars(select(RuleVersion).where(RuleVersion.rule_id == row.id)
                                    .order_by(RuleVersion.version.desc()))
         return JSONResponse([{"version": v.version, "actor_id": v.actor_id,
@@ -149,7 +143,7 @@ async def try_rule(request: Request) -> Response:
     cid = validate.record_id(data, "conversation_id", required=True)
     assert cid is not None
     async with deps(request).sm() as s:
-        row = await _get(s, path_int(request, "id"))
+        row = await get_or_404(s, AutomationRule, path_int(request, "id"), "rule")
         conv = await s.get(Conversation, cid)
         if conv is None:
             raise NotFound(f"conversation {cid} not found")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +17,17 @@ from starlette.routing import Route
 
 from desk import business_hours as bh
 from desk import inactivity, sla, validate
-from desk.errors import Conflict, InvalidInput, NotFound
-from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
+from desk.errors import Conflict, InvalidInput
+from desk.http import (
+    JSONResponse,
+    api,
+    commit_unique,
+    deps,
+    get_or_404,
+    path_int,
+    read_json,
+    require_admin,
+)
 from desk.limits import NAME_MAX
 from desk.models import CHANNELS, BusinessCalendar, Department, SlaPolicy
 
@@ -34,21 +42,6 @@ def policy_json(p: SlaPolicy) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "department_id": p.department_id,
             "position": p.position, "conditions": p.conditions, "targets": p.targets,
             "calendar_id": p.calendar_id, "enabled": p.enabled}
-
-
-async def _get(s: AsyncSession, model: Any, obj_id: int, what: str) -> Any:
-    obj = await s.get(model, obj_id)
-    if obj is None:
-        raise NotFound(f"{what} {obj_id} not found")
-    return obj
-
-
-async def _commit(s: AsyncSession, what: str) -> None:
-    try:
-        await s.commit()
-    except IntegrityError:
-        await s.rollback()
-        raise Conflict(f"a {what} with this name exists already") from None
 
 
 # --- calendars -----------------------------------------------------------------------------
@@ -82,7 +75,7 @@ async def create_calendar(request: Request) -> Response:
     _apply_calendar(c, data, partial=False)
     async with deps(request).sm() as s:
         s.add(c)
-        await _commit(s, "calendar")
+        await commit_unique(s, "calendar")
         return JSONResponse(calendar_json(c), status_code=201)
 
 
@@ -92,9 +85,9 @@ async def update_calendar(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        c = await _get(s, BusinessCalendar, path_int(request, "id"), "calendar")
+        c = await get_or_404(s, BusinessCalendar, path_int(request, "id"), "calendar")
         _apply_calendar(c, data, partial=True)
-        await _commit(s, "calendar")
+        await commit_unique(s, "calendar")
         return JSONResponse(calendar_json(c))
 
 
@@ -102,7 +95,7 @@ async def update_calendar(request: Request) -> Response:
 async def delete_calendar(request: Request) -> Response:
     await require_admin(request)
     async with deps(request).sm() as s:
-        c = await _get(s, BusinessCalendar, path_int(request, "id"), "calendar")
+        c = await get_or_404(s, BusinessCalendar, path_int(request, "id"), "calendar")
         used = await s.scalar(select(SlaPolicy.id).where(SlaPolicy.calendar_id == c.id)
                               .limit(1))
         if used is not None:
@@ -127,12 +120,12 @@ async def _apply_policy(s: AsyncSession, p: SlaPolicy, data: dict[str, Any],
     if "department_id" in data:
         dept = validate.record_id(data, "department_id")
         if dept is not None:
-            await _get(s, Department, dept, "department")
+            await get_or_404(s, Department, dept, "department")
         p.department_id = dept
     if "calendar_id" in data:
         cal = validate.record_id(data, "calendar_id")
         if cal is not None:
-            await _get(s, BusinessCalendar, cal, "calendar")
+            await get_or_404(s, BusinessCalendar, cal, "calendar")
         p.calendar_id = cal
     position = validate.integer(data, "position", lo=0, hi=POSITION_MAX,
                                 default=None if partial else 0)
@@ -160,7 +153,7 @@ async def create_policy(request: Request) -> Response:
         p = SlaPolicy()
         await _apply_policy(s, p, data, partial=False)
         s.add(p)
-        await _commit(s, "policy")
+        await commit_unique(s, "policy")
         return JSONResponse(policy_json(p), status_code=201)
 
 
@@ -170,9 +163,9 @@ async def update_policy(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     async with deps(request).sm() as s:
-        p = await _get(s, SlaPolicy, path_int(request, "id"), "policy")
+        p = await get_or_404(s, SlaPolicy, path_int(request, "id"), "policy")
         await _apply_policy(s, p, data, partial=True)
-        await _commit(s, "policy")
+        await commit_unique(s, "policy")
         return JSONResponse(policy_json(p))
 
 
@@ -180,7 +173,7 @@ async def update_policy(request: Request) -> Response:
 async def delete_policy(request: Request) -> Response:
     await require_admin(request)
     async with deps(request).sm() as s:
-        await s.delete(await _get(s, SlaPolicy, path_int(request, "id"), "policy"))
+        await s.delete(await get_or_404(s, SlaPolicy, path_int(request, "id"), "policy"))
         await s.commit()
     return Response(status_code=204)
 
@@ -192,7 +185,7 @@ async def delete_policy(request: Request) -> Response:
 async def get_ladder(request: Request) -> Response:
     await require_admin(request)
     async with deps(request).sm() as s:
-        d = await _get(s, Department, path_int(request, "id"), "department")
+        d = await get_or_404(s, Department, path_int(request, "id"), "department")
         steps = inactivity.DEFAULT if d.ladder is None else inactivity.parse(d.ladder)
         return JSONResponse({"department_id": d.id, "default": d.ladder is None,
                              "steps": inactivity.to_json(steps)})
@@ -208,7 +201,7 @@ async def set_ladder(request: Request) -> Response:
         raise InvalidInput("steps is required (a list, or null for the default)")
     steps = None if data["steps"] is None else inactivity.parse(data["steps"])
     async with deps(request).sm() as s:
-        d = await _get(s, Department, path_int(request, "id"), "department")
+        d = await get_or_404(s, Department, path_int(request, "id"), "department")
         d.ladder = None if steps is None else inactivity.to_json(steps)
         await s.commit()
         shown = inactivity.DEFAULT if steps is None else steps

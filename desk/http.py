@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +30,7 @@ from desk.errors import (
 )
 from desk.hooks import DeskHooks
 from desk.limits import ID_MAX, ID_MIN, is_id
+from desk.models import Base
 from desk.settings import Settings
 
 MAX_BODY = 256 * 1024
@@ -129,6 +131,7 @@ async def require_admin(request: Request) -> Principal:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T", bound=Base)
 
 
 def api(handler: Handler) -> Handler:
@@ -145,6 +148,24 @@ def api(handler: Handler) -> Handler:
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped
+
+
+async def get_or_404(s: AsyncSession, model: type[T], obj_id: int, what: str | None = None) -> T:
+    """The record, or NotFound naming it (``what``; by default its table's singular)."""
+    obj = await s.get(model, obj_id)
+    if obj is None:
+        name = what or str(model.__tablename__)[:-1]
+        raise NotFound(f"{name} {obj_id} not found")
+    return obj
+
+
+async def commit_unique(s: AsyncSession, what: str) -> None:
+    """Commit; a unique name already taken is a Conflict saying so (the session rolled back)."""
+    try:
+        await s.commit()
+    except IntegrityError:
+        await s.rollback()
+        raise Conflict(f"a {what} with this name exists already") from None
 
 
 def path_int(request: Request, name: str) -> int:
