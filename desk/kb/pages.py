@@ -40,6 +40,10 @@ def article_path(key: str, a: Article, reader_language: str | None = None) -> st
     return f"/kb/{key}/{reader_language or a.language}/a/{a.id}/{a.slug}"
 
 
+def _topic_link(key: str, lang: str, t: KbTopic) -> Link:
+    return Link(t.name, f"/kb/{key}/{lang}/t/{t.slug}")
+
+
 def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=HEADERS)
 
@@ -95,7 +99,7 @@ async def index(request: Request) -> Response:
     by_topic: dict[int | None, list[Link]] = {}
     for a in items:
         by_topic.setdefault(a.topic_id, []).append(_link(key, a, lang))
-    groups = [(Link(t.name, f"/kb/{key}/{lang}/t/{t.slug}"), by_topic.get(t.id, []))
+    groups = [(_topic_link(key, lang, t), by_topic.get(t.id, []))
               for t in topics]
     known = {t.id for t in topics}
     loose = [link for tid, links in by_topic.items() if tid not in known for link in links]
@@ -115,7 +119,7 @@ async def topic(request: Request) -> Response:
             return _not_found()
         items = await reading.in_language(s, view.site.id, lang, view.kb.default_language,
                                           Reader.PUBLIC, topic_id=t.id)
-    link = Link(t.name, f"/kb/{view.site.key}/{lang}/t/{t.slug}")
+    link = _topic_link(view.site.key, lang, t)
     return _page(page_html.topic_page(_frame(view, lang, settings), link,
                                       [_link(view.site.key, a, lang) for a in items]))
 
@@ -171,7 +175,7 @@ async def article(request: Request) -> Response:
         title=a.title, html=a.body_html, description=a.description, language=a.language,
         canonical=canonical, translations=tuple(_link(key, o, o.language) for o in others),
         related=tuple(_link(key, r, lang) for r in related), tags=tuple(a.tags),
-        topic=Link(t.name, f"/kb/{key}/{lang}/t/{t.slug}") if t else None)
+        topic=_topic_link(key, lang, t) if t else None)
     return _page(page_html.article_page(_frame(view, lang, settings), page))
 
 
