@@ -15,11 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import attachments
-from desk.api_conversations import check_access, posted
+from desk.api_conversations import load_conversation, posted
 from desk.attachments import Author
-from desk.errors import InvalidInput, NotFound
+from desk.errors import InvalidInput
 from desk.http import JSONResponse, api, current_principal, deps, path_int
-from desk.models import Conversation
 
 NAME_PARAM_MAX = 1024  # the raw name; the display name is cut to FILENAME_MAX
 
@@ -38,13 +37,8 @@ def upload_params(request: Request) -> tuple[str | None, str | None]:
 @api
 async def upload_attachment(request: Request) -> Response:
     """Upload a file into a conversation: it becomes a message (public, or an internal note)."""
-    p = await current_principal(request)
+    p, c = await load_conversation(request)
     d = deps(request)
-    async with d.sm() as s:
-        c = await s.get(Conversation, path_int(request, "id"))
-    if c is None:
-        raise NotFound("conversation not found")
-    check_access(p, c)
     visibility = request.query_params.get("visibility", "public")
     if visibility not in ("public", "internal"):
         raise InvalidInput("visibility must be public or internal")

@@ -89,15 +89,23 @@ def check_access(p: Principal, c: Conversation) -> None:
         raise Forbidden("not a conversation of your groups")
 
 
-async def _load(request: Request) -> tuple[Principal, Conversation, Contact | None]:
+async def load_conversation(request: Request) -> tuple[Principal, Conversation]:
+    """The caller and the conversation of the path's ``id``, which they may open (404, 403)."""
     p = await current_principal(request)
     async with deps(request).sm() as s:
         c = await s.get(Conversation, path_int(request, "id"))
-        if c is None:
-            raise NotFound("conversation not found")
-        check_access(p, c)
-        contact = await s.get(Contact, c.contact_id) if c.contact_id else None
-    return p, c, contact
+    if c is None:
+        raise NotFound("conversation not found")
+    check_access(p, c)
+    return p, c
+
+
+async def _load(request: Request) -> tuple[Principal, Conversation, Contact | None]:
+    p, c = await load_conversation(request)
+    if not c.contact_id:
+        return p, c, None
+    async with deps(request).sm() as s:
+        return p, c, await s.get(Contact, c.contact_id)
 
 
 @api

@@ -22,11 +22,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import contracts, validate
-from desk.api_conversations import check_access, survey_visible
-from desk.auth import Principal
+from desk.api_conversations import load_conversation, survey_visible
 from desk.contacts import is_verified
 from desk.errors import NotFound
-from desk.http import JSONResponse, api, current_principal, deps, path_int, read_json, require_admin
+from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
 from desk.limits import NAME_MAX
 from desk.models import (
     Agent,
@@ -74,20 +73,10 @@ async def _contracts(s: AsyncSession, organisation_id: int | None,
     return out
 
 
-async def _load(request: Request) -> tuple[Principal, Conversation]:
-    p = await current_principal(request)
-    async with deps(request).sm() as s:
-        c = await s.get(Conversation, path_int(request, "id"))
-        if c is None:
-            raise NotFound("conversation not found")
-        check_access(p, c)
-    return p, c
-
-
 @api
 async def customer(request: Request) -> Response:
     """The customer 360: contact, organisation, history, linked tickets, contracts, time."""
-    p, c = await _load(request)
+    p, c = await load_conversation(request)
     survey = survey_visible(p)
     today = utcnow().date()
     async with deps(request).sm() as s:
@@ -135,7 +124,7 @@ async def customer(request: Request) -> Response:
 @api
 async def log_time(request: Request) -> Response:
     """Log minutes spent on a conversation (counted against the contract in force)."""
-    p, c = await _load(request)
+    p, c = await load_conversation(request)
     data = await read_json(request)
     minutes, note = contracts.check_entry(data.get("minutes"), data.get("note"))
     today = utcnow().date()
