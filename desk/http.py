@@ -85,17 +85,26 @@ def desk_error_response(exc: DeskError) -> JSONResponse:
     return error_response(exc.status, status_code(exc.status), exc.message, headers, field)
 
 
+async def read_bounded(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is past ``limit`` bytes, or says it will be (a declared
+    length is believed before reading, a wrong one never: the stream is counted too)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     if "json" not in request.headers.get("content-type", ""):
         raise InvalidInput("send a JSON object with Content-Type: application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    body = await read_bounded(request, MAX_BODY)
+    if body is None:
         raise InvalidInput(f"request body larger than {MAX_BODY} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise InvalidInput(f"request body larger than {MAX_BODY} bytes")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -41,7 +41,13 @@ from desk.contacts import (
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.errors import DeskError, InvalidInput, NotFound, RateLimited
-from desk.http import JSONResponse, client_address, desk_error_response, read_json
+from desk.http import (
+    JSONResponse,
+    client_address,
+    desk_error_response,
+    read_bounded,
+    read_json,
+)
 from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Department, Site
 from desk.settings import Settings
@@ -209,19 +215,6 @@ def _router(request: Request) -> Router:
     return router
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it is past ``limit`` bytes (then read no further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return body
-
-
 def _session_answer(content: Any, status: int, origin: str) -> Response:
     return JSONResponse(content, status_code=status,
                         headers={"Cache-Control": "no-store", **cors(origin)})
@@ -265,7 +258,7 @@ async def visitor_session(request: Request) -> Response:
     if request.method == "OPTIONS":
         return Response(status_code=204, headers={"Cache-Control": "no-store",
                                                   **cors(origin, "POST" if origin else None)})
-    raw = await _body(request, SESSION_BODY_MAX)
+    raw = await read_bounded(request, SESSION_BODY_MAX)
     if raw is None:
         return _session_answer({"error": {"code": "too_large", "message": (
             f"request body larger than {SESSION_BODY_MAX} bytes")}}, 413, origin)

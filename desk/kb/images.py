@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from desk import filetypes
 from desk.errors import InvalidInput, NotFound
+from desk.http import read_bounded
 from desk.kb.render import IMAGE_KEY, IMAGE_PATH
 from desk.limits import KB_IMAGE_MAX
 from desk.models import KbImage
@@ -46,14 +47,9 @@ def image_type(content_type: str, data: bytes) -> str:
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > KB_IMAGE_MAX):
+    body = await read_bounded(request, KB_IMAGE_MAX)
+    if body is None:
         raise InvalidInput(f"an image is at most {KB_IMAGE_MAX} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > KB_IMAGE_MAX:
-            raise InvalidInput(f"an image is at most {KB_IMAGE_MAX} bytes")
     return body
 
 
