@@ -27,7 +27,7 @@ const takenTickets = new Map(); // conversation id -> number
 const offers = new Map(); // conversation id -> { el, timer }
 const tabs = new Tabs("Conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
-const wire = new Wire("/ws/agent", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, refused) });
+const wire = new Wire("/ws/agent", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, connection) });
 
 // --- status and my active groups: they decide whether the router offers me chats -------------
 // The server keeps both (the router's toggles are stored in the records): every connect brings
@@ -287,15 +287,6 @@ function openTicket(id, number) {
 }
 
 // --- frames --------------------------------------------------------------------------------------
-
-// The server does not take this page's address: say so where "Connecting…" was.
-function refused(message) {
-  connection.textContent = "Not connected";
-  connection.dataset.live = "false";
-  const alert = document.getElementById("refused");
-  alert.textContent = message;
-  alert.hidden = false;
-}
 
 function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";

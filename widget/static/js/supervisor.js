@@ -35,7 +35,7 @@ let askAgain = false; // something changed while one was on its way
 
 const tabs = new Tabs("Board and conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
-const wire = new Wire("/ws/supervisor", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, refused) });
+const wire = new Wire("/ws/supervisor", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, connection) });
 const agentRows = h("tbody");
 const queueRows = h("tbody");
 const chatRows = h("tbody");
@@ -146,15 +146,6 @@ async function decisions(id, number) {
   } catch (e) {
     note.textContent = `Could not load decisions: ${e.message}`;
   }
-}
-
-// The server does not take this page's address: say so where "Connecting…" was.
-function refused(message) {
-  connection.textContent = "Not connected";
-  connection.dataset.live = "false";
-  const alert = document.getElementById("refused");
-  alert.textContent = message;
-  alert.hidden = false;
 }
 
 function onLive(up) {

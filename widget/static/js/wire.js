@@ -145,8 +145,9 @@ export class Wire {
 }
 
 // After refused connections: ask the server whether it takes this page's origin at all, and
-// if not, stop retrying and say why (``show(message)``) instead of "Connecting…" forever.
-export async function explainRefusal(wire, count, show) {
+// if not, stop retrying and say why where "Connecting…" was (the page's ``connection`` label
+// and its #refused alert) instead of "Connecting…" forever.
+export async function explainRefusal(wire, count, connection) {
   if (count !== 2) return; // the first may be a restarting server
   try {
     const r = await fetch(`/api/public/origin-check?origin=${encodeURIComponent(location.origin)}`,
@@ -154,7 +155,11 @@ export async function explainRefusal(wire, count, show) {
     const answer = await r.json();
     if (answer.console === false) {
       wire.stop();
-      show(answer.message);
+      connection.textContent = "Not connected";
+      connection.dataset.live = "false";
+      const alert = document.getElementById("refused");
+      alert.textContent = answer.message;
+      alert.hidden = false;
     }
   } catch {
     // the server is down, not refusing: keep retrying
