@@ -168,16 +168,20 @@ async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     if not public:
         return
     ids = sorted({p.conversation_id for p in public})
-    for conv in await s.scalars(select(Conversation).where(Conversation.id.in_(ids))):
-        await facts.on_messages(s, conv, [(p.author_kind, p.at) for p in public
-                                          if p.conversation_id == conv.id])
     rows = {r.conversation_id: r for r in await s.scalars(select(ConversationSla).where(
         ConversationSla.conversation_id.in_(ids)))}
     rules = await automation_store.enabled_rules(s)
-    if not rows and not rules:
-        return
+    staff = any(p.author_kind in STAFF_AUTHORS for p in public)  # what facts.on_messages reads
+    if not rows and not rules and not staff:
+        return  # a customer's lines with no clock and no rule: nothing to read the rows for
+    # One read of the conversations, for the response facts and the clocks alike.
     convs = {c.id: c for c in await s.scalars(select(Conversation).where(
         Conversation.id.in_(ids)))}
+    for conv in convs.values():
+        await facts.on_messages(s, conv, [(p.author_kind, p.at) for p in public
+                                          if p.conversation_id == conv.id])
+    if not rows and not rules:
+        return
     cals = calendars(s)
     for cid, conv in convs.items():
         row = rows.get(cid)
