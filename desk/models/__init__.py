@@ -1,0 +1,106 @@
+"""The records: every conversation, message, ticket, routing decision and audit event.
+
+One module per concept; importing the package registers every table on ``Base.metadata``.
+"""
+
+from desk.models.base import (
+    AUTHORS,
+    CHANNELS,
+    MAILBOX_SECURITY,
+    NAMING,
+    POLICIES,
+    ROLES,
+    STAFF_PUBLIC_SQL,
+    STATUSES,
+    VISIBILITIES,
+    Base,
+    utcnow,
+)
+from desk.models.contracts import Contract, TimeEntry
+from desk.models.conversations import (
+    Attachment,
+    AuditEvent,
+    Conversation,
+    Message,
+    Participant,
+    RoutingDecision,
+)
+from desk.models.kb import Article, ArticleRevision, KbEvent, KbImage, KbSite, KbTopic
+from desk.models.mail import EmailParticipant, InboundMail, Mailbox, OutboundMail
+from desk.models.people import (
+    Agent,
+    AgentGroup,
+    AgentSession,
+    AgentSkill,
+    CannedResponse,
+    Contact,
+    Department,
+    Group,
+    LoginAttempt,
+    Organisation,
+    Site,
+    Skill,
+)
+from desk.models.reporting import FACT_KINDS, ReportFact
+from desk.models.timekeeping import (
+    AutomationRule,
+    BusinessCalendar,
+    ConversationSla,
+    DueTimer,
+    RuleVersion,
+    SlaPolicy,
+    TimerFiring,
+)
+
+__all__ = [
+    "AUTHORS",
+    "CHANNELS",
+    "FACT_KINDS",
+    "MAILBOX_SECURITY",
+    "NAMING",
+    "POLICIES",
+    "ROLES",
+    "STAFF_PUBLIC_SQL",
+    "STATUSES",
+    "VISIBILITIES",
+    "Agent",
+    "AgentGroup",
+    "AgentSession",
+    "AgentSkill",
+    "Article",
+    "ArticleRevision",
+    "Attachment",
+    "AuditEvent",
+    "AutomationRule",
+    "Base",
+    "BusinessCalendar",
+    "CannedResponse",
+    "Contact",
+    "Contract",
+    "Conversation",
+    "ConversationSla",
+    "Department",
+    "DueTimer",
+    "EmailParticipant",
+    "Group",
+    "InboundMail",
+    "KbEvent",
+    "KbImage",
+    "KbSite",
+    "KbTopic",
+    "LoginAttempt",
+    "Mailbox",
+    "Message",
+    "Organisation",
+    "OutboundMail",
+    "Participant",
+    "ReportFact",
+    "RoutingDecision",
+    "RuleVersion",
+    "Site",
+    "Skill",
+    "SlaPolicy",
+    "TimeEntry",
+    "TimerFiring",
+    "utcnow",
+]

@@ -1,0 +1,58 @@
+"""The report facts: one row per event the reports count."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk.limits import (
+    NAME_MAX,
+)
+from desk.models.base import (
+    Base,
+    _in,
+)
+
+FACT_KINDS = ("created", "assigned", "transferred", "first_response", "response", "resolved",
+              "reopened", "closed", "rating", "sla_met", "sla_breached", "abandoned")
+
+
+class ReportFact(Base):
+    """One reporting event, written in the transaction of what it records (desk.facts).
+
+    The dimensions are copied from the conversation at the time of the event, so a report of
+    last month keeps counting a conversation where it was then, after a transfer."""
+
+    __tablename__ = "report_facts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", FACT_KINDS), name="kind"),
+        # Every report reads one kind over a date range (desk.reports).
+        Index("ix_report_facts_kind_at", "kind", "at"),
+        Index("ix_report_facts_conversation", "conversation_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    topic: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    # Seconds: the wait, response, resolution or handle time the fact measures; or the rating.
+    value: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
