@@ -1,11 +1,14 @@
-"""Reports over HTTP: ``GET /api/reports/{overview|agents|groups|channels|csat|sla}``, the
+"""Reports over HTTP: ``GET /api/reports/{overview|agents|groups|channels|topics|organisations|
+fields|csat|sla}``, the
 drill-down behind every figure, and CSV (the same rows as the JSON; the conversation-level
 export streamed in keyset batches).
 
 Query: ``from`` and ``to`` (a date: midnight in ``tz``; or an ISO date-time, in ``tz`` when it
 has no offset; ``to`` is exclusive), ``tz`` (IANA zone, default UTC), ``group_by``
 (hour/day/week/month, default day), ``compare=previous``, filters ``agent_id``, ``group_id``,
-``channel``, and ``format=csv`` with ``table=series|rows|targets``. A range or zone that cannot
+``channel``, ``topic``, ``organisation_id``, ``field`` + ``value`` (a custom field's current
+value; ``fields`` reports per value of ``field``), and ``format=csv`` with
+``table=series|rows|targets``. A range or zone that cannot
 be read is a 400 with a message.
 """
 
@@ -32,6 +35,7 @@ from desk.auth import Principal
 from desk.db import SessionMaker
 from desk.errors import Forbidden, InvalidInput
 from desk.http import JSONResponse, api, current_principal, deps, query_int
+from desk.limits import NAME_MAX
 from desk.models import (
     CHANNELS,
     FACT_KINDS,
@@ -44,7 +48,8 @@ from desk.models import (
     ReportFact,
 )
 
-REPORTS = ("overview", "agents", "groups", "channels", "csat", "sla")
+REPORTS = ("overview", "agents", "groups", "channels", "topics", "organisations", "fields",
+           "csat", "sla")
 RANGE_MAX = timedelta(days=400)
 EXPORT_BATCH = 500
 LINK_KINDS = tuple(k for k in FACT_KINDS if k != "closed")
@@ -89,14 +94,19 @@ def parse_range(request: Request) -> reports.Range:
     if end - start > RANGE_MAX:
         raise BadRange(f"a range is at most {RANGE_MAX.days} days", "to")
     filters: dict[str, Any] = {}
-    for name in ("agent_id", "group_id"):
+    for name in ("agent_id", "group_id", "organisation_id"):
         if (value := query_int(request, name)) is not None:
             filters[name] = value
     if channel := q.get("channel"):
         if channel not in CHANNELS:
             raise BadRange(f"channel must be one of {', '.join(CHANNELS)}", "channel")
         filters["channel"] = channel
-    r = reports.Range(start, end, zone, grain, filters)
+    if topic := q.get("topic"):
+        filters["topic"] = _bounded(topic, "topic")
+    custom = None
+    if "value" in q:
+        custom = (_field_name(request), _bounded(q["value"], "value"))
+    r = reports.Range(start, end, zone, grain, filters, custom)
     try:
         rm.bucket_starts(r.start, r.end, r.zone, r.grain)
     except rm.RangeError as exc:
@@ -104,9 +114,24 @@ def parse_range(request: Request) -> reports.Range:
     return r
 
 
+def _bounded(raw: str, name: str) -> str:
+    if len(raw) > NAME_MAX:
+        raise BadRange(f"{name} is at most {NAME_MAX} characters", name)
+    return raw
+
+
+def _field_name(request: Request) -> str:
+    name = request.query_params.get("field") or ""
+    if not name:
+        raise BadRange("query parameter field is required (a custom field's name)", "field")
+    return _bounded(name, "field")
+
+
 def drilldown_link(r: reports.Range, kind: str, **narrow: Any) -> str:
+    custom = {"field": r.custom[0], "value": r.custom[1]} if r.custom else {}
     params = {"kind": kind, "from": r.start.isoformat(), "to": r.end.isoformat(),
-              "tz": str(r.zone), **r.filters, **{k: v for k, v in narrow.items() if v is not None}}
+              "tz": str(r.zone), **r.filters, **custom,
+              **{k: v for k, v in narrow.items() if v is not None}}
     return "/api/reports/drilldown?" + urlencode(params)
 
 
@@ -119,7 +144,8 @@ def _series(facts: list[reports.Fact], r: reports.Range,
     out = []
     for row in reports.series(facts, r):
         sub = reports.Range(datetime.fromisoformat(row["start"]),
-                            datetime.fromisoformat(row["end"]), r.zone, r.grain, r.filters)
+                            datetime.fromisoformat(row["end"]), r.zone, r.grain, r.filters,
+                            r.custom)
         out.append(row | {"drilldown": _links(sub, kinds)})
     return out
 
@@ -134,7 +160,7 @@ async def _names(sm: SessionMaker, model: Any, label: Any, ids: Iterable[Any]) -
 
 
 async def _rows(sm: SessionMaker, report: str, facts: list[reports.Fact], r: reports.Range,
-                kinds: Sequence[str]) -> list[dict[str, Any]]:
+                kinds: Sequence[str], field_name: str | None) -> list[dict[str, Any]]:
     match report:
         case "agents":
             rows = reports.rows_by(facts, lambda f: f.agent_id, "agent_id")
@@ -149,20 +175,39 @@ async def _rows(sm: SessionMaker, report: str, facts: list[reports.Fact], r: rep
         case "channels":
             return [x | {"drilldown": _links(r, kinds, channel=x["channel"])}
                     for x in reports.rows_by(facts, lambda f: f.channel, "channel")]
+        case "topics":
+            # A conversation without a topic has no link of its own: "no topic" is not a filter.
+            return [x | {"drilldown": _links(r, kinds, topic=x["topic"]) if x["topic"] else {}}
+                    for x in reports.rows_by(facts, lambda f: f.topic, "topic")]
+        case "organisations":
+            rows = reports.rows_by(facts, lambda f: f.organisation_id, "organisation_id")
+            names = await _names(sm, Organisation, Organisation.name,
+                                 (x["organisation_id"] for x in rows))
+            return [{"organisation_id": x["organisation_id"],
+                     "organisation": names.get(x["organisation_id"], ""), **x,
+                     "drilldown": _links(r, kinds, organisation_id=x["organisation_id"])}
+                    for x in rows]
+        case "fields":
+            assert field_name is not None
+            return [x | {"drilldown": _links(reports.Range(
+                        r.start, r.end, r.zone, r.grain, r.filters, (field_name, x["value"])),
+                        kinds) if x["value"] is not None else {}}
+                    for x in reports.rows_by(facts, lambda f: f.custom, "value")]
     return []
 
 
-async def _report(sm: SessionMaker, p: Principal, report: str,
-                  r: reports.Range) -> dict[str, Any]:
+async def _report(sm: SessionMaker, p: Principal, report: str, r: reports.Range,
+                  field_name: str | None = None) -> dict[str, Any]:
     kinds = reports.visible_kinds(p, survey_visible(p))
     async with sm() as s:
-        facts = await reports.load(s, p, r, kinds)
+        facts = await reports.load(s, p, r, kinds, field_name)
     links = tuple(k for k in LINK_KINDS if k in kinds)
     out: dict[str, Any] = {
         "report": report, "from": r.start.isoformat(), "to": r.end.isoformat(),
         "tz": str(r.zone), "group_by": r.grain.value, "filters": r.filters,
         "totals": reports.figures(facts) | {"drilldown": _links(r, links)},
-        "series": _series(facts, r, links), "rows": await _rows(sm, report, facts, r, links),
+        "series": _series(facts, r, links),
+        "rows": await _rows(sm, report, facts, r, links, field_name),
     }
     if report == "csat":
         out["distribution"] = rm.csat(int(v) for v in reports.last_per_conversation(
@@ -191,10 +236,11 @@ async def report(request: Request, name: str) -> Response:
     if name == "csat" and not survey_visible(p):
         raise Forbidden("ratings are for supervisors and admins")
     r = parse_range(request)
+    field_name = _field_name(request) if name == "fields" else None
     sm = deps(request).sm
-    out = await _report(sm, p, name, r)
+    out = await _report(sm, p, name, r, field_name)
     if request.query_params.get("compare") == "previous":
-        prev = await _report(sm, p, name, r.previous())
+        prev = await _report(sm, p, name, r.previous(), field_name)
         out["previous"] = {k: prev[k] for k in ("from", "to", "totals", "series", "rows")}
     if request.query_params.get("format") == "csv":
         table = request.query_params.get("table") or "series"

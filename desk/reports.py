@@ -1,5 +1,6 @@
 """Reports over ``report_facts`` (desk.facts): the figures of a range, per bucket of the
-viewer's zone and per agent / group / channel, all through desk.report_math.
+viewer's zone and per agent / group / channel / topic / organisation / custom field value,
+all through desk.report_math.
 
 Every table is a list of flat rows (one figure per column), so the JSON a chart draws and the
 CSV export are the same rows: per-day parity by construction. Scope is one condition
@@ -16,14 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import report_math as rm
 from desk.auth import Principal
-from desk.models import FACT_KINDS, ReportFact
+from desk.models import FACT_KINDS, Conversation, ReportFact
 
-FILTERS = ("agent_id", "group_id", "channel")
+FILTERS = ("agent_id", "group_id", "channel", "topic", "organisation_id")
 DRILLDOWN_MAX = 1000
 
 
@@ -33,13 +34,16 @@ class Range:
     end: datetime
     zone: ZoneInfo
     grain: rm.Grain
-    # agent_id / group_id / channel: narrow every figure (a drill-down or a row's link).
+    # agent_id / group_id / channel / topic / organisation_id: narrow every figure (a
+    # drill-down or a row's link).
     filters: dict[str, Any] = field(default_factory=dict)
+    # (name, value): only conversations whose custom field ``name`` reads ``value`` now.
+    custom: tuple[str, str] | None = None
 
     def previous(self) -> Range:
         start, end = rm.previous_period(self.start, self.end)
         return Range(start.astimezone(self.zone), end.astimezone(self.zone), self.zone,
-                     self.grain, self.filters)
+                     self.grain, self.filters, self.custom)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,10 @@ class Fact:
     agent_id: int | None
     value: float | None
     data: dict[str, Any]
+    topic: str | None = None
+    organisation_id: int | None = None
+    # The conversation's custom field value, in a per-field report (``load(field=...)``).
+    custom: str | None = None
 
 
 def aware(at: datetime) -> datetime:
@@ -71,19 +79,40 @@ def visible_kinds(p: Principal, survey: bool) -> tuple[str, ...]:
     return FACT_KINDS if survey else tuple(k for k in FACT_KINDS if k != "rating")
 
 
+def custom_value(name: str) -> ColumnElement[str]:
+    """A conversation's custom field ``name`` as text: a chat keeps its form's answers under
+    ``answers``, a ticket at the top level (desk.site_config.answers reads both the same way)."""
+    cf = Conversation.custom_fields
+    return func.coalesce(cast(cf[name].as_string(), String),
+                         cast(cf[("answers", name)].as_string(), String))
+
+
 def where(p: Principal, r: Range, kinds: Sequence[str]) -> list[ColumnElement[bool]]:
     conds = [ReportFact.kind.in_(list(kinds)), ReportFact.at >= r.start.astimezone(UTC),
              ReportFact.at < r.end.astimezone(UTC), scope(p)]
     conds += [getattr(ReportFact, k) == v for k, v in r.filters.items()]
+    if r.custom is not None:
+        name, value = r.custom
+        conds.append(ReportFact.conversation_id.in_(
+            select(Conversation.id).where(custom_value(name) == value)))
     return conds
 
 
-async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str]) -> list[Fact]:
-    rows = await s.execute(select(
+async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str],
+               field_name: str | None = None) -> list[Fact]:
+    """The range's facts in time order; with ``field_name``, each with its conversation's
+    current value of that custom field (a per-field report)."""
+    custom = (custom_value(field_name) if field_name is not None
+              else literal(None, String)).label("custom")
+    q = select(
         ReportFact.kind, ReportFact.conversation_id, ReportFact.at, ReportFact.channel,
         ReportFact.group_id, ReportFact.agent_id, ReportFact.value, ReportFact.data,
-    ).where(*where(p, r, kinds)).order_by(ReportFact.at, ReportFact.id))
-    return [Fact(k, c, aware(at), ch, g, a, v, d or {}) for k, c, at, ch, g, a, v, d in rows]
+        ReportFact.topic, ReportFact.organisation_id, custom,
+    ).where(*where(p, r, kinds)).order_by(ReportFact.at, ReportFact.id)
+    if field_name is not None:
+        q = q.join(Conversation, Conversation.id == ReportFact.conversation_id)
+    return [Fact(k, c, aware(at), ch, g, a, v, d or {}, t, o, cv)
+            for k, c, at, ch, g, a, v, d, t, o, cv in await s.execute(q)]
 
 
 # --- figures ------------------------------------------------------------------------------

@@ -240,7 +240,9 @@ _REPORT_RANGE = {
     "from": {"type": "string", "maxLength": 40,
              "description": "YYYY-MM-DD (midnight in tz) or ISO 8601"},
     "to": {"type": "string", "maxLength": 40, "description": "exclusive; as from"},
-    "tz": _text(1, 64), "agent_id": _ID, "group_id": _ID, "channel": {"enum": list(CHANNELS)}}
+    "tz": _text(1, 64), "agent_id": _ID, "group_id": _ID, "channel": {"enum": list(CHANNELS)},
+    "topic": _text(1, NAME_MAX), "organisation_id": _ID, "field": _text(1, NAME_MAX),
+    "value": _text(0, NAME_MAX)}
 _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"]},
            "compare": {"enum": ["previous"]}, "format": {"enum": ["json", "csv"]},
            "table": {"enum": ["series", "rows", "targets"]}}
