@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, sla_store
 from desk.auth import Principal
@@ -255,32 +256,40 @@ async def append_messages(sm: SessionMaker, items: Sequence[NewMessage],
         engine = sm.kw["bind"]
         try:
             if engine.dialect.name == "postgresql":
-                await _append_batch_pg(engine, connection, items, todo, results)
+                clocked = await _append_batch_pg(engine, connection, items, todo, results)
+                await _move_clocks(sm, [r for r in results
+                                        if isinstance(r, Appended) and r.created], clocked)
             else:
                 await _append_batch(sm, items, todo, results)
         except _BatchConflict:
             for i in todo:  # append_message moves the clocks of each
                 results[i] = await _append_one(sm, items[i])
-        else:
-            await _move_clocks(sm, [r for r in results if isinstance(r, Appended) and r.created])
     return [r if r is not None else RuntimeError("message not stored") for r in results]
 
 
-async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended]) -> None:
-    """The service-level clocks after a batch, and the audit rows of its whispers (its own
-    transaction: the PostgreSQL batch is one statement). Chat lines that move no clock and
-    are no whisper (notes, system lines) cost nothing."""
-    posted = [sla_store.Posted(a.conversation_id, a.author_kind, a.visibility, a.created_at)
-              for a in stored if a.visibility == "public" and a.author_kind != "system"]
-    whispers = [a for a in stored if a.visibility == "whisper"]
-    if posted or whispers:
+async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended], clocked: set[int]) -> None:
+    """The PostgreSQL batch is one statement, so its clock work is a transaction of its own,
+    opened only when a line moves something: ``clocked`` are the batch's conversations with a
+    clock or an enabled rule, as the statement saw them (a visitor's chat lines usually move
+    nothing, and they are most of the traffic)."""
+    moving = [a for a in stored if a.visibility == "whisper" or sla_store.moves_clocks(
+        a.author_kind, a.conversation_id in clocked)]
+    if moving:
         async with sm() as s:
-            await sla_store.on_messages(s, posted)
-            for w in whispers:  # a supervisor coaching: on the audit trail (rare, small)
-                audit.record(s, "supervisor.whisper", w.conversation_id, by=w.author_id,
-                             at=w.created_at, why=f"whispered to agent {w.whisper_to}",
-                             seq=w.seq)
+            await _clock_work(s, moving)
             await s.commit()
+
+
+async def _clock_work(s: AsyncSession, stored: Sequence[Appended]) -> None:
+    """The service-level clocks after a batch, and the audit rows of its whispers, in ``s``.
+    Chat lines that move no clock and are no whisper (notes, system lines) cost nothing."""
+    await sla_store.on_messages(s, [
+        sla_store.Posted(a.conversation_id, a.author_kind, a.visibility, a.created_at)
+        for a in stored if a.visibility == "public" and a.author_kind != "system"])
+    for w in stored:
+        if w.visibility == "whisper":  # a supervisor coaching: on the audit trail (rare, small)
+            audit.record(s, "supervisor.whisper", w.conversation_id, by=w.author_id,
+                         at=w.created_at, why=f"whispered to agent {w.whisper_to}", seq=w.seq)
 
 
 class _BatchConflict(Exception):
@@ -314,9 +323,11 @@ WITH input AS (
     FROM (SELECT id FROM conversations
           WHERE id IN (SELECT conversation_id FROM counts) ORDER BY id FOR UPDATE) l, counts
     WHERE c.id = l.id AND counts.conversation_id = c.id
-    RETURNING c.id, c.last_seq, counts.n
+    RETURNING c.id, c.last_seq, counts.n,
+              EXISTS (SELECT 1 FROM conversation_slas cs WHERE cs.conversation_id = c.id)
+              OR EXISTS (SELECT 1 FROM automation_rules r WHERE r.enabled) AS clocked
 ), numbered AS (
-    SELECT f.*, b.last_seq - b.n
+    SELECT f.*, b.clocked, b.last_seq - b.n
                 + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
     FROM fresh f JOIN bumped b ON b.id = f.conversation_id
 ), inserted AS (
@@ -327,11 +338,11 @@ WITH input AS (
 )
 SELECT ord, seq, NULL::text AS author_kind, NULL::int AS author_id, NULL::text AS author_name,
        NULL::text AS visibility, NULL::text AS body, NULL::int AS whisper_to,
-       NULL::timestamptz AS created_at, true AS created
+       NULL::timestamptz AS created_at, true AS created, clocked
 FROM numbered
 UNION ALL
 SELECT ord, seq, author_kind, author_id, author_name, visibility, body, whisper_to,
-       created_at, false
+       created_at, false, false
 FROM known
 """
 
@@ -343,7 +354,9 @@ PG_BATCH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": 
 
 
 async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMessage],
-                           todo: list[int], results: list[Appended | Exception | None]) -> None:
+                           todo: list[int], results: list[Appended | Exception | None]
+                           ) -> set[int]:
+    """Fills ``results``; returns the conversations that had a clock or an enabled rule."""
 
     first: dict[tuple[int, str], int] = {}  # a retry inside the batch answers like its first
     send: list[int] = []
@@ -364,8 +377,11 @@ async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMess
         async with engine.connect() as conn:
             rows = await _pg_fetch((await conn.get_raw_connection()).driver_connection,
                                    batch, now)
+    clocked: set[int] = set()
     for r in rows:
         m = batch[r["ord"] - 1]
+        if r["clocked"]:
+            clocked.add(m.conversation_id)
         results[send[r["ord"] - 1]] = (
             Appended(m.conversation_id, r["seq"], m.author_kind, m.author_id, m.author_name,
                      m.visibility, m.client_id, m.body, m.whisper_to, now, True)
@@ -380,6 +396,7 @@ async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMess
         done = results[j]
         results[i] = (dataclasses.replace(done, created=False)
                       if isinstance(done, Appended) else done)
+    return clocked
 
 
 async def _pg_fetch(pg: Any, batch: Sequence[NewMessage], now: datetime) -> Any:
@@ -461,6 +478,10 @@ async def _append_batch(sm: SessionMaker, items: Sequence[NewMessage], todo: lis
         try:
             if rows_out:
                 await s.execute(insert(cast(Table, Message.__table__)), rows_out)
+                # In the batch's own transaction: on SQLite a second one would queue behind
+                # every other writer again.
+                await _clock_work(s, [r for i in fresh
+                                      if isinstance(r := results[i], Appended)])
             await s.commit()
         except IntegrityError as exc:
             raise _BatchConflict from exc

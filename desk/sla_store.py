@@ -159,6 +159,13 @@ class Posted:
     at: datetime
 
 
+def moves_clocks(author_kind: str, clocked: bool) -> bool:
+    """Whether a stored public line needs the clock work: a staff line always (the response
+    facts of the reports), another only where a clock (a ``ConversationSla`` row) or an enabled
+    rule waits (``clocked``). The message batch asks this before it opens a transaction."""
+    return author_kind in STAFF_AUTHORS or clocked
+
+
 async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     """Stored public messages move the clocks: a staff reply meets the first and next
     response (and pauses again when the conversation is pending: the desk waits for the
@@ -171,9 +178,9 @@ async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     rows = {r.conversation_id: r for r in await s.scalars(select(ConversationSla).where(
         ConversationSla.conversation_id.in_(ids)))}
     rules = await automation_store.enabled_rules(s)
-    staff = any(p.author_kind in STAFF_AUTHORS for p in public)  # what facts.on_messages reads
-    if not rows and not rules and not staff:
-        return  # a customer's lines with no clock and no rule: nothing to read the rows for
+    if not any(moves_clocks(p.author_kind, bool(rules) or p.conversation_id in rows)
+               for p in public):
+        return
     # One read of the conversations, for the response facts and the clocks alike.
     convs = {c.id: c for c in await s.scalars(select(Conversation).where(
         Conversation.id.in_(ids)))}

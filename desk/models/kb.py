@@ -1,4 +1,4 @@
-"""The knowledge base: help-centre sites, topics, articles with their revisions, images and events."""
+"""The knowledge base: help-centre sites, topics, articles, their revisions, images, events."""
 
 from __future__ import annotations
 

@@ -7,7 +7,14 @@ import httpx
 from sqlalchemy import select
 
 from desk import sla_store
-from desk.conversations import append_message, create_conversation, set_status
+from desk.conversations import (
+    Appended,
+    NewMessage,
+    append_message,
+    append_messages,
+    create_conversation,
+    set_status,
+)
 from desk.db import SessionMaker
 from desk.models import ConversationSla, DueTimer
 from tests.desk.conftest import login
@@ -106,3 +113,43 @@ async def test_clocks_through_a_conversation(client: httpx.AsyncClient, org: dic
     assert actions == ["sla.met", "conversation.status", "conversation.status"]
     assert timeline[2]["data"] == {"old": "active", "new": "pending"}
     assert timeline[2]["actor_id"] == org["admin"]
+
+
+async def test_batched_lines_move_the_clocks(client: httpx.AsyncClient, org: dict[str, int],
+                                             sm: SessionMaker) -> None:
+    """The hub's path (append_messages; on PostgreSQL one statement that also reports which
+    conversations have a clock): a clocked conversation's lines move it, in the same batch
+    as a chat's lines that have no clock."""
+    h = await _admin(client)
+    cal = (await client.post("/api/calendars", headers=h, json={
+        "name": "24/7", "hours": HOURS})).json()
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "email", "department_id": org["d1"], "calendar_id": cal["id"],
+        "conditions": {"channels": ["email"]},
+        "targets": {"first_response": 3600, "next_response": 7200}})
+    assert r.status_code == 201, r.text
+    conv = await create_conversation(sm, channel="email", department_id=org["d1"])
+    chat = await create_conversation(sm, channel="chat", department_id=org["d1"])
+    results = await append_messages(sm, [
+        NewMessage(chat.id, "contact", "hello?"),
+        NewMessage(conv.id, "agent", "on it", author_id=org["admin"]),
+        NewMessage(chat.id, "contact", "anyone?")])
+    assert all(isinstance(a, Appended) and a.created for a in results)
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id)
+        assert row is not None and row.first_response_met_at is not None
+        assert row.next_response_due is None
+        assert await s.get(ConversationSla, chat.id) is None
+    await append_messages(sm, [NewMessage(conv.id, "contact", "still broken"),
+                               NewMessage(chat.id, "contact", "hello again")])
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id, populate_existing=True)
+        assert row is not None and row.next_response_due is not None
+        assert await s.get(ConversationSla, chat.id) is None
+
+
+def test_only_staff_lines_or_clocked_conversations_move_clocks() -> None:
+    assert sla_store.moves_clocks("agent", clocked=False)
+    assert sla_store.moves_clocks("supervisor", clocked=False)
+    assert sla_store.moves_clocks("contact", clocked=True)
+    assert not sla_store.moves_clocks("contact", clocked=False)
