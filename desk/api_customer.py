@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,7 +56,14 @@ async def _contracts(s: AsyncSession, organisation_id: int | None,
                      today: date) -> list[dict[str, Any]]:
     if organisation_id is None:
         return []
-    rows = (await s.execute(select(Contract).where(Contract.organisation_id == organisation_id)
+    return await contract_rows(s, Contract.organisation_id == organisation_id, today)
+
+
+async def contract_rows(s: AsyncSession, where: ColumnElement[bool],
+                        today: date) -> list[dict[str, Any]]:
+    """Contracts matching ``where`` with their hours used (the 360 view, the contracts
+    report), newest first."""
+    rows = (await s.execute(select(Contract).where(where)
                             .order_by(Contract.starts_on.desc(), Contract.id))).scalars().all()
     used = dict((await s.execute(
         select(TimeEntry.contract_id, func.sum(TimeEntry.minutes))
@@ -65,7 +72,8 @@ async def _contracts(s: AsyncSession, organisation_id: int | None,
     out = []
     for k in rows:
         u = contracts.usage(_terms(k), int(used.get(k.id) or 0), today)
-        out.append({"id": k.id, "kind": k.kind, "name": k.name,
+        out.append({"id": k.id, "organisation_id": k.organisation_id, "kind": k.kind,
+                    "name": k.name,
                     "starts_on": k.starts_on.isoformat(),
                     "ends_on": k.ends_on.isoformat() if k.ends_on else None,
                     "hours_contracted": u.hours_contracted, "hours_used": u.hours_used,

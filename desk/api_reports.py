@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -291,12 +291,6 @@ EXPORT_COLUMNS = ("number", "link", "contact", "email", "organisation", "channel
                   "resolved", "resolution_s", "csat", "sla")
 
 
-def _conversation_scope(p: Principal) -> Any:
-    if p.is_supervisor:
-        return p.scope(Conversation.group_id)
-    return and_(p.scope(Conversation.group_id), Conversation.assignee_id == p.agent_id)
-
-
 async def _export_batch(sm: SessionMaker, p: Principal, r: reports.Range, after: int,
                         base: str) -> list[list[Any]]:
     async with sm() as s:
@@ -308,7 +302,7 @@ async def _export_batch(sm: SessionMaker, p: Principal, r: reports.Range, after:
             .outerjoin(Department, Department.id == Conversation.department_id)
             .outerjoin(Group, Group.id == Conversation.group_id)
             .outerjoin(Agent, Agent.id == Conversation.assignee_id)
-            .where(Conversation.id > after, _conversation_scope(p),
+            .where(Conversation.id > after, reports.conversation_scope(p),
                    Conversation.created_at >= r.start.astimezone(UTC),
                    Conversation.created_at < r.end.astimezone(UTC))
             .order_by(Conversation.id).limit(EXPORT_BATCH))).all()

@@ -231,3 +231,10 @@ def agents_needed(arrivals_per_hour: float, handle_s: float, target_wait_s: floa
         if agents > max_agents:
             raise ValueError(f"more than {max_agents} agents needed")
     return agents
+
+
+def staffing(expected: Sequence[float], handle_s: float, target_wait_s: float,
+             target_level: float) -> list[int]:
+    """Agents needed in each hour of ``expected`` arrivals (per hour) so that ``target_level``
+    of contacts wait at most ``target_wait_s`` (Erlang C, agents_needed)."""
+    return [agents_needed(a, handle_s, target_wait_s, target_level) for a in expected]

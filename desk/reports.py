@@ -75,6 +75,14 @@ def scope(p: Principal) -> ColumnElement[bool]:
     return and_(p.scope(ReportFact.group_id), ReportFact.agent_id == p.agent_id)
 
 
+def conversation_scope(p: Principal) -> ColumnElement[bool]:
+    """The same rule for conversation-level figures (export, desks): an agent's are those
+    assigned to them in their groups."""
+    if p.is_supervisor:
+        return p.scope(Conversation.group_id)
+    return and_(p.scope(Conversation.group_id), Conversation.assignee_id == p.agent_id)
+
+
 def visible_kinds(p: Principal, survey: bool) -> tuple[str, ...]:
     return FACT_KINDS if survey else tuple(k for k in FACT_KINDS if k != "rating")
 

@@ -16,6 +16,7 @@ from desk import (
     api_conversations,
     api_customer,
     api_mailboxes,
+    api_planning,
     api_reports,
     api_rules,
     api_search,
@@ -249,6 +250,14 @@ _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"
 QUERIES |= {f"report_{name}": _REPORT for name in api_reports.REPORTS}
 QUERIES["report_drilldown"] = {**_REPORT_RANGE, "kind": {"enum": list(FACT_KINDS)}}
 QUERIES["export_conversations"] = _REPORT_RANGE
+QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,
+                       "weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+                       "handle_s": {"type": "integer", "minimum": 10, "maximum": 86_400},
+                       "target_wait_s": {"type": "integer", "minimum": 0, "maximum": 3600},
+                       "level": {"type": "integer", "minimum": 1, "maximum": 99}}
+QUERIES["contracts_report"] = {"tz": _text(1, 64),
+                               "days": {"type": "integer", "minimum": 0, "maximum": 366}}
+QUERIES["today"] = {"tz": _text(1, 64)}
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
 
@@ -301,7 +310,7 @@ def desk_routes() -> list[BaseRoute]:
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes, *kb_assist.routes,
-                               *api_reports.routes]
+                               *api_reports.routes, *api_planning.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

@@ -27,6 +27,7 @@ from desk.report_math import (
     previous_period,
     rate,
     service_level,
+    staffing,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -176,3 +177,16 @@ def test_staffing_for_a_target_wait() -> None:
     assert agents_needed(100, 180, 20, 0.95) > n
     with pytest.raises(ValueError):
         agents_needed(100, 0, 20)
+
+
+def test_a_staffing_plan_is_the_fewest_agents_of_every_hour() -> None:
+    expected = [0.0, 0.5, 12.0, 100.0]
+    plan = staffing(expected, 180, 20, 0.8)
+    assert plan == [agents_needed(a, 180, 20, 0.8) for a in expected]
+    assert plan[0] == 0 and plan[1] == 1 and plan[3] == 8
+    for a, n in zip(expected[1:], plan[1:], strict=True):
+        assert service_level(a, 180, n, 20) >= 0.8
+        assert n == 1 or service_level(a, 180, n - 1, 20) < 0.8
+    # More arrivals never need fewer agents.
+    ramp = staffing([x / 2 for x in range(200)], 300, 30, 0.9)
+    assert ramp == sorted(ramp)
