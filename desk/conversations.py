@@ -349,8 +349,10 @@ FROM known
 # The batch statement's plan is made once per connection (generic): without statistics, as on
 # a young database, the planner would freeze a plan that scans the tables as they grow.
 # Index probes are right at every size for a batch of messages, so the plan may use nothing else.
+# The one scan left (the few automation rules, for ``clocked``) then carries the planner's
+# penalty cost, which would have the plan JIT-compiled on every run: over a second of CPU each.
 PG_BATCH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off",
-                     "enable_hashjoin": "off", "enable_mergejoin": "off"}
+                     "enable_hashjoin": "off", "enable_mergejoin": "off", "jit": "off"}
 
 
 async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMessage],

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.conversations import (
+    _PG_BATCH,
+    PG_BATCH_SETTINGS,
     Appended,
     NewMessage,
     append_message,
@@ -103,3 +109,21 @@ async def test_concurrent_retry_race_falls_back_to_one_copy(sm: SessionMaker) ->
     created = [r.created for r in one + two if isinstance(r, Appended)]
     assert created.count(True) == 5
     assert await _seqs(sm, conv.id) == [1, 2, 3, 4, 5]
+
+
+async def test_batch_statement_plan_is_index_probes_without_jit(engine: AsyncEngine) -> None:
+    """The plan the writer's connections freeze: the planner's penalty on the one table scan
+    left must not push the cost over the JIT threshold (a second of compiling per batch)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement batch is PostgreSQL's")
+    async with engine.connect() as conn:
+        pg = (await conn.get_raw_connection()).driver_connection
+        assert pg is not None
+        for name, value in PG_BATCH_SETTINGS.items():
+            await pg.execute(f"SET {name} = '{value}'")
+        await pg.execute("SET jit_above_cost = 0")  # JIT would be chosen for any plan
+        plan = await pg.fetchval(
+            "EXPLAIN (FORMAT JSON, ANALYZE) " + _PG_BATCH, [1], ["c"], ["contact"], [None],
+            [None], ["public"], ["x"], [None], datetime.now(UTC))
+    text = plan if isinstance(plan, str) else json.dumps(plan)
+    assert '"JIT"' not in text and "Seq Scan on messages" not in text
