@@ -1,8 +1,12 @@
 """Admin API for department mailboxes: list, create, read, update (disable: ``enabled``
 false), delete. Admins only. The password is accepted on create and update and never returned;
-a running poller picks every change up by itself (``ingest.poller.serve``)."""
+a running poller picks every change up by itself (``ingest.poller.serve``). ``test`` logs in
+with the stored settings and reports the folder's message count or the exact failure: the IMAP
+client lives in ingest, which desk never imports, so it is called by name (desk.entry_points)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from desk import entry_points
 from desk.errors import NotFound
 from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
 from desk.mailboxes import apply_mailbox, mailbox_json
@@ -82,10 +87,23 @@ async def delete_mailbox(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+@api
+async def test_mailbox(request: Request) -> Response:
+    """Log in, select the folder: ``{"ok": true, "message": "... 3 messages"}`` or ``ok``
+    false with the server's answer. Bounded by the IMAP timeout of the settings."""
+    await require_admin(request)
+    d = deps(request)
+    async with d.sm() as s:
+        box = await _get(request, s)
+    ok, message = await asyncio.to_thread(entry_points.check_mailbox, d.settings, box.id)
+    return JSONResponse({"ok": ok, "message": message})
+
+
 routes = [
     Route("/api/mailboxes", list_mailboxes, methods=["GET"]),
     Route("/api/mailboxes", create_mailbox, methods=["POST"]),
     Route("/api/mailboxes/{id:int}", get_mailbox, methods=["GET"]),
     Route("/api/mailboxes/{id:int}", update_mailbox, methods=["PATCH"]),
     Route("/api/mailboxes/{id:int}", delete_mailbox, methods=["DELETE"]),
+    Route("/api/mailboxes/{id:int}/test", test_mailbox, methods=["POST"]),
 ]

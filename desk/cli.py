@@ -10,19 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
 from desk import demo
 from desk.db import make_engine, make_sessionmaker
 from desk.embedded import redis_for
+from desk.entry_points import WEB_PROCESSES, by_name, check_mailbox, entry_point
 from desk.errors import DeskError, SettingsError
 from desk.logs import configure_logging
 from desk.mailboxes import apply_mailbox
@@ -31,29 +30,6 @@ from desk.schema import upgrade
 from desk.settings import Settings
 
 log = logging.getLogger("switchboard")
-
-ENTRY_POINTS = {
-    "web": "realtime.server:serve",
-    "worker": "ingest.worker:run",
-    "poll": "ingest.poller:run",
-    "timers": "routing.timers:run",
-    "mailcatcher": "ingest.catcher:run",
-}
-# (settings, N): N web processes on one port under a supervisor (``switchboard web --processes``).
-WEB_PROCESSES = "realtime.server:serve_processes"
-# (settings, mailbox id) -> (ok, message): logs in to a stored mailbox over IMAP.
-MAILBOX_CHECK = "ingest.poller:check_mailbox"
-
-
-def entry_point(name: str) -> Callable[[Settings], None]:
-    func: Callable[[Settings], None] = _by_name(ENTRY_POINTS[name])
-    return func
-
-
-def _by_name(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     upgrade(settings)
@@ -139,7 +115,7 @@ async def _mailbox_list(settings: Settings) -> int:
 
 
 def cmd_mailbox_test(settings: Settings, args: argparse.Namespace) -> int:
-    ok, message = _by_name(MAILBOX_CHECK)(settings, args.id)
+    ok, message = check_mailbox(settings, args.id)
     print(f"mailbox {args.id}: {'OK, ' if ok else 'FAILED: '}{message}",
           file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
@@ -150,7 +126,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(settings)
     with redis_for(settings) as s:
         if args.processes > 1:
-            _by_name(WEB_PROCESSES)(s, args.processes)
+            by_name(WEB_PROCESSES)(s, args.processes)
         else:
             entry_point("web")(s)
     return 0

@@ -55,8 +55,8 @@ IO = frozenset({
     "imaplib", "httpx", "starlette", "uvicorn", "websockets",
 })
 
-# The one place that imports by name at run time: the CLI's table of entry points.
-DYNAMIC_IMPORTERS = frozenset({"desk.cli"})
+# The one place that imports by name at run time: the table of entry points.
+DYNAMIC_IMPORTERS = frozenset({"desk.entry_points"})
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,35 @@ async def _no_lease(redis: aioredis.Redis, box: int) -> bool:
 
 async def _leased(redis: aioredis.Redis, box: int) -> bool:
     return bool(await redis.exists(keys.mailbox_lease(box)))
+
+
+async def test_api_tests_a_mailbox_connection(
+    dovecot: Dovecot, records: Records, web: httpx.AsyncClient
+) -> None:
+    """The admin page's "test connection": the folder's message count, or the server's exact
+    answer; admins only, unknown ids 404, the password never in the answer."""
+    dept = await _department(records, "Support")
+    async with records.sm() as s:
+        s.add_all([Agent(email="root@desk.example", display_name="Root", role="admin",
+                         password_hash=staff_hash()),
+                   Agent(email="sup@desk.example", display_name="Sup", role="supervisor",
+                         password_hash=staff_hash())])
+        await s.commit()
+    h = await staff_login(web, "root@desk.example")
+    dovecot.deliver(corpus.simple(message_id="<t-1@example.org>"))
+    where = {"department_id": dept, "host": "127.0.0.1", "port": dovecot.port,
+             "security": "none", "username": dovecot.user}
+    good = (await web.post("/api/mailboxes", headers=h,
+                           json={**where, "password": dovecot.password})).json()["id"]
+    bad = (await web.post("/api/mailboxes", headers=h, json={
+        **where, "password": "wrong password", "enabled": False})).json()["id"]
+    r = await web.post(f"/api/mailboxes/{good}/test", headers=h)
+    assert r.status_code == 200
+    assert r.json() == {"ok": True, "message": f"{dovecot.user}@127.0.0.1:{dovecot.port} "
+                                               "INBOX: 1 messages"}
+    r = await web.post(f"/api/mailboxes/{bad}/test", headers=h)
+    assert r.json() == {"ok": False, "message": "IMAP login: NO "
+                        "[b'[AUTHENTICATIONFAILED] Authentication failed.']"}
+    assert (await web.post("/api/mailboxes/999999/test", headers=h)).status_code == 404
+    other = await staff_login(web, "sup@desk.example")
+    assert (await web.post(f"/api/mailboxes/{good}/test", headers=other)).status_code == 403

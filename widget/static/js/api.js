@@ -3,10 +3,12 @@
 let csrf = "";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  // field: the input the server blames (error.field), for a form to show the message beside it.
+  constructor(status, code, message, field) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field || null;
   }
 }
 
@@ -21,7 +23,7 @@ export async function api(method, path, body) {
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const e = data.error || {};
-    throw new ApiError(r.status, e.code || "error", e.message || `HTTP ${r.status}`);
+    throw new ApiError(r.status, e.code || "error", e.message || `HTTP ${r.status}`, e.field);
   }
   return data;
 }
@@ -29,6 +31,8 @@ export async function api(method, path, body) {
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const del = (path) => api("DELETE", path);
 
 export const csrfToken = () => csrf;
 

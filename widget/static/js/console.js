@@ -368,6 +368,7 @@ root.replaceChildren(
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
     h("span", { class: "spacer" }), connection,
     h("span", { class: "me", text: me.display_name }), status,
+    me.role === "admin" ? h("a", { href: "/static/admin.html", text: "Administration" }) : null,
     h("button", { type: "button", text: "Log out", onclick: logout })),
   h("p", { id: "refused", class: "refused", role: "alert", hidden: true }),
   h("div", { class: "layout" },

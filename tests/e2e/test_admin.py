@@ -1,0 +1,122 @@
+"""The administration pages in a browser: an admin creates a mailbox and tests it against a real
+Dovecot, creates an agent who then logs in, builds a form the widget then shows; every page
+shows the API's own message beside the field it blames. ``SWITCHBOARD_SCREENSHOTS=<dir>`` also
+photographs every page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.e2e.conftest import Server, login
+from tests.e2e.pages import new_page
+from tests.support.dovecot import DOVECOT, Dovecot
+
+pytestmark = pytest.mark.e2e
+ADMIN = "admin@demo.switchboard.local"
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    if not Path(DOVECOT).exists() or shutil.which("setpriv") is None:
+        pytest.fail("dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
+    server = Dovecot()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def admin_page(browser: Browser, server: Server, page_id: str) -> Page:
+    _, page = new_page(browser, viewport={"width": 1280, "height": 900})
+    login(page, server, "/admin", ADMIN)
+    goto(page, page_id)
+    return page
+
+
+def goto(page: Page, page_id: str) -> None:
+    page.locator(f".admin-nav a[data-page={page_id}]").click()
+    expect(page.locator(f"main[data-page={page_id}]")).to_be_attached()
+
+
+def records(page: Page, list_id: str) -> Locator:
+    return page.locator(f"section[aria-labelledby={list_id}-title] tbody tr")
+
+
+def shoot(page: Page, name: str) -> None:
+    out = os.environ.get("SWITCHBOARD_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=Path(out) / f"admin-{name}.png", full_page=True)
+
+
+def test_mailbox_created_and_tested_against_dovecot(browser: Browser, server: Server,
+                                                    dovecot: Dovecot) -> None:
+    dovecot.deliver(b"From: olivia@acme.example\r\nTo: support@example.org\r\n"
+                    b"Subject: hello\r\nMessage-ID: <m1@acme.example>\r\n\r\nHi\r\n")
+    page = admin_page(browser, server, "mailboxes")
+    page.get_by_role("button", name="New mailbox").click()
+    form = page.locator("form.edit")
+    form.get_by_label("Department").select_option(label="Support")
+    form.get_by_label("IMAP host").fill("127.0.0.1")
+    form.get_by_label("Port").fill("not a port")
+    form.get_by_label("Security").select_option("none")
+    form.get_by_label("User name").fill(dovecot.user)
+    form.get_by_label("Password").fill(dovecot.password)
+    form.get_by_role("button", name="Create mailbox").click()
+    # The API's message, beside the field it names.
+    expect(form.locator("[data-field=port] .field-error")).to_have_text("port must be an integer")
+    form.get_by_label("Port").fill(str(dovecot.port))
+    form.get_by_role("button", name="Create mailbox").click()
+    row = records(page, "mailboxes")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"{dovecot.user}@127.0.0.1:{dovecot.port}")
+    row.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".test-result.ok")).to_contain_text("1 messages")
+    shoot(page, "mailboxes")
+
+    # A wrong password: the server's own answer, and the saved one is never shown.
+    row.get_by_role("button", name="Edit").click()
+    expect(page.locator("form.edit [data-field=password] .hint")).to_contain_text(
+        "A password is set")
+    page.locator("form.edit").get_by_label("Password").fill("wrong-password")
+    page.locator("form.edit").get_by_role("button", name="Save").click()
+    expect(page.locator("form.edit [role=status]")).to_have_text("Saved.")
+    row.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".test-result.error")).to_contain_text("Failed:")
+    expect(page.locator(".test-result.error")).to_contain_text("uthentication failed")
+
+
+def test_agent_created_then_logs_in(browser: Browser, server: Server) -> None:
+    page = admin_page(browser, server, "agents")
+    page.get_by_role("button", name="New agent").click()
+    form = page.locator("form.edit")
+    form.get_by_label("Email (login)").fill("nora@demo.switchboard.local")
+    form.get_by_label("Password").fill("nora-password-123")
+    form.get_by_label("Display name").fill("Nora")
+    form.get_by_label("Chats at once").fill("99")
+    form.get_by_role("button", name="Create agent").click()
+    expect(form.locator("[data-field=chat_capacity] .field-error")).to_have_text(
+        "chat_capacity must be between 0 and 50")
+    form.get_by_label("Chats at once").fill("4")
+    form.locator("[data-field=group_ids]").get_by_label("Sales (Sales)").check()
+    form.get_by_role("button", name="Add skill").click()
+    form.locator(".skills-editor select").select_option(index=1)
+    form.locator(".skills-editor input").fill("7")
+    form.get_by_role("button", name="Create agent").click()
+    row = records(page, "agents").filter(has_text="nora@demo.switchboard.local")
+    expect(row).to_contain_text("4 chats, 10 tickets")
+    expect(row).to_contain_text(" 7")
+    shoot(page, "agents")
+
+    _, nora = new_page(browser)
+    nora.goto(server.url + "/console")
+    nora.fill("#login-email", "nora@demo.switchboard.local")
+    nora.fill("#login-password", "nora-password-123")
+    nora.click("button[type=submit]")
+    expect(nora.locator(".me")).to_have_text("Nora")
+    expect(nora.get_by_role("link", name="Administration")).to_have_count(0)

@@ -1,0 +1,70 @@
+// Administration: one page per kind of setting (#departments, #agents, #mailboxes, …), each a
+// list of records with an edit form. Admins only; the server checks every write (role and CSRF)
+// and is the one validator, its messages shown beside the fields.
+
+import { get } from "./api.js";
+import { departmentsPage } from "./admin/departments.js";
+import { agentsPage } from "./admin/agents.js";
+import { mailboxesPage } from "./admin/mailboxes.js";
+import { clear, h } from "./dom.js";
+import { logout, session } from "./login.js";
+
+const root = document.getElementById("app");
+const me = await session(root, "Switchboard — administration");
+if (me.role !== "admin") {
+  root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",
+    text: "The administration pages are for admins. " }),
+  h("a", { href: "/static/console.html", text: "Open the agent console" })));
+  throw new Error("not an admin");
+}
+
+// What several pages pick from (departments for a group, groups for an agent…), reloaded
+// whenever a page saved something others list.
+const lookups = {
+  departments: [], groups: [], skills: [],
+  async reload() {
+    [this.departments, this.groups, this.skills] = await Promise.all([
+      get("/api/departments"), get("/api/groups"), get("/api/skills")]);
+  },
+  departmentName(id) { return this.departments.find((d) => d.id === id)?.name ?? (id == null ? "" : `#${id}`); },
+  groupName(id) { return this.groups.find((g) => g.id === id)?.name ?? `#${id}`; },
+  departmentOptions() { return this.departments.map((d) => [d.id, d.name]); },
+  groupOptions() { return this.groups.map((g) => [g.id, `${g.name} (${this.departmentName(g.department_id)})`]); },
+};
+
+const PAGES = [
+  ["departments", "Departments and groups", departmentsPage],
+  ["agents", "Agents", agentsPage],
+  ["mailboxes", "Mailboxes", mailboxesPage],
+];
+
+const nav = h("nav", { class: "admin-nav", "aria-label": "Settings" },
+  h("ul", {}, PAGES.map(([id, title]) => h("li", {}, h("a", { href: `#${id}`, "data-page": id, text: title })))));
+const main = h("main", { id: "workspace", class: "admin-main", tabindex: "-1" });
+
+async function show() {
+  const id = location.hash.slice(1) || PAGES[0][0];
+  const page = PAGES.find(([p]) => p === id) || PAGES[0];
+  for (const a of nav.querySelectorAll("a")) {
+    if (a.dataset.page === page[0]) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  document.title = `${page[1]} — Switchboard administration`;
+  clear(main).append(h("p", { class: "muted", text: "Loading…" }));
+  await lookups.reload();
+  const el = await page[2](lookups);
+  clear(main).append(h("h1", { class: "page-title", text: page[1] }), el);
+  main.dataset.page = page[0];
+}
+
+root.replaceChildren(
+  h("header", { class: "top" },
+    h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Administration" }),
+    h("span", { class: "spacer" }), h("span", { class: "me", text: me.display_name }),
+    h("a", { href: "/static/console.html", text: "Agent console" }),
+    h("a", { href: "/static/supervisor.html", text: "Supervisor view" }),
+    h("button", { type: "button", text: "Log out", onclick: logout })),
+  h("div", { class: "admin" }, nav, main),
+  h("span", { id: "app-ready", hidden: true }));
+window.addEventListener("hashchange", show);
+await show();

@@ -1,0 +1,44 @@
+// Departments (their address, how customers are notified, the front-line group new work goes to
+// first) and their groups (routing policy, how long an offer waits for an agent).
+
+import { h } from "../dom.js";
+import { Resource, rest } from "./form.js";
+
+const POLICIES = [["least_loaded", "Least loaded"], ["round_robin", "Round robin"], ["manual", "Manual (agents pick)"]];
+const NOTIFY = [["full", "Full reply in the mail"], ["link", "Link to the case page only"]];
+
+export async function departmentsPage(lookups) {
+  const departments = new Resource({
+    id: "departments", title: "Departments", noun: "department", ...rest("/api/departments"),
+    intro: "A department owns mailboxes, canned responses and groups. Its front-line group gets new chats and tickets first.",
+    columns: [["Name", (d) => d.name], ["Address", (d) => d.email_address || "—"],
+      ["Front-line group", (d) => (d.front_group_id ? lookups.groupName(d.front_group_id) : "—")],
+      ["Notifications", (d) => d.notify_mode]],
+    fields: (d) => [
+      { name: "name", label: "Name", required: true },
+      { name: "email_address", label: "Reply-from address", type: "email", help: "Replies to email tickets are sent from this address." },
+      { name: "notify_mode", label: "Customer notifications", type: "select", options: NOTIFY },
+      ...(d ? [{ name: "front_group_id", label: "Front-line group", type: "select", int: true, blank: "None",
+        options: lookups.groups.filter((g) => g.department_id === d.id).map((g) => [g.id, g.name]),
+        help: "Only groups of this department; create the group first." }] : []),
+    ],
+    onSaved: () => lookups.reload().then(() => groups.load()),
+  });
+  const groups = new Resource({
+    id: "groups", title: "Groups", noun: "group", ...rest("/api/groups"),
+    intro: "Agents work in groups. The policy decides who is offered the next chat; an offer not accepted within the timeout goes to the next agent.",
+    columns: [["Name", (g) => g.name], ["Department", (g) => lookups.departmentName(g.department_id)],
+      ["Policy", (g) => g.policy], ["Offer timeout", (g) => `${g.offer_timeout_s} s`]],
+    defaults: { policy: "least_loaded", offer_timeout_s: 30 },
+    fields: (g) => [
+      ...(g ? [] : [{ name: "department_id", label: "Department", type: "select", int: true, blank: "Choose…",
+        options: lookups.departmentOptions(), required: true }]),
+      { name: "name", label: "Name", required: true },
+      { name: "policy", label: "Routing policy", type: "select", options: POLICIES },
+      { name: "offer_timeout_s", label: "Offer timeout (seconds)", type: "number", help: "5 to 3600 seconds." },
+    ],
+    onSaved: () => lookups.reload().then(() => departments.load()),
+  });
+  await Promise.all([departments.load(), groups.load()]);
+  return h("div", { class: "stack" }, departments.el, groups.el);
+}
