@@ -123,8 +123,11 @@ async def start(s: AsyncSession, conversation_ids: Sequence[int], now: datetime)
     chosen = await policies(s)
     rules = await automation_store.enabled_rules(s)
     cals = calendars(s)
+    # One read for the batch (a mailbox's import hands in dozens of new tickets at a time).
+    started = set(await s.scalars(select(ConversationSla.conversation_id).where(
+        ConversationSla.conversation_id.in_(list(conversation_ids)))))
     for conv, known in await _facts(s, conversation_ids):
-        if conv.status == "noise" or await s.get(ConversationSla, conv.id) is not None:
+        if conv.status == "noise" or conv.id in started:
             continue
         facts.created(s, conv, now)
         policy = sla.select_policy(chosen, known)
