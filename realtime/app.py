@@ -188,6 +188,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         _page("console"),
         _page("supervisor"),
         _page("admin"),
+        _page("reports"),
         _page("demo"),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

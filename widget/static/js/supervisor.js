@@ -1,5 +1,6 @@
-// Supervisor view: live board of agents and queues, live chats to monitor (silently), whisper to
-// the agent or join visibly, and the routing decision log of any conversation.
+// Supervisor view: live board of agents and queues with today's figures, live chats to monitor
+// (silently), whisper to the agent or join visibly, and the routing decision log of any
+// conversation.
 
 import { get } from "./api.js";
 import { ChatPane } from "./chatpane.js";
@@ -36,6 +37,10 @@ let askAgain = false; // something changed while one was on its way
 const tabs = new Tabs("Board and conversations");
 const connection = h("span", { class: "conn", role: "status", text: "Connecting…" });
 const wire = new Wire("/ws/supervisor", { onFrame, onLive, onRefused: (n) => explainRefusal(wire, n, connection) });
+const kpis = h("div", { class: "kpis live-kpis", role: "group", "aria-label": "Today" });
+const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+let today = null; // /api/reports/today: the day's figures so far
+let todayDue = 0; // a fetch is scheduled
 const agentRows = h("tbody");
 const queueRows = h("tbody");
 const chatRows = h("tbody");
@@ -71,6 +76,39 @@ function renderBoard() {
     h("td", { text: policy.get(q.group_id) || "" }))));
 }
 
+// Waiting now, the longest wait and the agents with room come from the router's board; the
+// day's figures from the reports, fetched again after each board (routing moved, so did they).
+function askToday() {
+  if (todayDue) return;
+  todayDue = setTimeout(async () => {
+    try { today = await get(`/api/reports/today?tz=${encodeURIComponent(tz)}`); } catch { /* the next board asks again */ }
+    todayDue = 0;
+    renderKpis();
+  }, 300);
+}
+
+function renderKpis() {
+  const queues = board ? board.queues : [];
+  const oldest = Math.max(-1, ...queues.map((q) => (q.oldest_wait_s == null ? -1 : q.oldest_wait_s)));
+  const free = board ? board.agents.filter((a) => a.status === "online" && a.chats < a.max_chats).length : null;
+  const t = today || {};
+  const pct = (x) => (x == null ? "—" : `${Math.round(x * 100)}%`);
+  const dur = (x) => (x == null ? "—" : ago(x));
+  const cards = [
+    ["waiting", "Waiting now", board ? String(queues.reduce((n, q) => n + q.length, 0)) : "…"],
+    ["longest", "Longest wait", oldest < 0 ? "—" : ago(oldest + since(boardAt))],
+    ["available", "Available agents", free == null ? "…" : String(free)],
+    ["handled", "Handled today", today ? String(t.handled) : "…"],
+    ["wait", "Median wait today", dur(t.wait_median)],
+    ["first_response", "Median first response today", dur(t.first_response_median)],
+    ["sla", "SLA met today", pct(t.sla_pct_met)],
+    ["csat", "CSAT today", t.csat_mean == null ? "—" : String(Math.round(t.csat_mean * 10) / 10)],
+    ["abandoned", "Abandoned today", today ? String(t.abandoned) : "…"],
+  ];
+  clear(kpis).append(...cards.map(([key, name, value]) => h("div", { class: "kpi", "data-kpi": key },
+    h("span", { class: "label", text: name }), h("span", { class: "value", text: value }))));
+}
+
 // Between two boards the oldest waits keep counting (text only: no control is replaced).
 function tick() {
   for (const cell of queueRows.querySelectorAll("td.oldest[data-wait]")) {
@@ -79,6 +117,9 @@ function tick() {
   for (const cell of chatRows.querySelectorAll("td.age[data-age]")) {
     cell.textContent = ago(Number(cell.dataset.age) + since(liveAt));
   }
+  const longest = kpis.querySelector('[data-kpi="longest"] .value');
+  const oldest = board ? Math.max(-1, ...board.queues.map((q) => (q.oldest_wait_s == null ? -1 : q.oldest_wait_s))) : -1;
+  if (longest && oldest >= 0) longest.textContent = ago(oldest + since(boardAt));
 }
 
 const KIND = { chat: "chat", email: "email ticket", portal: "web ticket" };
@@ -176,6 +217,8 @@ function onFrame(f) {
       boardAt = Date.now();
       asked = 0;
       renderBoard();
+      renderKpis();
+      askToday();
       if (askAgain) askBoard();
       return;
     case "presence": askBoard(); return;
@@ -196,7 +239,7 @@ function onFrame(f) {
   }
 }
 
-tabs.add("board", "Live board", h("div", { class: "board" },
+tabs.add("board", "Live board", h("div", { class: "board" }, kpis,
   table("Agents", ["Agent", "Status", "Load", "Active groups"], agentRows),
   table("Queues", ["Group", "Waiting", "Oldest wait", "Policy"], queueRows),
   table("Live chats and tickets", ["Number", "Kind", "Group", "Agent", "Status", "Age", "SLA", "Actions"],
@@ -205,12 +248,14 @@ root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Supervisor view" }),
     h("span", { class: "spacer" }), connection, h("span", { class: "me", text: me.display_name }),
+    h("a", { href: "/static/reports.html", text: "Reports" }),
     h("a", { href: "/static/console.html", text: "Agent console" }),
     h("button", { type: "button", text: "Log out", onclick: logout })),
   h("p", { id: "refused", class: "refused", role: "alert", hidden: true }),
   h("main", { id: "workspace", class: "wide", tabindex: "-1" }, tabs.el),
   h("span", { id: "app-ready", hidden: true }));
 renderBoard();
+renderKpis();
 renderLive();
 wire.connect();
 setInterval(refresh, LIVE_EVERY_MS);
