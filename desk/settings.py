@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from desk.errors import SettingsError
+from desk.redis_url import RedisUrlError
+from desk.redis_url import check as check_url
 
 PREFIX = "SWITCHBOARD_"
 _DB_SCHEMES = {"sqlite+aiosqlite", "postgresql+asyncpg"}
@@ -51,12 +53,10 @@ def normalise_database_url(url: str) -> str:
 
 
 def check_redis_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise SettingsError(f"REDIS_URL scheme {parts.scheme!r} is not supported; use redis://")
-    if parts.scheme != "unix" and not parts.hostname:
-        raise SettingsError("REDIS_URL needs a host, e.g. redis://127.0.0.1:6379/0")
-    return url
+    try:
+        return check_url(url)
+    except RedisUrlError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis import Redis
 from rq import Queue
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -309,7 +308,7 @@ async def _main(settings: Settings, stop: threading.Event,
     sm = make_sessionmaker(engine)
     redis = connect.async_client(settings.redis_url or "")
     guard = MailGuard.of(redis, settings)
-    queue = jobs.mail_queue(Redis.from_url(settings.redis_url or ""))
+    queue = jobs.mail_queue(connect.sync_client(settings.redis_url or ""))
     log.info("due timers running")
     try:
         await requeue_staged(sm, queue, clock())

@@ -20,9 +20,13 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+
+from desk import redis_url
 
 RETRIES = 2
 BACKOFF_BASE_S = 0.05
@@ -41,13 +45,47 @@ def _backoff() -> ExponentialBackoff:
     return ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
 
 
+class _BlockingSentinelPool(aioredis.sentinel.SentinelConnectionPool,
+                            aioredis.BlockingConnectionPool):
+    """The primary's connections, found through Sentinel, in a pool that blocks when full."""
+
+
+class _AsyncSentinelClient(aioredis.Redis):
+    """Closing it closes the connections to the Sentinels too (the manager's own clients)."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            await sentinel.aclose()
+
+
+class _SentinelClient(redis.Redis):
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            sentinel.close()
+
+
 def async_client(url: str, *, max_connections: int | None = None,
                  wait_s: float | None = None) -> aioredis.Redis:
     """An asyncio client. With ``wait_s``, the pool blocks: past ``max_connections`` a command
-    waits up to ``wait_s`` for a free connection instead of failing at once (a burst queues)."""
+    waits up to ``wait_s`` for a free connection instead of failing at once (a burst queues).
+    A ``redis+sentinel://`` URL gives a client of the current primary: after a failover, a
+    connection still on the old one fails (read-only, or closed) and is retried on the new."""
     options = {**_options(), "retry": AsyncRetry(_backoff(), RETRIES)}
     if max_connections is not None:
         options["max_connections"] = max_connections
+    if redis_url.is_sentinel(url):
+        found = redis_url.parse_sentinel(url)
+        manager = aioredis.sentinel.Sentinel(
+            list(found.sentinels), sentinel_kwargs=_options(), db=found.db,
+            password=found.password, **options)
+        client: aioredis.Redis = (
+            manager.master_for(found.service, redis_class=_AsyncSentinelClient)
+            if wait_s is None else
+            manager.master_for(found.service, redis_class=_AsyncSentinelClient,
+                               connection_pool_class=_BlockingSentinelPool, timeout=wait_s))
+        return client
     pool: aioredis.ConnectionPool
     if wait_s is None:
         pool = aioredis.ConnectionPool.from_url(url, **options)
@@ -57,6 +95,14 @@ def async_client(url: str, *, max_connections: int | None = None,
 
 
 def sync_client(url: str) -> redis.Redis:
-    """A blocking client (RQ's queue and worker)."""
-    pool = redis.ConnectionPool.from_url(url, **_options(), retry=Retry(_backoff(), RETRIES))
+    """A blocking client (RQ's queue and worker); a Sentinel URL as for ``async_client``."""
+    retry = Retry(_backoff(), RETRIES)
+    if redis_url.is_sentinel(url):
+        found = redis_url.parse_sentinel(url)
+        manager = redis.sentinel.Sentinel(list(found.sentinels), sentinel_kwargs=_options(),
+                                          db=found.db, password=found.password,
+                                          **_options(), retry=retry)
+        primary: redis.Redis = manager.master_for(found.service, redis_class=_SentinelClient)
+        return primary
+    pool = redis.ConnectionPool.from_url(url, **_options(), retry=retry)
     return redis.Redis.from_pool(pool)
