@@ -11,6 +11,8 @@ hours, and today's figures for the supervisor board.
   those ending within ``days`` days (Softland's report). Supervisors and admins.
 - ``GET /api/reports/today``: the overview figures of today in ``tz`` so far, which the
   supervisor board shows beside the router's live queues and agents.
+- ``GET|POST /api/reports/schedules``, ``DELETE /api/reports/schedules/{id}``: the caller's
+  own scheduled report mails (desk.report_schedules; sent by the worker).
 """
 
 from __future__ import annotations
@@ -24,14 +26,32 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import report_math as rm
+from desk import report_schedules as schedules
 from desk import reports
 from desk.api_conversations import survey_visible
 from desk.api_customer import contract_rows
 from desk.api_reports import BadRange, _zone, drilldown_link
 from desk.auth import Principal
-from desk.errors import Forbidden
-from desk.http import JSONResponse, api, current_principal, deps, query_int
-from desk.models import STATUSES, Agent, Contract, Conversation, Organisation, ReportFact
+from desk.errors import Conflict, Forbidden, NotFound
+from desk.http import (
+    JSONResponse,
+    api,
+    current_principal,
+    deps,
+    get_or_404,
+    path_int,
+    query_int,
+    read_json,
+)
+from desk.models import (
+    STATUSES,
+    Agent,
+    Contract,
+    Conversation,
+    Organisation,
+    ReportFact,
+    ReportSchedule,
+)
 
 OPEN = tuple(s for s in STATUSES if s not in ("resolved", "closed", "noise"))
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -140,7 +160,51 @@ async def today(request: Request) -> Response:
                                                         "assigned", "first_response")}})
 
 
+@api
+async def list_schedules(request: Request) -> Response:
+    """My scheduled report mails."""
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        rows = (await s.scalars(select(ReportSchedule).where(
+            ReportSchedule.agent_id == p.agent_id).order_by(ReportSchedule.id))).all()
+    return JSONResponse([schedules.as_json(r) for r in rows])
+
+
+@api
+async def create_schedule(request: Request) -> Response:
+    """Mail my overview of each day or week to chosen recipients."""
+    p = await current_principal(request)
+    values = schedules.check(await read_json(request))
+    if values["group_id"] is not None and not p.can_access(values["group_id"]):
+        raise Forbidden("not a group of yours")
+    async with deps(request).sm() as s:
+        mine = await s.scalar(select(func.count()).select_from(ReportSchedule).where(
+            ReportSchedule.agent_id == p.agent_id))
+        if (mine or 0) >= schedules.PER_AGENT_MAX:
+            raise Conflict(f"at most {schedules.PER_AGENT_MAX} schedules each")
+        row = ReportSchedule(agent_id=p.agent_id, **values)
+        s.add(row)
+        await s.commit()
+        return JSONResponse(schedules.as_json(row), status_code=201)
+
+
+@api
+async def delete_schedule(request: Request) -> Response:
+    """Stop one of my scheduled report mails."""
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        row = await get_or_404(s, ReportSchedule, path_int(request, "id"), "schedule")
+        if row.agent_id != p.agent_id:  # another's schedule is not there for me
+            raise NotFound(f"schedule {row.id} not found")
+        await s.delete(row)
+        await s.commit()
+    return Response(status_code=204)
+
+
 routes = [
+    Route("/api/reports/schedules", list_schedules, methods=["GET"]),
+    Route("/api/reports/schedules", create_schedule, methods=["POST"]),
+    Route("/api/reports/schedules/{id:int}", delete_schedule, methods=["DELETE"]),
     Route("/api/reports/forecast", forecast, methods=["GET"]),
     Route("/api/reports/desks", desks, methods=["GET"]),
     Route("/api/reports/contracts", contracts_report, methods=["GET"]),

@@ -145,6 +145,14 @@ async def login(
     return _session_serializer(settings).dumps(row.id), principal
 
 
+def standing_principal(agent: Agent) -> Principal:
+    """The agent's rights without a session: what work done on their behalf later (a
+    scheduled report) may see. Holds no session, so it can authenticate nothing."""
+    return Principal(agent_id=agent.id, role=agent.role, display_name=agent.display_name,
+                     session_id="", csrf_token="",
+                     group_ids=frozenset(g.group_id for g in agent.groups))
+
+
 def _principal(agent: Agent, row: AgentSession) -> Principal:
     return Principal(
         agent_id=agent.id,

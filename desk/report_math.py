@@ -238,3 +238,13 @@ def staffing(expected: Sequence[float], handle_s: float, target_wait_s: float,
     """Agents needed in each hour of ``expected`` arrivals (per hour) so that ``target_level``
     of contacts wait at most ``target_wait_s`` (Erlang C, agents_needed)."""
     return [agents_needed(a, handle_s, target_wait_s, target_level) for a in expected]
+
+
+def last_period(now: datetime, zone: ZoneInfo, period: str) -> tuple[datetime, datetime]:
+    """The last complete ``daily`` or ``weekly`` period (a calendar day, a Monday-to-Sunday
+    week) of ``zone`` before ``now``: the one a scheduled report mails."""
+    grain = {"daily": Grain.DAY, "weekly": Grain.WEEK}.get(period)
+    if grain is None:
+        raise RangeError("a schedule is daily or weekly")
+    end = bucket_start(now, zone, grain)
+    return bucket_start(end - timedelta(seconds=1), zone, grain), end

@@ -41,7 +41,15 @@ from desk.limits import (
     PRIORITY_MAX,
     TAG_MAX,
 )
-from desk.models import CHANNELS, FACT_KINDS, MAILBOX_SECURITY, POLICIES, ROLES, STATUSES
+from desk.models import (
+    CHANNELS,
+    FACT_KINDS,
+    MAILBOX_SECURITY,
+    POLICIES,
+    ROLES,
+    SCHEDULE_PERIODS,
+    STATUSES,
+)
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -168,6 +176,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "log_time": _obj("minutes", minutes={"type": "integer", "minimum": 1,
                                           "maximum": contracts.MINUTES_MAX},
                      note={"type": "string", "maxLength": contracts.NOTE_MAX}),
+    "create_schedule": _obj("recipients", period={"enum": list(SCHEDULE_PERIODS)},
+                            tz=_text(1, 64), group_id=_ID,
+                            recipients={"type": "array", "minItems": 1, "maxItems": 10,
+                                        "items": {"type": "string", "format": "email",
+                                                  "maxLength": 254}}),
     "create_contract": _obj("kind", "name", "starts_on", kind={"enum": list(contracts.KINDS)},
                             name=_NAME, starts_on={"type": "string", "format": "date"},
                             ends_on={"anyOf": [{"type": "string", "format": "date"},

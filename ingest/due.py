@@ -45,7 +45,7 @@ from desk.models import (
     utcnow,
 )
 from desk.settings import Settings
-from ingest import jobs, notices, outbound, rule_actions
+from ingest import jobs, notices, outbound, report_mail, rule_actions
 from routing import connect
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 POLL_S = 1.0
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
-STAGED_KINDS = ("reminder", "closed", "rule")
+STAGED_KINDS = ("reminder", "closed", "rule", "report")
 STAGED_GRACE_S = 30
 
 
@@ -324,7 +324,8 @@ async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, queue: Q
                 clock: Callable[[], datetime]) -> float:
     try:
         swept = await sweep(sm, settings, clock(), guard=guard)
-        for outbound_id in swept.mails:
+        reports = await report_mail.sweep(sm, settings, clock())
+        for outbound_id in (*swept.mails, *reports):
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
         if swept.taken >= BATCH:
             return 0.0

@@ -41,7 +41,7 @@ from desk.models.people import (
     Site,
     Skill,
 )
-from desk.models.reporting import FACT_KINDS, ReportFact
+from desk.models.reporting import FACT_KINDS, SCHEDULE_PERIODS, ReportFact, ReportSchedule
 from desk.models.timekeeping import (
     AutomationRule,
     BusinessCalendar,
@@ -60,6 +60,7 @@ __all__ = [
     "NAMING",
     "POLICIES",
     "ROLES",
+    "SCHEDULE_PERIODS",
     "STAFF_PUBLIC_SQL",
     "STATUSES",
     "VISIBILITIES",
@@ -95,6 +96,7 @@ __all__ = [
     "OutboundMail",
     "Participant",
     "ReportFact",
+    "ReportSchedule",
     "RoutingDecision",
     "RuleVersion",
     "Site",

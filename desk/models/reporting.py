@@ -22,6 +22,7 @@ from desk.limits import (
 from desk.models.base import (
     Base,
     _in,
+    utcnow,
 )
 
 FACT_KINDS = ("created", "assigned", "transferred", "first_response", "response", "resolved",
@@ -56,3 +57,24 @@ class ReportFact(Base):
     # Seconds: the wait, response, resolution or handle time the fact measures; or the rating.
     value: Mapped[float | None] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+SCHEDULE_PERIODS = ("daily", "weekly")
+
+
+class ReportSchedule(Base):
+    """A report its owner has mailed to chosen recipients once per day or week, by the worker
+    (ingest.report_mail), with the owner's scope. ``last_period`` is the start (a local date)
+    of the last period mailed: moving it is the claim that makes each period's mail once."""
+
+    __tablename__ = "report_schedules"
+    __table_args__ = (CheckConstraint(_in("period", SCHEDULE_PERIODS), name="period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          index=True)
+    period: Mapped[str] = mapped_column(String(8))
+    tz: Mapped[str] = mapped_column(String(64))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    last_period: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

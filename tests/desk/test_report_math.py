@@ -23,6 +23,7 @@ from desk.report_math import (
     distribution,
     erlang_c,
     hour_of_week,
+    last_period,
     percentile,
     previous_period,
     rate,
@@ -190,3 +191,18 @@ def test_a_staffing_plan_is_the_fewest_agents_of_every_hour() -> None:
     # More arrivals never need fewer agents.
     ramp = staffing([x / 2 for x in range(200)], 300, 30, 0.9)
     assert ramp == sorted(ramp)
+
+
+def test_the_last_complete_period_of_a_schedule() -> None:
+    # Monday 30 March 2026, 00:30 in Berlin (the day after the DST change).
+    now = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)
+    start, end = last_period(now, BERLIN, "daily")
+    assert (start.isoformat(), end.isoformat()) == ("2026-03-29T00:00:00+01:00",
+                                                    "2026-03-30T00:00:00+02:00")
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
+    start, end = last_period(now, BERLIN, "weekly")
+    assert (start.date().isoformat(), end.date().isoformat()) == ("2026-03-23", "2026-03-30")
+    # At the very first instant of a day the day before is the last complete one.
+    assert last_period(end, BERLIN, "daily")[0].date().isoformat() == "2026-03-29"
+    with pytest.raises(RangeError):
+        last_period(now, BERLIN, "hourly")

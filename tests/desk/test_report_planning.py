@@ -134,3 +134,38 @@ async def test_today_figures(client: httpx.AsyncClient, sm: SessionMaker,
     assert (t["wait_median"], t["first_response_median"]) == (40, 50)
     items = (await client.get(t["drilldown"]["abandoned"])).json()["items"]
     assert [x["number"] for x in items] == ["SB-0000601"]
+
+
+async def test_my_report_schedules(client: httpx.AsyncClient, org: dict[str, int]) -> None:
+    csrf = await login(client, "sup@x.test")
+    h = {"X-CSRF-Token": csrf}
+    r = await client.post("/api/reports/schedules", headers=h, json={
+        "period": "weekly", "tz": "Europe/Berlin", "group_id": org["gb"],
+        "recipients": ["Boss@Example.org", "boss@example.org", "team@example.org"]})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["recipients"] == ["boss@example.org", "team@example.org"]
+    assert (made["period"], made["last_period"]) == ("weekly", None)
+    assert [x["id"] for x in (await client.get("/api/reports/schedules")).json()] == [made["id"]]
+    for body, word in [({"recipients": []}, "recipients"),
+                       ({"recipients": ["not an address"]}, "recipients"),
+                       ({"recipients": ["a@b.test"], "period": "hourly"}, "period"),
+                       ({"recipients": ["a@b.test"], "tz": "Mars/Base"}, "time zone"),
+                       ({"recipients": ["a@b.test"] * 11}, "recipients")]:
+        r = await client.post("/api/reports/schedules", headers=h, json=body)
+        assert r.status_code == 422 and word in r.json()["error"]["message"], body
+
+    # Another's schedule is not there for them; a group outside theirs is refused.
+    csrf = await login(client, "agent@x.test")
+    h = {"X-CSRF-Token": csrf}
+    assert (await client.get("/api/reports/schedules")).json() == []
+    r = await client.delete(f"/api/reports/schedules/{made['id']}", headers=h)
+    assert r.status_code == 404
+    r = await client.post("/api/reports/schedules", headers=h, json={
+        "recipients": ["a@b.test"], "group_id": org["gb"]})
+    assert r.status_code == 403
+    csrf = await login(client, "sup@x.test")
+    r = await client.delete(f"/api/reports/schedules/{made['id']}",
+                            headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 204
+    assert (await client.get("/api/reports/schedules")).json() == []

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 12:34:18.487007
+Create Date: 2026-12-01 13:54:41.873242
 """
 
 from __future__ import annotations
@@ -562,6 +562,38 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "report_schedules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.String(length=8), nullable=False),
+        sa.Column("tz", sa.String(length=64), nullable=False),
+        sa.Column("recipients", sa.JSON(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("last_period", sa.String(length=10), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "period IN ('daily', 'weekly')", name=op.f("ck_report_schedules_period")
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_report_schedules_agent_id_agents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["groups.id"],
+            name=op.f("fk_report_schedules_group_id_groups"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_schedules")),
+    )
+    with op.batch_alter_table("report_schedules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_report_schedules_agent_id"), ["agent_id"], unique=False
+        )
+
+    op.create_table(
         "conversation_slas",
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("policy_id", sa.Integer(), nullable=True),
@@ -1075,6 +1107,10 @@ def downgrade() -> None:
 
     op.drop_table("due_timers")
     op.drop_table("conversation_slas")
+    with op.batch_alter_table("report_schedules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_report_schedules_agent_id"))
+
+    op.drop_table("report_schedules")
     with op.batch_alter_table("kb_articles", schema=None) as batch_op:
         batch_op.drop_index("ix_kb_articles_site_status")
         batch_op.drop_index(batch_op.f("ix_kb_articles_family_id"))
