@@ -117,6 +117,13 @@ class Settings:
     # A widget reading session that opened an article and started no chat within this long
     # counts as deflected (desk.kb.report).
     kb_deflection_window_s: int = 1800
+    # Who's On (realtime.visits): a visitor unheard of this long has left the list; whether a
+    # visitor is returning is remembered this long, and nothing of a visit longer; agents'
+    # lists are pushed at most once per interval; page views counted per visitor per second.
+    visit_idle_s: int = 300
+    visit_retention_s: int = 30 * 86400
+    visit_push_ms: int = 1000
+    visit_views_per_s: int = 2
 
     @property
     def production(self) -> bool:
@@ -207,6 +214,10 @@ class Settings:
                                               1024, 16 * 1024 * 1024 * 1024),
             attachment_conversation_files=num("ATTACHMENT_CONVERSATION_FILES",
                                               "attachment_conversation_files", 1, 10_000),
+            visit_idle_s=num("VISIT_IDLE", "visit_idle_s", 10, 86400),
+            visit_retention_s=num("VISIT_RETENTION", "visit_retention_s", 60, 400 * 86400),
+            visit_push_ms=num("VISIT_PUSH_MS", "visit_push_ms", 50, 60_000),
+            visit_views_per_s=num("VISIT_VIEWS_PER_S", "visit_views_per_s", 1, 100),
             kb_deflection_window_s=num("KB_DEFLECTION_WINDOW", "kb_deflection_window_s",
                                        0, 86400),
             session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),

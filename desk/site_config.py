@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from desk import visit_rules
 from desk.errors import InvalidInput
 from desk.limits import NAME_MAX, is_id, is_skill_level
 
@@ -110,6 +111,7 @@ def check(config: object) -> dict[str, Any]:
     _each(config.get("departments"), "config.departments", department_error)
     _each(config.get("fields"), "config.fields", field_error)
     _check_topics(_list(config.get("topics")), "config.topics", 1)
+    visit_rules.check(config)
     return config
 
 

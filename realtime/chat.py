@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
 from desk import site_config
 from desk.auth import Principal, verify_visitor_token
@@ -32,12 +33,13 @@ from desk.conversations import NewMessage, Viewer, create_conversation, set_stat
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
 from desk.mail_rules import reply_is_mailed
-from desk.models import Site
+from desk.models import AgentGroup, Site
 from desk.settings import Settings
 from desk.site_form import Use, check_form
 from desk.status_rules import chat_end, ended_status
 from realtime import presence, records, staff
 from realtime import protocol as p
+from realtime import protocol_visits as pv
 from realtime.connection import Connection, StoredMessage
 from realtime.context import Context
 from realtime.envelopes import AUDIENCE_ALL, AUDIENCE_STAFF, Typing
@@ -46,6 +48,7 @@ from realtime.hub import Hub
 from realtime.mail import Mailer
 from realtime.routing_events import RouterEvents
 from realtime.session import AUTHOR_KIND, Identity, Limits, Part, Role, Session
+from realtime.visits import Visits
 from routing import keys
 from routing.errors import RoutingError, RoutingUnavailable
 from routing.mail_budget import MailRequest, Purpose, normalise
@@ -78,6 +81,8 @@ class Chat:
         self._mailing: set[asyncio.Task[bool]] = set()  # replies being handed to the worker
         self.boards = presence.BoardPush(ctx)
         self.routed = RouterEvents(ctx, self.boards)
+        self.visits = Visits(ctx)
+        self.visits.start_invited = self.start_invited
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
         # Group commit of chat messages; a batch's fan-out leaves for Redis with the batch.
@@ -146,6 +151,7 @@ class Chat:
     async def disconnected(self, conn: Connection) -> None:
         self.hub.unregister(conn)
         self.boards.forget(conn)
+        await self.visits.left(conn)
         await presence.disconnected(self.ctx, conn)
 
     # --- commands --------------------------------------------------------------------------
@@ -167,6 +173,17 @@ class Chat:
                     await self.end(conn, cid)
                 case p.TranscriptRequest(cid, email):
                     await self.transcript(conn, cid, email)
+                case pv.PageView():
+                    await self.visits.viewed(conn, frame)
+                case pv.InvitationAnswer():
+                    await self.visits.answer(conn, frame)
+                case pv.WatchVisitors():
+                    await self.visits.watch(conn, frame)
+                case pv.UnwatchVisitors():
+                    self.visits.forget(conn)
+                    conn.send(p.Done("unwatch_visitors"))
+                case pv.InviteVisitor(site_id, visitor_id, text):
+                    await self.visits.invite(conn, site_id, visitor_id, text)
                 case p.Rate(cid, rating, comment):
                     await records.set_status_fields(self.sm, cid, rating=rating,
                                                     rating_comment=comment)
@@ -186,7 +203,14 @@ class Chat:
             log.exception("ws %s command failed", frame.TYPE)
             conn.send(command_error(CommandError("internal", "internal error"), frame))
 
-    async def start_chat(self, conn: Connection, frame: p.StartChat) -> None:
+    async def start_invited(self, conn: Connection, agent_id: int | None,
+                            client_id: str) -> int:
+        """The visitor accepted an invitation: a chat, given to the inviting agent when they
+        can take it (a rule's invitation, or an agent who cannot, is routed as usual)."""
+        return await self.start_chat(conn, p.StartChat(client_id, ""), for_agent=agent_id)
+
+    async def start_chat(self, conn: Connection, frame: p.StartChat,
+                         for_agent: int | None = None) -> int:
         if conn.site_id is None:
             raise CommandError("forbidden", "a case page's socket follows its case only")
         assert conn.contact_id is not None
@@ -216,8 +240,10 @@ class Chat:
         self.hub.attach(conn, cid, Part.OWNER)
         if frame.text:
             await self._store(conn, info, frame.client_id, frame.text, "public", None)
+        await self.visits.chatting(conn)
         if not existing:
-            await self._route(conn, info)
+            await self._route(conn, info, for_agent)
+        return cid
 
     async def _create(self, conn: Connection, frame: p.StartChat) -> records.ConvInfo:
         assert conn.contact_id is not None
@@ -244,10 +270,32 @@ class Chat:
         self._convs[info.id] = info
         return info
 
-    async def _route(self, conn: Connection, info: records.ConvInfo) -> None:
+    async def _route(self, conn: Connection, info: records.ConvInfo,
+                     for_agent: int | None = None) -> None:
         """Hand the new chat to the router; positions reach the visitor as router events."""
+        if for_agent is not None:
+            try:
+                await self.router.enqueue_for(info.id, for_agent,
+                                              await self._invited_group(info, for_agent))
+                return
+            except (RoutingError, RedisError, OSError) as exc:
+                log.warning("invited chat %s not given to agent %s: %r", info.id, for_agent,
+                            exc)
         if not await self.route(info.id):
             self.routed.queued(info.id, 1, None, force=True)
+
+    async def _invited_group(self, info: records.ConvInfo, agent_id: int) -> int | None:
+        """The invited chat's group: its own when the agent is in it, else one of the agent's
+        groups that watch the site (where the agent saw the visitor)."""
+        facts = await self.visits.site(info.site_id) if info.site_id is not None else None
+        async with self.sm() as s:
+            mine = set((await s.execute(select(AgentGroup.group_id).where(
+                AgentGroup.agent_id == agent_id))).scalars().all())
+        if info.group_id in mine:
+            return None
+        usable = sorted(mine if facts is None or facts.group_ids is None
+                        else mine & facts.group_ids)
+        return usable[0] if usable else None
 
     async def route(self, cid: int) -> bool:
         """Queue a new conversation (stored as queued) now; if Redis is away, keep trying in

@@ -7,9 +7,9 @@ path builds nothing it did not already hold.
 
 Kinds: ``m`` stored message, ``t`` typing, ``e`` unsequenced event frame for a conversation
 (``audience``: 0 all, 1 staff, 2 visitor), ``g`` grant/revoke a part to an agent's sockets,
-``o`` frame for one agent's sockets, ``s`` frame for every supervisor socket, ``x`` control
-(session ended, rights changed, conversation changed, beat again), carried out by
-``realtime.rights``.
+``o`` frame for one agent's sockets, ``v`` frame for one visitor's widget sockets on a site,
+``s`` frame for every supervisor socket, ``x`` control (session ended, rights changed,
+conversation changed, beat again), carried out by ``realtime.rights``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ class ToAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class ToVisitor:
+    contact_id: int
+    site_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToSupervisors:
     text: str
 
@@ -87,7 +94,8 @@ class Beat:
 
 
 Control = SessionEnded | RightsChanged | ConversationChanged | Beat
-Envelope = StoredMessage | Typing | Event | ToAgent | ToSupervisors | Grant | Control
+Envelope = (StoredMessage | Typing | Event | ToAgent | ToVisitor | ToSupervisors | Grant
+            | Control)
 
 
 def encode(env: Envelope, node: str) -> bytes:
@@ -103,6 +111,8 @@ def encode(env: Envelope, node: str) -> bytes:
                    "av": visible, "note": note, "d": draft, "pv": preview}
         case ToAgent(agent_id, text):
             out = {"k": "o", "a": agent_id, "f": text}
+        case ToVisitor(contact_id, site_id, text):
+            out = {"k": "v", "a": contact_id, "st": site_id, "f": text}
         case ToSupervisors(text):
             out = {"k": "s", "f": text}
         case Grant(agent_id, cid, part):
@@ -132,6 +142,8 @@ def decode(raw: dict[str, Any]) -> Envelope:
                               raw["note"], raw["d"], raw["pv"])
             case "o":
                 return ToAgent(raw["a"], raw["f"])
+            case "v":
+                return ToVisitor(raw["a"], raw["st"], raw["f"])
             case "s":
                 return ToSupervisors(raw["f"])
             case "g":

@@ -44,6 +44,7 @@ from realtime.envelopes import (
     Grant,
     ToAgent,
     ToSupervisors,
+    ToVisitor,
     Typing,
     decode,
     encode,
@@ -73,6 +74,7 @@ class Hub:
         self.conns: set[Connection] = set()
         self.by_conv: dict[int, set[Connection]] = {}
         self.by_agent: dict[int, set[Connection]] = {}
+        self.by_visitor: dict[int, set[Connection]] = {}  # widget sockets by contact
         self.supervisors: set[Connection] = set()
         self.epoch: str | None = None
         self.connected = asyncio.Event()  # the subscription is live
@@ -133,6 +135,8 @@ class Hub:
         self.conns.add(conn)
         if conn.agent_id is not None:
             self.by_agent.setdefault(conn.agent_id, set()).add(conn)
+        elif conn.contact_id is not None and conn.site_id is not None:
+            self.by_visitor.setdefault(conn.contact_id, set()).add(conn)
         if conn.session.role is Role.SUPERVISOR:
             self.supervisors.add(conn)
 
@@ -141,6 +145,8 @@ class Hub:
         self.supervisors.discard(conn)
         if conn.agent_id is not None:
             _discard(self.by_agent, conn.agent_id, conn)
+        elif conn.contact_id is not None:
+            _discard(self.by_visitor, conn.contact_id, conn)
         for cid in list(conn.session.parts):
             _discard(self.by_conv, cid, conn)
 
@@ -193,6 +199,9 @@ class Hub:
 
     def publish_to_agent(self, agent_id: int, frame: p.ServerFrame) -> None:
         self.publish(ToAgent(agent_id, p.serialize_text(frame)))
+
+    def publish_to_visitor(self, contact_id: int, site_id: int, frame: p.ServerFrame) -> None:
+        self.publish(ToVisitor(contact_id, site_id, p.serialize_text(frame)))
 
     def publish_to_supervisors(self, frame: p.ServerFrame) -> None:
         self.publish(ToSupervisors(p.serialize_text(frame)))
@@ -290,6 +299,10 @@ class Hub:
             case ToAgent(agent_id, text):
                 for conn in self.by_agent.get(agent_id, ()):
                     conn.push(text)
+            case ToVisitor(contact_id, site_id, text):
+                for conn in self.by_visitor.get(contact_id, ()):
+                    if conn.site_id == site_id:
+                        conn.push(text)
             case ToSupervisors(text):
                 for conn in self.supervisors:
                     conn.push(text)

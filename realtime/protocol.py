@@ -15,8 +15,12 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
-from desk.limits import ID_MAX, ID_MIN, SEQ_MAX, is_id
+from desk.limits import SEQ_MAX, is_id
+from realtime import protocol_im as im
+from realtime import protocol_visits as pv
 from realtime.errors import BadEncoding, FrameTooLarge, ProtocolError, UnsupportedData
+from realtime.frame_meta import ID as _ID
+from realtime.frame_meta import bounds as _bounds
 
 DEFAULT_MAX_BYTES = 64 * 1024
 CLIENT_ID_MAX = 64
@@ -27,12 +31,6 @@ ANSWERS_MAX = 32
 GROUPS_MAX = 100
 
 
-def _bounds(lo: int, hi: int, choices: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Field metadata: string length or integer value bounds, optional closed set of strings."""
-    return {"lo": lo, "hi": hi, "choices": choices}
-
-
-_ID = _bounds(ID_MIN, ID_MAX)  # what the id columns hold (desk.limits)
 _CID = _bounds(1, CLIENT_ID_MAX)
 
 
@@ -243,6 +241,9 @@ ClientFrame = Union[  # noqa: UP007 - a runtime alias used by isinstance-free `m
     Auth, Ping, StartChat, SendMessage, Whisper, Typing, Read, End, Resume, TranscriptRequest,
     Rate, ListLive, Monitor, Unmonitor, Join, Leave, Accept, Assign, Decline, Transfer, Invite,
     Close, SetPresence, ActiveGroups, BoardRequest,
+    # Who's On (realtime.protocol_visits) and team messaging (realtime.protocol_im)
+    pv.PageView, pv.WatchVisitors, pv.UnwatchVisitors, pv.InviteVisitor, pv.InvitationAnswer,
+    im.TeamList, im.TeamOpenDm, im.TeamCreateRoom, im.TeamSend, im.TeamResume, im.TeamRead,
 ]
 CLIENT_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ClientFrame)}
 MESSAGE_LIKE = (StartChat, SendMessage, Whisper)  # frames that store text: the message bucket
@@ -508,6 +509,8 @@ ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, ConversationRemoved, State,
     Transcript, Done, Live, PresenceOut, AgentState, Board, Reload,
+    pv.Visitors, pv.VisitorsDelta, pv.Invitation, pv.InvitationOutcome,
+    im.TeamThreads, im.TeamMessageOut, im.TeamAck,
 ]
 SERVER_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(ServerFrame)}
 

@@ -69,4 +69,5 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
         await hub.stop()
         await chat.writer.close()
         await chat.routed.stop()
+        await chat.visits.stop()
         mailer.close()

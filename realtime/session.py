@@ -22,6 +22,8 @@ from typing import Union
 
 from desk.visibility import readable
 from realtime import protocol as p
+from realtime import protocol_im as im
+from realtime import protocol_visits as pv
 from realtime.errors import (
     CLOSE_FLOOD,
     CLOSE_UNAUTHENTICATED,
@@ -65,12 +67,13 @@ class Verdict(Enum):
 
 VISITOR_FRAMES = frozenset({
     p.Auth, p.Ping, p.StartChat, p.SendMessage, p.Typing, p.Read, p.End, p.Resume,
-    p.TranscriptRequest, p.Rate,
+    p.TranscriptRequest, p.Rate, pv.PageView, pv.InvitationAnswer,
 })
 AGENT_FRAMES = frozenset({
     p.Ping, p.SendMessage, p.Typing, p.Read, p.Resume, p.TranscriptRequest, p.Accept, p.Assign,
     p.Decline, p.Transfer, p.Invite, p.Close, p.Join, p.Leave, p.SetPresence, p.ListLive,
-    p.ActiveGroups,
+    p.ActiveGroups, *im.CLIENT,
+    pv.WatchVisitors, pv.UnwatchVisitors, pv.InviteVisitor,
 })
 SUPERVISOR_FRAMES = AGENT_FRAMES | {p.Monitor, p.Unmonitor, p.Whisper, p.BoardRequest}
 ROLE_FRAMES = {
@@ -123,6 +126,8 @@ class Limits:
     msg_burst: int = 30
     typing_rate: float = 5.0
     typing_burst: int = 5
+    view_rate: float = 1.0  # page views: a burst of navigations passes, a flood is dropped
+    view_burst: int = 5
     frame_rate: float = 50.0
     frame_burst: int = 100
     flood_close_after: int = 200  # consecutive refused frames before the socket is cut
@@ -175,8 +180,8 @@ class Session:
     """One WebSocket connection's protocol state. Time is passed in (monotonic seconds)."""
 
     # One per socket, ten thousand per process: no instance dict.
-    __slots__ = ("_frames", "_messages", "_refused", "_typing", "_typing_active", "identity",
-                 "kind", "last_seq", "limits", "parts", "phase", "role")
+    __slots__ = ("_frames", "_messages", "_refused", "_typing", "_typing_active", "_views",
+                 "identity", "kind", "last_seq", "limits", "parts", "phase", "role")
 
     def __init__(self, role: Role, limits: Limits, identity: Identity | None = None) -> None:
         self.role = role
@@ -188,6 +193,7 @@ class Session:
         self.last_seq: dict[int, int] = {}
         self._messages = TokenBucket(limits.msg_rate, limits.msg_burst)
         self._typing = TokenBucket(limits.typing_rate, limits.typing_burst)
+        self._views = TokenBucket(limits.view_rate, limits.view_burst)
         self._frames = TokenBucket(limits.frame_rate, limits.frame_burst)
         self._refused = 0
         self._typing_active: set[int] = set()
@@ -221,6 +227,8 @@ class Session:
         if isinstance(frame, p.Typing):
             if not self._typing_passes(frame, now):
                 return []  # previews are ephemeral: a throttled one is simply not sent
+        elif isinstance(frame, pv.PageView) and not self._views.take(now):
+            return []  # the next one that passes says where the visitor is now
         elif isinstance(frame, p.MESSAGE_LIKE) and not self._messages.take(now):
             return self._refuse("message rate exceeded", frame)
         self._refused = 0

@@ -145,6 +145,47 @@ def chat_start_lock(contact_id: int) -> str:
     return f"sb:realtime:start:{contact_id}"
 
 
+# --- Who's On (realtime/visits.py): live, each key with a TTL, nothing past the retention ------
+
+
+def visits_arrivals(site_id: int) -> str:
+    """Zset: visitor (contact id) -> epoch ms the visit began; the list's order and pages."""
+    return f"sb:visits:{{{site_id}}}:arr"
+
+
+def visits_seen(site_id: int) -> str:
+    """Zset: visitor -> epoch ms last heard of (a page view, or the socket's end pulled back
+    to lapse soon): what changed since a push, and who has left."""
+    return f"sb:visits:{{{site_id}}}:seen"
+
+
+def visit(site_id: int, visitor_id: int) -> str:
+    """Hash (PEXPIRE idle window): the visit as agents see it (``protocol_visits.VisitorRow``
+    fields). No address is kept at all."""
+    return f"sb:visits:{{{site_id}}}:v:{visitor_id}"
+
+
+def visit_history(site_id: int, visitor_id: int) -> str:
+    """String (EX the retention setting): visits so far; present means returning."""
+    return f"sb:visits:{{{site_id}}}:h:{visitor_id}"
+
+
+def visit_views(site_id: int, visitor_id: int) -> str:
+    """Counter (EX 1): page views this second, however many sockets the visitor opens."""
+    return f"sb:visits:{{{site_id}}}:rate:{visitor_id}"
+
+
+def invitation(invitation_id: str) -> str:
+    """Hash (EX the invitation's life): ``site``, ``visitor``, ``agent`` (0 for a rule's),
+    ``state`` open|accepted|declined."""
+    return f"sb:visits:inv:{invitation_id}"
+
+
+def invitations_today(site_id: int, visitor_id: int, day: str) -> str:
+    """Counter (EX one day): invitations a visitor was shown on ``day`` (the daily cap)."""
+    return f"sb:visits:{{{site_id}}}:cap:{visitor_id}:{day}"
+
+
 # --- ingest (IMAP poller, outbound mail) --------------------------------------------------------
 
 

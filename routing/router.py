@@ -124,6 +124,22 @@ class Router:
             name: value for name, value in overrides.items() if value is not None})
         return found[conversation_id]
 
+    async def enqueue_for(self, conversation_id: int, agent_id: int,
+                          group_id: int | None = None) -> bool:
+        """Queue a new conversation for one agent (its visitor accepted that agent's invitation)
+        and let them take it, as a pick would: True when they have it. When they cannot (at
+        capacity, gone offline), it is routed like any other chat."""
+        await self._enqueue([conversation_id], strict=True, dispatch=False,
+                            overrides={"group_id": group_id} if group_id else None,
+                            reason=f"invitation of agent {agent_id} accepted")
+        try:
+            await self.cherry_pick(agent_id, conversation_id)
+            return True
+        except errors.RoutingError as exc:
+            log.info("invited chat %s routed: %s", conversation_id, exc)
+        await self.enqueue(conversation_id)
+        return False
+
     async def enqueue_many(self, conversation_ids: Iterable[int]
                            ) -> dict[int, tuple[int, float | None]]:
         """``enqueue`` for a batch, as the records describe them (the poller's committed tickets).
@@ -135,7 +151,8 @@ class Router:
 
     async def _enqueue(self, ids: list[int], *, strict: bool,
                        overrides: Mapping[str, Any] | None = None,
-                       reason: str = "") -> dict[int, tuple[int, float | None]]:
+                       reason: str = "", dispatch: bool = True
+                       ) -> dict[int, tuple[int, float | None]]:
         items: list[Item] = []
         groups: dict[int, GroupConfig] = {}
         async with self.sessions() as s, s.begin():
@@ -176,7 +193,8 @@ class Router:
         statuses = await self.store.enqueue_many(items)
         if any(status == "no_epoch" for status, _ in statuses):
             await self.rebuild()  # the records already say queued: the rebuild queues them
-        recent = {g: await self._dispatch(g, config) for g, config in sorted(groups.items())}
+        recent = {g: await self._dispatch(g, config) if dispatch else await self.store.throughput(g)
+                  for g, config in sorted(groups.items())}
         found = await self.store.positions([item.conversation_id for item in items])
         out: dict[int, tuple[int, float | None]] = {}
         queued: list[events.Event] = []
