@@ -35,7 +35,7 @@ from desk.errors import InvalidInput
 from desk.mail_rules import reply_is_mailed
 from desk.models import AgentGroup, Site
 from desk.settings import Settings
-from desk.site_form import Use, check_form
+from desk.site_form import Submission, Use, check_form
 from desk.status_rules import chat_end, ended_status
 from realtime import presence, records, staff
 from realtime import protocol as p
@@ -207,10 +207,11 @@ class Chat:
                             client_id: str) -> int:
         """The visitor accepted an invitation: a chat, given to the inviting agent when they
         can take it (a rule's invitation, or an agent who cannot, is routed as usual)."""
-        return await self.start_chat(conn, p.StartChat(client_id, ""), for_agent=agent_id)
+        return await self.start_chat(conn, p.StartChat(client_id, ""), for_agent=agent_id,
+                                     invited=True)
 
     async def start_chat(self, conn: Connection, frame: p.StartChat,
-                         for_agent: int | None = None) -> int:
+                         for_agent: int | None = None, invited: bool = False) -> int:
         if conn.site_id is None:
             raise CommandError("forbidden", "a case page's socket follows its case only")
         assert conn.contact_id is not None
@@ -226,7 +227,7 @@ class Chat:
             elif not got:
                 raise CommandError("conflict", "a chat is being started; retry")
             else:
-                info = await self._create(conn, frame)
+                info = await self._create(conn, frame, invited)
                 cid = info.id
         finally:
             if got:
@@ -245,13 +246,15 @@ class Chat:
             await self._route(conn, info, for_agent)
         return cid
 
-    async def _create(self, conn: Connection, frame: p.StartChat) -> records.ConvInfo:
+    async def _create(self, conn: Connection, frame: p.StartChat,
+                      invited: bool = False) -> records.ConvInfo:
         assert conn.contact_id is not None
         async with self.sm() as s:
             site = await s.get(Site, conn.site_id)
             config = (site.config if site else None) or {}
             try:
-                form = check_form(config, {
+                # An invited visitor filled in no form: the site's first department answers.
+                form = Submission(None, None, None) if invited else check_form(config, {
                     "department_id": frame.department_id, "topic": frame.topic,
                     "answers": frame.answers, "name": frame.name, "email": frame.email,
                     "text": frame.text}, Use.CHAT)

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import identity, origins, validate
+from desk import identity, origins, validate, visit_rules
 from desk import site_config as shape
 from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
@@ -152,6 +152,7 @@ async def site_config(request: Request, site: Site) -> Response:
     online = await online_departments(request.app.state.sm, _router(request),
                                       shape.department_ids(config))
     return JSONResponse({**public_form(config), "online": bool(online),
+                         "tracking": visit_rules.tracking_on(config),
                          "online_departments": online,
                          "attachments": public_limits(request.app.state.settings)},
                         headers={"Cache-Control": "no-store"})

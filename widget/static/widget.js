@@ -8,6 +8,12 @@
  * Delivery: each send carries a client_id and stays in an outbox (persisted in localStorage)
  * until the server acknowledges it; after any reconnect the widget resumes with after_seq and
  * drops anything it already shows, so no message is lost or doubled.
+ *
+ * Who's On: when the site has tracking on, the widget opens its socket on every page and reports
+ * the page (address, title, referrer, language) — never when the browser sends Do Not Track or
+ * Global Privacy Control, nor when the host page sets window.SwitchboardTracking = false before
+ * the tag (its consent hook; window.Switchboard.track(true|false) changes it later). An agent's
+ * or a rule's invitation opens the panel with Accept / No thanks.
  */
 (() => {
   "use strict";
@@ -497,6 +503,7 @@
     endBtn.hidden = true;
     clear(body);
     route();
+    startTracking();
   }
 
   /* ---- the socket --------------------------------------------------------------------------- */
@@ -575,9 +582,18 @@
         retryTimer = setInterval(flush, RETRY_MS);
         if (st.conv) send({ type: "resume", conversation_id: st.conv, after_seq: seen });
         flush();
+        pageView();
+        break;
+      case "invitation":
+        invited(f);
         break;
       case "started":
-        if (st.out[f.client_id]) {
+        if (f.client_id === st.invitation) {
+          st.invitation = null; st.conv = f.conversation_id; st.number = f.number; save();
+          chatView();
+          statusLine.textContent = "Connecting you to an agent\u2026";
+          send({ type: "resume", conversation_id: st.conv, after_seq: seen });
+        } else if (st.out[f.client_id]) {
           delete st.out[f.client_id];
           st.conv = f.conversation_id; st.number = f.number;
           for (const o of Object.values(st.out)) if (o.conversation_id === null) o.conversation_id = st.conv;
@@ -701,7 +717,57 @@
       ".stars{display:flex;gap:4px}.stars button{font-size:20px;padding:2px 8px;color:#9aa3b5}" +
       ".stars button[aria-pressed=true]{color:#e0a100;background:#fff4d6}" +
       ".done h3{font-size:16px;margin-bottom:6px}" +
+      ".invite{display:flex;flex-direction:column;gap:10px}.invite .msg{max-width:100%}" +
       "@media (max-width:480px){.sb{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:100vw;max-width:none;height:100%;max-height:none;border-radius:0}.panel:not([hidden])~.launch{display:none}}";
+  }
+
+  /* ---- Who's On: page views and invitations ------------------------------------------------- */
+  let consent = window.SwitchboardTracking !== false;
+  const privacy = () => navigator.doNotTrack === "1" || window.doNotTrack === "1" ||
+    navigator.globalPrivacyControl === true;
+  let tracking = false;
+  async function startTracking() {
+    if (!consent || privacy()) return;
+    try { tracking = (await loadConfig()).tracking === true; } catch (e) { return; }
+    if (tracking) connect();
+  }
+  let lastHref = null;
+  function pageView() {
+    if (!tracking || !consent || privacy()) return;
+    lastHref = location.href;
+    const cut = (v, n) => String(v || "").slice(0, n);
+    send({ type: "page_view", url: cut(location.href, 2048), title: cut(document.title, 300),
+      referrer: cut(document.referrer, 2048), lang: cut(navigator.language, 35) });
+  }
+  window.Switchboard = Object.freeze({ track(on) {
+    consent = !!on;
+    if (consent) startTracking();
+    else { tracking = false; if (!st.conv && !Object.keys(st.out).length) stop(); }
+  } });
+  // A hash change fires both: one page view per address.
+  const navigated = () => { if (location.href !== lastHref) pageView(); };
+  window.addEventListener("popstate", navigated);
+  window.addEventListener("hashchange", navigated);
+
+  function invited(f) {
+    if (st.conv && !st.ended) return; // in a chat already
+    const id = f.invitation_id;
+    const answer = (accept) => {
+      st.invitation = accept ? "inv-" + cid() : null; save();
+      send({ type: "invitation_answer", invitation_id: id, accept,
+        client_id: st.invitation || "inv-no" });
+      if (!accept) { clear(body); toggle(false); }
+      else clear(body).append(h("p", { class: "muted", role: "status", text: "Connecting\u2026" }));
+    };
+    if (st.ended) { st = Object.assign(fresh(), { token: st.token, open: st.open }); save(); }
+    clear(body).append(h("div", { class: "invite" },
+      h("p", { class: "who", text: f.agent_name + " invites you to chat" }),
+      h("p", { class: "msg", text: f.text }),
+      h("div", { class: "bar" },
+        h("button", { class: "primary", type: "button", text: "Accept", "data-autofocus": "",
+          onclick: () => answer(true) }),
+        h("button", { type: "button", text: "No thanks", onclick: () => answer(false) }))));
+    toggle(true);
   }
 
   /* ---- boot ---------------------------------------------------------------------------------- */
@@ -709,6 +775,7 @@
     document.body.append(host);
     if (st.conv || Object.keys(st.out).length) { chatView(); if (!st.ended) connect(); }
     if (st.open) toggle(true);
+    startTracking();
   };
   if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);
 })();

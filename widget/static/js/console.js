@@ -9,6 +9,7 @@ import { Tabs } from "./tabs.js";
 import { withCustomer } from "./customer.js";
 import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
+import { Visitors } from "./visitors.js";
 import { explainRefusal, Wire } from "./wire.js";
 
 const LIVE_EVERY_MS = 5000;
@@ -292,10 +293,11 @@ function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(live);
   changing = 0; // unanswered changes died with the old socket; the next agent_state decides
-  if (live) wire.send({ type: "list_live" });
+  if (live) { wire.send({ type: "list_live" }); visitors.live(); }
 }
 
 function onFrame(f) {
+  if (visitors.handle(f)) return;
   switch (f.type) {
     case "welcome":
       for (const id of f.conversations) openChat(id, null, { now: true });
@@ -363,6 +365,8 @@ const ticketSearch = new TicketSearch({ groups: myGroups, agents: directory.agen
   id: me.id, display_name: me.display_name }]), open: openTicket });
 tickets.el.querySelector("h2").after(ticketSearch.el);
 tabs.add("tickets", "Tickets", tickets.el, { select: true });
+const visitors = new Visitors({ wire, onAccepted: (id) => openChat(id, null, { now: true }, true) });
+tabs.add("visitors", "Visitors", visitors.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
