@@ -9,6 +9,8 @@ import orjson
 import pytest
 
 from realtime import protocol as p
+from realtime import protocol_im as im
+from realtime import protocol_visits as pv
 from realtime.errors import (
     CLOSE_BAD_DATA,
     CLOSE_TOO_BIG,
@@ -44,6 +46,17 @@ GOOD: dict[str, dict[str, Any]] = {
     "presence": {"status": "away"},
     "active_groups": {"group_ids": [3, 4]},
     "board": {"follow": True},
+    "page_view": {"url": "https://shop/a", "title": "A", "referrer": "", "lang": "en"},
+    "watch_visitors": {"site_id": 1, "offset": 50, "limit": 50},
+    "unwatch_visitors": {},
+    "invite_visitor": {"site_id": 1, "visitor_id": 2, "text": "Hi"},
+    "invitation_answer": {"invitation_id": "ab12", "accept": True, "client_id": "c"},
+    "team_list": {},
+    "team_open_dm": {"agent_id": 2},
+    "team_create_room": {"name": "Sales", "member_ids": [2, 3]},
+    "team_send": {"thread_id": 1, "client_id": "c", "text": "hi"},
+    "team_resume": {"thread_id": 1, "after_seq": 4},
+    "team_read": {"thread_id": 1, "seq": 4},
 }
 
 
@@ -169,6 +182,7 @@ def test_serialize_puts_type_first_and_every_field() -> None:
 
 def test_every_server_frame_serializes() -> None:
     msg = p.MessageOut(1, 2, "agent", "Ana", "public", "<b>hi</b>", "c", "2024-01-01T00:00:00Z")
+    row = pv.VisitorRow(2, "https://a", "<b>A</b>", "", "en", 1, 1, 1, False, False, None, False)
     samples: list[p.ServerFrame] = [
         p.Welcome("visitor", "Ann", (1, 2), "e1"), p.Pong(), p.Error("bad_field", "m"),
         p.Ack(1, "c", 1), p.Started(1, "SB-1", "c"), p.Queued(1, 3, 60), p.Assigned(1, "Ana"),
@@ -181,6 +195,11 @@ def test_every_server_frame_serializes() -> None:
         p.Done("monitor", 1), p.Live((p.LiveConversation(1, "SB-1", "active", 2, "Ana", 5),)),
         p.PresenceOut(4, "away"), p.AgentState("away", (2, 3)), p.Reload("e2"),
         p.Board((p.BoardAgent(4, "Ana", "away", 1, 3, 0, 10, (2,)),), (p.BoardQueue(2, 3, 41),)),
+        pv.Visitors(1, 1, 0, (row,), 5, (pv.SiteChoice(1, "Shop"),)),
+        pv.VisitorsDelta(1, 1, (row,), (3,), (2,), 5), pv.Invitation("ab", "Ana", "Hi"),
+        pv.InvitationOutcome("ab", 2, "accepted", 9),
+        im.TeamThreads((im.TeamThread(1, "room", "Sales", 3, 1, (1, 2)),)),
+        im.TeamMessageOut(1, 3, 2, "Bob", "hi", "c", "2024-01-01T00:00:00Z"), im.TeamAck(1, "c", 3),
     ]
     assert {type(s) for s in samples} == set(p.SERVER_FRAMES.values())
     for frame in samples:
