@@ -5,7 +5,7 @@
 - ``GET /kb/{key}/{lang}/t/{slug}``          one topic
 - ``GET /kb/{key}/{lang}/search?q=``         search
 - ``GET /kb/{key}/{lang}/a/{id}/{slug}``     an article (canonical: its own language and slug)
-- ``GET /kb/images/{key}``                   an uploaded article image
+- ``GET /kb/images/{key}``                   an uploaded article image (``reading.image``)
 
 Anyone may read them, so they show only what ``reading.readable`` gives ``Reader.PUBLIC``: an
 internal, draft or archived article is a 404 here, whatever its id. An article opened from the
@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from desk.auth import COOKIE_NAME, resolve_session, session_id_from_cookie
 from desk.db import SessionMaker
-from desk.errors import DeskError, NotFound
+from desk.errors import DeskError
 from desk.kb import images, page_html, reading, rules, search
 from desk.kb.page_html import ArticleView, Frame, Link
 from desk.kb.reading import SiteView
 from desk.kb.rules import Reader
 from desk.limits import is_id
-from desk.models import Article, KbImage, KbTopic
+from desk.models import Article, KbTopic
 from desk.settings import Settings
 
 HEADERS = {"Content-Security-Policy": page_html.CSP, "Cache-Control": "no-cache"}
@@ -179,21 +179,29 @@ async def article(request: Request) -> Response:
     return _page(page_html.article_page(_frame(view, lang, settings), page))
 
 
+async def _reader(request: Request, sm: SessionMaker, settings: Settings) -> Reader:
+    """Staff when the request carries a live staff session (the editor's previews), else
+    anyone."""
+    sid = session_id_from_cookie(settings, request.cookies.get(COOKIE_NAME))
+    return Reader.STAFF if sid and await resolve_session(sm, sid) else Reader.PUBLIC
+
+
 async def image(request: Request) -> Response:
     settings, sm = _state(request)
     key = str(request.path_params["key"])
-    try:
-        path = images.path_for(settings.data_dir, key)
-    except NotFound:
-        return _not_found()
+    reader = await _reader(request, sm, settings)
     async with sm() as s:
-        row = (await s.execute(select(KbImage).where(KbImage.storage_key == key))
-               ).scalar_one_or_none()
-    if row is None or not path.exists():
+        row = await reading.image(s, key, reader)
+        # A staff-only image must not sit in a shared cache; a public one may, briefly (it
+        # leaves with its article).
+        public = row is not None and (reader is Reader.PUBLIC
+                                      or await reading.image(s, key, Reader.PUBLIC) is not None)
+    path = images.path_for(settings.data_dir, key) if row is not None else None
+    if path is None or row is None or not path.exists():
         return _not_found()
     return FileResponse(path, media_type=row.content_type, headers={
-        "Cache-Control": "public, max-age=86400", "Content-Security-Policy": "default-src 'none'",
-        "Content-Disposition": "inline"})
+        "Cache-Control": "public, max-age=3600" if public else "private, no-store",
+        "Content-Security-Policy": "default-src 'none'", "Content-Disposition": "inline"})
 
 
 def routes() -> list[BaseRoute]:

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.kb import rules
 from desk.kb.articles import kb_site
+from desk.kb.render import IMAGE_KEY, IMAGE_PATH
 from desk.kb.rules import Reader
-from desk.models import Article, KbEvent, KbSite, KbTopic, Site
+from desk.models import Article, KbEvent, KbImage, KbSite, KbTopic, Site
 
 SESSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -94,6 +95,24 @@ async def related(s: AsyncSession, a: Article, language: str, reader: Reader) ->
 async def topics(s: AsyncSession, site_id: int) -> list[KbTopic]:
     return list((await s.execute(select(KbTopic).where(KbTopic.site_id == site_id)
                                  .order_by(KbTopic.position, KbTopic.name))).scalars())
+
+
+async def image(s: AsyncSession, key: str, reader: Reader) -> KbImage | None:
+    """THE rule for an uploaded image: staff see every one; anyone else only an image that a
+    ``readable`` article of its site shows (its live, rendered body links it), so an image
+    of an internal, draft or archived article stays as private as the article."""
+    if re.fullmatch(IMAGE_KEY, key) is None:
+        return None
+    row = (await s.execute(select(KbImage).where(KbImage.storage_key == key))
+           ).scalar_one_or_none()
+    if row is None or reader is Reader.STAFF:
+        return row
+    # The key is 40 hex digits (checked above), so it is safe inside a LIKE pattern. Only a
+    # real image's key gets this far, and the scan is bounded by the site's articles.
+    shown = (await s.execute(select(Article.id).where(
+        Article.site_id == row.site_id, readable(reader),
+        Article.body_html.like(f"%{IMAGE_PATH}{key}%")).limit(1))).first()
+    return row if shown is not None else None
 
 
 def session_id(raw: str | None) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -62,6 +63,23 @@ def may_read(reader: Reader, audience: str, status: str) -> bool:
 def may_publish(role: str, agents_publish: bool) -> bool:
     """Admins publish; agents and supervisors only where the site lets agents publish."""
     return role == "admin" or agents_publish
+
+
+# One reading session's searches while its visitor types: the widget and the case form ask
+# again at every pause, so each ask would otherwise count as a search (and its unfinished
+# prefixes as searches with no result).
+TYPING_PAUSE = timedelta(seconds=20)
+REFINING = timedelta(minutes=5)
+
+
+def same_search(previous: str, previous_at: datetime, query: str, now: datetime) -> bool:
+    """Whether a session's ``query`` carries on its previous search (typed on within
+    ``TYPING_PAUSE``, or soon after extending or trimming it) and so replaces it in the
+    reports, instead of being another search: only the settled question is counted."""
+    if now - previous_at < TYPING_PAUSE:
+        return True
+    a, b = previous.casefold(), query.casefold()
+    return now - previous_at < REFINING and (a.startswith(b) or b.startswith(a))
 
 
 # --- input -----------------------------------------------------------------------------------

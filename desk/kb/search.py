@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 from sqlalchemy.sql.elements import ColumnClause
 
-from desk.kb import fts, query, stem
+from desk.kb import fts, query, rules, stem
 from desk.kb.reading import readable, record
 from desk.kb.rules import Reader
-from desk.models import Article
+from desk.models import Article, KbEvent, utcnow
+from desk.reports import aware
 
 TITLE_WEIGHT = 4.0
 LIMIT_MAX = 20
@@ -101,9 +102,23 @@ async def search(s: AsyncSession, site_id: int, raw: str, language: str, default
 async def search_logged(s: AsyncSession, site_id: int, raw: str, language: str, default: str,
                         synonyms: Sequence[Sequence[str]], reader: Reader, source: str,
                         limit: int = 10, session: str | None = None) -> list[Hit]:
-    """``search`` and its event (the query and how many it found, for the reports)."""
+    """``search`` and its event (the query and how many it found, for the reports). A reading
+    session's search that carries on its previous one (``rules.same_search``: the visitor is
+    still typing) replaces that event, so each question is counted once, as settled."""
     hits = await search(s, site_id, raw, language, default, synonyms, reader, limit)
-    if raw.strip():
-        await record(s, site_id, "search", source, query=" ".join(raw.split())[:200],
-                     results=len(hits), language=language, session=session)
+    if not raw.strip():
+        return hits
+    text = " ".join(raw.split())[:200]
+    now = utcnow()
+    if session is not None:
+        last = (await s.execute(select(KbEvent).where(
+            KbEvent.session == session, KbEvent.kind == "search")
+            .order_by(KbEvent.id.desc()).limit(1))).scalar_one_or_none()
+        if last is not None and rules.same_search(last.query or "", aware(last.created_at),
+                                                  text, now):
+            last.query, last.results, last.language, last.created_at = (
+                text, len(hits), language, now)
+            return hits
+    await record(s, site_id, "search", source, query=text, results=len(hits),
+                 language=language, session=session, at=now)
     return hits

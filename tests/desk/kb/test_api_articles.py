@@ -136,3 +136,35 @@ async def test_needs_login(client: httpx.AsyncClient, org: dict[str, int],
     h = await as_agent(client)
     r = await client.put(f"/api/kb/sites/{site['id']}", headers=h, json={"languages": ["en"]})
     assert r.status_code == 403
+
+
+async def test_images_follow_their_articles_audience(
+        client: httpx.AsyncClient, org: dict[str, int], site: dict[str, Any]) -> None:
+    """An image is as readable as the articles showing it: staff see every one, anyone else
+    only those a published public article shows (never one only an internal article, a draft
+    or nothing shows), and a staff-only one is never put in a shared cache."""
+    h = await _setup(client, site["id"])
+    urls = []
+    for _ in range(4):
+        r = await client.post(f"/api/kb/images?site_id={site['id']}",
+                              headers={**h, "Content-Type": "image/png"}, content=PNG)
+        urls.append(r.json()["url"])
+    public, internal, draft, loose = urls
+
+    async def article(body: str, **extra: Any) -> None:
+        r = await client.post("/api/kb/articles", headers=h, json={
+            "site_id": site["id"], "title": body[:20], "language": "en", "body": body, **extra})
+        assert r.status_code == 201, r.text
+
+    await article(f"Public ![a]({public})", publish=True)
+    await article(f"Internal ![b]({internal})", publish=True, audience="internal")
+    await article(f"Draft ![c]({draft})")
+    for url in urls:
+        r = await client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", url
+    assert (await client.get(internal)).headers["cache-control"] == "private, no-store"
+    client.cookies.clear()
+    r = await client.get(public)
+    assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
+    for url in (internal, draft, loose, "/kb/images/" + "0" * 40, "/kb/images/nothex"):
+        assert (await client.get(url)).status_code == 404, url

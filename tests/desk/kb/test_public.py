@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import select
 
 from desk.auth import issue_visitor_token
 from desk.db import SessionMaker
@@ -135,6 +136,22 @@ async def test_suggest_language_and_cors(client: httpx.AsyncClient, kb: dict[str
     assert r.status_code == 400
 
 
+async def test_suggestions_while_typing_are_one_search(
+        client: httpx.AsyncClient, kb: dict[str, Any], sm: SessionMaker) -> None:
+    """The widget asks at every pause in the typing: only the settled question is a search
+    (its prefixes with no result never reach the report's list)."""
+    url = f"/api/public/kb/{kb['key']}/suggest"
+    for q in ("downl", "download an", "download an invoice"):
+        r = await client.get(url, params={"q": q, "s": SESSION}, headers={"Origin": ORIGIN})
+        assert r.status_code == 200
+    await client.get(url, params={"q": "shipping"}, headers={"Origin": ORIGIN})
+    async with sm() as s:
+        rows = (await s.execute(select(KbEvent.query, KbEvent.results, KbEvent.session).where(
+            KbEvent.kind == "search").order_by(KbEvent.id))).all()
+    assert [tuple(r) for r in rows] == [("download an invoice", 1, SESSION),
+                                        ("shipping", 1, None)]
+
+
 async def test_chat_link_needs_the_conversations_token(
         client: httpx.AsyncClient, kb: dict[str, Any], sm: SessionMaker,
         settings: Settings) -> None:
@@ -163,7 +180,6 @@ async def test_chat_link_needs_the_conversations_token(
                                          "token": token})
         assert r.status_code == 200
     async with sm() as s:
-        from sqlalchemy import select
         kinds = [(e.kind, e.source) for e in (await s.execute(
             select(KbEvent).where(KbEvent.session == SESSION).order_by(KbEvent.id))).scalars()]
     assert kinds == [("view", "widget"), ("chat", "widget")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from desk.errors import InvalidInput
+from desk.kb import rules
 from desk.kb.rules import (
     Reader,
     accepted_languages,
@@ -115,3 +117,12 @@ def test_language_fallback() -> None:
     assert choose_language(["fr", "de"], ["en", "de"], "en") == "de"
     assert choose_language(["fr"], ["en", "de"], "en") == "en"
     assert choose_language([], ["de"], "en") == "de"
+
+
+def test_same_search_while_typing_or_refining() -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert rules.same_search("how do i res", t0, "reset my router", t0 + timedelta(seconds=5))
+    assert rules.same_search("Reset", t0, "reset my router", t0 + timedelta(minutes=2))
+    assert rules.same_search("reset my router", t0, "reset my", t0 + timedelta(minutes=2))
+    assert not rules.same_search("invoice", t0, "reset my router", t0 + timedelta(seconds=30))
+    assert not rules.same_search("reset", t0, "reset my router", t0 + timedelta(minutes=6))
