@@ -4,8 +4,8 @@ The text goes through ``desk.search_query.parse_text`` (the one home for reading
 into terms: limits, quotes, control characters), then each word becomes a group of
 alternatives: its stem in the reader's language plus the stems of the site's synonyms for it.
 A quoted phrase stays one phrase. Any group may match (a question rarely repeats the article's
-every word); the ranking (BM25 on SQLite, cover density on PostgreSQL, the title weighted
-above the body) puts the articles matching more, rarer words first.
+every word); the ranking (BM25 on SQLite, ``ts_rank`` on PostgreSQL, the title weighted above
+the body) puts the articles matching more, rarer words first.
 
 Each backend gets the groups its own safe way, never spliced as syntax: FTS5 as quoted strings
 (``desk.search_query.fts5_any``), PostgreSQL as bound parameters of ``plainto_tsquery`` /
