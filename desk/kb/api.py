@@ -1,6 +1,8 @@
 """Staff HTTP API of the knowledge base: site settings, topics, articles, revisions, images.
 
-Any signed-in staff member reads every article (internal ones too) and proposes drafts and
+Any signed-in staff member lists the sites' KB settings (with ``may_publish`` for them),
+previews Markdown through the renderer articles use, compares revisions (``desk.kb.diff``),
+reads every article (internal ones too) and proposes drafts and
 revisions; publishing, unpublishing and changing a published article's settings need
 ``rules.may_publish`` (admins, or everyone where the site's ``agents_publish`` is on). Site
 settings and topics are admin writes.
@@ -21,16 +23,18 @@ from desk.errors import InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
     api,
+    commit_unique,
     current_principal,
     deps,
+    get_or_404,
     path_int,
     query_int,
     read_json,
     require_admin,
 )
-from desk.kb import articles, images, render, rules
+from desk.kb import articles, diff, images, render, rules
 from desk.limits import SEQ_MAX
-from desk.models import Article, ArticleRevision, KbSite, KbTopic
+from desk.models import Article, ArticleRevision, KbSite, KbTopic, Site
 
 
 def _site_id(request: Request) -> int:
@@ -38,6 +42,19 @@ def _site_id(request: Request) -> int:
     if site_id is None:
         raise InvalidInput("query parameter site_id is required", "site_id")
     return site_id
+
+
+@api
+async def list_kb_sites(request: Request) -> Response:
+    """Every site with its KB settings, and whether the caller may publish there."""
+    p = await current_principal(request)
+    async with deps(request).sm() as s:
+        out = []
+        for site in (await s.execute(select(Site).order_by(Site.id))).scalars():
+            kb = await articles.kb_site(s, site.id)
+            out.append({**articles.kb_site_json(kb), "name": site.name, "key": site.key,
+                        "may_publish": rules.may_publish(p.role, kb.agents_publish)})
+        return JSONResponse(out)
 
 
 @api
@@ -101,6 +118,23 @@ async def create_topic(request: Request) -> Response:
         s.add(t)
         await s.commit()
         return JSONResponse(topic_json(t), status_code=201)
+
+
+@api
+async def update_topic(request: Request) -> Response:
+    """Rename a topic, change its slug or its place in the list."""
+    await require_admin(request)
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        t = await get_or_404(s, KbTopic, path_int(request, "id"), "topic")
+        if data.get("name") is not None:
+            t.name = rules.topic_name(data["name"])
+        if data.get("slug") is not None:
+            t.slug = rules.slug(data["slug"])
+        t.position = validate.integer(data, "position", lo=0, hi=10_000, default=t.position) \
+            or 0
+        await commit_unique(s, "topic slug")
+        return JSONResponse(topic_json(t))
 
 
 @api
@@ -192,6 +226,30 @@ async def list_revisions(request: Request) -> Response:
 
 
 @api
+async def diff_revisions(request: Request) -> Response:
+    """What changed from revision ``from`` to ``to`` (default: the live one to the latest)."""
+    await current_principal(request)
+    async with deps(request).sm() as s:
+        a = await articles.get_article(s, path_int(request, "id"))
+        older = query_int(request, "from", lo=1, hi=SEQ_MAX) or a.published_revision or 1
+        newer = query_int(request, "to", lo=1, hi=SEQ_MAX) or a.revision
+        old, new = (await articles.revision(s, a.id, older),
+                    await articles.revision(s, a.id, newer))
+        return JSONResponse({"from": older, "to": newer,
+                             "title": diff.lines(old.title, new.title),
+                             "body": diff.lines(old.body, new.body)})
+
+
+@api
+async def preview(request: Request) -> Response:
+    """Markdown rendered and sanitised exactly as an article's body would be (nothing saved)."""
+    await current_principal(request)
+    data = await read_json(request)
+    shown = render.render(render.check_body(data.get("body")), deps(request).settings.public_url)
+    return JSONResponse({"html": shown.html, "description": shown.description})
+
+
+@api
 async def publish_article(request: Request) -> Response:
     """Publish a revision (``{"revision": n}``; the latest when not given)."""
     p = await current_principal(request)
@@ -233,17 +291,21 @@ async def upload_image(request: Request) -> Response:
 
 
 routes = [
+    Route("/api/kb/sites", list_kb_sites, methods=["GET"]),
     Route("/api/kb/sites/{site_id:int}", get_kb_site, methods=["GET"]),
     Route("/api/kb/sites/{site_id:int}", put_kb_site, methods=["PUT"], name="put_kb_site"),
     Route("/api/kb/topics", list_topics, methods=["GET"]),
     Route("/api/kb/topics", create_topic, methods=["POST"]),
+    Route("/api/kb/topics/{id:int}", update_topic, methods=["PATCH"]),
     Route("/api/kb/topics/{id:int}", delete_topic, methods=["DELETE"]),
     Route("/api/kb/articles", list_articles, methods=["GET"]),
     Route("/api/kb/articles", create_article, methods=["POST"]),
     Route("/api/kb/articles/{id:int}", get_article, methods=["GET"]),
     Route("/api/kb/articles/{id:int}", update_article, methods=["PATCH"]),
     Route("/api/kb/articles/{id:int}/revisions", list_revisions, methods=["GET"]),
+    Route("/api/kb/articles/{id:int}/diff", diff_revisions, methods=["GET"]),
     Route("/api/kb/articles/{id:int}/publish", publish_article, methods=["POST"]),
     Route("/api/kb/articles/{id:int}/archive", archive_article, methods=["POST"]),
     Route("/api/kb/images", upload_image, methods=["POST"]),
+    Route("/api/kb/preview", preview, methods=["POST"]),
 ]

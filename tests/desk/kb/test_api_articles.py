@@ -168,3 +168,44 @@ async def test_images_follow_their_articles_audience(
     assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
     for url in (internal, draft, loose, "/kb/images/" + "0" * 40, "/kb/images/nothex"):
         assert (await client.get(url)).status_code == 404, url
+
+
+async def test_editor_endpoints(client: httpx.AsyncClient, org: dict[str, int],
+                                site: dict[str, Any]) -> None:
+    """What the editor page uses: sites with the caller's right to publish, the preview by the
+    articles' renderer, the diff of two revisions, topics renamed."""
+    assert (await client.post("/api/kb/preview", json={"body": "x"})).status_code == 401
+    h = await _setup(client, site["id"])
+    mine = [x for x in (await client.get("/api/kb/sites")).json() if x["site_id"] == site["id"]]
+    assert mine[0]["may_publish"] is True and mine[0]["languages"] == ["en", "de"]
+    r = await client.post("/api/kb/preview", headers=h, json={
+        "body": "**Hi** <script>alert(1)</script> ![x](https://evil.test/p.png)"})
+    assert r.status_code == 200
+    assert r.json()["html"] == "<p><strong>Hi</strong>  x</p>\n"
+    r = await client.post("/api/kb/preview", headers=h, json={"body": "x" * 100_001})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "body"
+    r = await client.post("/api/kb/articles", headers=h, json={
+        "site_id": site["id"], "title": "Steps", "language": "en",
+        "body": "one\ntwo\nthree", "publish": True})
+    art = r.json()["id"]
+    await client.patch(f"/api/kb/articles/{art}", headers=h, json={"body": "one\n2\nthree"})
+    d = (await client.get(f"/api/kb/articles/{art}/diff")).json()
+    assert (d["from"], d["to"]) == (1, 2)
+    assert d["body"] == [["=", "one"], ["-", "two"], ["+", "2"], ["=", "three"]]
+    assert d["title"] == [["…", "1"]]
+    assert (await client.get(f"/api/kb/articles/{art}/diff?from=9")).status_code == 404
+    topics = []
+    for name in ("Billing", "Shipping"):
+        r = await client.post("/api/kb/topics", headers=h, json={"site_id": site["id"],
+                                                                 "name": name})
+        topics.append(r.json()["id"])
+    r = await client.patch(f"/api/kb/topics/{topics[0]}", headers=h,
+                           json={"name": "Invoices", "position": 2})
+    assert r.status_code == 200 and r.json()["name"] == "Invoices" and r.json()["position"] == 2
+    r = await client.patch(f"/api/kb/topics/{topics[0]}", headers=h, json={"slug": "shipping"})
+    assert r.status_code == 409
+    agent = await as_agent(client)
+    mine = [x for x in (await client.get("/api/kb/sites")).json() if x["site_id"] == site["id"]]
+    assert mine[0]["may_publish"] is False
+    r = await client.patch(f"/api/kb/topics/{topics[1]}", headers=agent, json={"name": "x"})
+    assert r.status_code == 403

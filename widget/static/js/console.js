@@ -371,6 +371,7 @@ root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
     h("span", { class: "spacer" }), connection,
+    h("a", { href: "/static/kb-editor.html", target: "_blank", text: "Knowledge base" }),
     h("span", { class: "me", text: me.display_name }), status,
     me.role === "admin" ? h("a", { href: "/static/admin.html", text: "Administration" }) : null,
     h("button", { type: "button", text: "Log out", onclick: logout })),
