@@ -4,7 +4,9 @@ widget endpoints of ``realtime.public_http``):
 - ``GET  /api/public/kb/{key}/suggest?q=&lang=&s=``  articles matching the question being typed
   (public articles only: ``Reader.PUBLIC``), in the visitor's language or the site default
 - ``POST /api/public/kb/{key}/chat``  ``{"session", "conversation_id", "token"}``: this reading
-  session went on to a chat (so it was not deflected), and the agent sees what it read
+  session went on to a chat (so it was not deflected), and the agent sees what it read; a
+  case or message filed through ``/api/public/sites/{key}/messages`` says so itself
+  (``kb_session``), its conversation being new
 
 The chat link proves itself with the visitor token of the conversation's contact, so nobody can
 tie a reading session to someone else's conversation.
@@ -12,7 +14,6 @@ tie a reading session to someone else's conversation.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -24,7 +25,7 @@ from desk.kb import reading, rules, search
 from desk.kb.pages import article_path
 from desk.kb.rules import Reader
 from desk.limits import is_id
-from desk.models import Contact, Conversation, KbEvent, Site
+from desk.models import Contact, Conversation, Site
 from realtime import client_limits
 from realtime.public_http import _public as public_endpoint
 from routing import keys
@@ -68,12 +69,8 @@ async def chat_started(request: Request, site: Site) -> Response:
         if (verified is None or conv is None or contact is None or conv.site_id != site.id
                 or contact.token_nonce != verified[1] or conv.contact_id != contact.id):
             raise Forbidden("not your conversation")
-        seen = (await s.execute(select(KbEvent.id).where(
-            KbEvent.kind == "chat", KbEvent.session == session).limit(1))).first()
-        if seen is None:
-            await reading.record(s, site.id, "chat", "widget", session=session,
-                                 conversation_id=conv.id)
-            await s.commit()
+        await reading.went_on(s, site.id, session, conv.id)
+        await s.commit()
     return JSONResponse({"ok": True})
 
 

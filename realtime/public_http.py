@@ -48,6 +48,7 @@ from desk.http import (
     read_bounded,
     read_json,
 )
+from desk.kb import reading as kb_reading
 from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Department, Site
 from desk.settings import Settings
@@ -174,13 +175,17 @@ async def leave_message(request: Request, site: Site) -> Response:
     The ticket joins the contact ``desk.contacts`` says the request's claim joins (the
     widget sends its token, visitor id and the host's identity), so the same browser or
     the same verified user comes back as the same contact. The acknowledgement goes to the
-    contact's verified address if it has one, else to the typed one."""
+    contact's verified address if it has one, else to the typed one. ``kb_session``: the
+    help-centre reading session that came before it (``desk.kb.reading.went_on``)."""
     state = request.app.state
     data = await read_json(request)
     form = check_form(site.config or {}, data, Use.MESSAGE)
     # The web new-case page files a "portal" case; the widget's leave-a-message an email one.
     channel = validate.choice(data, "channel", ("email", "portal"), "email") or "email"
     client_id = validate.text(data, "client_id", max_len=64, required=False)
+    # The help articles this visitor opened before filing it (widget-kb.js): not deflected.
+    kb_session = kb_reading.session_id(data["kb_session"]) \
+        if isinstance(data.get("kb_session"), str) else None
     claim = visitor_claim(state.settings, site.id, site.identity_secret, data)
     assert form.email is not None  # Use.MESSAGE requires it
     found = await find_visitor(state.sm, claim)
@@ -202,6 +207,10 @@ async def leave_message(request: Request, site: Site) -> Response:
     )
     await append_message(state.sm, conv.id, author_kind="contact", body=form.text,
                          author_name=form.name, client_id=client_id)
+    if kb_session is not None:
+        async with state.sm() as s:
+            await kb_reading.went_on(s, site.id, kb_session, conv.id)
+            await s.commit()
     # Stored as queued: not routed now (Redis away), it is when Redis is back.
     await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)

@@ -120,6 +120,16 @@ def session_id(raw: str | None) -> str | None:
     return raw if raw is not None and SESSION.match(raw) else None
 
 
+async def went_on(s: AsyncSession, site_id: int, session: str, conversation_id: int) -> None:
+    """This reading session went on to a conversation (a chat, or a case from the web form):
+    so it was not deflected, and the agent sees what it read. Once per session."""
+    seen = (await s.execute(select(KbEvent.id).where(
+        KbEvent.kind == "chat", KbEvent.session == session).limit(1))).first()
+    if seen is None:
+        await record(s, site_id, "chat", "widget", session=session,
+                     conversation_id=conversation_id)
+
+
 async def record(s: AsyncSession, site_id: int, kind: str, source: str, *,
                  at: datetime | None = None, **fields: Any) -> None:
     """One KB event (the facts knowledge reports count), in the caller's transaction."""

@@ -31,7 +31,8 @@ from desk.limits import (
 KB_AUDIENCES = ("public", "internal")
 KB_STATUSES = ("draft", "published", "archived")
 # view: an article opened; search: a search run (results counted); chat: a visitor's KB
-# session started a chat; insert: an agent put an article into a reply.
+# session went on to a conversation (a chat, or a case or message from a form); insert: an
+# agent put an article into a reply.
 KB_EVENTS = ("view", "search", "chat", "insert")
 KB_SOURCES = ("widget", "page", "console")
 LANGUAGES_MAX = 20

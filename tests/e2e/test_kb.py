@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from desk.db import SessionMaker
-from desk.models import Article, Site
+from desk.models import Article, KbEvent, Site
 from desk.seed import DEMO_PASSWORD, DEMO_SITE_KEY
 from tests.e2e.conftest import Server
 from tests.e2e.pages import chat_pane, console, new_page, open_widget, start_chat, take_next_chat
@@ -22,6 +22,8 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = Path(os.environ.get("SWITCHBOARD_SCREENSHOTS", "")) if os.environ.get(
     "SWITCHBOARD_SCREENSHOTS") else None
+
+
 async def _ids(sm: SessionMaker) -> dict[str, int]:
     """The demo help centre's articles (desk.kb.demo), by title, and the site."""
     async with sm() as s:
@@ -113,3 +115,66 @@ def test_deflection_and_assist(browser: Browser, server: Server) -> None:
         visitor_ctx.close()
         if agent_ctx is not None:
             agent_ctx.close()
+
+
+def _case_form(page: Page, server: Server, text: str) -> None:
+    page.goto(f"{server.url}/c/new?site={DEMO_SITE_KEY}")
+    page.select_option("#nc-dept", label="Support")
+    page.select_option("#nc-topic", label="Help with an order")
+    page.fill("#nc-f-order", "A-1042")
+    page.fill("#nc-name", "Olga")
+    page.fill("#nc-email", "olga@example.org")
+    page.locator("#nc-text").press_sequentially(text, delay=15)
+
+
+def test_deflection_on_the_case_form(browser: Browser, server: Server) -> None:
+    """The web new-case form suggests articles as the customer types; opening one and leaving
+    without filing is a deflection, filing after reading is not (and ties what was read to
+    the case). Typing pauses make one logged search, not one per pause."""
+    ids = server.run(_ids)
+    ctx, page = new_page(browser, viewport={"width": 1000, "height": 900})
+    try:
+        _case_form(page, server, "How can I track my package?")
+        found = page.locator("form .kb ul li a")
+        expect(found.first).to_have_text("Track your order")
+        assert "Password resets for locked accounts" not in found.all_inner_texts()
+        if SHOTS:
+            page.screenshot(path=SHOTS / "case-new-kb.png", full_page=True)
+        with ctx.expect_page() as opened:
+            found.first.click()
+        opened.value.wait_for_load_state()
+        expect(opened.value.locator("article h1")).to_have_text("Track your order")
+        opened.value.close()
+        page.close()  # found the answer: no case
+        report = _report(server, ids["site"])
+        assert report["totals"]["deflections"] == 1
+        assert report["totals"]["searches"] == 1
+
+        other_ctx, other = new_page(browser)
+        try:
+            _case_form(other, server, "I forgot my password")
+            expect(other.locator("form .kb ul li a").first).to_have_text("Reset your password")
+            with other_ctx.expect_page() as opened:
+                other.locator("form .kb ul li a").first.click()
+            opened.value.close()
+            other.get_by_role("button", name="Send").click()
+            expect(other.locator("section.done")).to_contain_text("Your case number is SB-")
+        finally:
+            other_ctx.close()
+        report = _report(server, ids["site"])
+        assert report["totals"]["deflections"] == 1 and report["totals"]["views"] == 2
+        assert server.run(_case_read) == ["Reset your password"]
+    finally:
+        ctx.close()
+
+
+async def _case_read(sm: SessionMaker) -> list[str]:
+    """What the newest case's reading session opened (what assist shows the agent)."""
+    async with sm() as s:
+        chat = (await s.execute(select(KbEvent).where(KbEvent.kind == "chat")
+                                .order_by(KbEvent.id.desc()))).scalars().first()
+        assert chat is not None and chat.conversation_id is not None
+        rows = await s.execute(select(Article.title).join(
+            KbEvent, KbEvent.article_id == Article.id).where(
+            KbEvent.session == chat.session, KbEvent.kind == "view"))
+        return list(rows.scalars())

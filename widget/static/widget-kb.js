@@ -4,7 +4,9 @@
  * question, articles matching it appear under the box (debounced, in the visitor's language);
  * each opens the article page in a new tab with this reading session's id, so the server counts
  * the view. When the chat then starts, the session is tied to the conversation (with the
- * visitor's token): the agent sees what was read, and the session is not a deflection.
+ * visitor's token): the agent sees what was read, and the session is not a deflection; a message
+ * or case filed from a form sends the session with it (``read``). The case page's new-case form
+ * uses this script too.
  * Everything is inserted as text, never as markup.
  */
 (() => {
@@ -28,7 +30,8 @@
     ".kb .all{display:inline-block;font-size:12px}.kb h3+ul{margin-bottom:4px}";
 
   window.__switchboardKb = (env) => {
-    const { site, base, h } = env;
+    // css: false where the page's own stylesheet styles the box (its policy allows no inline style).
+    const { site, base, h, css = true } = env;
     const session = sessionId(site);
     const api = (path) => new URL(path, base).href;
     let opened = false;
@@ -40,7 +43,7 @@
       const found = h("div", { hidden: true },
         h("h3", { text: "These articles may answer your question" }), list);
       const box = h("div", { class: "kb", role: "region", "aria-label": "Help articles",
-        "aria-live": "polite" }, h("style", { text: CSS }), found,
+        "aria-live": "polite" }, css ? h("style", { text: CSS }) : null, found,
       h("a", { class: "all", href: api("kb/" + encodeURIComponent(site)), target: "_blank",
         rel: "noopener", text: "Browse the help centre" }));
       before.before(box);
@@ -81,6 +84,10 @@
       } catch (e) { /* the chat goes on; only the report misses it */ }
     }
 
-    return { form, started };
+    // The reading session to send with a case or message filed from a form, once an article
+    // was opened (so the server does not count it as deflected).
+    const read = () => (opened ? session : null);
+
+    return { form, started, read };
   };
 })();

@@ -294,7 +294,8 @@
         headers: { "Content-Type": "application/json" }, body: JSON.stringify({
           client_id: start.client_id, text: start.text, department_id: start.department_id,
           topic: start.topic, answers: start.answers, name: start.name, email: start.email,
-          token: st.token, visitor_id: visitorId(), identity: ID }) });
+          token: st.token, visitor_id: visitorId(), identity: ID,
+          kb_session: kbApi ? kbApi.read() : null }) });
       const data = await r.json().catch(() => ({}));
       if (!r.ok) throw new Error((data.error && data.error.message) || "could not send");
       keepVisitor(data);

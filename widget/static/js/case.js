@@ -368,8 +368,23 @@ function field(f, prefix) {
     h("input", { id, "data-answer": f.name, required: !!f.required, maxlength: f.max_length || 1000 })];
 }
 
+// The help centre's suggestions while the customer types (widget-kb.js, the widget's own:
+// debounced, in the browser's language, each article opened with the reading session). A case
+// filed after opening one carries the session, so it is not counted as deflected; leaving
+// without filing is.
+function helpArticles(key) {
+  return new Promise((resolve) => {
+    const script = h("script", { src: "/static/widget-kb.js" });
+    script.addEventListener("load", () => resolve(window.__switchboardKb
+      ? window.__switchboardKb({ site: key, base: `${location.origin}/`, h, css: false }) : null));
+    script.addEventListener("error", () => resolve(null));
+    document.head.append(script);
+  });
+}
+
 async function newCase() {
   const key = new URL(location.href).searchParams.get("site");
+  const kb = helpArticles(key || "");
   let form;
   try {
     form = await call("GET", `/api/public/sites/${encodeURIComponent(key || "")}`);
@@ -396,6 +411,7 @@ async function newCase() {
   const email = h("input", { id: "nc-email", type: "email", autocomplete: "email", required: true });
   const text = h("textarea", { id: "nc-text", rows: 6, required: true, maxlength: 10000 });
   const said = notice();
+  const suggestAt = h("span", { class: "kb-anchor" });
   const button = h("button", { class: "primary", type: "submit", text: "Send" });
   const offered = () => leaves.filter((p) => [undefined, Number(dept.value)].includes(ownDept(p)));
   const showTopics = () => {
@@ -418,9 +434,14 @@ async function newCase() {
     topicRow, extra,
     h("label", { for: "nc-name", text: `Your name${nameRequired ? " *" : ""}` }), name,
     h("label", { for: "nc-email", text: "Your email address *" }), email,
-    h("label", { for: "nc-text", text: "How can we help? *" }), text,
+    h("label", { for: "nc-text", text: "How can we help? *" }), text, suggestAt,
     h("div", { class: "row" }, button), said);
   showTopics();
+  let help = null;
+  kb.then((found) => {
+    help = found;
+    if (help) help.form({ text, before: suggestAt });
+  });
   const cid = clientId();
   el.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -431,7 +452,8 @@ async function newCase() {
       const r = await call("POST", `/api/public/sites/${encodeURIComponent(key)}/messages`, null, {
         department_id: form.departments.length ? Number(dept.value) : null,
         topic: topicRow.hidden ? null : topic.value, answers, name: name.value.trim() || null,
-        email: email.value.trim(), text: text.value, client_id: cid, channel: "portal" });
+        email: email.value.trim(), text: text.value, client_id: cid, channel: "portal",
+        kb_session: help ? help.read() : null });
       page(h("section", { class: "card done", "aria-labelledby": "done-h" },
         h("h1", { id: "done-h", text: "Thank you: your case is open" }),
         h("p", {}, "Your case number is ", h("strong", { class: "number", text: r.number }), "."),
