@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import audit, site_config, sla_store, validate
+from desk import audit, site_config, sla_store, tags, ticket_fields, ticket_work, validate
 from desk.auth import Principal
 from desk.contacts import is_verified
 from desk.conversations import append_message, messages_after, viewer_of
@@ -43,9 +44,10 @@ from desk.models import (
     Site,
     utcnow,
 )
-from desk.status_rules import STAFF_STATUSES, staff_move, staff_targets
+from desk.status_rules import ENDED, STAFF_STATUSES, staff_move, staff_targets
 
 PAGE_MAX = 200
+RESOLUTION_NOTE_MAX = 4000
 
 
 def conversation_json(c: Conversation, contact: Contact | None = None, *,
@@ -58,6 +60,7 @@ def conversation_json(c: Conversation, contact: Contact | None = None, *,
         "department_id": c.department_id, "group_id": c.group_id, "assignee_id": c.assignee_id,
         "subject": c.subject, "topic": c.topic, "custom_fields": c.custom_fields,
         "required_skills": c.required_skills, "parent_id": c.parent_id,
+        "merged_into_id": c.merged_into_id, "resolution_note": c.resolution_note,
         "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
         "contact": None if contact is None else {
             "id": contact.id, "name": contact.name, "email": contact.email,
@@ -158,14 +161,29 @@ async def get_conversation(request: Request) -> Response:
             select(Attachment).where(Attachment.conversation_id == c.id)
         )).scalars().all()
         site = await s.get(Site, c.site_id) if c.site_id else None
+        work = await _work(s, c)
     config = site.config if site is not None and isinstance(site.config, dict) else {}
     return JSONResponse({
         **conversation_json(c, contact, survey=survey_visible(p)),
-        "answers": site_config.answers(config, c.custom_fields),
+        **work,
+        # The department's fields are shown (and edited) as fields, not as form answers.
+        "answers": [a for a in site_config.answers(config, c.custom_fields)
+                    if a["name"] not in {f["name"] for f in work["fields"]}],
         "messages": [message_json(m) for m in messages],
         "attachments": [{"id": a.id, "message_id": a.message_id, "filename": a.filename,
                          "size": a.size, "content_type": a.content_type} for a in files],
     })
+
+
+async def _work(s: AsyncSession, c: Conversation) -> dict[str, Any]:
+    """What agents keep on a ticket besides messages: tags, copies, the department's fields
+    with their values, the ticket it was merged into."""
+    merged = await s.get(Conversation, c.merged_into_id) if c.merged_into_id else None
+    stored = c.custom_fields if isinstance(c.custom_fields, dict) else {}
+    return {"tags": await tags.of(s, c.id), "cc": await ticket_work.copies(s, c.id),
+            "fields": [{**f, "value": stored.get(str(f["name"]))}
+                       for f in await ticket_work.department_fields(s, c.department_id)],
+            "merged_into": merged.number if merged is not None else None}
 
 
 @api
@@ -210,10 +228,18 @@ async def update_conversation(request: Request) -> Response:
     data = await read_json(request)
     status = validate.choice(data, "status", STAFF_STATUSES)
     priority = validate.integer(data, "priority", lo=0, hi=PRIORITY_MAX)
+    note = validate.text(data, "resolution_note", max_len=RESOLUTION_NOTE_MAX, required=False)
     async with d.sm() as s:
         row = await s.get(Conversation, c.id)
         assert row is not None
         move = staff_move(row.status, status, row.channel) if status is not None else None
+        if note is not None:
+            if not (move.ends if move is not None else row.status in ENDED):
+                raise InvalidInput("a resolution note goes with resolving or closing",
+                                   "resolution_note")
+            row.resolution_note = note
+        if move is not None and move.ends:
+            await _fields_filled(s, row)
         if move is not None:
             await sla_store.status_changed(s, row, row.status, move.status, utcnow(),
                                            actor_id=p.agent_id, why="set by staff")
@@ -228,6 +254,15 @@ async def update_conversation(request: Request) -> Response:
     if move is not None and move.route:
         await d.hooks.conversation_queued(c.id)
     return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))
+
+
+async def _fields_filled(s: AsyncSession, c: Conversation) -> None:
+    """The department's required fields are filled before a conversation is resolved or
+    closed by staff (``ticket_fields.missing_required``)."""
+    defs = await ticket_work.department_fields(s, c.department_id)
+    missing = ticket_fields.missing_required(defs, c.custom_fields or {})
+    if missing:
+        raise Conflict(f"fill in {', '.join(missing)} before resolving or closing")
 
 
 @api

@@ -3,7 +3,8 @@
 ``GET /api/conversations/{id}/customer``: the contact (verified or not), their organisation
 (domains, phones, members by email), their other conversations on every channel (status, and
 the rating for those who may read ratings), the tickets linked through ``parent_id`` both ways,
-and the organisation's contracts and warranties with hours used. Every conversation listed is
+the organisation's contracts and warranties with hours used, and previous resolutions of
+conversations like this one (``desk.resolutions``). Every conversation listed is
 one the viewer may open (``Principal.scope``). ``POST /api/conversations/{id}/time``: minutes
 and an optional note, counted against the contract in force (``desk.contracts.charged_to``).
 ``POST /api/organisations/{id}/contracts`` (admins) records a contract or warranty.
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import contracts, validate
+from desk import contracts, resolutions, validate
 from desk.api_conversations import load_conversation, survey_visible
 from desk.contacts import is_verified
 from desk.errors import NotFound
@@ -110,6 +111,7 @@ async def customer(request: Request) -> Response:
                                                        isouter=True)
             .where(TimeEntry.conversation_id == c.id).order_by(TimeEntry.id))).all()
         deals = await _contracts(s, org.id if org else None, today)
+        resolved = await resolutions.similar(s, p, c)
     return JSONResponse({
         "contact": None if contact is None else {
             "id": contact.id, "name": contact.name, "email": contact.email,
@@ -122,6 +124,7 @@ async def customer(request: Request) -> Response:
         "linked": [{**_brief(k, survey), "relation": "parent" if k.id == c.parent_id else "child"}
                    for k in linked],
         "contracts": deals,
+        "resolutions": resolved,
         "time": {"total_minutes": sum(e.minutes for e, _ in entries), "entries": [
             {"id": e.id, "minutes": e.minutes, "note": e.note, "agent": name,
              "contract_id": e.contract_id, "created_at": e.created_at.isoformat()}

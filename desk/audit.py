@@ -22,9 +22,11 @@ def target_of(conversation_id: int) -> str:
 
 
 def record(s: AsyncSession, action: str, conversation_id: int, *, actor_id: int | None = None,
-           why: str = "", at: datetime | None = None, **data: Any) -> None:
-    s.add(AuditEvent(actor_id=actor_id, action=action, target=target_of(conversation_id),
-                     data={"why": why, **data}, created_at=at or utcnow()))
+           why: str = "", at: datetime | None = None, **data: Any) -> AuditEvent:
+    event = AuditEvent(actor_id=actor_id, action=action, target=target_of(conversation_id),
+                       data={"why": why, **data}, created_at=at or utcnow())
+    s.add(event)
+    return event
 
 
 def event_json(e: AuditEvent) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import automation, sla
+from desk import automation, sla, tags
 from desk import business_hours as bh
 from desk.errors import InvalidInput
 from desk.models import (
@@ -97,12 +97,12 @@ async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar, now: date
         .order_by(Message.seq.desc()).limit(1))).first() if reads_messages(rules) else None
     last, replies = (found[0], int(found[1])) if found is not None else (None, 0)
     fields: dict[str, Any] = dict(conv.custom_fields or {})
-    tags = fields.get("tags", [])
+    tagged = await tags.of(s, conv.id)
     email = (contact.email or "") if contact is not None else ""
     return automation.Facts(
         department_id=conv.department_id, group_id=conv.group_id, channel=conv.channel,
         priority=conv.priority, tier=org.priority if org is not None else None,
-        tags=frozenset(str(t).lower() for t in tags) if isinstance(tags, list) else frozenset(),
+        tags=frozenset(tagged),
         topic=conv.topic, status=conv.status, custom_fields=fields,
         subject=conv.subject or "", body=last or "",
         sender_domain=email.rpartition("@")[2].lower() or None,

@@ -25,3 +25,11 @@ class DeskHooks:
     async def conversation_queued(self, conversation_id: int) -> None:
         """A conversation was set ``queued`` in the records (a promoted noise ticket) and
         waits to be routed; the router's sweep queues it if this call is lost."""
+
+    async def admit_mail(self, recipient: str, conversation_id: int, requester: str) -> None:
+        """Charge a mail staff send to someone outside the desk (a forwarded ticket) to the
+        mail budget; raises ``desk.errors.RateLimited`` past it, before anything is written.
+        (No budget without the live layers.)"""
+
+    async def forward_recorded(self, event_id: int) -> None:
+        """A forward was recorded (its ``conversation.forwarded`` audit event): mail it."""

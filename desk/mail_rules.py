@@ -49,3 +49,29 @@ def reply_text_is_mailed(notify_mode: str) -> bool:
     """Does the mail about a staff reply carry the reply's text? (Unknown modes: no; the
     safer side for a department that asked for links only.)"""
     return notify_mode == "full"
+
+
+# How an address takes part in an email conversation (``EmailParticipant.role``): it wrote or
+# was copied on a mail that came in (``mail``); staff copy it on every reply (``cc``); staff
+# forwarded the ticket to it (``outside``: someone who is no user of the desk answering by mail;
+# what it writes back joins the ticket as an internal note, never reaching the customer).
+PARTICIPANT_ROLES = ("mail", "cc", "outside")
+CC_MAX = 10  # addresses staff may copy on a conversation's replies
+
+
+def reply_copies(cc: list[str], to_address: str) -> list[str]:
+    """Who is copied on a mail to the customer: the conversation's ``cc`` participants, each
+    once, never the recipient itself (case-insensitively), at most ``CC_MAX``."""
+    seen = {to_address.lower()}
+    out = []
+    for address in cc:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            out.append(address)
+    return out[:CC_MAX]
+
+
+def outsider_visibility(role: str | None) -> str | None:
+    """The visibility a mail from a participant of ``role`` is stored with, when its role
+    decides it: an outsider's answer is for staff only."""
+    return "internal" if role == "outside" else None

@@ -48,7 +48,8 @@ from desk.db import SessionMaker
 from desk.errors import Forbidden
 from desk.fts import PG_BODY_COLUMN, PG_CONFIG, SQLITE_MESSAGES, SQLITE_SUBJECTS
 from desk.models import Contact, Conversation, Message, Organisation
-from desk.search_query import BadQuery, Cursor, SearchRequest, Term, fts5_match, like_pattern
+from desk.search_query import Cursor, SearchRequest, Term, fts5_match, like_pattern
+from desk.tags import tagged
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
@@ -100,7 +101,9 @@ def filters(req: SearchRequest, p: Principal) -> list[ColumnElement[bool]]:
     if req.priorities:
         where.append(c.priority.in_(req.priorities))
     if req.number is not None:
-        where.append(c.number == req.number)
+        # A merged ticket's number finds the survivor too (desk.ticket_work.merge).
+        merged = select(c.merged_into_id).where(c.number == req.number).scalar_subquery()
+        where.append(or_(c.number == req.number, c.id == merged))
     if req.group_id is not None:
         where.append(c.group_id == req.group_id)
     match req.assignee:
@@ -113,8 +116,7 @@ def filters(req: SearchRequest, p: Principal) -> list[ColumnElement[bool]]:
     where += _contact_conditions(req)
     where += [cast(c.custom_fields[name].as_string(), String) == value
               for name, value in req.fields]
-    if req.tags:
-        where.append(tag_condition(req.tags))
+    where += tagged(req.tags)
     if req.active_from is not None:
         where.append(c.updated_at >= req.active_from)
     if req.active_before is not None:
@@ -124,12 +126,6 @@ def filters(req: SearchRequest, p: Principal) -> list[ColumnElement[bool]]:
             bindparam("cursor_at", req.cursor.updated_at, type_=c.updated_at.type),
             bindparam("cursor_id", req.cursor.id)))
     return where
-
-
-def tag_condition(tags: Sequence[str]) -> ColumnElement[bool]:
-    """Where the tag filter plugs in: every tag named on the conversation. Tickets carry no
-    tags yet (issue 13, ticket work); until the tag table exists a tag filter is refused."""
-    raise BadQuery(f"tag: tickets have no tags yet ({', '.join(tags)[:60]})")
 
 
 def _contact_conditions(req: SearchRequest) -> list[ColumnElement[bool]]:

@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from desk import ticket_fields
 from desk.errors import InvalidInput
-from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, NAME_MAX, PRIORITY_MAX
+from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, NAME_MAX, PRIORITY_MAX, TAG_MAX
 
 TEXT_MAX = 500  # characters of search text
 TERMS_MAX = 16
@@ -37,7 +38,6 @@ _PHRASE_OR_WORD = re.compile(r'"([^"]*)"?|(\S+)')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NUMBER = re.compile(r"^(?:SB-)?(\d{7})$", re.IGNORECASE)
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_TAG = re.compile(r"^[^\x00-\x1f\x7f,]{1,64}$")
 
 
 class BadQuery(InvalidInput):
@@ -141,7 +141,7 @@ class SearchRequest:
 
     ``assignee``: an agent id, ``"me"`` or ``"none"`` (unassigned). ``fields``: custom field
     name -> the value it must have. ``tags``: tag names that must all be on the conversation
-    (the filter desk.search applies once tickets carry tags). ``active_from`` /
+    (read by ``desk.ticket_fields.tag``, so ``Billing`` finds ``billing``). ``active_from`` /
     ``active_before``: the last activity (``updated_at``, the order of the pages) in
     [from, before)."""
 
@@ -270,10 +270,11 @@ def _assignee(raw: str | None) -> int | str | None:
 
 
 def _tag(raw: str) -> str:
-    value = raw.strip()
-    if not _TAG.match(value):
-        raise BadQuery("tag: 1 to 64 characters, no commas or control characters")
-    return value
+    try:
+        return ticket_fields.tag(raw)
+    except InvalidInput:
+        raise BadQuery(f"tag: 1 to {TAG_MAX} characters, no commas or control "
+                       "characters") from None
 
 
 def _field(raw: str) -> tuple[str, str]:

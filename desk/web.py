@@ -21,8 +21,11 @@ from desk import (
     api_rules,
     api_search,
     api_sla,
+    api_tickets,
     contracts,
+    ticket_fields,
 )
+from desk.api_conversations import RESOLUTION_NOTE_MAX
 from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
 from desk.kb import api as kb_api
@@ -41,6 +44,7 @@ from desk.limits import (
     PRIORITY_MAX,
     TAG_MAX,
 )
+from desk.mail_rules import CC_MAX
 from desk.models import (
     CHANNELS,
     FACT_KINDS,
@@ -139,6 +143,7 @@ _RULE = {"name": _NAME, "enabled": {"type": "boolean"},
                                                     "maxItems": 5, "items": _text(1, 20)})},
          "actions": {"type": "array", "minItems": 1, "maxItems": 3, "items": _obj(
              "type", type={"enum": ["add_tag", "close"]}, value=_text(1, 64))}}
+_TAGS = {"type": "array", "maxItems": ticket_fields.TAGS_MAX, "items": _text(1, TAG_MAX)}
 # What each operation's body holds (the handlers' checks in desk.validate are the rule; this is
 # the reader's and the fuzzer's copy of it, so generated bodies get past the first field).
 BODIES: dict[str, dict[str, Any]] = {
@@ -189,7 +194,22 @@ BODIES: dict[str, dict[str, Any]] = {
                                               "maximum": 100_000}, {"type": "null"}]}),
     "update_conversation": _obj(status={"enum": list(STAFF_STATUSES)},
                                 priority={"type": "integer", "minimum": 0,
-                                          "maximum": PRIORITY_MAX}),
+                                          "maximum": PRIORITY_MAX},
+                                resolution_note=_text(1, RESOLUTION_NOTE_MAX)),
+    "change_tags": _obj(add=_TAGS, remove=_TAGS),
+    "edit_fields": _obj("fields", fields={"type": "object", "minProperties": 1,
+                                          "maxProperties": ticket_fields.FIELDS_MAX}),
+    "set_cc": _obj("cc", cc={"type": "array", "maxItems": CC_MAX, "items": _EMAIL}),
+    "forward": _obj("to", to=_EMAIL, note=_text(0, api_tickets.NOTE_MAX),
+                    seq={"type": "integer", "minimum": 1, "maximum": ID_MAX}),
+    "merge": _obj("into", into={"anyOf": [_ID, {"type": "string",
+                                                 "pattern": r"^(SB-)?[0-9]{7}$"}]}),
+    "split": _obj("seq", seq={"type": "integer", "minimum": 1, "maximum": ID_MAX}),
+    "department_fields": _obj("fields", fields={
+        "type": "array", "maxItems": ticket_fields.FIELDS_MAX, "items": _obj(
+            "name", "type", name={"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+            type={"enum": list(ticket_fields.FIELD_TYPES)}, label=_NAME,
+            required={"type": "boolean"})}),
 }
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
 _ARTICLE = {"title": _text(1, ARTICLE_TITLE_MAX), "body": _text(0, ARTICLE_BODY_MAX),
@@ -319,7 +339,7 @@ def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") ->
 
 def desk_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
-                               *api_search.routes, *api_customer.routes,
+                               *api_search.routes, *api_customer.routes, *api_tickets.routes,
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes, *kb_assist.routes,

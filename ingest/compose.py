@@ -83,6 +83,7 @@ class Outgoing:
     loop_marker: str = ""  # X-Loop value: our address, so our own mail is recognised on return
     extra_headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
     attachments: Sequence[OutgoingFile] = field(default_factory=tuple)
+    cc: tuple[Address, ...] = ()
 
 
 def _msgid(value: str | None) -> str | None:
@@ -98,6 +99,7 @@ def compose(mail: Outgoing) -> bytes:
     headers: list[tuple[str, str]] = [
         ("From", format_address(mail.sender)),
         ("To", ", ".join(format_address(a) for a in mail.to)),
+        *([("Cc", ", ".join(format_address(a) for a in mail.cc))] if mail.cc else []),
         ("Subject", clean_header_value(mail.subject, 250)),
         ("Date", format_datetime(mail.date)),
         ("Message-ID", _msgid(mail.message_id) or ""),

@@ -34,7 +34,15 @@ from desk.mail_rules import (
     reply_is_mailed,
     reply_text_is_mailed,
 )
-from desk.models import Conversation, Department, Message, OutboundMail, utcnow
+from desk.models import (
+    Agent,
+    AuditEvent,
+    Conversation,
+    Department,
+    Message,
+    OutboundMail,
+    utcnow,
+)
 from desk.settings import Settings
 from ingest import notices, outbound
 from ingest.errors import SendFailure
@@ -70,11 +78,19 @@ def notify_reply_job(conversation_id: int, seq: int) -> str:
     """A stored message that ``desk.mail_rules.reply_is_mailed`` says goes to the customer:
     mail it (then send it). Anything else is skipped, whoever enqueued it."""
     ctx = JOB_CONTEXT.get()
-    return ctx.loop.run_until_complete(_notify_reply(ctx, conversation_id, seq))
+    queued = ctx.loop.run_until_complete(queue_reply(ctx.sm, ctx.settings, conversation_id,
+                                                     seq))
+    return "skipped" if queued is SKIPPED else _send_queued(queued)
 
 
-async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
-    async with ctx.sm() as s:
+SKIPPED = outbound.Queued(0, created=False)  # queue_reply: the message is not mailed
+
+
+async def queue_reply(sm: SessionMaker, settings: Settings, conversation_id: int,
+                      seq: int) -> outbound.Queued | None:
+    """The reply's OutboundMail row (to the customer, copied to the conversation's copies);
+    ``SKIPPED`` when the message is not one to mail, None when there is nobody to mail."""
+    async with sm() as s:
         conv = await s.get(Conversation, conversation_id)
         msg = (await s.execute(select(Message).where(
             Message.conversation_id == conversation_id, Message.seq == seq))
@@ -84,15 +100,45 @@ async def _notify_reply(ctx: JobContext, conversation_id: int, seq: int) -> str:
     if conv is None or msg is None or not reply_is_mailed(
             conv.channel, visibility=msg.visibility, author_kind=msg.author_kind,
             email_message_id=msg.email_message_id):
-        return "skipped"
+        return SKIPPED
     number, text = conv.number, msg.body
     with_text = reply_text_is_mailed(dept.notify_mode if dept is not None else "full")
     # "Link only" mails carry neither the text nor the files: the case page shows both.
-    queued = await outbound.queue_mail(
-        ctx.sm, ctx.settings, conversation_id=conversation_id, kind="reply", key=reply_key(seq),
+    return await outbound.queue_mail(
+        sm, settings, conversation_id=conversation_id, kind="reply", key=reply_key(seq),
         body=lambda link: notices.reply(number, text, link, with_text=with_text), reply=True,
-        attachment_ids=[int(f["id"]) for f in msg.files or []] if with_text else ())
-    return _send_queued(queued)
+        attachment_ids=[int(f["id"]) for f in msg.files or []] if with_text else (),
+        copied=notices.copied_reply(number, text, with_text=with_text))
+
+
+def forward_job(event_id: int) -> str:
+    """Staff forwarded a ticket to someone outside the desk (the web process charged the mail
+    guard): mail the note and the ticket's public thread, or the one message named, to the
+    recipient the audit event records (then send it)."""
+    ctx = JOB_CONTEXT.get()
+    return _send_queued(ctx.loop.run_until_complete(
+        queue_forward(ctx.sm, ctx.settings, event_id)))
+
+
+async def queue_forward(sm: SessionMaker, settings: Settings,
+                        event_id: int) -> outbound.Queued | None:
+    """The forward's OutboundMail row (stored once, whoever calls it how often)."""
+    async with sm() as s:
+        event = await s.get(AuditEvent, event_id)
+        if event is None:
+            return None
+        conv_id = int(event.target.removeprefix("conversation:"))
+        seq = event.data.get("seq")
+        rows = (await s.execute(select(Message).where(
+            Message.conversation_id == conv_id, Message.visibility == "public",
+            *([Message.seq == int(seq)] if seq is not None else []))
+            .order_by(Message.seq))).scalars().all()
+        agent = await s.get(Agent, event.actor_id) if event.actor_id else None
+    lines = [_line(m) for m in rows]
+    name, note = agent.display_name if agent else "The support team", event.data.get("note")
+    return await outbound.queue_forward(
+        sm, settings, event_id,
+        lambda number: notices.forwarded(number, name, str(note or ""), lines))
 
 
 def transcript_job(conversation_id: int, request_key: str) -> str:
@@ -111,14 +157,18 @@ async def _transcript(ctx: JobContext, conversation_id: int, request_key: str) -
     if conv is None or conv.channel != "chat":
         return "skipped"
     contact = Viewer("contact", conv.contact_id)
-    lines = [f"[{m.created_at:%Y-%m-%d %H:%M}] {m.author_name or m.author_kind}: {m.body}"
-             for m in rows if can_see(contact, m.visibility, m.whisper_to)]
+    lines = [_line(m) for m in rows if can_see(contact, m.visibility, m.whisper_to)]
     number = conv.number
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="transcript",
         key=request_key[:64], body=lambda link: notices.transcript(number, lines, link),
         reply=False, subject="Transcript of your chat")
     return _send_queued(queued)
+
+
+def _line(m: Message) -> str:
+    """A message as a mailed thread shows it."""
+    return f"[{m.created_at:%Y-%m-%d %H:%M}] {m.author_name or m.author_kind}: {m.body}"
 
 
 def notify_created_job(conversation_id: int) -> str:

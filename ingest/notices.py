@@ -31,6 +31,24 @@ def reply(number: str, text: str, link: str, *, with_text: bool) -> str:
             f"Or reply to this mail; please keep [{number}] in the subject.\n")
 
 
+def copied_reply(number: str, text: str, *, with_text: bool) -> str:
+    """A staff reply that others are copied on: without the customer's signed link (whoever is
+    copied could open the case with it as the customer); replying by mail threads back."""
+    said = text if with_text else f"There is new activity on case {number}."
+    return f"{said}\n\n--\nCase {number}: reply to this mail; please keep [{number}] in " \
+        "the subject.\n"
+
+
+def forwarded(number: str, agent: str, note: str, lines: list[str]) -> str:
+    """A ticket forwarded by staff to someone outside the desk: the note, the thread (its
+    public messages), and how to answer. No case link: the reader is not the customer."""
+    said = f"{note}\n\n" if note else ""
+    return (f"{agent} forwarded case {number} to you.\n\n{said}"
+            + "\n".join(lines)
+            + f"\n\n--\nAnswer by replying to this mail; please keep [{number}] in the "
+              "subject. Your answer reaches the support team only, not the customer.\n")
+
+
 def closed(number: str, status: str, link: str) -> str:
     return (f"Your case {number} has been {status}.\n\n"
             f"How did we do? Rate it in one click:\n{link}{SURVEY_ANCHOR}\n\n"

@@ -22,12 +22,14 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import portal
+from desk import portal, ticket_work
 from desk.attachments import path_for
 from desk.case_links import Kind, signin_url
 from desk.db import SessionMaker
+from desk.mail_rules import reply_copies
 from desk.models import (
     Attachment,
+    AuditEvent,
     Contact,
     Conversation,
     Department,
@@ -75,7 +77,8 @@ Body = Callable[[str], str]
 
 async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: int, kind: str,
                       key: str, body: Body, reply: bool, subject: str | None = None,
-                      attachment_ids: Sequence[int] = ()) -> OutboundMail | None:
+                      attachment_ids: Sequence[int] = (),
+                      copied: str | None = None) -> OutboundMail | None:
     """The OutboundMail for the conversation's contact, read in ``s`` and not added (the
     due-timer sweep adds it in its own transaction); None if there is nobody to mail.
 
@@ -83,7 +86,10 @@ async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: i
     is ``body(link)``, with the contact's own signed link to the case (``desk.portal``), fixed
     in the row so every retry sends the same bytes.
     ``subject``: instead of the conversation's (the ticket number is added either way).
-    ``attachment_ids``: the conversation's attachments the mail carries."""
+    ``attachment_ids``: the conversation's attachments the mail carries.
+    ``copied``: the mail goes to the conversation's copies too (``desk.mail_rules.
+    reply_copies``); when there are any, this is its text (it must not carry the customer's
+    link)."""
     conv = await s.get(Conversation, conversation_id)
     if conv is None or conv.contact_id is None:
         return None
@@ -103,26 +109,54 @@ async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: i
     sender = await _sender(s, conv.department_id)
     message_id = message_id_for(f"{kind}:{conversation_id}:{key}", sender.domain,
                                 settings.secret_key)
+    cc = reply_copies(await ticket_work.copies(s, conversation_id), contact.email) \
+        if copied is not None else []
+    text = copied if cc and copied is not None else \
+        body(case_link(settings, contact, conv.number, utcnow()))
     return OutboundMail(
         message_id=message_id, conversation_id=conversation_id, kind=kind, key=key[:64],
         to_address=contact.email,
         subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
-        body=body(case_link(settings, contact, conv.number, utcnow())), status="queued",
+        body=text, status="queued",
         in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
-        attachment_ids=list(attachment_ids) or None,
+        attachment_ids=list(attachment_ids) or None, cc=cc or None,
     )
 
 
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
                      key: str, body: Body, reply: bool, subject: str | None = None,
-                     attachment_ids: Sequence[int] = ()) -> Queued | None:
+                     attachment_ids: Sequence[int] = (),
+                     copied: str | None = None) -> Queued | None:
     """Store ``compose_row``'s mail in a transaction of its own; None if nobody to mail."""
     async with sm() as s:
         row = await compose_row(s, settings, conversation_id=conversation_id, kind=kind,
                                 key=key, body=body, reply=reply, subject=subject,
-                                attachment_ids=attachment_ids)
+                                attachment_ids=attachment_ids, copied=copied)
     return None if row is None else await _store(sm, row)
+
+
+async def queue_forward(sm: SessionMaker, settings: Settings, event_id: int,
+                        text: Callable[[str], str]) -> Queued | None:
+    """Store the mail of a forward staff recorded (the ``conversation.forwarded`` audit event
+    names the recipient: the records, never the job's caller): ``text(number)`` to it, from
+    the department's address, threaded so the answer comes back into the ticket."""
+    async with sm() as s:
+        event = await s.get(AuditEvent, event_id)
+        if event is None or event.action != "conversation.forwarded":
+            return None
+        conv = await s.get(Conversation, int(event.target.removeprefix("conversation:")))
+        if conv is None:
+            return None
+        sender = await _sender(s, conv.department_id)
+    row = OutboundMail(
+        message_id=message_id_for(f"forward:{conv.id}:{event_id}", sender.domain,
+                                  settings.secret_key),
+        conversation_id=conv.id, kind="forward", key=f"forward-{event_id}",
+        to_address=str(event.data["to"]),
+        subject=ticket_subject(f"Fwd: {conv.subject or 'Case'}", conv.number),
+        body=text(conv.number), status="queued")
+    return await _store(sm, row)
 
 
 async def queue_signin(sm: SessionMaker, settings: Settings, contact_id: int,
@@ -231,8 +265,9 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         await _finish(sm, row.id, "failed", f"invalid recipient: {exc}", conv)
         return "failed"
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    copies = _copies(row)
     data = compose(Outgoing(
-        sender=sender, to=(to,), subject=row.subject, text=row.body,
+        sender=sender, to=(to,), cc=copies, subject=row.subject, text=row.body,
         message_id=row.message_id, date=created, in_reply_to=row.in_reply_to,
         references=tuple((row.references or "").split()),
         auto_generated=row.kind != "reply", loop_marker=sender.email,
@@ -242,7 +277,7 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
     try:
         async with holding(sm, row.id, attempt, settings.mail_lease_s):
             await aiosmtplib.send(
-                data, sender=sender.email, recipients=[to.email],
+                data, sender=sender.email, recipients=[to.email, *(a.email for a in copies)],
                 hostname=settings.smtp_host, port=settings.smtp_port,
                 use_tls=settings.smtp_tls == "tls",
                 start_tls=True if settings.smtp_tls == "starttls" else False,
@@ -261,6 +296,18 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         raise SendFailure(f"SMTP unavailable: {exc}") from exc
     await _finish(sm, row.id, "sent", None, None)
     return "sent"
+
+
+def _copies(row: OutboundMail) -> tuple[Address, ...]:
+    """The row's copies; one that is no address now (it was checked when set) is left out
+    rather than failing the customer's mail."""
+    out = []
+    for raw in row.cc or []:
+        try:
+            out.append(parse_address(raw))
+        except UnsafeAddress:
+            log.warning("copy %r of outbound mail %s dropped", raw, row.id)
+    return tuple(out)
 
 
 async def _files(sm: SessionMaker, settings: Settings, row: OutboundMail) -> list[OutgoingFile]:

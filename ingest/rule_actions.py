@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation, automation_store, sla_store, status_rules
+from desk import audit, automation, automation_store, sla_store, status_rules, tags, ticket_fields
+from desk.errors import InvalidInput
 from desk.models import Conversation, ConversationSla, Message
 from desk.seq import reserve_seq
 
@@ -72,11 +73,13 @@ async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
         case "set_priority":
             conv.priority = int(a.value)
         case "add_tag":
-            fields: dict[str, Any] = dict(conv.custom_fields or {})
-            tags = [t for t in fields.get("tags", []) if isinstance(t, str)]
-            if a.value not in tags:
-                fields["tags"] = [*tags, a.value]
-                conv.custom_fields = fields
+            try:
+                await tags.change(s, conv, [ticket_fields.tag(a.value)], (), None,
+                                              why=f"rule {rule.id}")
+            except InvalidInput as refused:  # a bad tag, or the conversation has its fill
+                audit.record(s, "rule.skipped", conv.id, at=now, rule=rule.id,
+                             why=refused.message)
+                return f"{a.type} skipped"
         case "set_status" | "close":
             new = "closed" if a.type == "close" else str(a.value)
             try:  # a rule moves a status as staff would, by the one rule for moves

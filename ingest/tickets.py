@@ -20,11 +20,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import sla_store
+from desk import sla_store, ticket_work
 from desk.attachments import file_ref, inbound_file
 from desk.conversations import new_number
 from desk.db import SessionMaker, is_connection_fault
 from desk.limits import BODY_MAX
+from desk.mail_rules import outsider_visibility
 from desk.models import (
     Attachment,
     Contact,
@@ -250,8 +251,13 @@ class TicketImporter:
                 await sla_store.status_changed(s, conv, conv.status, move.status, now,
                                                why="the customer wrote again")
                 conv.status, conv.closed_at = move.status, None
-            await self._message(s, conv.id, mail, verdict)
-            if verdict.kind is Kind.PERSON:
+            role = await s.scalar(select(EmailParticipant.role).where(
+                EmailParticipant.conversation_id == conv.id,
+                func.lower(EmailParticipant.email) == (sender or "").lower()))
+            msg = await self._message(s, conv.id, mail, verdict)
+            if (hidden := outsider_visibility(role)) is not None:
+                msg.visibility = hidden  # an outsider's answer is for staff, not the customer
+            elif verdict.kind is Kind.PERSON:
                 await sla_store.on_messages(s, [sla_store.Posted(conv.id, "contact", "public",
                                                                  now)])
             inbound.status, inbound.conversation_id = "reply", conv.id
@@ -451,7 +457,9 @@ async def _candidates(s: AsyncSession, mail: ParsedMail) -> list[threading.Candi
                 if ref is not None and conv_id is not None:
                     by_ref.setdefault(ref, conv_id)
         ordered += [by_ref[r] for r in refs if r in by_ref]
-    ids = list(dict.fromkeys(ordered))
+    # A merged ticket's number or mail continues the ticket it was merged into.
+    survivors = await ticket_work.survivor_of(s, list(dict.fromkeys(ordered)))
+    ids = list(dict.fromkeys(survivors.get(i, i) for i in ordered))
     if not ids:
         return []
     participants = await _participants(s, ids)

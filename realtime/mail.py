@@ -26,6 +26,7 @@ NOTIFY_CLOSED = "ingest.jobs.notify_closed_job"
 NOTIFY_CREATED = "ingest.jobs.notify_created_job"
 TRANSCRIPT = "ingest.jobs.transcript_job"
 SIGNIN = "ingest.jobs.signin_job"
+FORWARD = "ingest.jobs.forward_job"
 # As ingest.jobs.enqueue_notify_created / enqueue_notify: the same job id whoever enqueues it
 # (the worker's sweep enqueues what never got here, ingest.jobs.requeue_unmailed).
 NOTIFY_RETRY_S = (5, 30, 120)
@@ -79,4 +80,9 @@ class Mailer:
         """Mail a chat's transcript to its contact (the caller passed the mail guard)."""
         return await self.enqueue(TRANSCRIPT, conversation_id, request_key,
                                   job_id=f"transcript-{conversation_id}-{request_key}",
+                                  retry=NOTIFY_RETRY_S)
+
+    async def forward(self, event_id: int) -> bool:
+        """Mail a ticket staff forwarded (the caller charged the mail guard)."""
+        return await self.enqueue(FORWARD, event_id, job_id=f"forward-{event_id}",
                                   retry=NOTIFY_RETRY_S)

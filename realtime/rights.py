@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from desk.auth import can_access, resolve_sessions
+from desk.errors import RateLimited
 from desk.hooks import DeskHooks
 from desk.mail_rules import closing_is_mailed, reply_is_mailed
 from desk.models import Agent, Conversation, Message
@@ -35,6 +36,7 @@ from realtime.context import Context
 from realtime.envelopes import Beat, Control, ConversationChanged, RightsChanged, SessionEnded
 from realtime.errors import CLOSE_REVOKED
 from routing.errors import RoutingError
+from routing.mail_budget import MailRequest, Purpose
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -82,6 +84,17 @@ class HubHooks(DeskHooks):
         if closing_is_mailed(conv.channel, conv.status, conv.closed_by):
             await self.ctx.mailer.closed(conversation_id)
 
+
+    async def admit_mail(self, recipient: str, conversation_id: int, requester: str) -> None:
+        await self.inner.admit_mail(recipient, conversation_id, requester)
+        verdict = await self.ctx.mail_guard.admit(MailRequest(
+            Purpose.FORWARD, recipient, client=requester, conversation_id=conversation_id))
+        if not verdict.allowed:
+            raise RateLimited(verdict.message, verdict.retry_after_s)
+
+    async def forward_recorded(self, event_id: int) -> None:
+        await self.inner.forward_recorded(event_id)
+        await self.ctx.mailer.forward(event_id)
 
     async def conversation_queued(self, conversation_id: int) -> None:
         await self.inner.conversation_queued(conversation_id)

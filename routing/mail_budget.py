@@ -29,6 +29,7 @@ class Purpose(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"  # ticket created: by mail or by "leave a message"
     SIGNIN = "signin"  # a one-time sign-in link to the case page, for a typed address
     REMINDER = "reminder"  # the desk's own timers: inactivity ladder, rule mails to the customer
+    FORWARD = "forward"  # staff forwarding a ticket to an address outside the desk
 
 
 class Scope(StrEnum):
@@ -99,7 +100,8 @@ def verdict(request: MailRequest, found: tuple[Check, ...], refused: int | None,
     scope = found[refused].scope
     wait = max(1, ttl_s)
     when = f"in {-(-wait // 60)} min" if wait >= 60 else f"in {wait} s"
-    what = {Purpose.TRANSCRIPT: "a transcript", Purpose.SIGNIN: "a sign-in link"}.get(
+    what = {Purpose.TRANSCRIPT: "a transcript", Purpose.SIGNIN: "a sign-in link",
+            Purpose.FORWARD: "a forwarded ticket"}.get(
         request.purpose, "a confirmation")
     match scope:
         case Scope.CONVERSATION:

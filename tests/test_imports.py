@@ -38,6 +38,7 @@ PURE = frozenset({
     "desk.automation", "desk.business_hours", "desk.case_links", "desk.contracts", "desk.errors",
     "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
     "desk.mail_rules", "desk.origins", "desk.search_query", "desk.site_config", "desk.site_form",
+    "desk.ticket_fields",
     "desk.sla", "desk.status_rules", "desk.ticket_rules",
     "desk.validate", "desk.visibility", "desk.visit_rules",
     "desk.report_math", "desk.kb.render", "desk.kb.rules", "desk.kb.stem", "desk.kb.query",

@@ -27,6 +27,7 @@ from desk.limits import (
     MESSAGE_ID_MAX,
     NAME_MAX,
     SUBJECT_MAX,
+    TAG_MAX,
 )
 from desk.models.base import (
     AUTHORS,
@@ -85,6 +86,13 @@ class Conversation(Base):
     # Who closed it, when the customer did on the case page (desk.mail_rules.CLOSED_BY_CONTACT);
     # None otherwise.
     closed_by: Mapped[str | None] = mapped_column(String(16))
+    # Merged into another ticket (desk.ticket_work.merge): closed, its messages moved there;
+    # its number still leads to the survivor (search, mail threading).
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    # What solved it, written by staff when resolving (shown as a previous resolution).
+    resolution_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Message(Base):
@@ -123,6 +131,19 @@ class Message(Base):
     # The message's attachments as every reader is shown them (``desk.attachments.file_ref``:
     # id, name, size, type, preview), written with them, so a replay reads no second table.
     files: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationTag(Base):
+    """A tag on a conversation (``desk.tags``: lower-cased, 1..TAG_MAX characters)."""
+
+    __tablename__ = "conversation_tags"
+    # The search filter asks "which conversations carry this tag".
+    __table_args__ = (Index("ix_conversation_tags_tag", "tag"),)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -25,6 +25,7 @@ from desk.limits import (
     MESSAGE_ID_MAX,
     SUBJECT_MAX,
 )
+from desk.mail_rules import PARTICIPANT_ROLES
 from desk.models.base import (
     MAILBOX_SECURITY,
     Base,
@@ -101,6 +102,8 @@ class OutboundMail(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The attachments it carries (ids), fixed when queued like the threading headers.
     attachment_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # Copies (the conversation's ``cc`` participants when queued), fixed like the headers.
+    cc: Mapped[list[str] | None] = mapped_column(JSON)
     # Threading headers fixed when the mail is queued, so every retry sends identical bytes.
     in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
     references: Mapped[str | None] = mapped_column(Text)
@@ -114,8 +117,13 @@ class EmailParticipant(Base):
     """
 
     __tablename__ = "email_participants"
+    __table_args__ = (CheckConstraint(_in("role", PARTICIPANT_ROLES), name="role"),)
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), primary_key=True)
+    # How the address came to the conversation (desk.mail_rules.PARTICIPANT_ROLES): it wrote
+    # or was copied on a mail (``mail``), staff copy it on every reply (``cc``), or a ticket
+    # was forwarded to it (``outside``: its answers are internal notes).
+    role: Mapped[str] = mapped_column(String(8), default="mail")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -66,6 +66,9 @@ class Department(Base):
     )
     # The inactivity ladder (desk.inactivity): None is the default 7/14/21 days, [] none.
     ladder: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The ticket fields agents fill in (desk.ticket_fields: name, label, type, options,
+    # required before resolving).
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

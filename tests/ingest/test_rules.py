@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from desk import sla_store
+from desk import sla_store, tags
 from desk.models import AuditEvent, AutomationRule, Conversation, Group, Message
 from tests.ingest.conftest import Records
 from tests.ingest.test_due import DAY, T0, _conversations, _desk, _drain, _status
@@ -39,8 +39,7 @@ async def test_created_rule_tags_once(records: Records) -> None:
     assert await _drain(records, T0) == ["add_tag, notify"]
     assert await _drain(records, T0 + DAY) == []
     async with records.sm() as s:
-        conv = await s.get(Conversation, cid)
-        assert conv is not None and conv.custom_fields["tags"] == ["vip"]
+        assert await tags.of(s, cid) == ["vip"]
         note = (await s.scalars(select(Message).where(Message.conversation_id == cid))).one()
         assert note.visibility == "internal" and note.body == "look at this"
     fired = [d for a, d in await _actions(records, cid) if a == "rule.fired"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 13:54:41.873242
+Create Date: 2026-12-01 14:06:20.621150
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("notify_mode", sa.String(length=8), nullable=False),
         sa.Column("front_group_id", sa.Integer(), nullable=True),
         sa.Column("ladder", sa.JSON(), nullable=True),
+        sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "notify_mode IN ('full', 'link')", name=op.f("ck_departments_notify_mode")
@@ -447,6 +448,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_by", sa.String(length=16), nullable=True),
+        sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("resolution_note", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "channel IN ('chat', 'email', 'portal')", name=op.f("ck_conversations_channel")
         ),
@@ -476,6 +479,12 @@ def upgrade() -> None:
             ["group_id"],
             ["groups.id"],
             name=op.f("fk_conversations_group_id_groups"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merged_into_id"],
+            ["conversations.id"],
+            name=op.f("fk_conversations_merged_into_id_conversations"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -642,6 +651,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_conversation_slas")),
     )
     op.create_table(
+        "conversation_tags",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("tag", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_conversation_tags_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", "tag", name=op.f("pk_conversation_tags")),
+    )
+    with op.batch_alter_table("conversation_tags", schema=None) as batch_op:
+        batch_op.create_index("ix_conversation_tags_tag", ["tag"], unique=False)
+
+    op.create_table(
         "due_timers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -666,7 +691,11 @@ def upgrade() -> None:
         "email_participants",
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("role", sa.String(length=8), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "role IN ('mail', 'cc', 'outside')", name=op.f("ck_email_participants_role")
+        ),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
@@ -850,6 +879,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attachment_ids", sa.JSON(), nullable=True),
+        sa.Column("cc", sa.JSON(), nullable=True),
         sa.Column("in_reply_to", sa.String(length=255), nullable=True),
         sa.Column("references", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -1106,6 +1136,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_due_timers_due_at"))
 
     op.drop_table("due_timers")
+    with op.batch_alter_table("conversation_tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversation_tags_tag")
+
+    op.drop_table("conversation_tags")
     op.drop_table("conversation_slas")
     with op.batch_alter_table("report_schedules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_report_schedules_agent_id"))

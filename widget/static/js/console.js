@@ -281,7 +281,13 @@ function openEarlier(c) {
 }
 
 function openTicket(id, number) {
-  const view = new TicketView(id, { agents: agentNames });
+  const view = new TicketView(id, { agents: agentNames,
+    // A merge's survivor or a split's new ticket: shown as it is now, open already or not.
+    open: (other, otherNumber) => {
+      const shown = ticketViews.get(other);
+      openEarlier({ id: other, number: otherNumber });
+      if (shown) shown.load();
+    } });
   ticketViews.set(id, view);
   tabs.add(`t${id}`, number, withCustomer(view.el, id, openEarlier), { closable: true, select: true,
     onClose: () => ticketViews.delete(id) });

@@ -1,6 +1,7 @@
 // The customer 360 beside a conversation (GET /api/conversations/{id}/customer): who the
 // contact is and whether that is proven, their organisation, their other conversations on
-// every channel, linked tickets, contracts with hours, and the time logged here.
+// every channel, linked tickets, contracts with hours, the time logged here, and how similar
+// conversations were resolved (their resolution notes).
 
 import { get, post } from "./api.js";
 import { h } from "./dom.js";
@@ -62,6 +63,10 @@ export class CustomerPanel {
         h("br"), h("span", { class: "muted",
           text: [...org.domains, ...org.phones].join(", ") })) : null,
       ...(org ? this.list("Members", org.members, (m) => h("li", { text: m.email || m.name || "" })) : []),
+      ...this.list("Previous resolutions", v.resolutions || [], (r) => h("li", { class: "resolution" },
+        h("button", { class: "link", type: "button", text: r.number, onclick: () => this.open(r) }),
+        r.subject ? h("span", { class: "muted", text: ` ${r.subject}` }) : null,
+        h("br"), h("span", { text: r.note }))),
       ...this.list("Earlier conversations", v.history, (c) => this.conversation(c)),
       ...this.list("Linked tickets", v.linked, (c) => this.conversation(c, ` (${c.relation})`)),
       ...this.list("Contracts", v.contracts, (k) => h("li", { "data-expired": String(k.expired) },

@@ -40,6 +40,7 @@ export class TicketSearch {
       from: h("input", { type: "date" }),
       to: h("input", { type: "date" }),
       field: h("input", { type: "text", maxlength: 320, placeholder: "name:value" }),
+      tag: text(64),
     };
     const i = this.inputs;
     this.form = h("form", { class: "search", role: "search", "aria-label": "Search tickets" },
@@ -54,7 +55,7 @@ export class TicketSearch {
           field("s-channel", "Channel", i.channel), field("s-priority", "Priority", i.priority),
           field("s-group", "Group", i.group_id), field("s-assignee", "Assignee", i.assignee_id),
           field("s-from", "Active from", i.from), field("s-to", "to", i.to),
-          field("s-field", "Custom field", i.field))));
+          field("s-field", "Custom field", i.field), field("s-tag", "Tag", i.tag))));
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.run(); });
     this.note = h("p", { class: "muted", role: "status" });
     this.body = h("tbody");

@@ -6,6 +6,7 @@ import { messageItem } from "./chatpane.js";
 import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
 import { STATUS_LABELS } from "./status.js";
+import { TicketWork } from "./ticketwork.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
 const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
@@ -88,15 +89,25 @@ function describe(e, agents) {
     case "sla.met": return "SLA met";
     case "sla.breached_then_met": return "SLA met after a breach";
     case "rule.fired": return `Rule ${d.rule} fired`;
+    case "conversation.tags": return `Tags ${[...(d.added || []).map((t) => `+${t}`), ...(d.removed || []).map((t) => `−${t}`)].join(" ")}`;
+    case "conversation.fields": return `Fields set: ${Object.keys(d.values || {}).join(", ")}`;
+    case "conversation.cc": return d.cc && d.cc.length ? `Copies: ${d.cc.join(", ")}` : "Copies removed";
+    case "conversation.forwarded": return `Forwarded to ${d.to}`;
+    case "conversation.merged": return `Merged into ${d.into}`;
+    case "conversation.merged_in": return `${d.source} merged in (${d.messages} messages)`;
+    case "conversation.split": return `Split into ${d.into} from message ${d.seq}`;
+    case "conversation.split_from": return `Split from ${d.source}`;
     default: return e.action;
   }
 }
 
 export class TicketView {
-  // ``agents``: id -> display name, for the timeline's "who".
-  constructor(id, { agents = new Map() } = {}) {
+  // ``agents``: id -> display name, for the timeline's "who"; ``open(id, number)``: open
+  // another ticket (a merge's survivor, a split's new ticket).
+  constructor(id, { agents = new Map(), open = () => {} } = {}) {
     this.id = id;
     this.agents = agents;
+    this.work = new TicketWork(id, { reload: () => this.load(), open });
     this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline" });
     this.title = h("h2", { text: `#${id}` });
     // The statuses the server's rules allow from here (status_options), the current one first.
@@ -118,7 +129,7 @@ export class TicketView {
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
       this.facts,
-      this.notice, this.log, this.ended, form,
+      this.notice, this.log, this.ended, form, this.work.el,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
     this.load();
   }
@@ -132,6 +143,7 @@ export class TicketView {
       this.promoteButton.hidden = c.status !== "noise";
       const rows = [["Contact", c.contact && c.contact.name], ...contactFacts(c.contact),
         ["Topic", c.topic], ["Channel", c.channel], ["Priority", `P${c.priority}`],
+        ["Resolution", c.resolution_note],
         ...(c.answers || []).map((a) => [a.label, a.value])];
       this.facts.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
         [h("dt", { text: k }), h("dd", { text: String(v) })]));
@@ -142,6 +154,7 @@ export class TicketView {
       this.ended.textContent = over ? `This chat is ${c.status}; it can no longer be answered.` : "";
       const name = c.contact && (c.contact.name || c.contact.email);
       this.log.replaceChildren(...c.messages.map((m) => messageItem(m, name)));
+      this.work.render(c);
       this.facts.append(...(c.rating ? [h("dt", { text: "Rating" }),
         h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
     } catch (e) {
