@@ -62,6 +62,10 @@ def _view(page: Page, number: str) -> Locator:
     return page.locator(f"section.ticket:has(h2:text-matches('^{number} '))")
 
 
+def _work(page: Page, number: str) -> Locator:
+    return page.locator(f".ticket-box:has(h2:text-matches('^{number} ')) details.ticket-work")
+
+
 def _tab(page: Page, number: str) -> None:
     page.locator(".tab", has_text=number).first.click()
 
@@ -72,7 +76,7 @@ def test_ticket_work(browser: Browser, server: Server) -> None:
     try:
         _open(chloe, numbers["main"])
         view = _view(chloe, numbers["main"])
-        work = view.locator("details.ticket-work")
+        work = _work(chloe, numbers["main"])
         status = work.locator("[role=status]")
         work.locator("input[id$='-tag']").fill("Printer")
         work.get_by_role("button", name="Add tag").click()
@@ -105,9 +109,8 @@ def test_ticket_work(browser: Browser, server: Server) -> None:
         expect(view.locator(".log")).not_to_contain_text("the invoice is late")
 
         _open(chloe, numbers["dup"])
-        dup = _view(chloe, numbers["dup"])
-        dup.locator("details.ticket-work").get_by_label("Merge into").fill(numbers["main"])
-        dup.locator("details.ticket-work").get_by_role("button", name="Merge").click()
+        _work(chloe, numbers["dup"]).get_by_label("Merge into").fill(numbers["main"])
+        _work(chloe, numbers["dup"]).get_by_role("button", name="Merge").click()
         _tab(chloe, numbers["main"])
         expect(view.locator(".log")).to_contain_text("Still the toner error")
 

@@ -289,7 +289,7 @@ function openTicket(id, number) {
       if (shown) shown.load();
     } });
   ticketViews.set(id, view);
-  tabs.add(`t${id}`, number, withCustomer(view.el, id, openEarlier), { closable: true, select: true,
+  tabs.add(`t${id}`, number, withCustomer(view.box, id, openEarlier), { closable: true, select: true,
     onClose: () => ticketViews.delete(id) });
 }
 

@@ -129,8 +129,10 @@ export class TicketView {
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
       this.facts,
-      this.notice, this.log, this.ended, form, this.work.el,
+      this.notice, this.log, this.ended, form,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
+    // The ticket with its work box under it (what the console shows in the tab).
+    this.box = h("div", { class: "ticket-box" }, this.el, this.work.el);
     this.load();
   }
 

@@ -75,7 +75,7 @@ export class TicketWork {
       h("label", { for: `${p}-split`, text: "Split from message" }), this.splitSeq,
       h("button", { type: "submit", text: "Split" }));
     split.addEventListener("submit", (e) => { e.preventDefault(); this.split(); });
-    this.resolution = h("textarea", { id: `${p}-res`, rows: 2, maxlength: 4000 });
+    this.resolution = h("input", { type: "text", id: `${p}-res`, maxlength: 4000 });
     this.resolveBox = h("form", { class: "tw-resolve", "aria-label": "Resolve" },
       h("label", { for: `${p}-res`, text: "Resolution note" }), this.resolution,
       h("button", { type: "submit", text: "Resolve with note" }));
@@ -84,7 +84,7 @@ export class TicketWork {
       h("label", { for: `${p}-tag`, text: "Tags" }), this.tags, this.tagInput,
       h("button", { type: "submit", text: "Add tag" }));
     tagForm.addEventListener("submit", (e) => { e.preventDefault(); this.addTag(); });
-    this.merged = h("p", { class: "notice", hidden: true });
+    this.merged = h("p", { class: "tw-merged", hidden: true });
     this.el = h("details", { class: "ticket-work", open: true },
       h("summary", { text: "Ticket work" }), this.merged, tagForm, this.fields, this.ccBox,
       fwd, merge, split, this.resolveBox, this.status);
