@@ -77,6 +77,11 @@ def site_json(s: Site) -> dict[str, Any]:
             "identity_secret_hint": f"\u2026{secret[-4:]}" if secret else None}
 
 
+def canned_json(c: CannedResponse) -> dict[str, Any]:
+    return {"id": c.id, "department_id": c.department_id, "shortcut": c.shortcut,
+            "title": c.title, "body": c.body}
+
+
 # --- departments -------------------------------------------------------------------------
 
 
@@ -421,9 +426,7 @@ async def list_canned(request: Request) -> Response:
         elif visible is not None:
             q = q.where(CannedResponse.department_id.in_(visible))
         rows = (await s.execute(q)).scalars()
-        return JSONResponse([{"id": c.id, "department_id": c.department_id,
-                              "shortcut": c.shortcut, "title": c.title, "body": c.body}
-                             for c in rows])
+        return JSONResponse([canned_json(c) for c in rows])
 
 
 @api
@@ -438,27 +441,46 @@ async def create_canned(request: Request) -> Response:
         visible = await auth.visible_departments(s, p)
         if visible is not None and dept not in visible:
             raise Forbidden("not a department of your groups")
-        c = CannedResponse(
-            department_id=dept,
-            shortcut=validate.required_text(data, "shortcut", max_len=32),
-            title=validate.required_text(data, "title", max_len=NAME_MAX),
-            body=validate.required_text(data, "body", max_len=10_000),
-        )
+        c = CannedResponse(department_id=dept)
+        _apply_canned(c, data, partial=False)
         s.add(c)
         await s.commit()
-        return JSONResponse({"id": c.id}, status_code=201)
+        return JSONResponse(canned_json(c), status_code=201)
+
+
+def _apply_canned(c: CannedResponse, data: dict[str, Any], partial: bool) -> None:
+    """Shortcut, title and body; the body may use the variables the console fills in
+    (``{{contact.name}}``, ``{{agent.name}}``, ``{{conversation.number}}``: js/canned.js)."""
+    for key, max_len in (("shortcut", 32), ("title", NAME_MAX), ("body", 10_000)):
+        if not partial or key in data:
+            setattr(c, key, validate.required_text(data, key, max_len=max_len))
+
+
+async def _own_canned(request: Request, s: AsyncSession) -> CannedResponse:
+    p = await current_principal(request)
+    if not p.is_supervisor:
+        raise Forbidden("supervisors and admins only")
+    c = await get_or_404(s, CannedResponse, path_int(request, "id"))
+    visible = await auth.visible_departments(s, p)
+    if visible is not None and c.department_id not in visible:
+        raise Forbidden("not a department of your groups")
+    return c
+
+
+@api
+async def update_canned(request: Request) -> Response:
+    data = await read_json(request)
+    async with deps(request).sm() as s:
+        c = await _own_canned(request, s)
+        _apply_canned(c, data, partial=True)
+        await s.commit()
+        return JSONResponse(canned_json(c))
 
 
 @api
 async def delete_canned(request: Request) -> Response:
-    p = await current_principal(request)
-    if not p.is_supervisor:
-        raise Forbidden("supervisors and admins only")
     async with deps(request).sm() as s:
-        c = await get_or_404(s, CannedResponse, path_int(request, "id"))
-        visible = await auth.visible_departments(s, p)
-        if visible is not None and c.department_id not in visible:
-            raise Forbidden("not a department of your groups")
+        c = await _own_canned(request, s)
         await s.execute(delete(CannedResponse).where(CannedResponse.id == c.id))
         await s.commit()
     return JSONResponse({"ok": True})
@@ -485,5 +507,6 @@ routes = [
     Route("/api/sites/{id:int}", update_site, methods=["PATCH"]),
     Route("/api/canned", list_canned, methods=["GET"]),
     Route("/api/canned", create_canned, methods=["POST"]),
+    Route("/api/canned/{id:int}", update_canned, methods=["PATCH"]),
     Route("/api/canned/{id:int}", delete_canned, methods=["DELETE"]),
 ]

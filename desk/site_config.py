@@ -4,12 +4,17 @@ JSON (pure).
 Every key is optional::
 
     title        str
+    greeting     str       shown above the form, <= NOTICE_MAX
     notice       str       shown when a case is filed (hours, what happens next), <= NOTICE_MAX
+    color        "#rrggbb" the widget's accent (header, buttons)
+    logo_url     str       an https:// (or site-relative /) image shown in the widget's header
     departments  [{"id": department id, "name": str}]
     topics       [topic]   topic = {"id": str, "label": str, "department_id": department id,
                                     "skills": {skill: level 1..10}, "fields": [field],
                                     "children": [topic]}   (nested at most TOPIC_DEPTH deep)
     fields       [field]   field = {"name": str, "label": str, "required": bool,
+                                    "type": one of FIELD_TYPES (text when absent),
+                                    "options": [str] (a select's choices, only there),
                                     "max_length": 1..ANSWER_MAX}
 
 ``check`` is what the admin API saves (a 422 naming the first bad field). The readers (the
@@ -21,6 +26,7 @@ per-entry functions, so what is saved and what is read agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +39,14 @@ TOPIC_DEPTH = 5
 LIST_MAX = 200
 TEXT_MAX = 120
 NOTICE_MAX = 1000
+
+OPTIONS_MAX = 50
+LOGO_URL_MAX = 500
+# What a questionnaire field asks for; the widget draws each as its kind of input and
+# desk.site_form checks the answer the same way (a checkbox's answer is "yes" or none).
+FIELD_TYPES = ("text", "textarea", "email", "select", "checkbox", "number", "date")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_LOGO = re.compile(r"(https://[^\s\"'<>]+|/[^/\s\"'<>][^\s\"'<>]*)")
 
 Path = tuple[dict[str, Any], ...]
 
@@ -61,6 +75,15 @@ def field_error(f: object) -> str | None:
         return f"label must be 1 to {TEXT_MAX} characters"
     if "required" in f and not isinstance(f["required"], bool):
         return "required must be true or false"
+    kind = f.get("type", "text")
+    if kind not in FIELD_TYPES:
+        return f"type must be one of {', '.join(FIELD_TYPES)}"
+    options = f.get("options")
+    if kind == "select" and not (isinstance(options, list) and 0 < len(options) <= OPTIONS_MAX
+                                 and all(_text(o) for o in options)):
+        return f"a select needs options: a list of 1 to {OPTIONS_MAX} texts of 1 to {TEXT_MAX}"
+    if kind != "select" and options is not None:
+        return "only a select has options"
     length = f.get("max_length")
     if length is not None and (type(length) is not int or not 1 <= length <= ANSWER_MAX):
         return f"max_length must be an integer 1 to {ANSWER_MAX}"
@@ -102,8 +125,16 @@ def check(config: object) -> dict[str, Any]:
         raise InvalidInput("config must be a JSON object")
     if "title" in config and not _text(config["title"]):
         raise InvalidInput(f"config.title must be 1 to {TEXT_MAX} characters")
-    if "notice" in config and not _text(config["notice"], NOTICE_MAX):
-        raise InvalidInput(f"config.notice must be 1 to {NOTICE_MAX} characters")
+    for key in ("notice", "greeting"):
+        if key in config and not _text(config[key], NOTICE_MAX):
+            raise InvalidInput(f"config.{key} must be 1 to {NOTICE_MAX} characters")
+    if "color" in config and not (isinstance(config["color"], str)
+                                  and _COLOR.fullmatch(config["color"])):
+        raise InvalidInput("config.color must be a colour like #2f5bea")
+    if "logo_url" in config and not (_text(config["logo_url"], LOGO_URL_MAX)
+                                     and _LOGO.fullmatch(config["logo_url"])):
+        raise InvalidInput("config.logo_url must be an https:// address or a path starting "
+                           f"with /, at most {LOGO_URL_MAX} characters")
     for key in ("departments", "topics", "fields"):
         if config.get(key) is not None and (not isinstance(config[key], list)
                                             or len(config[key]) > LIST_MAX):
@@ -167,6 +198,21 @@ def notice(config: dict[str, Any]) -> str:
     """What the site says once a case is filed ("" when it says nothing)."""
     value = config.get("notice")
     return value if isinstance(value, str) and _text(value, NOTICE_MAX) else ""
+
+
+def appearance(config: dict[str, Any]) -> dict[str, str]:
+    """The widget's look and greeting, each only when well-formed."""
+    out: dict[str, str] = {}
+    greeting = config.get("greeting")
+    if isinstance(greeting, str) and _text(greeting, NOTICE_MAX):
+        out["greeting"] = greeting
+    color = config.get("color")
+    if isinstance(color, str) and _COLOR.fullmatch(color):
+        out["color"] = color
+    logo = config.get("logo_url")
+    if isinstance(logo, str) and _text(logo, LOGO_URL_MAX) and _LOGO.fullmatch(logo):
+        out["logo_url"] = logo
+    return out
 
 
 def department_ids(config: dict[str, Any]) -> list[int]:

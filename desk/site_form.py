@@ -17,7 +17,9 @@ field of the common fields and of the chosen topic path must be filled. A failur
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from typing import Any
 
@@ -81,6 +83,7 @@ def public_form(config: dict[str, Any]) -> dict[str, Any]:
         "departments": shape.departments(config),
         "topics": [strip(p) for p in shape.topic_paths(config) if len(p) == 1],
         "fields": shape.fields(config),
+        **shape.appearance(config),
     }
 
 
@@ -156,8 +159,41 @@ def _answers(fields: list[dict[str, Any]], raw: dict[str, str]) -> dict[str, str
         if len(value) > (f.get("max_length") or ANSWER_MAX):
             raise InvalidInput(f"{label} is too long", f"answers.{name}")
         if value:
+            if (problem := _typed_error(f, value)) is not None:
+                raise InvalidInput(f"{label} {problem}", f"answers.{name}")
             out[name] = value
     return out
+
+
+def _typed_error(f: dict[str, Any], value: str) -> str | None:
+    """What is wrong with a non-empty answer for the field's type (None: nothing)."""
+    match f.get("type", "text"):
+        case "email" if validate.EMAIL.match(value) is None:
+            return "is not a valid email address"
+        case "select" if value not in f["options"]:
+            return "must be one of the choices"
+        case "checkbox" if value != "yes":
+            return "must be ticked or left empty"
+        case "number" if not _is_number(value):
+            return "must be a number"
+        case "date" if not _is_date(value):
+            return "must be a date like 2026-12-31"
+    return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
 
 
 def _required(common: list[dict[str, Any]], name: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from desk.errors import InvalidInput
 from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id, is_skill_level
 
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -74,7 +74,7 @@ def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
     value = text(data, key, max_len=EMAIL_MAX, required=required)
     if value is None:
         return None
-    if not _EMAIL.match(value):
+    if not EMAIL.match(value):
         raise InvalidInput(f"{key} is not a valid email address", key)
     return value.lower()
 

@@ -163,6 +163,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "update_site": _obj(**_SITE),
     "create_canned": _obj("department_id", "shortcut", "title", "body", department_id=_ID,
                           shortcut=_text(1, 32), title=_NAME, body=_text(1, 10_000)),
+    "update_canned": _obj(shortcut=_text(1, 32), title=_NAME, body=_text(1, 10_000)),
     "create_mailbox": _obj("department_id", "host", "username", "password", **_MAILBOX),
     "update_mailbox": _obj(**_MAILBOX),
     "post_message": _obj("body", body=_text(1, BODY_MAX),

@@ -145,3 +145,45 @@ def test_the_public_form_hides_routing_skills() -> None:
     assert "skills" not in str(out)
     assert out["topics"][0]["children"][0]["fields"][0]["name"] == "company"
     assert [f["name"] for f in out["fields"]] == ["name", "email", "phone"]
+
+
+TYPED: dict[str, Any] = {"fields": [
+    {"name": "plan", "label": "Plan", "type": "select", "options": ["Basic", "Pro"]},
+    {"name": "terms", "label": "Terms", "type": "checkbox", "required": True},
+    {"name": "seats", "label": "Seats", "type": "number"},
+    {"name": "since", "label": "Customer since", "type": "date"},
+    {"name": "billing", "label": "Billing address", "type": "email"},
+]}
+
+
+def test_typed_fields_take_answers_of_their_type() -> None:
+    answers = {"plan": "Pro", "terms": "yes", "seats": "12.5", "since": "2024-02-29",
+               "billing": "ap@acme.example"}
+    assert check_form(TYPED, {"answers": answers}, Use.CHAT).answers == answers
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("plan", "Gold", "Plan must be one of the choices"),
+    ("terms", "on", "Terms must be ticked or left empty"),
+    ("terms", "", "Terms is required"),
+    ("seats", "a dozen", "Seats must be a number"),
+    ("seats", "inf", "Seats must be a number"),
+    ("since", "2023-02-29", "Customer since must be a date like 2026-12-31"),
+    ("since", "2024-1-5", "Customer since must be a date like 2026-12-31"),
+    ("billing", "not-mail", "Billing address is not a valid email address"),
+])
+def test_a_typed_answer_of_the_wrong_kind_is_refused_naming_it(name: str, value: str,
+                                                                message: str) -> None:
+    answers = {"terms": "yes", name: value}
+    with pytest.raises(InvalidInput) as caught:
+        check_form(TYPED, {"answers": answers}, Use.CHAT)
+    assert (caught.value.message, caught.value.field) == (message, f"answers.{name}")
+
+
+def test_the_public_form_carries_field_types_and_the_sites_look() -> None:
+    out = public_form({**TYPED, "color": "#112233", "logo_url": "/static/logo.png",
+                       "greeting": "Hi there"})
+    assert out["fields"][0] == TYPED["fields"][0]
+    assert (out["color"], out["logo_url"], out["greeting"]) == (
+        "#112233", "/static/logo.png", "Hi there")
+    assert "color" not in public_form({"color": "red"})

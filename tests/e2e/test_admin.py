@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from sqlalchemy import select
 
+from desk.db import SessionMaker
+from desk.models import Conversation
 from tests.e2e.conftest import Server, login
 from tests.e2e.pages import new_page
 from tests.support.dovecot import DOVECOT, Dovecot
@@ -120,3 +123,69 @@ def test_agent_created_then_logs_in(browser: Browser, server: Server) -> None:
     nora.click("button[type=submit]")
     expect(nora.locator(".me")).to_have_text("Nora")
     expect(nora.get_by_role("link", name="Administration")).to_have_count(0)
+
+
+def test_form_built_in_the_admin_is_the_widgets_form(browser: Browser, server: Server) -> None:
+    page = admin_page(browser, server, "sites")
+    records(page, "sites").filter(has_text="Demo").get_by_role("button", name="Edit").click()
+    form = page.locator("form.edit")
+    builder = form.locator(".form-builder")
+    builder.get_by_label("Title").fill("Talk to Demo Shop")
+    builder.get_by_label("Greeting above the form").fill("Hello! Ask us anything.")
+    builder.get_by_label("Own colour").check()
+    builder.get_by_label("Accent colour").fill("#aa3300")
+    # A question for everyone: a choice, at first without choices (the server's message).
+    common = builder.locator("fieldset", has=page.locator(
+        "legend", has_text="Questions for everyone"))
+    common.get_by_role("button", name="Add field").click()
+    new = common.locator("li.fb-field").last
+    new.get_by_label("Field name").fill("plan")
+    new.get_by_label("Question").fill("Your plan")
+    new.get_by_label("Field type").select_option("select")
+    new.get_by_label("Required").check()
+    form.get_by_role("button", name="Save").click()
+    expect(form.locator("[data-field=config] .field-error")).to_contain_text(
+        "config.fields[2]: a select needs options")
+    new.get_by_label("Choices, one per line").fill("Basic\nPro")
+    # A dated question on the topic "Help with an order".
+    topic = builder.locator("li.fb-topic[data-topic=help]")
+    topic.get_by_role("button", name="Add field").click()
+    asked = topic.locator("li.fb-field").last
+    asked.get_by_label("Field name").fill("bought_on")
+    asked.get_by_label("Question").fill("Bought on")
+    asked.get_by_label("Field type").select_option("date")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("form.edit [role=status]")).to_have_text("Saved.")
+    shoot(page, "sites")
+
+    _, visitor = new_page(browser, viewport={"width": 1100, "height": 800})
+    visitor.goto(server.url + "/demo")
+    visitor.locator("button.launch").click()
+    expect(visitor.locator("#sb-title")).to_have_text("Talk to Demo Shop")
+    expect(visitor.locator(".greeting")).to_have_text("Hello! Ask us anything.")
+    visitor.select_option("#sb-dept", label="Support")
+    visitor.select_option("#sb-topic-0", label="Help with an order")
+    expect(visitor.locator("#sb-f-q-bought_on")).to_have_attribute("type", "date")
+    visitor.fill("#sb-f-q-order", "1042")
+    visitor.fill("#sb-f-q-bought_on", "2026-11-20")
+    visitor.fill("#sb-f-name", "Vera")
+    visitor.fill("#sb-f-email", "vera@example.org")
+    visitor.fill("#sb-f-text", "It arrived broken.")
+    shoot(visitor, "sites-widget")
+    visitor.locator("form.form button[type=submit]").click()
+    expect(visitor.locator("#sb-panel [role=alert]")).to_contain_text("Your plan")
+    visitor.select_option("#sb-f-plan", "Pro")
+    visitor.locator("form.form button[type=submit]").click()
+    expect(visitor.locator(".done")).to_contain_text("Thanks, we got your message.")
+    answers = server.run(_latest_answers)
+    assert {k: answers[k] for k in ("plan", "bought_on", "order")} == {
+        "plan": "Pro", "bought_on": "2026-11-20", "order": "1042"}
+
+
+async def _latest_answers(sm: SessionMaker) -> dict[str, str]:
+    async with sm() as s:
+        row = (await s.execute(select(Conversation).order_by(Conversation.id.desc()))
+               ).scalars().first()
+    assert row is not None
+    stored = row.custom_fields or {}
+    return {**stored, **stored.get("answers", {})}

@@ -25,6 +25,7 @@
   const url = (path) => new URL(path, BASE).href;
   const WS_URL = url("ws/visitor?site=" + encodeURIComponent(SITE)).replace(/^http/, "ws");
   const CFG_URL = url("api/public/sites/" + encodeURIComponent(SITE));
+  const INPUT_TYPES = { email: "email", checkbox: "checkbox", number: "number", date: "date" };
   const TOKEN_URL = url("api/visitor/session");
   const KEY = "switchboard:" + SITE;
   const PING_MS = 20000;
@@ -136,6 +137,8 @@
     cfg = await r.json();
     cfgAt = Date.now();
     title.textContent = cfg.title || "Chat";
+    if (cfg.color) host.style.setProperty("--sb-brand", cfg.color);
+    if (cfg.logo_url) title.prepend(h("img", { class: "logo", src: cfg.logo_url, alt: "" }));
     return cfg;
   }
 
@@ -200,11 +203,16 @@
       const attrs = { id, name: prefix + f.name, required: !!f.required,
         "aria-required": f.required ? "true" : null, maxlength: f.max_length || 500,
         autocomplete: f.type === "email" ? "email" : f.name === "name" ? "name" : null };
+      // The site's field types (desk/site_config.py FIELD_TYPES); a ticked box answers "yes".
       const input = f.type === "textarea" ? h("textarea", attrs)
-        : h("input", Object.assign(attrs, { type: f.type === "email" ? "email" : "text" }));
+        : f.type === "select" ? h("select", attrs, h("option", { value: "", text: "Choose\u2026" }),
+          (f.options || []).map((o) => h("option", { value: o, text: o })))
+        : h("input", Object.assign(attrs, { type: INPUT_TYPES[f.type] || "text" },
+          f.type === "checkbox" ? { value: "yes", maxlength: null } : {}));
       input.dataset.label = f.label || f.name;
-      return h("div", { class: "field" },
-        h("label", { for: id, text: (f.label || f.name) + (f.required ? " *" : "") }), input);
+      const label = h("label", { for: id, text: (f.label || f.name) + (f.required ? " *" : "") });
+      return h("div", { class: f.type === "checkbox" ? "field check" : "field" },
+        f.type === "checkbox" ? [input, label] : [label, input]);
     };
     const select = (id, label, options, value, onchange) => {
       const sel = h("select", { id, required: true, "aria-required": "true", onchange },
@@ -236,7 +244,7 @@
         dept = e.target.value || null; path = []; drawTopics(); recheck();
       }));
     }
-    form.append(note, topicBox, fieldBox);
+    form.append(cfg.greeting ? h("p", { class: "greeting", text: cfg.greeting }) : "", note, topicBox, fieldBox);
     for (const f of cfg.fields || []) {
       const box = control(f, "");
       if (f.type === "email") emails.push([f, box.querySelector("input"), box.querySelector("label")]);
@@ -254,7 +262,7 @@
       errors.textContent = "";
       const bad = [...form.elements].find((el) => {
         const v = (el.value || "").trim();
-        const wrong = (el.required && !v) || (el.type === "email" && v && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v));
+        const wrong = (el.required && (el.type === "checkbox" ? !el.checked : !v)) || (el.type === "email" && v && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v));
         if (el.name || el.tagName === "SELECT") el.setAttribute("aria-invalid", String(!!wrong));
         return wrong;
       });
@@ -265,7 +273,7 @@
       const answers = {};
       const common = new Set((cfg.fields || []).map((f) => f.name).filter((n) => n !== "name" && n !== "email"));
       for (const el of form.elements) {
-        if (!el.name || !el.value.trim()) continue;
+        if (!el.name || !el.value.trim() || (el.type === "checkbox" && !el.checked)) continue;
         if (el.name.slice(0, 2) === "q-") answers[el.name.slice(2)] = el.value.trim();
         else if (common.has(el.name)) answers[el.name] = el.value.trim();
       }
@@ -685,25 +693,27 @@
       "[hidden]{display:none!important}" +
       "button{cursor:pointer;border:0;border-radius:8px;padding:8px 12px;background:#eef1f7;color:#1d2330}" +
       "button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #9db5ff;outline-offset:1px}" +
-      ".launch{position:absolute;right:0;bottom:0;width:56px;height:56px;border-radius:50%;background:#2f5bea;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}" +
+      ".launch{position:absolute;right:0;bottom:0;width:56px;height:56px;border-radius:50%;background:var(--sb-brand,#2f5bea);box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}" +
       ".bubble{display:block;width:24px;height:20px;background:#fff;border-radius:10px 10px 10px 2px}" +
       ".panel{position:absolute;right:0;bottom:70px;width:370px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.28);overflow:hidden}" +
-      "header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:#2f5bea;color:#fff}" +
+      "header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--sb-brand,#2f5bea);color:#fff}" +
       ".title{flex:1;font-size:16px;font-weight:600}" +
       "header button{background:rgba(255,255,255,.18);color:#fff;padding:4px 10px}" +
       ".conn{background:#fff4d6;padding:6px 14px;font-size:13px}" +
       ".body{flex:1;display:flex;flex-direction:column;overflow:auto;padding:14px;gap:10px}" +
       ".field{display:flex;flex-direction:column;gap:4px;margin-bottom:10px}.note{margin:0 0 10px}" +
+      ".field.check{flex-direction:row;align-items:center}.greeting{margin:0 0 10px}" +
+      ".logo{max-height:24px;max-width:96px;vertical-align:middle;margin-right:8px}" +
       "label{font-size:13px;font-weight:600}" +
       "input,select,textarea{display:block;width:100%;border:1px solid #c5cbd8;border-radius:8px;padding:8px;background:#fff;font-size:14px}" +
       "[aria-invalid=true]{border-color:#c62828}" +
-      ".primary{background:#2f5bea;color:#fff;font-weight:600;padding:10px 14px}" +
+      ".primary{background:var(--sb-brand,#2f5bea);color:#fff;font-weight:600;padding:10px 14px}" +
       "button:disabled{opacity:.6;cursor:default}" +
       ".muted{color:#5d6575;font-size:13px}.error{color:#c62828;font-size:13px}" +
       ".status{font-size:13px;color:#5d6575}" +
       ".log{list-style:none;padding:0;flex:1;display:flex;flex-direction:column;gap:8px;overflow:auto;min-height:120px}" +
       ".msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#eef1f7;white-space:pre-wrap;overflow-wrap:anywhere}" +
-      ".msg.me{align-self:flex-end;background:#2f5bea;color:#fff}" +
+      ".msg.me{align-self:flex-end;background:var(--sb-brand,#2f5bea);color:#fff}" +
       ".msg.pending{opacity:.6}.msg.failed{background:#fde2e2;color:#7a1010}" +
       ".msg.sys{align-self:center;background:none;color:#5d6575;font-size:12px}" +
       ".who{display:block;font-size:11px;font-weight:600;opacity:.8}" +

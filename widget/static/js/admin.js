@@ -5,7 +5,9 @@
 import { get } from "./api.js";
 import { departmentsPage } from "./admin/departments.js";
 import { agentsPage } from "./admin/agents.js";
+import { cannedPage } from "./admin/canned.js";
 import { mailboxesPage } from "./admin/mailboxes.js";
+import { sitesPage } from "./admin/sites.js";
 import { clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
 
@@ -35,7 +37,9 @@ const lookups = {
 const PAGES = [
   ["departments", "Departments and groups", departmentsPage],
   ["agents", "Agents", agentsPage],
+  ["sites", "Sites and widget form", sitesPage],
   ["mailboxes", "Mailboxes", mailboxesPage],
+  ["canned", "Canned responses", cannedPage],
 ];
 
 const nav = h("nav", { class: "admin-nav", "aria-label": "Settings" },

@@ -52,7 +52,7 @@ export class AssistPanel {
       : [h("li", { class: "muted", text: "No matching articles yet." })]));
     this.canned.replaceChildren(...(data.canned.length ? data.canned.map((c) => h("li", {},
       h("span", { class: "t", text: `/${c.shortcut} ${c.title}` }),
-      h("button", { type: "button", text: "Insert", onclick: () => this.put(c.body) })))
+      h("button", { type: "button", text: "Insert", onclick: () => this.put(this.pane.cannedText(c)) })))
       : [h("li", { class: "muted", text: "None match." })]));
     this.similar.replaceChildren(...(data.similar.length ? data.similar.map((c) => h("li",
       { "data-similar": c.id }, h("span", { class: "t", text: `${c.number} ${c.subject || ""}` }),

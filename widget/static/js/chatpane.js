@@ -4,6 +4,7 @@
 
 import { get } from "./api.js";
 import { AssistPanel } from "./assist.js";
+import { expandCanned } from "./canned.js";
 import { announce, clientId, contactFacts, h, time } from "./dom.js";
 import { fileList, uploader } from "./files.js";
 import { STATUS_LABELS } from "./status.js";
@@ -37,8 +38,9 @@ export function messageItem(m, contactName) {
 
 export class ChatPane {
   constructor({ id, number, wire, mode, canned = [], directory = { agents: [], groups: [] },
-    onGone = () => {}, onNumber = () => {}, watch = {} }) {
+    me = null, onGone = () => {}, onNumber = () => {}, watch = {} }) {
     this.id = id;
+    this.me = me; // the agent at this console, for canned responses' {{agent.name}}
     this.wire = wire;
     this.mode = mode; // "agent" | "supervisor"
     this.canned = canned;
@@ -70,6 +72,8 @@ export class ChatPane {
       this.department = c.department_id;
       if (!this.status.dataset.status) this.setStatus(c.status); // frames are fresher
       this.contactName = c.contact && (c.contact.name || c.contact.email);
+      this.contact = c.contact;
+      this.number = c.number;
       this.renameContact();
       // Pre-chat answers come labelled from the site's form (the server reads it).
       const rows = [["Visitor", this.contactName],
@@ -228,8 +232,14 @@ export class ChatPane {
     h("strong", { text: `/${c.shortcut}` }), ` ${c.title}`)));
   }
 
+  // A canned response's body with its variables filled in for this conversation.
+  cannedText(c) {
+    return expandCanned(c.body, { contact: this.contact, agent: this.me,
+      conversation: { number: this.number } });
+  }
+
   insert(c) {
-    this.input.value = this.input.value.replace(/\/[\w-]*$/, c.body);
+    this.input.value = this.input.value.replace(/\/[\w-]*$/, () => this.cannedText(c));
     this.suggest.hidden = true;
     this.input.focus();
   }

@@ -260,7 +260,7 @@ function refreshQueue() {
 // (reconnect, transfer, invitation) open in the background and show a count instead.
 function openChat(id, number, watch, select = false) {
   if (panes.has(id)) return panes.get(id);
-  const pane = new ChatPane({ id, number, wire, mode: "agent", canned, directory, watch,
+  const pane = new ChatPane({ id, number, wire, mode: "agent", canned, directory, me, watch,
     onGone: () => tabs.remove(`c${id}`), onNumber: (n) => tabs.rename(`c${id}`, n) });
   panes.set(id, pane);
   tabs.add(`c${id}`, number || `Chat #${id}`, withCustomer(pane.el, id, openEarlier), { select, closable: true, onClose: () => {
