@@ -28,7 +28,7 @@ from realtime.publisher import Publisher
 from realtime.server import CorkedTransport, HubWebSocketProtocol, LeanEvent, LeanQueue
 from realtime.session import Part
 from tests.realtime.conftest import Org
-from tests.realtime.test_resilience import CuttableProxy
+from tests.support.proxy import CuttableProxy
 
 
 async def _seqs(sm: SessionMaker, cid: int) -> list[int]:

@@ -8,7 +8,6 @@ and restore.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -28,58 +27,7 @@ from tests.realtime.conftest import (
     start_chat,
     update_row,
 )
-
-
-class CuttableProxy:
-    """Loopback TCP proxy to ``target``; ``cut()`` resets every connection and refuses new
-    ones until ``restore()``."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = 0
-        self.severed = False
-        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-
-    def cut(self) -> None:
-        self.severed = True
-        for down, up in list(self._links):
-            down.transport.abort()
-            up.transport.abort()
-        self._links.clear()
-
-    def restore(self) -> None:
-        self.severed = False
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.severed:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        link = (writer, up_writer)
-        self._links.add(link)
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            self._links.discard(link)
-            writer.transport.abort()
-            up_writer.transport.abort()
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
+from tests.support.proxy import CuttableProxy
 
 
 @pytest.fixture
