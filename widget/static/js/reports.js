@@ -4,7 +4,7 @@
 // beyond formatting.
 
 import uPlot from "../vendor/uPlot.esm.js";
-import { get } from "./api.js";
+import { api, get, post } from "./api.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
 import { STATUS_LABELS } from "./status.js";
@@ -256,11 +256,35 @@ async function contracts(panel) {
     grid("All contracts", heads, r.rows.map(row)));
 }
 
+// My scheduled mails: the worker sends the overview of each past day or week (my scope).
+async function mails(panel) {
+  const rows = await get("/api/reports/schedules");
+  const error = h("p", { class: "error", role: "alert" });
+  const period = h("select", { id: "mail-period" }, h("option", { value: "daily", text: "daily (yesterday)" }),
+    h("option", { value: "weekly", text: "weekly (last Monday to Sunday)" }));
+  const to = h("input", { id: "mail-to", type: "text", size: 40, placeholder: "boss@example.com, team@example.com" });
+  const add = h("form", { class: "filters", "aria-label": "Mail this report", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      await post("/api/reports/schedules", { period: period.value, tz,
+        recipients: to.value.split(/[,\s]+/).filter(Boolean), ...(group.value ? { group_id: Number(group.value) } : {}) });
+      await mails(panel);
+    } catch (err) { error.textContent = err.message; }
+  } }, field("Every", period), field("To", to), h("button", { class: "primary", type: "submit", text: "Mail this report" }));
+  const groupName = new Map(groups.map((g) => [g.id, g.name]));
+  clear(panel).append(h("p", { class: "report-note", text: `The overview of each past day or week in ${tz}, as you may see it, mailed by the desk.` }),
+    add, error, grid("My scheduled mails", ["Every", "To", "Group", "Last sent for", ""], rows.map((x) => [
+      x.period, x.recipients.join(", "), groupName.get(x.group_id) || "all", x.last_period || "not yet",
+      h("button", { type: "button", text: "Stop", "aria-label": `Stop the ${x.period} mail to ${x.recipients.join(", ")}`,
+        onclick: async () => { await api("DELETE", `/api/reports/schedules/${x.id}`); await mails(panel); } })])));
+}
+
 const SECTIONS = [
   ["overview", "Overview", overview], ...Object.keys(DIMENSIONS).map((n) => [n, n[0].toUpperCase() + n.slice(1), (p) => dimension(p, n)]),
   ...(supervisor ? [["csat", "CSAT", csat]] : []), ["sla", "SLA", sla],
   ...(supervisor ? [["forecast", "Staffing forecast", forecast]] : []), ["desks", "Help desks", desks],
-  ...(supervisor ? [["contracts", "Contracts", contracts]] : []),
+  ...(supervisor ? [["contracts", "Contracts", contracts]] : []), ["mails", "Scheduled mails", mails],
 ];
 const panels = new Map(SECTIONS.map(([id, name]) => [id, h("div", { class: "report", "data-report": id, "aria-label": name })]));
 for (const [id, name] of SECTIONS) tabs.add(id, name, panels.get(id), { select: id === "overview" });
