@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from desk import facts, sla_store
+from desk import api_reports, facts, sla_store
 from desk.db import SessionMaker
 from desk.models import Conversation, Message
 from realtime import records
@@ -254,3 +254,17 @@ async def test_bad_ranges_are_400(client: httpx.AsyncClient, org: dict[str, int]
     assert word in r.json()["error"]["message"]
     r = await get(client, "/api/reports/drilldown", kind="nope")
     assert r.status_code == 400
+
+
+async def test_export_across_batches(client: httpx.AsyncClient, scripted: dict[str, int],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    await login(client, "admin@x.test")
+    whole = (await client.get("/api/reports/conversations.csv", params=RANGE)).text
+    monkeypatch.setattr(api_reports, "EXPORT_BATCH", 1)
+    assert (await client.get("/api/reports/conversations.csv", params=RANGE)).text == whole
+    monkeypatch.setattr(api_reports, "EXPORT_BATCH", 3)
+    assert (await client.get("/api/reports/conversations.csv", params=RANGE)).text == whole
+    await login(client, "agent@x.test")
+    mine = list(csv.DictReader(io.StringIO((await client.get(
+        "/api/reports/conversations.csv", params=RANGE)).text)))
+    assert [(x["number"], x["resolution_s"]) for x in mine] == [("SB-0000001", "600.0")]
