@@ -78,13 +78,24 @@ def site_config(sales_id: int, support_id: int) -> dict[str, Any]:
     }
 
 
+# The ticket fields Support's agents fill in (desk.ticket_fields), none required, so the
+# demo's tickets resolve as they are.
+SUPPORT_FIELDS = [
+    {"name": "product", "label": "Product", "type": "select",
+     "options": ["Kettle", "Toaster", "Blender"]},
+    {"name": "serial", "label": "Serial number", "type": "text"},
+    {"name": "warranty", "label": "Under warranty", "type": "checkbox"},
+]
+
+
 async def seed_demo(sm: SessionMaker, public_url: str) -> list[DemoLogin]:
     """Create the demo organisation unless it exists; returns the logins to print."""
     async with sm() as s:
         if (await s.execute(select(Department).where(Department.name == "Sales"))).first():
             return _logins()
         sales = Department(name="Sales", email_address="sales@demo.switchboard.local")
-        support = Department(name="Support", email_address="support@demo.switchboard.local")
+        support = Department(name="Support", email_address="support@demo.switchboard.local",
+                             fields=SUPPORT_FIELDS)
         s.add_all([sales, support])
         await s.flush()
         groups = {

@@ -8,6 +8,7 @@ import pytest
 from desk import ticket_fields as tf
 from desk.errors import InvalidInput
 from desk.mail_rules import CC_MAX, outsider_visibility, reply_copies
+from desk.seed import SUPPORT_FIELDS
 
 DEFS = tf.check_definitions([
     {"name": "order", "label": "Order number", "type": "text", "required": True},
@@ -92,3 +93,7 @@ def test_reply_copies() -> None:
     assert len(reply_copies([f"p{i}@x.test" for i in range(20)], "eve@x.test")) == CC_MAX
     assert outsider_visibility("outside") == "internal"
     assert outsider_visibility("mail") is None and outsider_visibility(None) is None
+
+
+def test_the_demo_fields_are_valid() -> None:
+    assert tf.check_definitions(SUPPORT_FIELDS) == SUPPORT_FIELDS

@@ -93,7 +93,8 @@ export class TicketWork {
   render(c) {
     this.c = c;
     this.merged.hidden = !c.merged_into;
-    this.merged.textContent = c.merged_into ? `Merged into ${c.merged_into}` : "";
+    this.merged.replaceChildren(...(c.merged_into ? ["Merged into ", h("button", { type: "button",
+      class: "link", text: c.merged_into, onclick: () => this.open(c.merged_into_id, c.merged_into) })] : []));
     this.tags.replaceChildren(...(c.tags || []).map((t) => h("li", { class: "tag-chip" }, t,
       h("button", { type: "button", class: "link", "aria-label": `Remove tag ${t}`, text: "×",
         onclick: () => this.removeTag(t) }))));
