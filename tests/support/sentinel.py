@@ -74,6 +74,17 @@ class SentinelSet:
                     "Sentinel to promote the replica")
         return new
 
+    def revive(self) -> None:
+        """Start the killed server again as a replica of the current primary (Sentinel then
+        counts it as the next failover's candidate) and wait until it has synced."""
+        primary = self.primary_port()
+        dead = next(i for i, p in enumerate(self.procs[:2]) if p.poll() is not None)
+        port = self.ports[dead]
+        self.procs[dead] = start_redis_server(
+            SYSTEM_BINARY, port, self.dir / "ab"[dead],
+            extra=("--replicaof", "127.0.0.1", str(primary)))
+        self._until(lambda: self._synced(port), "the revived server to sync")
+
     def _role(self, port: int) -> str:
         with redis.Redis(port=port) as r:
             info: Any = r.info("replication")
