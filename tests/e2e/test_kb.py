@@ -150,6 +150,7 @@ def test_deflection_on_the_case_form(browser: Browser, server: Server) -> None:
         assert report["totals"]["deflections"] == 1
         assert report["totals"]["searches"] == 1
 
+        agent_ctx, agent = console(browser, server, "chloe@demo.switchboard.local")
         other_ctx, other = new_page(browser)
         try:
             _case_form(other, server, "I forgot my password")
@@ -159,11 +160,21 @@ def test_deflection_on_the_case_form(browser: Browser, server: Server) -> None:
             opened.value.close()
             other.get_by_role("button", name="Send").click()
             expect(other.locator("section.done")).to_contain_text("Your case number is SB-")
+            number = other.locator("section.done .number").inner_text()
+            report = _report(server, ids["site"])
+            assert report["totals"]["deflections"] == 1 and report["totals"]["views"] == 2
+            assert server.run(_case_read) == ["Reset your password"]
+            # The case opens as a ticket with the same assist panel as a chat: what was read,
+            # and the articles for its text.
+            card = agent.locator(".offer", has_text=number)
+            cid = card.get_attribute("data-conversation")
+            card.get_by_role("button", name="Accept").click()
+            assist = agent.locator(f'section.ticket[data-ticket="{cid}"] aside.assist')
+            expect(assist.locator("ul").first).to_contain_text("Reset your password")
+            expect(assist.locator("[data-article] .t").first).to_have_text("Reset your password")
         finally:
             other_ctx.close()
-        report = _report(server, ids["site"])
-        assert report["totals"]["deflections"] == 1 and report["totals"]["views"] == 2
-        assert server.run(_case_read) == ["Reset your password"]
+            agent_ctx.close()
     finally:
         ctx.close()
 

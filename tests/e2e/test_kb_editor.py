@@ -124,6 +124,15 @@ def test_admin_writes_publishes_and_restores(browser: Browser, server: Server) -
         expect(topics).to_contain_text("Gifts and wrapping")
         page.get_by_role("button", name="Delete Gifts and wrapping").click()
         expect(topics).not_to_contain_text("Gifts")
+
+        page.get_by_role("button", name="Help centre settings").click()
+        page.check("#kb-s-publish")
+        page.fill("#kb-s-synonyms", page.input_value("#kb-s-synonyms") + "\ngift wrap, present")
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.locator("#kb-list-h")).to_be_visible()
+        sites = page.evaluate("fetch('/api/kb/sites').then((r) => r.json())")
+        assert sites[0]["agents_publish"] is True
+        assert ["gift wrap", "present"] in sites[0]["synonyms"]
     finally:
         ctx.close()
 

@@ -1,4 +1,4 @@
-// Agent assist beside the reply box: knowledge-base articles, canned responses and similar
+// Agent assist beside the reply box (chats and tickets): knowledge-base articles, canned responses and similar
 // resolved conversations suggested from the conversation's text so far (refreshed as messages arrive), and the articles the
 // visitor read before starting the chat. One click puts an article's link (public articles)
 // or a snippet into the reply; internal articles offer only the snippet, to use in your own
@@ -30,7 +30,7 @@ export class AssistPanel {
     this.articles = h("ul", {});
     this.canned = h("ul", {});
     this.similar = h("ul", {});
-    this.readBox = h("div", { hidden: true }, h("h3", { text: "Visitor read before the chat" }), this.read);
+    this.readBox = h("div", { hidden: true }, h("h3", { text: "Read before getting in touch" }), this.read);
     this.el = h("aside", { class: "assist", "aria-label": "Suggested articles", "aria-live": "polite" },
       this.readBox, h("h3", { text: "Suggested articles" }), this.articles,
       h("h3", { text: "Canned responses" }), this.canned,

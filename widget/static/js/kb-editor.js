@@ -2,7 +2,7 @@
 // and language; one article open at a time (kb-article.js). Admins manage the topics. Same
 // session and CSRF token as the console (login.js, api.js).
 
-import { del, get, patch, post } from "./api.js";
+import { del, get, patch, post, put } from "./api.js";
 import { announce, clear, h } from "./dom.js";
 import { ArticleEditor } from "./kb-article.js";
 import { logout, session } from "./login.js";
@@ -143,6 +143,49 @@ function showList() {
   showRows();
 }
 
+// --- the site's settings (admins): languages, who publishes, synonyms ---------------------------
+
+function settingsForm() {
+  const langs = h("input", { id: "kb-s-languages", value: site.languages.join(", ") });
+  const fallback = h("select", { id: "kb-s-default" }, site.languages.map((l) => h("option", {
+    value: l, text: l, selected: l === site.default_language })));
+  const agentsPublish = h("input", { type: "checkbox", id: "kb-s-publish", checked: site.agents_publish });
+  const synonyms = h("textarea", { id: "kb-s-synonyms", rows: 8 });
+  synonyms.value = site.synonyms.map((g) => g.join(", ")).join("\n");
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h("form", { class: "kb-form kb-settings", "aria-labelledby": "kb-s-h", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      const saved = await put(`/api/kb/sites/${site.site_id}`, {
+        languages: langs.value.split(",").map((l) => l.trim().toLowerCase()).filter(Boolean),
+        default_language: fallback.value, agents_publish: agentsPublish.checked,
+        synonyms: synonyms.value.split("\n").map((line) => line.split(",").map((w) => w.trim())
+          .filter(Boolean)).filter((g) => g.length) });
+      Object.assign(site, saved);
+      announce("Settings saved");
+      showList();
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  } },
+  h("div", { class: "row" }, h("button", { type: "button", class: "link", text: "← All articles", onclick: () => showList() }),
+    h("h2", { id: "kb-s-h", text: `Help centre settings: ${site.name}` })),
+  h("div", { class: "kb-fields" },
+    h("div", { class: "kb-field" }, h("label", { for: "kb-s-languages", text: "Languages" }), langs,
+      h("span", { class: "hint", text: "comma-separated tags such as en, de, pt-br" })),
+    h("div", { class: "kb-field" }, h("label", { for: "kb-s-default", text: "Default language (the fallback)" }), fallback)),
+  h("label", { class: "inline", for: "kb-s-publish" }, agentsPublish,
+    " Agents publish too (off: agents propose, admins publish)"),
+  h("div", { class: "kb-field" }, h("label", { for: "kb-s-synonyms", text: "Synonyms" }), synonyms,
+    h("span", { class: "hint", text: "one group per line, words or phrases that mean the same, comma-separated" })),
+  error, h("div", { class: "row" }, h("button", { type: "submit", class: "primary", text: "Save settings" })));
+  editor.el.hidden = true;
+  listBox.hidden = false;
+  listBox.replaceChildren(form);
+  langs.focus();
+}
+
 async function openArticle(target) {
   notice.textContent = "";
   await attempt(async () => {
@@ -198,7 +241,8 @@ root.replaceChildren(
       h("section", { "aria-labelledby": "kb-topics-h" }, h("h2", { id: "kb-topics-h", text: "Topics" }),
         topicList, topicForm),
       h("p", { class: "hint", text: site.may_publish ? "You publish on this site."
-        : "Your edits of published articles are proposals; an admin publishes them." })),
+        : "Your edits of published articles are proposals; an admin publishes them." }),
+      admin ? h("button", { type: "button", text: "Help centre settings", onclick: () => settingsForm() }) : null),
     main) : h("main", { class: "center" }, h("p", { text: "No site yet: an admin creates one first." })),
   h("span", { id: "app-ready", hidden: true }));
 if (site) await chooseSite(site.site_id);

@@ -2,6 +2,7 @@
 // reply and internal note, all over the HTTP API.
 
 import { get, patch, post } from "./api.js";
+import { AssistPanel } from "./assist.js";
 import { messageItem } from "./chatpane.js";
 import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
@@ -126,10 +127,12 @@ export class TicketView {
         done: () => this.load() }), h("button", { class: "primary", type: "submit", text: "Send" })));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
     this.ended = h("p", { class: "muted ended", hidden: true });
+    // Agent assist beside the reply box, as in a chat: its insertions go into this reply.
+    this.assist = new AssistPanel(id, { input: this.text });
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
       h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
       this.facts,
-      this.notice, this.log, this.ended, form,
+      this.notice, this.log, this.ended, form, this.assist.el,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
     // The ticket with its work box under it (what the console shows in the tab).
     this.box = h("div", { class: "ticket-box" }, this.el, this.work.el);
@@ -186,6 +189,7 @@ export class TicketView {
     if (f.type !== "message" || this.log.querySelector(`[data-seq="${Number(f.seq)}"]`)) return;
     const later = [...this.log.children].find((li) => Number(li.dataset.seq) > f.seq);
     this.log.insertBefore(messageItem(f), later || null);
+    this.assist.update();
   }
 
   async send() {
