@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -176,7 +176,26 @@ async def create_contract(request: Request) -> Response:
         return JSONResponse({"id": k.id, "kind": kind, "name": name}, status_code=201)
 
 
+@api
+async def list_organisations(request: Request) -> Response:
+    """Every organisation by name (admins: the contracts page picks from them)."""
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        rows = (await s.execute(select(Organisation).order_by(Organisation.name))).scalars()
+        return JSONResponse([{"id": o.id, "name": o.name, "domains": o.domains} for o in rows])
+
+
+@api
+async def list_contracts(request: Request) -> Response:
+    """Every contract and warranty with its hours used and whether it is in force (admins)."""
+    await require_admin(request)
+    async with deps(request).sm() as s:
+        return JSONResponse(await contract_rows(s, true(), utcnow().date()))
+
+
 routes = [
+    Route("/api/organisations", list_organisations, methods=["GET"]),
+    Route("/api/contracts", list_contracts, methods=["GET"]),
     Route("/api/conversations/{id:int}/customer", customer, methods=["GET"]),
     Route("/api/conversations/{id:int}/time", log_time, methods=["POST"]),
     Route("/api/organisations/{id:int}/contracts", create_contract, methods=["POST"]),

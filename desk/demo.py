@@ -178,6 +178,7 @@ def _print_banner(settings: Settings, logins: Sequence[DemoLogin]) -> None:
         f"  Visitor (sample shop page with the widget): {url}/demo",
         f"  Agent console:                              {url}/console",
         f"  Supervisor view:                            {url}/supervisor",
+        f"  Administration (log in as the admin):       {url}/admin",
         f"  Help centre (the demo shop's articles):     {url}/kb/{DEMO_SITE_KEY}",
         f"  Mail catcher (every mail the desk sent):    http://127.0.0.1:{settings.port + 1}/",
         f"  API description:                            {url}/api/openapi.json",

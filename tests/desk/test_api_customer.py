@@ -59,9 +59,17 @@ async def test_customer_360(client: httpx.AsyncClient, sm: SessionMaker,
     bad = await client.post(f"/api/organisations/{ids['acme']}/contracts", headers=h,
                             json={"kind": "loan", "name": "x", "starts_on": "2020-01-01"})
     assert bad.status_code == 422 and "kind" in bad.json()["error"]["message"]
+    # The contracts page lists them with the organisations to pick from (admins only).
+    listed = (await client.get("/api/contracts")).json()
+    assert [(k["name"], k["in_force"], k["hours_contracted"]) for k in listed] == [
+        ("Gold support", True, 10), ("Old warranty", False, None)]
+    orgs = (await client.get("/api/organisations")).json()
+    assert ids["acme"] in [o["id"] for o in orgs]
 
     csrf = await login(client, "agent@x.test")  # group A only
     h = {"x-csrf-token": csrf}
+    assert (await client.get("/api/contracts")).status_code == 403
+    assert (await client.get("/api/organisations")).status_code == 403
     r = await client.post(f"/api/conversations/{ids['current']}/time", headers=h,
                           json={"minutes": 90, "note": "remote session"})
     assert r.status_code == 201, r.text

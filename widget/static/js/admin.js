@@ -7,6 +7,7 @@ import { departmentsPage } from "./admin/departments.js";
 import { agentsPage } from "./admin/agents.js";
 import { cannedPage } from "./admin/canned.js";
 import { mailboxesPage } from "./admin/mailboxes.js";
+import { contractsPage, rulesPage, slaPage } from "./admin/service.js";
 import { sitesPage } from "./admin/sites.js";
 import { clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
@@ -40,6 +41,9 @@ const PAGES = [
   ["sites", "Sites and widget form", sitesPage],
   ["mailboxes", "Mailboxes", mailboxesPage],
   ["canned", "Canned responses", cannedPage],
+  ["sla", "SLA policies and calendars", slaPage],
+  ["rules", "Automation rules", rulesPage],
+  ["contracts", "Contracts", contractsPage],
 ];
 
 const nav = h("nav", { class: "admin-nav", "aria-label": "Settings" },

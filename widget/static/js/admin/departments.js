@@ -28,7 +28,7 @@ export async function departmentsPage(lookups) {
     id: "groups", title: "Groups", noun: "group", ...rest("/api/groups"),
     intro: "Agents work in groups. The policy decides who is offered the next chat; an offer not accepted within the timeout goes to the next agent.",
     columns: [["Name", (g) => g.name], ["Department", (g) => lookups.departmentName(g.department_id)],
-      ["Policy", (g) => g.policy], ["Offer timeout", (g) => `${g.offer_timeout_s} s`]],
+      ["Policy", (g) => (POLICIES.find(([v]) => v === g.policy) || [, g.policy])[1]], ["Offer timeout", (g) => `${g.offer_timeout_s} s`]],
     defaults: { policy: "least_loaded", offer_timeout_s: 30 },
     fields: (g) => [
       ...(g ? [] : [{ name: "department_id", label: "Department", type: "select", int: true, blank: "Choose…",

@@ -91,7 +91,8 @@ export class EditForm {
       c.el.setAttribute("aria-describedby", `${id}-error${f.help ? ` ${id}-help` : ""}`);
       this.controls.set(f.name, c);
       this.errors.set(f.name, err);
-      const label = h("label", { for: id, text: f.label + (f.required ? " *" : "") });
+      const label = h("label", { for: id }, f.label,
+        f.required ? h("span", { class: "required", "aria-hidden": "true", text: " *" }) : null);
       const help = f.help ? h("p", { class: "hint", id: `${id}-help`, text: f.help }) : null;
       return h("div", { class: c.inline ? "field check" : "field", "data-field": f.name },
         c.inline ? [c.el, label] : [label, c.el], help, err);
@@ -170,7 +171,7 @@ export class Resource {
     this.note.textContent = "Loading…";
     try {
       this.rows = await this.cfg.list();
-      this.note.textContent = this.rows.length ? "" : `No ${this.cfg.noun}s yet.`;
+      this.note.textContent = this.rows.length ? "" : `No ${this.cfg.plural || `${this.cfg.noun}s`} yet.`;
     } catch (e) {
       this.note.textContent = `Could not load: ${e.message}`;
       this.rows = [];
