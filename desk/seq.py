@@ -1,4 +1,5 @@
-"""The gap-free ``seq`` of a conversation's messages: the one place that hands it out.
+"""The gap-free ``seq`` of a conversation's (and a team thread's) messages: the one place that
+hands it out.
 
 Every message of a conversation carries a ``seq`` 1, 2, 3... without gaps: clients resume from
 the last seq they saw, so a gap would read as a lost message. A seq is reserved by incrementing
@@ -23,7 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.errors import NotFound
-from desk.models import Conversation, utcnow
+from desk.models import Conversation, TeamThread, utcnow
 
 OPENING_SEQ = 1
 
@@ -46,6 +47,19 @@ async def reserve_seq(s: AsyncSession, conversation_id: int, n: int = 1) -> int:
     if last is None:
         raise NotFound(f"conversation {conversation_id} not found")
     return int(last) - n + 1
+
+
+async def reserve_thread_seq(s: AsyncSession, thread_id: int) -> int:
+    """The next seq of a team thread (``desk.team``): the same rule as a conversation's, on
+    ``team_threads.last_seq``, in the transaction that inserts the message."""
+    last = (await s.execute(
+        update(TeamThread).where(TeamThread.id == thread_id)
+        .values(last_seq=TeamThread.last_seq + 1, updated_at=utcnow())
+        .returning(TeamThread.last_seq)
+    )).scalar_one_or_none()
+    if last is None:
+        raise NotFound(f"thread {thread_id} not found")
+    return int(last)
 
 
 async def reserve_seqs(s: AsyncSession, counts: Mapping[int, int],

@@ -37,8 +37,9 @@ from desk.models import AgentGroup, Site
 from desk.settings import Settings
 from desk.site_form import Submission, Use, check_form
 from desk.status_rules import chat_end, ended_status
-from realtime import presence, records, staff
+from realtime import presence, records, staff, team
 from realtime import protocol as p
+from realtime import protocol_im as im
 from realtime import protocol_visits as pv
 from realtime.connection import Connection, StoredMessage
 from realtime.context import Context
@@ -184,6 +185,9 @@ class Chat:
                     conn.send(p.Done("unwatch_visitors"))
                 case pv.InviteVisitor(site_id, visitor_id, text):
                     await self.visits.invite(conn, site_id, visitor_id, text)
+                case (im.TeamList() | im.TeamOpenDm() | im.TeamCreateRoom() | im.TeamSend()
+                      | im.TeamResume() | im.TeamRead()):
+                    await team.execute(self.ctx, conn, frame)
                 case p.Rate(cid, rating, comment):
                     await records.set_status_fields(self.sm, cid, rating=rating,
                                                     rating_comment=comment)

@@ -88,8 +88,12 @@ class TeamThread:
 
 @dataclass(frozen=True, slots=True)
 class TeamThreads:
+    """``full``: every thread of mine (answering ``team_list``); else these threads are new or
+    changed (a room I was added to, a direct thread opened)."""
+
     TYPE: ClassVar[str] = "team_threads"
     threads: tuple[TeamThread, ...]
+    full: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from desk.models.people import (
     Skill,
 )
 from desk.models.reporting import FACT_KINDS, SCHEDULE_PERIODS, ReportFact, ReportSchedule
+from desk.models.team import THREAD_KINDS, TeamMember, TeamMessage, TeamThread
 from desk.models.timekeeping import (
     AutomationRule,
     BusinessCalendar,
@@ -64,6 +65,7 @@ __all__ = [
     "SCHEDULE_PERIODS",
     "STAFF_PUBLIC_SQL",
     "STATUSES",
+    "THREAD_KINDS",
     "VISIBILITIES",
     "Agent",
     "AgentGroup",
@@ -104,6 +106,9 @@ __all__ = [
     "Site",
     "Skill",
     "SlaPolicy",
+    "TeamMember",
+    "TeamMessage",
+    "TeamThread",
     "TimeEntry",
     "TimerFiring",
     "utcnow",

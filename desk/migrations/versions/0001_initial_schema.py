@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:06:20.621150
+Create Date: 2026-12-01 14:29:42.636505
 """
 
 from __future__ import annotations
@@ -405,6 +405,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_sla_policies_name")),
     )
     op.create_table(
+        "team_threads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=True),
+        sa.Column("dm_key", sa.String(length=24), nullable=True),
+        sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('room', 'dm')", name=op.f("ck_team_threads_kind")),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["agents.id"],
+            name=op.f("fk_team_threads_created_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_team_threads")),
+        sa.UniqueConstraint("dm_key", name=op.f("uq_team_threads_dm_key")),
+    )
+    op.create_table(
         "agent_groups",
         sa.Column("agent_id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
@@ -602,6 +622,56 @@ def upgrade() -> None:
             batch_op.f("ix_report_schedules_agent_id"), ["agent_id"], unique=False
         )
 
+    op.create_table(
+        "team_members",
+        sa.Column("thread_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("last_read_seq", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_team_members_agent_id_agents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["team_threads.id"],
+            name=op.f("fk_team_members_thread_id_team_threads"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("thread_id", "agent_id", name=op.f("pk_team_members")),
+    )
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_team_members_agent_id"), ["agent_id"], unique=False)
+
+    op.create_table(
+        "team_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("thread_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("author_name", sa.String(length=120), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["agents.id"],
+            name=op.f("fk_team_messages_author_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["team_threads.id"],
+            name=op.f("fk_team_messages_thread_id_team_threads"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_team_messages")),
+        sa.UniqueConstraint(
+            "thread_id", "client_id", name=op.f("uq_team_messages_thread_id_client_id")
+        ),
+        sa.UniqueConstraint("thread_id", "seq", name=op.f("uq_team_messages_thread_id_seq")),
+    )
     op.create_table(
         "conversation_slas",
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -1141,6 +1211,11 @@ def downgrade() -> None:
 
     op.drop_table("conversation_tags")
     op.drop_table("conversation_slas")
+    op.drop_table("team_messages")
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_team_members_agent_id"))
+
+    op.drop_table("team_members")
     with op.batch_alter_table("report_schedules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_report_schedules_agent_id"))
 
@@ -1159,6 +1234,7 @@ def downgrade() -> None:
 
     op.drop_table("conversations")
     op.drop_table("agent_groups")
+    op.drop_table("team_threads")
     op.drop_table("sla_policies")
     op.drop_table("rule_versions")
     op.drop_table("mailboxes")
