@@ -9,6 +9,7 @@ import { Tabs } from "./tabs.js";
 import { withCustomer } from "./customer.js";
 import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
+import { Team } from "./team.js";
 import { Visitors } from "./visitors.js";
 import { explainRefusal, Wire } from "./wire.js";
 
@@ -280,6 +281,10 @@ function openEarlier(c) {
   else openTicket(c.id, c.number);
 }
 
+function openEarlierById(id, number) {
+  openEarlier({ id, number });
+}
+
 function openTicket(id, number) {
   const view = new TicketView(id, { agents: agentNames,
     // A merge's survivor or a split's new ticket: shown as it is now, open already or not.
@@ -299,11 +304,11 @@ function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(live);
   changing = 0; // unanswered changes died with the old socket; the next agent_state decides
-  if (live) { wire.send({ type: "list_live" }); visitors.live(); }
+  if (live) { wire.send({ type: "list_live" }); visitors.live(); team.live(); }
 }
 
 function onFrame(f) {
-  if (visitors.handle(f)) return;
+  if (visitors.handle(f) || team.handle(f)) return;
   switch (f.type) {
     case "welcome":
       for (const id of f.conversations) openChat(id, null, { now: true });
@@ -373,6 +378,9 @@ tickets.el.querySelector("h2").after(ticketSearch.el);
 tabs.add("tickets", "Tickets", tickets.el, { select: true });
 const visitors = new Visitors({ wire, onAccepted: (id) => openChat(id, null, { now: true }, true) });
 tabs.add("visitors", "Visitors", visitors.el, { select: false });
+const team = new Team({ wire, me, colleagues: directory.agents, open: openEarlierById,
+  onUnread: (n) => tabs.count("team", n) });
+tabs.add("team", "Team", team.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),

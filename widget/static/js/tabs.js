@@ -59,6 +59,15 @@ export class Tabs {
     count.hidden = false;
   }
 
+  // Show ``n`` on a tab whatever is selected (0 hides it): a standing count such as unread.
+  count(id, n) {
+    const item = this.items.get(id);
+    if (!item) return;
+    const count = item.tab.querySelector(".count");
+    count.textContent = String(n);
+    count.hidden = !n;
+  }
+
   remove(id) {
     const item = this.items.get(id);
     if (!item) return;
