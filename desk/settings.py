@@ -122,7 +122,7 @@ class Settings:
     # lists are pushed at most once per interval; page views counted per visitor per second.
     visit_idle_s: int = 300
     visit_retention_s: int = 30 * 86400
-    visit_push_ms: int = 1000
+    visit_push_ms: int = 250
     visit_views_per_s: int = 2
 
     @property

@@ -4,7 +4,7 @@ delivered across the receiver going offline and the server restarting under both
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console
@@ -23,7 +23,7 @@ def _say(page: Page, text: str) -> None:
     page.locator("section.team textarea.compose").press("Enter")
 
 
-def _log(page: Page) -> object:
+def _log(page: Page) -> Locator:
     return page.locator("section.team .team-log .body")
 
 
