@@ -362,11 +362,18 @@ class Visits:
                 await self._task
 
     async def _page(self, site_id: int, offset: int, limit: int) -> tuple[list[int], int]:
+        return (await self._pages(site_id, [(offset, limit)]))[(offset, limit)]
+
+    async def _pages(self, site_id: int, wanted: list[tuple[int, int]]
+                     ) -> dict[tuple[int, int], tuple[list[int], int]]:
+        """Each (offset, limit) page's ids and the list's total, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zrevrange(keys.visits_arrivals(site_id), offset, offset + limit - 1)
+        for offset, limit in wanted:
+            pipe.zrevrange(keys.visits_arrivals(site_id), offset, offset + limit - 1)
         pipe.zcard(keys.visits_arrivals(site_id))
-        ids, total = await pipe.execute()
-        return [int(v) for v in ids], int(total)
+        *pages, total = await pipe.execute()
+        return {w: ([int(v) for v in ids], int(total))
+                for w, ids in zip(wanted, pages, strict=True)}
 
     async def _rows(self, site_id: int, ids: list[int]) -> dict[int, pv.VisitorRow]:
         pipe = self.redis.pipeline(transaction=False)
@@ -381,8 +388,12 @@ class Visits:
 
     async def _ticks(self) -> None:
         interval = self.settings.visit_push_ms / 1000
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while self.watches:
-            await asyncio.sleep(interval)
+            due += interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due = max(due, loop.time() - interval)  # a slow tick is not made up for in a burst
             try:
                 for site_id in sorted({w.site_id for w in self.watches.values()}):
                     await self._tick(site_id)
@@ -391,6 +402,7 @@ class Visits:
         self._task = None
 
     async def _tick(self, site_id: int) -> None:
+        """One push to every socket watching the site: three round trips, however many."""
         now = _ms()
         since = self._last_tick.get(site_id, now) - CHANGED_OVERLAP_MS
         self._last_tick[site_id] = now
@@ -406,26 +418,30 @@ class Visits:
             pipe.zrem(seen_key, *gone)
             await pipe.execute()
         changed = {int(v) for v in changed_raw}
-        pages: dict[tuple[int, int], tuple[list[int], int]] = {}
+        watching = []
         for conn, w in list(self.watches.items()):
-            if w.site_id != site_id:
-                continue
             if conn.closed:
                 self.forget(conn)
-                continue
-            if (w.offset, w.limit) not in pages:
-                pages[(w.offset, w.limit)] = await self._page(site_id, w.offset, w.limit)
-            ids, total = pages[(w.offset, w.limit)]
-            await self._push(conn, w, ids, total, changed, now)
-
-    async def _push(self, conn: Connection, w: whoson.Watch, ids: list[int], total: int,
-                    changed: set[int], now: int) -> None:
-        delta = whoson.page_delta(w, ids, changed, total)
-        if delta.empty:
+            elif w.site_id == site_id:
+                watching.append((conn, w))
+        if not watching:
             return
+        pages = await self._pages(site_id, sorted({(w.offset, w.limit) for _, w in watching}))
+        deltas = []
+        for conn, w in watching:
+            ids, total = pages[(w.offset, w.limit)]
+            delta = whoson.page_delta(w, ids, changed, total)
+            if not delta.empty:
+                deltas.append((conn, w, ids, total, delta))
+        need = sorted({v for *_, d in deltas for v in d.need})
+        rows = await self._rows(site_id, need) if need else {}
+        for conn, w, ids, total, delta in deltas:
+            self._push(conn, w, ids, total, delta, rows, now)
+
+    def _push(self, conn: Connection, w: whoson.Watch, ids: list[int], total: int,
+              delta: whoson.Delta, rows: dict[int, pv.VisitorRow], now: int) -> None:
         sent = self.sent.setdefault(conn, {})
-        rows = await self._rows(w.site_id, list(delta.need))
-        upserts = tuple(r for v, r in rows.items() if sent.get(v) != r)
+        upserts = tuple(rows[v] for v in delta.need if v in rows and sent.get(v) != rows[v])
         page = tuple(v for v in ids if v in rows or (v in sent and v not in delta.need))
         removed = tuple(v for v in w.shown if v not in page)
         order = page if page != w.shown else None
