@@ -146,6 +146,18 @@ def test_agent_proposes_from_the_console(browser: Browser, server: Server) -> No
         kb = opened.value
         kb.wait_for_selector("#app-ready", state="attached")  # the console's session: no login
         expect(kb.locator(".side .hint")).to_contain_text("an admin publishes them")
+        # A reader's search that found nothing: the report lists it, and it starts an article.
+        search = f"/kb/{DEMO_SITE_KEY}/en/search?q=teleporting+spaceships"
+        assert _anonymous(server, search).status_code == 200
+        kb.get_by_role("button", name="Knowledge report").click()
+        expect(kb.locator('[data-figure="searches_no_result"] .value')).to_have_text("1")
+        expect(kb.locator('section[aria-labelledby="kb-r-empty"] li')).to_contain_text(
+            ["teleporting spaceships"])
+        if SHOTS:
+            kb.screenshot(path=SHOTS / "kb-report.png")
+        kb.get_by_role("button", name="Write an article for teleporting spaceships").click()
+        expect(kb.locator("#kb-title")).to_have_value("teleporting spaceships")
+        kb.get_by_role("button", name="← All articles").click()
         _row(kb, "Track your order").filter(has_text="en").get_by_role(
             "button", name="Track your order").click()
         expect(kb.get_by_role("button", name="Save and publish")).to_have_count(0)

@@ -5,6 +5,7 @@
 import { del, get, patch, post, put } from "./api.js";
 import { announce, clear, h } from "./dom.js";
 import { ArticleEditor } from "./kb-article.js";
+import { KnowledgeReport } from "./kb-report.js";
 import { logout, session } from "./login.js";
 
 const root = document.getElementById("app");
@@ -25,7 +26,17 @@ const topicForm = admin ? newTopicForm() : null;
 const listBox = h("section", { class: "kb-list", "aria-labelledby": "kb-list-h" });
 const editor = new ArticleEditor({ site, topics, names, onChange: () => refresh(),
   onOpen: (target) => openArticle(target), onClose: () => showList() });
-const main = h("main", { id: "workspace", tabindex: "-1", class: "kb-main" }, notice, listBox, editor.el);
+const report = new KnowledgeReport({ onWrite: (title) => openArticle({ title }),
+  onOpen: (id) => openArticle(id), onClose: () => showList() });
+const main = h("main", { id: "workspace", tabindex: "-1", class: "kb-main" }, notice, listBox,
+  editor.el, report.el);
+
+// One view at a time in the main area: the list (or the settings), an article, the report.
+function view(which) {
+  listBox.hidden = which !== listBox;
+  editor.el.hidden = which !== editor.el;
+  report.el.hidden = which !== report.el;
+}
 
 // --- topics ------------------------------------------------------------------------------------
 
@@ -122,8 +133,7 @@ function showRows() {
 }
 
 function showList() {
-  editor.el.hidden = true;
-  listBox.hidden = false;
+  view(listBox);
   showTopics();
   const text = h("input", { type: "search", id: "kb-filter", placeholder: "Title or tag", value: filter.text,
     "aria-label": "Filter by title or tag" });
@@ -180,10 +190,18 @@ function settingsForm() {
   h("div", { class: "kb-field" }, h("label", { for: "kb-s-synonyms", text: "Synonyms" }), synonyms,
     h("span", { class: "hint", text: "one group per line, words or phrases that mean the same, comma-separated" })),
   error, h("div", { class: "row" }, h("button", { type: "submit", class: "primary", text: "Save settings" })));
-  editor.el.hidden = true;
-  listBox.hidden = false;
+  view(listBox);
   listBox.replaceChildren(form);
   langs.focus();
+}
+
+async function showReport() {
+  notice.textContent = "";
+  await attempt(async () => {
+    await report.show(site);
+    view(report.el);
+    main.focus();
+  });
 }
 
 async function openArticle(target) {
@@ -192,8 +210,7 @@ async function openArticle(target) {
     if (target == null) editor.create({});
     else if (typeof target === "object") editor.create(target);
     else await editor.open(target);
-    listBox.hidden = true;
-    editor.el.hidden = false;
+    view(editor.el);
     main.focus();
   });
 }
@@ -242,7 +259,9 @@ root.replaceChildren(
         topicList, topicForm),
       h("p", { class: "hint", text: site.may_publish ? "You publish on this site."
         : "Your edits of published articles are proposals; an admin publishes them." }),
-      admin ? h("button", { type: "button", text: "Help centre settings", onclick: () => settingsForm() }) : null),
+      h("div", { class: "kb-side-tools" },
+        h("button", { type: "button", text: "Knowledge report", onclick: () => showReport() }),
+        admin ? h("button", { type: "button", text: "Help centre settings", onclick: () => settingsForm() }) : null)),
     main) : h("main", { class: "center" }, h("p", { text: "No site yet: an admin creates one first." })),
   h("span", { id: "app-ready", hidden: true }));
 if (site) await chooseSite(site.site_id);
