@@ -71,6 +71,7 @@ root.replaceChildren(
     h("span", { class: "spacer" }), h("span", { class: "me", text: me.display_name }),
     h("a", { href: "/static/console.html", text: "Agent console" }),
     h("a", { href: "/static/supervisor.html", text: "Supervisor view" }),
+    h("a", { href: "/static/kb-editor.html", text: "Knowledge base" }),
     h("button", { type: "button", text: "Log out", onclick: logout })),
   h("div", { class: "admin" }, nav, main),
   h("span", { id: "app-ready", hidden: true }));
