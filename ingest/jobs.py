@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
@@ -303,10 +303,11 @@ UNMAILED_PAGE = 500
 async def requeue_unmailed(sm: SessionMaker, queue: Queue, *,
                            grace_s: float = UNMAILED_GRACE_S,
                            horizon_s: float = UNMAILED_HORIZON_S) -> int:
-    """Enqueue the reply and closed notices the web process stored but never got onto the
-    queue (Redis refused the enqueue, or the job was lost with Redis): the stored messages and
-    closings of the last ``horizon_s`` that ``reply_is_mailed`` / ``closing_is_mailed`` pick,
-    older than ``grace_s``, with no OutboundMail row for their key.
+    """Enqueue the reply and closed notices (and forwards) the web process stored but never
+    got onto the queue (Redis refused the enqueue, or the job was lost with Redis): the stored
+    messages and closings of the last ``horizon_s`` that ``reply_is_mailed`` /
+    ``closing_is_mailed`` pick, and the forwards recorded then, older than ``grace_s``, with no
+    OutboundMail row for their key.
 
     Exactly once: the job stores the mail under its key-derived Message-ID (unique), and a
     repeated job finds it. Both reads go by index (``ix_messages_staff_public``,
@@ -347,7 +348,30 @@ async def requeue_unmailed(sm: SessionMaker, queue: Queue, *,
         missing = closings - await _stored(s, "closed", closings)
     for cid, _ in sorted(missing):
         await asyncio.to_thread(enqueue_notify, queue, notify_closed_job, cid)
-    return found + len(missing)
+    return found + len(missing) + await _requeue_forwards(sm, queue, since, until)
+
+
+async def _requeue_forwards(sm: SessionMaker, queue: Queue, since: datetime,
+                            until: datetime) -> int:
+    """The forwards recorded in the window that have no mail yet (their job never reached
+    the queue)."""
+    async with sm() as s:
+        events = (await s.execute(select(AuditEvent.id, AuditEvent.target).where(
+            AuditEvent.created_at >= since, AuditEvent.created_at <= until,
+            AuditEvent.action == "conversation.forwarded"))).all()
+        wanted = {(int(target.removeprefix("conversation:")), outbound.forward_key(event_id))
+                  for event_id, target in events}
+        missing = wanted - await _stored(s, "forward", wanted)
+    for _, key in sorted(missing):
+        await asyncio.to_thread(enqueue_forward, queue, int(key.removeprefix("forward-")))
+    return len(missing)
+
+
+def enqueue_forward(queue: Queue, event_id: int) -> None:
+    # The job id the web process uses (realtime.mail.Mailer.forward): a repeat is harmless.
+    queue.enqueue_call(forward_job, args=(event_id,), job_id=f"forward-{event_id}",
+                       retry=Retry(max=3, interval=[5, 30, 120]),
+                       result_ttl=3600, failure_ttl=7 * 86400)
 
 
 async def _stored(s: AsyncSession, kind: str,

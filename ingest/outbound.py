@@ -136,6 +136,11 @@ async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: i
     return None if row is None else await _store(sm, row)
 
 
+def forward_key(event_id: int) -> str:
+    """The OutboundMail key of the mail of forward ``event_id`` (its audit event)."""
+    return f"forward-{event_id}"
+
+
 async def queue_forward(sm: SessionMaker, settings: Settings, event_id: int,
                         text: Callable[[str], str]) -> Queued | None:
     """Store the mail of a forward staff recorded (the ``conversation.forwarded`` audit event
@@ -152,7 +157,7 @@ async def queue_forward(sm: SessionMaker, settings: Settings, event_id: int,
     row = OutboundMail(
         message_id=message_id_for(f"forward:{conv.id}:{event_id}", sender.domain,
                                   settings.secret_key),
-        conversation_id=conv.id, kind="forward", key=f"forward-{event_id}",
+        conversation_id=conv.id, kind="forward", key=forward_key(event_id),
         to_address=str(event.data["to"]),
         subject=ticket_subject(f"Fwd: {conv.subject or 'Case'}", conv.number),
         body=text(conv.number), status="queued")

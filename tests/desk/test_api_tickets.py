@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 from aiosmtpd.smtp import Envelope
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
@@ -370,3 +371,24 @@ async def test_previous_resolutions(client: httpx.AsyncClient, sm: SessionMaker,
     view = (await client.get(f"/api/conversations/{toner.id}/customer")).json()
     assert (current.number, "Toner swapped") in [(x["number"], x["note"])
                                                  for x in view["resolutions"]]
+
+
+async def test_a_forward_whose_job_was_lost_is_enqueued_by_the_sweep(
+        client: httpx.AsyncClient, sm: SessionMaker, org: dict[str, int], settings: Settings,
+        redis: Redis) -> None:
+    conv = await _ticket(sm, org, texts=("the customer's only mail",))
+    h = await _agent(client)
+    r = await client.post(f"/api/conversations/{conv.id}/forward", headers=h,
+                          json={"to": "vendor@parts.test"})
+    assert r.status_code == 202
+    await redis.flushdb()  # the job is lost with Redis
+    async with sm() as s:
+        event_id = (await s.scalars(select(AuditEvent.id).where(
+            AuditEvent.action == "conversation.forwarded"))).one()
+    queue = jobs.mail_queue(SyncRedis.from_url(settings.redis_url or ""))
+    assert await jobs.requeue_unmailed(sm, queue, grace_s=0) == 1
+    assert f"forward-{event_id}" in queue.job_ids
+    queued = await jobs.queue_forward(sm, settings, event_id)  # what the job does
+    assert queued is not None
+    assert await jobs.requeue_unmailed(sm, queue, grace_s=0) == 0  # stored now: nothing to do
+    queue.connection.close()
