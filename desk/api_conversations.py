@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +36,6 @@ from desk.models import (
     CHANNELS,
     STATUSES,
     Attachment,
-    AuditEvent,
     Contact,
     Conversation,
     Message,
@@ -271,18 +270,19 @@ async def promote_conversation(request: Request) -> Response:
     p, c, contact = await _load(request)
     d = deps(request)
     async with d.sm() as s:
-        # Conditional, so two agents promoting at once route it once.
-        promoted = (await s.execute(
-            update(Conversation).where(Conversation.id == c.id, Conversation.status == "noise")
-            .values(status="queued", updated_at=utcnow()).returning(Conversation.id)
-        )).scalar_one_or_none()
-        if promoted is None:
-            raise Conflict(f"conversation {c.id} is {c.status}, not noise")
-        s.add(AuditEvent(actor_id=p.agent_id, action="conversation.promoted",
-                         target=f"conversation:{c.id}"))
+        # Locked, so two agents promoting at once route it once (SQLite: BEGIN IMMEDIATE).
+        row = (await s.execute(select(Conversation).where(Conversation.id == c.id)
+                               .with_for_update())).scalar_one()
+        if row.status != "noise":
+            raise Conflict(f"conversation {c.id} is {row.status}, not noise")
+        now = utcnow()
+        audit.record(s, "conversation.promoted", c.id, actor_id=p.agent_id, at=now,
+                     why="promoted by staff")
+        # The status hook starts its clocks and tells the rules, as for every status change.
+        await sla_store.status_changed(s, row, "noise", "queued", now, actor_id=p.agent_id,
+                                       why="promoted by staff")
+        row.status, row.updated_at = "queued", now
         await s.commit()
-        row = await s.get(Conversation, c.id, populate_existing=True)
-        assert row is not None
     await d.hooks.conversation_changed(c.id)
     await d.hooks.conversation_queued(c.id)
     return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))

@@ -31,7 +31,6 @@ from desk.models import (
     utcnow,
 )
 from desk.seq import pg_reserve_set, reserve_seq, reserve_seqs
-from desk.status_rules import ENDED
 from desk.visibility import readable
 
 NUMBER_PREFIX = "SB-"
@@ -41,10 +40,6 @@ NUMBER_PREFIX = "SB-"
 _NUMBER_LO, _NUMBER_SPAN = 1_000_000, 9_000_000
 CLIENT_ID_MAX = 64
 
-
-# A customer writing into a resolved or closed case (by mail or on its page) reopens it
-# (desk.status_rules.customer_wrote is the whole rule).
-REOPEN_FROM = frozenset(ENDED)
 
 def new_number() -> str:
     return f"{NUMBER_PREFIX}{_NUMBER_LO + secrets.randbelow(_NUMBER_SPAN)}"

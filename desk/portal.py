@@ -3,7 +3,8 @@ customer's grant (``desk.case_links``) opens.
 
 ``case_link`` is what every mail to a customer carries (acknowledgement, new activity, closing,
 reminders): the one place a link is issued from the records. The grant checks are the pure
-``desk.case_links``; this module only reads what they need.
+``desk.case_links``; this module only reads what they need. ``reopen`` is the page's status
+change (through ``desk.sla_store.status_changed``, like every status change).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import case_links
+from desk import case_links, sla_store
 from desk.case_links import Grant, Kind
+from desk.db import SessionMaker
 from desk.models import Contact, Conversation, Organisation
 from desk.settings import Settings
+from desk.status_rules import ENDED, customer_wrote
 
 
 def case_link(settings: Settings, contact: Contact, number: str, now: datetime) -> str:
@@ -89,3 +92,28 @@ async def may_open(s: AsyncSession, grant: Grant, number: str) -> Conversation |
     found = (await s.execute(select(Conversation.id).where(
         Conversation.id == conv.id, cases_of(who)))).scalar_one_or_none()
     return conv if found is not None else None
+
+
+async def reopen(sm: SessionMaker, conversation_id: int, now: datetime, *, wrote: bool) -> bool:
+    """The customer reopened the case on its page: by writing into it (``wrote``: the move
+    ``desk.status_rules.customer_wrote`` makes, as for a mailed-in reply — an ended or a
+    pending case goes back to the queue) or with the page's reopen button (an ended case
+    only). True if it moved; the caller routes it."""
+    async with sm() as s:
+        # Locked, so a reply and a button press at once reopen it once (SQLite: IMMEDIATE).
+        conv = (await s.execute(select(Conversation).where(Conversation.id == conversation_id)
+                                .with_for_update())).scalar_one_or_none()
+        if conv is None:
+            return False
+        move = customer_wrote(conv.status) if wrote else None
+        target = move.status if move is not None else \
+            ("queued" if not wrote and conv.status in ENDED else None)
+        if target is None:
+            return False
+        await sla_store.status_changed(
+            s, conv, conv.status, target, now,
+            why="the customer wrote on the case page" if wrote else
+            "the customer reopened it on the case page")
+        conv.status, conv.closed_at, conv.closed_by, conv.updated_at = target, None, None, now
+        await s.commit()
+    return True

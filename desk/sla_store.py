@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation_store, facts, inactivity, sla
+from desk import audit, automation, automation_store, facts, inactivity, sla
 from desk import business_hours as bh
 from desk.mail_rules import STAFF_AUTHORS
 from desk.models import (
@@ -117,21 +117,33 @@ async def _facts(s: AsyncSession, ids: Sequence[int]) -> list[tuple[Conversation
 
 async def start(s: AsyncSession, conversation_ids: Sequence[int], now: datetime) -> None:
     """Give new conversations their policy's clocks, ``sla_due`` and timers, and tell the
-    rules waiting for ``created``."""
+    rules waiting for ``created``. Noise is nobody's case: its clocks start when it is
+    promoted (``status_changed`` from ``noise``)."""
     if not conversation_ids:
         return
-    chosen = await policies(s)
-    rules = await automation_store.enabled_rules(s)
-    cals = calendars(s)
+    begin = Beginning(await policies(s), await automation_store.enabled_rules(s), calendars(s))
     # One read for the batch (a mailbox's import hands in dozens of new tickets at a time).
     started = set(await s.scalars(select(ConversationSla.conversation_id).where(
         ConversationSla.conversation_id.in_(list(conversation_ids)))))
     for conv, known in await _facts(s, conversation_ids):
-        if conv.status == "noise" or conv.id in started:
-            continue
+        if conv.status != "noise" and conv.id not in started:
+            await begin.case(s, conv, known, now)
+
+
+@dataclass
+class Beginning:
+    """What starting cases reads once for all of them."""
+
+    chosen: list[sla.Policy]
+    rules: list[automation.Rule]
+    cals: Calendars
+
+    async def case(self, s: AsyncSession, conv: Conversation, known: sla.Facts,
+                   now: datetime) -> None:
+        """Start one case that has no clocks yet."""
         facts.created(s, conv, now)
-        policy = sla.select_policy(chosen, known)
-        cal = await cals.get(policy.calendar_id if policy else None)
+        policy = sla.select_policy(self.chosen, known)
+        cal = await self.cals.get(policy.calendar_id if policy else None)
         state = sla.on_created(policy.targets, cal, now) if policy else sla.State({})
         if policy is not None:
             row = ConversationSla(conversation_id=conv.id, policy_id=policy.id,
@@ -140,9 +152,9 @@ async def start(s: AsyncSession, conversation_ids: Sequence[int], now: datetime)
             s.add(row)
             conv.sla_due = state.due()
             await sync_sla_timers(s, conv.id, state)
-        if rules:
-            await automation_store.note_events(s, conv.id, ["created"], now, rules)
-            await automation_store.sync_rule_timers(s, conv.id, state, cal, now, rules)
+        if self.rules:
+            await automation_store.note_events(s, conv.id, ["created"], now, self.rules)
+            await automation_store.sync_rule_timers(s, conv.id, state, cal, now, self.rules)
 
 
 async def sync_sla_timers(s: AsyncSession, conversation_id: int, state: sla.State) -> None:
@@ -266,6 +278,13 @@ async def status_changed(s: AsyncSession, conv: Conversation, old: str, new: str
     facts.on_status(s, conv, old, new, now, actor_id)
     rules = await automation_store.enabled_rules(s)
     await automation_store.note_events(s, conv.id, ["status_changed"], now, rules)
+    if old == "noise":
+        # Promoted (by staff, or a person writing into it): a case from now on, measured from
+        # now, as if it had just been filed.
+        if await s.get(ConversationSla, conv.id) is None:
+            [(_, known)] = await _facts(s, [conv.id])
+            await Beginning(await policies(s), rules, calendars(s)).case(s, conv, known, now)
+        return
     row = await s.get(ConversationSla, conv.id)
     if row is None and new == "pending":
         row = ConversationSla(conversation_id=conv.id)
@@ -289,11 +308,18 @@ async def status_changed(s: AsyncSession, conv: Conversation, old: str, new: str
 
 async def expected_response(s: AsyncSession, conversation_id: int,
                             now: datetime) -> str | None:
-    """What to tell the customer about the first answer ("by Tuesday 10:00"), if measured."""
+    """THE answer to "when will they answer me" ("within 2 hours", "by Tuesday 10:00"), as
+    of ``now``: the awaited first response, else the awaited next one; None when nothing is
+    measured or awaited (answered, paused while pending, no policy) or already overdue (no
+    promise we have broken is repeated). The acknowledgement
+    mail, the case page and the widget after leaving a message all ask here."""
     row = await s.get(ConversationSla, conversation_id)
     if row is None:
         return None
-    clock = state_of(row).clocks.get("first_response")
-    if clock is None or clock.due is None:
-        return None
-    return sla.expected_response(await calendars(s).get(row.calendar_id), now, clock.due)
+    clocks = state_of(row).clocks
+    for target in ("first_response", "next_response"):
+        clock = clocks.get(target)
+        if clock is not None and clock.open and clock.due is not None and clock.due > now:
+            return sla.expected_response(await calendars(s).get(row.calendar_id), now,
+                                         clock.due)
+    return None

@@ -5,8 +5,10 @@
                                        or not the address is known: the answer tells nothing)
 - ``POST /api/portal/signin/redeem``   ``{"token"}``: spend it (once) for a session token
 - ``GET  /api/portal/cases``           the signed-in customer's cases (``desk.portal.cases_of``)
-- ``GET  /api/portal/cases/<number>``  one case: public thread, status, assignee's name, and a
-                                       token for the visitor socket (live updates)
+- ``GET  /api/portal/cases/<number>``  one case: public thread, status, assignee's name, when
+                                       an answer is due (``expected_response``, from
+                                       ``desk.sla_store``), and a token for the visitor
+                                       socket (live updates)
 - ``POST /api/portal/cases/<number>/messages``  ``{"text", "client_id"}``: the customer's reply
 - ``POST /api/portal/cases/<number>/status``    ``{"status": "closed" | "open"}``
 - ``POST /api/portal/cases/<number>/rating``    ``{"rating": 1..5, "comment"}`` once closed
@@ -32,11 +34,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from desk import attachments, portal, validate
+from desk import attachments, portal, sla_store, validate
 from desk.api_attachments import upload_params
 from desk.attachments import Author
 from desk.case_links import Kind, verify
-from desk.conversations import REOPEN_FROM, Viewer, append_message, messages_after
+from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Conflict, DeskError, Forbidden, InvalidInput, RateLimited
 from desk.http import (
     JSONResponse,
@@ -123,11 +125,13 @@ async def _answer(request: Request, c: Conversation, contact_id: int) -> Respons
     async with d.sm() as s:
         agent = await s.get(Agent, c.assignee_id) if c.assignee_id else None
         owner = await s.get(Contact, c.contact_id) if c.contact_id else None
+        expected = await sla_store.expected_response(s, c.id, utcnow())
     socket = portal.issue(d.settings, Kind.SOCKET, owner, 3600, time.time(),
                           number=c.number) if owner is not None else None
     return JSONResponse({
         **_summary(c), "conversation_id": c.id, "last_seq": c.last_seq,
         "assignee_name": agent.display_name if agent else None,
+        "expected_response": expected,
         "messages": [_message(m) for m in msgs],
         # Only the case's own contact sees what they rated; an organisation member does not.
         "rating": c.rating if contact_id == c.contact_id else None,
@@ -195,8 +199,7 @@ async def post_message(request: Request) -> Response:
         author_name=(author.name if author else None) or "Customer")
     if created:
         await d.hooks.message_posted(conv.id, msg.id)
-        if conv.status in REOPEN_FROM:
-            await _reopen(request, conv.id)
+        await _reopen(request, conv.id, wrote=True)
     return JSONResponse(_message(msg), status_code=201 if created else 200)
 
 
@@ -217,8 +220,7 @@ async def post_file(request: Request) -> Response:
         author=Author("contact", None, (author.name if author else None) or "Customer"))
     if created:
         await d.hooks.message_posted(conv.id, msg.id)
-        if conv.status in REOPEN_FROM:
-            await _reopen(request, conv.id)
+        await _reopen(request, conv.id, wrote=True)
     return JSONResponse(_message(msg), status_code=201 if created else 200)
 
 
@@ -233,16 +235,9 @@ async def get_file(request: Request) -> Response:
     return attachments.serve(d.settings, att, preview=request.query_params.get("preview") == "1")
 
 
-async def _reopen(request: Request, cid: int) -> None:
-    """Back to its group's queue, as a mailed-in reply to a closed case is."""
-    async with deps(request).sm() as s:
-        reopened = (await s.execute(
-            update(Conversation).where(Conversation.id == cid,
-                                       Conversation.status.in_(sorted(REOPEN_FROM)))
-            .values(status="queued", closed_at=None, closed_by=None, updated_at=utcnow())
-            .returning(Conversation.id))).scalar_one_or_none()
-        await s.commit()
-    if reopened is not None:
+async def _reopen(request: Request, cid: int, *, wrote: bool) -> None:
+    """Back to its group's queue (``desk.portal.reopen``: as a mailed-in reply does)."""
+    if await portal.reopen(deps(request).sm, cid, utcnow(), wrote=wrote):
         _ctx(request).hub.publish(ConversationChanged(cid))
         await request.app.state.chat.route(cid)
 
@@ -256,7 +251,7 @@ async def set_status(request: Request) -> Response:
     ctx = _ctx(request)
     if wanted == "open":
         _reopenable(conv)
-        await _reopen(request, conv.id)
+        await _reopen(request, conv.id, wrote=False)
     elif conv.status not in CLOSED_STATUSES:
         async with ctx.sm() as s:
             await s.execute(update(Conversation).where(Conversation.id == conv.id)

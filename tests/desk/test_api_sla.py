@@ -4,9 +4,9 @@ response met by the agent's reply, pause while pending, the timeline of it all."
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from desk import sla_store
+from desk import portal, sla_store
 from desk.conversations import (
     Appended,
     NewMessage,
@@ -16,7 +16,7 @@ from desk.conversations import (
     set_status,
 )
 from desk.db import SessionMaker
-from desk.models import ConversationSla, DueTimer
+from desk.models import Conversation, ConversationSla, DueTimer, ReportFact, utcnow
 from tests.desk.conftest import login
 
 HOURS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -153,3 +153,87 @@ def test_only_staff_lines_or_clocked_conversations_move_clocks() -> None:
     assert sla_store.moves_clocks("supervisor", clocked=False)
     assert sla_store.moves_clocks("contact", clocked=True)
     assert not sla_store.moves_clocks("contact", clocked=False)
+
+
+async def _policy(client: httpx.AsyncClient, h: dict[str, str], org: dict[str, int]) -> None:
+    cal = (await client.post("/api/calendars", headers=h, json={
+        "name": "24/7", "hours": HOURS})).json()
+    r = await client.post("/api/sla-policies", headers=h, json={
+        "name": "all", "department_id": org["d1"], "calendar_id": cal["id"],
+        "targets": {"first_response": 3600, "resolution": 86400}})
+    assert r.status_code == 201, r.text
+
+
+async def test_a_promoted_noise_ticket_starts_its_clocks_through_the_status_hook(
+        client: httpx.AsyncClient, org: dict[str, int], sm: SessionMaker) -> None:
+    h = await _admin(client)
+    await _policy(client, h, org)
+    async with sm() as s:  # as the importer stores an auto-reply that joined no ticket
+        noise = Conversation(number="SB-9000001", channel="email", status="noise",
+                             department_id=org["d1"], group_id=org["ga"])
+        s.add(noise)
+        await s.commit()
+    async with sm() as s:
+        assert await s.get(ConversationSla, noise.id) is None
+    r = await client.post(f"/api/conversations/{noise.id}/promote", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "queued"
+    async with sm() as s:
+        row = await s.get(ConversationSla, noise.id)
+        assert row is not None and row.first_response_due is not None
+        kinds = set((await s.scalars(select(DueTimer.kind).where(
+            DueTimer.conversation_id == noise.id))).all())
+        assert kinds == {"sla:first_response", "sla:resolution"}
+        conv = await s.get(Conversation, noise.id)
+        assert conv is not None and conv.sla_due is not None
+        created = await s.scalar(select(func.count()).select_from(ReportFact).where(
+            ReportFact.conversation_id == noise.id, ReportFact.kind == "created"))
+        assert created == 1
+    timeline = (await client.get(f"/api/conversations/{noise.id}/timeline")).json()
+    assert [e["action"] for e in timeline] == ["conversation.promoted", "conversation.status"]
+    assert timeline[1]["data"] == {"old": "noise", "new": "queued"}
+    assert timeline[1]["actor_id"] == org["admin"]
+    again = await client.post(f"/api/conversations/{noise.id}/promote", headers=h)
+    assert again.status_code == 409
+
+
+async def test_the_case_pages_reopen_goes_through_the_status_hook(
+        client: httpx.AsyncClient, org: dict[str, int], sm: SessionMaker) -> None:
+    h = await _admin(client)
+    await _policy(client, h, org)
+    conv = await create_conversation(sm, channel="portal", department_id=org["d1"],
+                                     group_id=org["ga"])
+    await set_status(sm, conv.id, "active")
+    await set_status(sm, conv.id, "resolved")
+    async with sm() as s:
+        row = await s.get(ConversationSla, conv.id)
+        assert row is not None and row.resolution_met_at is not None
+    now = utcnow()
+    assert await portal.reopen(sm, conv.id, now, wrote=False)
+    assert not await portal.reopen(sm, conv.id, now, wrote=False)  # once
+    async with sm() as s:
+        c = await s.get(Conversation, conv.id)
+        assert c is not None and c.status == "queued" and c.closed_at is None
+        row = await s.get(ConversationSla, conv.id)
+        assert row is not None and row.resolution_due is not None  # a new resolution cycle
+        assert row.resolution_met_at is None
+        reopened = await s.scalar(select(func.count()).select_from(ReportFact).where(
+            ReportFact.conversation_id == conv.id, ReportFact.kind == "reopened"))
+        assert reopened == 1
+    timeline = (await client.get(f"/api/conversations/{conv.id}/timeline")).json()
+    last = timeline[-1]
+    assert last["action"] == "conversation.status"
+    assert last["data"] == {"old": "resolved", "new": "queued"}
+    assert "case page" in last["why"]
+    # A reply on the page into a pending case queues it, as a mailed-in reply does; the
+    # reopen button leaves a pending case alone.
+    await set_status(sm, conv.id, "active")
+    await set_status(sm, conv.id, "pending")
+    assert not await portal.reopen(sm, conv.id, utcnow(), wrote=False)
+    assert await portal.reopen(sm, conv.id, utcnow(), wrote=True)
+    async with sm() as s:
+        c = await s.get(Conversation, conv.id)
+        assert c is not None and c.status == "queued"
+        ladder = await s.scalar(select(func.count()).select_from(DueTimer).where(
+            DueTimer.conversation_id == conv.id, DueTimer.kind == "ladder"))
+        assert ladder == 0
