@@ -5,6 +5,8 @@
 - ``GET  /api/public/sites/{key}``           the site's pre-chat form and which of its departments
                                              have someone online to take a chat now
 - ``POST /api/public/sites/{key}/messages``  "leave a message": files an email-channel ticket
+                                             (answers its number and, under a service level,
+                                             when an answer is due: ``expected_response``)
 
 Both answer cross-origin requests only for the site's allowed origins (CORS echo, never ``*``),
 validate every field against the site's own form (unknown topics, missing required answers and
@@ -25,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import identity, origins, validate, visit_rules
+from desk import identity, origins, sla_store, validate, visit_rules
 from desk import site_config as shape
 from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
@@ -50,7 +52,7 @@ from desk.http import (
 )
 from desk.kb import reading as kb_reading
 from desk.limits import is_id
-from desk.models import Agent, AgentGroup, Department, Site
+from desk.models import Agent, AgentGroup, Department, Site, utcnow
 from desk.settings import Settings
 from desk.site_form import Use, check_form, public_form
 from realtime import client_limits, records
@@ -214,7 +216,10 @@ async def leave_message(request: Request, site: Site) -> Response:
     # Stored as queued: not routed now (Redis away), it is when Redis is back.
     await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)
-    answer: dict[str, Any] = {"number": conv.number, "notice": shape.notice(site.config or {})}
+    async with state.sm() as s:
+        expected = await sla_store.expected_response(s, conv.id, utcnow())
+    answer: dict[str, Any] = {"number": conv.number, "notice": shape.notice(site.config or {}),
+                              "expected_response": expected}
     if visitor_id is not None:
         answer["visitor_id"] = visitor_id
     return JSONResponse(answer, status_code=201)

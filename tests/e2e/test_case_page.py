@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from desk.contacts import new_visitor
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
-from desk.models import Department, utcnow
+from desk.models import Department, SlaPolicy, utcnow
 from desk.portal import case_link
 from desk.seed import DEMO_SITE_KEY
 from desk.settings import Settings
@@ -85,6 +85,17 @@ async def _link_only(sm: SessionMaker) -> None:
         await s.commit()
 
 
+async def service_level(sm: SessionMaker) -> None:
+    """Support answers within four hours, around the clock (no calendar: 24/7), so what the
+    customer is told does not depend on when the test runs."""
+    async with sm() as s:
+        dept = (await s.execute(select(Department.id).where(Department.name == "Support"))
+                ).scalar_one()
+        s.add(SlaPolicy(name="Support", department_id=dept,
+                        targets={"first_response": 4 * 3600}))
+        await s.commit()
+
+
 def _file_a_case(page: Page, server: Server, shots: str | None) -> str:
     page.goto(f"{server.url}/c/new?site={DEMO_SITE_KEY}")
     page.select_option("#nc-dept", label="Support")
@@ -99,12 +110,14 @@ def _file_a_case(page: Page, server: Server, shots: str | None) -> str:
     done = page.locator("section.done")
     expect(done).to_contain_text("Your case number is SB-")
     expect(done.locator(".site-notice")).to_contain_text("We answer within one working day")
+    expect(done.locator(".expected")).to_have_text("We will answer within 4 hours.")
     return done.locator(".number").inner_text()
 
 
 def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: Sink) -> None:
     shots = os.environ.get("SWITCHBOARD_SCREENSHOTS")
     server.run(_link_only)
+    server.run(service_level)
     agent_ctx, chloe = console(browser, server, "chloe@demo.switchboard.local")
     customer_ctx, customer = new_page(browser, viewport={"width": 1100, "height": 820})
     sup_ctx, sam = console(browser, server, "sam@demo.switchboard.local", groups_on=False)
@@ -113,9 +126,10 @@ def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: S
         if shots:
             customer.screenshot(path=Path(shots) / "case-new-done.png")
         confirmation = _next_mail(mail, CUSTOMER, 0)
-        assert number in confirmation
+        assert number in confirmation and "We will answer within 4 hours." in confirmation
         customer.goto(_case_link(confirmation))
         expect(customer.locator("h1.number")).to_have_text(number)
+        expect(customer.locator(".head .expected")).to_have_text("We will answer within 4 hours.")
         expect(customer.locator(".thread .msg .text")).to_have_text(
             ["The kettle I ordered arrived cracked."])
         assert "?t=" not in customer.url  # the token left the address bar
@@ -138,6 +152,7 @@ def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: S
         expect(customer.locator(".thread .msg .text").last).to_have_text(
             "So sorry! A new kettle ships today.")
         expect(customer.locator(".head")).to_contain_text("Handled by Chloé")
+        expect(customer.locator(".head .expected")).to_be_hidden()  # answered: no promise left
         if shots:
             customer.screenshot(path=Path(shots) / "case-page-desktop.png", full_page=True)
 

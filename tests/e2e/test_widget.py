@@ -12,6 +12,7 @@ from desk.db import SessionMaker
 from desk.models import Contact, Conversation, Message
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console, new_page, online_departments, open_widget, switch_groups
+from tests.e2e.test_case_page import service_level
 
 pytestmark = pytest.mark.e2e
 
@@ -112,6 +113,7 @@ def test_online_is_per_department_and_follows_the_router(browser: Browser,
 
 def test_leave_a_message_when_nobody_is_online_files_a_ticket(browser: Browser,
                                                               server: Server) -> None:
+    server.run(service_level)
     context, page = new_page(browser)
     try:
         open_widget(page, server)
@@ -127,6 +129,7 @@ def test_leave_a_message_when_nobody_is_online_files_a_ticket(browser: Browser,
         page.fill("#sb-f-email", "olga@example.org")
         page.locator("form.form button[type=submit]").click()
         expect(page.locator(".done")).to_contain_text("Your ticket number is SB-")
+        expect(page.locator(".done")).to_contain_text("We will answer within 4 hours, by email.")
         found = re.search(r"SB-\d+", page.locator(".done p").inner_text())
         assert found is not None
         number = found.group()

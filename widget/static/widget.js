@@ -309,7 +309,8 @@
       keepVisitor(data);
       clear(body).append(h("div", { class: "done", role: "status", tabindex: "-1", "data-autofocus": "" },
         h("h3", { text: "Thanks, we got your message." }),
-        h("p", { text: "Your ticket number is " + data.number + ". We will answer by email." })));
+        h("p", { text: "Your ticket number is " + data.number + ". We will answer " +
+          (data.expected_response ? data.expected_response + ", " : "") + "by email." })));
       body.querySelector(".done").focus();
     } catch (err) {
       errors.textContent = "Sorry, that did not work: " + err.message;

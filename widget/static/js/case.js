@@ -148,6 +148,7 @@ class CaseView {
     this.seqs = new Set();
     this.status = h("span", { class: "badge" });
     this.agent = h("span", { class: "muted" });
+    this.expected = h("p", { class: "expected", hidden: true });
     this.live = h("span", { class: "live muted", role: "status" });
     this.subject = h("p", { class: "muted" });
     this.thread = h("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
@@ -176,7 +177,7 @@ class CaseView {
     page(h("header", { class: "head" },
       h("div", { class: "row" }, h("h1", { class: "number", text: this.number }), this.status,
         h("span", { class: "spacer" }), this.live),
-      this.subject, this.agent),
+      this.subject, this.agent, this.expected),
     this.said, h("section", { class: "card" }, this.thread), this.reply, this.survey,
     h("div", { class: "row" }, this.toggle, h("span", { class: "spacer" }),
       h("a", { href: "/c/", text: "All your cases" })));
@@ -191,6 +192,8 @@ class CaseView {
     this.status.textContent = STATUS_TEXT[c.status] || c.status;
     this.subject.textContent = c.subject || c.topic || "";
     this.agent.textContent = c.assignee_name ? `Handled by ${c.assignee_name}` : "Not yet assigned to an agent";
+    this.expected.hidden = !c.expected_response;
+    this.expected.textContent = c.expected_response ? `We will answer ${c.expected_response}.` : "";
     this.seqs.clear();
     clear(this.thread).append(...c.messages.map((m) => this.item(m)));
     this.toggle.textContent = c.closed ? "Reopen the case" : "Close the case";
@@ -344,7 +347,10 @@ class CaseView {
           this.ping = setInterval(() => ws.send(JSON.stringify({ type: "ping" })), 20000);
           break;
         case "message":
-          if (f.visibility === "public") this.add({ ...f });
+          if (f.visibility !== "public") break;
+          this.add({ ...f });
+          // An answer may keep or settle the promised time: the server says which.
+          if (f.author_kind !== "contact" && !this.expected.hidden) this.load().catch(() => {});
           break;
         case "state": case "ended": case "assigned":
           this.load().catch(() => {});
@@ -457,6 +463,7 @@ async function newCase() {
       page(h("section", { class: "card done", "aria-labelledby": "done-h" },
         h("h1", { id: "done-h", text: "Thank you: your case is open" }),
         h("p", {}, "Your case number is ", h("strong", { class: "number", text: r.number }), "."),
+        r.expected_response ? h("p", { class: "expected", text: `We will answer ${r.expected_response}.` }) : null,
         r.notice ? h("p", { class: "site-notice", text: r.notice }) : null,
         h("p", { class: "muted", text: "We sent a confirmation with a link to follow the case to your email address." })));
     } catch (err) {
