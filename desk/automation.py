@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from desk import business_hours as bh
-from desk import sla
+from desk import sla, validate
 from desk.errors import InvalidInput
 
 EVENTS = ("created", "customer_replied", "agent_replied", "status_changed", "assigned",
@@ -36,6 +36,8 @@ ACTIONS = ("notify", "set_priority", "add_tag", "transfer", "mail_customer", "se
            "close")
 STATUSES = ("active", "pending", "resolved", "closed")
 MAX_DEPTH = 5
+MAIL_TO = ("assignee", "group", "supervisors")
+MAIL_TO_MAX = 10
 LIST_MAX = 50
 TEXT_MAX = 2000
 IDLE_MAX_S = 365 * 86400
@@ -153,9 +155,21 @@ def _action(raw: Any, i: int) -> Action:
             if kind == "notify" and isinstance(value, dict) and "group_id" in value and (
                     isinstance(value["group_id"], bool) or not isinstance(value["group_id"], int)):
                 raise InvalidInput(f"actions[{i}].value.group_id must be a group id")
+            if kind == "notify" and isinstance(value, dict) and "mail" in value:
+                value = {**value, "mail": _mail_to(value["mail"], i)}
         case "close":
             value = None
     return Action(kind, value)
+
+
+def _mail_to(raw: Any, i: int) -> list[str]:
+    """Who a notice is mailed to: ``assignee``, ``group`` (the one the notice names, else the
+    conversation's), ``supervisors`` (of the conversation's group) or an address."""
+    if not isinstance(raw, list) or not 0 < len(raw) <= MAIL_TO_MAX or not all(
+            v in MAIL_TO or validate.is_email(v) for v in raw):
+        raise InvalidInput(f"actions[{i}].value.mail must be 1..{MAIL_TO_MAX} of "
+                           f"{', '.join(MAIL_TO)} or email addresses")
+    return list(dict.fromkeys(str(v).lower() for v in raw))
 
 
 def _params(event: str, raw: Any) -> dict[str, Any]:

@@ -106,6 +106,8 @@ class Settings:
     mail_transcript_interval_s: int = 600
     mail_per_recipient_per_hour: int = 5
     mail_per_client_per_hour: int = 20
+    # Rule notices to staff (by mail), per staff address and hour: a budget of their own.
+    mail_staff_per_hour: int = 30
     # A worker sending a mail holds it this long (renewed while it sends): a killed worker's
     # mail is taken over when it lapses (ingest.outbound).
     mail_lease_s: int = 30
@@ -229,6 +231,7 @@ class Settings:
                                             "mail_per_recipient_per_hour", 0, 10_000),
             mail_per_client_per_hour=num("MAIL_PER_CLIENT_HOUR", "mail_per_client_per_hour",
                                          0, 100_000),
+            mail_staff_per_hour=num("MAIL_STAFF_HOUR", "mail_staff_per_hour", 0, 100_000),
         )
 
 

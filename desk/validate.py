@@ -74,9 +74,13 @@ def email(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
     value = text(data, key, max_len=EMAIL_MAX, required=required)
     if value is None:
         return None
-    if not EMAIL.match(value):
+    if not is_email(value):
         raise InvalidInput(f"{key} is not a valid email address", key)
     return value.lower()
+
+
+def is_email(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= EMAIL_MAX and bool(EMAIL.match(value))
 
 
 def id_list(data: dict[str, Any], key: str, *, max_items: int = 100) -> list[int] | None:

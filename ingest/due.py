@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 POLL_S = 1.0
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
-STAGED_KINDS = ("reminder", "closed", "rule", "report")
+STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice")
 STAGED_GRACE_S = 30
 
 
@@ -76,9 +76,12 @@ class Firing:
             self._rules = await automation_store.enabled_rules(self.s)
         return self._rules
 
-    async def mailer(self, conv: Conversation, kind: str, key: str,
-                     body: Callable[[str], str]) -> str:
+    async def customer(self, conv: Conversation, kind: str, key: str,
+                       body: Callable[[str], str]) -> str:
         return await _mail(self, conv, kind, key, body)
+
+    async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str:
+        return await _staff_mail(self, conv, to, key, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +202,7 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
         facts.record(ctx.s, "sla_breached", conv, due, target=target)
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
-                                      ctx.calendars, ctx.mailer, t.kind + t.instance,
+                                      ctx.calendars, ctx, t.kind + t.instance,
                                       await ctx.rules())
         return f"breached; rules: {ran}"
     return "breached"
@@ -216,7 +219,7 @@ async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
     if conv is None or conv.status in ("resolved", "closed", "noise"):
         return "stale: the conversation is over"
     return await rule_actions.fire(ctx.s, conv, rule.event, [rule], ctx.now, ctx.calendars,
-                                   ctx.mailer, t.instance, rules)
+                                   ctx, t.instance, rules)
 
 
 async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
@@ -224,7 +227,7 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
     if conv is None:
         return "stale: no conversation"
     return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
-                                   ctx.mailer, t.instance, await ctx.rules())
+                                   ctx, t.instance, await ctx.rules())
 
 
 async def _ladder(ctx: Firing, t: DueTimer) -> str:
@@ -265,12 +268,25 @@ async def _mail(ctx: Firing, conv: Conversation, kind: str, key: str,
                                      key=key, body=body, reply=True)
     if row is None:
         return "no recipient"
+    return await _stage(ctx, row, MailRequest(Purpose.REMINDER, row.to_address,
+                                              conversation_id=conv.id))
+
+
+async def _staff_mail(ctx: Firing, conv: Conversation, to: str, key: str, text: str) -> str:
+    """Stage a rule's notice to a staff address, within the staff mail budget (a stranger's
+    flood of tickets must not become a flood in the agents' inboxes)."""
+    row = await outbound.staff_row(ctx.s, ctx.settings, conv, to=to, key=key, text=text)
+    return await _stage(ctx, row, MailRequest(Purpose.STAFF, to, conversation_id=conv.id))
+
+
+async def _stage(ctx: Firing, row: OutboundMail, budget: MailRequest) -> str:
+    """Add ``row`` to the firing's transaction unless it is stored already (its Message-ID
+    names what it is for) or the guard refuses it; its send is enqueued after the commit."""
     if await ctx.s.scalar(select(OutboundMail.id).where(
             OutboundMail.message_id == row.message_id)) is not None:
         return "mail stored before"
     if ctx.guard is not None:
-        verdict = await ctx.guard.admit(MailRequest(Purpose.REMINDER, row.to_address,
-                                                    conversation_id=conv.id))
+        verdict = await ctx.guard.admit(budget)
         if not verdict.allowed:
             return f"mail refused: {verdict.message}"
     ctx.s.add(row)

@@ -1,4 +1,5 @@
-"""The text of every mail we send a customer about their case, each with the case page's link.
+"""The text of every mail we send a customer about their case, each with the case page's link,
+and of the notices automation rules mail to staff (``staff_notice``: never the customer's link).
 Pure: the link (``desk.portal.case_link``) and what to say are passed in.
 
 The closing notice links to the exit survey: the case page opens it at ``#survey``.
@@ -80,3 +81,12 @@ def inactive_closed(number: str, days: int, link: str) -> str:
     return (f"We have closed your case {number}: we had no reply from you for {days} days.\n\n"
             f"You can reopen it at any time, on its page or by replying to this mail:\n"
             f"{link}\n")
+
+
+def staff_notice(number: str, subject: str, text: str, console_url: str) -> str:
+    """A rule's notice to staff about case ``number``: the rule's text and where to work it
+    (the console; the case page's link is the customer's own and never goes to staff)."""
+    return (f"{text}\n\n"
+            f"Case {number}: {subject or '(no subject)'}\n"
+            f"Open it in the console: {console_url}\n\n"
+            f"(Sent by an automation rule. Replies to this mail do not reach the case.)\n")

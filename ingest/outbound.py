@@ -45,6 +45,7 @@ from ingest import notices
 from ingest.addresses import Address, parse_address
 from ingest.compose import Outgoing, OutgoingFile, compose, message_id_for, ticket_subject
 from ingest.errors import SendFailure, UnsafeAddress
+from ingest.headers import clean_header_value
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,23 @@ async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: i
         references=" ".join(r for r in refs if r)[:20_000] or None,
         attachment_ids=list(attachment_ids) or None, cc=cc or None,
     )
+
+
+async def staff_row(s: AsyncSession, settings: Settings, conv: Conversation, *, to: str,
+                    key: str, text: str) -> OutboundMail:
+    """A rule's notice about ``conv`` to a staff address (not added: the sweep adds it in its
+    transaction). Its Message-ID is derived from the firing and the recipient, so a repeat of
+    the firing stores nothing new. The subject names the case without the ``[SB-…]`` tag, so
+    an answer to it never threads into the customer's case."""
+    sender = await _sender(s, conv.department_id)
+    return OutboundMail(
+        message_id=message_id_for(f"notice:{conv.id}:{key}:{to}", sender.domain,
+                                  settings.secret_key),
+        conversation_id=conv.id, kind="notice", key=key[:64], to_address=to,
+        subject=clean_header_value(f"Case {conv.number}: {conv.subject or 'a rule fired'}", 200),
+        body=notices.staff_notice(conv.number, conv.subject or "", text,
+                                  f"{settings.public_url.rstrip('/')}/console"),
+        status="queued")
 
 
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,

@@ -10,25 +10,38 @@ Actions: set priority, add a tag, set the status or close (only a move
 ``desk.sla_store.status_changed``, like every status change), transfer to a group (the
 conversation is queued in the new group and the routing timers' records sweep routes it by
 the group's rules, as for a ticket committed but never routed), notify (an internal note on
-the conversation, which every console showing it receives; with the target named), and a
-templated mail to the customer (staged like the ladder's mails, through the mail guard).
+the conversation, which every console showing it receives; with the target named; and by
+mail when it names ``mail`` recipients: the assignee, a group's active agents, the
+conversation's group's supervisors, or addresses — each staged once per firing and
+recipient, within the staff mail budget), and a templated mail to the customer (staged like
+the ladder's mails, through the mail guard).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, automation, automation_store, sla_store, status_rules, tags, ticket_fields
 from desk.errors import InvalidInput
-from desk.models import Conversation, ConversationSla, Message
+from desk.models import Agent, AgentGroup, Conversation, ConversationSla, Message
 from desk.seq import reserve_seq
 
-# Stages a mail to the customer: (conversation, kind, key, body(link)) -> what happened.
-Mailer = Callable[[Conversation, str, str, Callable[[str], str]], Awaitable[str]]
+# Recipients of one notice's mail at most (a group of hundreds is not mailed one by one).
+NOTICE_RECIPIENTS_MAX = 50
+
+
+class Mailer(Protocol):
+    """Stages the mails of a firing (ingest.due.Firing): each returns what happened."""
+
+    async def customer(self, conv: Conversation, kind: str, key: str,
+                       body: Callable[[str], str]) -> str: ...
+
+    async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str: ...
 
 
 async def fire(s: AsyncSession, conv: Conversation, event: str,
@@ -101,11 +114,13 @@ async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
             conv.group_id, conv.status, conv.assignee_id = int(a.value), "queued", None
         case "notify":
             await _note(s, conv, rule, a.value, now)
+            if isinstance(a.value, dict) and a.value.get("mail"):
+                return await _mail_notice(s, conv, rule, a.value, mail, instance)
         case "mail_customer":
             text = str(a.value.get("text") if isinstance(a.value, dict) else a.value)
             number = conv.number
-            return await mail(conv, "rule", f"{rule.id}:{instance}"[-64:],
-                              lambda link: _template(text, number, link))
+            return await mail.customer(conv, "rule", f"{rule.id}:{instance}"[-64:],
+                                       lambda link: _template(text, number, link))
     return a.type
 
 
@@ -124,3 +139,38 @@ async def _note(s: AsyncSession, conv: Conversation, rule: automation.Rule, valu
     s.add(Message(conversation_id=conv.id, seq=seq, author_kind="system",
                   author_name=f"Rule {rule.id}", visibility="internal",
                   body=f"{text}{to}", created_at=now))
+
+
+async def _mail_notice(s: AsyncSession, conv: Conversation, rule: automation.Rule,
+                       value: dict[str, Any], mail: Mailer, instance: str) -> str:
+    """The notice by mail to each of its recipients (once per firing and recipient)."""
+    to = await recipients(s, conv, value["mail"], value.get("group_id"))
+    if not to:
+        return "notify (nobody to mail)"
+    key = f"{rule.id}:{instance}"[-64:]
+    done = [await mail.staff(conv, address, key, str(value.get("text"))) for address in to]
+    return f"notify ({len(to)} mails: {', '.join(sorted(set(done)))})"
+
+
+async def recipients(s: AsyncSession, conv: Conversation, named: Sequence[str],
+                     group_id: int | None) -> list[str]:
+    """The addresses a notice's ``mail`` names (``desk.automation.MAIL_TO``): active agents
+    only, each once, at most ``NOTICE_RECIPIENTS_MAX``."""
+    found: list[str] = []
+    active = Agent.is_active.is_(True)
+    for who in named:
+        match who:
+            case "assignee":
+                if conv.assignee_id is not None:
+                    found += (await s.scalars(select(Agent.email).where(
+                        Agent.id == conv.assignee_id, active))).all()
+            case "group" | "supervisors":
+                group = group_id if who == "group" and group_id is not None else conv.group_id
+                q = select(Agent.email).join(AgentGroup, AgentGroup.agent_id == Agent.id).where(
+                    AgentGroup.group_id == group, active).order_by(Agent.id)
+                if who == "supervisors":
+                    q = q.where(Agent.role == "supervisor")
+                found += (await s.scalars(q.limit(NOTICE_RECIPIENTS_MAX))).all()
+            case address:
+                found.append(address)
+    return list(dict.fromkeys(a.lower() for a in found))[:NOTICE_RECIPIENTS_MAX]

@@ -30,6 +30,7 @@ class Purpose(StrEnum):
     SIGNIN = "signin"  # a one-time sign-in link to the case page, for a typed address
     REMINDER = "reminder"  # the desk's own timers: inactivity ladder, rule mails to the customer
     FORWARD = "forward"  # staff forwarding a ticket to an address outside the desk
+    STAFF = "staff"  # a rule's notice to an agent, a group or an address (a budget of its own)
 
 
 class Scope(StrEnum):
@@ -43,6 +44,7 @@ class MailLimits:
     transcript_interval_s: int
     per_recipient_per_hour: int
     per_client_per_hour: int
+    staff_per_hour: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,14 @@ def checks(request: MailRequest, limits: MailLimits) -> tuple[Check, ...]:
     if request.purpose is Purpose.TRANSCRIPT and request.conversation_id is not None:
         out.append(Check(Scope.CONVERSATION, f"{request.purpose}:{request.conversation_id}", 1,
                          limits.transcript_interval_s))
-    out.append(Check(Scope.RECIPIENT, normalise(request.recipient),
-                     limits.per_recipient_per_hour, HOUR_S))
+    if request.purpose is Purpose.STAFF:
+        # Staff get more than a customer may, and a flood of them spends none of the
+        # customers' budget (nor theirs): a counter apart.
+        out.append(Check(Scope.RECIPIENT, f"staff:{normalise(request.recipient)}",
+                         limits.staff_per_hour, HOUR_S))
+    else:
+        out.append(Check(Scope.RECIPIENT, normalise(request.recipient),
+                         limits.per_recipient_per_hour, HOUR_S))
     if request.client:
         out.append(Check(Scope.CLIENT, request.client, limits.per_client_per_hour, HOUR_S))
     return tuple(out)
@@ -101,7 +109,7 @@ def verdict(request: MailRequest, found: tuple[Check, ...], refused: int | None,
     wait = max(1, ttl_s)
     when = f"in {-(-wait // 60)} min" if wait >= 60 else f"in {wait} s"
     what = {Purpose.TRANSCRIPT: "a transcript", Purpose.SIGNIN: "a sign-in link",
-            Purpose.FORWARD: "a forwarded ticket"}.get(
+            Purpose.FORWARD: "a forwarded ticket", Purpose.STAFF: "a notice"}.get(
         request.purpose, "a confirmation")
     match scope:
         case Scope.CONVERSATION:

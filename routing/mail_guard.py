@@ -29,7 +29,8 @@ class MailGuard:
         """The guard with the deployment's budgets (``Settings.mail_*``)."""
         return cls(redis, MailLimits(settings.mail_transcript_interval_s,
                                      settings.mail_per_recipient_per_hour,
-                                     settings.mail_per_client_per_hour))
+                                     settings.mail_per_client_per_hour,
+                                     settings.mail_staff_per_hour))
 
     async def admit(self, request: MailRequest) -> Verdict:
         """Charge ``request`` to its budget if every counter has room (then it may be sent)."""
