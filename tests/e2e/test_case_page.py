@@ -130,6 +130,8 @@ def test_case_page_from_mail_to_rating(browser: Browser, server: Server, mail: S
         customer.goto(_case_link(confirmation))
         expect(customer.locator("h1.number")).to_have_text(number)
         expect(customer.locator(".head .expected")).to_have_text("We will answer within 4 hours.")
+        if shots:
+            customer.screenshot(path=Path(shots) / "case-page-expected.png")
         expect(customer.locator(".thread .msg .text")).to_have_text(
             ["The kettle I ordered arrived cracked."])
         assert "?t=" not in customer.url  # the token left the address bar

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -130,6 +132,8 @@ def test_leave_a_message_when_nobody_is_online_files_a_ticket(browser: Browser,
         page.locator("form.form button[type=submit]").click()
         expect(page.locator(".done")).to_contain_text("Your ticket number is SB-")
         expect(page.locator(".done")).to_contain_text("We will answer within 4 hours, by email.")
+        if shots := os.environ.get("SWITCHBOARD_SCREENSHOTS"):
+            page.screenshot(path=Path(shots) / "widget-left-message.png")
         found = re.search(r"SB-\d+", page.locator(".done p").inner_text())
         assert found is not None
         number = found.group()
