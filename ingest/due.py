@@ -52,7 +52,7 @@ from routing.mail_guard import MailGuard
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 25
 POLL_S = 1.0
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
 STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice")
@@ -69,6 +69,7 @@ class Firing:
     guard: MailGuard | None
     calendars: sla_store.Calendars
     mails: list[int] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)  # the rows _lock loaded, kept in the map
     _rules: list[automation.Rule] | None = None
 
     async def rules(self) -> list[automation.Rule]:
@@ -96,9 +97,27 @@ class Swept:
 Handler = Callable[[Firing, DueTimer], Any]
 
 
+class _Failed(Exception):
+    """A handler failed in a sweep without savepoints: the sweep is redone with them."""
+
+
 async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
                 guard: MailGuard | None = None, batch: int = BATCH) -> Swept:
-    """Fire up to ``batch`` timers due at ``now``, in one transaction."""
+    """Fire up to ``batch`` timers due at ``now``, in one transaction.
+
+    The handlers run without savepoints, so the whole batch's writes go in a few batched
+    statements at the commit (a savepoint per firing made each one flush alone: a round trip
+    per row). A handler that fails rolls that back, and the batch is redone with a savepoint
+    per firing, so the failure is recorded as that firing's outcome and the others' effects
+    stand. (A redone mail is charged to its budget twice: failures are bugs, and rare.)"""
+    try:
+        return await _sweep(sm, settings, now, guard, batch, careful=False)
+    except _Failed:
+        return await _sweep(sm, settings, now, guard, batch, careful=True)
+
+
+async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: MailGuard | None,
+                 batch: int, *, careful: bool) -> Swept:
     async with sm() as s:
         pg = sm.kw["bind"].dialect.name == "postgresql"
         q = (select(DueTimer).where(DueTimer.due_at <= now)
@@ -107,24 +126,31 @@ async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
         if not timers:
             return Swept(0, 0, 0, ())
         taken = len(timers)
-        timers = await _lock(s, timers, pg)
+        timers, held = await _lock(s, timers, pg)
         if not timers:  # every one's conversation is held by another sweep or writer
             await s.rollback()
             return Swept(taken, 0, 0, ())
         claimed = await _claim(s, timers, now, pg)
         await s.execute(delete(DueTimer).where(DueTimer.id.in_([t.id for t in timers])))
-        ctx = Firing(s, settings, now, guard, sla_store.calendars(s))
+        ctx = Firing(s, settings, now, guard, sla_store.calendars(s), held=held)
         outcomes = []
         for t in timers:
             firing_id = claimed.get((t.kind, t.conversation_id, t.instance))
             if firing_id is None:
                 continue
-            what = await _fire(ctx, t)
+            what = await (_fire_careful(ctx, t) if careful else _fire_fast(ctx, t))
             outcomes.append((firing_id, t, what))
-        if outcomes:
-            await s.execute(update(TimerFiring), [{"id": fid, "outcome": what[:255]}
-                                                  for fid, _, what in outcomes])
-        await s.commit()
+        try:
+            if outcomes:
+                await s.execute(update(TimerFiring), [{"id": fid, "outcome": what[:255]}
+                                                      for fid, _, what in outcomes])
+            await s.commit()
+        except Exception as exc:  # a write the database refused, from one of the handlers
+            if careful or is_connection_fault(exc):
+                raise
+            log.warning("sweep at %s failed as a batch (%r); redone firing by firing",
+                        now.isoformat(), exc)
+            raise _Failed from exc
     return Swept(taken, len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
                  tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes))
 
@@ -141,40 +167,56 @@ async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
     return {(k, c, i): fid for fid, k, c, i in (await s.execute(stmt)).all()}
 
 
-async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool) -> list[DueTimer]:
+async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool
+                ) -> tuple[list[DueTimer], list[Any]]:
     """Load (and on PostgreSQL lock, skipping those another sweep or writer holds) the
-    batch's conversations and clocks; the timers of a conversation not had wait for a later
-    sweep. Two sweeps never wait on each other's conversations, so they cannot deadlock."""
+    batch's conversations, clocks and contacts; the timers of a conversation not had wait for
+    a later sweep. Two sweeps never wait on each other's conversations, so they cannot
+    deadlock. The rows loaded are returned to be held for the sweep: the session's identity
+    map keeps only what is referenced, and the handlers' ``get``s are meant to find them."""
     ids = sorted({t.conversation_id for t in timers})
     q = select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id)
     convs = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
     had = {c.id for c in convs}
-    await s.scalars(select(ConversationSla).where(ConversationSla.conversation_id.in_(had)))
+    clocks = list(await s.scalars(select(ConversationSla).where(
+        ConversationSla.conversation_id.in_(had))))
     contacts = sorted({c.contact_id for c in convs if c.contact_id is not None})
-    await s.scalars(select(Contact).where(Contact.id.in_(contacts)))
-    return [t for t in timers if t.conversation_id in had]
+    people = list(await s.scalars(select(Contact).where(Contact.id.in_(contacts))))
+    return [t for t in timers if t.conversation_id in had], [*convs, *clocks, *people]
 
 
-async def _fire(ctx: Firing, t: DueTimer) -> str:
+async def _handle(ctx: Firing, t: DueTimer) -> str:
+    kind, _, rest = t.kind.partition(":")
+    match kind:
+        case "sla":
+            return await _sla_breached(ctx, t, rest)
+        case sla_store.LADDER:
+            return await _ladder(ctx, t)
+        case "rule":
+            return await _timed_rule(ctx, t, int(rest))
+        case "event":
+            return await _event(ctx, t, rest)
+        case _:
+            return f"unknown timer kind {t.kind}"
+
+
+async def _fire_fast(ctx: Firing, t: DueTimer) -> str:
+    try:
+        return await _handle(ctx, t)
+    except Exception as exc:
+        if is_connection_fault(exc):
+            raise
+        log.warning("timer %s of conversation %s failed in a batch (%r); redoing the batch "
+                    "firing by firing", t.kind, t.conversation_id, exc)
+        raise _Failed from exc
+
+
+async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
     """One timer's effects inside a savepoint: a handler that fails (a bug, a bad rule) is
     recorded as the firing's outcome and rolled back alone; the sweep goes on."""
-    kind, _, rest = t.kind.partition(":")
-    if kind == "sla" and not any(r.event == "sla_breached" for r in await ctx.rules()):
-        # Stamping a breach cannot fail on its own: no savepoint (two round trips) for it.
-        return await _sla_breached(ctx, t, rest)
     try:
         async with ctx.s.begin_nested():
-            match kind:
-                case "sla":
-                    return await _sla_breached(ctx, t, rest)
-                case sla_store.LADDER:
-                    return await _ladder(ctx, t)
-                case "rule":
-                    return await _timed_rule(ctx, t, int(rest))
-                case "event":
-                    return await _event(ctx, t, rest)
-                case _:
-                    return f"unknown timer kind {t.kind}"
+            return await _handle(ctx, t)
     except Exception as exc:
         if is_connection_fault(exc):
             raise

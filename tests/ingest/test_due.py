@@ -98,6 +98,26 @@ async def test_breach_fires_once_at_its_due(records: Records) -> None:
     assert await _timeline(records, cid) == ["sla.breached", "sla.breached"]
 
 
+async def test_a_failing_handler_is_its_firings_outcome_and_the_others_stand(
+        records: Records) -> None:
+    """The batch runs without savepoints; a handler that raises makes it redo the batch
+    firing by firing, so only that firing is an error and the breach next to it stands."""
+    dept, contact = await _desk(records, {"first_response": 3600})
+    [cid] = await _conversations(records, 1, T0, dept, contact)
+    async with records.sm() as s:
+        s.add(DueTimer(conversation_id=cid, kind="rule:not-a-rule", instance="x",
+                       due_at=T0 + timedelta(minutes=30)))
+        await s.commit()
+    outcomes = await _drain(records, T0 + timedelta(hours=1))
+    assert outcomes[0].startswith("error: ValueError") and outcomes[1:] == ["breached"]
+    assert await _drain(records, T0 + DAY) == []  # recorded: neither fires again
+    async with records.sm() as s:
+        row = await s.get(ConversationSla, cid)
+        assert row is not None and row.first_response_breached_at is not None
+        assert await s.scalar(select(func.count()).select_from(TimerFiring)) == 2
+    assert await _timeline(records, cid) == ["sla.breached"]
+
+
 async def test_answered_in_time_never_breaches(records: Records) -> None:
     dept, contact = await _desk(records, {"first_response": 3600})
     [cid] = await _conversations(records, 1, T0, dept, contact)
