@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import contracts, resolutions, validate
+from desk import contracts, facts, resolutions, validate
 from desk.api_conversations import load_conversation, survey_visible
 from desk.contacts import is_verified
 from desk.errors import NotFound
@@ -149,6 +149,7 @@ async def log_time(request: Request) -> Response:
         entry = TimeEntry(conversation_id=c.id, agent_id=p.agent_id, contract_id=charged,
                           minutes=minutes, note=note)
         s.add(entry)
+        facts.time_logged(s, c, utcnow(), p.agent_id, minutes, charged)
         s.add(AuditEvent(actor_id=p.agent_id, action="time.logged",
                          target=f"conversation:{c.id}",
                          data={"minutes": minutes, "contract_id": charged}))

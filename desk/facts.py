@@ -4,7 +4,8 @@ transaction of the change it records (so a report never counts what was rolled b
 The homes that call in: ``desk.sla_store.start`` (created), ``status_changed`` (resolved,
 reopened, closed), ``on_messages`` (first response, every response), ``_after_message`` and
 ``ingest.due`` (SLA met / breached), ``routing.router`` (assigned with its wait, transferred),
-``realtime.records.set_status_fields`` (the exit-survey rating); ``status_changed`` also
+``realtime.records.set_status_fields`` (the exit-survey rating), ``api_customer.log_time``
+(time logged, ``value`` its seconds, credited to the agent who logged it); ``status_changed`` also
 records a chat abandoned in the queue (closed by its visitor before an agent took it).
 
 How the figures count (docs/architecture.md, "Reports"):
@@ -57,6 +58,12 @@ def record(s: AsyncSession, kind: str, conv: Conversation, at: datetime, *,
                      agent_id=agent_id if agent_id is not None else conv.assignee_id,
                      topic=conv.topic, organisation_id=org, priority=conv.priority,
                      value=value, data=data))
+
+
+def time_logged(s: AsyncSession, conv: Conversation, at: datetime, agent_id: int,
+                minutes: int, contract_id: int | None) -> None:
+    record(s, "time_logged", conv, at, agent_id=agent_id, value=minutes * 60.0,
+           contract_id=contract_id)
 
 
 def created(s: AsyncSession, conv: Conversation, at: datetime) -> None:

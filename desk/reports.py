@@ -180,7 +180,8 @@ def figures(facts: Sequence[Fact]) -> dict[str, Any]:
     c = rm.csat(int(v) for v in last_per_conversation(by["rating"]))
     met = sum(1 for f in by["sla_met"] if not f.data.get("breached"))
     breached = len(by["sla_breached"])
-    return out | {"csat_count": c["count"], "csat_mean": c["mean"],
+    logged = sum(f.value or 0 for f in by["time_logged"])
+    return out | {"time_logged_s": logged, "csat_count": c["count"], "csat_mean": c["mean"],
                   "csat_satisfied": c["satisfied"], "sla_met": met, "sla_breached": breached,
                   "sla_pct_met": rm.rate(met, met + breached)}
 

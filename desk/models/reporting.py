@@ -26,7 +26,8 @@ from desk.models.base import (
 )
 
 FACT_KINDS = ("created", "assigned", "transferred", "first_response", "response", "resolved",
-              "reopened", "closed", "rating", "sla_met", "sla_breached", "abandoned")
+              "reopened", "closed", "rating", "sla_met", "sla_breached", "abandoned",
+              "time_logged")
 
 
 class ReportFact(Base):

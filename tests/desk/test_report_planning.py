@@ -169,3 +169,25 @@ async def test_my_report_schedules(client: httpx.AsyncClient, org: dict[str, int
                             headers={"X-CSRF-Token": csrf})
     assert r.status_code == 204
     assert (await client.get("/api/reports/schedules")).json() == []
+
+
+async def test_time_logged_is_a_fact(client: httpx.AsyncClient, sm: SessionMaker,
+                                     org: dict[str, int]) -> None:
+    async with sm() as s:
+        conv = Conversation(number="SB-0000700", channel="email", group_id=org["ga"])
+        s.add(conv)
+        await s.commit()
+        cid = conv.id
+    csrf = await login(client, "agent@x.test")
+    for minutes in (30, 15):
+        r = await client.post(f"/api/conversations/{cid}/time", json={"minutes": minutes},
+                              headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201, r.text
+    today = _now().date()
+    span = {"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    t = (await client.get("/api/reports/overview", params=span)).json()["totals"]
+    assert t["time_logged_s"] == 45 * 60
+    items = (await client.get(t["drilldown"]["time_logged"])).json()["items"]
+    assert [(x["number"], x["facts"]) for x in items] == [("SB-0000700", 2)]
+    rows = (await client.get("/api/reports/agents", params=span)).json()["rows"]
+    assert [(x["agent"], x["time_logged_s"]) for x in rows] == [("Ana", 2700)]

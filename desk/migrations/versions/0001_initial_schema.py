@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:29:42.636505
+Create Date: 2026-12-01 14:37:57.722190
 """
 
 from __future__ import annotations
@@ -1003,7 +1003,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('created', 'assigned', 'transferred', 'first_response', 'response', 'resolved', 'reopened', 'closed', 'rating', 'sla_met', 'sla_breached', 'abandoned')",
+            "kind IN ('created', 'assigned', 'transferred', 'first_response', 'response', 'resolved', 'reopened', 'closed', 'rating', 'sla_met', 'sla_breached', 'abandoned', 'time_logged')",
             name=op.f("ck_report_facts_kind"),
         ),
         sa.ForeignKeyConstraint(
