@@ -25,6 +25,7 @@ from desk.entry_points import WEB_PROCESSES, by_name, check_mailbox, entry_point
 from desk.errors import DeskError, SettingsError
 from desk.logs import configure_logging
 from desk.mailboxes import apply_mailbox
+from desk.metrics import Metrics
 from desk.models import Agent, Department, Mailbox
 from desk.schema import upgrade
 from desk.settings import Settings
@@ -134,11 +135,12 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     with redis_for(settings) as s:
+        metrics = Metrics.build(s, "worker")  # one per process: the timers' thread's too
         # Routing timers (offer expiry, heartbeat lapse) are asyncio; RQ wants the main thread
         # for its signal handling, so the timers get a daemon thread of their own.
-        threading.Thread(target=entry_point("timers"), args=(s,), daemon=True,
-                         name="routing-timers").start()
-        entry_point("worker")(s)
+        threading.Thread(target=_by_name(ENTRY_POINTS["timers"]), args=(s,),
+                         kwargs={"metrics": metrics}, daemon=True, name="routing-timers").start()
+        _by_name(ENTRY_POINTS["worker"])(s, metrics=metrics)
     return 0
 
 

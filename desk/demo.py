@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -52,8 +53,12 @@ def run(settings: Settings) -> int:
     upgrade(settings)
     imap_password = secrets.token_urlsafe(12)
     imap_port = free_port()
-    with redis_for(settings.with_(smtp_host="127.0.0.1", smtp_port=free_port(),
-                                  smtp_tls="none", smtp_user="")) as s:
+    # One metrics directory for the run: web's /metrics then shows the worker and poller too.
+    with tempfile.TemporaryDirectory(prefix="switchboard-metrics-") as metrics_dir, \
+            redis_for(settings.with_(smtp_host="127.0.0.1", smtp_port=free_port(),
+                                     smtp_tls="none", smtp_user="",
+                                     metrics_dir=settings.metrics_dir or Path(metrics_dir))
+                       ) as s:
         procs: list[subprocess.Popen[bytes]] = []
         try:
             procs += [_spawn(s, ["mailcatcher"]),
@@ -87,7 +92,8 @@ def _env(settings: Settings) -> dict[str, str]:
             "SWITCHBOARD_HOST": settings.host, "SWITCHBOARD_PUBLIC_URL": settings.public_url,
             "SWITCHBOARD_SMTP_HOST": settings.smtp_host,
             "SWITCHBOARD_SMTP_PORT": str(settings.smtp_port),
-            "SWITCHBOARD_SMTP_TLS": settings.smtp_tls, "SWITCHBOARD_SMTP_USER": ""}
+            "SWITCHBOARD_SMTP_TLS": settings.smtp_tls, "SWITCHBOARD_SMTP_USER": "",
+            "SWITCHBOARD_METRICS_DIR": str(settings.metrics_dir or "")}
 
 
 def _spawn(settings: Settings, args: list[str], module: bool = True) -> subprocess.Popen[bytes]:
@@ -182,6 +188,7 @@ def _print_banner(settings: Settings, logins: Sequence[DemoLogin]) -> None:
         f"  Help centre (the demo shop's articles):     {url}/kb/{DEMO_SITE_KEY}",
         f"  Mail catcher (every mail the desk sent):    http://127.0.0.1:{settings.port + 1}/",
         f"  API description:                            {url}/api/openapi.json",
+        f"  Metrics (Prometheus, from loopback):        {url}/metrics",
         f"  Widget site key: {DEMO_SITE_KEY}",
         f"  Support mailbox: {len(DEMO_MAILS)} customer mails imported as tickets; the "
         "desk's replies land in the mail catcher",

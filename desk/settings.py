@@ -126,6 +126,11 @@ class Settings:
     visit_retention_s: int = 30 * 86400
     visit_push_ms: int = 250
     visit_views_per_s: int = 2
+    # Metrics (desk.metrics): the directory the processes of one host share for their series
+    # (none: each process keeps its own, in memory), and the bearer token that lets a scrape
+    # from another host read /metrics (none: loopback only).
+    metrics_dir: Path | None = None
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def production(self) -> bool:
@@ -181,6 +186,9 @@ class Settings:
             if o.strip()
         )
         smtp_tls = text("SMTP_TLS", "smtp_tls").lower()
+        metrics_token = env.get(PREFIX + "METRICS_TOKEN", "")
+        if metrics_token and len(metrics_token) < 16:
+            raise SettingsError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
         if smtp_tls not in {"none", "starttls", "tls"}:
             raise SettingsError(f"{PREFIX}SMTP_TLS must be none, starttls or tls")
         return cls(
@@ -229,6 +237,9 @@ class Settings:
                                            "mail_transcript_interval_s", 0, 86400),
             mail_per_recipient_per_hour=num("MAIL_PER_RECIPIENT_HOUR",
                                             "mail_per_recipient_per_hour", 0, 10_000),
+            metrics_dir=Path(env[PREFIX + "METRICS_DIR"]) if env.get(PREFIX + "METRICS_DIR")
+            else None,
+            metrics_token=metrics_token,
             mail_per_client_per_hour=num("MAIL_PER_CLIENT_HOUR", "mail_per_client_per_hour",
                                          0, 100_000),
             mail_staff_per_hour=num("MAIL_STAFF_HOUR", "mail_staff_per_hour", 0, 100_000),

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, automation, automation_store, facts, inactivity, sla_store
 from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
+from desk.metrics import Metrics
 from desk.models import (
     Contact,
     Conversation,
@@ -70,6 +71,7 @@ class Firing:
     calendars: sla_store.Calendars
     mails: list[int] = field(default_factory=list)
     held: list[Any] = field(default_factory=list)  # the rows _lock loaded, kept in the map
+    fired: list[int] = field(default_factory=list)  # ids of the rules that fired
     _rules: list[automation.Rule] | None = None
 
     async def rules(self) -> list[automation.Rule]:
@@ -92,6 +94,7 @@ class Swept:
     duplicates: int
     mails: tuple[int, ...]
     outcomes: tuple[tuple[str, int, str, str], ...] = ()  # (kind, conversation, instance, what)
+    rules_fired: tuple[int, ...] = ()
 
 
 Handler = Callable[[Firing, DueTimer], Any]
@@ -152,7 +155,8 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
                         now.isoformat(), exc)
             raise _Failed from exc
     return Swept(taken, len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
-                 tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes))
+                 tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes),
+                 tuple(ctx.fired))
 
 
 async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
@@ -214,6 +218,11 @@ async def _fire_fast(ctx: Firing, t: DueTimer) -> str:
 async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
     """One timer's effects inside a savepoint: a handler that fails (a bug, a bad rule) is
     recorded as the firing's outcome and rolled back alone; the sweep goes on."""
+    kind, _, rest = t.kind.partition(":")
+    if kind == "sla" and not any(r.event == "sla_breached" for r in await ctx.rules()):
+        # Stamping a breach cannot fail on its own: no savepoint (two round trips) for it.
+        return await _sla_breached(ctx, t, rest)
+    fired_before = len(ctx.fired)
     try:
         async with ctx.s.begin_nested():
             return await _handle(ctx, t)
@@ -221,6 +230,7 @@ async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
         if is_connection_fault(exc):
             raise
         log.exception("timer %s of conversation %s failed", t.kind, t.conversation_id)
+        del ctx.fired[fired_before:]  # rolled back with the savepoint
         return f"error: {type(exc).__name__}: {exc}"
 
 
@@ -245,7 +255,7 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
                                       ctx.calendars, ctx, t.kind + t.instance,
-                                      await ctx.rules())
+                                      await ctx.rules(), ctx.fired)
         return f"breached; rules: {ran}"
     return "breached"
 
@@ -261,7 +271,7 @@ async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
     if conv is None or conv.status in ("resolved", "closed", "noise"):
         return "stale: the conversation is over"
     return await rule_actions.fire(ctx.s, conv, rule.event, [rule], ctx.now, ctx.calendars,
-                                   ctx, t.instance, rules)
+                                   ctx, t.instance, rules, ctx.fired)
 
 
 async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
@@ -269,7 +279,7 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
     if conv is None:
         return "stale: no conversation"
     return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
-                                   ctx, t.instance, await ctx.rules())
+                                   ctx, t.instance, await ctx.rules(), ctx.fired)
 
 
 async def _ladder(ctx: Firing, t: DueTimer) -> str:
@@ -354,14 +364,15 @@ async def next_due(sm: SessionMaker) -> datetime | None:
 
 
 def run(settings: Settings, stop: threading.Event | None = None,
-        clock: Callable[[], datetime] = utcnow) -> None:
+        clock: Callable[[], datetime] = utcnow, metrics: Metrics | None = None) -> None:
     """Sweep until ``stop``: at once while whole batches come due, else at the next due time
-    (looked at least every ``POLL_S``: other processes add timers)."""
-    asyncio.run(_main(settings, stop or threading.Event(), clock))
+    (looked at least every ``POLL_S``: other processes add timers). ``metrics``: the worker
+    process's (rule firings are counted there)."""
+    asyncio.run(_main(settings, stop or threading.Event(), clock, metrics))
 
 
 async def _main(settings: Settings, stop: threading.Event,
-                clock: Callable[[], datetime]) -> None:
+                clock: Callable[[], datetime], metrics: Metrics | None) -> None:
     engine = make_engine(settings)
     sm = make_sessionmaker(engine)
     redis = connect.async_client(settings.redis_url or "")
@@ -371,7 +382,7 @@ async def _main(settings: Settings, stop: threading.Event,
     try:
         await requeue_staged(sm, queue, clock())
         while not stop.is_set():
-            wait = await _once(sm, settings, guard, queue, clock)
+            wait = await _once(sm, settings, guard, queue, clock, metrics)
             await asyncio.to_thread(stop.wait, wait)
     finally:
         await redis.aclose()
@@ -379,9 +390,12 @@ async def _main(settings: Settings, stop: threading.Event,
 
 
 async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, queue: Queue,
-                clock: Callable[[], datetime]) -> float:
+                clock: Callable[[], datetime], metrics: Metrics | None) -> float:
     try:
         swept = await sweep(sm, settings, clock(), guard=guard)
+        if metrics is not None:
+            for rule_id in swept.rules_fired:
+                metrics.rule_firings.labels(str(rule_id)).inc()
         reports = await report_mail.sweep(sm, settings, clock())
         for outbound_id in (*swept.mails, *reports):
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)

@@ -34,6 +34,7 @@ from desk.mail_rules import (
     reply_is_mailed,
     reply_text_is_mailed,
 )
+from desk.metrics import Metrics
 from desk.models import (
     Agent,
     AuditEvent,
@@ -56,22 +57,28 @@ class JobContext:
     settings: Settings
     loop: asyncio.AbstractEventLoop
     sm: SessionMaker
+    metrics: Metrics
 
 
 JOB_CONTEXT: ContextVar[JobContext] = ContextVar("switchboard_job_context")
 
 
 def send_mail_job(outbound_id: int) -> str:
+    """Send one mail; each attempt is counted by what it left the mail as (sent, failed,
+    retrying, or sending/missing when another worker has it or it is gone)."""
     ctx = JOB_CONTEXT.get()
     try:
-        return ctx.loop.run_until_complete(outbound.send(ctx.sm, ctx.settings, outbound_id))
+        state = ctx.loop.run_until_complete(outbound.send(ctx.sm, ctx.settings, outbound_id))
     except SendFailure as exc:
         job = get_current_job()
-        if job is not None and not job.retries_left:
-            ctx.loop.run_until_complete(
-                outbound.give_up(ctx.sm, outbound_id, f"gave up after retries: {exc}"))
-            return "failed"
-        raise
+        if job is None or job.retries_left:
+            ctx.metrics.outbound_mail.labels("retrying").inc()
+            raise
+        ctx.loop.run_until_complete(
+            outbound.give_up(ctx.sm, outbound_id, f"gave up after retries: {exc}"))
+        state = "failed"
+    ctx.metrics.outbound_mail.labels(state).inc()
+    return state
 
 
 def notify_reply_job(conversation_id: int, seq: int) -> str:

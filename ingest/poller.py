@@ -16,12 +16,14 @@ import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 import redis.asyncio as aioredis
 from sqlalchemy import select, update
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.metrics import Metrics
 from desk.models import AuditEvent, Department, Mailbox
 from desk.settings import Settings
 from ingest import jobs
@@ -57,8 +59,9 @@ class PollerConfig:
 class MailboxPoller:
     def __init__(self, *, mailbox_id: int, sm: SessionMaker, redis: aioredis.Redis,
                  settings: Settings, route: RouteTickets, acknowledge: Acknowledge,
-                 config: PollerConfig = PollerConfig()) -> None:
+                 config: PollerConfig = PollerConfig(), metrics: Metrics | None = None) -> None:
         self.mailbox_id = mailbox_id
+        self.counted = None if metrics is None else _Counted(metrics, mailbox_id)
         self.sm = sm
         self.redis = redis
         self.settings = settings
@@ -93,6 +96,8 @@ class MailboxPoller:
                     log.exception("mailbox %s failed; retrying in %.1fs", self.mailbox_id,
                                   backoff)
                 await self._note_error(error)
+                if self.counted is not None:
+                    self.counted.errors.inc()
                 await _sleep(stop, backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.config.backoff_max_s)
             finally:
@@ -198,6 +203,8 @@ class MailboxPoller:
         for start in range(0, len(parsed), self.config.commit_size):
             chunk = parsed[start:start + self.config.commit_size]
             results = await self.importer.import_many(box, uidvalidity=uidvalidity, mails=chunk)
+            if self.counted is not None:
+                self.counted.imported(chunk, results)
             for (uid, _, _), result in zip(chunk, results, strict=True):
                 if result.error is not None:
                     await self._alert(box, uid, result.error)
@@ -230,6 +237,8 @@ class MailboxPoller:
     async def _alert(self, box: MailboxInfo, uid: int, reason: str) -> None:
         """Every quarantined mail: a log line, an audit event, the mailbox's ``last_error``."""
         log.warning("mailbox %s: mail UID %s quarantined: %s", box.id, uid, reason)
+        if self.counted is not None:
+            self.counted.errors.inc()
         async with self.sm() as s:
             s.add(AuditEvent(action="mail.quarantined", target=f"mailbox:{box.id}",
                              data={"uid": uid, "reason": storable(reason)[:500]}))
@@ -267,6 +276,25 @@ class MailboxPoller:
                 await s.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id)
                                 .values(last_error=storable(error)[:2000] if error else None))
                 await s.commit()
+
+
+class _Counted:
+    """One mailbox's series (desk.metrics), bound once."""
+
+    def __init__(self, metrics: Metrics, mailbox_id: int) -> None:
+        label = str(mailbox_id)
+        self.errors = metrics.imap_errors.labels(label)
+        self.to_ticket = metrics.imap_time_to_ticket.labels(label)
+        self.mails = metrics.imap_mails
+        self.label = label
+
+    def imported(self, chunk: Sequence[tuple[int, bytes, ParsedMail]],
+                 results: Sequence[Imported]) -> None:
+        now = datetime.now(UTC)
+        for (_, _, mail), result in zip(chunk, results, strict=True):
+            self.mails.labels(self.label, result.status).inc()
+            if result.status == "ticket" and mail.date is not None and mail.date.tzinfo:
+                self.to_ticket.observe(max(0.0, (now - mail.date).total_seconds()))
 
 
 def imap_config(row: Mailbox, settings: Settings, idle_s: float) -> ImapConfig:
@@ -332,7 +360,7 @@ def make_acknowledger(guard: MailGuard,
 
 
 async def serve(settings: Settings, stop: asyncio.Event,
-                config: PollerConfig = PollerConfig()) -> None:
+                config: PollerConfig = PollerConfig(), metrics: Metrics | None = None) -> None:
     """Run one poller per enabled mailbox until ``stop``.
 
     The mailbox table is read again every ``config.reload_s``: a new or re-enabled mailbox
@@ -350,12 +378,13 @@ async def serve(settings: Settings, stop: asyncio.Event,
         await asyncio.to_thread(jobs.enqueue_notify_created, queue, conversation_id)
 
     ack = make_acknowledger(MailGuard.of(redis, settings), enqueue)
-    router = Router(settings, redis, sm)
+    router = Router(settings, redis, sm, metrics=metrics)
 
     def start(mailbox_id: int, version: tuple[object, ...]) -> _Task:
         own_stop = asyncio.Event()
         poller = MailboxPoller(mailbox_id=mailbox_id, sm=sm, redis=redis, settings=settings,
-                               route=router.enqueue_many, acknowledge=ack, config=config)
+                               route=router.enqueue_many, acknowledge=ack, config=config,
+                               metrics=metrics)
         return _Task(asyncio.create_task(poller.run(own_stop)), own_stop, version)
 
     tasks: dict[int, _Task] = {}
@@ -408,6 +437,6 @@ def run(settings: Settings, config: PollerConfig = PollerConfig()) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop, config)
+        await serve(settings, stop, config, Metrics.build(settings, "poller"))
 
     asyncio.run(main())

@@ -47,9 +47,10 @@ class Mailer(Protocol):
 async def fire(s: AsyncSession, conv: Conversation, event: str,
                only: Sequence[automation.Rule] | None, now: datetime,
                calendars: sla_store.Calendars, mail: Mailer, instance: str,
-               rules: Sequence[automation.Rule]) -> str:
+               rules: Sequence[automation.Rule], fired: list[int]) -> str:
     """Run the rules of ``event`` (``only``: just these) on ``conv``; ``rules``: every enabled
-    rule (those the changes trigger in turn); what happened."""
+    rule (those the changes trigger in turn); what happened. The id of each rule that fired
+    is added to ``fired`` (the metrics count them once the sweep commits)."""
     usable = []
     for rule in (only if only is not None else [r for r in rules if r.event == event]):
         gone = await automation_store.missing_groups(s, rule)
@@ -65,6 +66,7 @@ async def fire(s: AsyncSession, conv: Conversation, event: str,
     cal = await calendars.get(row.calendar_id if row is not None else None)
     facts = await automation_store.facts(s, conv, cal, now, rules)
     result = automation.cascade(rules, event, facts, first=usable)
+    fired.extend(f.rule.id for f in result.fired)
     for f in result.fired:
         audit.record(s, "rule.fired", conv.id, at=now, rule=f.rule.id, version=f.rule.version,
                      depth=f.depth, instance=instance, why="; ".join(f.reasons))

@@ -23,6 +23,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from desk.db import SessionMaker, make_engine, make_sessionmaker
+from desk.metrics import Metrics
 from desk.models import OutboundMail, utcnow
 from desk.settings import Settings
 from ingest import due
@@ -40,15 +41,19 @@ log = logging.getLogger(__name__)
 SWEEP_MIN_S = 0.1
 
 
-def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60) -> None:
+def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60,
+        metrics: Metrics | None = None) -> None:
+    """``metrics``: the process's (desk.metrics; ``switchboard worker`` shares it with the
+    routing timers' thread), else made here."""
     if not settings.redis_url:
         raise SystemExit("the worker needs REDIS_URL")
+    metrics = metrics or Metrics.build(settings, "worker")
     loop = asyncio.new_event_loop()
     engine = make_engine(settings)
     sm = make_sessionmaker(engine)
     connection = connect.sync_client(settings.redis_url)
     queue = mail_queue(connection)
-    token = JOB_CONTEXT.set(JobContext(settings=settings, loop=loop, sm=sm))
+    token = JOB_CONTEXT.set(JobContext(settings=settings, loop=loop, sm=sm, metrics=metrics))
     stop = threading.Event()
     # Built before any command: RQ raises the pool's socket timeout above its BLPOP wait, which
     # a connection made earlier (with connect's timeout) would not get, and time out on.
@@ -61,7 +66,8 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60)
         if not burst:
             threading.Thread(target=_sweeper, args=(settings, queue, stop), daemon=True,
                              name="outbound-sweeper").start()
-            threading.Thread(target=due.run, args=(settings, stop), daemon=True,
+            threading.Thread(target=due.run, args=(settings, stop),
+                             kwargs={"metrics": metrics}, daemon=True,
                              name="due-timers").start()
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:

@@ -29,11 +29,13 @@ from desk.errors import DeskError, Unavailable
 from desk.hooks import DeskHooks
 from desk.http import Deps, JSONResponse, desk_error_response, error_response, status_code
 from desk.kb import pages as kb_pages
+from desk.metrics import Metrics
 from desk.settings import Settings
 from desk.web import desk_routes
 from realtime.client_limits import kb_limited
 from realtime.endpoints import routes as hub_routes
 from realtime.kb_http import kb_routes
+from realtime.metrics_http import HttpMetrics, metrics_routes, route_templates
 from realtime.portal_http import portal_routes
 from realtime.public_files import file_routes
 from realtime.public_http import public_routes
@@ -157,9 +159,13 @@ def _page(name: str) -> Route:
     return Route(f"/{name}", page, methods=["GET"])
 
 
-def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
+def create_app(settings: Settings, hooks: DeskHooks | None = None,
+               metrics: Metrics | None = None) -> Starlette:
+    """``metrics``: the process's series (desk.metrics); made here when not given, so one
+    per process either way (``serve`` calls this once per process)."""
     if settings.redis_url is None:
         raise ValueError("the web app needs REDIS_URL (the CLI starts an embedded Redis)")
+    metrics = metrics or Metrics.build(settings, "web")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -167,6 +173,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         sm = make_sessionmaker(engine)
         redis = connect.async_client(settings.redis_url or "", max_connections=64, wait_s=10)
         app.state.settings = settings
+        app.state.metrics = metrics
         app.state.engine = engine
         app.state.sm = sm
         app.state.redis = redis
@@ -185,6 +192,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         *(Route(r.path, kb_limited(r.endpoint), methods=r.methods, name=r.name)
           for r in kb_pages.routes() if isinstance(r, Route)),
         *_realtime_routes(settings),
+        *metrics_routes(),
         _page("console"),
         _page("supervisor"),
         _page("admin"),
@@ -193,7 +201,9 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None) -> Starlette:
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
     return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=[Middleware(SecurityHeaders), Middleware(InternalErrors)],
+                     middleware=[Middleware(HttpMetrics, metrics=metrics,
+                                            templates=route_templates(routes)),
+                                 Middleware(SecurityHeaders), Middleware(InternalErrors)],
                      exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_error})
 
 

@@ -33,6 +33,7 @@ from desk.conversations import NewMessage, Viewer, create_conversation, set_stat
 from desk.db import SessionMaker
 from desk.errors import InvalidInput
 from desk.mail_rules import reply_is_mailed
+from desk.metrics import Metrics
 from desk.models import AgentGroup, Site
 from desk.settings import Settings
 from desk.site_form import Submission, Use, check_form
@@ -71,8 +72,10 @@ class Chat:
     """The realtime service of one web process (on ``app.state.chat``)."""
 
     def __init__(self, settings: Settings, sm: SessionMaker, hub: Hub, router: Router,
-                 mailer: Mailer) -> None:
+                 mailer: Mailer, metrics: Metrics) -> None:
         self.ctx = ctx = Context(settings, sm, hub, router, mailer)
+        self.metrics = metrics
+        self._ack_seconds = metrics.ack_seconds
         self.settings = settings
         self.sm = sm
         self.hub = hub
@@ -87,7 +90,8 @@ class Chat:
         self.limits = Limits(max_bytes=settings.ws_max_size, msg_rate=settings.ws_msg_rate,
                              msg_burst=settings.ws_msg_burst, typing_rate=settings.typing_rate)
         # Group commit of chat messages; a batch's fan-out leaves for Redis with the batch.
-        self.writer = records.MessageWriter(sm, after_batch=hub.flush)
+        self.writer = records.MessageWriter(sm, after_batch=hub.flush,
+                                            batch_sizes=metrics.writer_batch)
         hub.on_invalidate = ctx.forget_conv
         hub.on_router_event = self.routed.feed
 
@@ -363,9 +367,11 @@ class Chat:
         cid, author_kind = info.id, AUTHOR_KIND[ident.role]
         mailed = reply_is_mailed(info.channel, visibility=visibility, author_kind=author_kind,
                                  email_message_id=None)  # nothing stored here came as mail
+        received = time.perf_counter()
 
         def stored(msg: StoredMessage, created: bool) -> None:
             conn.send(p.Ack(cid, client_id, msg.seq, duplicate=not created))
+            self._ack_seconds.observe(time.perf_counter() - received)
             if created:
                 self.hub.publish_message(msg)
                 if mailed:

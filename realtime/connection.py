@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
+from prometheus_client import Counter
+
 from desk.auth import Principal
 from realtime import protocol as p
 from realtime.errors import CLOSE_INTERNAL, CLOSE_TOO_SLOW
@@ -64,13 +66,14 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 
 
 class Connection:
-    __slots__ = ("_close", "_drainer", "_fetch", "_limit", "_loop", "_send", "_send_now", "abort",
+    __slots__ = ("_close", "_drainer", "_fetch", "_limit", "_loop", "_out", "_send", "_send_now",
+                 "abort",
                  "agent_id", "client", "closed", "conn_id", "contact_id", "outbox", "principal",
                  "session", "session_id", "site_id", "typing_preview")
 
     def __init__(self, conn_id: int, session: Session, *, send: SendText, close: CloseSocket,
                  abort: Callable[[int], None], fetch: Fetch, limit: int,
-                 send_now: SendNow | None = None) -> None:
+                 frames_out: Counter, send_now: SendNow | None = None) -> None:
         self.conn_id = conn_id
         self.session = session
         self._send = send
@@ -80,6 +83,7 @@ class Connection:
         self.abort = abort
         self._fetch = fetch
         self._limit = limit
+        self._out = frames_out  # this socket kind's series (desk.metrics), bound once
         self.outbox: deque[Item] | None = None  # made on first use: idle sockets hold none
         self._drainer: asyncio.Task[None] | None = None
         self.closed = False
@@ -105,6 +109,7 @@ class Connection:
                     return
                 item = after
             if isinstance(item, str) and self._send_now(item):
+                self._out.inc()
                 return
         if self.outbox is None:
             self.outbox = deque(maxlen=self._limit + 1)
@@ -154,6 +159,7 @@ class Connection:
                     item = after
                 if isinstance(item, str):
                     await self._send(item)
+                    self._out.inc()
                 elif isinstance(item, CatchUp):
                     if not await self._caught_up(item):
                         return
@@ -215,6 +221,7 @@ class Connection:
                 session.synced(cid, msg.seq)
                 if session.may_see(session.parts.get(cid), msg.visibility, msg.whisper_to):
                     await self._send(msg.text)
+                    self._out.inc()
             # Seqs up to ``upto`` that were not returned are invisible to this viewer.
             session.synced(cid, upto)
             if not more or cid not in session.parts:

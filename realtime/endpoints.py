@@ -26,6 +26,7 @@ from http.cookies import SimpleCookie
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
+from prometheus_client import Counter
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 
@@ -175,8 +176,10 @@ class WsEndpoint:
                 abort_transport()
 
         session = Session(self.role, chat.limits, identity)
+        counted = chat.metrics.sockets[self.role.value]
         conn = Connection(chat.hub.new_id(), session, send=send_text, close=close, abort=abort,
                           fetch=chat.fetch, limit=chat.settings.ws_send_queue,
+                          frames_out=counted.frames_out,
                           send_now=fast.send_text_now if fast is not None else None)
         conn.client = (scope.get("client") or (None,))[0]
         deadline = None
@@ -187,11 +190,14 @@ class WsEndpoint:
             deadline = loop.call_later(chat.settings.ws_auth_timeout_s, self._auth_deadline,
                                        conn)
         serving = _Serving()
+        frames_in = counted.frames_in
+        counted.open.inc()
         try:
             if principal is not None:
                 await chat.staff_connected(conn, principal)
             if fast is not None:
-                fast.inline = functools.partial(self._inline, chat, conn, serving, fast, loop)
+                fast.inline = functools.partial(self._inline, chat, conn, serving, fast, loop,
+                                                frames_in)
             while True:
                 serving.busy = False
                 message = await receive()
@@ -203,6 +209,7 @@ class WsEndpoint:
                     break
                 actions = message.get(INLINE_REST)
                 if actions is None:
+                    frames_in.inc()
                     data = message.get("text")
                     if data is None:
                         data = message.get("bytes") or b""
@@ -214,6 +221,7 @@ class WsEndpoint:
             with contextlib.suppress(Exception):
                 await close(CLOSE_INTERNAL, "internal error")
         finally:
+            counted.open.dec()
             if fast is not None:
                 fast.inline = None
             if deadline is not None:
@@ -223,13 +231,14 @@ class WsEndpoint:
             await chat.disconnected(conn)
 
     def _inline(self, chat: Chat, conn: Connection, serving: _Serving, proto: FastPath,
-                loop: asyncio.AbstractEventLoop, text: str) -> bool:
+                loop: asyncio.AbstractEventLoop, frames_in: Counter, text: str) -> bool:
         """A frame as it is read, when the socket's task is idle: what can be done without
         waiting is done now (a message goes to the writer at once, a turn of the event loop
         earlier than through the task); the rest goes to the task, in order. False (nothing
         done) while the task or a message taken here is still busy."""
         if serving.busy or serving.inflight is not None or conn.closed:
             return False
+        frames_in.inc()
         try:
             self._take(chat, conn, serving, proto,
                        conn.session.receive(text, loop.time()))

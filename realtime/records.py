@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from prometheus_client import Histogram
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -158,9 +159,11 @@ class MessageWriter:
     """
 
     def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2,
-                 after_batch: Callable[[], None] | None = None) -> None:
+                 after_batch: Callable[[], None] | None = None,
+                 batch_sizes: Histogram | None = None) -> None:
         self.sm = sm
         self._after_batch = after_batch
+        self._batch_sizes = batch_sizes
         url = sm.kw["bind"].url
         # On PostgreSQL each worker keeps a connection of its own: a pool checkout would
         # cost a liveness ping (three round trips with asyncpg) per batch.
@@ -244,6 +247,8 @@ class MessageWriter:
         else:
             self.batches += 1
             self.messages += len(batch)
+            if self._batch_sizes is not None:
+                self._batch_sizes.observe(len(batch))
             for (_, fut, on_stored), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     if not fut.done():

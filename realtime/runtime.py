@@ -33,9 +33,9 @@ log = logging.getLogger("switchboard.realtime")
 async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     """Hub + Router + Chat on ``app.state``; desk hooks rerouted through the hub; timers."""
     hub = Hub(app.state.redis)
-    router = Router(settings, app.state.redis, app.state.sm)
+    router = Router(settings, app.state.redis, app.state.sm, metrics=app.state.metrics)
     mailer = Mailer(settings.redis_url or "")
-    chat = Chat(settings, app.state.sm, hub, router, mailer)
+    chat = Chat(settings, app.state.sm, hub, router, mailer, app.state.metrics)
 
     async def control(env: Control) -> None:
         await rights.on_control(chat.ctx, env)

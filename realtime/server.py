@@ -10,8 +10,10 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -21,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+from desk import metrics
 from desk.settings import Settings
 from realtime.app import create_app
 
@@ -319,10 +322,23 @@ def serve_processes(settings: Settings, processes: int) -> None:
 
     The supervisor binds the port first (without listening, so it takes no connections): a port
     in use fails here, once. Children are forked before any event loop or thread exists here.
+
+    The processes share one metrics directory (desk.metrics), so any of them answers /metrics
+    for all: ``Settings.metrics_dir``, or a temporary one for this run when none is set.
     """
     if processes <= 1:
         serve(settings)
         return
+    with contextlib.ExitStack() as stack:
+        if settings.metrics_dir is None:
+            settings = settings.with_(metrics_dir=Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="switchboard-metrics-"))))
+        _supervise(settings, processes)
+
+
+def _supervise(settings: Settings, processes: int) -> None:
+    metrics_dir = settings.metrics_dir
+    assert metrics_dir is not None
     holder = listening_socket(settings.host, settings.port, listen=False)
     settings = settings.with_(port=holder.getsockname()[1])  # port 0: the one the kernel gave
     children: dict[int, int] = {}  # pid -> slot
@@ -360,6 +376,8 @@ def serve_processes(settings: Settings, processes: int) -> None:
     log.info("%s web processes on port %s", processes, settings.port)
     while children:
         pid, status = os.wait()
+        if pid in children:
+            metrics.process_exited(metrics_dir, pid)
         if pid not in children or stopping:
             children.pop(pid, None)
             continue

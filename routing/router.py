@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from desk import audit, automation_store, facts, sla_store
+from desk.metrics import Metrics
 from desk.models import Conversation, utcnow
 from desk.settings import Settings
 from routing import errors, events, keys, records
@@ -42,8 +43,9 @@ SWEEP_S = 5.0  # interval of the sweep for conversations queued in the records o
 class Router:
     def __init__(self, settings: Settings, redis: aioredis.Redis,
                  sessionmaker: async_sessionmaker[AsyncSession], *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics  # None: not counted (tests, tools)
         self.store = Store(redis)
         self.events_channel = keys.events_channel(db_index(redis))
         self.presence = Presence(redis, settings.presence_ttl_s, settings.presence_grace_s)
@@ -103,6 +105,13 @@ class Router:
                 setattr(conv, name, value)
             records.add_decision(s, conversation_id, agent_id, action, reason, candidates,
                                  at=self.clock())
+        self._decided(action)
+
+    def _decided(self, *outcomes: str) -> None:
+        """Count committed decisions (desk.metrics), one per decision row."""
+        if self.metrics is not None:
+            for outcome in outcomes:
+                self.metrics.router_decisions.labels(outcome).inc()
 
     async def _publish(self, *evs: events.Event) -> None:
         await self.store.publish(self.events_channel, [events.dump(ev) for ev in evs])
@@ -190,6 +199,7 @@ class Router:
                                      reason or f"entered group {cfg.group_id}", at=self.clock())
         if not items:
             return {}
+        self._decided(*["queued"] * len(items))
         statuses = await self.store.enqueue_many(items)
         if any(status == "no_epoch" for status, _ in statuses):
             await self.rebuild()  # the records already say queued: the rebuild queues them
@@ -294,6 +304,7 @@ class Router:
             return
         evs: list[events.Event] = []
         gone: list[int] = []
+        outcomes: list[str] = []
         try:
             async with self.sessions() as s, s.begin():
                 convs = await records.conversations(s, [d.conversation_id for d, _, _ in won])
@@ -326,6 +337,8 @@ class Router:
                         records.add_decision(s, c, agent, "offered", decision.reason, cands,
                                              at=self.clock())
                         evs.append(events.Offer(c, decision.group_id, agent, deadline_ms))
+                    outcomes.append("offered" if deadline_ms is not None
+                                    else "assigned" if via == "auto" else via)
         except Exception:
             for decision, _, _ in won:
                 held = await self.store.conv(decision.conversation_id)
@@ -334,6 +347,7 @@ class Router:
                                              front=held.item().front, only_if_offline=False,
                                              exclude=False)
             raise
+        self._decided(*outcomes)
         for c in gone:  # deleted meanwhile: nothing left to route
             held = await self.store.conv(c)
             if held is not None:
@@ -592,6 +606,8 @@ class Router:
             await self._write(c, conv.agent_id, "offer_expired",
                               "offer not accepted in time; this agent is skipped for it",
                               status="queued", assignee_id=None)
+            if self.metrics is not None:
+                self.metrics.offers_expired.inc()
             await self._publish(events.OfferExpired(c, conv.agent_id, "timeout"))
             await self._dispatch(conv.group_id)
         for agent_id in await self.presence.lapsed(now):

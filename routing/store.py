@@ -25,7 +25,9 @@ from routing import keys
 from routing.policy import Item, kind_of, member_conversation, queue_member, queue_score
 from routing.resp import bulk, command
 
-SCRIPTS = ("enqueue", "claim", "accept", "return_offer", "requeue", "transfer", "release")
+SCRIPTS = ("enqueue", "claim", "accept", "return_offer", "requeue", "transfer", "release",
+           "queue_stats")
+QUEUE_STATS_SCAN = 10_000  # members read per queue for its oldest wait (queue_stats.lua)
 
 
 def text(value: Any) -> str:
@@ -344,6 +346,15 @@ class Store:
 
     async def queue_length(self, group_id: int) -> int:
         return int(await self.redis.zcard(keys.queue(group_id)))
+
+    async def queue_stats(self, group_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        """Each group's queue length and oldest arrival (ms), in one script call."""
+        if not group_ids:
+            return {}
+        out = await self._run("queue_stats", [keys.queue(g) for g in group_ids],
+                              [QUEUE_STATS_SCAN])
+        return {g: (int(out[2 * i]), int(out[2 * i + 1]) if out[2 * i + 1] else None)
+                for i, g in enumerate(group_ids)}
 
     async def throughput(self, group_id: int) -> list[float]:
         raw = await self.redis.lrange(keys.throughput(group_id), 0, -1)

@@ -14,6 +14,7 @@ import logging
 import threading
 
 from desk.db import make_engine, make_sessionmaker
+from desk.metrics import Metrics
 from desk.settings import Settings
 from routing import connect
 from routing.router import Router
@@ -24,16 +25,18 @@ STOP_POLL_S = 0.2
 
 
 def run(settings: Settings, stop: threading.Event | None = None,
-        interval_s: float = 0.5) -> None:
+        interval_s: float = 0.5, metrics: Metrics | None = None) -> None:
+    """``metrics``: the worker process's (offers expired, decisions); None counts nothing."""
     if not settings.redis_url:
         raise SystemExit("the routing timers need REDIS_URL")
-    asyncio.run(_main(settings, stop, interval_s))
+    asyncio.run(_main(settings, stop, interval_s, metrics))
 
 
-async def _main(settings: Settings, stop: threading.Event | None, interval_s: float) -> None:
+async def _main(settings: Settings, stop: threading.Event | None, interval_s: float,
+                metrics: Metrics | None) -> None:
     engine = make_engine(settings)
     redis = connect.async_client(settings.redis_url or "")
-    router = Router(settings, redis, make_sessionmaker(engine))
+    router = Router(settings, redis, make_sessionmaker(engine), metrics=metrics)
     timers = asyncio.get_running_loop().create_task(router.run_timers(interval_s))
     log.info("routing timers running")
     try:
