@@ -21,7 +21,7 @@ from sqlalchemy import select
 from desk import demo
 from desk.db import make_engine, make_sessionmaker
 from desk.embedded import redis_for
-from desk.entry_points import WEB_PROCESSES, by_name, check_mailbox, entry_point
+from desk.entry_points import ENTRY_POINTS, WEB_PROCESSES, by_name, check_mailbox, entry_point
 from desk.errors import DeskError, SettingsError
 from desk.logs import configure_logging
 from desk.mailboxes import apply_mailbox
@@ -138,9 +138,9 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
         metrics = Metrics.build(s, "worker")  # one per process: the timers' thread's too
         # Routing timers (offer expiry, heartbeat lapse) are asyncio; RQ wants the main thread
         # for its signal handling, so the timers get a daemon thread of their own.
-        threading.Thread(target=_by_name(ENTRY_POINTS["timers"]), args=(s,),
+        threading.Thread(target=by_name(ENTRY_POINTS["timers"]), args=(s,),
                          kwargs={"metrics": metrics}, daemon=True, name="routing-timers").start()
-        _by_name(ENTRY_POINTS["worker"])(s, metrics=metrics)
+        by_name(ENTRY_POINTS["worker"])(s, metrics=metrics)
     return 0
 
 
