@@ -75,7 +75,18 @@ def cases_of(who: Customer) -> ColumnElement[bool]:
 
 async def may_open(s: AsyncSession, grant: Grant, number: str) -> Conversation | None:
     """The case ``number`` if ``grant`` opens it: a one-case grant issued to its own contact,
-    or a session grant whose cases (``cases_of``) hold it. None for anything else."""
+    or a session grant whose cases (``cases_of``) hold it. None for anything else. A case
+    merged into another opens that one: a merge joins one customer's cases only
+    (``desk.ticket_work.merge``), and the survivor is checked to be theirs."""
+    conv = await _may_open(s, grant, number)
+    if conv is not None and conv.merged_into_id is not None:
+        survivor = await s.get(Conversation, conv.merged_into_id)
+        if survivor is not None and survivor.contact_id == conv.contact_id:
+            return survivor
+    return conv
+
+
+async def _may_open(s: AsyncSession, grant: Grant, number: str) -> Conversation | None:
     conv = (await s.execute(select(Conversation).where(Conversation.number == number))
             ).scalar_one_or_none()
     if conv is None or conv.status == "noise":

@@ -4,6 +4,7 @@ answer, merge, split, resolution notes."""
 
 from __future__ import annotations
 
+import time
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -14,11 +15,14 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
+from desk import portal
+from desk.case_links import Kind
 from desk.contacts import new_visitor
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
 from desk.models import (
     AuditEvent,
+    Contact,
     Conversation,
     Department,
     EmailParticipant,
@@ -309,6 +313,16 @@ async def test_merge(client: httpx.AsyncClient, sm: SessionMaker, org: dict[str,
                           f"Subject: Re: Printer [{merged.number}]\r\n"
                           f"Message-ID: <late@acme.test>\r\n\r\nStill broken.\r\n")
     assert done.status == "reply" and done.conversation_id == survivor.id
+    # The customer's link to the merged case opens the survivor.
+    async with sm() as s:
+        eve = await s.get(Contact, survivor.contact_id)
+    assert eve is not None
+    token = portal.issue(settings, Kind.CASE, eve, 600, time.time(), number=merged.number)
+    case = await client.get(f"/api/portal/cases/{merged.number}",
+                            headers={"authorization": f"Bearer {token}"})
+    assert case.status_code == 200, case.text
+    assert case.json()["number"] == survivor.number
+    assert [m["text"] for m in case.json()["messages"]][-1] == "Still broken."
 
 
 async def test_split(client: httpx.AsyncClient, sm: SessionMaker, org: dict[str, int]) -> None:
