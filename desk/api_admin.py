@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import auth, identity, site_config, validate
+from desk import auth, identity, site_config, smtp_relay, validate
 from desk.errors import Forbidden, InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
@@ -51,7 +51,8 @@ SITE_CONFIG_MAX = 64 * 1024
 
 def department_json(d: Department) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "email_address": d.email_address,
-            "front_group_id": d.front_group_id, "notify_mode": d.notify_mode}
+            "front_group_id": d.front_group_id, "notify_mode": d.notify_mode,
+            "smtp": smtp_relay.view(d.smtp)}
 
 
 def group_json(g: Group) -> dict[str, Any]:
@@ -104,6 +105,8 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
         d.email_address = validate.email(data, "email_address", required=False)
     if "notify_mode" in data:
         d.notify_mode = validate.choice(data, "notify_mode", NOTIFY_MODES) or "full"
+    if "smtp" in data:
+        d.smtp = smtp_relay.check(data["smtp"], d.smtp)
     if "front_group_id" in data:
         gid = validate.record_id(data, "front_group_id")
         if gid is not None:

@@ -7,7 +7,6 @@ error message, an audit event or a log line.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -20,9 +19,6 @@ from desk.models import MAILBOX_SECURITY, Department, Mailbox
 from desk.ticket_rules import parse_rules
 
 RULES_MAX_BYTES = 64 * 1024
-# A host name is labels like this joined by dots; an IPv6 address (no brackets) is hex and colons.
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 # Changing any of these points the mailbox at other mail: its UIDs mean nothing any more.
 _WHERE = ("host", "port", "username", "folder")
 _FIELDS = ("department_id", "host", "port", "security", "username", "password", "folder",
@@ -51,10 +47,7 @@ async def apply_mailbox(s: AsyncSession, m: Mailbox, data: dict[str, Any], *,
             raise NotFound(f"department {dept} not found")
         m.department_id = dept
     if not partial or "host" in data:
-        host = validate.line(data, "host", max_len=MAILBOX_TEXT_MAX)
-        if host is None or not _is_host(host):
-            raise InvalidInput("host must be a host name or an IP address")
-        m.host = host.lower()
+        m.host = validate.host(data, "host", max_len=MAILBOX_TEXT_MAX)
     for key, lo, hi, default in (("port", 1, 65535, 993), ("poll_interval_s", 10, 86400, 60)):
         value = validate.integer(data, key, lo=lo, hi=hi, default=None if partial else default)
         if value is not None:
@@ -79,12 +72,6 @@ async def apply_mailbox(s: AsyncSession, m: Mailbox, data: dict[str, Any], *,
     if m.id is not None and any(k in changed for k in _WHERE):
         m.uidvalidity, m.last_uid = None, 0  # re-scan; dedup keys keep imports exactly-once
     return changed
-
-
-def _is_host(value: str) -> bool:
-    if ":" in value:
-        return _IPV6.fullmatch(value) is not None
-    return all(_LABEL.fullmatch(label) for label in value.removesuffix(".").split("."))
 
 
 def _rules(value: object) -> list[Any]:

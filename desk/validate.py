@@ -11,6 +11,9 @@ from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id, is_skill_level
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A host name is labels like this joined by dots; an IPv6 address (no brackets) is hex and colons.
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 
 
 def text(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
@@ -147,3 +150,17 @@ def line(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
     if _CONTROL.search(value):
         raise InvalidInput(f"{key} must not contain control characters", key)
     return value
+
+
+def host(data: dict[str, Any], key: str, *, max_len: int) -> str:
+    """A host name or an IP address (a server to connect to), lower-cased."""
+    value = line(data, key, max_len=max_len)
+    if value is None or not _is_host(value):
+        raise InvalidInput(f"{key} must be a host name or an IP address", key)
+    return value.lower()
+
+
+def _is_host(value: str) -> bool:
+    if ":" in value:
+        return _IPV6.fullmatch(value) is not None
+    return all(_LABEL.fullmatch(label) for label in value.removesuffix(".").split("."))

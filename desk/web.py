@@ -23,6 +23,7 @@ from desk import (
     api_sla,
     api_tickets,
     contracts,
+    smtp_relay,
     ticket_fields,
 )
 from desk.api_conversations import RESOLUTION_NOTE_MAX
@@ -89,8 +90,14 @@ def _many(item: dict[str, Any]) -> dict[str, Any]:
 
 _NAME = _text(1, NAME_MAX)
 _EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
+_SMTP = _obj("host", host=_text(1, MAILBOX_TEXT_MAX),
+             port={"type": "integer", "minimum": 1, "maximum": 65535},
+             security={"enum": list(smtp_relay.SECURITY)},
+             username={"type": "string", "maxLength": MAILBOX_TEXT_MAX},
+             password=_text(1, MAILBOX_TEXT_MAX))
 _DEPARTMENT = {"name": _NAME, "email_address": {"anyOf": [_EMAIL, {"type": "null"}]},
-               "notify_mode": {"enum": ["full", "link"]}}
+               "notify_mode": {"enum": ["full", "link"]},
+               "smtp": {"anyOf": [_SMTP, {"type": "null"}]}}
 _GROUP = {"name": _NAME, "policy": {"enum": list(POLICIES)},
           "offer_timeout_s": {"type": "integer", "minimum": 5, "maximum": 3600}}
 _AGENT = {"display_name": _NAME, "role": {"enum": list(ROLES)},

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import portal, ticket_work
+from desk import portal, smtp_relay, ticket_work
 from desk.attachments import path_for
 from desk.case_links import Kind, signin_url
 from desk.db import SessionMaker
@@ -281,6 +281,11 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         if attempt is None:
             return row.status
         conv = await s.get(Conversation, row.conversation_id) if row.conversation_id else None
+        dept = await s.get(Department, conv.department_id) if conv and conv.department_id \
+            else None
+    relay = smtp_relay.relay_of(dept.smtp if dept else None, smtp_relay.Relay(
+        settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
+        settings.smtp_password))
     sender = await sender_address(sm, conv.department_id if conv else None)
     try:
         to = parse_address(row.to_address)
@@ -301,10 +306,9 @@ async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
         async with holding(sm, row.id, attempt, settings.mail_lease_s):
             await aiosmtplib.send(
                 data, sender=sender.email, recipients=[to.email, *(a.email for a in copies)],
-                hostname=settings.smtp_host, port=settings.smtp_port,
-                use_tls=settings.smtp_tls == "tls",
-                start_tls=True if settings.smtp_tls == "starttls" else False,
-                username=settings.smtp_user or None, password=settings.smtp_password or None,
+                hostname=relay.host, port=relay.port, use_tls=relay.security == "tls",
+                start_tls=relay.security == "starttls",
+                username=relay.username or None, password=relay.password or None,
                 timeout=30,
             )
     except aiosmtplib.SMTPResponseException as exc:

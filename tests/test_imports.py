@@ -39,7 +39,7 @@ PURE = frozenset({
     "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
     "desk.mail_rules", "desk.origins", "desk.search_query", "desk.site_config", "desk.site_form",
     "desk.ticket_fields",
-    "desk.sla", "desk.status_rules", "desk.ticket_rules",
+    "desk.sla", "desk.smtp_relay", "desk.status_rules", "desk.ticket_rules",
     "desk.validate", "desk.visibility", "desk.visit_rules",
     "desk.report_math", "desk.kb.render", "desk.kb.rules", "desk.kb.stem", "desk.kb.query",
     "desk.kb.page_html", "desk.kb.report",

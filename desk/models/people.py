@@ -66,6 +66,8 @@ class Department(Base):
     )
     # The inactivity ladder (desk.inactivity): None is the default 7/14/21 days, [] none.
     ladder: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Its own outbound SMTP relay (desk.smtp_relay, password included); None: the deployment's.
+    smtp: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The ticket fields agents fill in (desk.ticket_fields: name, label, type, options,
     # required before resolving).
     fields: Mapped[list[Any]] = mapped_column(JSON, default=list)

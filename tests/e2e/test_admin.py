@@ -17,7 +17,7 @@ from sqlalchemy import select
 from desk.db import SessionMaker
 from desk.models import Conversation
 from tests.e2e.conftest import Server, login
-from tests.e2e.pages import new_page
+from tests.e2e.pages import TIMEOUT_MS, new_page
 from tests.support.dovecot import DOVECOT, Dovecot
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,8 @@ def admin_page(browser: Browser, server: Server, page_id: str) -> Page:
 
 def goto(page: Page, page_id: str) -> None:
     page.locator(f".admin-nav a[data-page={page_id}]").click()
-    expect(page.locator(f"main[data-page={page_id}]")).to_be_attached()
+    # Each page asks the API for its lists first: on a loaded machine that takes a while.
+    expect(page.locator(f"main[data-page={page_id}]")).to_be_attached(timeout=TIMEOUT_MS)
 
 
 def records(page: Page, list_id: str) -> Locator:
@@ -79,7 +80,7 @@ def test_mailbox_created_and_tested_against_dovecot(browser: Browser, server: Se
     expect(row).to_have_count(1)
     expect(row).to_contain_text(f"{dovecot.user}@127.0.0.1:{dovecot.port}")
     row.get_by_role("button", name="Test connection").click()
-    expect(page.locator(".test-result.ok")).to_contain_text("1 messages")
+    expect(page.locator(".test-result.ok")).to_contain_text("1 messages", timeout=TIMEOUT_MS)
     shoot(page, "mailboxes")
 
     # A wrong password: the server's own answer, and the saved one is never shown.
@@ -90,7 +91,7 @@ def test_mailbox_created_and_tested_against_dovecot(browser: Browser, server: Se
     page.locator("form.edit").get_by_role("button", name="Save").click()
     expect(page.locator("form.edit [role=status]")).to_have_text("Saved.")
     row.get_by_role("button", name="Test connection").click()
-    expect(page.locator(".test-result.error")).to_contain_text("Failed:")
+    expect(page.locator(".test-result.error")).to_contain_text("Failed:", timeout=TIMEOUT_MS)
     expect(page.locator(".test-result.error")).to_contain_text("uthentication failed")
 
 
@@ -254,5 +255,25 @@ def test_every_page_opens_and_shows_the_apis_messages(browser: Browser, server: 
             goto(page, name)
             expect(page.locator("main [role=status]").first).not_to_have_text("Loading…")
             if name in ("departments", "sla", "rules", "canned"):  # with an edit form open
-                page.locator("main tbody tr").last.get_by_role("button", name="Edit").click()
+                page.locator("main tbody tr").first.get_by_role("button", name="Edit").click()
             shoot(page, name)
+
+
+def test_department_gets_its_own_smtp_relay(browser: Browser, server: Server) -> None:
+    page = admin_page(browser, server, "departments")
+    records(page, "departments").filter(has_text="Support").get_by_role(
+        "button", name="Edit").click()
+    form = page.locator("form.edit")
+    form.get_by_label("Send this department's mail through its own SMTP server").check()
+    form.get_by_label("SMTP host").fill("smtp.support.example")
+    form.get_by_label("SMTP user name").fill("desk")
+    form.get_by_role("button", name="Save").click()
+    expect(form.locator("[data-field=smtp] .field-error")).to_have_text(
+        "smtp.password is required with a username")
+    form.get_by_label("SMTP password").fill("relay-secret")
+    form.get_by_role("button", name="Save").click()
+    expect(records(page, "departments").filter(has_text="smtp.support.example:587")
+           ).to_have_count(1)
+    expect(page.locator("form.edit").get_by_label("SMTP password")).to_have_attribute(
+        "placeholder", "set: leave empty to keep it")
+    assert "relay-secret" not in page.content()

@@ -11,7 +11,9 @@ from pathlib import Path
 from redis import Redis
 from sqlalchemy import select
 
+from desk import smtp_relay
 from desk.db import make_engine, make_sessionmaker
+from desk.embedded import free_port
 from desk.models import Contact, Conversation, Department, Message, OutboundMail
 from desk.schema import create_all
 from desk.settings import Settings
@@ -20,13 +22,14 @@ from ingest.compose import is_own_message_id
 from tests.support.smtp_sink import Sink
 
 
-def _setup(settings: Settings, subject: str = "Hi\r\nBcc: victim@example.com") -> int:
+def _setup(settings: Settings, subject: str = "Hi\r\nBcc: victim@example.com",
+           smtp: dict[str, object] | None = None) -> int:
     async def go() -> int:
         engine = make_engine(settings)
         await create_all(engine)
         sm = make_sessionmaker(engine)
         async with sm() as s:
-            dept = Department(name="Sales", email_address="sales@desk.example")
+            dept = Department(name="Sales", email_address="sales@desk.example", smtp=smtp)
             contact = Contact(email="alice@example.org", name="Alice")
             s.add_all([dept, contact])
             await s.flush()
@@ -110,6 +113,22 @@ def test_reply_sent_once_with_threading_headers(
     assert is_own_message_id(msg["Message-ID"], settings.secret_key)
     (row,), _ = _rows(settings)
     assert (row.status, row.attempts) == ("sent", 1)
+
+
+def test_a_department_with_its_own_relay_sends_through_it(
+    settings: Settings, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    """The deployment's relay is a closed port here: the mail still goes, through the
+    department's (desk.smtp_relay, set on the admin page)."""
+    own = smtp_relay.check({"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"},
+                           None)
+    settings = _settings(settings, tmp_path, smtp_sink).with_(smtp_port=free_port())
+    outbound_id = _setup(settings, smtp=own)
+    _run_worker(settings, outbound_id, (0, 0))
+    (env,) = smtp_sink.messages
+    assert env.rcpt_tos == ["alice@example.org"]
+    (row,), _ = _rows(settings)
+    assert row.status == "sent"
 
 
 def test_temporary_failures_retried_then_sent_once(

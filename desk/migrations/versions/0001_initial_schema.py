@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:37:57.722190
+Create Date: 2026-12-01 14:46:00.434393
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("notify_mode", sa.String(length=8), nullable=False),
         sa.Column("front_group_id", sa.Integer(), nullable=True),
         sa.Column("ladder", sa.JSON(), nullable=True),
+        sa.Column("smtp", sa.JSON(), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(

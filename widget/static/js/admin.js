@@ -50,7 +50,10 @@ const nav = h("nav", { class: "admin-nav", "aria-label": "Settings" },
   h("ul", {}, PAGES.map(([id, title]) => h("li", {}, h("a", { href: `#${id}`, "data-page": id, text: title })))));
 const main = h("main", { id: "workspace", class: "admin-main", tabindex: "-1" });
 
+let shown = 0; // the newest show(): an older one still loading draws nothing
+
 async function show() {
+  const mine = ++shown;
   const id = location.hash.slice(1) || PAGES[0][0];
   const page = PAGES.find(([p]) => p === id) || PAGES[0];
   for (const a of nav.querySelectorAll("a")) {
@@ -61,6 +64,7 @@ async function show() {
   clear(main).append(h("p", { class: "muted", text: "Loading…" }));
   await lookups.reload();
   const el = await page[2](lookups);
+  if (mine !== shown) return;
   clear(main).append(h("h1", { class: "page-title", text: page[1] }), el);
   main.dataset.page = page[0];
 }
@@ -75,5 +79,7 @@ root.replaceChildren(
     h("button", { type: "button", text: "Log out", onclick: logout })),
   h("div", { class: "admin" }, nav, main),
   h("span", { id: "app-ready", hidden: true }));
+// The first page gets its address, so a click on its menu entry does not draw it again.
+if (!PAGES.some(([p]) => `#${p}` === location.hash)) history.replaceState(null, "", `#${PAGES[0][0]}`);
 window.addEventListener("hashchange", show);
 await show();
