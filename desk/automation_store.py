@@ -85,9 +85,11 @@ async def sync_rule_timers(s: AsyncSession, conversation_id: int, state: sla.Sta
 
 
 async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar, now: datetime,
-                rules: Sequence[automation.Rule] | None = None) -> automation.Facts:
+                rules: Sequence[automation.Rule] | None = None, *,
+                tagged: Sequence[str] | None = None) -> automation.Facts:
     """What the conditions see of a conversation now. The messages are read only when one of
-    ``rules`` (None: assume so) looks at them (keywords, the n-th reply)."""
+    ``rules`` (None: assume so) looks at them (keywords, the n-th reply); the tags are read
+    unless the caller knows them (``tagged``: the sweep read its batch's at once)."""
     contact = await s.get(Contact, conv.contact_id) if conv.contact_id else None
     org = await s.get(Organisation, contact.organisation_id) \
         if contact is not None and contact.organisation_id else None
@@ -97,7 +99,7 @@ async def facts(s: AsyncSession, conv: Conversation, cal: bh.Calendar, now: date
         .order_by(Message.seq.desc()).limit(1))).first() if reads_messages(rules) else None
     last, replies = (found[0], int(found[1])) if found is not None else (None, 0)
     fields: dict[str, Any] = dict(conv.custom_fields or {})
-    tagged = await tags.of(s, conv.id)
+    tagged = await tags.of(s, conv.id) if tagged is None else tagged
     email = (contact.email or "") if contact is not None else ""
     return automation.Facts(
         department_id=conv.department_id, group_id=conv.group_id, channel=conv.channel,

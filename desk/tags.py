@@ -24,10 +24,13 @@ async def of(s: AsyncSession, conversation_id: int) -> list[str]:
 
 
 async def change(s: AsyncSession, conv: Conversation, add: Sequence[str],
-                 remove: Sequence[str], actor_id: int | None, why: str = "") -> list[str]:
+                 remove: Sequence[str], actor_id: int | None, why: str = "", *,
+                 have: Sequence[str] | None = None) -> list[str]:
     """Add and remove tags (already read by ``ticket_fields.tag``); the tags it has after.
-    A conversation carries at most ``TAGS_MAX``."""
-    have = await of(s, conv.id)
+    A conversation carries at most ``TAGS_MAX``. ``have``: its tags now, when the caller
+    knows them (the due-timer sweep reads its batch's at once; a read here would flush the
+    batch's writes so far, one firing at a time)."""
+    have = await of(s, conv.id) if have is None else list(have)
     added = [t for t in add if t not in have and t not in remove]
     removed = [t for t in remove if t in have]
     after = sorted((set(have) | set(added)) - set(removed))

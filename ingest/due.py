@@ -40,6 +40,7 @@ from desk.models import (
     Contact,
     Conversation,
     ConversationSla,
+    ConversationTag,
     DueTimer,
     OutboundMail,
     TimerFiring,
@@ -72,6 +73,7 @@ class Firing:
     mails: list[int] = field(default_factory=list)
     held: list[Any] = field(default_factory=list)  # the rows _lock loaded, kept in the map
     fired: list[int] = field(default_factory=list)  # ids of the rules that fired
+    tags: dict[int, list[str]] = field(default_factory=dict)  # the batch's, by conversation
     _rules: list[automation.Rule] | None = None
 
     async def rules(self) -> list[automation.Rule]:
@@ -129,13 +131,13 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
         if not timers:
             return Swept(0, 0, 0, ())
         taken = len(timers)
-        timers, held = await _lock(s, timers, pg)
+        timers, held, tagged = await _lock(s, timers, pg)
         if not timers:  # every one's conversation is held by another sweep or writer
             await s.rollback()
             return Swept(taken, 0, 0, ())
         claimed = await _claim(s, timers, now, pg)
         await s.execute(delete(DueTimer).where(DueTimer.id.in_([t.id for t in timers])))
-        ctx = Firing(s, settings, now, guard, sla_store.calendars(s), held=held)
+        ctx = Firing(s, settings, now, guard, sla_store.calendars(s), held=held, tags=tagged)
         outcomes = []
         for t in timers:
             firing_id = claimed.get((t.kind, t.conversation_id, t.instance))
@@ -172,12 +174,14 @@ async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
 
 
 async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool
-                ) -> tuple[list[DueTimer], list[Any]]:
+                ) -> tuple[list[DueTimer], list[Any], dict[int, list[str]]]:
     """Load (and on PostgreSQL lock, skipping those another sweep or writer holds) the
     batch's conversations, clocks and contacts; the timers of a conversation not had wait for
     a later sweep. Two sweeps never wait on each other's conversations, so they cannot
     deadlock. The rows loaded are returned to be held for the sweep: the session's identity
-    map keeps only what is referenced, and the handlers' ``get``s are meant to find them."""
+    map keeps only what is referenced, and the handlers' ``get``s are meant to find them. The
+    tags are read here too, for the rules' conditions (one read instead of one a firing: each
+    read flushed the batch's writes so far)."""
     ids = sorted({t.conversation_id for t in timers})
     q = select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id)
     convs = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
@@ -186,7 +190,12 @@ async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool
         ConversationSla.conversation_id.in_(had))))
     contacts = sorted({c.contact_id for c in convs if c.contact_id is not None})
     people = list(await s.scalars(select(Contact).where(Contact.id.in_(contacts))))
-    return [t for t in timers if t.conversation_id in had], [*convs, *clocks, *people]
+    tagged: dict[int, list[str]] = {cid: [] for cid in had}
+    for cid, tag in (await s.execute(select(ConversationTag.conversation_id, ConversationTag.tag)
+                                     .where(ConversationTag.conversation_id.in_(had))
+                                     .order_by(ConversationTag.tag))).all():
+        tagged[cid].append(tag)
+    return [t for t in timers if t.conversation_id in had], [*convs, *clocks, *people], tagged
 
 
 async def _handle(ctx: Firing, t: DueTimer) -> str:
@@ -229,6 +238,7 @@ async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
     except Exception as exc:
         if is_connection_fault(exc):
             raise
+        ctx.tags.pop(t.conversation_id, None)  # what it tagged was rolled back: read again
         log.exception("timer %s of conversation %s failed", t.kind, t.conversation_id)
         del ctx.fired[fired_before:]  # rolled back with the savepoint
         return f"error: {type(exc).__name__}: {exc}"
@@ -255,7 +265,7 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
                                       ctx.calendars, ctx, t.kind + t.instance,
-                                      await ctx.rules(), ctx.fired)
+                                      await ctx.rules(), ctx.fired, ctx.tags)
         return f"breached; rules: {ran}"
     return "breached"
 
@@ -271,7 +281,7 @@ async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
     if conv is None or conv.status in ("resolved", "closed", "noise"):
         return "stale: the conversation is over"
     return await rule_actions.fire(ctx.s, conv, rule.event, [rule], ctx.now, ctx.calendars,
-                                   ctx, t.instance, rules, ctx.fired)
+                                   ctx, t.instance, rules, ctx.fired, ctx.tags)
 
 
 async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
@@ -279,7 +289,7 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
     if conv is None:
         return "stale: no conversation"
     return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
-                                   ctx, t.instance, await ctx.rules(), ctx.fired)
+                                   ctx, t.instance, await ctx.rules(), ctx.fired, ctx.tags)
 
 
 async def _ladder(ctx: Firing, t: DueTimer) -> str:

@@ -47,10 +47,13 @@ class Mailer(Protocol):
 async def fire(s: AsyncSession, conv: Conversation, event: str,
                only: Sequence[automation.Rule] | None, now: datetime,
                calendars: sla_store.Calendars, mail: Mailer, instance: str,
-               rules: Sequence[automation.Rule], fired: list[int]) -> str:
+               rules: Sequence[automation.Rule], fired: list[int],
+               known_tags: dict[int, list[str]] | None = None) -> str:
     """Run the rules of ``event`` (``only``: just these) on ``conv``; ``rules``: every enabled
     rule (those the changes trigger in turn); what happened. The id of each rule that fired
-    is added to ``fired`` (the metrics count them once the sweep commits)."""
+    is added to ``fired`` (the metrics count them once the sweep commits). ``known_tags``: the
+    sweep's batch's tags by conversation (read once; kept up to date here), else they are
+    read."""
     usable = []
     for rule in (only if only is not None else [r for r in rules if r.event == event]):
         gone = await automation_store.missing_groups(s, rule)
@@ -64,13 +67,15 @@ async def fire(s: AsyncSession, conv: Conversation, event: str,
         return "no rule to run"
     row = await s.get(ConversationSla, conv.id)
     cal = await calendars.get(row.calendar_id if row is not None else None)
-    facts = await automation_store.facts(s, conv, cal, now, rules)
+    facts = await automation_store.facts(
+        s, conv, cal, now, rules,
+        tagged=known_tags.get(conv.id) if known_tags is not None else None)
     result = automation.cascade(rules, event, facts, first=usable)
     fired.extend(f.rule.id for f in result.fired)
     for f in result.fired:
         audit.record(s, "rule.fired", conv.id, at=now, rule=f.rule.id, version=f.rule.version,
                      depth=f.depth, instance=instance, why="; ".join(f.reasons))
-    done = [await _perform(s, conv, rule, a, now, mail, instance)
+    done = [await _perform(s, conv, rule, a, now, mail, instance, known_tags)
             for rule, a in result.actions]
     if result.cut:
         audit.record(s, "automation.loop_cut", conv.id, at=now, instance=instance,
@@ -83,14 +88,18 @@ async def fire(s: AsyncSession, conv: Conversation, event: str,
 
 
 async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
-                   a: automation.Action, now: datetime, mail: Mailer, instance: str) -> str:
+                   a: automation.Action, now: datetime, mail: Mailer, instance: str,
+                   known_tags: dict[int, list[str]] | None) -> str:
     match a.type:
         case "set_priority":
             conv.priority = int(a.value)
         case "add_tag":
             try:
-                await tags.change(s, conv, [ticket_fields.tag(a.value)], (), None,
-                                              why=f"rule {rule.id}")
+                after = await tags.change(
+                    s, conv, [ticket_fields.tag(a.value)], (), None, why=f"rule {rule.id}",
+                    have=known_tags.get(conv.id) if known_tags is not None else None)
+                if known_tags is not None:
+                    known_tags[conv.id] = after
             except InvalidInput as refused:  # a bad tag, or the conversation has its fill
                 audit.record(s, "rule.skipped", conv.id, at=now, rule=rule.id,
                              why=refused.message)
