@@ -15,6 +15,7 @@ from desk import (
     api_auth,
     api_conversations,
     api_customer,
+    api_invitations,
     api_mailboxes,
     api_planning,
     api_reports,
@@ -291,6 +292,7 @@ _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"
 QUERIES |= {f"report_{name}": _REPORT for name in api_reports.REPORTS}
 QUERIES["report_drilldown"] = {**_REPORT_RANGE, "kind": {"enum": list(FACT_KINDS)}}
 QUERIES["export_conversations"] = _REPORT_RANGE
+QUERIES["report_invitations"] = _REPORT_RANGE
 QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,
                        "weeks": {"type": "integer", "minimum": 1, "maximum": 52},
                        "handle_s": {"type": "integer", "minimum": 10, "maximum": 86_400},
@@ -351,7 +353,8 @@ def desk_routes() -> list[BaseRoute]:
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes, *kb_assist.routes,
-                               *api_reports.routes, *api_planning.routes]
+                               *api_reports.routes, *api_planning.routes,
+                               *api_invitations.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

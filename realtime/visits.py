@@ -31,11 +31,11 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import exists, select
 
-from desk import business_hours, site_config, visit_rules
+from desk import business_hours, invitations, site_config, visit_rules
 from desk.models import AgentGroup, BusinessCalendar, Contact, Conversation, Group, Site
 from realtime import protocol as p
 from realtime import protocol_visits as pv
-from realtime import whoson
+from realtime import records, whoson
 from realtime.connection import Connection
 from realtime.context import Context
 from realtime.errors import CommandError
@@ -160,15 +160,20 @@ class Visits:
         await self._consider_rules(conn, facts, stored, now)
 
     async def _visitor_facts(self, conn: Connection) -> tuple[bool, str | None]:
-        """(had a conversation before, name when the host site verified who it is)."""
+        """(had a conversation before, name when the host site verified who it is): one read
+        on a connection of its own, no transaction (SQLite's would take the write lock)."""
         hit = self._visitor.get(conn.conn_id)
         if hit is None:
-            async with self.ctx.sm() as s:
-                contact = await s.get(Contact, conn.contact_id)
-                chatted = bool((await s.execute(select(exists().where(
-                    Conversation.contact_id == conn.contact_id)))).scalar())
-            verified = contact is not None and contact.external_id is not None
-            hit = (chatted, (contact.name or contact.email) if contact and verified else None)
+            chatted = exists().where(Conversation.contact_id == Contact.id)
+            async with records.reading(self.ctx.sm) as db:
+                found = (await db.execute(select(
+                    Contact.name, Contact.email, Contact.external_id, chatted.label("chatted"))
+                    .where(Contact.id == conn.contact_id))).first()
+            if found is None:
+                hit = (False, None)
+            else:
+                name, email, external, had = found
+                hit = (bool(had), (name or email) if external is not None else None)
             self._visitor[conn.conn_id] = hit
         return hit
 
@@ -238,7 +243,7 @@ class Visits:
         if not await self.redis.hsetnx(keys.visit(site_id, vid), f"rule:{index}", 1):
             return  # this rule invited on this visit already
         await self._send_invitation(site_id, vid, None, facts.name,
-                                    rule.get("text") or "Can we help you?")
+                                    rule.get("text") or "Can we help you?", rule=index)
 
     async def _rule_open(self, rule: dict[str, Any], facts: SiteFacts) -> bool:
         """The rule's conditions outside the visit: its calendar open, an agent available."""
@@ -283,8 +288,8 @@ class Visits:
         conn.send(p.Done("invite_visitor"))
 
     async def _send_invitation(self, site_id: int, visitor_id: int, agent_id: int | None,
-                               agent_name: str, text: str) -> bool:
-        """Invite unless the visitor's daily cap is reached (False)."""
+                               agent_name: str, text: str, rule: int | None = None) -> bool:
+        """Invite unless the visitor's daily cap is reached (False); the records count it."""
         facts = await self.site(site_id)
         cap = visit_rules.invites_per_day(facts.config if facts else {})
         day = datetime.now(UTC).strftime("%Y%m%d")
@@ -300,6 +305,9 @@ class Visits:
             "site": site_id, "visitor": visitor_id, "agent": agent_id or 0, "state": "open"})
         pipe.expire(keys.invitation(inv), INVITATION_TTL_S)
         await pipe.execute()
+        async with self.ctx.sm() as s:
+            invitations.sent(s, inv, site_id, agent_id, rule)
+            await s.commit()
         self.ctx.hub.publish_to_visitor(visitor_id, site_id, pv.Invitation(
             inv, whoson.clean(agent_name, 120), whoson.clean(text, pv.INVITE_TEXT_MAX)))
         return True
@@ -320,6 +328,9 @@ class Visits:
             assert self.start_invited is not None
             cid = await self.start_invited(conn, agent_id, frame.client_id)
         await self.redis.hset(key, "state", "accepted" if frame.accept else "declined")
+        async with self.ctx.sm() as s:
+            await invitations.answered(s, frame.invitation_id, frame.accept, cid)
+            await s.commit()
         if agent_id is not None:
             self.ctx.hub.publish_to_agent(agent_id, pv.InvitationOutcome(
                 frame.invitation_id, conn.contact_id,

@@ -53,11 +53,13 @@ from desk.models.timekeeping import (
     SlaPolicy,
     TimerFiring,
 )
+from desk.models.visits import INVITATION_OUTCOMES, Invitation
 
 __all__ = [
     "AUTHORS",
     "CHANNELS",
     "FACT_KINDS",
+    "INVITATION_OUTCOMES",
     "MAILBOX_SECURITY",
     "NAMING",
     "POLICIES",
@@ -89,6 +91,7 @@ __all__ = [
     "EmailParticipant",
     "Group",
     "InboundMail",
+    "Invitation",
     "KbEvent",
     "KbImage",
     "KbSite",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+import httpx
+from sqlalchemy import select, update
 from websockets.exceptions import ConnectionClosed
 
 from desk.db import SessionMaker
-from desk.models import Site
-from tests.realtime.conftest import Clients, Org, WebFactory
+from desk.models import Invitation, Site
+from tests.realtime.conftest import Clients, Org, WebFactory, login_cookie
 
 
 async def test_page_views_reach_watching_agents_as_coalesced_deltas(
@@ -138,6 +140,24 @@ async def test_invite_accepted_is_the_inviters_chat_and_declined_is_told(
     inv2 = await v2.expect("invitation")
     await v2.send(type="invitation_answer", invitation_id=inv2["invitation_id"], accept=False)
     assert (await ana.expect("invitation_outcome"))["outcome"] == "declined"
+    await ana.send(type="invite_visitor", site_id=org.site, visitor_id=row2["visitor_id"])
+    await v2.expect("invitation")  # never answered
+
+    # The reports count them: per inviter, with outcomes (supervisors and admins only).
+    day = datetime.now(UTC).date()
+    span = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}
+    sam = await login_cookie(w, "sam@x.test")
+    async with httpx.AsyncClient(base_url=w.http, cookies={"sb_session": sam}) as http:
+        r = await http.get("/api/reports/invitations", params=span)
+        assert r.status_code == 200, r.text
+        assert r.json()["totals"] == {"sent": 3, "accepted": 1, "declined": 1,
+                                      "unanswered": 1, "accepted_share": 0.333}
+        [by_ana] = r.json()["rows"]
+        assert by_ana["agent"] == "Ana" and by_ana["rule"] is None
+    ana_cookie = await login_cookie(w, "ana@x.test")
+    async with httpx.AsyncClient(base_url=w.http, cookies={"sb_session": ana_cookie}) as http:
+        r = await http.get("/api/reports/invitations", params=span)
+        assert r.status_code == 403
 
 
 async def test_an_auto_invite_rule_invites_after_time_on_page_within_the_daily_cap(
@@ -159,3 +179,6 @@ async def test_an_auto_invite_rule_invites_after_time_on_page_within_the_daily_c
     await v.expect("done", op="invitation_answer")
     await v.send(type="page_view", url="https://shop.test/checkout?again")
     assert not [f for f in await v.quiet(1.8) if f["type"] == "invitation"]  # the cap
+    async with sm() as s:
+        [shown] = (await s.execute(select(Invitation))).scalars().all()
+    assert (shown.rule, shown.agent_id, shown.outcome) == (0, None, "declined")

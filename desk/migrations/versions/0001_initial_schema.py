@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:46:00.434393
+Create Date: 2026-12-01 14:48:35.241181
 """
 
 from __future__ import annotations
@@ -805,6 +805,44 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=32), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("rule", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=8), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "outcome IN ('open', 'accepted', 'declined')", name=op.f("ck_invitations_outcome")
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_invitations_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_invitations_conversation_id_conversations"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_invitations_site_id_sites"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
+        sa.UniqueConstraint("key", name=op.f("uq_invitations_key")),
+    )
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.create_index("ix_invitations_sent_at", ["sent_at"], unique=False)
+
+    op.create_table(
         "kb_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
@@ -1201,6 +1239,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_kb_events_conversation_id"))
 
     op.drop_table("kb_events")
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_index("ix_invitations_sent_at")
+
+    op.drop_table("invitations")
     op.drop_table("inbound_mails")
     op.drop_table("email_participants")
     with op.batch_alter_table("due_timers", schema=None) as batch_op:
