@@ -12,7 +12,9 @@ issue's figure is ``--visitors 10000`` (it needs about four minutes, mostly open
 
 Last line: JSON with visitors, updates_per_s (page views sent per second), agent_push_p99_ms
 (and p50), agent_frames_per_s (deltas per second over all agents), server_cpu_cores (the web
-process and Redis, over the measured window) and the details.
+process and Redis, over the measured window), generator_late_p99_ms (how far this load
+generator fell behind its own schedule: large, it was starved of CPU and the latencies it
+measures include that) and the details.
 """
 
 from __future__ import annotations
@@ -169,8 +171,9 @@ async def open_agents(n: int, base: str, port: int, pages: int,
 
 
 async def move(visitors: list[Visitor], until: float, lo: float, hi: float,
-               sent: list[int]) -> None:
-    """Each visitor reports a page every lo..hi seconds until ``until`` (loop time)."""
+               sent: list[int], late: list[float]) -> None:
+    """Each visitor reports a page every lo..hi seconds until ``until`` (loop time); ``late``
+    gets how far behind its schedule each send went (the generator's own lag, in ms)."""
     loop = asyncio.get_running_loop()
     rng = random.Random(7)
     due = [(loop.time() + rng.uniform(0, hi), i) for i in range(len(visitors))]
@@ -184,6 +187,7 @@ async def move(visitors: list[Visitor], until: float, lo: float, hi: float,
             await asyncio.sleep(min(at - now, 0.05))
             continue
         heapq.heappop(due)
+        late.append((now - at) * 1000)
         ws = visitors[i].ws
         if ws is not None:
             page, stamp = rng.randrange(40), int(time.time() * 1000)
@@ -214,10 +218,11 @@ async def measure(args: argparse.Namespace, tmp: Path, redis: PrivateRedis) -> d
         latencies: list[float] = []
         agents = await open_agents(args.agents, base, port, args.pages, latencies)
         loop = asyncio.get_running_loop()
-        sent = [0]
+        sent: list[int] = [0]
+        late: list[float] = []
         start = loop.time()
         end = start + args.warmup + args.seconds
-        mover = asyncio.create_task(move(visitors, end, args.min_s, args.max_s, sent))
+        mover = asyncio.create_task(move(visitors, end, args.min_s, args.max_s, sent, late))
         await asyncio.sleep(args.warmup)
         for a in agents:
             a.measuring = True
@@ -234,6 +239,7 @@ async def measure(args: argparse.Namespace, tmp: Path, redis: PrivateRedis) -> d
             "agent_push_p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
             "agent_push_p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
             "agent_frames_per_s": round(frames / wall, 1),
+            "generator_late_p99_ms": round(percentile(late, 0.99), 1) if late else None,
             "server_cpu_cores": round(cpu / wall, 3),
             "agents": args.agents, "pages_watched": args.pages, "rows_pushed": len(latencies),
             "push_ms": args.push_ms, "seconds": args.seconds,
