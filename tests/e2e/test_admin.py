@@ -6,7 +6,6 @@ photographs every page."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,16 @@ from sqlalchemy import select
 from desk.db import SessionMaker
 from desk.models import Conversation
 from tests.e2e.conftest import Server, login
-from tests.e2e.pages import TIMEOUT_MS, new_page
-from tests.support.dovecot import DOVECOT, Dovecot
+from tests.e2e.pages import (
+    TIMEOUT_MS,
+    chat_pane,
+    console,
+    new_page,
+    open_widget,
+    start_chat,
+    take_next_chat,
+)
+from tests.support.dovecot import Dovecot, running
 
 pytestmark = pytest.mark.e2e
 ADMIN = "admin@demo.switchboard.local"
@@ -26,12 +33,8 @@ ADMIN = "admin@demo.switchboard.local"
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    if not Path(DOVECOT).exists() or shutil.which("setpriv") is None:
-        pytest.fail("dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
-    server = Dovecot()
-    server.start()
-    yield server
-    server.cleanup()
+    with running() as server:
+        yield server
 
 
 def admin_page(browser: Browser, server: Server, page_id: str) -> Page:
@@ -277,3 +280,31 @@ def test_department_gets_its_own_smtp_relay(browser: Browser, server: Server) ->
     expect(page.locator("form.edit").get_by_label("SMTP password")).to_have_attribute(
         "placeholder", "set: leave empty to keep it")
     assert "relay-secret" not in page.content()
+
+
+def test_canned_variables_are_filled_in_where_the_console_inserts(
+        browser: Browser, server: Server) -> None:
+    page = admin_page(browser, server, "canned")
+    page.get_by_role("button", name="New canned response").click()
+    form = page.locator("form.edit")
+    form.get_by_label("Department").select_option(label="Sales")
+    form.get_by_label("Shortcut").fill("thanks")
+    form.get_by_label("Title").fill("Thanks")
+    form.get_by_label("Text").fill("Thanks {{contact.name}}, this is {{agent.name}} on "
+                                   "{{conversation.number}}. {{unknown.thing}}")
+    form.get_by_role("button", name="Create canned response").click()
+    expect(records(page, "canned").filter(has_text="/thanks")).to_have_count(1)
+
+    _, agent = console(browser, server, "ana@demo.switchboard.local")
+    _, visitor = new_page(browser)
+    open_widget(visitor, server)
+    start_chat(visitor, "Is the duck in stock?", name="Vera Visitor", subject="Stock question")
+    cid = take_next_chat(agent)
+    pane = chat_pane(agent, cid)
+    expect(pane).to_contain_text("Vera Visitor")  # the conversation (and its contact) loaded
+    number = pane.locator("h2").first.inner_text().strip()
+    composer = pane.locator("textarea.compose")
+    composer.press_sequentially("/than")
+    composer.press("Tab")
+    expect(composer).to_have_value(
+        f"Thanks Vera Visitor, this is Ana on {number}. {{{{unknown.thing}}}}")

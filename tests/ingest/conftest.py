@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +18,14 @@ from desk.settings import Settings
 from realtime.app import create_app
 from tests.ingest.procs import Processes
 from tests.support.databases import truncate_all
-from tests.support.dovecot import DOVECOT, Dovecot
+from tests.support.dovecot import Dovecot, running
 from tests.support.mailboxes import add_mailbox
 
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    if not Path(DOVECOT).exists() or shutil.which("setpriv") is None:
-        pytest.fail("dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
-    # Not under pytest's tmp_path: its parent is 0700 root, and Dovecot runs as nobody.
-    server = Dovecot()
-    server.start()
-    yield server
-    server.cleanup()
+    with running() as server:
+        yield server
 
 
 @pytest.fixture

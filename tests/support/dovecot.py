@@ -7,6 +7,7 @@ files (fast, for preloading) or by IMAP APPEND from the client side.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from desk.embedded import free_port
@@ -164,3 +166,17 @@ class Dovecot:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running() -> Iterator[Dovecot]:
+    """A started server, removed afterwards; fails (not skips) when Dovecot is missing."""
+    if not Path(DOVECOT).exists() or shutil.which("setpriv") is None:
+        raise RuntimeError("dovecot-imapd is not installed (apt-get install -y dovecot-imapd)")
+    # Not under pytest's tmp_path: its parent is 0700 root, and Dovecot runs as nobody.
+    server = Dovecot()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()

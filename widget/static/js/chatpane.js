@@ -41,6 +41,7 @@ export class ChatPane {
     me = null, onGone = () => {}, onNumber = () => {}, watch = {} }) {
     this.id = id;
     this.me = me; // the agent at this console, for canned responses' {{agent.name}}
+    this.number = number; // and the conversation's (load() brings the contact too)
     this.wire = wire;
     this.mode = mode; // "agent" | "supervisor"
     this.canned = canned;
