@@ -227,6 +227,12 @@ async def split(request: Request) -> Response:
 @api
 async def department_fields(request: Request) -> Response:
     """The custom fields of a department's conversations (GET: staff; PUT: admins)."""
+    return await field_definitions(request, "fields")
+
+
+async def field_definitions(request: Request, column: str) -> Response:
+    """GET (staff) or PUT (admins) a department's definitions of ``desk.ticket_fields``'
+    shape kept in ``column`` (the ticket fields, the call form)."""
     if request.method == "PUT":
         await require_admin(request)
         data = await read_json(request)
@@ -236,9 +242,9 @@ async def department_fields(request: Request) -> Response:
     async with deps(request).sm() as s:
         dept = await get_or_404(s, Department, path_int(request, "id"))
         if request.method == "PUT":
-            dept.fields = defs
+            setattr(dept, column, defs)
             await s.commit()
-        return JSONResponse({"fields": ticket_fields.definitions(dept.fields)})
+        return JSONResponse({"fields": ticket_fields.definitions(getattr(dept, column))})
 
 
 routes = [

@@ -8,10 +8,10 @@ on an email ticket without asking would leave the agent believing the customer w
 
 from __future__ import annotations
 
-# Channels whose customer reads replies by mail (a portal case's contact is told by mail too;
-# whether there is an address to mail is the recipient lookup's business, when the mail is
-# queued).
-MAILED_CHANNELS = frozenset({"email", "portal"})
+# Channels whose customer reads replies by mail (a portal case's contact is told by mail too,
+# and a logged phone call continues by mail; whether there is an address to mail is the
+# recipient lookup's business, when the mail is queued).
+MAILED_CHANNELS = frozenset({"email", "portal", "phone"})
 STAFF_AUTHORS = frozenset({"agent", "supervisor"})
 
 

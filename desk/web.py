@@ -23,6 +23,8 @@ from desk import (
     api_search,
     api_sla,
     api_tickets,
+    api_work,
+    calls,
     contracts,
     smtp_relay,
     ticket_fields,
@@ -49,6 +51,7 @@ from desk.limits import (
 from desk.mail_rules import CC_MAX
 from desk.models import (
     CHANNELS,
+    DIRECTIONS,
     FACT_KINDS,
     MAILBOX_SECURITY,
     POLICIES,
@@ -56,6 +59,7 @@ from desk.models import (
     SCHEDULE_PERIODS,
     STATUSES,
 )
+from desk.models.work import RESOLUTION_MAX
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -214,12 +218,21 @@ BODIES: dict[str, dict[str, Any]] = {
     "merge": _obj("into", into={"anyOf": [_ID, {"type": "string",
                                                  "pattern": r"^(SB-)?[0-9]{7}$"}]}),
     "split": _obj("seq", seq={"type": "integer", "minimum": 1, "maximum": ID_MAX}),
+    "log_call": _obj("department_id", "direction", "phone", "duration_s",
+                     department_id=_ID, direction={"enum": list(DIRECTIONS)},
+                     phone={"type": "string", "pattern": r"^\+?[0-9 ().-]{3,32}$"},
+                     duration_s={"type": "integer", "minimum": 0,
+                                 "maximum": calls.DURATION_MAX},
+                     notes=_text(0, calls.NOTES_MAX), resolution=_text(1, RESOLUTION_MAX),
+                     group_id=_ID, contact_id=_ID, name=_NAME, email=_EMAIL,
+                     fields={"type": "object", "maxProperties": ticket_fields.FIELDS_MAX}),
     "department_fields": _obj("fields", fields={
         "type": "array", "maxItems": ticket_fields.FIELDS_MAX, "items": _obj(
             "name", "type", name={"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
             type={"enum": list(ticket_fields.FIELD_TYPES)}, label=_NAME,
             required={"type": "boolean"})}),
 }
+BODIES["call_fields"] = BODIES["department_fields"]
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
 _ARTICLE = {"title": _text(1, ARTICLE_TITLE_MAX), "body": _text(0, ARTICLE_BODY_MAX),
             "language": _LANG, "audience": {"enum": ["public", "internal"]},
@@ -354,7 +367,7 @@ def desk_routes() -> list[BaseRoute]:
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes, *kb_assist.routes,
                                *api_reports.routes, *api_planning.routes,
-                               *api_invitations.routes]
+                               *api_invitations.routes, *api_work.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

@@ -54,10 +54,19 @@ from desk.models.timekeeping import (
     TimerFiring,
 )
 from desk.models.visits import INVITATION_OUTCOMES, Invitation
+from desk.models.work import (
+    COMMITMENT_STATUSES,
+    DIRECTIONS,
+    CallLog,
+    Commitment,
+    CommitmentChange,
+)
 
 __all__ = [
     "AUTHORS",
     "CHANNELS",
+    "COMMITMENT_STATUSES",
+    "DIRECTIONS",
     "FACT_KINDS",
     "INVITATION_OUTCOMES",
     "MAILBOX_SECURITY",
@@ -80,7 +89,10 @@ __all__ = [
     "AutomationRule",
     "Base",
     "BusinessCalendar",
+    "CallLog",
     "CannedResponse",
+    "Commitment",
+    "CommitmentChange",
     "Contact",
     "Contract",
     "Conversation",

@@ -27,7 +27,8 @@ NAMING = {
 }
 
 ROLES = ("agent", "supervisor", "admin")
-CHANNELS = ("chat", "email", "portal")
+# ``phone``: a call an agent logged (desk.calls); it continues by mail or the case page.
+CHANNELS = ("chat", "email", "portal", "phone")
 # ``noise``: an auto-reply or bulk mail that joined no ticket; never routed until promoted.
 STATUSES = ("queued", "offered", "active", "pending", "resolved", "closed", "noise")
 AUTHORS = ("contact", "agent", "supervisor", "system")

@@ -71,6 +71,8 @@ class Department(Base):
     # The ticket fields agents fill in (desk.ticket_fields: name, label, type, options,
     # required before resolving).
     fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The call form (desk.calls): definitions of the same shape, required ones at logging.
+    call_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:48:35.241181
+Create Date: 2026-12-01 14:53:40.499585
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("ladder", sa.JSON(), nullable=True),
         sa.Column("smtp", sa.JSON(), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("call_fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "notify_mode IN ('full', 'link')", name=op.f("ck_departments_notify_mode")
@@ -472,7 +473,7 @@ def upgrade() -> None:
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
         sa.Column("resolution_note", sa.Text(), nullable=True),
         sa.CheckConstraint(
-            "channel IN ('chat', 'email', 'portal')", name=op.f("ck_conversations_channel")
+            "channel IN ('chat', 'email', 'portal', 'phone')", name=op.f("ck_conversations_channel")
         ),
         sa.CheckConstraint(
             "status IN ('queued', 'offered', 'active', 'pending', 'resolved', 'closed', 'noise')",
@@ -673,6 +674,77 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("thread_id", "seq", name=op.f("uq_team_messages_thread_id_seq")),
     )
+    op.create_table(
+        "call_logs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("duration_s", sa.Integer(), nullable=False),
+        sa.Column("resolution", sa.String(length=500), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "direction IN ('inbound', 'outbound')", name=op.f("ck_call_logs_direction")
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_call_logs_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_call_logs_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_call_logs")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_call_logs_conversation_id")),
+    )
+    op.create_table(
+        "commitments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=120), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("public", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'done', 'cancelled')", name=op.f("ck_commitments_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_commitments_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["agents.id"],
+            name=op.f("fk_commitments_created_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["agents.id"],
+            name=op.f("fk_commitments_owner_id_agents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commitments")),
+    )
+    with op.batch_alter_table("commitments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_commitments_conversation_id"), ["conversation_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_commitments_owner_status_due", ["owner_id", "status", "due_at"], unique=False
+        )
+
     op.create_table(
         "conversation_slas",
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -1177,6 +1249,34 @@ def upgrade() -> None:
             batch_op.f("ix_attachments_conversation_id"), ["conversation_id"], unique=False
         )
 
+    op.create_table(
+        "commitment_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("commitment_id", sa.Integer(), nullable=False),
+        sa.Column("old_due", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("new_due", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("by_id", sa.Integer(), nullable=True),
+        sa.Column("why", sa.String(length=500), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["by_id"],
+            ["agents.id"],
+            name=op.f("fk_commitment_changes_by_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["commitment_id"],
+            ["commitments.id"],
+            name=op.f("fk_commitment_changes_commitment_id_commitments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commitment_changes")),
+    )
+    with op.batch_alter_table("commitment_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_commitment_changes_commitment_id"), ["commitment_id"], unique=False
+        )
+
     # departments <-> groups is a cycle: the front-group key is added once both exist.
     with op.batch_alter_table("departments", schema=None) as batch_op:
         batch_op.create_foreign_key(
@@ -1191,6 +1291,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("commitment_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_commitment_changes_commitment_id"))
+
+    op.drop_table("commitment_changes")
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_attachments_conversation_id"))
 
@@ -1254,6 +1358,12 @@ def downgrade() -> None:
 
     op.drop_table("conversation_tags")
     op.drop_table("conversation_slas")
+    with op.batch_alter_table("commitments", schema=None) as batch_op:
+        batch_op.drop_index("ix_commitments_owner_status_due")
+        batch_op.drop_index(batch_op.f("ix_commitments_conversation_id"))
+
+    op.drop_table("commitments")
+    op.drop_table("call_logs")
     op.drop_table("team_messages")
     with op.batch_alter_table("team_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_team_members_agent_id"))

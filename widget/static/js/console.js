@@ -2,6 +2,7 @@
 // cherry-pick, several chats in tabs, and the tickets list and views.
 
 import { get } from "./api.js";
+import { CallLog } from "./calls.js";
 import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
@@ -192,7 +193,7 @@ function take(id, number, channel = "chat") {
 const queueList = h("ul", { class: "queue", "aria-label": "Waiting chats and tickets" });
 let board = [];
 let capacity = null; // the router's view of my load (live frame)
-const KIND = { chat: "chat", email: "email ticket", portal: "web ticket" };
+const KIND = { chat: "chat", email: "email ticket", portal: "web ticket", phone: "call" };
 
 function full(channel) {
   if (!capacity) return null;
@@ -381,6 +382,8 @@ tabs.add("visitors", "Visitors", visitors.el, { select: false });
 const team = new Team({ wire, me, colleagues: directory.agents, open: openEarlierById,
   onUnread: (n) => tabs.count("team", n) });
 tabs.add("team", "Team", team.el, { select: false });
+const callLog = new CallLog({ groups: myGroups, open: openTicket });
+tabs.add("calls", "Log a call", callLog.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),

@@ -32,7 +32,7 @@ export class TicketSearch {
       contact: text(120), organisation: text(120),
       number: text(12),
       status: choice([["", "Any"], ...STATUSES.map((s) => [s, s])]),
-      channel: choice([["", "Any"], ["email", "Email"], ["chat", "Chat"], ["portal", "Portal"]]),
+      channel: choice([["", "Any"], ["email", "Email"], ["chat", "Chat"], ["portal", "Portal"], ["phone", "Phone"]]),
       priority: choice([["", "Any"], ...[1, 2, 3, 4].map((p) => [String(p), `P${p}`])]),
       group_id: choice([["", "All my groups"], ...groups.map((g) => [String(g.id), g.name])]),
       assignee_id: choice([["", "Anyone"], ["me", "Me"], ["none", "Nobody"],

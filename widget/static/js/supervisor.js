@@ -122,7 +122,7 @@ function tick() {
   if (longest && oldest >= 0) longest.textContent = ago(oldest + since(boardAt));
 }
 
-const KIND = { chat: "chat", email: "email ticket", portal: "web ticket" };
+const KIND = { chat: "chat", email: "email ticket", portal: "web ticket", phone: "call" };
 
 function slaText(iso) {
   if (!iso) return "—";

@@ -26,7 +26,7 @@ export class Tickets {
     this.open = open;
     this.form = h("form", { class: "filters", "aria-label": "Ticket filters" },
       ...select("f-status", "Status", [["", "Any open"], ...STATUSES.map((s) => [s, STATUS_LABELS[s]])]),
-      ...select("f-channel", "Channel", [["email", "Email"], ["portal", "Web (case page)"], ["chat", "Chat"],
+      ...select("f-channel", "Channel", [["email", "Email"], ["portal", "Web (case page)"], ["chat", "Chat"], ["phone", "Phone call"],
         ["", "Any"]], "email"),
       ...select("f-group", "Group", [["", "All my groups"], ...groups.map((g) => [String(g.id), g.name])]),
       ...select("f-assignee", "Assignee", [["", "Anyone"], ["me", "Me"],

@@ -8,7 +8,7 @@ import { h } from "./dom.js";
 
 const put = (path, body) => api("PUT", path, body);
 
-function field(f, id) {
+export function field(f, id) {
   const label = f.label || f.name;
   const value = f.value;
   let input;
@@ -35,7 +35,7 @@ function field(f, id) {
     h("label", { for: id, text: f.required ? `${label} *` : label }), input);
 }
 
-function read(input) {
+export function read(input) {
   if (input.dataset.type === "checkbox") return input.checked;
   if (input.value === "") return null;
   return input.dataset.type === "number" ? Number(input.value) : input.value;
@@ -106,7 +106,7 @@ export class TicketWork {
       this.fields.replaceChildren(...defs.map((f) => field(f, `tw-${this.id}-f-${f.name}`)),
         h("button", { type: "submit", text: "Save fields" }));
     }
-    this.ccBox.hidden = !["email", "portal"].includes(c.channel);
+    this.ccBox.hidden = !["email", "portal", "phone"].includes(c.channel);
     if (this.changed("cc", c.cc)) this.cc.value = (c.cc || []).join(", ");
     this.splitBox.hidden = (c.messages || []).length < 2;
     this.splitSeq.replaceChildren(...(c.messages || []).slice(1).map((m) =>

@@ -1,0 +1,164 @@
+"""Logged phone calls: a phone contact an agent records becomes a case of channel ``phone``.
+
+``check_call`` is the one check of what an agent submits (pure): direction, number, duration,
+notes, resolution and the department's call form (``Department.call_fields``, definitions of
+the ticket fields' shape, checked by ``desk.ticket_fields``: one validation for both; the
+required ones must be filled here, when the call is logged). ``log_call`` stores it: a
+conversation with a number like any case (``create_conversation``), assigned to the agent who
+took the call, ``resolved`` when a resolution was given (else ``active``), the notes as an
+internal note (so search finds them), and a ``call_logs`` row with the call's own facts. The
+case joins the customer's history like any other and continues by mail or the case page
+(``phone`` is a mailed channel, ``desk.mail_rules``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from desk import audit, facts, sla_store, ticket_fields, validate
+from desk.auth import Principal
+from desk.contacts import contact_for_email, normalise_phone
+from desk.conversations import append_message, create_conversation
+from desk.db import SessionMaker
+from desk.errors import Forbidden, InvalidInput, NotFound
+from desk.models import DIRECTIONS, CallLog, Contact, Conversation, Department, Group, utcnow
+from desk.models.work import PHONE_MAX, RESOLUTION_MAX
+
+NOTES_MAX = 10_000
+DURATION_MAX = 24 * 3600
+_PHONE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    department_id: int
+    direction: str
+    phone: str
+    duration_s: int
+    notes: str
+    resolution: str | None
+    group_id: int | None = None
+    contact_id: int | None = None
+    name: str | None = None
+    email: str | None = None
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+def check_call(data: dict[str, Any], defs: list[dict[str, Any]]) -> Call:
+    """What an agent submitted, checked against the department's call form ``defs``."""
+    direction = validate.choice(data, "direction", DIRECTIONS, None)
+    if direction is None:
+        raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}", "direction")
+    phone = validate.text(data, "phone", max_len=PHONE_MAX)
+    if phone is None or not _PHONE.match(phone) or len(normalise_phone(phone)) < 3:
+        raise InvalidInput("phone must be a telephone number like +49 30 1234567", "phone")
+    raw = data.get("fields") or {}
+    values = ticket_fields.check_values(defs, raw) if raw else {}
+    filled = {k: v for k, v in values.items() if v is not None}
+    missing = ticket_fields.missing_required(defs, filled)
+    if missing:
+        raise InvalidInput(f"the call form needs {', '.join(missing)}", "fields")
+    department_id = validate.record_id(data, "department_id", required=True)
+    assert department_id is not None
+    duration = validate.integer(data, "duration_s", lo=0, hi=DURATION_MAX, required=True)
+    assert duration is not None
+    return Call(
+        department_id=department_id, direction=direction, phone=normalise_phone(phone),
+        duration_s=duration,
+        notes=validate.text(data, "notes", max_len=NOTES_MAX, required=False) or "",
+        resolution=validate.text(data, "resolution", max_len=RESOLUTION_MAX,
+                                 required=False) or None,
+        group_id=validate.record_id(data, "group_id"),
+        contact_id=validate.record_id(data, "contact_id"),
+        name=validate.text(data, "name", max_len=120, required=False) or None,
+        email=validate.email(data, "email", required=False), fields=filled)
+
+
+def subject(call: Call) -> str:
+    return f"{call.direction.capitalize()} call {call.phone}"
+
+
+async def call_form(sm: SessionMaker, department_id: object) -> list[dict[str, Any]]:
+    """The department's call form (404 for no such department)."""
+    if not isinstance(department_id, int) or isinstance(department_id, bool):
+        raise InvalidInput("department_id is required", "department_id")
+    async with sm() as s:
+        dept = await s.get(Department, department_id)
+        if dept is None:
+            raise NotFound("department not found")
+        return ticket_fields.definitions(dept.call_fields)
+
+
+async def _group(sm: SessionMaker, p: Principal, call: Call) -> int | None:
+    async with sm() as s:
+        dept = await s.get(Department, call.department_id)
+        assert dept is not None
+        group_id = call.group_id if call.group_id is not None else dept.front_group_id
+        if group_id is not None:
+            group = await s.get(Group, group_id)
+            if group is None or group.department_id != dept.id:
+                raise InvalidInput("group_id must be a group of the department", "group_id")
+        if not p.can_access(group_id):
+            raise Forbidden("not one of your groups")
+        if call.contact_id is not None and await s.get(Contact, call.contact_id) is None:
+            raise InvalidInput("contact_id names no contact", "contact_id")
+        return group_id
+
+
+async def _contact(sm: SessionMaker, call: Call) -> int:
+    """The caller: the contact named, the one of the email address, else a new one; it
+    keeps the number when it had none."""
+    contact_id = call.contact_id
+    if contact_id is None and call.email is not None:
+        contact_id = (await contact_for_email(sm, call.email, call.name)).id
+    async with sm() as s:
+        contact = await s.get(Contact, contact_id) if contact_id is not None else None
+        if contact is None:
+            contact = Contact(name=call.name, phone=call.phone)
+            s.add(contact)
+        elif not contact.phone:
+            contact.phone = call.phone
+        await s.commit()
+        return contact.id
+
+
+async def log_call(sm: SessionMaker, p: Principal, data: dict[str, Any]) -> Conversation:
+    """Check and store a call (every check before the first write)."""
+    call = check_call(data, await call_form(sm, data.get("department_id")))
+    group_id = await _group(sm, p, call)
+    contact_id = await _contact(sm, call)
+    conv = await create_conversation(
+        sm, channel="phone", contact_id=contact_id, department_id=call.department_id,
+        group_id=group_id, subject=subject(call), custom_fields=call.fields)
+    now = utcnow()
+    status = "resolved" if call.resolution else "active"
+    async with sm() as s:
+        row = await s.get(Conversation, conv.id)
+        assert row is not None
+        row.assignee_id = p.agent_id
+        await facts.assigned(s, row, p.agent_id, now, group_id)
+        await sla_store.status_changed(s, row, "queued", status, now, actor_id=p.agent_id,
+                                       why="a logged call")
+        row.status = status
+        if call.resolution:
+            row.resolution_note = call.resolution
+            row.closed_at = now
+        s.add(CallLog(conversation_id=conv.id, direction=call.direction, phone=call.phone,
+                      duration_s=call.duration_s, resolution=call.resolution,
+                      agent_id=p.agent_id, created_at=now))
+        audit.record(s, "call.logged", conv.id, actor_id=p.agent_id, at=now,
+                     direction=call.direction, duration_s=call.duration_s)
+        await s.commit()
+        await s.refresh(row)
+    if call.notes:
+        await append_message(sm, conv.id, author_kind="agent", author_id=p.agent_id,
+                             body=call.notes, visibility="internal")
+    return row
+
+
+def call_json(c: CallLog) -> dict[str, Any]:
+    return {"direction": c.direction, "phone": c.phone, "duration_s": c.duration_s,
+            "resolution": c.resolution, "agent_id": c.agent_id,
+            "created_at": c.created_at.isoformat()}
