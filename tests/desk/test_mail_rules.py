@@ -16,14 +16,14 @@ def test_only_public_staff_replies_on_mailed_channels_not_from_mail() -> None:
         if reply_is_mailed(channel, visibility=visibility, author_kind=author,
                            email_message_id=from_mail)
     }
-    assert mailed == {(channel, "public", author, None) for channel in ("email", "portal")
+    assert mailed == {(channel, "public", author, None) for channel in ("email", "portal", "phone")
                       for author in ("agent", "supervisor")}
 
 
 def test_the_customer_hears_of_a_resolved_or_closed_ticket_only() -> None:
     told = {(channel, status) for channel, status in itertools.product(CHANNELS, STATUSES)
             if closing_is_mailed(channel, status)}
-    assert told == {(c, s) for c in ("email", "portal") for s in ("resolved", "closed")}
+    assert told == {(c, s) for c in ("email", "portal", "phone") for s in ("resolved", "closed")}
 
 
 def test_only_the_full_mode_mails_the_replys_text() -> None:
