@@ -112,7 +112,8 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
         if gid is not None:
             group = await get_or_404(s, Group, gid)
             if group.department_id != d.id:
-                raise InvalidInput("front_group_id must be a group of this department")
+                raise InvalidInput("front_group_id must be a group of this department",
+                                   "front_group_id")
         d.front_group_id = gid
 
 
@@ -261,7 +262,7 @@ async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial:
         a.email = email
         password = data.get("password")
         if not isinstance(password, str):
-            raise InvalidInput("password is required")
+            raise InvalidInput("password is required", "password")
         a.password_hash = await asyncio.to_thread(auth.hash_password, password)
     if not partial or "display_name" in data:
         a.display_name = validate.required_text(data, "display_name", max_len=NAME_MAX)
@@ -323,7 +324,8 @@ async def update_agent(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     if "password" in data or "email" in data:
-        raise InvalidInput("email and password cannot be changed here")
+        raise InvalidInput("email and password cannot be changed here",
+                           "email" if "email" in data else "password")
     d = deps(request)
     async with d.sm() as s:
         a = await get_or_404(s, Agent, path_int(request, "id"))
@@ -343,7 +345,7 @@ async def reset_agent_password(request: Request) -> Response:
     data = await read_json(request)
     password = data.get("password")
     if not isinstance(password, str):
-        raise InvalidInput("password is required")
+        raise InvalidInput("password is required", "password")
     agent_id = path_int(request, "id")
     async with d.sm() as s:
         await get_or_404(s, Agent, agent_id)

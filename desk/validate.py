@@ -92,7 +92,7 @@ def id_list(data: dict[str, Any], key: str, *, max_items: int = 100) -> list[int
         return None
     if not isinstance(value, list) or len(value) > max_items or not all(map(is_id, value)):
         raise InvalidInput(f"{key} must be a list of at most {max_items} ids "
-                           f"(integers {ID_MIN} to {ID_MAX})")
+                           f"(integers {ID_MIN} to {ID_MAX})", key)
     return list(dict.fromkeys(value))
 
 
