@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk import webhooks
 from desk.mail_rules import STAFF_AUTHORS
 from desk.models import Contact, Conversation, Message, ReportFact
 
@@ -49,7 +50,8 @@ def _since(conv: Conversation, at: datetime) -> float:
 def record(s: AsyncSession, kind: str, conv: Conversation, at: datetime, *,
            agent_id: int | None = None, value: float | None = None,
            group_id: int | None = None, **data: Any) -> None:
-    """THE way a fact is written: the conversation's dimensions as they are now."""
+    """THE way a fact is written: the conversation's dimensions as they are now. Every fact
+    is also a domain event for the webhooks (desk.webhooks.stage)."""
     org = (select(Contact.organisation_id).where(Contact.id == conv.contact_id)
            .scalar_subquery() if conv.contact_id is not None else None)
     s.add(ReportFact(kind=kind, conversation_id=conv.id, at=at, channel=conv.channel,
@@ -58,6 +60,8 @@ def record(s: AsyncSession, kind: str, conv: Conversation, at: datetime, *,
                      agent_id=agent_id if agent_id is not None else conv.assignee_id,
                      topic=conv.topic, organisation_id=org, priority=conv.priority,
                      value=value, data=data))
+    webhooks.stage(s, kind, conv, at, value=value,
+                   agent_id=agent_id if agent_id is not None else conv.assignee_id, **data)
 
 
 def time_logged(s: AsyncSession, conv: Conversation, at: datetime, agent_id: int,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from desk.errors import SettingsError
+from desk.net_guard import Network, parse_networks
 from desk.redis_url import RedisUrlError
 from desk.redis_url import check as check_url
 
@@ -131,6 +132,10 @@ class Settings:
     # from another host read /metrics (none: loopback only).
     metrics_dir: Path | None = None
     metrics_token: str = field(default="", repr=False)
+    # Outgoing HTTP to company URLs (webhooks, lookup providers: desk.net_guard): networks an
+    # operator allows besides public addresses (a receiver on the LAN), and the deadline.
+    outbound_allow_networks: tuple[Network, ...] = ()
+    outbound_timeout_s: int = 10
 
     @property
     def production(self) -> bool:
@@ -189,6 +194,10 @@ class Settings:
         metrics_token = env.get(PREFIX + "METRICS_TOKEN", "")
         if metrics_token and len(metrics_token) < 16:
             raise SettingsError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
+        try:
+            allow_networks = parse_networks(env.get(PREFIX + "OUTBOUND_ALLOW_NETWORKS", ""))
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW_NETWORKS: {exc}") from None
         if smtp_tls not in {"none", "starttls", "tls"}:
             raise SettingsError(f"{PREFIX}SMTP_TLS must be none, starttls or tls")
         return cls(
@@ -243,6 +252,8 @@ class Settings:
             mail_per_client_per_hour=num("MAIL_PER_CLIENT_HOUR", "mail_per_client_per_hour",
                                          0, 100_000),
             mail_staff_per_hour=num("MAIL_STAFF_HOUR", "mail_staff_per_hour", 0, 100_000),
+            outbound_allow_networks=allow_networks,
+            outbound_timeout_s=num("OUTBOUND_TIMEOUT", "outbound_timeout_s", 1, 120),
         )
 
 

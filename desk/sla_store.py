@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation, automation_store, facts, inactivity, sla
+from desk import audit, automation, automation_store, facts, inactivity, sla, webhooks
 from desk import business_hours as bh
 from desk.mail_rules import STAFF_AUTHORS
 from desk.models import (
@@ -189,6 +189,8 @@ async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     public = [p for p in posted if p.visibility == "public"]
     if not public:
         return
+    for p in public:
+        webhooks.stage(s, "message", p.conversation_id, p.at, author_kind=p.author_kind)
     ids = sorted({p.conversation_id for p in public})
     rows = {r.conversation_id: r for r in await s.scalars(select(ConversationSla).where(
         ConversationSla.conversation_id.in_(ids)))}
@@ -276,6 +278,7 @@ async def status_changed(s: AsyncSession, conv: Conversation, old: str, new: str
     audit.record(s, "conversation.status", conv.id, actor_id=actor_id, why=why, at=now,
                  old=old, new=new)
     facts.on_status(s, conv, old, new, now, actor_id)
+    webhooks.stage(s, "status", conv, now, old=old, new=new, actor_id=actor_id)
     rules = await automation_store.enabled_rules(s)
     await automation_store.note_events(s, conv.id, ["status_changed"], now, rules)
     if old == "noise":

@@ -23,6 +23,7 @@ from desk import (
     api_search,
     api_sla,
     api_tickets,
+    api_webhooks,
     api_work,
     calls,
     contracts,
@@ -46,6 +47,7 @@ from desk.limits import (
     MAILBOX_TEXT_MAX,
     NAME_MAX,
     PRIORITY_MAX,
+    SLUG_MAX,
     TAG_MAX,
 )
 from desk.mail_rules import CC_MAX
@@ -59,6 +61,7 @@ from desk.models import (
     SCHEDULE_PERIODS,
     STATUSES,
 )
+from desk.models.integrations import WEBHOOK_URL_MAX
 from desk.models.work import RESOLUTION_MAX
 from desk.search_query import (
     FIELD_NAME_MAX,
@@ -68,6 +71,7 @@ from desk.search_query import (
     VALUES_MAX,
 )
 from desk.status_rules import STAFF_STATUSES
+from desk.webhook_rules import EVENTS as WEBHOOK_EVENTS
 
 _ERROR = {
     "type": "object",
@@ -256,6 +260,9 @@ BODIES.update({
                          article_id=_ID, conversation_id=_ID),
     "create_topic": _obj("site_id", "name", site_id=_ID, name=_NAME, parent_id=_ID,
                          position={"type": "integer", "minimum": 0, "maximum": 10_000}),
+    "preview": _obj("body", body=_text(1, ARTICLE_BODY_MAX)),
+    "update_topic": _obj(name=_NAME, slug=_text(1, SLUG_MAX),
+                         position={"type": "integer", "minimum": 0, "maximum": 10_000}),
 })
 QUERIES: dict[str, dict[str, Any]] = {
     "list_conversations": {
@@ -314,6 +321,14 @@ QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,
 QUERIES["contracts_report"] = {"tz": _text(1, 64),
                                "days": {"type": "integer", "minimum": 0, "maximum": 366}}
 QUERIES["today"] = {"tz": _text(1, 64)}
+_WEBHOOK = {"name": _NAME, "url": {"type": "string", "format": "uri", "minLength": 8,
+                                   "maxLength": WEBHOOK_URL_MAX},
+            "events": {"type": "array", "maxItems": len(WEBHOOK_EVENTS),
+                       "items": {"enum": list(WEBHOOK_EVENTS)}},
+            "active": {"type": "boolean"},
+            "secret": _text(api_webhooks.SECRET_MIN, api_webhooks.SECRET_MAX)}
+BODIES.update({"create_webhook": _obj("name", "url", **_WEBHOOK),
+               "update_webhook": _obj(**_WEBHOOK), "redeliver_delivery": _obj()})
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
 
@@ -367,7 +382,8 @@ def desk_routes() -> list[BaseRoute]:
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,
                                *api_attachments.routes, *kb_assist.routes,
                                *api_reports.routes, *api_planning.routes,
-                               *api_invitations.routes, *api_work.routes]
+                               *api_invitations.routes, *api_work.routes,
+                               *api_webhooks.routes]
     document = openapi_document(routes)
 
     async def openapi(_: Request) -> Response:

@@ -9,7 +9,7 @@ restarted worker (or any other one) sends it within a lease period, not when RQ 
 killed job up as abandoned (minutes later). Each pass (and the start) also enqueues the reply and
 closed notices the web process stored but could not enqueue (``ingest.jobs.requeue_unmailed``).
 A third thread fires the desk's due timers (SLA breaches, the inactivity ladder, time-based
-rules: ``ingest.due``).
+rules: ``ingest.due``); a fourth delivers the outgoing webhooks (``desk.webhooks.run_once``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
+from desk import webhooks
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.metrics import Metrics
 from desk.models import OutboundMail, utcnow
@@ -39,6 +40,7 @@ from routing import connect
 log = logging.getLogger(__name__)
 
 SWEEP_MIN_S = 0.1
+WEBHOOK_POLL_S = 1.0
 
 
 def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60,
@@ -69,6 +71,8 @@ def run(settings: Settings, *, burst: bool = False, requeue_after_s: float = 60,
             threading.Thread(target=due.run, args=(settings, stop),
                              kwargs={"metrics": metrics}, daemon=True,
                              name="due-timers").start()
+            threading.Thread(target=_webhooks, args=(settings, stop), daemon=True,
+                             name="webhooks").start()
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         stop.set()
@@ -97,6 +101,27 @@ def _sweeper(settings: Settings, queue: Queue, stop: threading.Event) -> None:
                 lapse = None
             wait = settings.mail_lease_s if lapse is None else min(
                 settings.mail_lease_s, max(SWEEP_MIN_S, (lapse - utcnow()).total_seconds()))
+    finally:
+        loop.run_until_complete(engine.dispose())
+        loop.close()
+
+
+def _webhooks(settings: Settings, stop: threading.Event) -> None:
+    """Until ``stop``: deliver the webhook outbox, looking again at once while there is work."""
+    loop = asyncio.new_event_loop()
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    wait = 0.0
+    try:
+        while not stop.wait(wait):
+            try:
+                sent = loop.run_until_complete(webhooks.run_once(
+                    sm, allowed=settings.outbound_allow_networks,
+                    timeout_s=settings.outbound_timeout_s))
+            except Exception:  # the database away: look again in a while
+                log.exception("webhook pass failed")
+                sent = 0
+            wait = 0.0 if sent else WEBHOOK_POLL_S
     finally:
         loop.run_until_complete(engine.dispose())
         loop.close()

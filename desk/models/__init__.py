@@ -26,6 +26,12 @@ from desk.models.conversations import (
     Participant,
     RoutingDecision,
 )
+from desk.models.integrations import (
+    DELIVERY_STATES,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from desk.models.kb import Article, ArticleRevision, KbEvent, KbImage, KbSite, KbTopic
 from desk.models.mail import EmailParticipant, InboundMail, Mailbox, OutboundMail
 from desk.models.people import (
@@ -66,6 +72,7 @@ __all__ = [
     "AUTHORS",
     "CHANNELS",
     "COMMITMENT_STATUSES",
+    "DELIVERY_STATES",
     "DIRECTIONS",
     "FACT_KINDS",
     "INVITATION_OUTCOMES",
@@ -126,5 +133,8 @@ __all__ = [
     "TeamThread",
     "TimeEntry",
     "TimerFiring",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "utcnow",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:53:40.499585
+Create Date: 2026-12-01 14:55:43.012507
 """
 
 from __future__ import annotations
@@ -123,6 +123,31 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_skills")),
         sa.UniqueConstraint("name", name=op.f("uq_skills_name")),
+    )
+    op.create_table(
+        "webhook_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("fanned_out", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
+    )
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.create_index("ix_webhook_events_pending", ["fanned_out", "id"], unique=False)
+
+    op.create_table(
+        "webhooks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhooks")),
+        sa.UniqueConstraint("name", name=op.f("uq_webhooks_name")),
     )
     op.create_table(
         "agent_sessions",
@@ -426,6 +451,48 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_team_threads")),
         sa.UniqueConstraint("dm_key", name=op.f("uq_team_threads_dm_key")),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("webhook_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('pending', 'delivered', 'failed', 'refused')",
+            name=op.f("ck_webhook_deliveries_state"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["webhook_events.id"],
+            name=op.f("fk_webhook_deliveries_event_id_webhook_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"],
+            ["webhooks.id"],
+            name=op.f("fk_webhook_deliveries_webhook_id_webhooks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_deliveries_due", ["state", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_event_id"), ["event_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False
+        )
+
     op.create_table(
         "agent_groups",
         sa.Column("agent_id", sa.Integer(), nullable=False),
@@ -1387,6 +1454,12 @@ def downgrade() -> None:
 
     op.drop_table("conversations")
     op.drop_table("agent_groups")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_event_id"))
+        batch_op.drop_index("ix_webhook_deliveries_due")
+
+    op.drop_table("webhook_deliveries")
     op.drop_table("team_threads")
     op.drop_table("sla_policies")
     op.drop_table("rule_versions")
@@ -1414,6 +1487,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_agent_sessions_agent_id"))
 
     op.drop_table("agent_sessions")
+    op.drop_table("webhooks")
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_events_pending")
+
+    op.drop_table("webhook_events")
     op.drop_table("skills")
     op.drop_table("sites")
     op.drop_table("organisations")
