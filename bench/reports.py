@@ -11,7 +11,7 @@ Then, through the real app in-process (ASGI, a private redis-server), as an admi
 - ``per_agent``: ``GET /api/reports/agents`` of a random 30-day range;
 - ``drilldown``: the ``resolved`` conversations of one random day;
 
-and the conversation export (``api_reports._export_lines``, the streamed CSV's generator) of
+and the conversation export (``report_export.export_lines``, the streamed CSV's generator) of
 the whole year, counting rows per second and sampling this process's RSS while it streams.
 
 Last line: JSON with ``overview_p99_ms``, ``per_agent_p99_ms``, ``drilldown_p99_ms``,
@@ -39,10 +39,10 @@ from sqlalchemy import text
 
 from desk import report_math as rm
 from desk import reports
-from desk.api_reports import _export_lines
 from desk.auth import Principal, hash_password
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Agent, AgentGroup, Base, Department, Group, Organisation
+from desk.report_export import export_lines
 from desk.settings import Settings
 from realtime.app import create_app
 from tests.support.databases import PostgresServer, drop_database
@@ -173,7 +173,7 @@ async def measure_export(sm: SessionMaker) -> dict[str, float]:
     rows = 0
     peak = _rss_mib()
     t0 = time.perf_counter()
-    async for chunk in _export_lines(sm, admin, r, "http://bench"):
+    async for chunk in export_lines(sm, admin, r, "http://bench"):
         rows += chunk.count(b"\n")
         peak = max(peak, _rss_mib())
     elapsed = time.perf_counter() - t0

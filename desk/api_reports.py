@@ -1,7 +1,7 @@
 """Reports over HTTP: ``GET /api/reports/{overview|agents|groups|channels|topics|organisations|
 fields|csat|sla}``, the
 drill-down behind every figure, and CSV (the same rows as the JSON; the conversation-level
-export streamed in keyset batches).
+export streamed, desk.report_export).
 
 Query: ``from`` and ``to`` (a date: midnight in ``tz``; or an ISO date-time, in ``tz`` when it
 has no offset; ``to`` is exclusive), ``tz`` (IANA zone, default UTC), ``group_by``
@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
-from sqlalchemy import case, func, null, select, type_coerce
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from desk import report_export, reports
 from desk import report_math as rm
-from desk import reports
 from desk.api_conversations import survey_visible
 from desk.auth import Principal
 from desk.db import SessionMaker
@@ -40,9 +39,7 @@ from desk.models import (
     CHANNELS,
     FACT_KINDS,
     Agent,
-    Contact,
     Conversation,
-    Department,
     Group,
     Organisation,
     ReportFact,
@@ -51,7 +48,6 @@ from desk.models import (
 REPORTS = ("overview", "agents", "groups", "channels", "topics", "organisations", "fields",
            "csat", "sla")
 RANGE_MAX = timedelta(days=400)
-EXPORT_BATCH = 2000
 LINK_KINDS = tuple(k for k in FACT_KINDS if k != "closed")
 
 
@@ -291,94 +287,14 @@ async def report_drilldown(request: Request) -> Response:
         "truncated": len(rows) > reports.DRILLDOWN_MAX})
 
 
-EXPORT_COLUMNS = ("number", "link", "contact", "email", "organisation", "channel", "department",
-                  "group", "agent", "status", "custom_fields", "created", "first_response",
-                  "resolved", "resolution_s", "csat", "sla")
-
-
-async def _export_batch(sm: SessionMaker, p: Principal, r: reports.Range, after: int,
-                        base: str) -> list[list[Any]]:
-    async with sm() as s:
-        # Columns through the connection: the ORM's row handling costs more than the query.
-        conn = await s.connection()
-        rows = (await conn.execute(
-            select(Conversation.id, Conversation.number, Conversation.channel,
-                   Conversation.status, Conversation.custom_fields, Conversation.created_at,
-                   Contact.name, Contact.email, Organisation.name, Department.name, Group.name,
-                   Agent.display_name)
-            .outerjoin(Contact, Contact.id == Conversation.contact_id)
-            .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
-            .outerjoin(Department, Department.id == Conversation.department_id)
-            .outerjoin(Group, Group.id == Conversation.group_id)
-            .outerjoin(Agent, Agent.id == Conversation.assignee_id)
-            .where(Conversation.id > after, reports.conversation_scope(p),
-                   Conversation.created_at >= r.start.astimezone(UTC),
-                   Conversation.created_at < r.end.astimezone(UTC))
-            .order_by(Conversation.id).limit(EXPORT_BATCH))).all()
-        ids = [c[0] for c in rows]
-        # The batch's facts by the id span (a range of the conversation index, no list of
-        # 2000 ids to send); only sla_met's data is read.
-        facts = (await conn.execute(select(
-            ReportFact.conversation_id, ReportFact.kind, ReportFact.at, ReportFact.value,
-            type_coerce(case((ReportFact.kind == "sla_met", ReportFact.data), else_=null()),
-                        ReportFact.data.type))
-            .where(ReportFact.conversation_id > after, ReportFact.conversation_id <= ids[-1],
-                   ReportFact.kind.in_(
-                       ("first_response", "resolved", "rating", "sla_met", "sla_breached")))
-            .order_by(ReportFact.at, ReportFact.id))).all() if ids else []
-    per: dict[int, dict[str, Any]] = {i: {} for i in ids}
-    for cid, kind, at, value, data in facts:
-        got = per.get(cid)
-        if got is None:  # a conversation of the span outside the range or the scope
-            continue
-        match kind:
-            case "first_response":
-                got.setdefault("first_response", reports.aware(at).isoformat())
-            case "resolved":
-                got["resolved"], got["resolution_s"] = reports.aware(at).isoformat(), value
-            case "rating":
-                got["csat"] = int(value or 0)
-            case "sla_breached":
-                got["sla"] = "breached"
-            case "sla_met" if not (data or {}).get("breached"):
-                got.setdefault("sla", "met")
-    survey = survey_visible(p)
-    return [[number, f"{base}/api/conversations/{cid}", cname or "", email or "",
-             org or "", channel, dept or "", group or "", agent or "", status,
-             "" if not fields else orjson.dumps(fields).decode(),
-             reports.aware(created).isoformat(), per[cid].get("first_response", ""),
-             per[cid].get("resolved", ""), per[cid].get("resolution_s", ""),
-             per[cid].get("csat", "") if survey else "", per[cid].get("sla", "")]
-            for cid, number, channel, status, fields, created, cname, email, org, dept, group,
-            agent in rows]
-
-
-async def _export_lines(sm: SessionMaker, p: Principal, r: reports.Range,
-                        base: str) -> AsyncIterator[bytes]:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
-    after = 0
-    while True:
-        batch = await _export_batch(sm, p, r, after, base)
-        for row in batch:
-            w.writerow(row)
-        yield buf.getvalue().encode()
-        buf.seek(0)
-        buf.truncate()
-        if len(batch) < EXPORT_BATCH:
-            return
-        after = int(str(batch[-1][1]).rsplit("/", 1)[1])
-
-
 @api
 async def export_conversations(request: Request) -> Response:
-    """One CSV row per conversation created in the range, streamed in id batches."""
+    """One CSV row per conversation created in the range, streamed (desk.report_export)."""
     p = await current_principal(request)
     r = parse_range(request)
     d = deps(request)
     return StreamingResponse(
-        _export_lines(d.sm, p, r, d.settings.public_url.rstrip("/")),
+        report_export.export_lines(d.sm, p, r, d.settings.public_url.rstrip("/")),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="conversations.csv"'})
 
