@@ -3,7 +3,9 @@
 A rule (stored JSON, validated by ``parse``) has one event, optional event parameters, a list of
 conditions (all must hold) and a list of actions. Events: ``created``, ``customer_replied``,
 ``agent_replied``, ``status_changed``, ``assigned``, ``updated`` (a rule changed the priority or
-the tags), ``sla_breached``, ``nth_reply`` (``params.n``), and the timed ones, fired by the
+the tags), ``sla_breached``, ``commitment_overdue`` (an agent's commitment on the case passed its
+due time; ``params.kinds``: only those types), ``nth_reply`` (``params.n``), and the timed ones,
+fired by the
 worker's due timers: ``sla_warning`` (``params.target`` and ``params.percent`` of its business
 time used) and ``idle`` (``params.seconds`` without a message).
 
@@ -28,7 +30,7 @@ from desk import sla, validate
 from desk.errors import InvalidInput
 
 EVENTS = ("created", "customer_replied", "agent_replied", "status_changed", "assigned",
-          "updated", "sla_breached", "sla_warning", "idle", "nth_reply")
+          "updated", "sla_breached", "sla_warning", "idle", "nth_reply", "commitment_overdue")
 TIMED = frozenset({"sla_warning", "idle"})
 FIELDS = ("department", "group", "channel", "priority", "tier", "tag", "topic", "status",
           "custom_field", "keyword", "sender_domain", "business_hours")
@@ -195,7 +197,19 @@ def _params(event: str, raw: Any) -> dict[str, Any]:
             if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
                 raise InvalidInput("params.n must be 1..1000")
             return {"n": n}
+        case "commitment_overdue" if "kinds" in raw:
+            kinds = raw["kinds"]
+            if not isinstance(kinds, list) or not 1 <= len(kinds) <= LIST_MAX or not all(
+                    isinstance(k, str) and 1 <= len(k.strip()) <= 120 for k in kinds):
+                raise InvalidInput(f"params.kinds must be 1..{LIST_MAX} commitment types")
+            return {"kinds": sorted({k.strip().lower() for k in kinds})}
     return {}
+
+
+def overdue_rules(rules: Sequence[Rule], kind: str) -> list[Rule]:
+    """The enabled rules an overdue commitment of type ``kind`` fires (its type, or any)."""
+    return [r for r in rules if r.enabled and r.event == "commitment_overdue"
+            and kind.strip().lower() in r.params.get("kinds", [kind.strip().lower()])]
 
 
 def parse(rule_id: int, version: int, data: Any, enabled: bool) -> Rule:

@@ -26,6 +26,7 @@ from desk import (
     api_webhooks,
     api_work,
     calls,
+    commitments,
     contracts,
     smtp_relay,
     ticket_fields,
@@ -62,7 +63,7 @@ from desk.models import (
     STATUSES,
 )
 from desk.models.integrations import WEBHOOK_URL_MAX
-from desk.models.work import RESOLUTION_MAX
+from desk.models.work import RESOLUTION_MAX, WHY_MAX
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -237,6 +238,11 @@ BODIES: dict[str, dict[str, Any]] = {
             required={"type": "boolean"})}),
 }
 BODIES["call_fields"] = BODIES["department_fields"]
+_DUE = {"type": "string", "format": "date-time", "maxLength": 40}
+BODIES["case_commitments"] = _obj("kind", "due_at", kind=_NAME, due_at=_DUE, owner_id=_ID,
+                                  public={"type": "boolean"})
+BODIES["change_commitment"] = _obj(due_at=_DUE, why=_text(1, WHY_MAX), owner_id=_ID,
+                                   status={"enum": list(commitments.ENDS)})
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
 _ARTICLE = {"title": _text(1, ARTICLE_TITLE_MAX), "body": _text(0, ARTICLE_BODY_MAX),
             "language": _LANG, "audience": {"enum": ["public", "internal"]},
@@ -311,6 +317,7 @@ _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"
            "table": {"enum": ["series", "rows", "targets"]}}
 QUERIES |= {f"report_{name}": _REPORT for name in api_reports.REPORTS}
 QUERIES["report_drilldown"] = {**_REPORT_RANGE, "kind": {"enum": list(FACT_KINDS)}}
+QUERIES["pending_commitments"] = {"owner_id": {"type": "string", "pattern": "^(me|[0-9]{1,9})$"}}
 QUERIES["export_conversations"] = _REPORT_RANGE
 QUERIES["report_invitations"] = _REPORT_RANGE
 QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,

@@ -33,10 +33,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk import audit, automation, automation_store, facts, inactivity, sla_store
+from desk import (
+    audit,
+    automation,
+    automation_store,
+    commitments,
+    facts,
+    inactivity,
+    sla_store,
+)
 from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
 from desk.metrics import Metrics
 from desk.models import (
+    Commitment,
     Contact,
     Conversation,
     ConversationSla,
@@ -209,6 +218,8 @@ async def _handle(ctx: Firing, t: DueTimer) -> str:
             return await _timed_rule(ctx, t, int(rest))
         case "event":
             return await _event(ctx, t, rest)
+        case "commitment":
+            return await _commitment_overdue(ctx, t, int(rest))
         case _:
             return f"unknown timer kind {t.kind}"
 
@@ -290,6 +301,27 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
         return "stale: no conversation"
     return await rule_actions.fire(ctx.s, conv, event, None, ctx.now, ctx.calendars,
                                    ctx, t.instance, await ctx.rules(), ctx.fired, ctx.tags)
+
+
+async def _commitment_overdue(ctx: Firing, t: DueTimer, commitment_id: int) -> str:
+    """A pending commitment passed its due time: audited, and the ``commitment_overdue``
+    rules of its type run on the case."""
+    c = await ctx.s.get(Commitment, commitment_id)
+    if c is None or c.status != "pending" \
+            or commitments.aware(c.due_at).isoformat() != t.instance:
+        return "stale: done, cancelled or moved"
+    conv = await ctx.s.get(Conversation, t.conversation_id)
+    if conv is None:
+        return "stale: no conversation"
+    audit.record(ctx.s, "commitment.overdue", conv.id, at=ctx.now, commitment=c.id,
+                 kind=c.kind, owner=c.owner_id, why=f"{c.kind} was due {t.instance}")
+    rules = automation.overdue_rules(await ctx.rules(), c.kind)
+    if not rules:
+        return "overdue"
+    ran = await rule_actions.fire(ctx.s, conv, "commitment_overdue", rules, ctx.now,
+                                  ctx.calendars, ctx, t.kind + t.instance, await ctx.rules(),
+                                  ctx.fired)
+    return f"overdue; rules: {ran}"
 
 
 async def _ladder(ctx: Firing, t: DueTimer) -> str:

@@ -7,7 +7,8 @@
 - ``GET  /api/portal/cases``           the signed-in customer's cases (``desk.portal.cases_of``)
 - ``GET  /api/portal/cases/<number>``  one case: public thread, status, assignee's name, when
                                        an answer is due (``expected_response``, from
-                                       ``desk.sla_store``), and a token for the visitor
+                                       ``desk.sla_store``), the public commitments
+                                       (``desk.commitments``), and a token for the visitor
                                        socket (live updates)
 - ``POST /api/portal/cases/<number>/messages``  ``{"text", "client_id"}``: the customer's reply
 - ``POST /api/portal/cases/<number>/status``    ``{"status": "closed" | "open"}``
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from desk import attachments, portal, sla_store, validate
+from desk import attachments, commitments, portal, sla_store, validate
 from desk.api_attachments import upload_params
 from desk.attachments import Author
 from desk.case_links import Kind, verify
@@ -126,12 +127,14 @@ async def _answer(request: Request, c: Conversation, contact_id: int) -> Respons
         agent = await s.get(Agent, c.assignee_id) if c.assignee_id else None
         owner = await s.get(Contact, c.contact_id) if c.contact_id else None
         expected = await sla_store.expected_response(s, c.id, utcnow())
+        promised = await commitments.public_of(s, c.id)
     socket = portal.issue(d.settings, Kind.SOCKET, owner, 3600, time.time(),
                           number=c.number) if owner is not None else None
     return JSONResponse({
         **_summary(c), "conversation_id": c.id, "last_seq": c.last_seq,
         "assignee_name": agent.display_name if agent else None,
         "expected_response": expected,
+        "commitments": promised,
         "messages": [_message(m) for m in msgs],
         # Only the case's own contact sees what they rated; an organisation member does not.
         "rating": c.rating if contact_id == c.contact_id else None,

@@ -125,3 +125,14 @@ def test_rule_timers() -> None:
         ("rule:8", f"v1:idle:{T0.isoformat()}", T0 + timedelta(hours=1))]
     met = sla.on_staff_reply(state, T0 + timedelta(minutes=5))
     assert [k for k, _, _ in automation.rule_timers([warn], met, cal, T0)] == []
+
+
+def test_commitment_overdue_rules_by_type() -> None:
+    any_kind = rule(1, "commitment_overdue", [], [{"type": "add_tag", "value": "late"}])
+    calls = rule(2, "commitment_overdue", [], [{"type": "close"}], kinds=["Call back"])
+    other = rule(3, "created", [], [{"type": "close"}])
+    assert automation.overdue_rules([any_kind, calls, other], "call back") == [any_kind, calls]
+    assert automation.overdue_rules([any_kind, calls, other], "Send part") == [any_kind]
+    for bad in ([], "call", [""], [1]):
+        with pytest.raises(InvalidInput, match=r"params\.kinds"):
+            rule(4, "commitment_overdue", [], [{"type": "close"}], kinds=bad)

@@ -149,6 +149,7 @@ class CaseView {
     this.status = h("span", { class: "badge" });
     this.agent = h("span", { class: "muted" });
     this.expected = h("p", { class: "expected", hidden: true });
+    this.promised = h("section", { class: "card commitments", hidden: true, "aria-labelledby": "promised-h" });
     this.live = h("span", { class: "live muted", role: "status" });
     this.subject = h("p", { class: "muted" });
     this.thread = h("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
@@ -178,11 +179,20 @@ class CaseView {
       h("div", { class: "row" }, h("h1", { class: "number", text: this.number }), this.status,
         h("span", { class: "spacer" }), this.live),
       this.subject, this.agent, this.expected),
-    this.said, h("section", { class: "card" }, this.thread), this.reply, this.survey,
+    this.said, this.promised, h("section", { class: "card" }, this.thread), this.reply, this.survey,
     h("div", { class: "row" }, this.toggle, h("span", { class: "spacer" }),
       h("a", { href: "/c/", text: "All your cases" })));
     if (location.hash === "#survey" && !this.survey.hidden) this.survey.scrollIntoView();
     this.connect();
+  }
+
+  // What the desk committed to doing for this case (the commitments staff marked public).
+  showPromised(list) {
+    this.promised.hidden = !list.length;
+    const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    this.promised.replaceChildren(h("h2", { id: "promised-h", text: "What we committed to" }),
+      h("ul", {}, list.map((p) => h("li", { "data-status": p.status },
+        p.status === "done" ? `${p.kind}: done` : `${p.kind}, by ${when(p.due_at)}`))));
   }
 
   async load() {
@@ -194,6 +204,7 @@ class CaseView {
     this.agent.textContent = c.assignee_name ? `Handled by ${c.assignee_name}` : "Not yet assigned to an agent";
     this.expected.hidden = !c.expected_response;
     this.expected.textContent = c.expected_response ? `We will answer ${c.expected_response}.` : "";
+    this.showPromised(c.commitments || []);
     this.seqs.clear();
     clear(this.thread).append(...c.messages.map((m) => this.item(m)));
     this.toggle.textContent = c.closed ? "Reopen the case" : "Close the case";

@@ -3,6 +3,7 @@
 
 import { get } from "./api.js";
 import { CallLog } from "./calls.js";
+import { MyCommitments } from "./commitments.js";
 import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
@@ -287,7 +288,7 @@ function openEarlierById(id, number) {
 }
 
 function openTicket(id, number) {
-  const view = new TicketView(id, { agents: agentNames,
+  const view = new TicketView(id, { agents: agentNames, me: me.id,
     // A merge's survivor or a split's new ticket: shown as it is now, open already or not.
     open: (other, otherNumber) => {
       const shown = ticketViews.get(other);
@@ -383,6 +384,7 @@ const team = new Team({ wire, me, colleagues: directory.agents, open: openEarlie
   onUnread: (n) => tabs.count("team", n) });
 tabs.add("team", "Team", team.el, { select: false });
 const callLog = new CallLog({ groups: myGroups, open: openTicket });
+const myCommitments = new MyCommitments({ open: openTicket });
 tabs.add("calls", "Log a call", callLog.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
@@ -400,11 +402,14 @@ root.replaceChildren(
       h("section", { "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }),
         h("label", { class: "inline", for: "offer-alerts" }, alertsBox, " Sound and desktop alert"),
         alertsNote, offerList),
-      h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList)),
+      h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList),
+      myCommitments.el),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),
   h("span", { id: "app-ready", hidden: true }));
 refreshQueue();
 showAlertsNote();
 tickets.refresh();
+myCommitments.refresh();
 wire.connect();
 setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);
+setInterval(() => myCommitments.refresh().catch(() => {}), 60_000);

@@ -8,6 +8,7 @@ import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
 import { STATUS_LABELS } from "./status.js";
 import { TicketWork } from "./ticketwork.js";
+import { CaseCommitments } from "./commitments.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
 const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
@@ -105,10 +106,12 @@ function describe(e, agents) {
 export class TicketView {
   // ``agents``: id -> display name, for the timeline's "who"; ``open(id, number)``: open
   // another ticket (a merge's survivor, a split's new ticket).
-  constructor(id, { agents = new Map(), open = () => {} } = {}) {
+  constructor(id, { agents = new Map(), open = () => {}, me = null } = {}) {
     this.id = id;
     this.agents = agents;
     this.work = new TicketWork(id, { reload: () => this.load(), open });
+    this.commitments = new CaseCommitments(id, { me,
+      agents: [...agents].map(([agentId, name]) => ({ id: agentId, display_name: name })) });
     this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline" });
     this.title = h("h2", { text: `#${id}` });
     // The statuses the server's rules allow from here (status_options), the current one first.
@@ -135,7 +138,7 @@ export class TicketView {
       this.notice, this.log, this.ended, form, this.assist.el,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
     // The ticket with its work box under it (what the console shows in the tab).
-    this.box = h("div", { class: "ticket-box" }, this.el, this.work.el);
+    this.box = h("div", { class: "ticket-box" }, this.el, this.work.el, this.commitments.el);
     this.load();
   }
 
