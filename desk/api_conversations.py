@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import audit, site_config, sla_store, tags, ticket_fields, ticket_work, validate
+from desk import audit, site_config, sla_store, tags, ticket_work, validate
 from desk.auth import Principal
 from desk.contacts import is_verified
 from desk.conversations import append_message, messages_after, viewer_of
@@ -238,7 +238,7 @@ async def update_conversation(request: Request) -> Response:
                                    "resolution_note")
             row.resolution_note = note
         if move is not None and move.ends:
-            await _fields_filled(s, row)
+            await ticket_work.require_fields(s, row)
         if move is not None:
             await sla_store.status_changed(s, row, row.status, move.status, utcnow(),
                                            actor_id=p.agent_id, why="set by staff")
@@ -253,15 +253,6 @@ async def update_conversation(request: Request) -> Response:
     if move is not None and move.route:
         await d.hooks.conversation_queued(c.id)
     return JSONResponse(conversation_json(row, contact, survey=survey_visible(p)))
-
-
-async def _fields_filled(s: AsyncSession, c: Conversation) -> None:
-    """The department's required fields are filled before a conversation is resolved or
-    closed by staff (``ticket_fields.missing_required``)."""
-    defs = await ticket_work.department_fields(s, c.department_id)
-    missing = ticket_fields.missing_required(defs, c.custom_fields or {})
-    if missing:
-        raise Conflict(f"fill in {', '.join(missing)} before resolving or closing")
 
 
 @api

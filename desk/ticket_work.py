@@ -46,6 +46,23 @@ async def department_fields(s: AsyncSession,
     return ticket_fields.definitions(dept.fields if dept is not None else [])
 
 
+async def require_fields(s: AsyncSession, c: Conversation) -> None:
+    """The required-before-close rule, its one home: a conversation staff resolve or close
+    (the API's status change, the staff socket's ``close``) has its department's required
+    fields filled (``ticket_fields.missing_required``), else 409 naming them.
+
+    Exempt on purpose, and so never calling this: automation rules and the inactivity ladder
+    (system actors) close what nobody works on and cannot fill a field, so asking them would
+    keep an abandoned conversation open for ever; a customer closing their own case (socket,
+    case page) is not the desk's bookkeeping; and a merge, which closes its source only
+    because everything in it moved to the survivor, which answers to the rule when it is
+    resolved (asking would make agents fill in the fields of a duplicate they discard)."""
+    defs = await department_fields(s, c.department_id)
+    missing = ticket_fields.missing_required(defs, c.custom_fields or {})
+    if missing:
+        raise Conflict(f"fill in {', '.join(missing)} before resolving or closing")
+
+
 # --- copies on replies -------------------------------------------------------------------------
 
 

@@ -25,16 +25,16 @@ from collections.abc import Sequence
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from desk import site_config
+from desk import site_config, ticket_work
 from desk.auth import Principal, verify_visitor_token
 from desk.case_links import Kind, verify
 from desk.contacts import note_typed, priority_for
 from desk.conversations import NewMessage, Viewer, create_conversation, set_status
 from desk.db import SessionMaker
-from desk.errors import InvalidInput
+from desk.errors import Conflict, InvalidInput
 from desk.mail_rules import reply_is_mailed
 from desk.metrics import Metrics
-from desk.models import AgentGroup, Site
+from desk.models import AgentGroup, Conversation, Site
 from desk.settings import Settings
 from desk.site_form import Submission, Use, check_form
 from desk.status_rules import chat_end, ended_status
@@ -426,8 +426,21 @@ class Chat:
         assert ident is not None
         move = chat_end(info.status, by_visitor=ident.role is Role.VISITOR) if info else None
         if move is not None:
+            if ident.role is not Role.VISITOR:
+                await self._fields_filled(cid)
             await self.close_case(cid, ident.role)
         conn.send(p.Done("end", cid))
+
+    async def _fields_filled(self, cid: int) -> None:
+        """Staff ending it answer to the required-before-close rule, as on the API."""
+        async with self.sm() as s:
+            conv = await s.get(Conversation, cid)
+            if conv is None:
+                return
+            try:
+                await ticket_work.require_fields(s, conv)
+            except Conflict as exc:
+                raise CommandError("conflict", exc.message) from None
 
     async def close_case(self, cid: int, by: Role = Role.VISITOR) -> None:
         """End a conversation: ``closed`` by its customer (socket or case page), ``resolved``

@@ -326,6 +326,16 @@ class OfferRevoked:
 
 
 @dataclass(frozen=True, slots=True)
+class Released:
+    """To staff consoles of the conversation's group: it left routing (resolved, closed,
+    merged, pending), so queue and live lists drop it now rather than at their next poll."""
+
+    TYPE: ClassVar[str] = "released"
+    conversation_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageOut:
     """``files``: the message's attachments (``desk.attachments.file_ref``), or None."""
 
@@ -506,7 +516,8 @@ class Reload:
 
 
 ServerFrame = Union[  # noqa: UP007
-    Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, MessageOut,
+    Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, Released,
+    MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, ConversationRemoved, State,
     Transcript, Done, Live, PresenceOut, AgentState, Board, Reload,
     pv.Visitors, pv.VisitorsDelta, pv.Invitation, pv.InvitationOutcome,

@@ -14,6 +14,7 @@ Who gets what (each push checked against the socket's current rights):
 - ``requeued`` -> the previous holder's sockets lose it; the conversation: ``participant_left``
 - ``queued`` / ``queue`` -> the visitor's sockets: ``queued`` with position and wait, sent only
   when the position changed
+- ``released`` -> staff sockets of its group: ``released`` (queue and live lists drop it)
 - ``rebuilt`` -> a new epoch: every client reloads
 - any of them -> this process's supervisor sockets get a fresh ``board`` shortly after
   (``presence.BoardPush``)
@@ -146,8 +147,9 @@ class RouterEvents:
                     if queued_id in self.hub.by_conv:
                         self.queued(queued_id, i + 1,
                                     None if eta_each is None else _eta(eta_each * (i + 1)))
-            case ev.Released(cid, _, _):
+            case ev.Released(cid, _, status):
                 self._positions.pop(cid, None)
+                await self._released(cid, status)
             case ev.Rebuilt(epoch):
                 self.hub.epoch_seen(epoch)
 
@@ -165,6 +167,21 @@ class RouterEvents:
         frame = p.serialize_text(p.Offer(cid, info.number, info.topic, left, info.channel))
         for conn in conns:
             conn.push(frame)
+
+    async def _released(self, cid: int, status: str) -> None:
+        """Every staff socket here that may see it drops it from its queue and live lists
+        (the router wrote the status before the event, so the read is the new one)."""
+        staff = [c for conns in self.hub.by_agent.values() for c in conns
+                 if c.session.role in (Role.AGENT, Role.SUPERVISOR) and not c.closed]
+        if not staff:
+            return
+        info = await self.ctx.conv(cid)
+        if info is None:
+            return
+        frame = p.serialize_text(p.Released(cid, status))
+        for conn in staff:
+            if conn.can_access(info.group_id):
+                conn.push(frame)
 
     async def _assigned(self, cid: int, agent_id: int) -> None:
         held = await self.ctx.router.live(cid)

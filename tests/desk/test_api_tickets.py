@@ -325,6 +325,29 @@ async def test_merge(client: httpx.AsyncClient, sm: SessionMaker, org: dict[str,
     assert [m["text"] for m in case.json()["messages"]][-1] == "Still broken."
 
 
+async def test_required_fields_hold_the_survivors_resolve_not_the_merge(
+        client: httpx.AsyncClient, sm: SessionMaker, org: dict[str, int]) -> None:
+    """A merge closes its source only because its messages moved: the survivor, not the
+    duplicate, answers to the required-before-close rule (``ticket_work.require_fields``)."""
+    survivor = await _ticket(sm, org, texts=("s1",))
+    merged = await _ticket(sm, org, contact_id=survivor.contact_id, texts=("m1",))
+    admin = await _agent(client, "admin@x.test")
+    r = await client.put(f"/api/departments/{org['d1']}/fields", headers=admin,
+                         json={"fields": FIELDS})
+    assert r.status_code == 200, r.text
+    h = await _agent(client)
+    url = f"/api/conversations/{merged.id}/merge"
+    r = await client.post(url, headers=h, json={"into": survivor.id})
+    assert r.status_code == 200, r.text
+    old = (await client.get(f"/api/conversations/{merged.id}")).json()
+    assert old["status"] == "closed" and old["merged_into"] == survivor.number
+    done = f"/api/conversations/{survivor.id}"
+    r = await client.patch(done, headers=h, json={"status": "resolved"})
+    assert r.status_code == 409 and "Order number" in r.json()["error"]["message"]
+    await client.patch(f"{done}/fields", headers=h, json={"fields": {"order": "A-1"}})
+    assert (await client.patch(done, headers=h, json={"status": "resolved"})).status_code == 200
+
+
 async def test_split(client: httpx.AsyncClient, sm: SessionMaker, org: dict[str, int]) -> None:
     conv = await _ticket(sm, org, texts=("a", "b", "c", "d"))
     h = await _agent(client)

@@ -70,7 +70,8 @@ def test_tickets_wait_beside_chats_and_are_taken_or_assigned(browser: Browser,
         sla = sup.locator("tr[data-conversation]", has_text=second).locator(".sla")
         expect(sla).to_contain_text("due in 1h 59m")
         if shots := os.environ.get("SWITCHBOARD_SCREENSHOTS"):
-            sup.screenshot(path=Path(shots) / "supervisor-tickets.png")
+            expect(sup.locator("[data-kpi=handled] .value")).not_to_have_text("…")
+            sup.screenshot(path=Path(shots) / "supervisor-tickets.png", full_page=True)
 
         card.get_by_role("button", name=f"Take {first}").click()
         expect(chloe.locator("section.ticket")).to_have_count(1)
@@ -111,3 +112,51 @@ def test_tickets_wait_beside_chats_and_are_taken_or_assigned(browser: Browser,
         ben_ctx.close()
     assert server.run(lambda sm: _assignee(sm, first)) == "Chloé"
     assert server.run(lambda sm: _assignee(sm, second)) == "Ben"
+
+
+def _by_number(server: Server, number: str) -> int:
+    async def find(sm: SessionMaker) -> int:
+        async with sm() as s:
+            cid: int = (await s.execute(select(Conversation.id).where(
+                Conversation.number == number))).scalar_one()
+            return cid
+    return server.run(find)
+
+
+async def _same_contact(sm: SessionMaker, number: str, like: str) -> None:
+    """Messages left through the widget each make their own contact: make them one."""
+    async with sm() as s:
+        contact = (await s.execute(select(Conversation.contact_id).where(
+            Conversation.number == like))).scalar_one()
+        await s.execute(update(Conversation).where(Conversation.number == number).values(
+            contact_id=contact))
+        await s.commit()
+
+
+def test_a_queued_ticket_resolved_or_merged_leaves_every_queue_at_once(
+        browser: Browser, server: Server) -> None:
+    ben_ctx, ben = console(browser, server, BEN)
+    switch_groups(ben, False)
+    chloe_ctx, chloe = console(browser, server, CHLOE)
+    switch_groups(chloe, False)
+    try:
+        done = support_ticket(server, "Olga", "olga@example.org", "My parcel never arrived.")
+        dup = support_ticket(server, "Olga", "olga@example.org", "Parcel still missing.")
+        kept = support_ticket(server, "Olga", "olga@example.org", "Where is my parcel?")
+        server.run(lambda sm: _same_contact(sm, dup, kept))
+        for page in (ben, chloe):
+            expect(page.locator("ul.queue li[data-channel=email]")).to_have_count(3)
+        # Ben resolves one and merges another through the API his console uses; both leave
+        # Chloé's queue well before her next 5 s poll would have dropped them.
+        ben.evaluate("""async ([done, dup, kept]) => {
+            const { patch, post } = await import("/static/js/api.js");
+            await patch(`/api/conversations/${done}`, { status: "resolved" });
+            await post(`/api/conversations/${dup}/merge`, { into: kept });
+        }""", [_by_number(server, n) for n in (done, dup, kept)])
+        for page in (chloe, ben):
+            queue = page.locator("ul.queue")
+            expect(queue.locator("li[data-channel=email]")).to_have_count(1, timeout=2500)
+            expect(queue.locator("li", has_text=kept)).to_have_count(1)
+    finally:
+        chloe_ctx.close()
+        ben_ctx.close()

@@ -319,6 +319,10 @@ function onFrame(f) {
     case "offer": offer(f); return;
     case "offer_revoked": dropOffer(f.conversation_id); return;
     case "live": board = f.conversations; capacity = f.capacity || null; refreshQueue(); return;
+    case "released": // resolved, closed, merged or pending: out of the queue now, not at the next poll
+      board = board.filter((c) => c.conversation_id !== f.conversation_id);
+      refreshQueue();
+      break; // an open ticket view or chat tab may want it too
     case "reload": location.reload(); return;
     case "closed":
       root.replaceChildren(h("main", { class: "center" }, h("p", { role: "alert",

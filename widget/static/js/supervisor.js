@@ -210,6 +210,7 @@ function askBoard() {
 function onFrame(f) {
   switch (f.type) {
     case "live": live = f.conversations; liveAt = Date.now(); renderLive(); return;
+    case "released": live = live.filter((c) => c.conversation_id !== f.conversation_id); renderLive(); return;
     case "board":
       // A board nobody asked for was pushed because routing moved: so did the live chats.
       if (!asked) wire.send({ type: "list_live" });
