@@ -201,16 +201,18 @@ def reply_address(claim: VisitorClaim, found: Contact | None, typed: str) -> str
 
 
 async def note_typed(sm: SessionMaker, contact_id: int, *, name: str | None,
-                     email: str | None) -> None:
+                     email: str | None, language: str | None = None) -> None:
     """What a visitor typed in a form: the name, and the email unless a verified one is kept
-    (a typed address never replaces a proven one; it stays unverified)."""
-    if not (name or email):
+    (a typed address never replaces a proven one; it stays unverified); the language the form
+    was in (mail to the contact outside a conversation, the sign-in link, uses it)."""
+    if not (name or email or language):
         return
     async with sm() as s:
         contact = await s.get(Contact, contact_id)
         if contact is None:
             return
         contact.name = name or contact.name
+        contact.language = language or contact.language
         if email and not contact.email_verified:
             contact.email = email.strip().lower()
             if contact.organisation_id is None:

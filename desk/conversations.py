@@ -90,6 +90,7 @@ async def create_conversation(
     required_skills: dict[str, int] | None = None,
     custom_fields: dict[str, Any] | None = None,
     parent_id: int | None = None,
+    language: str | None = None,
 ) -> Conversation:
     if channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
@@ -109,6 +110,7 @@ async def create_conversation(
             required_skills=required_skills or {},
             custom_fields=custom_fields or {},
             parent_id=parent_id,
+            language=language,
         )
         async with sm() as s:
             s.add(conv)

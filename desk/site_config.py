@@ -16,6 +16,10 @@ Every key is optional::
                                     "type": one of FIELD_TYPES (text when absent),
                                     "options": [str] (a select's choices, only there),
                                     "max_length": 1..ANSWER_MAX}
+    language          str   the widget's language (desk.i18n.LANGUAGES), default "en"
+    browser_language  bool  the widget follows the visitor's browser when it can (default true)
+    language_routing  str   "off" (default), "preferred" or "required": a chat's language as a
+                            routing skill (``language_skills``)
 
 ``check`` is what the admin API saves (a 422 naming the first bad field). The readers (the
 widget's endpoints, the chat) take the config through ``topic_paths``, ``skills``,
@@ -32,9 +36,15 @@ from typing import Any
 
 from desk import visit_rules
 from desk.errors import InvalidInput
+from desk.i18n import DEFAULT, LANGUAGES, known
 from desk.limits import NAME_MAX, is_id, is_skill_level
 
 ANSWER_MAX = 1000
+LANGUAGE_ROUTING = ("off", "preferred", "required")
+# The skill an agent holds for a language (level 1 is enough); a preferred skill's name
+# carries routing.policy.PREFERRED in front (desk imports no routing: the same marker).
+LANGUAGE_SKILL = "lang:"
+PREFERRED = "~"
 TOPIC_DEPTH = 5
 LIST_MAX = 200
 TEXT_MAX = 120
@@ -135,6 +145,7 @@ def check(config: object) -> dict[str, Any]:
                                      and _LOGO.fullmatch(config["logo_url"])):
         raise InvalidInput("config.logo_url must be an https:// address or a path starting "
                            f"with /, at most {LOGO_URL_MAX} characters")
+    _check_language(config)
     for key in ("departments", "topics", "fields"):
         if config.get(key) is not None and (not isinstance(config[key], list)
                                             or len(config[key]) > LIST_MAX):
@@ -144,6 +155,15 @@ def check(config: object) -> dict[str, Any]:
     _check_topics(_list(config.get("topics")), "config.topics", 1)
     visit_rules.check(config)
     return config
+
+
+def _check_language(config: dict[str, Any]) -> None:
+    if "language" in config and known(config["language"]) is None:
+        raise InvalidInput(f"config.language must be one of {', '.join(LANGUAGES)}")
+    if "browser_language" in config and not isinstance(config["browser_language"], bool):
+        raise InvalidInput("config.browser_language must be true or false")
+    if "language_routing" in config and config["language_routing"] not in LANGUAGE_ROUTING:
+        raise InvalidInput(f"config.language_routing must be one of {', '.join(LANGUAGE_ROUTING)}")
 
 
 def _each(items: object, where: str, error: Any) -> None:
@@ -191,7 +211,30 @@ def skills(path: Path) -> dict[str, int]:
 
 def title(config: dict[str, Any]) -> str:
     value = config.get("title")
-    return value if isinstance(value, str) and _text(value) else "Chat"
+    """The site's own title, or "" (the widget then shows its catalogue's)."""
+    return value if isinstance(value, str) and _text(value) else ""
+
+
+def language(config: dict[str, Any]) -> str:
+    return known(config.get("language")) or DEFAULT
+
+
+def browser_language(config: dict[str, Any]) -> bool:
+    return config.get("browser_language") is not False
+
+
+def language_routing(config: dict[str, Any]) -> str:
+    value = config.get("language_routing")
+    return value if isinstance(value, str) and value in LANGUAGE_ROUTING else "off"
+
+
+def language_skills(config: dict[str, Any], lang: str | None) -> dict[str, int]:
+    """The routing skill a chat in ``lang`` asks for: none when the site routes no language,
+    ``lang:de`` when it is required, ``~lang:de`` when an agent with it is only preferred."""
+    mode = language_routing(config)
+    if lang is None or mode == "off":
+        return {}
+    return {(PREFERRED if mode == "preferred" else "") + LANGUAGE_SKILL + lang: 1}
 
 
 def notice(config: dict[str, Any]) -> str:

@@ -12,7 +12,8 @@ here: a department is needed when the site offers several (a topic names its own
 is needed when the department has topics, down to a topic without sub-topics; every required
 field of the common fields and of the chosen topic path must be filled. A failure is
 ``InvalidInput`` naming the field (``department_id``, ``topic``, ``name``, ``email``, ``text``,
-``answers.<name>``).
+``answers.<name>``, ``language``). ``language`` is the one the form was shown in (the
+chat's language, a routing skill where the site asks for it: ``site_config.language_skills``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from desk import site_config as shape
 from desk import validate
 from desk.errors import InvalidInput
+from desk.i18n import LANGUAGES, known
 from desk.limits import is_id
 from desk.site_config import ANSWER_MAX
 
@@ -54,6 +56,7 @@ class Submission:
     name: str | None = None
     email: str | None = None
     text: str = ""
+    language: str = "en"
 
 
 def topic_path(config: dict[str, Any], topic_id: str) -> shape.Path:
@@ -84,6 +87,8 @@ def public_form(config: dict[str, Any]) -> dict[str, Any]:
         "topics": [strip(p) for p in shape.topic_paths(config) if len(p) == 1],
         "fields": shape.fields(config),
         **shape.appearance(config),
+        "language": shape.language(config),
+        "browser_language": shape.browser_language(config),
     }
 
 
@@ -218,14 +223,25 @@ def check_form(config: dict[str, Any], data: dict[str, Any], use: Use) -> Submis
     answers = _answers([f for f in common if f["name"] not in CONTACT_FIELDS], raw)
     answers.update(_answers([f for t in path for f in shape.fields(t)], raw))
     by_mail = use is Use.MESSAGE
+    language = form_language(config, data)
     return Submission(
         department_id=department_id,
         topic_id=path[-1]["id"] if path else None,
         topic=path[-1].get("label") or path[-1]["id"] if path else None,
         answers=answers,
-        skills=shape.skills(path),
+        skills={**shape.skills(path), **shape.language_skills(config, language)},
         name=validate.text(data, "name", max_len=NAME_MAX,
                            required=_required(common, "name")) or None,
         email=validate.email(data, "email", required=by_mail or _required(common, "email")),
         text=validate.text(data, "text", max_len=TEXT_MAX, required=by_mail) or "",
+        language=language,
     )
+
+
+def form_language(config: dict[str, Any], data: dict[str, Any]) -> str:
+    """The language the visitor's form was shown in (what they are answered in): one shipped
+    language, the site's own when it lets no browser choose or none is sent."""
+    raw = data.get("language")
+    if raw is not None and known(raw) is None:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", "language")
+    return (raw if shape.browser_language(config) else None) or shape.language(config)

@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel.dates import format_date
+
 from desk import business_hours as bh
 from desk.errors import InvalidInput
+from desk.i18n import Translator
 
 TARGETS = ("first_response", "next_response", "resolution")
 TARGET_MIN_S = 60
@@ -262,16 +265,19 @@ def on_status(s: State, cal: bh.Calendar, old: str, new: str, now: datetime) -> 
             return resumed(s, cal, now)
 
 
-def expected_response(cal: bh.Calendar, now: datetime, due: datetime) -> str:
-    """What the customer is told: "within 2 hours" while the desk is open and the answer is
-    due today-ish, otherwise "by Tuesday 10:00" (the desk's local time, with the date when it
-    is more than six days away)."""
+def expected_response(t: Translator, cal: bh.Calendar, now: datetime, due: datetime) -> str:
+    """What the customer is told, in their language (``t``): "within 2 hours" while the desk
+    is open and the answer is due today-ish, otherwise "by Tuesday 10:00" (the desk's local
+    time, with the date when it is more than six days away; the date's pattern is the
+    catalogue's ``mail.day_with_date``, a babel/CLDR pattern)."""
     if bh.is_open(cal, now) and (due - now).total_seconds() <= 12 * 3600:
         minutes = max(1, math.ceil((due - now).total_seconds() / 60))
+        if minutes == 1:
+            return t("mail.within_minute")
         if minutes < 120:
-            return f"within {minutes} minute{'s' if minutes != 1 else ''}"
-        return f"within {math.ceil(minutes / 60)} hours"
+            return t("mail.within_minutes", n=minutes)
+        return t("mail.within_hours", n=math.ceil(minutes / 60))
     local = due.astimezone(cal.tz)
-    if (due - now).days >= 6:
-        return f"by {local:%A} {local.day} {local:%B} {local:%H:%M}"
-    return f"by {local:%A %H:%M}"
+    pattern = t("mail.day_with_date") if (due - now).days >= 6 else "EEEE"
+    return t("mail.by_time", day=format_date(local, pattern, locale=t.language),
+             time=f"{local:%H:%M}")

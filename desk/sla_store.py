@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, automation, automation_store, facts, inactivity, sla, webhooks
 from desk import business_hours as bh
+from desk.i18n import Translator
 from desk.mail_rules import STAFF_AUTHORS
 from desk.models import (
     BusinessCalendar,
@@ -309,13 +310,13 @@ async def status_changed(s: AsyncSession, conv: Conversation, old: str, new: str
                                                DueTimer.kind == LADDER))
 
 
-async def expected_response(s: AsyncSession, conversation_id: int,
-                            now: datetime) -> str | None:
+async def expected_response(s: AsyncSession, conversation_id: int, now: datetime,
+                            t: Translator) -> str | None:
     """THE answer to "when will they answer me" ("within 2 hours", "by Tuesday 10:00"), as
     of ``now``: the awaited first response, else the awaited next one; None when nothing is
     measured or awaited (answered, paused while pending, no policy) or already overdue (no
-    promise we have broken is repeated). The acknowledgement
-    mail, the case page and the widget after leaving a message all ask here."""
+    promise we have broken is repeated), in the customer's language (``t``). The
+    acknowledgement mail, the case page and the widget after leaving a message all ask here."""
     row = await s.get(ConversationSla, conversation_id)
     if row is None:
         return None
@@ -323,6 +324,6 @@ async def expected_response(s: AsyncSession, conversation_id: int,
     for target in ("first_response", "next_response"):
         clock = clocks.get(target)
         if clock is not None and clock.open and clock.due is not None and clock.due > now:
-            return sla.expected_response(await calendars(s).get(row.calendar_id), now,
+            return sla.expected_response(t, await calendars(s).get(row.calendar_id), now,
                                          clock.due)
     return None

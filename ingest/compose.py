@@ -50,11 +50,12 @@ def _tag(digest: str, domain: str, secret: str) -> str:
     return mac.hexdigest()[:16]
 
 
-def ticket_subject(subject: str, number: str, *, reply: bool = False) -> str:
-    """``Re: <subject> [SB-1234567]`` with exactly one number tag and one reply prefix."""
+def ticket_subject(subject: str, number: str, untitled: str, *, reply: bool = False) -> str:
+    """``Re: <subject> [SB-1234567]`` with exactly one number tag and one reply prefix;
+    ``untitled`` (the customer's language's "Your request") when there is no subject."""
     tag = f"[{number}]"
     base = clean_header_value(subject, 200).replace(tag, "").strip()
-    base = _REPLY_PREFIX.sub("", base).strip() or "Your request"
+    base = _REPLY_PREFIX.sub("", base).strip() or clean_header_value(untitled, 200)
     return f"{'Re: ' if reply else ''}{base} {tag}"
 
 

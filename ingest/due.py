@@ -91,7 +91,7 @@ class Firing:
         return self._rules
 
     async def customer(self, conv: Conversation, kind: str, key: str,
-                       body: Callable[[str], str]) -> str:
+                       body: outbound.Body) -> str:
         return await _mail(self, conv, kind, key, body)
 
     async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str:
@@ -342,12 +342,12 @@ async def _ladder(ctx: Firing, t: DueTimer) -> str:
         conv.status, conv.closed_at = "closed", ctx.now
         await ctx.s.flush()
         sent = await _mail(ctx, conv, "closed", jobs.closed_key(conv),
-                           lambda link: notices.inactive_closed(conv.number, days, link))
+                           lambda link, t: notices.inactive_closed(t, conv.number, days, link))
         audit.record(ctx.s, "ladder.closed", conv.id, at=ctx.now, step=step, mail=sent,
                      why=f"{days} days without a reply")
         return f"closed ({sent})"
     sent = await _mail(ctx, conv, "reminder", t.instance[-64:],
-                       lambda link: notices.reminder(conv.number, days, link))
+                       lambda link, t: notices.reminder(t, conv.number, days, link))
     await sla_store.schedule_ladder_step(ctx.s, conv, anchor, step)
     audit.record(ctx.s, "ladder.reminder", conv.id, at=ctx.now, step=step, mail=sent,
                  why=f"{days} days without a reply")
@@ -355,7 +355,7 @@ async def _ladder(ctx: Firing, t: DueTimer) -> str:
 
 
 async def _mail(ctx: Firing, conv: Conversation, kind: str, key: str,
-                body: Callable[[str], str]) -> str:
+                body: outbound.Body) -> str:
     """Stage a mail to the conversation's contact, within the mail guard's budget (its
     address is charged like any other mail a stranger's case causes)."""
     row = await outbound.compose_row(ctx.s, ctx.settings, conversation_id=conv.id, kind=kind,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk import sla_store
 from desk.conversations import Viewer, can_see
 from desk.db import SessionMaker
+from desk.i18n import Translator
 from desk.mail_rules import (
     CLOSED_STATUSES,
     MAILED_CHANNELS,
@@ -113,9 +114,10 @@ async def queue_reply(sm: SessionMaker, settings: Settings, conversation_id: int
     # "Link only" mails carry neither the text nor the files: the case page shows both.
     return await outbound.queue_mail(
         sm, settings, conversation_id=conversation_id, kind="reply", key=reply_key(seq),
-        body=lambda link: notices.reply(number, text, link, with_text=with_text), reply=True,
+        body=lambda link, t: notices.reply(t, number, text, link, with_text=with_text),
+        reply=True,
         attachment_ids=[int(f["id"]) for f in msg.files or []] if with_text else (),
-        copied=notices.copied_reply(number, text, with_text=with_text))
+        copied=lambda t: notices.copied_reply(t, number, text, with_text=with_text))
 
 
 def forward_job(event_id: int) -> str:
@@ -164,18 +166,23 @@ async def _transcript(ctx: JobContext, conversation_id: int, request_key: str) -
     if conv is None or conv.channel != "chat":
         return "skipped"
     contact = Viewer("contact", conv.contact_id)
-    lines = [_line(m) for m in rows if can_see(contact, m.visibility, m.whisper_to)]
+    seen = [m for m in rows if can_see(contact, m.visibility, m.whisper_to)]
     number = conv.number
+
+    def body(link: str, t: Translator) -> str:
+        lines = [_line(m, notices.author(t, m.author_name, m.author_kind)) for m in seen]
+        return notices.transcript(t, number, lines, link)
+
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="transcript",
-        key=request_key[:64], body=lambda link: notices.transcript(number, lines, link),
-        reply=False, subject="Transcript of your chat")
+        key=request_key[:64], body=body, reply=False,
+        subject=lambda t: t("mail.subject.transcript"))
     return _send_queued(queued)
 
 
-def _line(m: Message) -> str:
-    """A message as a mailed thread shows it."""
-    return f"[{m.created_at:%Y-%m-%d %H:%M}] {m.author_name or m.author_kind}: {m.body}"
+def _line(m: Message, who: str | None = None) -> str:
+    """A message as a mailed thread shows it; ``who``: its author in the reader's words."""
+    return f"[{m.created_at:%Y-%m-%d %H:%M}] {who or m.author_name or m.author_kind}: {m.body}"
 
 
 def notify_created_job(conversation_id: int) -> str:
@@ -190,13 +197,14 @@ async def _notify_created(ctx: JobContext, conversation_id: int) -> str:
         conv = await s.get(Conversation, conversation_id)
         # Phrased from the moment it was filed: "by Tuesday 10:00" if the desk was closed.
         expected = None if conv is None else await sla_store.expected_response(
-            s, conversation_id, sla_store.aware(conv.created_at) or utcnow())
+            s, conversation_id, sla_store.aware(conv.created_at) or utcnow(),
+            await outbound.words_of(s, conv))
     if conv is None or conv.channel not in MAILED_CHANNELS:
         return "skipped"
     number, subject = conv.number, conv.subject or ""
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="created", key="1",
-        body=lambda link: notices.created(number, subject, link, expected), reply=True)
+        body=lambda link, t: notices.created(t, number, subject, link, expected), reply=True)
     return _send_queued(queued)
 
 
@@ -223,7 +231,7 @@ async def _notify_closed(ctx: JobContext, conversation_id: int) -> str:
     number, status = conv.number, conv.status
     queued = await outbound.queue_mail(
         ctx.sm, ctx.settings, conversation_id=conversation_id, kind="closed",
-        key=closed_key(conv), body=lambda link: notices.closed(number, status, link),
+        key=closed_key(conv), body=lambda link, t: notices.closed(t, number, status, link),
         reply=True)
     return _send_queued(queued)
 

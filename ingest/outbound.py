@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk import portal, smtp_relay, ticket_work
 from desk.attachments import path_for
 from desk.case_links import Kind, signin_url
+from desk.catalogues import shipped
 from desk.db import SessionMaker
+from desk.i18n import Translator
 from desk.mail_rules import reply_copies
 from desk.models import (
     Attachment,
@@ -72,25 +74,41 @@ async def _sender(s: AsyncSession, department_id: int | None) -> Address:
         return Address("support@localhost", "Support")
 
 
-# A mail's text, given the link to the case page for its recipient.
-Body = Callable[[str], str]
+# A mail's text, given the link to the case page for its recipient and the words of their
+# language; a subject of its own likewise (else the conversation's).
+Body = Callable[[str, Translator], str]
+Subject = Callable[[Translator], str]
+
+
+def words(conv: Conversation | None, contact: Contact | None) -> Translator:
+    """The customer's language: the conversation's (its widget or form), else the contact's
+    last, else the default."""
+    return shipped().translator((conv.language if conv is not None else None)
+                                or (contact.language if contact is not None else None))
+
+
+async def words_of(s: AsyncSession, conv: Conversation) -> Translator:
+    """``words`` for a conversation, its contact read in ``s``."""
+    contact = await s.get(Contact, conv.contact_id) if conv.contact_id is not None else None
+    return words(conv, contact)
 
 
 async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: int, kind: str,
-                      key: str, body: Body, reply: bool, subject: str | None = None,
+                      key: str, body: Body, reply: bool, subject: Subject | None = None,
                       attachment_ids: Sequence[int] = (),
-                      copied: str | None = None) -> OutboundMail | None:
+                      copied: Subject | None = None) -> OutboundMail | None:
     """The OutboundMail for the conversation's contact, read in ``s`` and not added (the
     due-timer sweep adds it in its own transaction); None if there is nobody to mail.
 
     The contact's stored address is the only recipient there is: no caller names one. The text
-    is ``body(link)``, with the contact's own signed link to the case (``desk.portal``), fixed
-    in the row so every retry sends the same bytes.
+    is ``body(link, t)``, with the contact's own signed link to the case (``desk.portal``),
+    fixed in the row so every retry sends the same bytes, in the customer's language
+    (``words``: ``t``).
     ``subject``: instead of the conversation's (the ticket number is added either way).
     ``attachment_ids``: the conversation's attachments the mail carries.
     ``copied``: the mail goes to the conversation's copies too (``desk.mail_rules.
-    reply_copies``); when there are any, this is its text (it must not carry the customer's
-    link)."""
+    reply_copies``); when there are any, ``copied(t)`` is its text (it must not carry the
+    customer's link)."""
     conv = await s.get(Conversation, conversation_id)
     if conv is None or conv.contact_id is None:
         return None
@@ -110,14 +128,16 @@ async def compose_row(s: AsyncSession, settings: Settings, *, conversation_id: i
     sender = await _sender(s, conv.department_id)
     message_id = message_id_for(f"{kind}:{conversation_id}:{key}", sender.domain,
                                 settings.secret_key)
+    t = words(conv, contact)
     cc = reply_copies(await ticket_work.copies(s, conversation_id), contact.email) \
         if copied is not None else []
-    text = copied if cc and copied is not None else \
-        body(case_link(settings, contact, conv.number, utcnow()))
+    text = copied(t) if cc and copied is not None else \
+        body(case_link(settings, contact, conv.number, utcnow()), t)
     return OutboundMail(
         message_id=message_id, conversation_id=conversation_id, kind=kind, key=key[:64],
         to_address=contact.email,
-        subject=ticket_subject(subject or conv.subject or "", conv.number, reply=reply),
+        subject=ticket_subject(subject(t) if subject else conv.subject or "", conv.number,
+                               t("mail.subject.request"), reply=reply),
         body=text, status="queued",
         in_reply_to=last_in,
         references=" ".join(r for r in refs if r)[:20_000] or None,
@@ -143,9 +163,9 @@ async def staff_row(s: AsyncSession, settings: Settings, conv: Conversation, *, 
 
 
 async def queue_mail(sm: SessionMaker, settings: Settings, *, conversation_id: int, kind: str,
-                     key: str, body: Body, reply: bool, subject: str | None = None,
+                     key: str, body: Body, reply: bool, subject: Subject | None = None,
                      attachment_ids: Sequence[int] = (),
-                     copied: str | None = None) -> Queued | None:
+                     copied: Subject | None = None) -> Queued | None:
     """Store ``compose_row``'s mail in a transaction of its own; None if nobody to mail."""
     async with sm() as s:
         row = await compose_row(s, settings, conversation_id=conversation_id, kind=kind,
@@ -177,7 +197,8 @@ async def queue_forward(sm: SessionMaker, settings: Settings, event_id: int,
                                   settings.secret_key),
         conversation_id=conv.id, kind="forward", key=forward_key(event_id),
         to_address=str(event.data["to"]),
-        subject=ticket_subject(f"Fwd: {conv.subject or 'Case'}", conv.number),
+        # Staff's words to someone outside the desk (the console's language), not a customer's.
+        subject=ticket_subject(f"Fwd: {conv.subject or 'Case'}", conv.number, "Case"),
         body=text(conv.number), status="queued")
     return await _store(sm, row)
 
@@ -200,7 +221,8 @@ async def queue_signin(sm: SessionMaker, settings: Settings, contact_id: int,
         message_id=message_id_for(f"signin:{contact_id}:{request_key}", sender.domain,
                                   settings.secret_key),
         conversation_id=None, kind="signin", key=request_key[:64], to_address=contact.email,
-        subject="Your sign-in link", body=notices.signin(link, settings.signin_link_ttl_s),
+        subject=words(None, contact)("mail.subject.signin"),
+        body=notices.signin(words(None, contact), link, settings.signin_link_ttl_s),
         status="queued")
     return await _store(sm, row)
 

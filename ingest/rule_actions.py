@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, automation, automation_store, sla_store, status_rules, tags, ticket_fields
 from desk.errors import InvalidInput
+from desk.i18n import Translator
 from desk.models import Agent, AgentGroup, Conversation, ConversationSla, Message
 from desk.seq import reserve_seq
 
@@ -39,7 +40,7 @@ class Mailer(Protocol):
     """Stages the mails of a firing (ingest.due.Firing): each returns what happened."""
 
     async def customer(self, conv: Conversation, kind: str, key: str,
-                       body: Callable[[str], str]) -> str: ...
+                       body: Callable[[str, Translator], str]) -> str: ...
 
     async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str: ...
 
@@ -131,7 +132,7 @@ async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
             text = str(a.value.get("text") if isinstance(a.value, dict) else a.value)
             number = conv.number
             return await mail.customer(conv, "rule", f"{rule.id}:{instance}"[-64:],
-                                       lambda link: _template(text, number, link))
+                                       lambda link, _t: _template(text, number, link))
     return a.type
 
 

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from desk.catalogues import shipped
 from desk.db import make_engine, make_sessionmaker
 from desk.errors import DeskError, Unavailable
 from desk.hooks import DeskHooks
@@ -169,6 +170,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        shipped()  # the message catalogues parse at start-up: a broken one stops it here
         engine = make_engine(settings)
         sm = make_sessionmaker(engine)
         redis = connect.async_client(settings.redis_url or "", max_connections=64, wait_s=10)

@@ -36,7 +36,7 @@ from desk.mail_rules import reply_is_mailed
 from desk.metrics import Metrics
 from desk.models import AgentGroup, Conversation, Site
 from desk.settings import Settings
-from desk.site_form import Submission, Use, check_form
+from desk.site_form import Submission, Use, check_form, form_language
 from desk.status_rules import chat_end, ended_status
 from realtime import presence, records, staff, team
 from realtime import protocol as p
@@ -212,11 +212,12 @@ class Chat:
             conn.send(command_error(CommandError("internal", "internal error"), frame))
 
     async def start_invited(self, conn: Connection, agent_id: int | None,
-                            client_id: str) -> int:
+                            client_id: str, language: str | None = None) -> int:
         """The visitor accepted an invitation: a chat, given to the inviting agent when they
-        can take it (a rule's invitation, or an agent who cannot, is routed as usual)."""
-        return await self.start_chat(conn, p.StartChat(client_id, ""), for_agent=agent_id,
-                                     invited=True)
+        can take it (a rule's invitation, or an agent who cannot, is routed as usual), in the
+        language the widget showed it in."""
+        return await self.start_chat(conn, p.StartChat(client_id, "", language=language),
+                                     for_agent=agent_id, invited=True)
 
     async def start_chat(self, conn: Connection, frame: p.StartChat,
                          for_agent: int | None = None, invited: bool = False) -> int:
@@ -262,20 +263,22 @@ class Chat:
             config = (site.config if site else None) or {}
             try:
                 # An invited visitor filled in no form: the site's first department answers.
-                form = Submission(None, None, None) if invited else check_form(config, {
+                form = Submission(None, None, None, language=form_language(
+                    config, {"language": frame.language})) if invited else check_form(config, {
                     "department_id": frame.department_id, "topic": frame.topic,
                     "answers": frame.answers, "name": frame.name, "email": frame.email,
-                    "text": frame.text}, Use.CHAT)
+                    "text": frame.text, "language": frame.language}, Use.CHAT)
             except InvalidInput as exc:
                 raise CommandError("bad_field", exc.message) from None
             dept_id, group_id = await records.front_group(
                 s, form.department_id, site_config.department_ids(config))
-        await note_typed(self.sm, conn.contact_id, name=form.name, email=form.email)
+        await note_typed(self.sm, conn.contact_id, name=form.name, email=form.email,
+                         language=form.language)
         conv = await create_conversation(
             self.sm, channel="chat", contact_id=conn.contact_id, department_id=dept_id,
             group_id=group_id, site_id=conn.site_id, topic=form.topic,
             priority=await priority_for(self.sm, conn.contact_id), required_skills=form.skills,
-            custom_fields={"answers": form.answers},
+            custom_fields={"answers": form.answers}, language=form.language,
             subject=(form.text or form.topic or "Chat")[:120])
         info = records.conv_info(conv)
         self._convs[info.id] = info

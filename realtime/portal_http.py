@@ -39,6 +39,7 @@ from desk import attachments, commitments, portal, sla_store, validate
 from desk.api_attachments import upload_params
 from desk.attachments import Author
 from desk.case_links import Kind, verify
+from desk.catalogues import shipped
 from desk.conversations import Viewer, append_message, messages_after
 from desk.errors import Conflict, DeskError, Forbidden, InvalidInput, RateLimited
 from desk.http import (
@@ -49,6 +50,8 @@ from desk.http import (
     path_int,
     read_json,
 )
+from desk.i18n import DEFAULT, LANGUAGES
+from desk.kb.rules import accepted_languages, choose_language
 from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
 from desk.models import Agent, Contact, Conversation, Message, utcnow
 from realtime import client_limits
@@ -126,7 +129,10 @@ async def _answer(request: Request, c: Conversation, contact_id: int) -> Respons
     async with d.sm() as s:
         agent = await s.get(Agent, c.assignee_id) if c.assignee_id else None
         owner = await s.get(Contact, c.contact_id) if c.contact_id else None
-        expected = await sla_store.expected_response(s, c.id, utcnow())
+        # In the page's language: the browser's, as js/i18n.js asks the catalogue for it.
+        expected = await sla_store.expected_response(s, c.id, utcnow(), shipped().translator(
+            choose_language(accepted_languages(request.headers.get("accept-language")),
+                            LANGUAGES, DEFAULT)))
         promised = await commitments.public_of(s, c.id)
     socket = portal.issue(d.settings, Kind.SOCKET, owner, 3600, time.time(),
                           number=c.number) if owner is not None else None

@@ -60,6 +60,7 @@ class StartChat:
     answers: dict[str, str] = field(default_factory=dict, metadata=_bounds(0, 1000))
     name: str | None = field(default=None, metadata=_bounds(0, 120))
     email: str | None = field(default=None, metadata=_bounds(3, 254))
+    language: str | None = field(default=None, metadata=_bounds(2, 8))
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class InvitationAnswer:
     invitation_id: str = field(metadata=bounds(1, INVITATION_ID_MAX))
     accept: bool
     client_id: str = field(default="inv", metadata=bounds(1, 64))
+    language: str | None = field(default=None, metadata=bounds(2, 8))  # the widget's
 
 
 CLIENT = (PageView, WatchVisitors, UnwatchVisitors, InviteVisitor, InvitationAnswer)

@@ -7,6 +7,8 @@
 - ``POST /api/public/sites/{key}/messages``  "leave a message": files an email-channel ticket
                                              (answers its number and, under a service level,
                                              when an answer is due: ``expected_response``)
+- ``GET  /api/public/i18n?lang=de-CH,fr``    the message catalogue of the first shipped language
+                                             wanted (``desk.i18n``), for the widget and case page
 
 Both answer cross-origin requests only for the site's allowed origins (CORS echo, never ``*``),
 validate every field against the site's own form (unknown topics, missing required answers and
@@ -31,6 +33,7 @@ from desk import identity, origins, sla_store, validate, visit_rules
 from desk import site_config as shape
 from desk.attachments import public_limits
 from desk.auth import issue_visitor_token, verify_visitor_token
+from desk.catalogues import shipped
 from desk.contacts import (
     VisitorClaim,
     find_visitor,
@@ -50,7 +53,9 @@ from desk.http import (
     read_bounded,
     read_json,
 )
+from desk.i18n import DEFAULT, LANGUAGES
 from desk.kb import reading as kb_reading
+from desk.kb.rules import accepted_languages, choose_language
 from desk.limits import is_id
 from desk.models import Agent, AgentGroup, Department, Site, utcnow
 from desk.settings import Settings
@@ -199,13 +204,14 @@ async def leave_message(request: Request, site: Site) -> Response:
         except CommandError as exc:
             raise InvalidInput(exc.message, "department_id") from None
     contact, visitor_id = await join_visitor(state.sm, claim, found)
-    await note_typed(state.sm, contact.id, name=form.name, email=form.email)
+    await note_typed(state.sm, contact.id, name=form.name, email=form.email,
+                     language=form.language)
     first_line = form.text.splitlines()[0] if form.text.strip() else ""
     conv = await create_conversation(
         state.sm, channel=channel, contact_id=contact.id, department_id=dept_id,
         group_id=group_id, site_id=site.id, subject=(form.topic or first_line)[:SUBJECT_MAX],
         topic=form.topic, priority=await priority_for(state.sm, contact.id),
-        required_skills=form.skills, custom_fields=form.answers,
+        required_skills=form.skills, custom_fields=form.answers, language=form.language,
     )
     await append_message(state.sm, conv.id, author_kind="contact", body=form.text,
                          author_name=form.name, client_id=client_id)
@@ -217,7 +223,8 @@ async def leave_message(request: Request, site: Site) -> Response:
     await request.app.state.chat.route(conv.id)
     await state.context.mailer.created(conv.id)
     async with state.sm() as s:
-        expected = await sla_store.expected_response(s, conv.id, utcnow())
+        expected = await sla_store.expected_response(
+            s, conv.id, utcnow(), shipped().translator(form.language))
     answer: dict[str, Any] = {"number": conv.number, "notice": shape.notice(site.config or {}),
                               "expected_response": expected}
     if visitor_id is not None:
@@ -324,8 +331,24 @@ async def origin_check(request: Request) -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
+async def catalogue(request: Request) -> Response:
+    """The same messages the server's mails and pages use (``desk/locale/*.po``), as JSON.
+    The same for every caller and never personal, so any origin may read it (``*``, no
+    credentials) and caches may keep it; the ETag is the content's."""
+    books = shipped()
+    lang = choose_language(accepted_languages(request.query_params.get("lang")), LANGUAGES,
+                           DEFAULT)
+    etag = books.etag(lang)
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag,
+               "Access-Control-Allow-Origin": "*"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(books.document(lang), media_type="application/json", headers=headers)
+
+
 def public_routes() -> list[BaseRoute]:
     return [
+        Route("/api/public/i18n", catalogue, methods=["GET"]),
         Route("/api/public/origin-check", origin_check, methods=["GET"]),
         Route("/api/visitor/session", visitor_session, methods=["POST", "OPTIONS"]),
         Route("/api/public/sites/{key}", _public(site_config), methods=["GET", "OPTIONS"]),

@@ -50,7 +50,7 @@ CHANGED_OVERLAP_MS = 2_000  # re-read a little of the last tick: clocks of proce
 GONE_BATCH = 5_000
 
 # (visitor's socket, invitation's agent id or None for a rule's, client id) -> conversation id
-StartInvited = Callable[[Connection, int | None, str], Awaitable[int]]
+StartInvited = Callable[[Connection, int | None, str, str | None], Awaitable[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +326,7 @@ class Visits:
         cid = None
         if frame.accept:
             assert self.start_invited is not None
-            cid = await self.start_invited(conn, agent_id, frame.client_id)
+            cid = await self.start_invited(conn, agent_id, frame.client_id, frame.language)
         await self.redis.hset(key, "state", "accepted" if frame.accept else "declined")
         async with self.ctx.sm() as s:
             await invitations.answered(s, frame.invitation_id, frame.accept, cid)

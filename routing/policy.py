@@ -3,6 +3,10 @@
 Pure: no I/O, no clocks. The Redis adapter feeds it snapshots and enforces the decision atomically
 (``routing/lua/claim.lua``); this module only ranks and explains.
 
+A conversation's skills are required (an agent without them is not eligible) unless the name
+starts with ``PREFERRED``: then agents holding it rank first and the others still may take it
+(a chat's language when the site prefers, not requires, a speaker: ``desk.site_config``).
+
 Queue order is (priority band, SLA deadline, arrival). Band 0 is reserved for conversations put
 back at the front (their agent vanished); priority tier ``p`` maps to band ``p + 1`` so a lower
 number is served first (tier 1 = A-clients before tier 2 = B-clients).
@@ -20,6 +24,7 @@ TICKET = "ticket"
 MAX_PRIORITY = 98
 NO_SLA_S = 99_999_999_999  # sorts after every real deadline (year 5138)
 _BAND = 100_000_000_000  # > NO_SLA_S, so (band, sla) packs into one exact float score
+PREFERRED = "~"
 
 
 class Policy(StrEnum):
@@ -128,6 +133,8 @@ def rejection(agent: AgentView, item: Item) -> tuple[Reason, str] | None:
     if agent.load(kind) >= agent.capacity(kind):
         return Reason.AT_CAPACITY, f"{agent.load(kind)}/{agent.capacity(kind)} {kind}s"
     for skill, need in sorted(item.required_skills.items()):
+        if skill.startswith(PREFERRED):
+            continue
         have = agent.skills.get(skill)
         if have is None:
             return Reason.MISSING_SKILL, f"{skill} (needs {need})"
@@ -237,7 +244,7 @@ def decide(policy: Policy, item: Item, agents: Sequence[AgentView],
     kind = item.kind
     chat = kind == CHAT
     excluded = item.excluded
-    needs = tuple(item.required_skills.items())
+    needs = tuple((s, n) for s, n in item.required_skills.items() if not s.startswith(PREFERRED))
     verdicts: dict[int, tuple[Reason, str]] = {}
     eligible: list[AgentView] = []
     for agent in agents:
@@ -272,9 +279,28 @@ def decide(policy: Policy, item: Item, agents: Sequence[AgentView],
         ties = sum(1 for n, _, _ in loads if n == low)
         why = f"least loaded: {low} open {kind}s" + (
             f", next in rotation among {ties} tied" if ties > 1 else "")
+    if ranking and (wished := preferred(item)):
+        ranking, why = prefer(ranking, eligible, wished, why)
     return Decision(item.conversation_id, item.group_id, policy,
                     ranking[0] if ranking else None, why, tuple(ranking), tuple(agents),
                     verdicts, kind)
+
+
+def preferred(item: Item) -> dict[str, int]:
+    return {s[len(PREFERRED):]: n for s, n in item.required_skills.items()
+            if s.startswith(PREFERRED)}
+
+
+def prefer(ranking: list[int], eligible: Sequence[AgentView], wished: Mapping[str, int],
+           why: str) -> tuple[list[int], str]:
+    """``ranking`` with the agents holding every wished skill first (each part in its order)."""
+    holders = {a.agent_id for a in eligible
+               if all(a.skills.get(s, -1) >= n for s, n in wished.items())}
+    names = ", ".join(sorted(wished))
+    if not holders:
+        return ranking, f"{why}; nobody free has {names} (preferred)"
+    ordered = [a for a in ranking if a in holders] + [a for a in ranking if a not in holders]
+    return ordered, f"{why}; {names} preferred"
 
 
 def estimate_wait(position: int, recent: Sequence[float], now: float,

@@ -36,7 +36,7 @@ LAYERS: dict[str, frozenset[str]] = {
 # of a development data dir, so it is not among them.)
 PURE = frozenset({
     "desk.automation", "desk.business_hours", "desk.case_links", "desk.contracts", "desk.errors",
-    "desk.filetypes", "desk.hooks", "desk.identity", "desk.inactivity", "desk.limits",
+    "desk.filetypes", "desk.hooks", "desk.i18n", "desk.identity", "desk.inactivity", "desk.limits",
     "desk.mail_rules", "desk.origins", "desk.search_query", "desk.site_config", "desk.site_form",
     "desk.ticket_fields",
     "desk.sla", "desk.smtp_relay", "desk.status_rules", "desk.ticket_rules",

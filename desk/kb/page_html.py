@@ -12,19 +12,11 @@ from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import quote
 
+from desk.i18n import Translator
+
 # The pages hold no script and load nothing from elsewhere: a stray tag could do nothing.
 CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
-LABELS = {
-    "en": {"search": "Search", "topics": "Topics", "results": "Results for", "none":
-           "No articles match. Try other words, or contact us.", "related": "Related articles",
-           "also": "Also in", "other": "Other articles", "home": "Help centre",
-           "fallback": "Not yet translated; shown in"},
-    "de": {"search": "Suchen", "topics": "Themen", "results": "Ergebnisse für", "none":
-           "Keine passenden Artikel. Versuchen Sie andere Wörter oder schreiben Sie uns.",
-           "related": "Verwandte Artikel", "also": "Auch auf", "other": "Weitere Artikel",
-           "home": "Hilfe", "fallback": "Noch nicht übersetzt; angezeigt auf"},
-}
 _STYLE = """body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#24324a;color:#fff;padding:1rem 1.5rem}header a{color:#fff;text-decoration:none}
 main{max-width:46rem;margin:0 auto;padding:1.5rem}form{display:flex;gap:.5rem;margin:1rem 0}
@@ -32,10 +24,6 @@ input[type=search]{flex:1;padding:.5rem;font:inherit}button{padding:.5rem 1rem;f
 article,section{background:#fff;border-radius:8px;padding:1rem 1.5rem;margin:1rem 0}
 li{margin:.3rem 0}.muted{color:#5b6474;font-size:.9rem}img{max-width:100%}
 nav.lang a{color:#cfe0ff;margin-left:.6rem}pre{overflow:auto;background:#f0f2f5;padding:.6rem}"""
-
-
-def label(language: str, key: str) -> str:
-    return LABELS.get(language, LABELS["en"])[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +36,15 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """What every page has: the site, the reader's language and the others offered."""
+    """What every page has: the site, the reader's language and the others offered, and the
+    page's words in that language (``help.*`` of the message catalogue)."""
 
     site_name: str
     base: str  # /kb/<key>
     language: str
     languages: tuple[str, ...]
     public_url: str
+    t: Translator
     query: str = ""
 
 
@@ -98,12 +88,12 @@ def _layout(frame: Frame, title: str, description: str, canonical: str, content:
         f'<link rel="canonical" href="{escape(frame.public_url + canonical)}">{alt}'
         f"<style>{_STYLE}</style></head><body>"
         f'<header><a href="{escape(home)}"><strong>{escape(frame.site_name)}</strong> · '
-        f'{escape(label(frame.language, "home"))}</a><nav class="lang" style="float:right">'
+        f'{escape(frame.t("help.home"))}</a><nav class="lang" style="float:right">'
         f"{switch}</nav></header><main>"
         f'<form role="search" action="{escape(home)}/search" method="get">'
         f'<input type="search" name="q" value="{escape(frame.query)}" maxlength="200" '
-        f'aria-label="{escape(label(frame.language, "search"))}">'
-        f'<button>{escape(label(frame.language, "search"))}</button></form>'
+        f'aria-label="{escape(frame.t("help.search"))}">'
+        f'<button>{escape(frame.t("help.search"))}</button></form>'
         f"{content}</main></body></html>"
     )
 
@@ -114,11 +104,11 @@ def index_page(frame: Frame, groups: Sequence[tuple[Link, Sequence[Link]]],
     parts = [f'<section><h2><a href="{escape(t.url)}">{escape(t.title)}</a></h2>'
              f"{_links(items, frame)}</section>" for t, items in groups if items]
     if loose:
-        parts.append(f"<section><h2>{escape(label(frame.language, 'other'))}</h2>"
+        parts.append(f"<section><h2>{escape(frame.t('help.other'))}</h2>"
                      f"{_links(loose, frame)}</section>")
     home = f"{frame.base}/{frame.language}"
-    return _layout(frame, label(frame.language, "home"), label(frame.language, "home") + " · "
-                   + frame.site_name, home, "".join(parts),
+    title = frame.t("help.home")
+    return _layout(frame, title, f"{title} · {frame.site_name}", home, "".join(parts),
                    [(code, f"{frame.base}/{code}") for code in frame.languages])
 
 
@@ -128,26 +118,26 @@ def topic_page(frame: Frame, topic: Link, items: Sequence[Link]) -> str:
 
 
 def search_page(frame: Frame, results: Sequence[Link]) -> str:
-    head = f"<h1>{escape(label(frame.language, 'results'))} “{escape(frame.query)}”</h1>"
+    head = f"<h1>{escape(frame.t('help.results', query=frame.query))}</h1>"
     body = (_links(results, frame) if results
-            else f"<p>{escape(label(frame.language, 'none'))}</p>")
-    return _layout(frame, label(frame.language, "search"), label(frame.language, "search"),
+            else f"<p>{escape(frame.t('help.none'))}</p>")
+    return _layout(frame, frame.t("help.search"), frame.t("help.search"),
                    f"{frame.base}/{frame.language}/search", f"<section>{head}{body}</section>")
 
 
 def article_page(frame: Frame, view: ArticleView) -> str:
     notes = ""
     if view.language != frame.language:
-        notes = (f'<p class="muted">{escape(label(frame.language, "fallback"))} '
-                 f"{escape(view.language.upper())}</p>")
+        notes = (f'<p class="muted">'
+                 f'{escape(frame.t("help.fallback", language=view.language.upper()))}</p>')
     topic = (f'<p class="muted"><a href="{escape(view.topic.url)}">{escape(view.topic.title)}'
              f"</a></p>" if view.topic else "")
     also = ""
     if view.translations:
-        also = (f'<p class="muted">{escape(label(frame.language, "also"))}: ' + ", ".join(
+        also = (f'<p class="muted">{escape(frame.t("help.also"))}: ' + ", ".join(
             f'<a href="{escape(t.url)}" hreflang="{escape(t.language)}">{escape(t.title)}</a>'
             for t in view.translations) + "</p>")
-    related = (f"<section><h2>{escape(label(frame.language, 'related'))}</h2>"
+    related = (f"<section><h2>{escape(frame.t('help.related'))}</h2>"
                f"{_links(view.related, frame)}</section>" if view.related else "")
     content = (f'<article lang="{escape(view.language)}">{topic}<h1>{escape(view.title)}</h1>'
                f"{notes}{view.html}{also}</article>{related}")

@@ -21,6 +21,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from desk.auth import COOKIE_NAME, resolve_session, session_id_from_cookie
+from desk.catalogues import shipped
 from desk.db import SessionMaker
 from desk.errors import DeskError
 from desk.kb import images, page_html, reading, rules, search
@@ -67,7 +68,8 @@ async def _view(request: Request, sm: SessionMaker) -> tuple[SiteView, str] | No
 
 def _frame(view: SiteView, lang: str, settings: Settings, query: str = "") -> Frame:
     return Frame(site_name=view.site.name, base=f"/kb/{view.site.key}", language=lang,
-                 languages=tuple(view.languages), public_url=settings.public_url, query=query)
+                 languages=tuple(view.languages), public_url=settings.public_url,
+                 t=shipped().translator(lang), query=query)
 
 
 def _link(key: str, a: Article, lang: str) -> Link:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from desk.limits import (
     CONTENT_TYPE_MAX,
     FILENAME_MAX,
+    LANGUAGE_MAX,
     MESSAGE_ID_MAX,
     NAME_MAX,
     SUBJECT_MAX,
@@ -77,6 +78,9 @@ class Conversation(Base):
     topic: Mapped[str | None] = mapped_column(String(NAME_MAX))
     required_skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the customer reads in (desk.i18n): the widget's or form's language; mail about
+    # the conversation is written in it. None: the contact's, else English.
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_MAX))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)

@@ -23,6 +23,7 @@ from desk.limits import (
     EMAIL_MAX,
     EXTERNAL_ID_MAX,
     IDENTITY_SECRET_MAX,
+    LANGUAGE_MAX,
     NAME_MAX,
 )
 from desk.mail_rules import NOTIFY_MODES
@@ -173,6 +174,8 @@ class Contact(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX))
     visitor_key: Mapped[str | None] = mapped_column(String(64))
+    # The language of the contact's last form (desk.i18n), for mail outside a conversation.
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -7,6 +7,7 @@ import httpx
 from sqlalchemy import func, select
 
 from desk import portal, sla_store
+from desk.catalogues import shipped
 from desk.conversations import (
     Appended,
     NewMessage,
@@ -86,7 +87,7 @@ async def test_clocks_through_a_conversation(client: httpx.AsyncClient, org: dic
             DueTimer.conversation_id == conv.id))).all())
         assert kinds == {"sla:first_response", "sla:resolution"}
         assert "within 60 minutes" == await sla_store.expected_response(
-            s, conv.id, conv.created_at)
+            s, conv.id, conv.created_at, shipped().translator("en"))
     await append_message(sm, conv.id, author_kind="agent", author_id=org["admin"], body="hi")
     await append_message(sm, conv.id, author_kind="contact", body="thanks, but")
     async with sm() as s:

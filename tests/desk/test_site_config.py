@@ -100,7 +100,7 @@ def test_readers_skip_what_a_bad_stored_config_holds_wrongly() -> None:
     assert site_config.fields(paths["quote"][-1]) == [{"name": "company"}]
     assert site_config.fields(paths["odd"][-1]) == []
     assert site_config.fields(BAD_STORED) == [{"name": "email"}]
-    assert site_config.title(BAD_STORED) == "Chat"
+    assert site_config.title(BAD_STORED) == ""
     assert list(site_config.topic_paths({"topics": "x"})) == []
 
 

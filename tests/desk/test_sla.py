@@ -9,6 +9,7 @@ import pytest
 
 from desk import business_hours as bh
 from desk import inactivity, sla
+from desk.catalogues import shipped
 from desk.errors import InvalidInput
 
 H = 3600
@@ -137,15 +138,33 @@ def test_breach_once_and_warning_point() -> None:
 
 
 def test_expected_response_phrasing() -> None:
+    en = shipped().translator("en")
     # Open now, due in an hour.
-    assert sla.expected_response(CAL, T0, T0 + timedelta(hours=1)) == "within 60 minutes"
-    assert sla.expected_response(CAL, T0, T0 + timedelta(hours=3)) == "within 3 hours"
+    assert sla.expected_response(en, CAL, T0, T0 + timedelta(hours=1)) == "within 60 minutes"
+    assert sla.expected_response(en, CAL, T0, T0 + timedelta(hours=3)) == "within 3 hours"
+    assert sla.expected_response(en, CAL, T0, T0 + timedelta(seconds=30)) == "within a minute"
     # Saturday: closed now, due Monday 10:00 Berlin.
     sat = datetime(2026, 12, 5, 12, tzinfo=UTC)
     due = bh.add(CAL, sat, H)
-    assert sla.expected_response(CAL, sat, due) == "by Monday 10:00"
-    assert sla.expected_response(CAL, sat, sat + timedelta(days=9)) == \
+    assert sla.expected_response(en, CAL, sat, due) == "by Monday 10:00"
+    assert sla.expected_response(en, CAL, sat, sat + timedelta(days=9)) == \
         "by Monday 14 December 13:00"
+
+
+@pytest.mark.parametrize(("lang", "soon", "monday", "later"), [
+    ("de", "innerhalb von 3 Stunden", "bis Montag, 10:00 Uhr",
+     "bis Montag, 14. Dezember, 13:00 Uhr"),
+    ("es", "en un plazo de 3 horas", "antes del lunes a las 10:00",
+     "antes del lunes 14 de diciembre a las 13:00"),
+    ("fr", "d’ici 3 heures", "d’ici lundi à 10:00", "d’ici lundi 14 décembre à 13:00"),
+])
+def test_expected_response_in_the_customers_language(lang: str, soon: str, monday: str,
+                                                      later: str) -> None:
+    t = shipped().translator(lang)
+    sat = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    assert sla.expected_response(t, CAL, T0, T0 + timedelta(hours=3)) == soon
+    assert sla.expected_response(t, CAL, sat, bh.add(CAL, sat, H)) == monday
+    assert sla.expected_response(t, CAL, sat, sat + timedelta(days=9)) == later
 
 
 def test_ladder_default_and_parse() -> None:

@@ -59,7 +59,7 @@ def test_message_id_deterministic_and_verifiable() -> None:
     ],
 )
 def test_ticket_subject(subject: str, reply: bool, expected: str) -> None:
-    assert ticket_subject(subject, "SB-1234567", reply=reply) == expected
+    assert ticket_subject(subject, "SB-1234567", "Your request", reply=reply) == expected
 
 
 def test_compose_headers_and_threading() -> None:
@@ -93,7 +93,8 @@ def test_references_trimmed_keeping_root() -> None:
 def test_inbound_subject_with_encoded_newline_cannot_inject() -> None:
     """CVE-2024-6923: a Subject decoded from =?..?= with CRLF + Bcc echoed into a reply."""
     inbound = parse(corpus.files()["encoded_newline_subject.eml"])
-    raw = compose(outgoing(subject=ticket_subject(inbound.subject, "SB-1234567", reply=True),
+    raw = compose(outgoing(subject=ticket_subject(inbound.subject, "SB-1234567", "Your request",
+                                                    reply=True),
                            to=(Address("a@b.c", "x\r\nBcc: v@x.y"),)))
     msg = message_from_bytes(raw, policy=default)
     assert msg["Bcc"] is None

@@ -42,10 +42,10 @@ def _setup(settings: Settings, subject: str = "Hi\r\nBcc: victim@example.com",
             await s.commit()
             conv_id = conv.id
         queued = await outbound.queue_mail(sm, settings, conversation_id=conv_id, kind="reply",
-                                           key="msg-9", body=lambda _: "Here you go.",
+                                           key="msg-9", body=lambda _, __: "Here you go.",
                                            reply=True)
         again = await outbound.queue_mail(sm, settings, conversation_id=conv_id, kind="reply",
-                                          key="msg-9", body=lambda _: "Here you go.",
+                                          key="msg-9", body=lambda _, __: "Here you go.",
                                           reply=True)
         assert queued is not None and again is not None
         assert again.outbound_id == queued.outbound_id and not again.created

@@ -68,7 +68,7 @@ async def _queued_mail(records: Records, number: str = "SB-1234567") -> int:
         await s.commit()
         conv_id = conv.id
     queued = await outbound.queue_mail(records.sm, records.settings, conversation_id=conv_id,
-                                       kind="reply", key="msg-1", body=lambda _: "Here.",
+                                       kind="reply", key="msg-1", body=lambda _, __: "Here.",
                                        reply=True)
     assert queued is not None
     return queued.outbound_id

@@ -7,7 +7,8 @@
  * visitor's token): the agent sees what was read, and the session is not a deflection; a message
  * or case filed from a form sends the session with it (``read``). The case page's new-case form
  * uses this script too.
- * Everything is inserted as text, never as markup.
+ * Everything is inserted as text, never as markup; the words are the caller's (``t``, the
+ * message catalogue).
  */
 (() => {
   "use strict";
@@ -31,7 +32,7 @@
 
   window.__switchboardKb = (env) => {
     // css: false where the page's own stylesheet styles the box (its policy allows no inline style).
-    const { site, base, h, css = true } = env;
+    const { site, base, h, t, css = true } = env;
     const session = sessionId(site);
     const api = (path) => new URL(path, base).href;
     let opened = false;
@@ -41,11 +42,11 @@
       const { text, before } = ctx;
       const list = h("ul", {});
       const found = h("div", { hidden: true },
-        h("h3", { text: "These articles may answer your question" }), list);
-      const box = h("div", { class: "kb", role: "region", "aria-label": "Help articles",
+        h("h3", { text: t("kb.suggest_title") }), list);
+      const box = h("div", { class: "kb", role: "region", "aria-label": t("kb.articles"),
         "aria-live": "polite" }, css ? h("style", { text: CSS }) : null, found,
       h("a", { class: "all", href: api("kb/" + encodeURIComponent(site)), target: "_blank",
-        rel: "noopener", text: "Browse the help centre" }));
+        rel: "noopener", text: t("kb.browse") }));
       before.before(box);
       let timer = null, asked = "", seq = 0;
       const lang = (navigator.languages && navigator.languages.join(",")) || navigator.language || "";

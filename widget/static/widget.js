@@ -5,6 +5,11 @@
  * lives in an open shadow root (host CSS cannot reach it) and every piece of data is inserted as
  * text (textContent / Text nodes), never as markup.
  *
+ * Words: every text a visitor reads comes from the server's message catalogue (desk/locale/*.po,
+ * served as JSON by /api/public/i18n) through t(); the language is the site's, or the browser's
+ * first shipped one (navigator.languages) where the site lets it choose. Nothing is drawn
+ * before the catalogue is here (tests/desk/test_widget_strings.py keeps literals out).
+ *
  * Delivery: each send carries a client_id and stays in an outbox (persisted in localStorage)
  * until the server acknowledges it; after any reconnect the widget resumes with after_seq and
  * drops anything it already shows, so no message is lost or doubled.
@@ -15,7 +20,7 @@
  * the tag (its consent hook; window.Switchboard.track(true|false) changes it later). An agent's
  * or a rule's invitation opens the panel with Accept / No thanks.
  */
-(() => {
+(async () => {
   "use strict";
   const script = document.currentScript;
   if (!script || window.__switchboard) return;
@@ -27,6 +32,7 @@
   const CFG_URL = url("api/public/sites/" + encodeURIComponent(SITE));
   const INPUT_TYPES = { email: "email", checkbox: "checkbox", number: "number", date: "date" };
   const TOKEN_URL = url("api/visitor/session");
+  const I18N_URL = url("api/public/i18n");
   const KEY = "switchboard:" + SITE;
   const PING_MS = 20000;
   const RETRY_MS = 4000;
@@ -72,6 +78,27 @@
   }
   const clear = (el) => { el.replaceChildren(); return el; };
 
+  /* ---- words: the catalogue of the visitor's language; {name} placeholders as desk.i18n.fill */
+  let MSG = {}, LANG = "en";
+  const t = (id, params) => (MSG[id] || id).replace(/\{([a-z_]+)\}/g,
+    (m, k) => (params && params[k] != null ? String(params[k]) : m));
+  async function words() {
+    const r = await fetch(CFG_URL, { credentials: "omit", cache: "no-store" });
+    if (!r.ok) throw new Error("config " + r.status);
+    const site = await r.json();
+    const wanted = [...(site.browser_language ? navigator.languages || [navigator.language] : []),
+      site.language || "en"];
+    const c = await fetch(I18N_URL + "?lang=" + encodeURIComponent(wanted.filter(Boolean).join(",")),
+      { credentials: "omit" });
+    if (!c.ok) throw new Error("catalogue " + c.status);
+    const doc = await c.json();
+    MSG = doc.messages || {}; LANG = doc.language || "en";
+  }
+  // The server may be restarting: try again, slower each time, and only then draw anything.
+  for (let wait = 2000; ; wait = Math.min(wait * 2, 60000)) {
+    try { await words(); break; } catch (e) { await new Promise((ok) => setTimeout(ok, wait)); }
+  }
+
   /* ---- knowledge base (widget-kb.js, loaded beside this script): articles for the question
    * being typed; a hook that is called before it has loaded is replayed once it has ---------- */
   let kbApi = null, kbForm = null;
@@ -79,13 +106,13 @@
   const kbScript = h("script", { src: url("static/widget-kb.js"), async: true });
   kbScript.addEventListener("load", () => {
     if (!window.__switchboardKb) return;
-    kbApi = window.__switchboardKb({ site: SITE, base: BASE.href, h });
+    kbApi = window.__switchboardKb({ site: SITE, base: BASE.href, h, t });
     if (kbForm && kbForm.text.isConnected) kbApi.form(kbForm);
   });
   document.head.append(kbScript);
 
   /* ---- shell ---------------------------------------------------------------------------------- */
-  const host = h("switchboard-widget", {});
+  const host = h("switchboard-widget", { lang: LANG });
   for (const [p, v] of [["all", "initial"], ["display", "block"], ["position", "fixed"],
     ["z-index", "2147483647"], ["right", "0"], ["bottom", "0"], ["width", "0"], ["height", "0"],
     ["visibility", "visible"], ["opacity", "1"], ["transform", "none"]]) {
@@ -93,15 +120,15 @@
   }
   const root = host.attachShadow({ mode: "open" });
   root.append(h("style", { text: CSS() }));
-  const launcher = h("button", { class: "launch", type: "button", "aria-label": "Open chat",
+  const launcher = h("button", { class: "launch", type: "button", "aria-label": t("widget.open"),
     "aria-expanded": "false", "aria-controls": "sb-panel", onclick: () => toggle() },
   h("span", { class: "bubble", "aria-hidden": "true" }));
-  const title = h("h2", { class: "title", id: "sb-title", text: "Chat" });
-  const closeBtn = h("button", { class: "icon", type: "button", "aria-label": "Minimise chat",
+  const title = h("h2", { class: "title", id: "sb-title", text: t("widget.title") });
+  const closeBtn = h("button", { class: "icon", type: "button", "aria-label": t("widget.minimise"),
     text: "\u2013", onclick: () => toggle(false) });
-  const endBtn = h("button", { class: "link", type: "button", text: "End chat", hidden: true,
+  const endBtn = h("button", { class: "link", type: "button", text: t("widget.end"), hidden: true,
     onclick: () => endChat() });
-  const conn = h("p", { class: "conn", role: "status", hidden: true, text: "Reconnecting\u2026" });
+  const conn = h("p", { class: "conn", role: "status", hidden: true, text: t("widget.reconnecting") });
   const body = h("div", { class: "body" });
   const panel = h("section", { class: "panel", id: "sb-panel", role: "dialog",
     "aria-labelledby": "sb-title", hidden: true },
@@ -115,7 +142,7 @@
     panel.hidden = !show;
     st.open = show; save();
     launcher.setAttribute("aria-expanded", String(show));
-    launcher.setAttribute("aria-label", show ? "Close chat" : "Open chat");
+    launcher.setAttribute("aria-label", t(show ? "widget.close" : "widget.open"));
     if (show) {
       if (!body.firstChild) route();
       focusFirst();
@@ -136,7 +163,7 @@
     if (!r.ok) throw new Error("config " + r.status);
     cfg = await r.json();
     cfgAt = Date.now();
-    title.textContent = cfg.title || "Chat";
+    title.textContent = cfg.title || t("widget.title");
     if (cfg.color) host.style.setProperty("--sb-brand", cfg.color);
     if (cfg.logo_url) title.prepend(h("img", { class: "logo", src: cfg.logo_url, alt: "" }));
     return cfg;
@@ -144,10 +171,10 @@
 
   async function route() {
     if (st.conv || Object.keys(st.out).length) { chatView(); if (!st.ended) connect(); return; }
-    clear(body).append(h("p", { class: "muted", text: "Loading\u2026" }));
+    clear(body).append(h("p", { class: "muted", text: t("widget.loading") }));
     try { await loadConfig(); } catch (e) {
       clear(body).append(h("p", { class: "error", role: "alert",
-        text: "Chat is unavailable right now. Please try again later." }));
+        text: t("widget.unavailable") }));
       return;
     }
     formView();
@@ -181,9 +208,8 @@
       const off = offline();
       const d = depts.find((x) => String(x.id) === String(department()));
       note.hidden = !off;
-      note.textContent = "No one " + (d ? "in " + (d.label || d.name) + " " : "") +
-        "is available to chat right now. Leave a message and we will reply by email.";
-      submitBtn.textContent = off ? "Send message" : "Start chat";
+      note.textContent = d ? t("widget.offline_in", { department: d.label || d.name }) : t("widget.offline");
+      submitBtn.textContent = t(off ? "widget.send_message" : "widget.start_chat");
       for (const [f, input, label] of emails) {
         const need = !!f.required || off;
         input.required = need;
@@ -205,18 +231,18 @@
         autocomplete: f.type === "email" ? "email" : f.name === "name" ? "name" : null };
       // The site's field types (desk/site_config.py FIELD_TYPES); a ticked box answers "yes".
       const input = f.type === "textarea" ? h("textarea", attrs)
-        : f.type === "select" ? h("select", attrs, h("option", { value: "", text: "Choose\u2026" }),
+        : f.type === "select" ? h("select", attrs, h("option", { value: "", text: t("widget.choose") }),
           (f.options || []).map((o) => h("option", { value: o, text: o })))
         : h("input", Object.assign(attrs, { type: INPUT_TYPES[f.type] || "text" },
           f.type === "checkbox" ? { value: "yes", maxlength: null } : {}));
       input.dataset.label = f.label || f.name;
       const label = h("label", { for: id, text: (f.label || f.name) + (f.required ? " *" : "") });
-      return h("div", { class: f.type === "checkbox" ? "field check" : "field" },
+      return h("div", { class: "field" + (f.type === "checkbox" ? " check" : "") },
         f.type === "checkbox" ? [input, label] : [label, input]);
     };
     const select = (id, label, options, value, onchange) => {
       const sel = h("select", { id, required: true, "aria-required": "true", onchange },
-        h("option", { value: "", text: "Choose\u2026" }),
+        h("option", { value: "", text: t("widget.choose") }),
         options.map((o) => h("option", { value: String(o.id), text: o.label || o.name,
           selected: String(o.id) === String(value) })));
       sel.dataset.label = label;
@@ -230,7 +256,7 @@
       const chosen = [];
       for (let i = 0; level.length; i++) {
         const cur = level.find((t) => t.id === path[i]);
-        topicBox.append(select("sb-topic-" + i, i ? "Subject" : "Topic", level, cur && cur.id,
+        topicBox.append(select("sb-topic-" + i, t(i ? "widget.subtopic" : "widget.topic"), level, cur && cur.id,
           (e) => { path = path.slice(0, i).concat(e.target.value ? [e.target.value] : []); drawTopics(); }));
         if (!cur) break;
         chosen.push(cur);
@@ -240,7 +266,7 @@
       mode();
     };
     if (depts.length > 1) {
-      form.append(select("sb-dept", "Department", depts, dept, (e) => {
+      form.append(select("sb-dept", t("widget.department"), depts, dept, (e) => {
         dept = e.target.value || null; path = []; drawTopics(); recheck();
       }));
     }
@@ -252,8 +278,8 @@
     }
     const text = h("textarea", { id: "sb-f-text", name: "text", required: true, rows: 3,
       "aria-required": "true", maxlength: 10000 });
-    text.dataset.label = "Message";
-    form.append(h("div", { class: "field" }, h("label", { for: "sb-f-text", text: "Message *" }), text),
+    text.dataset.label = t("widget.message");
+    form.append(h("div", { class: "field" }, h("label", { for: "sb-f-text", text: t("widget.message") + " *" }), text),
       errors, submitBtn);
     kbHook("form", { text, before: errors });
     drawTopics();
@@ -266,7 +292,7 @@
         if (el.name || el.tagName === "SELECT") el.setAttribute("aria-invalid", String(!!wrong));
         return wrong;
       });
-      if (bad) { errors.textContent = "Please fill in: " + bad.dataset.label; bad.focus(); return; }
+      if (bad) { errors.textContent = t("widget.fill_in", { field: bad.dataset.label }); bad.focus(); return; }
       const val = (n) => (form.elements[n] ? form.elements[n].value.trim() : "");
       // Topic questions ("q-" inputs) and the common fields other than name and email are
       // answers: the server checks them all against the same form (desk/site_form.py).
@@ -279,7 +305,7 @@
       }
       const start = { type: "start_chat", client_id: cid(), text: val("text"),
         department_id: Number(department()) || null, topic: path[path.length - 1] || null,
-        answers, name: val("name") || null, email: val("email") || null };
+        answers, name: val("name") || null, email: val("email") || null, language: LANG };
       if (offline()) return leaveMessage(start, form, errors);
       st = Object.assign(fresh(), { token: st.token, open: true, email: start.email });
       st.out[start.client_id] = start;
@@ -302,18 +328,19 @@
         headers: { "Content-Type": "application/json" }, body: JSON.stringify({
           client_id: start.client_id, text: start.text, department_id: start.department_id,
           topic: start.topic, answers: start.answers, name: start.name, email: start.email,
-          token: st.token, visitor_id: visitorId(), identity: ID,
+          language: start.language, token: st.token, visitor_id: visitorId(), identity: ID,
           kb_session: kbApi ? kbApi.read() : null }) });
       const data = await r.json().catch(() => ({}));
-      if (!r.ok) throw new Error((data.error && data.error.message) || "could not send");
+      if (!r.ok) throw new Error((data.error && data.error.message) || t("widget.send_failed"));
       keepVisitor(data);
       clear(body).append(h("div", { class: "done", role: "status", tabindex: "-1", "data-autofocus": "" },
-        h("h3", { text: "Thanks, we got your message." }),
-        h("p", { text: "Your ticket number is " + data.number + ". We will answer " +
-          (data.expected_response ? data.expected_response + ", " : "") + "by email." })));
+        h("h3", { text: t("widget.thanks_title") }),
+        h("p", { text: data.expected_response
+          ? t("widget.thanks_number_expected", { number: data.number, expected: data.expected_response })
+          : t("widget.thanks_number", { number: data.number }) })));
       body.querySelector(".done").focus();
     } catch (err) {
-      errors.textContent = "Sorry, that did not work: " + err.message;
+      errors.textContent = t("widget.failed", { error: err.message });
       button.disabled = false;
     }
   }
@@ -322,12 +349,12 @@
   let log, statusLine, typingLine, composer, typingTimer = 0, picker, attachBtn, upLine;
   function chatView() {
     shown.clear(); seen = 0;
-    statusLine = h("p", { class: "status", role: "status", text: st.agent ? "You are chatting with " + st.agent : "Connecting\u2026" });
-    log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+    statusLine = h("p", { class: "status", role: "status", text: st.agent ? t("widget.chatting_with", { name: st.agent }) : t("widget.connecting") });
+    log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": t("widget.messages") });
     typingLine = h("p", { class: "typing", "aria-live": "polite" });
-    composer = h("textarea", { class: "compose", rows: 2, "aria-label": "Type your message",
-      placeholder: "Type your message\u2026", maxlength: 10000, "data-autofocus": "" });
-    const send = h("button", { class: "primary send", type: "button", text: "Send", onclick: () => submit() });
+    composer = h("textarea", { class: "compose", rows: 2, "aria-label": t("widget.type_label"),
+      placeholder: t("widget.type_placeholder"), maxlength: 10000, "data-autofocus": "" });
+    const send = h("button", { class: "primary send", type: "button", text: t("widget.send"), onclick: () => submit() });
     composer.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     });
@@ -335,8 +362,8 @@
     endBtn.hidden = false;
     picker = h("input", { type: "file", hidden: true, tabindex: "-1", "aria-hidden": "true",
       onchange: () => { const f = picker.files[0]; picker.value = ""; if (f) attach(f); } });
-    attachBtn = h("button", { class: "attach", type: "button", "aria-label": "Attach a file",
-      title: "Attach a file", text: "+", onclick: () => picker.click() });
+    attachBtn = h("button", { class: "attach", type: "button", "aria-label": t("widget.attach"),
+      title: t("widget.attach"), text: "+", onclick: () => picker.click() });
     upLine = h("p", { class: "muted up", role: "status" });
     clear(body).append(statusLine, log, typingLine, upLine,
       h("div", { class: "bar" }, attachBtn, picker, composer, send));
@@ -359,7 +386,7 @@
     if (m.text == null) return;
     const li = h("li", { class: "msg " + (m.author_kind === "system" ? "sys" : mine ? "me" : "them") + (pending ? " pending" : ""),
       "aria-busy": pending ? "true" : null },
-    mine || m.author_kind === "system" ? null : h("span", { class: "who", text: m.author_name || "Agent" }),
+    mine || m.author_kind === "system" ? null : h("span", { class: "who", text: m.author_name || t("widget.agent") }),
     m.files && m.files.length ? null : h("p", { text: m.text }),
     (m.files || []).map(fileItem));
     if (m.client_id) li.dataset.cid = m.client_id;
@@ -378,10 +405,11 @@
   /* ---- files: downloads fetched with the token (never in a URL), previews only for what the
    * server found to be a real PNG/JPEG/GIF/WebP, uploads with progress and a size check first */
   const FILE_URL = (id, preview) => url("api/visitor/attachments/" + Number(id) + (preview ? "?preview=1" : ""));
-  const size = (n) => (n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : n >= 1024 ? Math.round(n / 1024) + " KB" : n + " bytes");
+  const size = (n) => (n >= 1048576 ? t("common.size_mb", { n: (n / 1048576).toFixed(1) })
+    : n >= 1024 ? t("common.size_kb", { n: Math.round(n / 1024) }) : t("common.size_bytes", { n }));
   async function blobOf(id, preview) {
     const r = await fetch(FILE_URL(id, preview), { credentials: "omit", headers: { Authorization: "Bearer " + st.token } });
-    if (!r.ok) throw new Error("HTTP " + r.status);
+    if (!r.ok) throw new Error(t("common.http_error", { status: r.status }));
     return URL.createObjectURL(await r.blob());
   }
   function fileItem(f) {
@@ -399,11 +427,11 @@
     return h("span", { class: "fileset" }, img, a);
   }
   async function attach(file) {
-    if (!st.conv || st.ended) { upLine.textContent = "Send a message first, then attach files."; return; }
+    if (!st.conv || st.ended) { upLine.textContent = t("widget.attach_first"); return; }
     if (!cfg) { try { await loadConfig(); } catch (e) { /* the server checks anyway */ } }
     const lim = cfg && cfg.attachments;
     if (lim && file.size > lim.max_file_bytes) {
-      upLine.textContent = file.name + " is " + size(file.size) + "; files may be at most " + size(lim.max_file_bytes) + ".";
+      upLine.textContent = t("common.too_big", { name: file.name, size: size(file.size), max: size(lim.max_file_bytes) });
       return;
     }
     const xhr = new XMLHttpRequest();
@@ -411,7 +439,7 @@
       encodeURIComponent(file.name) + "&client_id=" + cid()));
     xhr.setRequestHeader("Authorization", "Bearer " + st.token);
     xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) upLine.textContent = "Uploading " + file.name + "\u2026 " + Math.round(e.loaded / e.total * 100) + "%";
+      if (e.lengthComputable) upLine.textContent = t("widget.uploading_pct", { name: file.name, percent: Math.round(e.loaded / e.total * 100) });
     };
     const finish = (text) => { attachBtn.disabled = false; upLine.textContent = text; };
     xhr.onload = () => {
@@ -420,11 +448,11 @@
       if (xhr.status >= 200 && xhr.status < 300) {
         finish("");
         bubble({ seq: m.seq, author_kind: "contact", text: m.body, files: m.files });
-      } else finish("Not sent: " + ((m.error && m.error.message) || "HTTP " + xhr.status));
+      } else finish(t("widget.not_sent", { error: (m.error && m.error.message) || t("common.http_error", { status: xhr.status }) }));
     };
-    xhr.onerror = () => finish("Not sent: the upload failed.");
+    xhr.onerror = () => finish(t("widget.upload_failed"));
     attachBtn.disabled = true;
-    upLine.textContent = "Uploading " + file.name + "\u2026";
+    upLine.textContent = t("widget.uploading", { name: file.name });
     xhr.send(file);
   }
   const system = (text) => bubble({ author_kind: "system", text });
@@ -459,7 +487,7 @@
   function ended(by) {
     if (st.ended && body.querySelector(".survey")) return;
     st.ended = true; save();
-    if (by !== "you") system("The chat was ended.");
+    if (by !== "you") system(t("widget.ended"));
     endedView();
   }
 
@@ -472,34 +500,34 @@
     // The transcript goes only to the address given when the chat started (the server
     // refuses any other): without one there is nothing to offer.
     const trMsg = h("p", { class: "muted", role: "status" });
-    const trBtn = h("button", { type: "submit", text: "Email me the transcript" });
+    const trBtn = h("button", { type: "submit", text: t("widget.transcript_button") });
     const tr = h("form", { class: "row transcript", hidden: !st.email },
-      h("span", { text: "To " + (st.email || "") }), trBtn, trMsg);
+      h("span", { text: t("widget.transcript_to", { email: st.email || "" }) }), trBtn, trMsg);
     tr.addEventListener("submit", (e) => {
       e.preventDefault();
       send({ type: "transcript", conversation_id: st.conv });
-      trMsg.textContent = "Sending the transcript to " + st.email + "\u2026";
+      trMsg.textContent = t("widget.transcript_sending", { email: st.email });
     });
     let rating = 0;
-    const stars = h("div", { class: "stars", role: "group", "aria-label": "Rate this chat" },
+    const stars = h("div", { class: "stars", role: "group", "aria-label": t("widget.rate") },
       [1, 2, 3, 4, 5].map((n) => h("button", { type: "button", "aria-pressed": "false",
-        "aria-label": n + " out of 5", text: "\u2605", onclick: (e) => {
+        "aria-label": t("widget.stars", { n }), text: "\u2605", onclick: (e) => {
           rating = n;
           for (const b of stars.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
           stars.dataset.rating = n;
         } })));
     const comment = h("textarea", { id: "sb-cm", rows: 2, maxlength: 2000 });
     const svMsg = h("p", { class: "muted", role: "status" });
-    const survey = h("form", { class: "survey" }, h("h3", { text: "How did we do?" }), stars,
-      h("label", { for: "sb-cm", text: "Comment (optional)" }), comment,
-      h("button", { type: "submit", text: "Send feedback" }), svMsg);
+    const survey = h("form", { class: "survey" }, h("h3", { text: t("widget.how_did_we_do") }), stars,
+      h("label", { for: "sb-cm", text: t("widget.comment") }), comment,
+      h("button", { type: "submit", text: t("widget.send_feedback") }), svMsg);
     survey.addEventListener("submit", (e) => {
       e.preventDefault();
-      if (!rating) { svMsg.textContent = "Please choose a rating."; stars.firstChild.focus(); return; }
+      if (!rating) { svMsg.textContent = t("widget.choose_rating"); stars.firstChild.focus(); return; }
       send({ type: "rate", conversation_id: st.conv, rating, comment: comment.value.trim().slice(0, 2000) });
-      survey.replaceChildren(h("p", { role: "status", text: "Thank you for your feedback!" }));
+      survey.replaceChildren(h("p", { role: "status", text: t("widget.thanks_feedback") }));
     });
-    const again = h("button", { class: "primary", type: "button", text: "Start a new chat",
+    const again = h("button", { class: "primary", type: "button", text: t("widget.new_chat"),
       onclick: restart });
     body.append(h("div", { class: "after" }, tr, survey, again));
     (st.email ? trBtn : stars.firstChild).dataset.autofocus = "";
@@ -525,7 +553,7 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ site_key: SITE, visitor_id: visitorId(), identity: ID }) });
     if (r.status === 403) { // this page's address is not one the site allows: retrying won't help
-      const e = new Error(((await r.json().catch(() => ({}))).error || {}).message || "origin not allowed");
+      const e = new Error(((await r.json().catch(() => ({}))).error || {}).message || t("widget.origin_refused"));
       e.refused = true;
       throw e;
     }
@@ -545,7 +573,7 @@
       if (!e.refused) return later();
       stopped = true;
       conn.hidden = false;
-      conn.textContent = "Cannot connect: " + e.message + ".";
+      conn.textContent = t("widget.cannot_connect", { error: e.message });
       return;
     }
     if (ws || stopped) return;
@@ -601,7 +629,7 @@
         if (f.client_id === st.invitation) {
           st.invitation = null; st.conv = f.conversation_id; st.number = f.number; save();
           chatView();
-          statusLine.textContent = "Connecting you to an agent\u2026";
+          statusLine.textContent = t("widget.connecting_agent");
           send({ type: "resume", conversation_id: st.conv, after_seq: seen });
         } else if (st.out[f.client_id]) {
           delete st.out[f.client_id];
@@ -610,7 +638,7 @@
           save();
           flush();
           bubble({ client_id: f.client_id, author_kind: "contact" });
-          statusLine.textContent = "Waiting for an agent\u2026 (" + f.number + ")";
+          statusLine.textContent = t("widget.waiting", { number: f.number });
           // A signed-in visitor may come back to a chat opened elsewhere: show what it holds.
           send({ type: "resume", conversation_id: st.conv, after_seq: seen });
           kbHook("started", { conversation_id: f.conversation_id, token: st.token });
@@ -631,27 +659,27 @@
       case "state":
         if (f.conversation_id !== st.conv) break;
         st.number = f.number;
-        if (f.agent_name) { st.agent = f.agent_name; statusLine.textContent = "You are chatting with " + f.agent_name; }
+        if (f.agent_name) { st.agent = f.agent_name; statusLine.textContent = t("widget.chatting_with", { name: f.agent_name }); }
         save();
         if ((f.status === "resolved" || f.status === "closed") && !st.ended) ended("agent");
         break;
       case "queued":
-        statusLine.textContent = f.position > 0 ? "You are number " + f.position + " in the queue." +
-          (f.eta_s != null ? " Estimated wait: " + wait(f.eta_s) + "." : "") : "Connecting you to an agent\u2026";
+        statusLine.textContent = f.position > 0 ? t("widget.queue_position", { position: f.position }) +
+          (f.eta_s != null ? " " + t("widget.queue_eta", { wait: wait(f.eta_s) }) : "") : t("widget.connecting_agent");
         break;
       case "assigned":
         st.agent = f.agent_name; save();
-        statusLine.textContent = "You are chatting with " + f.agent_name;
+        statusLine.textContent = t("widget.chatting_with", { name: f.agent_name });
         break;
       case "participant_joined":
-        system(f.name + " joined the chat.");
+        system(t("widget.joined", { name: f.name }));
         break;
       case "participant_left":
-        system(f.name + " left the chat.");
+        system(t("widget.left", { name: f.name }));
         break;
       case "typing":
         clearTimeout(typingTimer);
-        typingLine.textContent = f.active ? (f.author_name || "Agent") + " is typing\u2026" : "";
+        typingLine.textContent = f.active ? t("widget.typing", { name: f.author_name || t("widget.agent") }) : "";
         if (f.active) typingTimer = setTimeout(() => { typingLine.textContent = ""; }, 8000);
         break;
       case "ended":
@@ -661,13 +689,13 @@
         const msg = f.op === "transcript" && body.querySelector(".transcript [role=status]");
         // Accepted and queued for the mail worker, which retries while the mail server is
         // slow or away: it is on its way, not yet delivered.
-        if (msg) msg.textContent = "Transcript queued: it is on its way to " + st.email + ".";
+        if (msg) msg.textContent = t("widget.transcript_queued", { email: st.email });
         break;
       }
       case "error":
         if (f.ref === "transcript") {
           const msg = body.querySelector(".transcript [role=status]");
-          if (msg) msg.textContent = "Not sent: " + f.message;
+          if (msg) msg.textContent = t("widget.not_sent", { error: f.message });
           break;
         }
         if (f.ref === "resume" && f.code !== "rate_limited") { // the token no longer owns it
@@ -677,7 +705,7 @@
         if (f.client_id && st.out[f.client_id] && f.code !== "rate_limited" && f.code !== "not_authenticated") {
           delete st.out[f.client_id]; save();
           const li = log && log.querySelector('[data-cid="' + CSS_escape(f.client_id) + '"]');
-          if (li) { li.classList.add("failed"); li.append(h("span", { class: "who", text: "Not sent: " + f.message })); }
+          if (li) { li.classList.add("failed"); li.append(h("span", { class: "who", text: t("widget.not_sent", { error: f.message }) })); }
         }
         break;
       case "reload":
@@ -685,7 +713,7 @@
         break;
     }
   }
-  const wait = (s) => (s < 60 ? "less than a minute" : "about " + Math.round(s / 60) + " min");
+  const wait = (s) => (s < 60 ? t("widget.wait_short") : t("widget.wait_minutes", { minutes: Math.round(s / 60) }));
 
   function CSS() {
     return ":host{all:initial}" +
@@ -767,18 +795,18 @@
     const answer = (accept) => {
       st.invitation = accept ? "inv-" + cid() : null; save();
       send({ type: "invitation_answer", invitation_id: id, accept,
-        client_id: st.invitation || "inv-no" });
+        client_id: st.invitation || "inv-no", language: LANG });
       if (!accept) { clear(body); toggle(false); }
-      else clear(body).append(h("p", { class: "muted", role: "status", text: "Connecting\u2026" }));
+      else clear(body).append(h("p", { class: "muted", role: "status", text: t("widget.connecting") }));
     };
     if (st.ended) { st = Object.assign(fresh(), { token: st.token, open: st.open }); save(); }
     clear(body).append(h("div", { class: "invite" },
-      h("p", { class: "who", text: f.agent_name + " invites you to chat" }),
+      h("p", { class: "who", text: t("widget.invites", { name: f.agent_name }) }),
       h("p", { class: "msg", text: f.text }),
       h("div", { class: "bar" },
-        h("button", { class: "primary", type: "button", text: "Accept", "data-autofocus": "",
+        h("button", { class: "primary", type: "button", text: t("widget.accept"), "data-autofocus": "",
           onclick: () => answer(true) }),
-        h("button", { type: "button", text: "No thanks", onclick: () => answer(false) }))));
+        h("button", { type: "button", text: t("widget.decline"), onclick: () => answer(false) }))));
     toggle(true);
   }
 

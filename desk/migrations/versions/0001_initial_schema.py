@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 14:55:43.012507
+Create Date: 2026-12-01 15:12:11.443211
 """
 
 from __future__ import annotations
@@ -242,6 +242,7 @@ def upgrade() -> None:
         sa.Column("site_id", sa.Integer(), nullable=True),
         sa.Column("external_id", sa.String(length=128), nullable=True),
         sa.Column("visitor_key", sa.String(length=64), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
@@ -530,6 +531,7 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=120), nullable=True),
         sa.Column("required_skills", sa.JSON(), nullable=False),
         sa.Column("custom_fields", sa.JSON(), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=True),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=True),
         sa.Column("rating_comment", sa.Text(), nullable=True),

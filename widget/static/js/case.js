@@ -6,14 +6,16 @@
 // Data only ever reaches the page as text (dom.js).
 
 import { announce, clear, clientId, h, time } from "./dom.js";
+import { language, load as loadWords, t } from "./i18n.js";
 
 const app = document.getElementById("app");
 const store = window.sessionStorage;
 const SESSION = "sb.case.session";
-const STATUS_TEXT = {
-  queued: "Waiting for an agent", offered: "Waiting for an agent", active: "In progress",
-  pending: "Waiting for you", resolved: "Resolved", closed: "Closed",
+const STATUS_ID = {
+  queued: "case.status.queued", offered: "case.status.queued", active: "case.status.active",
+  pending: "case.status.pending", resolved: "case.status.resolved", closed: "case.status.closed",
 };
+const statusText = (status) => (STATUS_ID[status] ? t(STATUS_ID[status]) : status);
 
 class PortalError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -28,7 +30,7 @@ async function call(method, path, token, body) {
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const wait = r.headers.get("Retry-After");
-    const msg = (data.error && data.error.message) || `HTTP ${r.status}`;
+    const msg = (data.error && data.error.message) || t("common.http_error", { status: r.status });
     throw new PortalError(r.status, wait && r.status === 429 ? `${msg}` : msg);
   }
   return data;
@@ -37,11 +39,12 @@ async function call(method, path, token, body) {
 // A file of the case, fetched with the token (never put in a URL) as a blob URL of the page's own.
 async function blobUrl(path, token) {
   const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, credentials: "omit" });
-  if (!r.ok) throw new PortalError(r.status, `HTTP ${r.status}`);
+  if (!r.ok) throw new PortalError(r.status, t("common.http_error", { status: r.status }));
   return URL.createObjectURL(await r.blob());
 }
 
-const size = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
+const size = (n) => (n >= 1048576 ? t("common.size_mb", { n: (n / 1048576).toFixed(1) })
+  : n >= 1024 ? t("common.size_kb", { n: Math.round(n / 1024) }) : t("common.size_bytes", { n }));
 
 function takeToken(key) {
   const url = new URL(location.href);
@@ -60,11 +63,11 @@ function page(...kids) {
 }
 
 function notice(text = "", error = false) {
-  return h("p", { class: error ? "notice error" : "notice", role: error ? "alert" : "status", text });
+  return h("p", { class: "notice" + (error ? " error" : ""), role: error ? "alert" : "status", text });
 }
 
 function refused(e) {
-  page(h("section", { class: "card" }, h("h1", { text: "This link does not open a case" }),
+  page(h("section", { class: "card" }, h("h1", { text: t("case.bad_link") }),
     h("p", { text: e.message }), signInForm()));
 }
 
@@ -73,18 +76,18 @@ function refused(e) {
 function signInForm() {
   const email = h("input", { id: "signin-email", type: "email", required: true, autocomplete: "email" });
   const said = notice();
-  const button = h("button", { class: "primary", type: "submit", text: "Send me a sign-in link" });
+  const button = h("button", { class: "primary", type: "submit", text: t("case.signin_button") });
   const form = h("form", { class: "signin", "aria-labelledby": "signin-h" },
-    h("h2", { id: "signin-h", text: "See all your cases" }),
-    h("p", { class: "muted", text: "No password: we mail you a link that signs you in once." }),
-    h("label", { for: "signin-email", text: "Your email address" }), email,
+    h("h2", { id: "signin-h", text: t("case.signin_heading") }),
+    h("p", { class: "muted", text: t("case.signin_explain") }),
+    h("label", { for: "signin-email", text: t("case.email") }), email,
     h("div", { class: "row" }, button), said);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     button.disabled = true;
     try {
-      const r = await call("POST", "/api/portal/signin", null, { email: email.value });
-      said.className = "notice"; said.textContent = r.message;
+      await call("POST", "/api/portal/signin", null, { email: email.value });
+      said.className = "notice"; said.textContent = t("case.signin_sent");
     } catch (err) {
       said.className = "notice error"; said.textContent = err.message;
     } finally { button.disabled = false; }
@@ -95,7 +98,7 @@ function signInForm() {
 async function redeem() {
   const token = new URL(location.href).searchParams.get("t");
   history.replaceState(null, "", "/c/signin");
-  const go = h("button", { class: "primary", type: "button", text: "Sign in" });
+  const go = h("button", { class: "primary", type: "button", text: t("case.signin") });
   const said = notice();
   // A button, not an automatic redemption: a mail scanner opening the link spends nothing.
   go.addEventListener("click", async () => {
@@ -108,8 +111,8 @@ async function redeem() {
       said.className = "notice error"; said.textContent = err.message; go.disabled = false;
     }
   });
-  page(h("section", { class: "card" }, h("h1", { text: "Sign in to your cases" }),
-    h("p", { class: "muted", text: "This link works once." }), go, said));
+  page(h("section", { class: "card" }, h("h1", { text: t("case.signin_title") }),
+    h("p", { class: "muted", text: t("case.link_once") }), go, said));
 }
 
 // --- the list of a signed-in customer's cases -------------------------------------------------
@@ -117,19 +120,19 @@ async function redeem() {
 async function listCases() {
   const token = takeToken(SESSION);
   if (!token) {
-    page(h("h1", { text: "Your cases" }), h("section", { class: "card" }, signInForm()));
+    page(h("h1", { text: t("case.your_cases") }), h("section", { class: "card" }, signInForm()));
     return;
   }
   try {
     const r = await call("GET", "/api/portal/cases", token);
-    page(h("header", { class: "head" }, h("h1", { text: "Your cases" }),
+    page(h("header", { class: "head" }, h("h1", { text: t("case.your_cases") }),
       h("p", { class: "muted", text: [r.email, r.organisation].filter(Boolean).join(" · ") })),
     h("section", { class: "card" }, r.cases.length ? h("ul", { class: "cases" }, r.cases.map((c) =>
       h("li", { class: "row" }, h("a", { href: `/c/${encodeURIComponent(c.number)}`, class: "number", text: c.number }),
         h("span", { text: c.subject || c.topic || `(${c.channel})` }), h("span", { class: "spacer" }),
-        h("span", { class: "badge", "data-status": c.status, text: STATUS_TEXT[c.status] || c.status }))))
-      : h("p", { class: "muted", text: "No cases yet." })),
-    h("div", { class: "row" }, h("button", { type: "button", text: "Sign out", onclick: () => {
+        h("span", { class: "badge", "data-status": c.status, text: statusText(c.status) }))))
+      : h("p", { class: "muted", text: t("case.none") })),
+    h("div", { class: "row" }, h("button", { type: "button", text: t("case.sign_out"), onclick: () => {
       store.removeItem(SESSION); location.assign("/c/");
     } })));
   } catch (e) {
@@ -152,17 +155,17 @@ class CaseView {
     this.promised = h("section", { class: "card commitments", hidden: true, "aria-labelledby": "promised-h" });
     this.live = h("span", { class: "live muted", role: "status" });
     this.subject = h("p", { class: "muted" });
-    this.thread = h("ol", { class: "thread", "aria-label": "Messages", "aria-live": "polite" });
+    this.thread = h("ol", { class: "thread", "aria-label": t("case.messages"), "aria-live": "polite" });
     this.said = notice();
     this.text = h("textarea", { id: "reply-text", rows: 4, maxlength: 10000, required: true });
-    this.send = h("button", { class: "primary", type: "submit", text: "Send reply" });
+    this.send = h("button", { class: "primary", type: "submit", text: t("case.send_reply") });
     this.picker = h("input", { type: "file", id: "reply-file", class: "sr-only", onchange: () => {
       const f = this.picker.files[0]; this.picker.value = ""; if (f) this.attach(f);
     } });
-    this.progress = h("progress", { max: 100, value: 0, hidden: true, "aria-label": "Upload progress" });
-    this.attachBtn = h("button", { type: "button", text: "Attach a file", onclick: () => this.picker.click() });
+    this.progress = h("progress", { max: 100, value: 0, hidden: true, "aria-label": t("case.upload_progress") });
+    this.attachBtn = h("button", { type: "button", text: t("case.attach"), onclick: () => this.picker.click() });
     this.reply = h("form", { class: "card reply", "aria-labelledby": "reply-h" },
-      h("h2", { id: "reply-h", text: "Reply" }), h("label", { for: "reply-text", class: "sr-only", text: "Your reply" }),
+      h("h2", { id: "reply-h", text: t("case.reply") }), h("label", { for: "reply-text", class: "sr-only", text: t("case.your_reply") }),
       this.text, h("div", { class: "row" }, this.attachBtn, this.picker, this.progress,
         h("span", { class: "spacer" }), this.send));
     this.reply.addEventListener("submit", (e) => { e.preventDefault(); this.post(); });
@@ -171,7 +174,7 @@ class CaseView {
   }
 
   async start() {
-    if (!this.token) { refused(new Error("Open the link from your mail, or sign in.")); return; }
+    if (!this.token) { refused(new Error(t("case.no_token"))); return; }
     try {
       await this.load();
     } catch (e) { refused(e); return; }
@@ -181,7 +184,7 @@ class CaseView {
       this.subject, this.agent, this.expected),
     this.said, this.promised, h("section", { class: "card" }, this.thread), this.reply, this.survey,
     h("div", { class: "row" }, this.toggle, h("span", { class: "spacer" }),
-      h("a", { href: "/c/", text: "All your cases" })));
+      h("a", { href: "/c/", text: t("case.all") })));
     if (location.hash === "#survey" && !this.survey.hidden) this.survey.scrollIntoView();
     this.connect();
   }
@@ -190,37 +193,38 @@ class CaseView {
   showPromised(list) {
     this.promised.hidden = !list.length;
     const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-    this.promised.replaceChildren(h("h2", { id: "promised-h", text: "What we committed to" }),
+    this.promised.replaceChildren(h("h2", { id: "promised-h", text: t("case.committed") }),
       h("ul", {}, list.map((p) => h("li", { "data-status": p.status },
-        p.status === "done" ? `${p.kind}: done` : `${p.kind}, by ${when(p.due_at)}`))));
+        p.status === "done" ? t("case.commitment_done", { kind: p.kind })
+          : t("case.commitment_due", { kind: p.kind, when: when(p.due_at) })))));
   }
 
   async load() {
     const c = await call("GET", `/api/portal/cases/${encodeURIComponent(this.number)}`, this.token);
     this.data = c;
     this.status.dataset.status = c.status;
-    this.status.textContent = STATUS_TEXT[c.status] || c.status;
+    this.status.textContent = statusText(c.status);
     this.subject.textContent = c.subject || c.topic || "";
-    this.agent.textContent = c.assignee_name ? `Handled by ${c.assignee_name}` : "Not yet assigned to an agent";
+    this.agent.textContent = c.assignee_name ? t("case.handled_by", { name: c.assignee_name }) : t("case.unassigned");
     this.expected.hidden = !c.expected_response;
-    this.expected.textContent = c.expected_response ? `We will answer ${c.expected_response}.` : "";
+    this.expected.textContent = c.expected_response ? t("case.will_answer", { expected: c.expected_response }) : "";
     this.showPromised(c.commitments || []);
     this.seqs.clear();
     clear(this.thread).append(...c.messages.map((m) => this.item(m)));
-    this.toggle.textContent = c.closed ? "Reopen the case" : "Close the case";
-    this.send.textContent = c.closed ? "Send and reopen" : "Send reply";
+    this.toggle.textContent = t(c.closed ? "case.reopen" : "case.close");
+    this.send.textContent = t(c.closed ? "case.send_reopen" : "case.send_reply");
     this.renderSurvey();
   }
 
   item(m) {
     this.seqs.add(m.seq);
-    const who = m.author_kind === "contact" ? "You" : (m.author_name || (m.author_kind === "system" ? "" : "Support"));
+    const who = m.author_kind === "contact" ? t("case.you") : (m.author_name || (m.author_kind === "system" ? "" : t("case.support")));
     const files = m.files || [];
     return h("li", { class: "msg", "data-author": m.author_kind, "data-seq": m.seq },
       who ? h("div", { class: "who", text: `${who} · ${time(m.created_at)}` }) : null,
       // A file's message says only its name: the file list shows it.
       files.length === 1 && files[0].name === m.text ? null : h("div", { class: "text", text: m.text }),
-      files.length ? h("ul", { class: "files", "aria-label": "Attachments" }, files.map((f) => this.file(f))) : null);
+      files.length ? h("ul", { class: "files", "aria-label": t("case.attachments") }, files.map((f) => this.file(f))) : null);
   }
 
   // Downloads and previews (only for what the server found to be a real PNG/JPEG/GIF/WebP).
@@ -231,7 +235,7 @@ class CaseView {
       try {
         const a = h("a", { href: await blobUrl(path, this.token), download: f.name });
         document.body.append(a); a.click(); a.remove();
-      } catch (err) { this.said.className = "notice error"; this.said.textContent = `Could not download: ${err.message}`; }
+      } catch (err) { this.said.className = "notice error"; this.said.textContent = t("case.download_failed", { error: err.message }); }
     } });
     const img = f.preview ? h("img", { class: "preview", alt: f.name }) : null;
     if (img) blobUrl(`${path}?preview=1`, this.token).then((src) => { img.src = src; }, () => img.remove());
@@ -242,7 +246,7 @@ class CaseView {
     const lim = this.data.attachments;
     if (lim && file.size > lim.max_file_bytes) {
       this.said.className = "notice error";
-      this.said.textContent = `${file.name} is ${size(file.size)}; files may be at most ${size(lim.max_file_bytes)}.`;
+      this.said.textContent = t("common.too_big", { name: file.name, size: size(file.size), max: size(lim.max_file_bytes) });
       return;
     }
     const xhr = new XMLHttpRequest();
@@ -252,20 +256,20 @@ class CaseView {
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) this.progress.value = Math.round((e.loaded / e.total) * 100); };
     const finish = (ok, text) => {
       this.progress.hidden = true; this.attachBtn.disabled = false;
-      this.said.className = ok ? "notice" : "notice error"; this.said.textContent = text;
+      this.said.className = "notice" + (ok ? "" : " error"); this.said.textContent = text;
     };
     xhr.onload = async () => {
       let m = {};
       try { m = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) {
-        finish(true, `Sent ${file.name}`);
+        finish(true, t("case.sent_file", { name: file.name }));
         this.add(m);
         if (this.data.closed) await this.load();
-      } else finish(false, `Not sent: ${(m.error && m.error.message) || `HTTP ${xhr.status}`}`);
+      } else finish(false, t("case.not_sent", { error: (m.error && m.error.message) || t("common.http_error", { status: xhr.status }) }));
     };
-    xhr.onerror = () => finish(false, `Not sent: the upload of ${file.name} failed`);
+    xhr.onerror = () => finish(false, t("case.upload_failed", { name: file.name }));
     this.progress.value = 0; this.progress.hidden = false; this.attachBtn.disabled = true;
-    this.said.className = "notice"; this.said.textContent = `Uploading ${file.name}…`;
+    this.said.className = "notice"; this.said.textContent = t("case.uploading", { name: file.name });
     xhr.send(file);
   }
 
@@ -274,7 +278,7 @@ class CaseView {
     const el = this.item(m);
     const after = [...this.thread.children].find((li) => Number(li.dataset.seq) > m.seq);
     this.thread.insertBefore(el, after || null);
-    if (m.author_kind !== "contact") announce(`New message from ${m.author_name || "support"}`);
+    if (m.author_kind !== "contact") announce(t("case.new_message", { name: m.author_name || t("case.support") }));
   }
 
   renderSurvey() {
@@ -286,18 +290,18 @@ class CaseView {
     if (shown === this.surveyShown) return;
     this.surveyShown = shown;
     if (c.rating) {
-      this.survey.replaceChildren(h("h2", { id: "survey-h", text: "Thank you for your rating" }),
-        h("p", { text: `You rated this case ${c.rating} of 5.` }),
+      this.survey.replaceChildren(h("h2", { id: "survey-h", text: t("case.thanks_rating") }),
+        h("p", { text: t("case.rated", { rating: c.rating }) }),
         c.rating_comment ? h("p", { class: "muted", text: c.rating_comment }) : null);
       return;
     }
-    const stars = h("fieldset", { class: "stars" }, h("legend", { class: "sr-only", text: "Rating" }),
+    const stars = h("fieldset", { class: "stars" }, h("legend", { class: "sr-only", text: t("case.rating") }),
       [1, 2, 3, 4, 5].map((n) => h("label", {}, h("input", { type: "radio", name: "rating", value: n, required: true }),
-        `${n}${n === 1 ? " (poor)" : n === 5 ? " (excellent)" : ""}`)));
+        n === 1 ? t("case.poor", { n }) : n === 5 ? t("case.excellent", { n }) : String(n))));
     const comment = h("textarea", { id: "survey-comment", rows: 3, maxlength: 2000 });
     const said = notice();
-    const form = h("form", {}, stars, h("label", { for: "survey-comment", text: "Anything to add? (optional)" }),
-      comment, h("div", { class: "row" }, h("button", { class: "primary", type: "submit", text: "Send rating" })), said);
+    const form = h("form", {}, stars, h("label", { for: "survey-comment", text: t("case.anything_to_add") }),
+      comment, h("div", { class: "row" }, h("button", { class: "primary", type: "submit", text: t("case.send_rating") })), said);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const picked = form.querySelector("input[name=rating]:checked");
@@ -308,7 +312,7 @@ class CaseView {
         await this.load();
       } catch (err) { said.className = "notice error"; said.textContent = err.message; }
     });
-    this.survey.replaceChildren(h("h2", { id: "survey-h", text: "How did we do?" }), form);
+    this.survey.replaceChildren(h("h2", { id: "survey-h", text: t("case.how_did_we_do") }), form);
   }
 
   async post() {
@@ -323,10 +327,10 @@ class CaseView {
       this.cid = null;
       this.text.value = "";
       this.add(m);
-      this.said.className = "notice"; this.said.textContent = "Reply sent";
+      this.said.className = "notice"; this.said.textContent = t("case.reply_sent");
       if (this.data.closed) await this.load();
     } catch (e) {
-      this.said.className = "notice error"; this.said.textContent = `Not sent: ${e.message}`;
+      this.said.className = "notice error"; this.said.textContent = t("case.not_sent", { error: e.message });
     } finally { this.send.disabled = false; }
   }
 
@@ -336,7 +340,7 @@ class CaseView {
       await call("POST", `/api/portal/cases/${encodeURIComponent(this.number)}/status`, this.token, { status });
       await this.load();
       this.said.className = "notice";
-      this.said.textContent = status === "closed" ? "Case closed. Tell us how we did below." : "Case reopened";
+      this.said.textContent = t(status === "closed" ? "case.closed_done" : "case.reopened");
       if (status === "closed") this.survey.scrollIntoView();
     } catch (e) { this.said.className = "notice error"; this.said.textContent = e.message; }
   }
@@ -345,7 +349,7 @@ class CaseView {
   connect() {
     const url = new URL("/ws/visitor?case=1", location.href).href.replace(/^http/, "ws");
     const ws = new WebSocket(url);
-    const show = (on) => { this.live.dataset.live = String(on); this.live.textContent = on ? "Live" : "Reconnecting…"; };
+    const show = (on) => { this.live.dataset.live = String(on); this.live.textContent = t(on ? "case.live" : "case.reconnecting"); };
     ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.data.socket_token }));
     ws.onmessage = (e) => {
       let f;
@@ -393,7 +397,7 @@ function helpArticles(key) {
   return new Promise((resolve) => {
     const script = h("script", { src: "/static/widget-kb.js" });
     script.addEventListener("load", () => resolve(window.__switchboardKb
-      ? window.__switchboardKb({ site: key, base: `${location.origin}/`, h, css: false }) : null));
+      ? window.__switchboardKb({ site: key, base: `${location.origin}/`, h, t, css: false }) : null));
     script.addEventListener("error", () => resolve(null));
     document.head.append(script);
   });
@@ -406,7 +410,7 @@ async function newCase() {
   try {
     form = await call("GET", `/api/public/sites/${encodeURIComponent(key || "")}`);
   } catch (e) {
-    page(h("section", { class: "card" }, h("h1", { text: "No such form" }), h("p", { text: e.message })));
+    page(h("section", { class: "card" }, h("h1", { text: t("case.no_form") }), h("p", { text: e.message })));
     return;
   }
   // Topics down to one without sub-topics, offered for the chosen department (or for any).
@@ -420,7 +424,7 @@ async function newCase() {
   const ownDept = (p) => [...p].reverse().map((t) => t.department_id).find((d) => d != null);
   const dept = h("select", { id: "nc-dept" }, form.departments.map((d) => h("option", { value: d.id, text: d.name })));
   const topic = h("select", { id: "nc-topic" });
-  const topicRow = h("div", {}, h("label", { for: "nc-topic", text: "Topic *" }), topic);
+  const topicRow = h("div", {}, h("label", { for: "nc-topic", text: t("case.topic") }), topic);
   const extra = h("div", { class: "fields" });
   const common = (form.fields || []).filter((f) => f.name !== "name" && f.name !== "email");
   const nameRequired = (form.fields || []).some((f) => f.name === "name" && f.required);
@@ -429,7 +433,7 @@ async function newCase() {
   const text = h("textarea", { id: "nc-text", rows: 6, required: true, maxlength: 10000 });
   const said = notice();
   const suggestAt = h("span", { class: "kb-anchor" });
-  const button = h("button", { class: "primary", type: "submit", text: "Send" });
+  const button = h("button", { class: "primary", type: "submit", text: t("case.send") });
   const offered = () => leaves.filter((p) => [undefined, Number(dept.value)].includes(ownDept(p)));
   const showTopics = () => {
     const paths = offered();
@@ -446,12 +450,12 @@ async function newCase() {
   dept.addEventListener("change", showTopics);
   topic.addEventListener("change", showFields);
   const el = h("form", { class: "card", "aria-labelledby": "nc-h" },
-    h("h1", { id: "nc-h", text: "Open a case" }),
-    form.departments.length > 1 ? [h("label", { for: "nc-dept", text: "Department" }), dept] : null,
+    h("h1", { id: "nc-h", text: t("case.open_case") }),
+    form.departments.length > 1 ? [h("label", { for: "nc-dept", text: t("case.department") }), dept] : null,
     topicRow, extra,
-    h("label", { for: "nc-name", text: `Your name${nameRequired ? " *" : ""}` }), name,
-    h("label", { for: "nc-email", text: "Your email address *" }), email,
-    h("label", { for: "nc-text", text: "How can we help? *" }), text, suggestAt,
+    h("label", { for: "nc-name", text: t("case.name") + (nameRequired ? " *" : "") }), name,
+    h("label", { for: "nc-email", text: t("case.email_required") }), email,
+    h("label", { for: "nc-text", text: t("case.how_can_we_help") }), text, suggestAt,
     h("div", { class: "row" }, button), said);
   showTopics();
   let help = null;
@@ -470,13 +474,13 @@ async function newCase() {
         department_id: form.departments.length ? Number(dept.value) : null,
         topic: topicRow.hidden ? null : topic.value, answers, name: name.value.trim() || null,
         email: email.value.trim(), text: text.value, client_id: cid, channel: "portal",
-        kb_session: help ? help.read() : null });
+        kb_session: help ? help.read() : null, language });
       page(h("section", { class: "card done", "aria-labelledby": "done-h" },
-        h("h1", { id: "done-h", text: "Thank you: your case is open" }),
-        h("p", {}, "Your case number is ", h("strong", { class: "number", text: r.number }), "."),
-        r.expected_response ? h("p", { class: "expected", text: `We will answer ${r.expected_response}.` }) : null,
+        h("h1", { id: "done-h", text: t("case.opened") }),
+        h("p", {}, ...numbered(t("case.number_is"), r.number)),
+        r.expected_response ? h("p", { class: "expected", text: t("case.will_answer", { expected: r.expected_response }) }) : null,
         r.notice ? h("p", { class: "site-notice", text: r.notice }) : null,
-        h("p", { class: "muted", text: "We sent a confirmation with a link to follow the case to your email address." })));
+        h("p", { class: "muted", text: t("case.confirmation") })));
     } catch (err) {
       said.className = "notice error"; said.textContent = err.message; button.disabled = false;
     }
@@ -484,8 +488,16 @@ async function newCase() {
   page(el);
 }
 
+// The number set in bold inside its sentence, wherever the language puts it.
+function numbered(sentence, number) {
+  const [before, after = ""] = sentence.split("{number}");
+  return [before, h("strong", { class: "number", text: number }), after];
+}
+
 // --- which view ------------------------------------------------------------------------------
 
+await loadWords();
+document.title = t("case.title");
 const path = decodeURIComponent(location.pathname.replace(/^\/c\/?/, ""));
 if (path === "signin") redeem();
 else if (path === "new") newCase();

@@ -36,6 +36,18 @@ export function messageItem(m, contactName) {
   return li;
 }
 
+// The language the customer reads (the widget's or form's): a small badge, its name on hover.
+const LANGUAGE_NAMES = new Intl.DisplayNames(["en"], { type: "language" });
+export const languageBadge = () => h("span", { class: "badge lang", hidden: true });
+export function showLanguage(badge, language) {
+  badge.hidden = !language;
+  if (!language) return;
+  badge.textContent = language.toUpperCase();
+  const name = LANGUAGE_NAMES.of(language) || language;
+  badge.title = `The customer reads ${name}`;
+  badge.setAttribute("aria-label", `Language: ${name}`);
+}
+
 export class ChatPane {
   constructor({ id, number, wire, mode, canned = [], directory = { agents: [], groups: [] },
     me = null, onGone = () => {}, onNumber = () => {}, watch = {} }) {
@@ -53,11 +65,12 @@ export class ChatPane {
     this.log = h("ol", { class: "log", "aria-label": "Messages", role: "log" });
     this.draft = h("p", { class: "draft", "aria-live": "off" });
     this.status = h("span", { class: "badge" });
+    this.language = languageBadge();
     this.title = h("h2", { text: number || `#${id}` });
     this.facts = h("dl", { class: "facts" });
     this.notice = h("p", { class: "notice", role: "status" });
     this.el = h("section", { class: "chat", "data-conversation": id },
-      h("header", { class: "chat-head" }, this.title, this.status, this.actions()),
+      h("header", { class: "chat-head" }, this.title, this.status, this.language, this.actions()),
       this.facts, this.notice, this.log, this.draft, this.composer(), this.over);
     this.assist = mode === "agent" ? new AssistPanel(id, this) : null;
     if (this.assist) this.el.append(this.assist.el);
@@ -71,6 +84,7 @@ export class ChatPane {
       this.title.textContent = c.number;
       this.onNumber(c.number);
       this.department = c.department_id;
+      showLanguage(this.language, c.language);
       if (!this.status.dataset.status) this.setStatus(c.status); // frames are fresher
       this.contactName = c.contact && (c.contact.name || c.contact.email);
       this.contact = c.contact;

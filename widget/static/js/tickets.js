@@ -3,7 +3,7 @@
 
 import { get, patch, post } from "./api.js";
 import { AssistPanel } from "./assist.js";
-import { messageItem } from "./chatpane.js";
+import { languageBadge, messageItem, showLanguage } from "./chatpane.js";
 import { clear, clientId, contactFacts, h } from "./dom.js";
 import { uploader } from "./files.js";
 import { STATUS_LABELS } from "./status.js";
@@ -114,6 +114,7 @@ export class TicketView {
       agents: [...agents].map(([agentId, name]) => ({ id: agentId, display_name: name })) });
     this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline" });
     this.title = h("h2", { text: `#${id}` });
+    this.language = languageBadge();
     // The statuses the server's rules allow from here (status_options), the current one first.
     this.status = h("select", { "aria-label": "Status" });
     this.status.addEventListener("change", () => this.setStatus());
@@ -133,7 +134,7 @@ export class TicketView {
     // Agent assist beside the reply box, as in a chat: its insertions go into this reply.
     this.assist = new AssistPanel(id, { input: this.text });
     this.el = h("section", { class: "chat ticket", "data-ticket": id },
-      h("header", { class: "chat-head" }, this.title, this.status, this.promoteButton),
+      h("header", { class: "chat-head" }, this.title, this.status, this.language, this.promoteButton),
       this.facts,
       this.notice, this.log, this.ended, form, this.assist.el,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
@@ -147,6 +148,7 @@ export class TicketView {
       const c = await get(`/api/conversations/${this.id}`);
       this.title.textContent = `${c.number} — ${c.subject || "(no subject)"}`;
       this.showStatus(c);
+      showLanguage(this.language, c.language);
       this.email = c.contact && c.contact.email;
       this.promoteButton.hidden = c.status !== "noise";
       const rows = [["Contact", c.contact && c.contact.name], ...contactFacts(c.contact),
