@@ -31,7 +31,7 @@ from desk.http import (
     read_json,
     require_admin,
 )
-from desk.limits import NAME_MAX
+from desk.limits import MAILBOX_TEXT_MAX, NAME_MAX
 from desk.mail_rules import NOTIFY_MODES
 from desk.models import (
     POLICIES,
@@ -47,6 +47,60 @@ from desk.models import (
 )
 
 SITE_CONFIG_MAX = 64 * 1024
+_ID = {"type": "integer"}
+
+
+def _password(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} is required", key)
+    auth.check_password_strength(value)
+    return value
+
+
+# What each body may hold: the handlers read their fields through these, and the API description
+# (desk.web) is generated from the same definitions.
+DEPARTMENT = validate.Body({
+    "name": validate.Text(NAME_MAX), "email_address": validate.Email(nullable=True),
+    "notify_mode": validate.Choice(NOTIFY_MODES),
+    "front_group_id": validate.RecordId(nullable=True),
+    # Checked against the stored relay (a password left out is kept): desk.smtp_relay.check.
+    "smtp": validate.Custom(lambda data, key: data.get(key), {
+        "type": "object", "required": ["host"], "properties": {
+            "host": {"type": "string", "minLength": 1, "maxLength": MAILBOX_TEXT_MAX},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "security": {"enum": list(smtp_relay.SECURITY)},
+            "username": {"type": "string", "maxLength": MAILBOX_TEXT_MAX},
+            "password": {"type": "string", "minLength": 1, "maxLength": MAILBOX_TEXT_MAX}}},
+        nullable=True)}, required=("name",))
+DEPARTMENT_UPDATE = DEPARTMENT.but(required=())
+DEPARTMENT_CREATE = DEPARTMENT.but(drop=("front_group_id",))
+GROUP = validate.Body({
+    "department_id": validate.RecordId(), "name": validate.Text(NAME_MAX),
+    "policy": validate.Choice(POLICIES), "offer_timeout_s": validate.Integer(5, 3600)},
+    required=("department_id", "name"))
+GROUP_UPDATE = GROUP.but(required=(), drop=("department_id",))
+SKILL = validate.Body({"name": validate.Text(64)}, required=("name",))
+AGENT = validate.Body({
+    "email": validate.Email(),
+    "password": validate.Custom(_password, {"type": "string", "minLength": auth.PASSWORD_MIN,
+                                            "maxLength": auth.PASSWORD_MAX}),
+    "display_name": validate.Text(NAME_MAX), "role": validate.Choice(ROLES),
+    "chat_capacity": validate.Integer(0, 50), "ticket_capacity": validate.Integer(0, 500),
+    "is_active": validate.Boolean(), "group_ids": validate.IdList(),
+    "skills": validate.SkillLevels()}, required=("email", "password", "display_name"))
+AGENT_UPDATE = AGENT.but(required=(), drop=("email", "password"))
+PASSWORD_RESET = AGENT.but(required=("password",), drop=tuple(set(AGENT.fields) - {"password"}))
+CANNED = validate.Body({
+    "department_id": validate.RecordId(), "shortcut": validate.Text(32),
+    "title": validate.Text(NAME_MAX), "body": validate.Text(10_000)},
+    required=("department_id", "shortcut", "title", "body"))
+CANNED_UPDATE = CANNED.but(required=(), drop=("department_id",))
+CANNED_JSON = CANNED.result(id=_ID)
+DEPARTMENT_JSON = DEPARTMENT.result(id=_ID)
+GROUP_JSON = GROUP.result(id=_ID)
+AGENT_JSON = AGENT.but(drop=("password",)).result(id=_ID)
+OK_JSON = {"type": "object", "properties": {"ok": {"const": True}}, "required": ["ok"]}
 
 
 def department_json(d: Department) -> dict[str, Any]:
@@ -99,16 +153,17 @@ async def list_departments(request: Request) -> Response:
 
 async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any],
                             partial: bool) -> None:
+    body = DEPARTMENT_UPDATE if partial else DEPARTMENT_CREATE
     if not partial or "name" in data:
-        d.name = validate.required_text(data, "name", max_len=NAME_MAX)
+        d.name = body.read(data, "name")
     if "email_address" in data:
-        d.email_address = validate.email(data, "email_address", required=False)
+        d.email_address = body.read(data, "email_address")
     if "notify_mode" in data:
-        d.notify_mode = validate.choice(data, "notify_mode", NOTIFY_MODES) or "full"
+        d.notify_mode = body.read(data, "notify_mode") or "full"
     if "smtp" in data:
         d.smtp = smtp_relay.check(data["smtp"], d.smtp)
     if "front_group_id" in data:
-        gid = validate.record_id(data, "front_group_id")
+        gid = body.read(data, "front_group_id")
         if gid is not None:
             group = await get_or_404(s, Group, gid)
             if group.department_id != d.id:
@@ -117,6 +172,7 @@ async def _apply_department(s: AsyncSession, d: Department, data: dict[str, Any]
         d.front_group_id = gid
 
 
+@validate.described(DEPARTMENT_CREATE, DEPARTMENT_JSON, 201)
 @api
 async def create_department(request: Request) -> Response:
     await require_admin(request)
@@ -130,6 +186,7 @@ async def create_department(request: Request) -> Response:
         return JSONResponse(department_json(d), status_code=201)
 
 
+@validate.described(response=DEPARTMENT_JSON)
 @api
 async def get_department(request: Request) -> Response:
     p = await current_principal(request)
@@ -141,6 +198,7 @@ async def get_department(request: Request) -> Response:
         return JSONResponse(department_json(d))
 
 
+@validate.described(DEPARTMENT_UPDATE, DEPARTMENT_JSON)
 @api
 async def update_department(request: Request) -> Response:
     await require_admin(request)
@@ -164,22 +222,24 @@ async def list_groups(request: Request) -> Response:
 
 
 async def _apply_group(s: AsyncSession, g: Group, data: dict[str, Any], partial: bool) -> None:
+    body = GROUP_UPDATE if partial else GROUP
     if not partial:
-        dept_id = validate.record_id(data, "department_id", required=True)
-        assert dept_id is not None
+        dept_id = body.read(data, "department_id")
         await get_or_404(s, Department, dept_id)
         g.department_id = dept_id
     if not partial or "name" in data:
-        g.name = validate.required_text(data, "name", max_len=NAME_MAX)
-    policy = validate.choice(data, "policy", POLICIES, None if partial else "least_loaded")
+        g.name = body.read(data, "name")
+    policy = body.read(data, "policy") or (None if partial else "least_loaded")
     if policy is not None:
         g.policy = policy
-    timeout = validate.integer(data, "offer_timeout_s", lo=5, hi=3600,
-                               default=None if partial else 30)
+    timeout = body.read(data, "offer_timeout_s")
+    if timeout is None and not partial:
+        timeout = 30
     if timeout is not None:
         g.offer_timeout_s = timeout
 
 
+@validate.described(GROUP, GROUP_JSON, 201)
 @api
 async def create_group(request: Request) -> Response:
     await require_admin(request)
@@ -192,6 +252,7 @@ async def create_group(request: Request) -> Response:
         return JSONResponse(group_json(g), status_code=201)
 
 
+@validate.described(response=GROUP_JSON)
 @api
 async def get_group(request: Request) -> Response:
     p = await current_principal(request)
@@ -202,6 +263,7 @@ async def get_group(request: Request) -> Response:
         return JSONResponse(group_json(g))
 
 
+@validate.described(GROUP_UPDATE, GROUP_JSON)
 @api
 async def update_group(request: Request) -> Response:
     await require_admin(request)
@@ -228,10 +290,11 @@ async def list_skills(request: Request) -> Response:
     return JSONResponse([{"id": i, "name": n} for i, n in sorted(names.items())])
 
 
+@validate.described(SKILL, SKILL.result(id=_ID), 201)
 @api
 async def create_skill(request: Request) -> Response:
     await require_admin(request)
-    name = validate.required_text(await read_json(request), "name", max_len=64)
+    name = SKILL.read(await read_json(request), "name")
     async with deps(request).sm() as s:
         skill = Skill(name=name)
         s.add(skill)
@@ -256,36 +319,33 @@ async def list_agents(request: Request) -> Response:
 
 
 async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial: bool) -> None:
+    body = AGENT_UPDATE if partial else AGENT
     if not partial:
-        email = validate.email(data, "email")
-        assert email is not None
-        a.email = email
-        password = data.get("password")
-        if not isinstance(password, str):
-            raise InvalidInput("password is required", "password")
+        a.email = body.read(data, "email")
+        password = body.read(data, "password")
         a.password_hash = await asyncio.to_thread(auth.hash_password, password)
     if not partial or "display_name" in data:
-        a.display_name = validate.required_text(data, "display_name", max_len=NAME_MAX)
-    role = validate.choice(data, "role", ROLES, None if partial else "agent")
+        a.display_name = body.read(data, "display_name")
+    role = body.read(data, "role") or (None if partial else "agent")
     if role is not None:
         a.role = role
-    for key, hi in (("chat_capacity", 50), ("ticket_capacity", 500)):
-        value = validate.integer(data, key, lo=0, hi=hi)
+    for key in ("chat_capacity", "ticket_capacity"):
+        value = body.read(data, key)
         if value is not None:
             setattr(a, key, value)
-    active = validate.boolean(data, "is_active")
+    active = body.read(data, "is_active")
     if active is not None:
         if a.is_active and not active:
             a.session_version = (a.session_version or 1) + 1
         a.is_active = active
-    group_ids = validate.id_list(data, "group_ids")
+    group_ids = body.read(data, "group_ids")
     if group_ids is not None:
         found = set((await s.execute(select(Group.id).where(Group.id.in_(group_ids)))).scalars())
         missing = sorted(set(group_ids) - found)
         if missing:
             raise NotFound(f"groups not found: {missing}")
         a.groups = [AgentGroup(group_id=gid) for gid in group_ids]
-    skills = validate.skill_levels(data, "skills")
+    skills = body.read(data, "skills")
     if skills is not None:
         by_name = {v: k for k, v in (await _skill_names(s)).items()}
         missing_skills = sorted(set(skills) - set(by_name))
@@ -294,6 +354,7 @@ async def _apply_agent(s: AsyncSession, a: Agent, data: dict[str, Any], partial:
         a.skills = [AgentSkill(skill_id=by_name[n], level=lvl) for n, lvl in skills.items()]
 
 
+@validate.described(AGENT, AGENT_JSON, 201)
 @api
 async def create_agent(request: Request) -> Response:
     await require_admin(request)
@@ -307,6 +368,7 @@ async def create_agent(request: Request) -> Response:
         return JSONResponse(agent_json(a, await _skill_names(s)), status_code=201)
 
 
+@validate.described(response=AGENT_JSON)
 @api
 async def get_agent(request: Request) -> Response:
     p = await current_principal(request)
@@ -319,6 +381,7 @@ async def get_agent(request: Request) -> Response:
         return JSONResponse(agent_json(a, await _skill_names(s)))
 
 
+@validate.described(AGENT_UPDATE, AGENT_JSON)
 @api
 async def update_agent(request: Request) -> Response:
     await require_admin(request)
@@ -338,14 +401,12 @@ async def update_agent(request: Request) -> Response:
     return JSONResponse(result)
 
 
+@validate.described(PASSWORD_RESET, OK_JSON)
 @api
 async def reset_agent_password(request: Request) -> Response:
     await require_admin(request)
     d = deps(request)
-    data = await read_json(request)
-    password = data.get("password")
-    if not isinstance(password, str):
-        raise InvalidInput("password is required", "password")
+    password = PASSWORD_RESET.read(await read_json(request), "password")
     agent_id = path_int(request, "id")
     async with d.sm() as s:
         await get_or_404(s, Agent, agent_id)
@@ -434,13 +495,14 @@ async def list_canned(request: Request) -> Response:
         return JSONResponse([canned_json(c) for c in rows])
 
 
+@validate.described(CANNED, CANNED_JSON, 201)
 @api
 async def create_canned(request: Request) -> Response:
     p = await current_principal(request)
     if not p.is_supervisor:
         raise Forbidden("supervisors and admins only")
     data = await read_json(request)
-    dept = validate.record_id(data, "department_id", required=True)
+    dept = CANNED.read(data, "department_id")
     async with deps(request).sm() as s:
         await get_or_404(s, Department, dept or 0)
         visible = await auth.visible_departments(s, p)
@@ -456,9 +518,10 @@ async def create_canned(request: Request) -> Response:
 def _apply_canned(c: CannedResponse, data: dict[str, Any], partial: bool) -> None:
     """Shortcut, title and body; the body may use the variables the console fills in
     (``{{contact.name}}``, ``{{agent.name}}``, ``{{conversation.number}}``: js/canned.js)."""
-    for key, max_len in (("shortcut", 32), ("title", NAME_MAX), ("body", 10_000)):
+    body = CANNED_UPDATE if partial else CANNED
+    for key in ("shortcut", "title", "body"):
         if not partial or key in data:
-            setattr(c, key, validate.required_text(data, key, max_len=max_len))
+            setattr(c, key, body.read(data, key))
 
 
 async def _own_canned(request: Request, s: AsyncSession) -> CannedResponse:
@@ -472,6 +535,7 @@ async def _own_canned(request: Request, s: AsyncSession) -> CannedResponse:
     return c
 
 
+@validate.described(CANNED_UPDATE, CANNED_JSON)
 @api
 async def update_canned(request: Request) -> Response:
     data = await read_json(request)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from desk.errors import InvalidInput
 from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, is_id, is_skill_level
@@ -14,6 +16,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A host name is labels like this joined by dots; an IPv6 address (no brackets) is hex and colons.
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 def text(data: dict[str, Any], key: str, *, max_len: int, required: bool = True,
@@ -164,3 +167,151 @@ def _is_host(value: str) -> bool:
     if ":" in value:
         return _IPV6.fullmatch(value) is not None
     return all(_LABEL.fullmatch(label) for label in value.removesuffix(".").split("."))
+
+
+# --- declarative bodies: one definition reads a body and describes it (desk.web's OpenAPI) ----
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One field: how it is read (the functions above, so the same messages) and its JSON
+    Schema. ``nullable``: null is a value (it clears the field) rather than "required"."""
+
+    reader: Callable[[dict[str, Any], str, bool], Any]
+    schema: dict[str, Any]
+    nullable: bool = False
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.schema, {"type": "null"}]} if self.nullable else self.schema
+
+
+def _needed(data: dict[str, Any], key: str, required: bool) -> None:
+    if required and data.get(key) is None:
+        raise InvalidInput(f"{key} is required", key)
+
+
+def Text(max_len: int, min_len: int = 1, nullable: bool = False) -> Spec:
+    return Spec(lambda d, k, r: text(d, k, max_len=max_len, min_len=min_len, required=r),
+                {"type": "string", "minLength": min_len, "maxLength": max_len}, nullable)
+
+
+def Integer(lo: int, hi: int, nullable: bool = False) -> Spec:
+    return Spec(lambda d, k, r: integer(d, k, lo=lo, hi=hi, required=r),
+                {"type": "integer", "minimum": lo, "maximum": hi}, nullable)
+
+
+def RecordId(nullable: bool = False) -> Spec:
+    return Spec(lambda d, k, r: record_id(d, k, required=r),
+                {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}, nullable)
+
+
+def Boolean() -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> bool | None:
+        _needed(d, k, r)
+        return boolean(d, k)
+
+    return Spec(read, {"type": "boolean"})
+
+
+def Choice(options: tuple[str, ...]) -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> str | None:
+        _needed(d, k, r)
+        return choice(d, k, options)
+
+    return Spec(read, {"enum": list(options)})
+
+
+def Email(nullable: bool = False) -> Spec:
+    return Spec(lambda d, k, r: email(d, k, required=r),
+                {"type": "string", "format": "email", "maxLength": EMAIL_MAX}, nullable)
+
+
+def Secret(max_len: int, min_len: int = 1) -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> str | None:
+        value = secret(d, k, max_len=max_len, required=r)
+        if value is not None and len(value) < min_len:
+            raise InvalidInput(f"{k} must be a string of {min_len} to {max_len} characters", k)
+        return value
+
+    return Spec(read, {"type": "string", "minLength": min_len, "maxLength": max_len})
+
+
+def IdList(max_items: int = 100) -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> list[int] | None:
+        _needed(d, k, r)
+        return id_list(d, k, max_items=max_items)
+
+    return Spec(read, {"type": "array", "maxItems": max_items, "items": {
+        "type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}})
+
+
+def SkillLevels() -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> dict[str, int] | None:
+        _needed(d, k, r)
+        return skill_levels(d, k)
+
+    return Spec(read, {"type": "object", "maxProperties": 50, "additionalProperties": {
+        "type": "integer", "minimum": 1, "maximum": 10}})
+
+
+def Origins() -> Spec:
+    def read(d: dict[str, Any], k: str, r: bool) -> list[str] | None:
+        _needed(d, k, r)
+        return origins(d, k)
+
+    return Spec(read, {"type": "array", "maxItems": 50, "items": {
+        "type": "string", "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"}})
+
+
+def Custom(reader: Callable[[dict[str, Any], str], Any], schema: dict[str, Any],
+           nullable: bool = False) -> Spec:
+    """A field with a check of its own (a module's ``check_*``); its schema stated beside it."""
+    def read(d: dict[str, Any], k: str, r: bool) -> Any:
+        _needed(d, k, r and not nullable)
+        return reader(d, k)
+
+    return Spec(read, schema, nullable)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON body's fields. ``read(data, key)`` checks one field (``required`` ones must be
+    there; any other present field must not be null unless it is nullable) and ``schema()``
+    is its JSON Schema, so the API description comes from the definition the handler uses."""
+
+    fields: dict[str, Spec]
+    required: tuple[str, ...] = ()
+
+    def read(self, data: dict[str, Any], key: str) -> Any:
+        spec = self.fields[key]
+        needed = key in self.required or (key in data and not spec.nullable)
+        return spec.reader(data, key, needed)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "properties": {k: s.json_schema()
+                                                 for k, s in self.fields.items()},
+                "required": list(self.required)}
+
+    def but(self, *, required: tuple[str, ...] | None = None, drop: tuple[str, ...] = (),
+            **more: Spec) -> Body:
+        """A variant (an update body of a create body, say)."""
+        kept = {k: v for k, v in self.fields.items() if k not in drop}
+        return Body({**kept, **more}, self.required if required is None else required)
+
+    def result(self, **more: dict[str, Any]) -> dict[str, Any]:
+        """The JSON Schema of a record as answered: these fields (null where nullable) plus
+        ``more`` (the id, what the server adds), every one present."""
+        props = {k: s.json_schema() for k, s in self.fields.items()} | more
+        return {"type": "object", "properties": props, "required": list(props)}
+
+
+def described(body: Body | None = None, response: dict[str, Any] | None = None,
+              status: int = 200) -> Callable[[Endpoint], Endpoint]:
+    """Attach the body an endpoint reads and what it answers, for the API description."""
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.api_body = body  # type: ignore[attr-defined]
+        endpoint.api_response = response  # type: ignore[attr-defined]
+        endpoint.api_status = status  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark

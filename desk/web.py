@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +29,6 @@ from desk import (
     calls,
     commitments,
     contracts,
-    smtp_relay,
     ticket_fields,
 )
 from desk.api_conversations import RESOLUTION_NOTE_MAX
@@ -57,8 +57,6 @@ from desk.models import (
     DIRECTIONS,
     FACT_KINDS,
     MAILBOX_SECURITY,
-    POLICIES,
-    ROLES,
     SCHEDULE_PERIODS,
     STATUSES,
 )
@@ -100,23 +98,6 @@ def _many(item: dict[str, Any]) -> dict[str, Any]:
 
 _NAME = _text(1, NAME_MAX)
 _EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
-_SMTP = _obj("host", host=_text(1, MAILBOX_TEXT_MAX),
-             port={"type": "integer", "minimum": 1, "maximum": 65535},
-             security={"enum": list(smtp_relay.SECURITY)},
-             username={"type": "string", "maxLength": MAILBOX_TEXT_MAX},
-             password=_text(1, MAILBOX_TEXT_MAX))
-_DEPARTMENT = {"name": _NAME, "email_address": {"anyOf": [_EMAIL, {"type": "null"}]},
-               "notify_mode": {"enum": ["full", "link"]},
-               "smtp": {"anyOf": [_SMTP, {"type": "null"}]}}
-_GROUP = {"name": _NAME, "policy": {"enum": list(POLICIES)},
-          "offer_timeout_s": {"type": "integer", "minimum": 5, "maximum": 3600}}
-_AGENT = {"display_name": _NAME, "role": {"enum": list(ROLES)},
-          "chat_capacity": {"type": "integer", "minimum": 0, "maximum": 50},
-          "ticket_capacity": {"type": "integer", "minimum": 0, "maximum": 500},
-          "is_active": {"type": "boolean"},
-          "group_ids": {"type": "array", "items": _ID, "maxItems": 100},
-          "skills": {"type": "object", "maxProperties": 50, "additionalProperties": {
-              "type": "integer", "minimum": 1, "maximum": 10}}}
 _PASSWORD = _text(PASSWORD_MIN, PASSWORD_MAX)
 _SITE = {"name": _NAME, "typing_preview": {"type": "boolean"}, "config": {"type": "object"},
          "identity_secret": {"anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32,128}$"},
@@ -167,20 +148,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "login": _obj("email", "password", email=_EMAIL, password=_text(1, PASSWORD_MAX)),
     "change_password": _obj("old_password", "new_password", old_password=_PASSWORD,
                             new_password=_PASSWORD),
-    "create_department": _obj("name", **_DEPARTMENT),
-    "update_department": _obj(front_group_id={"anyOf": [_ID, {"type": "null"}]}, **_DEPARTMENT),
-    "create_group": _obj("department_id", "name", department_id=_ID, **_GROUP),
-    "update_group": _obj(**_GROUP),
-    "create_skill": _obj("name", name=_text(1, 64)),
-    "create_agent": _obj("email", "password", "display_name", email=_EMAIL,
-                         password=_PASSWORD, **_AGENT),
-    "update_agent": _obj(**_AGENT),
-    "reset_agent_password": _obj("password", password=_PASSWORD),
     "create_site": _obj("name", **_SITE),
     "update_site": _obj(**_SITE),
-    "create_canned": _obj("department_id", "shortcut", "title", "body", department_id=_ID,
-                          shortcut=_text(1, 32), title=_NAME, body=_text(1, 10_000)),
-    "update_canned": _obj(shortcut=_text(1, 32), title=_NAME, body=_text(1, 10_000)),
     "create_mailbox": _obj("department_id", "host", "username", "password", **_MAILBOX),
     "update_mailbox": _obj(**_MAILBOX),
     "post_message": _obj("body", body=_text(1, BODY_MAX),
@@ -337,49 +306,113 @@ _WEBHOOK = {"name": _NAME, "url": {"type": "string", "format": "uri", "minLength
 BODIES.update({"create_webhook": _obj("name", "url", **_WEBHOOK),
                "update_webhook": _obj(**_WEBHOOK), "redeliver_delivery": _obj()})
 # Operations whose body is a file, not JSON.
-RAW_BODIES = frozenset({"upload_attachment", "upload_image"})
+RAW_BODIES = frozenset({"upload_attachment", "upload_image", "visitor_upload", "post_file"})
+# Writes that read no body.
+NO_BODY = frozenset({"logout", "promote_conversation", "archive_article", "test_mailbox"})
+
+
+_PAGE_PARAM = {"type": "string", "minLength": 1, "maxLength": 200}
+_ANY_JSON: dict[str, Any] = {}
+# What routes outside the JSON API answer (pages, the help centre, probes, metrics).
+_MEDIA = {"/kb/": "text/html", "/c/": "text/html", "/metrics": "text/plain"}
+
+
+def _response(route: Route, method: str) -> dict[str, Any]:
+    """The answers an operation may give: its declared 2xx (``validate.described``: the schema
+    of the record it answers) or any JSON, the API's error shape for 4xx, 503 when a store
+    is away; pages also redirect."""
+    endpoint = route.endpoint
+    schema = getattr(endpoint, "api_response", None) or _ANY_JSON
+    status = str(getattr(endpoint, "api_status", 200)) if schema is not _ANY_JSON else "2XX"
+    media = next((m for prefix, m in _MEDIA.items() if route.path.startswith(prefix)),
+                 "application/json" if route.path.startswith(("/api/", "/healthz", "/readyz"))
+                 else "text/html")
+    ok: dict[str, Any] = {"description": "OK", "content": {media: {"schema": schema}}}
+    error = {"description": "Error", "content": {"application/json": {"schema": _ERROR}}}
+    if method == "OPTIONS":
+        return {"204": {"description": "CORS preflight"}, "4XX": error, "503": error}
+    out = {status: ok, "4XX": error, "503": error}
+    if status != "2XX":
+        out["2XX"] = {"description": "OK"}
+    if media == "text/html":
+        out["3XX"] = {"description": "Redirect"}
+    return out
+
+
+def request_body(route: Route) -> dict[str, Any] | None:
+    """The body schema: the endpoint's own ``validate.Body`` when it has one (the definition
+    the handler reads with), else this module's table; None for operations without one."""
+    body = getattr(route.endpoint, "api_body", None)
+    if body is not None:
+        schema: dict[str, Any] = body.schema()
+        return schema
+    return BODIES.get(route.name)
 
 
 def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") -> dict[str, Any]:
+    """Every HTTP route of ``routes`` (WebSockets: the AsyncAPI document, realtime.asyncapi)."""
     paths: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     for route in routes:
-        if not isinstance(route, Route) or not route.path.startswith("/api/"):
+        if not isinstance(route, Route):
             continue
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        params = [{"name": n, "in": "path", "required": True, "schema": _ID}
-                  for n in re.findall(r"\{(\w+)\}", path)]
+        params = [{"name": n, "in": "path", "required": True,
+                   "schema": _ID if f"{{{n}:int}}" in route.path else _PAGE_PARAM}
+                  for n in re.findall(r"\{(\w+)(?::\w+)?\}", route.path)]
         params += [{"name": n, "in": "query", "required": False, "schema": schema}
                    for n, schema in QUERIES.get(route.name, {}).items()]
         for method in sorted((route.methods or set()) - {"HEAD"}):
             doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip()
+            op_id = route.name
+            if op_id in seen:  # shared handler names (pages): made unique by the path
+                op_id = f"{route.name}_{method.lower()}{re.sub(r'[^a-z0-9]+', '_', path)}"
+            seen.add(op_id)
             op: dict[str, Any] = {
-                "operationId": f"{route.name}",
+                "operationId": op_id,
                 "summary": doc.splitlines()[0],
                 "parameters": params,
-                "responses": {
-                    "200": {"description": "OK"},
-                    "4XX": {"description": "Error",
-                            "content": {"application/json": {"schema": _ERROR}}},
-                },
+                "responses": _response(route, method),
             }
+            body = request_body(route)
             if route.name in RAW_BODIES:
                 op["requestBody"] = {"required": True, "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}}
-            elif method in {"POST", "PATCH", "PUT"}:
+            elif method in {"POST", "PATCH", "PUT"} and route.name not in NO_BODY:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": BODIES.get(route.name, {"type": "object"})}}}
-            if path != "/api/auth/login":
+                    "schema": body if body is not None else {"type": "object"}}}}
+            if path.startswith("/api/") and path != "/api/auth/login":
                 op["security"] = [{"session": []}]
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": "1"},
+        "info": {"title": title, "version": "1",
+                 "description": "HTTP API. The WebSocket frames are /api/asyncapi.json."},
         "paths": paths,
         "components": {"securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "sb_session",
                         "description": "Writes also need the X-CSRF-Token header from login."}
         }},
     }
+
+
+def description_routes(routes: list[BaseRoute], asyncapi: dict[str, Any]) -> list[BaseRoute]:
+    """``/api/openapi.json`` over ``routes`` (the whole app's) and ``/api/asyncapi.json``."""
+    documents: dict[str, dict[str, Any]] = {"asyncapi": asyncapi}
+    own: list[BaseRoute] = [
+        Route(f"/api/{name}.json", _serve(documents, name), methods=["GET"], name=name)
+        for name in ("openapi", "asyncapi")]
+    documents["openapi"] = openapi_document([*routes, *own])
+    return own
+
+
+def _serve(documents: dict[str, dict[str, Any]], name: str
+           ) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(_: Request) -> Response:
+        """The API description (OpenAPI for HTTP, AsyncAPI for the WebSocket frames)."""
+        return JSONResponse(documents[name])
+
+    return serve
 
 
 def desk_routes() -> list[BaseRoute]:
@@ -391,9 +424,4 @@ def desk_routes() -> list[BaseRoute]:
                                *api_reports.routes, *api_planning.routes,
                                *api_invitations.routes, *api_work.routes,
                                *api_webhooks.routes]
-    document = openapi_document(routes)
-
-    async def openapi(_: Request) -> Response:
-        return JSONResponse(document)
-
-    return [*routes, Route("/api/openapi.json", openapi, methods=["GET"])]
+    return routes

@@ -32,7 +32,8 @@ from desk.http import Deps, JSONResponse, desk_error_response, error_response, s
 from desk.kb import pages as kb_pages
 from desk.metrics import Metrics
 from desk.settings import Settings
-from desk.web import desk_routes
+from desk.web import description_routes, desk_routes
+from realtime import asyncapi
 from realtime.client_limits import kb_limited
 from realtime.endpoints import routes as hub_routes
 from realtime.kb_http import kb_routes
@@ -202,6 +203,7 @@ def create_app(settings: Settings, hooks: DeskHooks | None = None,
         _page("demo"),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
+    routes += description_routes(routes, asyncapi.document())
     return Starlette(routes=routes, lifespan=lifespan,
                      middleware=[Middleware(HttpMetrics, metrics=metrics,
                                             templates=route_templates(routes)),

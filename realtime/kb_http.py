@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from desk import validate
 from desk.auth import verify_visitor_token
 from desk.errors import Forbidden, InvalidInput
 from desk.http import JSONResponse, client_address, read_json
@@ -54,7 +55,14 @@ async def suggest(request: Request, site: Site) -> Response:
         for h in hits]}, headers={"Cache-Control": "no-store"})
 
 
+CHAT_STARTED = validate.Body({
+    "session": validate.Text(64), "conversation_id": validate.RecordId(),
+    "token": validate.Text(4096)}, required=("session", "conversation_id", "token"))
+
+
+@validate.described(CHAT_STARTED)
 async def chat_started(request: Request, site: Site) -> Response:
+    """Tie the widget's reading session to the chat it started (deflection counts)."""
     state = request.app.state
     data = await read_json(request)
     session = reading.session_id(data.get("session") if isinstance(data.get("session"), str)

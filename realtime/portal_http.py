@@ -25,6 +25,7 @@ per client); every request is also counted per client address (429 with Retry-Af
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ from desk.attachments import Author
 from desk.case_links import Kind, verify
 from desk.catalogues import shipped
 from desk.conversations import Viewer, append_message, messages_after
-from desk.errors import Conflict, DeskError, Forbidden, InvalidInput, RateLimited
+from desk.errors import Conflict, DeskError, Forbidden, RateLimited
 from desk.http import (
     JSONResponse,
     client_address,
@@ -54,6 +55,7 @@ from desk.i18n import DEFAULT, LANGUAGES
 from desk.kb.rules import accepted_languages, choose_language
 from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
 from desk.models import Agent, Contact, Conversation, Message, utcnow
+from desk.settings import Settings
 from realtime import client_limits
 from realtime.context import Context
 from realtime.envelopes import ConversationChanged
@@ -160,6 +162,7 @@ async def _guarded(request: Request, handler: Any) -> Response:
 
 
 def _endpoint(handler: Any) -> Any:
+    @functools.wraps(handler)  # its name, summary and described body (desk.validate)
     async def endpoint(request: Request) -> Response:
         return await _guarded(request, handler)
 
@@ -194,12 +197,26 @@ def _reopenable(conv: Conversation) -> None:
         raise Conflict("this chat has ended; start a new chat or open a case to write again")
 
 
+# The bodies of the customer's writes (the API description is generated from them).
+MESSAGE = validate.Body({"text": validate.Text(Settings().max_message_chars),
+                         "client_id": validate.Text(64, nullable=True)}, required=("text",))
+STATUS = validate.Body({"status": validate.Choice(("closed", "open"))}, required=("status",))
+RATING = validate.Body({"rating": validate.Integer(1, 5),
+                        "comment": validate.Text(COMMENT_MAX, min_len=0, nullable=True)},
+                       required=("rating",))
+SIGNIN = validate.Body({"email": validate.Email()}, required=("email",))
+REDEEM = validate.Body({"token": validate.Text(600)}, required=("token",))
+
+
+@validate.described(MESSAGE, status=201)
 async def post_message(request: Request) -> Response:
+    """A customer's message on their case."""
     conv, contact_id = await _case(request)
     d = deps(request)
     data = await read_json(request)
+    # The bound is the setting's (its default is what the description states).
     text = validate.required_text(data, "text", max_len=d.settings.max_message_chars)
-    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    client_id = MESSAGE.read(data, "client_id")
     _reopenable(conv)
     async with d.sm() as s:
         author = await s.get(Contact, contact_id)
@@ -251,12 +268,11 @@ async def _reopen(request: Request, cid: int, *, wrote: bool) -> None:
         await request.app.state.chat.route(cid)
 
 
+@validate.described(STATUS)
 async def set_status(request: Request) -> Response:
+    """Close or reopen the case."""
     conv, _ = await _case(request)
-    data = await read_json(request)
-    wanted = validate.choice(data, "status", ("closed", "open"))
-    if wanted is None:
-        raise InvalidInput("status must be closed or open")
+    wanted = STATUS.read(await read_json(request), "status")
     ctx = _ctx(request)
     if wanted == "open":
         _reopenable(conv)
@@ -273,17 +289,17 @@ async def set_status(request: Request) -> Response:
     return JSONResponse(_summary(row))
 
 
+@validate.described(RATING)
 async def rate(request: Request) -> Response:
+    """Rate a closed case (once)."""
     conv, contact_id = await _case(request)
     if contact_id != conv.contact_id:
         raise Forbidden("only the customer who opened the case rates it")
     if conv.status not in CLOSED_STATUSES:
         raise Conflict("a case is rated once it is closed")
     data = await read_json(request)
-    rating = validate.integer(data, "rating", lo=1, hi=5)
-    if rating is None:
-        raise InvalidInput("rating must be an integer from 1 to 5")
-    comment = validate.text(data, "comment", max_len=COMMENT_MAX, required=False)
+    rating = RATING.read(data, "rating")
+    comment = RATING.read(data, "comment")
     async with deps(request).sm() as s:
         await s.execute(update(Conversation).where(Conversation.id == conv.id)
                         .values(rating=rating, rating_comment=comment or None))
@@ -291,14 +307,13 @@ async def rate(request: Request) -> Response:
     return JSONResponse({"number": conv.number, "rating": rating, "rating_comment": comment})
 
 
+@validate.described(SIGNIN, status=202)
 async def request_signin(request: Request) -> Response:
     """Mail a one-time sign-in link to the address, if a customer has it. Refused (429) past
     the client's minute or the mail guard's budget for the address or the client; the budget
     is charged for unknown addresses too, so the answers never tell which are known."""
     await _admit(request, "signin", SIGNIN_PER_MIN)
-    data = await read_json(request)
-    email = validate.email(data, "email")
-    assert email is not None
+    email = SIGNIN.read(await read_json(request), "email")
     ctx = _ctx(request)
     verdict = await ctx.mail_guard.admit(
         MailRequest(Purpose.SIGNIN, email, client_address(request)))
@@ -316,11 +331,11 @@ async def request_signin(request: Request) -> Response:
         status_code=202)
 
 
+@validate.described(REDEEM)
 async def redeem_signin(request: Request) -> Response:
     """Spend a one-time sign-in token (once: the first redemption wins) for a session."""
     d = deps(request)
-    data = await read_json(request)
-    token = validate.text(data, "token", max_len=600, required=True)
+    token = REDEEM.read(await read_json(request), "token")
     now = time.time()
     grant = verify(d.settings.secret_key, token, now, Kind.SIGNIN)
     async with d.sm() as s:

@@ -19,6 +19,7 @@ and per recipient address): past the budget the answer is 429 and nothing is sto
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -106,6 +107,7 @@ Handler = Callable[[Request, Site], Awaitable[Response]]
 def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Look the site up by key, answer preflights, map errors, add CORS headers to everything."""
 
+    @functools.wraps(handler)  # its name, summary and described body (desk.validate)
     async def endpoint(request: Request) -> Response:
         state = request.app.state
         site: Site | None = None
@@ -176,6 +178,35 @@ async def _admit_acknowledgement(request: Request, email: str) -> None:
         raise RateLimited(verdict.message, verdict.retry_after_s)
 
 
+def _as_given(data: dict[str, Any], key: str) -> Any:
+    return data.get(key)  # checked where it is used (visitor_claim, desk.site_form)
+
+
+# Who a widget request says it is (``visitor_claim`` checks each part).
+CLAIM = {
+    "token": validate.Custom(_as_given, {"type": "string", "maxLength": 4096}, nullable=True),
+    "visitor_id": validate.Custom(_as_given, {"type": "string", "maxLength": 64},
+                                  nullable=True),
+    "identity": validate.Custom(_as_given, {"type": "object", "properties": {
+        "user_id": {"type": "string"}, "email": {"type": "string"},
+        "name": {"type": "string"}, "hmac": {"type": "string"}}}, nullable=True),
+}
+SESSION = validate.Body({"site_key": validate.Text(64), **CLAIM}, required=("site_key",))
+# The site's form decides which of the form fields are required (desk.site_form.check_form).
+LEAVE_MESSAGE = validate.Body({
+    "name": validate.Custom(_as_given, {"type": "string", "maxLength": 120}, nullable=True),
+    "email": validate.Custom(_as_given, {"type": "string", "format": "email"}),
+    "text": validate.Custom(_as_given, {"type": "string", "maxLength": 10_000}),
+    "department_id": validate.RecordId(nullable=True),
+    "topic": validate.Custom(_as_given, {"type": "string", "maxLength": 120}, nullable=True),
+    "answers": validate.Custom(_as_given, {"type": "object"}, nullable=True),
+    "channel": validate.Choice(("email", "portal")),
+    "client_id": validate.Text(64, nullable=True),
+    "kb_session": validate.Custom(_as_given, {"type": "string", "maxLength": 64},
+                                  nullable=True), **CLAIM}, required=("email",))
+
+
+@validate.described(LEAVE_MESSAGE, status=201)
 async def leave_message(request: Request, site: Site) -> Response:
     """File the visitor's message as an email-channel ticket in the department's front group.
 
@@ -188,8 +219,8 @@ async def leave_message(request: Request, site: Site) -> Response:
     data = await read_json(request)
     form = check_form(site.config or {}, data, Use.MESSAGE)
     # The web new-case page files a "portal" case; the widget's leave-a-message an email one.
-    channel = validate.choice(data, "channel", ("email", "portal"), "email") or "email"
-    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    channel = LEAVE_MESSAGE.read(data, "channel") or "email"
+    client_id = LEAVE_MESSAGE.read(data, "client_id")
     # The help articles this visitor opened before filing it (widget-kb.js): not deflected.
     kb_session = kb_reading.session_id(data["kb_session"]) \
         if isinstance(data.get("kb_session"), str) else None
@@ -265,6 +296,7 @@ def _session_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+@validate.described(SESSION)
 async def visitor_session(request: Request) -> Response:
     """Open (or keep) a visitor session for a site: returns the signed visitor token.
 

@@ -1,0 +1,171 @@
+"""The API description is complete and true: every route of the app is in /api/openapi.json (its
+WebSockets in /api/asyncapi.json) with a body schema for every write, the frame schemas agree
+with the parser, and a bounded schemathesis run finds the answers of a real web process in line
+with the described schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import hypothesis
+import jsonschema_rs
+import orjson
+import pytest
+import requests
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.core.failures import Failure
+from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.routing import Mount, Route, WebSocketRoute
+
+from desk.db import SessionMaker
+from desk.settings import Settings
+from desk.web import NO_BODY, RAW_BODIES
+from realtime import protocol as p
+from realtime.app import create_app
+from realtime.errors import ProtocolError
+from tests.desk.conftest import PASSWORD
+from tests.desk.test_api_fuzz import SKIP, _records, served  # noqa: F401  (fixture)
+
+WRITES = {"POST", "PATCH", "PUT"}
+
+
+async def _documents(settings: Settings) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sb.test") as http:
+        openapi = (await http.get("/api/openapi.json")).json()
+        asyncapi = (await http.get("/api/asyncapi.json")).json()
+    return app, openapi, asyncapi
+
+
+async def test_every_route_is_described(settings: Settings) -> None:
+    """Walks the app's own routes, so a route someone adds fails here until it is described:
+    a write's body comes from the ``validate.Body`` its handler reads with
+    (``validate.described``), or desk.web's tables (file bodies, no body)."""
+    app, openapi, asyncapi = await _documents(settings)
+    channels = {c["address"] for c in asyncapi["channels"].values()}
+    missing = []
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            if route.path not in channels:
+                missing.append(f"WS {route.path}: not in the AsyncAPI document")
+            continue
+        if isinstance(route, Mount):
+            assert route.path == "/static", route.path  # static files only
+            continue
+        assert isinstance(route, Route), route
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            op = openapi["paths"].get(path, {}).get(method.lower())
+            if op is None:
+                missing.append(f"{method} {route.path}: not in the OpenAPI document")
+                continue
+            assert {"4XX", "503"} <= op["responses"].keys(), (method, path)
+            if method not in WRITES or route.name in NO_BODY | RAW_BODIES:
+                continue
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            if schema == {"type": "object"}:
+                missing.append(f"{method} {route.path} ({route.name}): no body schema; mark its "
+                               "handler with validate.described(<its validate.Body>)")
+    assert not missing, "\n".join(missing)
+
+
+async def test_generated_bodies_are_the_validators(settings: Settings) -> None:
+    """The admin bodies come from the handlers' own definitions, not a copy."""
+    from desk import api_admin
+
+    _, openapi, _ = await _documents(settings)
+    body = openapi["paths"]["/api/groups"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert body == api_admin.GROUP.schema()
+    assert body["required"] == ["department_id", "name"]
+    assert body["properties"]["offer_timeout_s"] == {"type": "integer", "minimum": 5,
+                                                     "maximum": 3600}
+    answer = openapi["paths"]["/api/groups/{id}"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == api_admin.GROUP_JSON
+
+
+async def test_frames_described_from_the_protocol(settings: Settings) -> None:
+    _, _, asyncapi = await _documents(settings)
+    schemas = asyncapi["components"]["schemas"]
+    assert {k.split(".", 1)[1] for k in schemas if k.startswith("client.")} == set(
+        p.CLIENT_FRAMES)
+    assert {k.split(".", 1)[1] for k in schemas if k.startswith("server.")} == set(
+        p.SERVER_FRAMES)
+    message = schemas["client.message"]
+    good = {"type": "message", "conversation_id": 7, "client_id": "c1", "text": "hi"}
+    assert jsonschema_rs.is_valid(message, good)
+    p.parse(orjson.dumps(good))
+    for bad in ({**good, "text": ""}, {**good, "text": "x" * (p.TEXT_MAX + 1)},
+                {**good, "conversation_id": 0}, {**good, "extra": 1},
+                {k: v for k, v in good.items() if k != "client_id"}):
+        assert not jsonschema_rs.is_valid(message, bad), bad
+        with pytest.raises(ProtocolError):
+            p.parse(orjson.dumps(bad))
+
+
+# --- answers against the schemas (a bounded run: a few positive examples per operation) ----
+
+EXAMPLES = 3
+CHECKS = [response_schema_conformance, status_code_conformance]
+
+
+def _conformance(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
+                 known: dict[str, int]) -> tuple[int, list[str]]:
+    schema = schemathesis.openapi.from_dict(document)
+    http = requests.Session()
+    http.cookies.set("sb_session", cookie)
+    headers = {"X-CSRF-Token": csrf}
+    problems: list[str] = []
+    sent = 0
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        op = result.ok()
+        if (op.method.upper(), op.path) in SKIP or not op.path.startswith("/api/"):
+            continue
+        kind = op.path.split("/")[2]
+        params = {"id": known.get(kind, 1)} if "{id}" in op.path else None
+        if kind == "agents" and params is None and op.method.upper() != "GET":
+            continue  # a free agent id could be the principal's own
+        strategy = op.as_strategy(generation_mode=GenerationMode.POSITIVE,
+                                  path_parameters=params)
+
+        @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
+                             derandomize=True, phases=[hypothesis.Phase.generate],
+                             suppress_health_check=list(hypothesis.HealthCheck))
+        @hypothesis.given(case=strategy)
+        def call(case: schemathesis.Case[Any]) -> None:
+            nonlocal sent
+            sent += 1
+            r = case.call(base_url=base_url, session=http, headers=headers, timeout=30)
+            try:
+                case.validate_response(r, checks=CHECKS)
+            except (Failure, BaseExceptionGroup) as exc:  # one failure, or several
+                problems.append(f"{case.method} {case.formatted_path} -> {r.status_code}: "
+                                f"{str(exc)[:600]}")
+
+        call()
+    return sent, problems
+
+
+async def test_answers_match_the_schemas(served: str, org: dict[str, int],  # noqa: F811
+                                         sm: SessionMaker) -> None:
+    known = await _records(sm, org)
+    async with httpx.AsyncClient(base_url=served) as http:
+        r = await http.post("/api/auth/login",
+                            json={"email": "admin@x.test", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        cookie, csrf = r.cookies["sb_session"], r.json()["csrf_token"]
+        document = (await http.get("/api/openapi.json")).json()
+    sent, problems = await asyncio.to_thread(_conformance, served, document, cookie, csrf, known)
+    assert not problems, "\n".join(problems[:20])
+    assert sent > 100
