@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,15 +23,31 @@ def _principal_json(p: auth.Principal) -> dict[str, object]:
     }
 
 
+def _given_password(data: dict[str, Any], key: str) -> str:
+    """Any password as typed (a login checks it, not its strength)."""
+    value = data.get(key)
+    if not isinstance(value, str) or not 1 <= len(value) <= auth.PASSWORD_MAX:
+        raise InvalidInput(f"{key} is required", key)
+    return value
+
+
+_GIVEN = {"type": "string", "minLength": 1, "maxLength": auth.PASSWORD_MAX}
+LOGIN = validate.Body({"email": validate.Text(254),
+                       "password": validate.Custom(_given_password, _GIVEN)},
+                      required=("email", "password"))
+PASSWORD_CHANGE = validate.Body({"old_password": validate.Custom(_given_password, _GIVEN),
+                                 "new_password": validate.Custom(_given_password, _GIVEN)},
+                                required=("old_password", "new_password"))
+
+
+@validate.described(LOGIN)
 @api
 async def login(request: Request) -> Response:
     """Log in with email and password; sets the session cookie."""
     d = deps(request)
     data = await read_json(request)
-    email = validate.required_text(data, "email", max_len=254)
-    password = data.get("password")
-    if not isinstance(password, str) or not 1 <= len(password) <= auth.PASSWORD_MAX:
-        raise InvalidInput("password is required")
+    email = LOGIN.read(data, "email")
+    password = LOGIN.read(data, "password")
     cookie, principal = await auth.login(d.sm, d.settings, email, password,
                                          client_address(request))
     response = JSONResponse(_principal_json(principal))
@@ -63,15 +81,15 @@ async def me(request: Request) -> Response:
     return JSONResponse(_principal_json(await current_principal(request)))
 
 
+@validate.described(PASSWORD_CHANGE)
 @api
 async def change_password(request: Request) -> Response:
     """Change my password; ends every session of mine, this one included."""
     d = deps(request)
     principal = await current_principal(request)
     data = await read_json(request)
-    old, new = data.get("old_password"), data.get("new_password")
-    if not isinstance(old, str) or not isinstance(new, str):
-        raise InvalidInput("old_password and new_password are required strings")
+    old = PASSWORD_CHANGE.read(data, "old_password")
+    new = PASSWORD_CHANGE.read(data, "new_password")  # its strength: auth.change_password
     await auth.change_password(d.sm, principal.agent_id, old, new)
     await d.hooks.session_ended(principal.agent_id, None)
     response = JSONResponse({"ok": True})

@@ -10,15 +10,10 @@ import re
 from typing import Any
 
 import httpx
-import hypothesis
 import jsonschema_rs
 import orjson
 import pytest
-import requests
-import schemathesis
 from schemathesis import GenerationMode
-from schemathesis.core.failures import Failure
-from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
@@ -32,7 +27,7 @@ from realtime import protocol as p
 from realtime.app import create_app
 from realtime.errors import ProtocolError
 from tests.desk.conftest import PASSWORD
-from tests.desk.test_api_fuzz import SKIP, _records, served  # noqa: F401  (fixture)
+from tests.desk.test_api_fuzz import _fuzz, _records, served  # noqa: F401  (fixture)
 
 WRITES = {"POST", "PATCH", "PUT"}
 
@@ -118,45 +113,6 @@ EXAMPLES = 3
 CHECKS = [response_schema_conformance, status_code_conformance]
 
 
-def _conformance(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
-                 known: dict[str, int]) -> tuple[int, list[str]]:
-    schema = schemathesis.openapi.from_dict(document)
-    http = requests.Session()
-    http.cookies.set("sb_session", cookie)
-    headers = {"X-CSRF-Token": csrf}
-    problems: list[str] = []
-    sent = 0
-    for result in schema.get_all_operations():
-        if isinstance(result, Err):
-            raise result.err()
-        op = result.ok()
-        if (op.method.upper(), op.path) in SKIP or not op.path.startswith("/api/"):
-            continue
-        kind = op.path.split("/")[2]
-        params = {"id": known.get(kind, 1)} if "{id}" in op.path else None
-        if kind == "agents" and params is None and op.method.upper() != "GET":
-            continue  # a free agent id could be the principal's own
-        strategy = op.as_strategy(generation_mode=GenerationMode.POSITIVE,
-                                  path_parameters=params)
-
-        @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
-                             derandomize=True, phases=[hypothesis.Phase.generate],
-                             suppress_health_check=list(hypothesis.HealthCheck))
-        @hypothesis.given(case=strategy)
-        def call(case: schemathesis.Case[Any]) -> None:
-            nonlocal sent
-            sent += 1
-            r = case.call(base_url=base_url, session=http, headers=headers, timeout=30)
-            try:
-                case.validate_response(r, checks=CHECKS)
-            except (Failure, BaseExceptionGroup) as exc:  # one failure, or several
-                problems.append(f"{case.method} {case.formatted_path} -> {r.status_code}: "
-                                f"{str(exc)[:600]}")
-
-        call()
-    return sent, problems
-
-
 async def test_answers_match_the_schemas(served: str, org: dict[str, int],  # noqa: F811
                                          sm: SessionMaker) -> None:
     known = await _records(sm, org)
@@ -166,6 +122,8 @@ async def test_answers_match_the_schemas(served: str, org: dict[str, int],  # no
         assert r.status_code == 200, r.text
         cookie, csrf = r.cookies["sb_session"], r.json()["csrf_token"]
         document = (await http.get("/api/openapi.json")).json()
-    sent, problems = await asyncio.to_thread(_conformance, served, document, cookie, csrf, known)
+    sent, problems = await asyncio.to_thread(
+        _fuzz, served, document, cookie, csrf, known, modes=(GenerationMode.POSITIVE,),
+        examples=EXAMPLES, checks=CHECKS)
     assert not problems, "\n".join(problems[:20])
     assert sent > 100

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 import requests
 import schemathesis
 from schemathesis import GenerationMode
+from schemathesis.core.failures import Failure
 from schemathesis.core.result import Err
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -129,8 +130,11 @@ def _problem(r: schemathesis.Response) -> str | None:
 
 
 def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
-          known: dict[str, int]) -> tuple[int, list[str]]:
-    """Every operation, positive and negative examples: (requests made, problems found)."""
+          known: dict[str, int], *, modes: tuple[GenerationMode, ...] = (
+              GenerationMode.POSITIVE, GenerationMode.NEGATIVE), examples: int = EXAMPLES,
+          checks: list[Any] | None = None) -> tuple[int, list[str]]:
+    """Every operation, positive and negative examples: (requests made, problems found).
+    ``checks``: schemathesis checks each answer must also pass (test_api_description)."""
     schema = schemathesis.openapi.from_dict(document)
     http = requests.Session()  # one keep-alive connection: a refusal must not break the next
     http.cookies.set("sb_session", cookie)
@@ -144,7 +148,6 @@ def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
         if (op.method.upper(), op.path) in SKIP or not op.path.startswith("/api/"):
             continue  # pages and probes are in the description too
         kind = op.path.split("/")[2]
-        modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
         # Free ids, and a real record's id (for agents only the spare one: a free id could
         # demote or disable the fuzzing principal itself).
         has_id = "{id}" in op.path
@@ -156,7 +159,7 @@ def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
                            for m in modes]
         for strategy in strategies:
 
-            @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
+            @hypothesis.settings(max_examples=examples, deadline=None, database=None,
                                  derandomize=True, phases=[hypothesis.Phase.generate],
                                  suppress_health_check=list(hypothesis.HealthCheck))
             @hypothesis.given(case=strategy)
@@ -165,6 +168,11 @@ def _fuzz(base_url: str, document: dict[str, Any], cookie: str, csrf: str,
                 sent += 1
                 r = case.call(base_url=base_url, session=http, headers=headers, timeout=30)
                 problem = _problem(r)
+                if problem is None and checks:
+                    try:
+                        case.validate_response(r, checks=checks)
+                    except (Failure, BaseExceptionGroup) as exc:  # one failure, or several
+                        problem = f"{r.status_code}: {str(exc)[:600]}"
                 if problem is not None:
                     problems.append(f"{case.method} {case.formatted_path}: {problem}\n"
                                     f"  {case.as_curl_command()}")
