@@ -418,13 +418,23 @@ async def reset_agent_password(request: Request) -> Response:
 # --- sites -------------------------------------------------------------------------------
 
 
-def _site_config(data: dict[str, Any]) -> dict[str, Any] | None:
-    config = data.get("config")
+def _site_config(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    config = data.get(key)
     if config is None:
         return None
     if not isinstance(config, dict) or len(orjson.dumps(config)) > SITE_CONFIG_MAX:
         raise InvalidInput(f"config must be a JSON object of at most {SITE_CONFIG_MAX} bytes")
     return site_config.check(config)
+
+
+SITE = validate.Body({
+    "name": validate.Text(NAME_MAX), "allowed_origins": validate.Origins(),
+    "typing_preview": validate.Boolean(),
+    "config": validate.Custom(_site_config, {"type": "object"}, nullable=True),
+    "identity_secret": validate.Custom(identity.check_secret, {
+        "type": "string", "minLength": identity.SECRET_MIN, "maxLength": 128},
+        nullable=True)}, required=("name",))
+SITE_UPDATE = SITE.but(required=())
 
 
 @api
@@ -434,17 +444,18 @@ async def list_sites(request: Request) -> Response:
         return JSONResponse([site_json(x) for x in (await s.execute(select(Site))).scalars()])
 
 
+@validate.described(SITE, status=201)
 @api
 async def create_site(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
     site = Site(
         key="site_" + secrets.token_urlsafe(16),
-        name=validate.required_text(data, "name", max_len=NAME_MAX),
-        allowed_origins=validate.origins(data, "allowed_origins") or [],
+        name=SITE.read(data, "name"),
+        allowed_origins=SITE.read(data, "allowed_origins") or [],
         typing_preview=validate.boolean(data, "typing_preview", True),
-        config=_site_config(data) or {},
-        identity_secret=identity.check_secret(data, "identity_secret"),
+        config=SITE.read(data, "config") or {},
+        identity_secret=SITE.read(data, "identity_secret"),
     )
     async with deps(request).sm() as s:
         s.add(site)
@@ -452,6 +463,7 @@ async def create_site(request: Request) -> Response:
     return JSONResponse(site_json(site), status_code=201)
 
 
+@validate.described(SITE_UPDATE)
 @api
 async def update_site(request: Request) -> Response:
     await require_admin(request)
@@ -459,18 +471,18 @@ async def update_site(request: Request) -> Response:
     async with deps(request).sm() as s:
         site = await get_or_404(s, Site, path_int(request, "id"))
         if "name" in data:
-            site.name = validate.required_text(data, "name", max_len=NAME_MAX)
-        origins = validate.origins(data, "allowed_origins")
+            site.name = SITE_UPDATE.read(data, "name")
+        origins = SITE_UPDATE.read(data, "allowed_origins")
         if origins is not None:
             site.allowed_origins = origins
-        preview = validate.boolean(data, "typing_preview")
+        preview = SITE_UPDATE.read(data, "typing_preview")
         if preview is not None:
             site.typing_preview = preview
-        config = _site_config(data)
+        config = SITE_UPDATE.read(data, "config")
         if config is not None:
             site.config = config
         if "identity_secret" in data:  # null turns identity verification off
-            site.identity_secret = identity.check_secret(data, "identity_secret")
+            site.identity_secret = SITE_UPDATE.read(data, "identity_secret")
         await s.commit()
         return JSONResponse(site_json(site))
 

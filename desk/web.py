@@ -99,11 +99,6 @@ def _many(item: dict[str, Any]) -> dict[str, Any]:
 _NAME = _text(1, NAME_MAX)
 _EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
 _PASSWORD = _text(PASSWORD_MIN, PASSWORD_MAX)
-_SITE = {"name": _NAME, "typing_preview": {"type": "boolean"}, "config": {"type": "object"},
-         "identity_secret": {"anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32,128}$"},
-                                       {"type": "null"}]},
-         "allowed_origins": {"type": "array", "maxItems": 50, "items": {
-             "type": "string", "pattern": r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"}}}
 _MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "minimum": 1,
                                                          "maximum": 65535},
             "poll_interval_s": {"type": "integer", "minimum": 10, "maximum": 86400},
@@ -146,8 +141,6 @@ _TAGS = {"type": "array", "maxItems": ticket_fields.TAGS_MAX, "items": _text(1, 
 # generated bodies get past the first field). A handler marked ``validate.described`` is
 # described from its own definition instead and leaves this table; new routes should do that.
 BODIES: dict[str, dict[str, Any]] = {
-    "create_site": _obj("name", **_SITE),
-    "update_site": _obj(**_SITE),
     "create_mailbox": _obj("department_id", "host", "username", "password", **_MAILBOX),
     "update_mailbox": _obj(**_MAILBOX),
     "post_message": _obj("body", body=_text(1, BODY_MAX),
