@@ -127,3 +127,28 @@ async def test_answers_match_the_schemas(served: str, org: dict[str, int],  # no
         examples=EXAMPLES, checks=CHECKS)
     assert not problems, "\n".join(problems[:20])
     assert sent > 100
+
+
+def test_body_reads_as_it_describes() -> None:
+    from desk import validate
+    from desk.errors import InvalidInput
+
+    body = validate.Body({"name": validate.Text(5), "note": validate.Text(5, nullable=True),
+                          "n": validate.Integer(1, 3)}, required=("name",))
+    assert body.schema() == {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 5},
+        "note": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 5},
+                           {"type": "null"}]},
+        "n": {"type": "integer", "minimum": 1, "maximum": 3}}}
+    assert body.read({"name": " ab "}, "name") == "ab"
+    assert body.read({"note": None}, "note") is None  # nullable: null clears
+    assert body.read({}, "n") is None  # absent and optional
+    for data, key, message in (({}, "name", "name is required"),
+                               ({"n": None}, "n", "n is required"),  # present: not null
+                               ({"n": 4}, "n", "n must be between 1 and 3"),
+                               ({"name": "abcdef"}, "name", "name must be 1 to 5 characters")):
+        with pytest.raises(InvalidInput, match=message):
+            body.read(data, key)
+    update = body.but(required=(), drop=("n",))
+    assert set(update.fields) == {"name", "note"} and update.required == ()
+    assert body.result(id={"type": "integer"})["required"] == ["name", "note", "n", "id"]
