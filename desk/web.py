@@ -32,7 +32,6 @@ from desk import (
     ticket_fields,
 )
 from desk.api_conversations import RESOLUTION_NOTE_MAX
-from desk.auth import PASSWORD_MAX, PASSWORD_MIN
 from desk.http import JSONResponse
 from desk.kb import api as kb_api
 from desk.kb import api_assist as kb_assist
@@ -98,7 +97,6 @@ def _many(item: dict[str, Any]) -> dict[str, Any]:
 
 _NAME = _text(1, NAME_MAX)
 _EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
-_PASSWORD = _text(PASSWORD_MIN, PASSWORD_MAX)
 _MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "minimum": 1,
                                                          "maximum": 65535},
             "poll_interval_s": {"type": "integer", "minimum": 10, "maximum": 86400},
