@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
+from desk.db import SessionMaker
 from desk.metrics import Metrics
 from desk.settings import Settings
 from realtime.app import create_app
+from routing.router import Router
 from tests.realtime.conftest import Clients, Org, WebFactory, api, start_chat
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -85,23 +85,28 @@ async def test_counts_after_traffic_summed_over_two_processes(
     assert value(own, "switchboard_ws_frames_in_total", kind="visitor") <= 5
 
 
-async def _statuses(app: Starlette, *asks: tuple[str, dict[str, str]]) -> list[int]:
-    """The status of GET /metrics from each (peer address, headers)."""
+async def _statuses(settings: Settings, sm: SessionMaker, redis: aioredis.Redis,
+                    *asks: tuple[str, dict[str, str]]) -> list[int]:
+    """The status of GET /metrics from each (peer address, headers). What the handler reads
+    of the app's state is set up here, without the hub's start-up (nothing else is needed)."""
+    metrics = Metrics.build(settings, "web")
+    app = create_app(settings, metrics=metrics)
+    app.state.settings, app.state.metrics, app.state.sm = settings, metrics, sm
+    app.state.router = Router(settings, redis, sm)
     out = []
-    async with app.router.lifespan_context(app):
-        for peer, headers in asks:
-            transport = httpx.ASGITransport(app=app, client=(peer, 4000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://sb.test") as http:
-                out.append((await http.get("/metrics", headers=headers)).status_code)
+    for peer, headers in asks:
+        transport = httpx.ASGITransport(app=app, client=(peer, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sb.test") as http:
+            out.append((await http.get("/metrics", headers=headers)).status_code)
     return out
 
 
-async def test_refused_without_token_from_elsewhere(settings: Settings, engine: AsyncEngine,
+async def test_refused_without_token_from_elsewhere(settings: Settings, sm: SessionMaker,
                                                     redis: aioredis.Redis) -> None:
     token = "t" * 32
     stranger = "203.0.113.9"
     assert await _statuses(
-        create_app(settings.with_(metrics_token=token)),
+        settings.with_(metrics_token=token), sm, redis,
         (stranger, {}),
         (stranger, {"Authorization": "Bearer wrong" + "x" * 30}),
         (stranger, {"Authorization": f"Bearer {token}"}),
@@ -109,7 +114,7 @@ async def test_refused_without_token_from_elsewhere(settings: Settings, engine: 
         # Through a proxy on this host: the peer is loopback, the request is not.
         ("127.0.0.1", {"X-Forwarded-For": "198.51.100.7"}),
     ) == [403, 403, 200, 200, 403]
-    assert await _statuses(create_app(settings), (stranger, {"Authorization": "Bearer "}),
+    assert await _statuses(settings, sm, redis, (stranger, {"Authorization": "Bearer "}),
                            ("::1", {})) == [403, 200]
 
 
