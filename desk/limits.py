@@ -27,6 +27,15 @@ ID_MAX = INT_MAX
 SEQ_MAX = INT_MAX  # ``seq`` and ``last_seq`` are INTEGER too
 
 
+SITE_KEY_MAX = 64  # Site.key
+
+
+def is_site_key(key: str) -> bool:
+    """A key a site could have: what a stranger names a site by is looked up only then (a NUL
+    is an error, not a miss, on PostgreSQL; a longer key cannot exist)."""
+    return 0 < len(key) <= SITE_KEY_MAX and "\x00" not in key
+
+
 def is_id(value: object) -> bool:
     """An integer (not a bool) that an id column can hold."""
     return type(value) is int and ID_MIN <= value <= ID_MAX

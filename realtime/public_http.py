@@ -57,7 +57,7 @@ from desk.http import (
 from desk.i18n import DEFAULT, LANGUAGES
 from desk.kb import reading as kb_reading
 from desk.kb.rules import accepted_languages, choose_language
-from desk.limits import is_id
+from desk.limits import is_id, is_site_key
 from desk.models import Agent, AgentGroup, Department, Site, utcnow
 from desk.settings import Settings
 from desk.site_form import Use, check_form, public_form
@@ -112,10 +112,10 @@ def _public(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         state = request.app.state
         site: Site | None = None
         try:
+            key = request.path_params["key"]
             async with state.sm() as s:
-                site = (await s.execute(
-                    select(Site).where(Site.key == request.path_params["key"])
-                )).scalar_one_or_none()
+                site = (await s.execute(select(Site).where(Site.key == key))
+                        ).scalar_one_or_none() if is_site_key(key) else None
             if site is None:
                 raise NotFound("unknown site key")
             if request.method == "OPTIONS":

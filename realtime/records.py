@@ -36,7 +36,7 @@ from desk.conversations import (
     can_see,
 )
 from desk.db import SessionMaker
-from desk.limits import is_id
+from desk.limits import is_id, is_site_key
 from desk.models import (
     Agent,
     Contact,
@@ -350,6 +350,8 @@ async def get_convs(sm: SessionMaker, conversation_ids: Iterable[int]) -> dict[i
 
 
 async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:
+    if not is_site_key(key):
+        return None
     async with sm() as s:
         site = (await s.execute(select(Site).where(Site.key == key))).scalar_one_or_none()
         if site is None:

@@ -19,6 +19,7 @@ from desk.kb import rules
 from desk.kb.articles import kb_site
 from desk.kb.render import IMAGE_KEY, IMAGE_PATH
 from desk.kb.rules import Reader
+from desk.limits import is_site_key
 from desk.models import Article, KbEvent, KbImage, KbSite, KbTopic, Site
 
 SESSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -40,7 +41,7 @@ class SiteView:
 
 
 async def site_by_key(s: AsyncSession, key: str) -> SiteView | None:
-    if len(key) > 64:
+    if not is_site_key(key):
         return None
     site = (await s.execute(select(Site).where(Site.key == key))).scalar_one_or_none()
     return None if site is None else SiteView(site, await kb_site(s, site.id))
