@@ -9,6 +9,11 @@
   ``{"status": "done" | "cancelled"}``
 - ``GET  /api/commitments?owner_id=me|<id>``  pending ones per owner, soonest first, overdue
   flagged (within the caller's groups)
+- ``POST /api/tasks``                        ``{"title", "owner_id"?, "due_at"?, "remind_at"?,
+  "related"?: [conversation id]}`` (``desk.tasks``)
+- ``GET  /api/tasks?owner_id=me|<id>&status=open|done``  soonest due first
+- ``PATCH /api/tasks/{id}``                  ``{"status"}``, ``{"due_at"}``, ``{"remind_at"}``,
+  ``{"owner_id"}``
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import calls, commitments
+from desk import calls, commitments, tasks
 from desk.api_conversations import (
     check_access,
     conversation_json,
@@ -36,7 +41,7 @@ from desk.http import (
     path_int,
     read_json,
 )
-from desk.models import CallLog, Commitment, Contact, Conversation, utcnow
+from desk.models import CallLog, Commitment, Contact, Conversation, Task, utcnow
 
 
 @api
@@ -128,6 +133,51 @@ async def pending_commitments(request: Request) -> Response:
                          for c, number in rows])
 
 
+@api
+async def create_task(request: Request) -> Response:
+    """Create an internal task, related to conversations the caller may open."""
+    p = await current_principal(request)
+    now = utcnow()
+    async with deps(request).sm() as s:
+        task = await tasks.create(s, p, await read_json(request), now)
+        await s.commit()
+        related = await tasks.links_of(s, [task.id])
+    return JSONResponse(tasks.task_json(task, now, related[task.id]), status_code=201)
+
+
+@api
+async def list_tasks(request: Request) -> Response:
+    """One owner's tasks (``owner_id``: me or an agent's id; ``status``: open or done)."""
+    p = await current_principal(request)
+    raw = request.query_params.get("owner_id", "me")
+    if raw != "me" and not (raw.isdigit() and len(raw) <= 10):
+        raise InvalidInput("owner_id must be me or an agent's id", "owner_id")
+    status = request.query_params.get("status", "open")
+    if status not in ("open", "done"):
+        raise InvalidInput("status must be open or done", "status")
+    now = utcnow()
+    async with deps(request).sm() as s:
+        rows = list(await s.scalars(select(Task).where(
+            Task.owner_id == (p.agent_id if raw == "me" else int(raw)), Task.status == status)
+            .order_by(Task.due_at, Task.id).limit(tasks.LIST_MAX)))
+        related = await tasks.links_of(s, [t.id for t in rows])
+    return JSONResponse([tasks.task_json(t, now, related[t.id]) for t in rows])
+
+
+@api
+async def change_task(request: Request) -> Response:
+    """Mark a task done or open, move its due time or reminder, or hand it over."""
+    p = await current_principal(request)
+    data = await read_json(request)
+    now = utcnow()
+    async with deps(request).sm() as s:
+        task = await get_or_404(s, Task, path_int(request, "id"), "task")
+        await tasks.change(s, p, task, data, now)
+        await s.commit()
+        related = await tasks.links_of(s, [task.id])
+    return JSONResponse(tasks.task_json(task, now, related[task.id]))
+
+
 routes = [
     Route("/api/calls", log_call, methods=["POST"]),
     Route("/api/conversations/{id:int}/call", get_call, methods=["GET"]),
@@ -136,4 +186,7 @@ routes = [
           methods=["GET", "POST"]),
     Route("/api/commitments/{id:int}", change_commitment, methods=["PATCH"]),
     Route("/api/commitments", pending_commitments, methods=["GET"]),
+    Route("/api/tasks", create_task, methods=["POST"]),
+    Route("/api/tasks", list_tasks, methods=["GET"]),
+    Route("/api/tasks/{id:int}", change_task, methods=["PATCH"]),
 ]

@@ -60,7 +60,7 @@ from desk.models import (
     STATUSES,
 )
 from desk.models.integrations import WEBHOOK_URL_MAX
-from desk.models.work import RESOLUTION_MAX, WHY_MAX
+from desk.models.work import RESOLUTION_MAX, TASK_STATUSES, TITLE_MAX, WHY_MAX
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -199,6 +199,12 @@ BODIES["call_fields"] = BODIES["department_fields"]
 _DUE = {"type": "string", "format": "date-time", "maxLength": 40}
 BODIES["case_commitments"] = _obj("kind", "due_at", kind=_NAME, due_at=_DUE, owner_id=_ID,
                                   public={"type": "boolean"})
+_MAYBE_DUE = {"anyOf": [_DUE, {"type": "null"}]}
+BODIES["create_task"] = _obj("title", title=_text(1, TITLE_MAX), owner_id=_ID, due_at=_MAYBE_DUE,
+                             remind_at=_MAYBE_DUE, related={"type": "array", "maxItems": 20,
+                                                            "items": _ID})
+BODIES["change_task"] = _obj(status={"enum": list(TASK_STATUSES)}, owner_id=_ID,
+                             due_at=_MAYBE_DUE, remind_at=_MAYBE_DUE)
 BODIES["change_commitment"] = _obj(due_at=_DUE, why=_text(1, WHY_MAX), owner_id=_ID,
                                    status={"enum": list(commitments.ENDS)})
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
@@ -276,6 +282,7 @@ _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"
 QUERIES |= {f"report_{name}": _REPORT for name in api_reports.REPORTS}
 QUERIES["report_drilldown"] = {**_REPORT_RANGE, "kind": {"enum": list(FACT_KINDS)}}
 QUERIES["pending_commitments"] = {"owner_id": {"type": "string", "pattern": "^(me|[0-9]{1,9})$"}}
+QUERIES["list_tasks"] = {**QUERIES["pending_commitments"], "status": {"enum": ["open", "done"]}}
 QUERIES["export_conversations"] = _REPORT_RANGE
 QUERIES["report_invitations"] = _REPORT_RANGE
 QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,

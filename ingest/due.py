@@ -56,7 +56,7 @@ from desk.models import (
     utcnow,
 )
 from desk.settings import Settings
-from ingest import jobs, notices, outbound, report_mail, rule_actions
+from ingest import jobs, notices, outbound, report_mail, rule_actions, task_reminders
 from routing import connect
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 BATCH = 25
 POLL_S = 1.0
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
-STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice")
+STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice", "task")
 STAGED_GRACE_S = 30
 
 
@@ -439,7 +439,8 @@ async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, queue: Q
             for rule_id in swept.rules_fired:
                 metrics.rule_firings.labels(str(rule_id)).inc()
         reports = await report_mail.sweep(sm, settings, clock())
-        for outbound_id in (*swept.mails, *reports):
+        reminders = await task_reminders.sweep(sm, settings, clock(), guard)
+        for outbound_id in (*swept.mails, *reports, *reminders):
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
         if swept.taken >= BATCH:
             return 0.0

@@ -89,3 +89,14 @@ def staff_notice(number: str, subject: str, text: str, console_url: str) -> str:
             f"Case {number}: {subject or '(no subject)'}\n"
             f"Open it in the console: {console_url}\n\n"
             f"(Sent by an automation rule. Replies to this mail do not reach the case.)\n")
+
+
+def task_reminder(title: str, due: str | None, related: list[str], console_url: str) -> str:
+    """The reminder of an internal task to its owner."""
+    lines = [f"Reminder: {title}"]
+    if due:
+        lines.append(f"Due: {due}")
+    if related:
+        lines.append(f"About: {', '.join(related)}")
+    return "\n".join([*lines, "", f"Open the console: {console_url}", "",
+                      "(Sent by Switchboard's task reminders.)", ""])

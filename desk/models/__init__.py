@@ -63,9 +63,12 @@ from desk.models.visits import INVITATION_OUTCOMES, Invitation
 from desk.models.work import (
     COMMITMENT_STATUSES,
     DIRECTIONS,
+    TASK_STATUSES,
     CallLog,
     Commitment,
     CommitmentChange,
+    Task,
+    TaskLink,
 )
 
 __all__ = [
@@ -83,6 +86,7 @@ __all__ = [
     "SCHEDULE_PERIODS",
     "STAFF_PUBLIC_SQL",
     "STATUSES",
+    "TASK_STATUSES",
     "THREAD_KINDS",
     "VISIBILITIES",
     "Agent",
@@ -128,6 +132,8 @@ __all__ = [
     "Site",
     "Skill",
     "SlaPolicy",
+    "Task",
+    "TaskLink",
     "TeamMember",
     "TeamMessage",
     "TeamThread",

@@ -1,4 +1,5 @@
-"""What agents record about a case besides messages: logged phone calls and commitments."""
+"""What agents record about their work besides messages: logged phone calls, commitments on a
+case, and internal tasks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ COMMITMENT_STATUSES = ("pending", "done", "cancelled")
 PHONE_MAX = 32
 RESOLUTION_MAX = 500
 WHY_MAX = 500
+TASK_STATUSES = ("open", "done")
+TITLE_MAX = 200
 
 
 class CallLog(Base):
@@ -68,3 +71,35 @@ class CommitmentChange(Base):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     why: Mapped[str] = mapped_column(String(WHY_MAX))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """An internal task (desk.tasks): an owner, a due time, a reminder sent once."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        # The reminder sweep (ingest.task_reminders) reads the open tasks whose time came.
+        Index("ix_tasks_remind", "reminded_at", "remind_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime | None] = mapped_column()
+    remind_at: Mapped[datetime | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class TaskLink(Base):
+    """A case, chat or call log (all conversations) a task is about."""
+
+    __tablename__ = "task_links"
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -1,7 +1,7 @@
 """Log a call in the console: the department's call form with a required field, the server's
 message beside the field it names, the new case's number and its ticket view; then commitments
 on it: a past due time refused with its message, committed, moved with why, and an overdue one
-marked in my list and on the ticket."""
+marked in my list and on the ticket; a task about the case, its reminder announced once sent."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select, update
 
 from desk.db import SessionMaker
-from desk.models import Commitment, Conversation, Department, Group, utcnow
+from desk.models import Commitment, Conversation, Department, Group, Task, utcnow
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console
 
@@ -41,6 +41,12 @@ async def _late(sm: SessionMaker, number: str) -> None:
         assert conv.assignee_id is not None
         s.add(Commitment(conversation_id=conv.id, kind="Send a fuse", owner_id=conv.assignee_id,
                          due_at=utcnow() - timedelta(hours=3)))
+        await s.commit()
+
+
+async def _reminded(sm: SessionMaker) -> None:
+    async with sm() as s:
+        await s.execute(update(Task).values(reminded_at=utcnow()))
         await s.commit()
 
 
@@ -91,6 +97,19 @@ def test_log_a_call(browser: Browser, server: Server) -> None:
         chloe.reload()
         expect(chloe.locator(".my-commitments li.overdue")).to_contain_text("Send a fuse")
         expect(chloe.locator(".my-commitments")).to_contain_text("Call back")
+
+        tasks = chloe.locator("section[aria-labelledby=tasks-h]")
+        tasks.get_by_text("New task").click()
+        tasks.get_by_label("Task", exact=True).fill("Order the spare fuse")
+        tasks.get_by_label("Remind me").fill(f"{date.today() + timedelta(days=1)}T09:00")
+        tasks.get_by_label("About case").fill(number)
+        tasks.get_by_role("button", name="Add task").click()
+        expect(tasks.locator(".my-tasks")).to_contain_text("Order the spare fuse")
+        expect(tasks.locator(".my-tasks").get_by_role("button", name=number)).to_be_visible()
+        server.run(_reminded)  # as the worker does when the time comes
+        chloe.reload()
+        expect(chloe.locator("#workspace > p.notice")).to_have_text(
+            "Reminder: Order the spare fuse")
         if shots:
             chloe.locator(".my-commitments button", has_text=number).first.click()
             expect(chloe.locator("details.ticket-commitments li.overdue")).to_be_visible()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 15:12:11.443211
+Create Date: 2026-12-01 15:20:25.750997
 """
 
 from __future__ import annotations
@@ -432,6 +432,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_policies")),
         sa.UniqueConstraint("name", name=op.f("uq_sla_policies_name")),
     )
+    op.create_table(
+        "tasks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("remind_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('open', 'done')", name=op.f("ck_tasks_status")),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["agents.id"],
+            name=op.f("fk_tasks_created_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["agents.id"], name=op.f("fk_tasks_owner_id_agents"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+    )
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tasks_owner_status_due", ["owner_id", "status", "due_at"], unique=False
+        )
+        batch_op.create_index("ix_tasks_remind", ["reminded_at", "remind_at"], unique=False)
+
     op.create_table(
         "team_threads",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1227,6 +1257,26 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "task_links",
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_task_links_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_task_links_task_id_tasks"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("task_id", "conversation_id", name=op.f("pk_task_links")),
+    )
+    with op.batch_alter_table("task_links", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_task_links_conversation_id"), ["conversation_id"], unique=False
+        )
+
+    op.create_table(
         "time_entries",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -1374,6 +1424,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_time_entries_contract_id"))
 
     op.drop_table("time_entries")
+    with op.batch_alter_table("task_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_task_links_conversation_id"))
+
+    op.drop_table("task_links")
     with op.batch_alter_table("routing_decisions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_routing_decisions_conversation_id"))
 
@@ -1463,6 +1517,11 @@ def downgrade() -> None:
 
     op.drop_table("webhook_deliveries")
     op.drop_table("team_threads")
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_remind")
+        batch_op.drop_index("ix_tasks_owner_status_due")
+
+    op.drop_table("tasks")
     op.drop_table("sla_policies")
     op.drop_table("rule_versions")
     op.drop_table("mailboxes")

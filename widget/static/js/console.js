@@ -4,6 +4,7 @@
 import { get } from "./api.js";
 import { CallLog } from "./calls.js";
 import { MyCommitments } from "./commitments.js";
+import { MyTasks } from "./tasks.js";
 import { ChatPane } from "./chatpane.js";
 import { ago, announce, clear, h } from "./dom.js";
 import { logout, session } from "./login.js";
@@ -389,6 +390,7 @@ const team = new Team({ wire, me, colleagues: directory.agents, open: openEarlie
 tabs.add("team", "Team", team.el, { select: false });
 const callLog = new CallLog({ groups: myGroups, open: openTicket });
 const myCommitments = new MyCommitments({ open: openTicket });
+const myTasks = new MyTasks({ open: openTicket, notice });
 tabs.add("calls", "Log a call", callLog.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
@@ -407,13 +409,15 @@ root.replaceChildren(
         h("label", { class: "inline", for: "offer-alerts" }, alertsBox, " Sound and desktop alert"),
         alertsNote, offerList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList),
-      myCommitments.el),
+      myCommitments.el, myTasks.el),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),
   h("span", { id: "app-ready", hidden: true }));
 refreshQueue();
 showAlertsNote();
 tickets.refresh();
 myCommitments.refresh();
+myTasks.refresh();
 wire.connect();
 setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);
 setInterval(() => myCommitments.refresh().catch(() => {}), 60_000);
+setInterval(() => myTasks.refresh().catch(() => {}), 30_000);
