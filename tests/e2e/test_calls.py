@@ -54,7 +54,7 @@ def test_log_a_call(browser: Browser, server: Server) -> None:
     server.run(_form)
     context, chloe = console(browser, server, "chloe@demo.switchboard.local")
     try:
-        chloe.locator("#tab-calls").click()
+        chloe.locator("#tab-phone").click()
         form = chloe.locator("form.call-form")
         form.get_by_label("Group").select_option(label="Support L1")
         expect(form.get_by_label("Reason *")).to_be_visible()
@@ -70,7 +70,7 @@ def test_log_a_call(browser: Browser, server: Server) -> None:
         if shots:
             chloe.screenshot(path=Path(shots) / "console-log-a-call.png", full_page=True)
         form.get_by_role("button", name="Log the call").click()
-        done = chloe.locator("#panel-calls [role=status]")
+        done = chloe.locator("#panel-phone [role=status]")
         expect(done).to_contain_text("Call logged as SB-")
         number = done.inner_text().split("as ")[1].split(".")[0]
         done.get_by_role("button", name=f"Open {number}").click()

@@ -391,7 +391,7 @@ tabs.add("team", "Team", team.el, { select: false });
 const callLog = new CallLog({ groups: myGroups, open: openTicket });
 const myCommitments = new MyCommitments({ open: openTicket });
 const myTasks = new MyTasks({ open: openTicket, notice });
-tabs.add("calls", "Log a call", callLog.el, { select: false });
+tabs.add("phone", "Log a call", callLog.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
