@@ -11,6 +11,7 @@ from starlette.routing import Route
 from desk import auth, validate
 from desk.errors import InvalidInput
 from desk.http import JSONResponse, api, client_address, current_principal, deps, read_json
+from desk.settings import Settings
 
 
 def _principal_json(p: auth.Principal) -> dict[str, object]:
@@ -51,16 +52,14 @@ async def login(request: Request) -> Response:
     cookie, principal = await auth.login(d.sm, d.settings, email, password,
                                          client_address(request))
     response = JSONResponse(_principal_json(principal))
-    response.set_cookie(
-        auth.COOKIE_NAME,
-        cookie,
-        max_age=d.settings.session_max_age_s,
-        httponly=True,
-        samesite="strict",
-        secure=d.settings.public_url.startswith("https://"),
-        path="/",
-    )
+    set_session_cookie(response, d.settings, cookie)
     return response
+
+
+def set_session_cookie(response: Response, settings: Settings, cookie: str) -> None:
+    response.set_cookie(auth.COOKIE_NAME, cookie, max_age=settings.session_max_age_s,
+                        httponly=True, samesite="strict",
+                        secure=settings.public_url.startswith("https://"), path="/")
 
 
 @api

@@ -132,17 +132,23 @@ async def login(
             s.add(LoginAttempt(email=email[:254], client=client[:64]))
             await s.commit()
             raise AuthError("invalid email or password")
-        row = AgentSession(
-            id=secrets.token_urlsafe(32),
-            agent_id=agent.id,
-            csrf_token=secrets.token_urlsafe(32),
-            session_version=agent.session_version,
-            expires_at=utcnow() + timedelta(seconds=settings.session_max_age_s),
-        )
-        s.add(row)
-        await s.commit()
-        principal = _principal(agent, row)
-    return _session_serializer(settings).dumps(row.id), principal
+        return await open_session(s, settings, agent)
+
+
+async def open_session(s: AsyncSession, settings: Settings, agent: Agent
+                       ) -> tuple[str, Principal]:
+    """A new session for ``agent``, committed: ``(cookie_value, principal)``. The one way in,
+    after a password (``login``) or an identity provider (desk.oidc)."""
+    row = AgentSession(
+        id=secrets.token_urlsafe(32),
+        agent_id=agent.id,
+        csrf_token=secrets.token_urlsafe(32),
+        session_version=agent.session_version,
+        expires_at=utcnow() + timedelta(seconds=settings.session_max_age_s),
+    )
+    s.add(row)
+    await s.commit()
+    return _session_serializer(settings).dumps(row.id), _principal(agent, row)
 
 
 def standing_principal(agent: Agent) -> Principal:

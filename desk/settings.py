@@ -136,6 +136,16 @@ class Settings:
     # operator allows besides public addresses (a receiver on the LAN), and the deadline.
     outbound_allow_networks: tuple[Network, ...] = ()
     outbound_timeout_s: int = 10
+    # Agent sign-in with OpenID Connect (desk.oidc): off unless issuer and client id are set;
+    # auto_create lets any verified user of the issuer in as a new agent.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_auto_create: bool = False
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def production(self) -> bool:
@@ -198,6 +208,11 @@ class Settings:
             allow_networks = parse_networks(env.get(PREFIX + "OUTBOUND_ALLOW_NETWORKS", ""))
         except ValueError as exc:
             raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW_NETWORKS: {exc}") from None
+        oidc_issuer = env.get(PREFIX + "OIDC_ISSUER", "").strip().rstrip("/")
+        issuer_scheme = urlsplit(oidc_issuer).scheme
+        if oidc_issuer and issuer_scheme != "https" and (mode == "production"
+                                                        or issuer_scheme != "http"):
+            raise SettingsError(f"{PREFIX}OIDC_ISSUER must be an https URL, got {oidc_issuer!r}")
         if smtp_tls not in {"none", "starttls", "tls"}:
             raise SettingsError(f"{PREFIX}SMTP_TLS must be none, starttls or tls")
         return cls(
@@ -254,6 +269,10 @@ class Settings:
             mail_staff_per_hour=num("MAIL_STAFF_HOUR", "mail_staff_per_hour", 0, 100_000),
             outbound_allow_networks=allow_networks,
             outbound_timeout_s=num("OUTBOUND_TIMEOUT", "outbound_timeout_s", 1, 120),
+            oidc_issuer=oidc_issuer,
+            oidc_client_id=env.get(PREFIX + "OIDC_CLIENT_ID", "").strip(),
+            oidc_client_secret=env.get(PREFIX + "OIDC_CLIENT_SECRET", ""),
+            oidc_auto_create=env.get(PREFIX + "OIDC_AUTO_CREATE", "") in {"1", "true", "yes"},
         )
 
 

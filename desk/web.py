@@ -18,6 +18,7 @@ from desk import (
     api_customer,
     api_invitations,
     api_mailboxes,
+    api_oidc,
     api_planning,
     api_reports,
     api_rules,
@@ -293,6 +294,9 @@ QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,
 QUERIES["contracts_report"] = {"tz": _text(1, 64),
                                "days": {"type": "integer", "minimum": 0, "maximum": 366}}
 QUERIES["today"] = {"tz": _text(1, 64)}
+QUERIES["oidc_start"] = {"next": _text(1, 500)}
+QUERIES["oidc_callback"] = {"code": _text(1, 2000), "state": _text(1, 200),
+                            "error": _text(1, 100)}
 _WEBHOOK = {"name": _NAME, "url": {"type": "string", "format": "uri", "minLength": 8,
                                    "maxLength": WEBHOOK_URL_MAX},
             "events": {"type": "array", "maxItems": len(WEBHOOK_EVENTS),
@@ -412,7 +416,8 @@ def _serve(documents: dict[str, dict[str, Any]], name: str
 
 
 def desk_routes() -> list[BaseRoute]:
-    routes: list[BaseRoute] = [*api_auth.routes, *api_admin.routes, *api_mailboxes.routes,
+    routes: list[BaseRoute] = [*api_auth.routes, *api_oidc.routes, *api_admin.routes,
+                               *api_mailboxes.routes,
                                *api_search.routes, *api_customer.routes, *api_tickets.routes,
                                *api_conversations.routes,
                                *kb_api.routes, *api_sla.routes, *api_rules.routes,

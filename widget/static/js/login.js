@@ -39,8 +39,31 @@ export async function session(root, heading) {
       }
     });
     clear(root).append(h("main", { class: "center" }, form));
+    offerSso(form, error);
     email.focus();
   });
+}
+
+// Single sign-on beside the password, when the server has an identity provider (docs/oidc.md);
+// a refused sign-in comes back here with its reason in ?sso_error=.
+async function offerSso(form, error) {
+  const params = new URLSearchParams(location.search);
+  const refused = params.get("sso_error");
+  if (refused) {
+    error.textContent = refused;
+    params.delete("sso_error");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  }
+  try {
+    if (!(await get("/api/auth/sso")).oidc) return;
+  } catch {
+    return;
+  }
+  const back = location.pathname + location.search + location.hash;
+  form.append(h("p", { class: "sso" }, h("a", { id: "login-sso",
+    href: `/api/auth/oidc/start?next=${encodeURIComponent(back)}`,
+    text: "Sign in with single sign-on" })));
 }
 
 export async function logout() {
