@@ -267,8 +267,8 @@ async def append_messages(sm: SessionMaker, items: Sequence[NewMessage],
 async def _move_clocks(sm: SessionMaker, stored: Sequence[Appended], clocked: set[int]) -> None:
     """The PostgreSQL batch is one statement, so its clock work is a transaction of its own,
     opened only when a line moves something: ``clocked`` are the batch's conversations with a
-    clock or an enabled rule, as the statement saw them (a visitor's chat lines usually move
-    nothing, and they are most of the traffic)."""
+    clock, or all of them while an enabled rule or an active webhook waits, as the statement
+    saw them (a visitor's chat lines usually move nothing, and they are most of the traffic)."""
     moving = [a for a in stored if a.visibility == "whisper" or sla_store.moves_clocks(
         a.author_kind, a.conversation_id in clocked)]
     if moving:
@@ -322,7 +322,8 @@ WITH input AS (
     WHERE c.id = l.id AND counts.conversation_id = c.id
     RETURNING c.id, c.last_seq, counts.n,
               EXISTS (SELECT 1 FROM conversation_slas cs WHERE cs.conversation_id = c.id)
-              OR EXISTS (SELECT 1 FROM automation_rules r WHERE r.enabled) AS clocked
+              OR EXISTS (SELECT 1 FROM automation_rules r WHERE r.enabled)
+              OR EXISTS (SELECT 1 FROM webhooks w WHERE w.active) AS clocked
 ), numbered AS (
     SELECT f.*, b.clocked, b.last_seq - b.n
                 + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
@@ -346,7 +347,7 @@ FROM known
 # The batch statement's plan is made once per connection (generic): without statistics, as on
 # a young database, the planner would freeze a plan that scans the tables as they grow.
 # Index probes are right at every size for a batch of messages, so the plan may use nothing else.
-# The one scan left (the few automation rules, for ``clocked``) then carries the planner's
+# The scans left (the few rules and webhooks, for ``clocked``) then carry the planner's
 # penalty cost, which would have the plan JIT-compiled on every run: over a second of CPU each.
 PG_BATCH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off",
                      "enable_hashjoin": "off", "enable_mergejoin": "off", "jit": "off"}
@@ -355,7 +356,8 @@ PG_BATCH_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": 
 async def _append_batch_pg(engine: Any, connection: Any, items: Sequence[NewMessage],
                            todo: list[int], results: list[Appended | Exception | None]
                            ) -> set[int]:
-    """Fills ``results``; returns the conversations that had a clock or an enabled rule."""
+    """Fills ``results``; returns the conversations with a clock, an enabled rule or an active
+    webhook waiting for their lines (``sla_store.moves_clocks``)."""
 
     first: dict[tuple[int, str], int] = {}  # a retry inside the batch answers like its first
     send: list[int] = []

@@ -177,8 +177,9 @@ class Posted:
 
 def moves_clocks(author_kind: str, clocked: bool) -> bool:
     """Whether a stored public line needs the clock work: a staff line always (the response
-    facts of the reports), another only where a clock (a ``ConversationSla`` row) or an enabled
-    rule waits (``clocked``). The message batch asks this before it opens a transaction."""
+    facts of the reports), another only where a clock (a ``ConversationSla`` row), an enabled
+    rule or an active webhook (its message event) waits (``clocked``). The message batch asks
+    this before it opens a transaction."""
     return author_kind in STAFF_AUTHORS or clocked
 
 
@@ -190,12 +191,15 @@ async def on_messages(s: AsyncSession, posted: Sequence[Posted]) -> None:
     public = [p for p in posted if p.visibility == "public"]
     if not public:
         return
-    for p in public:
-        webhooks.stage(s, "message", p.conversation_id, p.at, author_kind=p.author_kind)
     ids = sorted({p.conversation_id for p in public})
     rows = {r.conversation_id: r for r in await s.scalars(select(ConversationSla).where(
         ConversationSla.conversation_id.in_(ids)))}
     rules = await automation_store.enabled_rules(s)
+    # Chat lines are most of the traffic: their events are kept only while a webhook listens.
+    hooks = await webhooks.any_active(s)
+    if hooks:
+        for p in public:
+            webhooks.stage(s, "message", p.conversation_id, p.at, author_kind=p.author_kind)
     if not any(moves_clocks(p.author_kind, bool(rules) or p.conversation_id in rows)
                for p in public):
         return

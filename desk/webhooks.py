@@ -50,6 +50,11 @@ def _iso(at: datetime) -> str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
+async def any_active(s: AsyncSession) -> bool:
+    """Whether any webhook listens (the message path stages its events only then)."""
+    return bool(await s.scalar(select(Webhook.id).where(Webhook.active.is_(True)).limit(1)))
+
+
 def stage(s: AsyncSession, kind: str, conv: Conversation | int, at: datetime,
           **data: Any) -> None:
     """THE way an event enters the outbox (in the transaction of the change). A message's

@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from desk import outbound_http, webhooks
-from desk.conversations import create_conversation
+from desk.conversations import NewMessage, append_messages, create_conversation
 from desk.db import SessionMaker
 from desk.models import WebhookDelivery, WebhookEvent, utcnow
 from desk.net_guard import Refused, parse_networks
@@ -167,3 +167,21 @@ async def test_bad_webhook_bodies_are_refused_with_a_reason(
     assert "secret" not in listed[0] and listed[0]["secret_hint"] == "…" + r.json()["secret"][-4:]
     await login(client, "agent@x.test")
     assert (await client.get("/api/webhooks")).status_code == 403
+
+
+async def test_a_visitors_chat_line_is_an_event_only_while_a_webhook_listens(
+        client: httpx.AsyncClient, org: dict[str, int], sm: SessionMaker) -> None:
+    """The hub's batch path skips the clock work for chat lines nothing waits for; an active
+    webhook is something that waits (its message event), and nothing else is."""
+    chat = await create_conversation(sm, channel="chat", department_id=org["d1"])
+    await append_messages(sm, [NewMessage(chat.id, "contact", "no one listens")])
+    async with sm() as s:
+        assert await s.scalar(select(func.count()).select_from(WebhookEvent).where(
+            WebhookEvent.kind == "message")) == 0
+    await _webhook(client, "https://crm.example/hook", ["message"])
+    await append_messages(sm, [NewMessage(chat.id, "contact", "now someone does")])
+    async with sm() as s:
+        events = (await s.scalars(select(WebhookEvent).where(
+            WebhookEvent.kind == "message"))).all()
+    assert [(e.conversation_id, e.payload["data"]["author_kind"]) for e in events] == [
+        (chat.id, "contact")]
