@@ -43,11 +43,16 @@ def rule_json(r: AutomationRule) -> dict[str, Any]:
             "updated_at": r.updated_at.isoformat() if r.updated_at else None}
 
 
-def _definition(data: dict[str, Any]) -> dict[str, Any]:
+async def _definition(s: AsyncSession, data: dict[str, Any]) -> dict[str, Any]:
+    """The rule's definition, checked: its shape (``automation.parse``, the one check) and the
+    agents it names (active ones only: an assignment to nobody is refused when saved)."""
     definition = {k: data[k] for k in DEFINITION_KEYS if k in data}
-    automation.parse(0, 1, definition, True)  # the one check; raises InvalidInput
+    rule = automation.parse(0, 1, definition, True)  # raises InvalidInput
     if len(repr(definition)) > RULE_JSON_MAX:
         raise InvalidInput(f"the rule is larger than {RULE_JSON_MAX} bytes")
+    gone = await automation_store.missing_agents(s, rule)
+    if gone:
+        raise InvalidInput(f"agent {', '.join(map(str, gone))} does not exist or is disabled")
     return definition
 
 
@@ -71,9 +76,9 @@ async def create_rule(request: Request) -> Response:
     p = await require_admin(request)
     data = await read_json(request)
     name = validate.required_text(data, "name", max_len=NAME_MAX)
-    definition = _definition(data)
     enabled = validate.boolean(data, "enabled", False)
     async with deps(request).sm() as s:
+        definition = await _definition(s, data)
         row = AutomationRule(name=name, version=1, enabled=bool(enabled),
                              definition=definition)
         s.add(row)
@@ -98,7 +103,7 @@ async def update_rule(request: Request) -> Response:
             row.name = validate.required_text(data, "name", max_len=NAME_MAX)
         changed = bool(set(data) & DEFINITION_KEYS)
         if changed:
-            row.definition = _definition({**(row.definition or {}), **data})
+            row.definition = await _definition(s, {**(row.definition or {}), **data})
             row.version += 1
         enabled = validate.boolean(data, "enabled")
         if enabled is not None:

@@ -14,6 +14,11 @@ answer). ``cascade`` runs the actions and the rules their changes trigger in tur
 ``MAX_DEPTH`` rounds: a loop (A sets tag x, B on x sets y, A on y ...) is cut there and
 reported, never followed.
 
+``assign`` (an agent id) changes nothing the cascade sees: the router decides after the sweep's
+commit whether the agent can take the conversation (ingest.due.after_commit), and a made
+assignment raises ``assigned`` itself. A ``notify`` may name ``console`` (``assignee`` or an
+agent id): that agent's console shows it.
+
 Tags are kept in ``custom_fields["tags"]`` until conversations have a tag model of their own.
 """
 
@@ -34,8 +39,8 @@ EVENTS = ("created", "customer_replied", "agent_replied", "status_changed", "ass
 TIMED = frozenset({"sla_warning", "idle"})
 FIELDS = ("department", "group", "channel", "priority", "tier", "tag", "topic", "status",
           "custom_field", "keyword", "sender_domain", "business_hours")
-ACTIONS = ("notify", "set_priority", "add_tag", "transfer", "mail_customer", "set_status",
-           "close")
+ACTIONS = ("notify", "set_priority", "add_tag", "transfer", "assign", "mail_customer",
+           "set_status", "close")
 STATUSES = ("active", "pending", "resolved", "closed")
 MAX_DEPTH = 5
 MAIL_TO = ("assignee", "group", "supervisors")
@@ -68,6 +73,13 @@ class Rule:
     params: Mapping[str, Any]
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
+
+    def agents(self) -> set[int]:
+        """Agents the rule names (an assignment's, a console notice's)."""
+        named = {int(a.value) for a in self.actions if a.type == "assign"}
+        return named | {int(a.value["console"]) for a in self.actions
+                        if a.type == "notify" and isinstance(a.value, dict)
+                        and _is_id(a.value.get("console"))}
 
     def groups(self) -> set[int]:
         """Groups the rule names (a deleted one disables it)."""
@@ -144,8 +156,11 @@ def _action(raw: Any, i: int) -> Action:
                 raise InvalidInput(f"actions[{i}].value must be a tag of 1..64 characters")
             value = value.lower()
         case "transfer":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_id(value):
                 raise InvalidInput(f"actions[{i}].value must be a group id")
+        case "assign":
+            if not _is_id(value):
+                raise InvalidInput(f"actions[{i}].value must be an agent id")
         case "set_status":
             if value not in STATUSES:
                 raise InvalidInput(f"actions[{i}].value must be one of {', '.join(STATUSES)}")
@@ -159,9 +174,17 @@ def _action(raw: Any, i: int) -> Action:
                 raise InvalidInput(f"actions[{i}].value.group_id must be a group id")
             if kind == "notify" and isinstance(value, dict) and "mail" in value:
                 value = {**value, "mail": _mail_to(value["mail"], i)}
+            if kind == "notify" and isinstance(value, dict) and "console" in value and not (
+                    value["console"] == "assignee" or _is_id(value["console"])):
+                raise InvalidInput(f"actions[{i}].value.console must be assignee or an "
+                                   "agent id")
         case "close":
             value = None
     return Action(kind, value)
+
+
+def _is_id(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
 
 
 def _mail_to(raw: Any, i: int) -> list[str]:

@@ -22,6 +22,7 @@ from desk import automation, sla, tags
 from desk import business_hours as bh
 from desk.errors import InvalidInput
 from desk.models import (
+    Agent,
     AutomationRule,
     Contact,
     Conversation,
@@ -122,6 +123,16 @@ async def missing_groups(s: AsyncSession, rule: automation.Rule) -> list[int]:
         return []
     found = set((await s.scalars(select(Group.id).where(Group.id.in_(named)))).all())
     return [g for g in named if g not in found]
+
+
+async def missing_agents(s: AsyncSession, rule: automation.Rule) -> list[int]:
+    """Agents the rule names that do not exist or are disabled (a rule is not saved so)."""
+    named = sorted(rule.agents())
+    if not named:
+        return []
+    found = set((await s.scalars(select(Agent.id).where(
+        Agent.id.in_(named), Agent.is_active.is_(True)))).all())
+    return [a for a in named if a not in found]
 
 
 async def disable(s: AsyncSession, rule_id: int, reason: str) -> None:

@@ -15,6 +15,12 @@ enqueued after the commit; a crash between the two leaves queued rows that the n
 Catch-up: whatever is due at the sweep's ``now`` fires, oldest first, however late (a worker
 that was down an hour fires that hour's timers when it returns: reminders late rather than
 lost). An SLA breach is recorded at its due time, not at the late firing.
+
+A rule's assignment and console notice are done after the commit (``after_commit``): the router
+writes records of its own, which must not wait on the sweep's transaction (on SQLite it holds
+the write lock). Each is done at most once per firing, as the firing itself is exactly once; a
+worker that dies between the commit and them leaves the conversation queued (routed by the
+group's rules, as any other) and the notice in the internal note only.
 """
 
 from __future__ import annotations
@@ -57,9 +63,11 @@ from desk.models import (
 )
 from desk.settings import Settings
 from ingest import jobs, notices, outbound, report_mail, rule_actions, task_reminders
-from routing import connect
+from routing import connect, events
+from routing.errors import RoutingError
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
+from routing.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,15 @@ POLL_S = 1.0
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
 STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice", "task")
 STAGED_GRACE_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A rule's assignment of a conversation to an agent, for the router after the commit."""
+
+    conversation_id: int
+    agent_id: int
+    rule_id: int
 
 
 @dataclass
@@ -83,6 +100,8 @@ class Firing:
     held: list[Any] = field(default_factory=list)  # the rows _lock loaded, kept in the map
     fired: list[int] = field(default_factory=list)  # ids of the rules that fired
     tags: dict[int, list[str]] = field(default_factory=dict)  # the batch's, by conversation
+    assigns: list[Assignment] = field(default_factory=list)  # for after the commit
+    notices: list[events.AgentNotified] = field(default_factory=list)  # likewise
     _rules: list[automation.Rule] | None = None
 
     async def rules(self) -> list[automation.Rule]:
@@ -97,6 +116,14 @@ class Firing:
     async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str:
         return await _staff_mail(self, conv, to, key, text)
 
+    def assign(self, conv: Conversation, agent_id: int, rule_id: int) -> str:
+        self.assigns.append(Assignment(conv.id, agent_id, rule_id))
+        return f"assign to agent {agent_id} (after the commit)"
+
+    def console(self, conv: Conversation, agent_id: int, rule_id: int, text: str) -> str:
+        self.notices.append(events.AgentNotified(agent_id, conv.id, conv.number, text, rule_id))
+        return f"notify agent {agent_id} in the console"
+
 
 @dataclass(frozen=True, slots=True)
 class Swept:
@@ -106,6 +133,8 @@ class Swept:
     mails: tuple[int, ...]
     outcomes: tuple[tuple[str, int, str, str], ...] = ()  # (kind, conversation, instance, what)
     rules_fired: tuple[int, ...] = ()
+    assigns: tuple[Assignment, ...] = ()
+    notices: tuple[events.AgentNotified, ...] = ()
 
 
 Handler = Callable[[Firing, DueTimer], Any]
@@ -167,7 +196,7 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
             raise _Failed from exc
     return Swept(taken, len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
                  tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes),
-                 tuple(ctx.fired))
+                 tuple(ctx.fired), tuple(ctx.assigns), tuple(ctx.notices))
 
 
 async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
@@ -242,7 +271,7 @@ async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
     if kind == "sla" and not any(r.event == "sla_breached" for r in await ctx.rules()):
         # Stamping a breach cannot fail on its own: no savepoint (two round trips) for it.
         return await _sla_breached(ctx, t, rest)
-    fired_before = len(ctx.fired)
+    before = len(ctx.fired), len(ctx.assigns), len(ctx.notices)
     try:
         async with ctx.s.begin_nested():
             return await _handle(ctx, t)
@@ -251,7 +280,8 @@ async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
             raise
         ctx.tags.pop(t.conversation_id, None)  # what it tagged was rolled back: read again
         log.exception("timer %s of conversation %s failed", t.kind, t.conversation_id)
-        del ctx.fired[fired_before:]  # rolled back with the savepoint
+        # Rolled back with the savepoint:
+        del ctx.fired[before[0]:], ctx.assigns[before[1]:], ctx.notices[before[2]:]
         return f"error: {type(exc).__name__}: {exc}"
 
 
@@ -389,6 +419,22 @@ async def _stage(ctx: Firing, row: OutboundMail, budget: MailRequest) -> str:
     return "mail queued"
 
 
+async def after_commit(router: Router, sm: SessionMaker, swept: Swept) -> None:
+    """The assignments and console notices of a committed sweep's firings. The router decides
+    an assignment as it does one by a colleague (group, online, capacity, skills); when the
+    agent cannot take the conversation, a ``rule.assign_refused`` row says why and it stays
+    queued."""
+    await router.store.publish(router.events_channel, [events.dump(n) for n in swept.notices])
+    for a in swept.assigns:
+        try:
+            await router.cherry_pick(a.agent_id, a.conversation_id, by=f"rule {a.rule_id}")
+        except RoutingError as refused:
+            async with sm() as s:
+                audit.record(s, "rule.assign_refused", a.conversation_id, rule=a.rule_id,
+                             agent_id=a.agent_id, why=refused.message)
+                await s.commit()
+
+
 async def requeue_staged(sm: SessionMaker, queue: Queue, now: datetime) -> int:
     """Enqueue the send of staged mails whose job never got queued (a crash after commit)."""
     async with sm() as s:
@@ -419,22 +465,24 @@ async def _main(settings: Settings, stop: threading.Event,
     sm = make_sessionmaker(engine)
     redis = connect.async_client(settings.redis_url or "")
     guard = MailGuard.of(redis, settings)
+    router = Router(settings, redis, sm, metrics=metrics)
     queue = jobs.mail_queue(connect.sync_client(settings.redis_url or ""))
     log.info("due timers running")
     try:
         await requeue_staged(sm, queue, clock())
         while not stop.is_set():
-            wait = await _once(sm, settings, guard, queue, clock, metrics)
+            wait = await _once(sm, settings, guard, router, queue, clock, metrics)
             await asyncio.to_thread(stop.wait, wait)
     finally:
         await redis.aclose()
         await engine.dispose()
 
 
-async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, queue: Queue,
-                clock: Callable[[], datetime], metrics: Metrics | None) -> float:
+async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, router: Router,
+                queue: Queue, clock: Callable[[], datetime], metrics: Metrics | None) -> float:
     try:
         swept = await sweep(sm, settings, clock(), guard=guard)
+        await after_commit(router, sm, swept)
         if metrics is not None:
             for rule_id in swept.rules_fired:
                 metrics.rule_firings.labels(str(rule_id)).inc()

@@ -9,8 +9,12 @@ Actions: set priority, add a tag, set the status or close (only a move
 ``desk.status_rules.staff_move`` allows staff, else skipped with a ``rule.skipped`` row; through
 ``desk.sla_store.status_changed``, like every status change), transfer to a group (the
 conversation is queued in the new group and the routing timers' records sweep routes it by
-the group's rules, as for a ticket committed but never routed), notify (an internal note on
-the conversation, which every console showing it receives; with the target named; and by
+the group's rules, as for a ticket committed but never routed), assign to an agent (done by
+the router after the sweep's commit, by the rule for an assignment by a colleague: group,
+online, capacity, skills; a refusal is a ``rule.assign_refused`` row saying why, and the
+conversation stays queued), notify (an internal note on the conversation, which every console
+showing it receives; with the target named; in one agent's console when it names
+``console``, the agent or ``assignee``, published after the commit; and by
 mail when it names ``mail`` recipients: the assignee, a group's active agents, the
 conversation's group's supervisors, or addresses — each staged once per firing and
 recipient, within the staff mail budget), and a templated mail to the customer (staged like
@@ -37,12 +41,17 @@ NOTICE_RECIPIENTS_MAX = 50
 
 
 class Mailer(Protocol):
-    """Stages the mails of a firing (ingest.due.Firing): each returns what happened."""
+    """Stages the mails of a firing (ingest.due.Firing), and what is done after its commit
+    (an assignment through the router, a console notice): each returns what happened."""
 
     async def customer(self, conv: Conversation, kind: str, key: str,
                        body: Callable[[str, Translator], str]) -> str: ...
 
     async def staff(self, conv: Conversation, to: str, key: str, text: str) -> str: ...
+
+    def assign(self, conv: Conversation, agent_id: int, rule_id: int) -> str: ...
+
+    def console(self, conv: Conversation, agent_id: int, rule_id: int, text: str) -> str: ...
 
 
 async def fire(s: AsyncSession, conv: Conversation, event: str,
@@ -124,10 +133,18 @@ async def _perform(s: AsyncSession, conv: Conversation, rule: automation.Rule,
             await sla_store.status_changed(s, conv, conv.status, "queued", now,
                                            why=f"transferred by rule {rule.id}")
             conv.group_id, conv.status, conv.assignee_id = int(a.value), "queued", None
+        case "assign":
+            audit.record(s, "rule.assign", conv.id, at=now, agent_id=a.value, rule=rule.id,
+                         instance=instance, why=f"rule {rule.id}")
+            return mail.assign(conv, int(a.value), rule.id)
         case "notify":
             await _note(s, conv, rule, a.value, now)
+            done: list[str] = [a.type]
+            if isinstance(a.value, dict) and "console" in a.value:
+                done.append(_console(conv, rule, a.value, mail))
             if isinstance(a.value, dict) and a.value.get("mail"):
-                return await _mail_notice(s, conv, rule, a.value, mail, instance)
+                done.append(await _mail_notice(s, conv, rule, a.value, mail, instance))
+            return "; ".join(done[1:] or done)
         case "mail_customer":
             text = str(a.value.get("text") if isinstance(a.value, dict) else a.value)
             number = conv.number
@@ -151,6 +168,15 @@ async def _note(s: AsyncSession, conv: Conversation, rule: automation.Rule, valu
     s.add(Message(conversation_id=conv.id, seq=seq, author_kind="system",
                   author_name=f"Rule {rule.id}", visibility="internal",
                   body=f"{text}{to}", created_at=now))
+
+
+def _console(conv: Conversation, rule: automation.Rule, value: dict[str, Any],
+             mail: Mailer) -> str:
+    """The notice for one agent's console: the one named, or the assignee now."""
+    agent = conv.assignee_id if value["console"] == "assignee" else int(value["console"])
+    if agent is None:
+        return "notify (no assignee to tell)"
+    return mail.console(conv, agent, rule.id, str(value.get("text")))
 
 
 async def _mail_notice(s: AsyncSession, conv: Conversation, rule: automation.Rule,

@@ -337,6 +337,17 @@ class Released:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """An automation rule's notice for this agent (``routing.events.AgentNotified``)."""
+
+    TYPE: ClassVar[str] = "notification"
+    conversation_id: int
+    number: str
+    text: str
+    rule_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class MessageOut:
     """``files``: the message's attachments (``desk.attachments.file_ref``), or None."""
 
@@ -518,7 +529,7 @@ class Reload:
 
 ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, Released,
-    MessageOut,
+    Notification, MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, ConversationRemoved, State,
     Transcript, Done, Live, PresenceOut, AgentState, Board, Reload,
     pv.Visitors, pv.VisitorsDelta, pv.Invitation, pv.InvitationOutcome,

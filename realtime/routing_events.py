@@ -16,6 +16,8 @@ Who gets what (each push checked against the socket's current rights):
   when the position changed
 - ``released`` -> staff sockets of its group: ``released`` (queue and live lists drop it)
 - ``rebuilt`` -> a new epoch: every client reloads
+- ``agent_notified`` -> the agent's staff sockets that may see the conversation:
+  ``notification`` (an automation rule's notice)
 - any of them -> this process's supervisor sockets get a fresh ``board`` shortly after
   (``presence.BoardPush``)
 """
@@ -152,6 +154,8 @@ class RouterEvents:
                 await self._released(cid, status)
             case ev.Rebuilt(epoch):
                 self.hub.epoch_seen(epoch)
+            case ev.AgentNotified(agent_id, cid, number, text, rule_id):
+                await self._notified(agent_id, cid, number, text, rule_id)
 
     async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
         conns = [c for c in self.hub.agent_conns(agent_id)
@@ -180,6 +184,19 @@ class RouterEvents:
             return
         frame = p.serialize_text(p.Released(cid, status))
         for conn in staff:
+            if conn.can_access(info.group_id):
+                conn.push(frame)
+
+    async def _notified(self, agent_id: int, cid: int, number: str, text: str,
+                        rule_id: int) -> None:
+        """A rule's notice, to the agent's consoles that may see the conversation."""
+        conns = [c for c in self.hub.agent_conns(agent_id)
+                 if c.session.role is not Role.VISITOR and not c.closed]
+        info = await self.ctx.conv(cid) if conns else None
+        if info is None:
+            return
+        frame = p.serialize_text(p.Notification(cid, number, text, rule_id))
+        for conn in conns:
             if conn.can_access(info.group_id):
                 conn.push(frame)
 

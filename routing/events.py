@@ -77,12 +77,24 @@ class Rebuilt:
     epoch: str
 
 
-Event = Queued | QueueChanged | Offer | Assigned | OfferExpired | Requeued | Released | Rebuilt
+@dataclass(frozen=True, slots=True)
+class AgentNotified:
+    """An automation rule's notice for one agent's console (``ingest.due.after_commit``)."""
+
+    agent_id: int
+    conversation_id: int
+    number: str
+    text: str
+    rule_id: int
+
+
+Event = (Queued | QueueChanged | Offer | Assigned | OfferExpired | Requeued | Released | Rebuilt
+         | AgentNotified)
 
 _TYPES: dict[str, type[Any]] = {
     "queued": Queued, "queue": QueueChanged, "offer": Offer, "assigned": Assigned,
     "offer_expired": OfferExpired, "requeued": Requeued, "released": Released,
-    "rebuilt": Rebuilt,
+    "rebuilt": Rebuilt, "agent_notified": AgentNotified,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 

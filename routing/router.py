@@ -487,10 +487,11 @@ class Router:
         await self._dispatch(conv.group_id)
 
     async def cherry_pick(self, agent_id: int, conversation_id: int,
-                          by_agent_id: int | None = None) -> None:
+                          by_agent_id: int | None = None, by: str | None = None) -> None:
         """An agent takes a queued conversation of one of their groups, capacity permitting;
-        with ``by_agent_id`` a colleague assigns it to them, and then the agent must also
-        hold the skills it needs (the colleague chose them, not the agent)."""
+        with ``by_agent_id`` a colleague assigns it to them (``by``: an automation rule
+        does, named so), and then the agent must also hold the skills it needs (the colleague
+        or rule chose them, not the agent)."""
         conv = await self._held(conversation_id)
         cfg = await self._agent(agent_id)
         if conv.group_id not in cfg.groups:
@@ -499,7 +500,8 @@ class Router:
             raise errors.NotQueued(f"conversation {conversation_id} is already taken")
         snap = await self.store.snapshot(conv.group_id, [agent_id], 0)
         view = self._views(snap.agents, {agent_id: cfg.skills})[agent_id]
-        assigned = by_agent_id is not None and by_agent_id != agent_id
+        assigned = by is not None or (by_agent_id is not None and by_agent_id != agent_id)
+        by = by or f"agent {by_agent_id}"
         if assigned:
             # Being assigned needs no group toggle and overrides a decline, as a pick does.
             refused = rejection(dataclasses.replace(view, active=True), conv.item())
@@ -514,7 +516,7 @@ class Router:
             why = res.skipped.get(agent_id, res.status).replace("_", " ")
             raise errors.NotEligible(f"agent {agent_id} cannot take it: {why}")
         decision = decide(Policy.MANUAL, conv.item(), [view], snap.cursor)
-        why = (f"assigned from the queue to agent {agent_id} by agent {by_agent_id}" if assigned
+        why = (f"assigned from the queue to agent {agent_id} by {by}" if assigned
                else f"picked from the queue by agent {agent_id}")
         await self._record_claims([(decision.with_winner(agent_id, why), None, {})],
                                   via="picked")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 
 from desk.conversations import create_conversation
 from desk.db import SessionMaker
+from desk.models import Agent
 from tests.desk.conftest import login
 
 
@@ -43,3 +45,29 @@ async def test_rules_are_versioned_and_tried(client: httpx.AsyncClient, org: dic
     r = await client.post(f"/api/rules/{rule['id']}/try", headers=h,
                           json={"conversation_id": 2_000_000_000})
     assert r.status_code == 404
+
+
+async def test_the_agents_a_rule_names_must_exist(client: httpx.AsyncClient, org: dict[str, int],
+                                                  sm: SessionMaker) -> None:
+    h = {"x-csrf-token": await login(client, "admin@x.test")}
+    async with sm() as s:
+        me = (await s.scalars(select(Agent.id).where(Agent.email == "admin@x.test"))).one()
+    for action, said in [
+            ({"type": "assign", "value": 999_999}, "agent 999999 does not exist or is disabled"),
+            ({"type": "assign", "value": "ana"}, "actions[0].value must be an agent id"),
+            ({"type": "notify", "value": {"text": "hi", "console": "everyone"}},
+             "actions[0].value.console must be assignee or an agent id"),
+            ({"type": "notify", "value": {"text": "hi", "console": 999_999}},
+             "agent 999999 does not exist or is disabled")]:
+        r = await client.post("/api/rules", headers=h, json={
+            "name": "x", "event": "created", "actions": [action]})
+        assert r.status_code == 422 and r.json()["error"]["message"] == said, r.text
+    r = await client.post("/api/rules", headers=h, json={
+        "name": "mine", "event": "created", "actions": [
+            {"type": "assign", "value": me},
+            {"type": "notify", "value": {"text": "yours", "console": "assignee"}}]})
+    assert r.status_code == 201, r.text
+    r = await client.patch(f"/api/rules/{r.json()['id']}", headers=h, json={
+        "actions": [{"type": "assign", "value": 999_999}]})
+    assert r.status_code == 422
+    assert (await client.get("/api/rules")).json()[0]["version"] == 1

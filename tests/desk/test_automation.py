@@ -69,6 +69,11 @@ def test_custom_field_and_nth_reply() -> None:
     {"event": "sla_warning", "params": {"percent": 100, "target": "resolution"},
      "actions": [{"type": "close"}]},
     {"event": "created", "actions": [{"type": "mail_customer", "value": ""}]},
+    {"event": "created", "actions": [{"type": "assign", "value": True}]},
+    {"event": "created", "actions": [{"type": "assign", "value": 0}]},
+    {"event": "created", "actions": [{"type": "notify", "value": {"text": "x", "console": -1}}]},
+    {"event": "created", "actions": [{"type": "notify",
+                                      "value": {"text": "x", "console": "group"}}]},
     "rule",
 ])
 def test_bad_rules(bad: Any) -> None:
@@ -81,6 +86,17 @@ def test_groups_named() -> None:
              [{"type": "transfer", "value": 5}, {"type": "notify",
                                                  "value": {"text": "hi", "group_id": 6}}])
     assert r.groups() == {4, 5, 6}
+
+
+def test_agents_named_and_an_assignment_changes_no_fact() -> None:
+    r = rule(1, "created", [], [{"type": "assign", "value": 7},
+                                {"type": "notify", "value": {"text": "hi", "console": 8}},
+                                {"type": "notify", "value": {"text": "hi", "console": "assignee"}}])
+    assert r.agents() == {7, 8} and r.groups() == set()
+    assert automation.apply(r.actions[0], FACTS) == (FACTS, ())
+    done = automation.cascade([r], "created", FACTS)
+    assert [a.type for _, a in done.actions] == ["assign", "notify", "notify"]
+    assert done.facts == FACTS and not done.cut
 
 
 def test_the_loop_is_cut_and_reported() -> None:

@@ -17,8 +17,9 @@ from routing import events, keys
 from routing.policy import Item
 from routing.router import Router
 from routing.store import AgentLive, Store
-from tests.routing.conftest import Clock, Desk, online, seed_agent
+from tests.routing.conftest import Clock, seed_agent
 from tests.support.redis_server import PrivateRedis
+from tests.support.routing_desk import Desk, online
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import redis.asyncio as aioredis
 from desk.models import Conversation
 from routing import errors, events, keys
 from routing.router import Router
-from tests.routing.conftest import Clock, Desk, online
+from tests.routing.conftest import Clock
+from tests.support.routing_desk import Desk, online
 
 
 async def _ana_and_bob(router: Router, desk: Desk) -> tuple[int, int, int]:

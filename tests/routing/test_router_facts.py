@@ -10,7 +10,8 @@ from sqlalchemy import select
 from desk.db import SessionMaker
 from desk.models import ReportFact
 from routing.router import Router
-from tests.routing.conftest import Clock, Desk, online
+from tests.routing.conftest import Clock
+from tests.support.routing_desk import Desk, online
 
 
 async def _facts(sm: SessionMaker, conversation_id: int) -> list[ReportFact]:

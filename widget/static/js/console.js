@@ -319,6 +319,7 @@ function onFrame(f) {
     case "agent_state": showState(f); return;
     case "offer": offer(f); return;
     case "offer_revoked": dropOffer(f.conversation_id); return;
+    case "notification": notified(f); return;
     case "live": board = f.conversations; capacity = f.capacity || null; refreshQueue(); return;
     case "released": // resolved, closed, merged or pending: out of the queue now, not at the next poll
       board = board.filter((c) => c.conversation_id !== f.conversation_id);
@@ -374,6 +375,19 @@ function onFrame(f) {
   }
 }
 
+// --- rule notices: an automation rule's word for this agent, newest first ---------------------
+
+const NOTICES_MAX = 20;
+const noticeList = h("ul", { class: "notices", "aria-label": "Notifications" });
+function notified(f) {
+  noticeList.prepend(h("li", { class: "rule-notice" },
+    h("button", { type: "button", class: "link", text: f.number,
+      onclick: () => openTicket(f.conversation_id, f.number) }),
+    " ", h("span", { text: f.text })));
+  while (noticeList.children.length > NOTICES_MAX) noticeList.lastChild.remove();
+  notice.textContent = `${f.number}: ${f.text}`;
+}
+
 // --- layout ----------------------------------------------------------------------------------------
 
 const notice = h("p", { class: "notice", role: "status" });
@@ -409,7 +423,9 @@ root.replaceChildren(
         h("label", { class: "inline", for: "offer-alerts" }, alertsBox, " Sound and desktop alert"),
         alertsNote, offerList),
       h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h", text: "Queue" }), queueList),
-      myCommitments.el, myTasks.el),
+      myCommitments.el, myTasks.el,
+      h("section", { "aria-labelledby": "notices-h" },
+        h("h2", { id: "notices-h", text: "Notifications" }), noticeList)),
     h("main", { id: "workspace", tabindex: "-1" }, notice, tabs.el)),
   h("span", { id: "app-ready", hidden: true }));
 refreshQueue();
