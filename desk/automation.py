@@ -19,7 +19,7 @@ commit whether the agent can take the conversation (ingest.due.after_commit), an
 assignment raises ``assigned`` itself. A ``notify`` may name ``console`` (``assignee`` or an
 agent id): that agent's console shows it.
 
-Tags are kept in ``custom_fields["tags"]`` until conversations have a tag model of their own.
+Tags are the conversation's ``conversation_tags`` rows (``desk.tags``), handed in as ``Facts.tags``.
 """
 
 from __future__ import annotations
