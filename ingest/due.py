@@ -482,13 +482,15 @@ async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, router: 
                 queue: Queue, clock: Callable[[], datetime], metrics: Metrics | None) -> float:
     try:
         swept = await sweep(sm, settings, clock(), guard=guard)
-        await after_commit(router, sm, swept)
         if metrics is not None:
             for rule_id in swept.rules_fired:
                 metrics.rule_firings.labels(str(rule_id)).inc()
+        for outbound_id in swept.mails:
+            await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+        await after_commit(router, sm, swept)  # after the mails: Redis away must not hold them
         reports = await report_mail.sweep(sm, settings, clock())
         reminders = await task_reminders.sweep(sm, settings, clock(), guard)
-        for outbound_id in (*swept.mails, *reports, *reminders):
+        for outbound_id in (*reports, *reminders):
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
         if swept.taken >= BATCH:
             return 0.0
