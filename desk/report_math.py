@@ -1,6 +1,6 @@
 """The arithmetic of reports, pure: time buckets in the viewer's zone, distributions, rates,
-the hour-of-week arrival forecast and Erlang C staffing. Nothing here reads a clock or a store;
-callers pass instants (aware datetimes) and figures in.
+the hour-of-week arrival forecast, Erlang C staffing and mergeable duration histograms.
+Nothing here reads a clock or a store; callers pass instants (aware datetimes) and figures in.
 
 Conventions every report shares, so a chart, its table and its CSV agree:
 
@@ -142,6 +142,93 @@ def distribution(values: Iterable[float]) -> Distribution:
         return Distribution(0, None, None, None, None)
     return Distribution(len(vals), percentile(vals, 0.5), percentile(vals, 0.9),
                         sum(vals) / len(vals), max(vals))
+
+
+# --- duration histograms (mergeable, for daily rollups) ----------------------------------
+#
+# Bucket 0 holds [0, 1) s; bucket k >= 1 holds [G**(k-1), G**k) s, up to HIST_TOP, the last
+# bucket also holding everything longer. A histogram is {bucket: count}: two days' histograms
+# merge by adding counts, so a range's median and p90 come from its days without their values.
+# The nearest-rank percentile of a histogram is the representative (midpoint) of the bucket
+# holding the exact nearest-rank value, so it is within hist_error_bound(exact) of it: half a
+# second, or (G - 1) / 2 = 2.5 % of the value, whichever is more (up to HIST_TOP).
+
+HIST_GROWTH = 1.05
+HIST_TOP = 400 * 86_400.0  # longer than any report range
+HIST_BUCKETS = 2 + math.ceil(math.log(HIST_TOP) / math.log(HIST_GROWTH))
+
+
+def hist_edge(k: int) -> float:
+    """The lower edge of bucket ``k``."""
+    return 0.0 if k == 0 else HIST_GROWTH ** (k - 1)
+
+
+def hist_index(value: float) -> int:
+    """The bucket of a duration in seconds (>= 0)."""
+    if not value >= 0:  # NaN too
+        raise ValueError(f"a duration is at least 0 s, not {value!r}")
+    if value < 1:
+        return 0
+    k = min(HIST_BUCKETS - 1, int(math.log(value) / math.log(HIST_GROWTH)) + 1)
+    # The logarithm may round across an edge: settle on the edges hist_edge itself computes.
+    while k > 1 and hist_edge(k) > value:
+        k -= 1
+    while k < HIST_BUCKETS - 1 and hist_edge(k + 1) <= value:
+        k += 1
+    return k
+
+
+def hist_value(k: int) -> float:
+    """What bucket ``k`` reports: the midpoint of its edges (the last bucket its lower edge)."""
+    if k >= HIST_BUCKETS - 1:
+        return hist_edge(HIST_BUCKETS - 1)
+    return (hist_edge(k) + hist_edge(k + 1)) / 2
+
+
+def hist_error_bound(exact: float) -> float:
+    """How far a histogram percentile may be from the exact one (``exact`` < HIST_TOP)."""
+    return max(0.5, exact * (HIST_GROWTH - 1) / 2)
+
+
+def histogram(values: Iterable[float]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for v in values:
+        k = hist_index(v)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def merge_histograms(hists: Iterable[dict[int, int]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for h in hists:
+        for k, n in h.items():
+            out[k] = out.get(k, 0) + n
+    return out
+
+
+def hist_percentile(hist: dict[int, int], q: float) -> float | None:
+    """Nearest-rank percentile (0 < q <= 1) of a histogram; None when it is empty."""
+    if not 0 < q <= 1:
+        raise ValueError("q must be in (0, 1]")
+    total = sum(hist.values())
+    if total == 0:
+        return None
+    rank, seen = max(1, math.ceil(q * total)), 0
+    for k in sorted(hist):
+        seen += hist[k]
+        if seen >= rank:
+            return hist_value(k)
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+def hist_distribution(hist: dict[int, int], total_s: float) -> Distribution:
+    """A Distribution from a histogram and the exact sum of its values: count and mean exact,
+    median, p90 and max within hist_error_bound."""
+    count = sum(hist.values())
+    if count == 0:
+        return Distribution(0, None, None, None, None)
+    return Distribution(count, hist_percentile(hist, 0.5), hist_percentile(hist, 0.9),
+                        total_s / count, hist_value(max(hist)))
 
 
 def rate(hits: int, total: int) -> float | None:

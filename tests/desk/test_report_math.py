@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from desk.report_math import (
+    HIST_BUCKETS,
+    HIST_TOP,
     MAX_BUCKETS,
     Grain,
     RangeError,
@@ -22,8 +26,16 @@ from desk.report_math import (
     csat,
     distribution,
     erlang_c,
+    hist_distribution,
+    hist_edge,
+    hist_error_bound,
+    hist_index,
+    hist_percentile,
+    hist_value,
+    histogram,
     hour_of_week,
     last_period,
+    merge_histograms,
     percentile,
     previous_period,
     rate,
@@ -206,3 +218,73 @@ def test_the_last_complete_period_of_a_schedule() -> None:
     assert last_period(end, BERLIN, "daily")[0].date().isoformat() == "2026-03-29"
     with pytest.raises(RangeError):
         last_period(now, BERLIN, "hourly")
+
+
+# --- duration histograms ------------------------------------------------------------------
+
+def _within(est: float | None, exact: float | None) -> bool:
+    assert est is not None and exact is not None
+    # The bound, plus one part in 10^12 for the rounding of the edges' arithmetic.
+    return abs(est - exact) <= hist_error_bound(exact) * (1 + 1e-12)
+
+
+def test_histogram_buckets_tile_the_durations() -> None:
+    assert hist_index(0) == 0 and hist_index(0.999) == 0 and hist_index(1) == 1
+    for k in range(1, HIST_BUCKETS - 1):
+        lo, hi = hist_edge(k), hist_edge(k + 1)
+        assert lo < hi
+        assert hist_index(lo) == k
+        assert hist_index(math.nextafter(hi, 0)) == k
+        assert lo <= hist_value(k) < hi
+    assert hist_edge(HIST_BUCKETS - 1) >= HIST_TOP > hist_edge(HIST_BUCKETS - 2)
+    assert hist_index(HIST_TOP * 10) == HIST_BUCKETS - 1
+    assert HIST_BUCKETS < 400  # a day's histogram stays small
+
+
+@pytest.mark.parametrize("bad", [-1, -1e-9, float("nan")])
+def test_histogram_refuses_what_is_no_duration(bad: float) -> None:
+    with pytest.raises(ValueError):
+        hist_index(bad)
+
+
+def test_histogram_percentile_is_within_the_bound() -> None:
+    rng = random.Random(7)
+    shapes: list[Callable[[], float]] = [
+        lambda: rng.expovariate(1 / 60), lambda: rng.lognormvariate(6, 2),
+        lambda: rng.uniform(0, 2), lambda: float(rng.randrange(3600)),
+        lambda: rng.choice([0.0, 1.0, 30.0, 86_400.0])]
+    for shape, n in itertools.product(shapes, [1, 2, 3, 10, 101, 2000]):
+        vals = [min(shape(), HIST_TOP / 2) for _ in range(n)]
+        h = histogram(vals)
+        assert sum(h.values()) == n
+        for q in (0.01, 0.25, 0.5, 0.9, 0.99, 1.0):
+            assert _within(hist_percentile(h, q), percentile(vals, q)), (n, q)
+        d, exact = hist_distribution(h, sum(vals)), distribution(vals)
+        assert (d.count, d.mean) == (exact.count, exact.mean)
+        assert _within(d.median, exact.median) and _within(d.p90, exact.p90)
+        assert _within(d.max, exact.max)
+
+
+def test_the_bound_is_reached_but_not_passed() -> None:
+    # The worst case is a value on a lower edge: the bucket reports its midpoint.
+    for k in (1, 2, 50, 150, HIST_BUCKETS - 2):
+        lo = hist_edge(k)
+        est = hist_percentile(histogram([lo]), 0.5)
+        assert est is not None and _within(est, lo)
+        # (below 20 s the half-second floor is the bound, not the 2.5 %)
+        assert abs(est - lo) > hist_error_bound(lo) * 0.99 or lo < 20
+    assert hist_percentile(histogram([0.0]), 1) == 0.5
+
+
+def test_histograms_merge_as_their_values() -> None:
+    days = [[1.0, 5.0, 5.5], [], [0.2, 3600.0], [5.0]]
+    merged = merge_histograms(histogram(d) for d in days)
+    assert merged == histogram(v for d in days for v in d)
+    assert merge_histograms([]) == {}
+
+
+def test_empty_histogram_has_no_figures() -> None:
+    assert hist_percentile({}, 0.5) is None
+    assert hist_distribution({}, 0.0) == distribution([])
+    with pytest.raises(ValueError):
+        hist_percentile({1: 1}, 0)
