@@ -15,7 +15,8 @@ and the conversation export (``report_export.export_lines``, the streamed CSV's 
 the whole year, counting rows per second and sampling this process's RSS while it streams.
 
 Last line: JSON with ``overview_p99_ms``, ``per_agent_p99_ms``, ``drilldown_p99_ms``,
-``export_rows_per_s``, ``export_peak_rss_mib`` and the sizes. The issue's full size:
+``export_rows_per_s``, ``export_peak_rss_mib`` (and the RSS when the export starts, after
+the report queries) and the sizes. The issue's full size:
 ``python -m bench.reports --conversations 1000000`` (10,000,000 messages); the default is
 small so a run stays within a couple of minutes on the 2-core machine.
 """
@@ -171,14 +172,15 @@ async def measure_export(sm: SessionMaker) -> dict[str, float]:
     zone = ZoneInfo("UTC")
     r = reports.Range(END - timedelta(days=366), END, zone, rm.Grain.MONTH)
     rows = 0
-    peak = _rss_mib()
+    start_rss = peak = _rss_mib()
     t0 = time.perf_counter()
     async for chunk in export_lines(sm, admin, r, "http://bench"):
         rows += chunk.count(b"\n")
         peak = max(peak, _rss_mib())
     elapsed = time.perf_counter() - t0
     return {"export_rows": rows - 1, "export_rows_per_s": round((rows - 1) / elapsed),
-            "export_peak_rss_mib": round(peak, 1), "export_s": round(elapsed, 1)}
+            "export_peak_rss_mib": round(peak, 1), "export_start_rss_mib": round(start_rss, 1),
+            "export_s": round(elapsed, 1)}
 
 
 async def main_async(args: argparse.Namespace, url: str, redis_url: str) -> dict[str, Any]:
