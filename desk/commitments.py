@@ -46,7 +46,11 @@ def due(data: dict[str, Any], now: datetime, key: str = "due_at") -> datetime:
                            key) from None
     if at.tzinfo is None:
         raise InvalidInput(f"{key} needs its time zone, like 2026-12-31T15:00:00Z", key)
-    at = at.astimezone(UTC)
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise InvalidInput(f"{key} is out of range: a commitment is due within a year",
+                           key) from None
     if at <= now:
         raise InvalidInput(f"{key} is in the past: a commitment is due from now on", key)
     if at > now + HORIZON:

@@ -71,7 +71,9 @@ async def test_an_overdue_commitment_fires_its_rule_once(records: Records) -> No
 
 @pytest.mark.parametrize(("due_at", "says"), [
     ((T0 - HOUR).isoformat(), "in the past"), ((T0 + 800 * 24 * HOUR).isoformat(), "365 days"),
-    ("2026-12-01T12:00:00", "time zone"), ("tomorrow", "date and time"), (None, "required")])
+    ("2026-12-01T12:00:00", "time zone"),
+    ("0001-01-01T00:00:00+02:03", "out of range"), ("tomorrow", "date and time"),
+    (None, "required")])
 def test_a_bad_due_time_is_refused_with_a_message(due_at: object, says: str) -> None:
     with pytest.raises(InvalidInput, match=says) as refused:
         commitments.due({"due_at": due_at}, T0)
