@@ -80,10 +80,10 @@ def subject(call: Call) -> str:
     return f"{call.direction.capitalize()} call {call.phone}"
 
 
-async def call_form(sm: SessionMaker, department_id: object) -> list[dict[str, Any]]:
-    """The department's call form (404 for no such department)."""
-    if not isinstance(department_id, int) or isinstance(department_id, bool):
-        raise InvalidInput("department_id is required", "department_id")
+async def call_form(sm: SessionMaker, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call form of ``data``'s department (the same id check as every record id; 404 for
+    no such department)."""
+    department_id = validate.record_id(data, "department_id", required=True)
     async with sm() as s:
         dept = await s.get(Department, department_id)
         if dept is None:
@@ -126,7 +126,7 @@ async def _contact(sm: SessionMaker, call: Call) -> int:
 
 async def log_call(sm: SessionMaker, p: Principal, data: dict[str, Any]) -> Conversation:
     """Check and store a call (every check before the first write)."""
-    call = check_call(data, await call_form(sm, data.get("department_id")))
+    call = check_call(data, await call_form(sm, data))
     group_id = await _group(sm, p, call)
     contact_id = await _contact(sm, call)
     conv = await create_conversation(
