@@ -42,9 +42,11 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import websockets
+from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
 
 from bench.hub import (
@@ -67,7 +70,10 @@ from bench.hub import (
     wait_ready,
     with_children,
 )
+from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.embedded import free_port
+from desk.models import Agent, Conversation, Message
+from desk.settings import Settings
 from tests.support.databases import PostgresServer, drop_database
 from tests.support.dovecot import Dovecot
 from tests.support.mailboxes import add_mailbox
@@ -289,42 +295,34 @@ class Env:
     sentinels: SentinelSet
     proxy: CuttableProxy
     web_a: Any
-    db_url: str
 
 
-async def mail_copies(db_url: str) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from desk.db import make_engine, make_sessionmaker
-    from desk.models import Message
-    from desk.settings import Settings
-
+@contextlib.asynccontextmanager
+async def records(db_url: str) -> AsyncIterator[SessionMaker]:
+    """The bench's own sessions on the database, past the proxy (its cuts are the servers')."""
     engine = make_engine(Settings(database_url=db_url))
-    async with make_sessionmaker(engine)() as s:
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def mail_copies(sm: SessionMaker) -> dict[str, int]:
+    async with sm() as s:
         rows = (await s.execute(select(Message.email_message_id, func.count())
                                 .where(Message.email_message_id.is_not(None))
                                 .group_by(Message.email_message_id))).all()
-    await engine.dispose()
     return {str(m): int(n) for m, n in rows}
 
 
-async def check(ledger: Ledger, env: Env, chats: list[tuple[int, str]],
+async def check(ledger: Ledger, sm: SessionMaker, chats: list[tuple[int, str]],
                 agent_of: dict[int, int]) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from desk.db import make_engine, make_sessionmaker
-    from desk.models import Agent, Conversation, Message
-    from desk.settings import Settings
-
-    engine = make_engine(Settings(database_url=env.db_url))
-    sm = make_sessionmaker(engine)
     async with sm() as s:
         copies = dict((await s.execute(
             select(Message.client_id, func.count()).where(Message.author_kind == "contact")
             .group_by(Message.client_id))).all())
         convs = {c.id: c for c in (await s.scalars(select(Conversation))).all()}
         agent_ids = {a.email: a.id for a in (await s.scalars(select(Agent))).all()}
-    await engine.dispose()
     lost = sum(1 for m in ledger.acked if copies.get(m) != 1 or m not in ledger.delivered)
     duplicated = sum(n - 1 for n in copies.values() if n > 1) + ledger.duplicated_deliveries
     undelivered = {ledger.sent[m][0] for m in ledger.acked if m not in ledger.delivered}
@@ -353,7 +351,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         dovecot.start()
         with SentinelSet() as sentinels:
-            return await soak(args, tmp, db_url, sentinels, dovecot, procs)
+            async with records(db_url) as sm:
+                return await soak(args, tmp, db_url, sm, sentinels, dovecot, procs)
     finally:
         stop(procs)
         dovecot.cleanup()
@@ -361,10 +360,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sentinels: SentinelSet,
-               dovecot: Dovecot, procs: list[Any]) -> dict[str, Any]:
+async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sm: SessionMaker,
+               sentinels: SentinelSet, dovecot: Dovecot, procs: list[Any]) -> dict[str, Any]:
     chats = await seed(db_url, args.agents, args.pairs)
-    await add_poll_mailbox(db_url, dovecot)
+    await add_mailbox(sm, port=dovecot.port, user=dovecot.user, password=dovecot.password)
     agent_of = {cid: i % args.agents for i, (cid, _) in enumerate(chats)}
     url = urlsplit(db_url)
     proxy = CuttableProxy(url.hostname or "127.0.0.1", url.port or 5432)
@@ -382,7 +381,7 @@ async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sentinels: Sent
                               tmp / "poll.log"))
     a, b = (f"http://127.0.0.1:{p}" for p in ports)
     await asyncio.gather(wait_ready(a, procs[0]), wait_ready(b, procs[1]))
-    env = Env(sentinels, proxy, procs[0], db_url)
+    env = Env(sentinels, proxy, procs[0])
     ledger = Ledger()
     agents = [AgentSocket(c, ports[1], ledger) for c in await logins(b, args.agents)]
     visitors = [Visitor(i, cid, tok, ports[0], ledger) for i, (cid, tok) in enumerate(chats)]
@@ -413,7 +412,7 @@ async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sentinels: Sent
         for v in visitors:
             v.resend_due(loop.time())
         await asyncio.sleep(0.5)
-        copies = await mail_copies(db_url)
+        copies = await mail_copies(sm)
     await asyncio.sleep(1)
     for x in sockets:
         x.stopped = True
@@ -423,9 +422,9 @@ async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sentinels: Sent
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    result = await check(ledger, env, chats, agent_of)
+    result = await check(ledger, sm, chats, agent_of)
     await proxy.stop()
-    copies = await mail_copies(db_url)
+    copies = await mail_copies(sm)
     return {**result, "unacked": len(ledger.sent) - len(ledger.acked),
             "mails": len(mails), "mail_lost": sum(1 for m in mails if m not in copies),
             "mail_duplicated": sum(n - 1 for n in copies.values() if n > 1),
@@ -434,19 +433,7 @@ async def soak(args: argparse.Namespace, tmp: Path, db_url: str, sentinels: Sent
             "pairs": args.pairs, "agents": args.agents, "rate": args.rate}
 
 
-async def add_poll_mailbox(db_url: str, dovecot: Dovecot) -> None:
-    from desk.db import make_engine, make_sessionmaker
-    from desk.settings import Settings
-
-    engine = make_engine(Settings(database_url=db_url))
-    await add_mailbox(make_sessionmaker(engine), port=dovecot.port, user=dovecot.user,
-                      password=dovecot.password)
-    await engine.dispose()
-
-
 def start_poller(env: dict[str, str], log: Path) -> Any:
-    import subprocess
-
     with log.open("wb") as out:
         return subprocess.Popen([str(Path(sys.executable).with_name("switchboard")), "poll"],
                                 env=child_env(env), cwd=ROOT, stdout=out,
