@@ -100,13 +100,15 @@ async def links_of(s: AsyncSession, ids: list[int]) -> dict[int, list[dict[str, 
     return out
 
 
-def _iso(t: datetime | None) -> str | None:
+def iso(t: datetime | None) -> str | None:
+    """A task's times on the wire (the API and the pushed reminder: the console keys each
+    reminder by ``reminded_at`` in this form)."""
     return aware(t).isoformat() if t is not None else None
 
 
 def task_json(t: Task, now: datetime, related: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": t.id, "title": t.title, "owner_id": t.owner_id, "status": t.status,
-            "due_at": _iso(t.due_at), "remind_at": _iso(t.remind_at),
-            "reminded_at": _iso(t.reminded_at), "created_by": t.created_by,
+            "due_at": iso(t.due_at), "remind_at": iso(t.remind_at),
+            "reminded_at": iso(t.reminded_at), "created_by": t.created_by,
             "overdue": t.status == "open" and t.due_at is not None and aware(t.due_at) <= now,
             "related": related}

@@ -489,9 +489,11 @@ async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, router: 
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
         await after_commit(router, sm, swept)  # after the mails: Redis away must not hold them
         reports = await report_mail.sweep(sm, settings, clock())
-        reminders = await task_reminders.sweep(sm, settings, clock(), guard)
-        for outbound_id in (*reports, *reminders):
+        reminded = await task_reminders.sweep(sm, settings, clock(), guard)
+        for outbound_id in (*reports, *reminded.mails):
             await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
+        await router.store.publish(router.events_channel,
+                                   [events.dump(n) for n in reminded.notices])
         if swept.taken >= BATCH:
             return 0.0
         at = await next_due(sm)

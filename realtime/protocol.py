@@ -348,6 +348,18 @@ class Notification:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskReminder:
+    """A reminder of one of this agent's tasks (``routing.events.TaskReminded``); the console
+    shows each (``task_id``, ``reminded_at``) once, however many times it hears it."""
+
+    TYPE: ClassVar[str] = "task_reminder"
+    task_id: int
+    title: str
+    due_at: str | None
+    reminded_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageOut:
     """``files``: the message's attachments (``desk.attachments.file_ref``), or None."""
 
@@ -529,7 +541,7 @@ class Reload:
 
 ServerFrame = Union[  # noqa: UP007
     Welcome, Pong, Error, Ack, Started, Queued, Assigned, Offer, OfferRevoked, Released,
-    Notification, MessageOut,
+    Notification, TaskReminder, MessageOut,
     TypingOut, ReadOut, ParticipantJoined, ParticipantLeft, Ended, ConversationRemoved, State,
     Transcript, Done, Live, PresenceOut, AgentState, Board, Reload,
     pv.Visitors, pv.VisitorsDelta, pv.Invitation, pv.InvitationOutcome,

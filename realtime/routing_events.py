@@ -156,6 +156,11 @@ class RouterEvents:
                 self.hub.epoch_seen(epoch)
             case ev.AgentNotified(agent_id, cid, number, text, rule_id):
                 await self._notified(agent_id, cid, number, text, rule_id)
+            case ev.TaskReminded(agent_id, task_id, title, due_at, reminded_at):
+                frame = p.serialize_text(p.TaskReminder(task_id, title, due_at, reminded_at))
+                for conn in self.hub.agent_conns(agent_id):
+                    if conn.session.role is not Role.VISITOR and not conn.closed:
+                        conn.push(frame)
 
     async def _offer(self, cid: int, group_id: int, agent_id: int, expires_at_ms: int) -> None:
         conns = [c for c in self.hub.agent_conns(agent_id)

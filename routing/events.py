@@ -88,13 +88,25 @@ class AgentNotified:
     rule_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class TaskReminded:
+    """A task's reminder for its owner's consoles (``ingest.task_reminders.sweep``, after the
+    commit that stamped it): ``reminded_at`` names this reminder, so a console shows it once."""
+
+    agent_id: int
+    task_id: int
+    title: str
+    due_at: str | None
+    reminded_at: str
+
+
 Event = (Queued | QueueChanged | Offer | Assigned | OfferExpired | Requeued | Released | Rebuilt
-         | AgentNotified)
+         | AgentNotified | TaskReminded)
 
 _TYPES: dict[str, type[Any]] = {
     "queued": Queued, "queue": QueueChanged, "offer": Offer, "assigned": Assigned,
     "offer_expired": OfferExpired, "requeued": Requeued, "released": Released,
-    "rebuilt": Rebuilt, "agent_notified": AgentNotified,
+    "rebuilt": Rebuilt, "agent_notified": AgentNotified, "task_reminded": TaskReminded,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 

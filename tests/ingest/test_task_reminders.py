@@ -67,13 +67,13 @@ async def test_a_sweep_claims_each_reminder_once(records: Records) -> None:
         await s.commit()
     tid = await _task(records, ana.id, "Check the invoice")
     now = utcnow()
-    assert len(await task_reminders.sweep(records.sm, records.settings, now)) == 1
-    assert await task_reminders.sweep(records.sm, records.settings, now) == []
+    assert len((await task_reminders.sweep(records.sm, records.settings, now)).mails) == 1
+    assert (await task_reminders.sweep(records.sm, records.settings, now)).mails == []
     async with records.sm() as s:  # moved: a new reminder, mailed again
         t = await s.get(Task, tid)
         assert t is not None and t.reminded_at is not None
         t.remind_at, t.reminded_at = now + timedelta(minutes=5), None
         await s.commit()
-    assert await task_reminders.sweep(records.sm, records.settings, now) == []
-    assert len(await task_reminders.sweep(records.sm, records.settings,
-                                          now + timedelta(minutes=5))) == 1
+    assert (await task_reminders.sweep(records.sm, records.settings, now)).mails == []
+    assert len((await task_reminders.sweep(records.sm, records.settings,
+                                           now + timedelta(minutes=5))).mails) == 1

@@ -188,6 +188,7 @@ def test_every_server_frame_serializes() -> None:
         p.Ack(1, "c", 1), p.Started(1, "SB-1", "c"), p.Queued(1, 3, 60), p.Assigned(1, "Ana"),
         p.Offer(1, "SB-1", None, 30.0), p.OfferRevoked(1), p.Released(1, "resolved"), msg,
         p.Notification(1, "SB-1", "<b>look</b>", 7),
+        p.TaskReminder(4, "Call back", None, "2026-12-01T09:00:00+00:00"),
         p.TypingOut(1, "visitor", None, True, "he"),
         p.ReadOut(1, "agent", 2), p.ParticipantJoined(1, "Sue", "supervisor"),
         p.ParticipantLeft(1, "Sue", "supervisor"), p.Ended(1, "visitor"),

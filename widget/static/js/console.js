@@ -307,7 +307,8 @@ function onLive(live) {
   connection.textContent = live ? "Connected" : "Reconnecting…";
   connection.dataset.live = String(live);
   changing = 0; // unanswered changes died with the old socket; the next agent_state decides
-  if (live) { wire.send({ type: "list_live" }); visitors.live(); team.live(); }
+  // A reminder pushed while the socket was down is in the task list: read it again.
+  if (live) { wire.send({ type: "list_live" }); visitors.live(); team.live(); myTasks.refresh().catch(() => {}); }
 }
 
 function onFrame(f) {
@@ -320,6 +321,7 @@ function onFrame(f) {
     case "offer": offer(f); return;
     case "offer_revoked": dropOffer(f.conversation_id); return;
     case "notification": notified(f); return;
+    case "task_reminder": myTasks.pushed(f).catch(() => {}); return;
     case "live": board = f.conversations; capacity = f.capacity || null; refreshQueue(); return;
     case "released": // resolved, closed, merged or pending: out of the queue now, not at the next poll
       board = board.filter((c) => c.conversation_id !== f.conversation_id);
@@ -436,4 +438,3 @@ myTasks.refresh();
 wire.connect();
 setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);
 setInterval(() => myCommitments.refresh().catch(() => {}), 60_000);
-setInterval(() => myTasks.refresh().catch(() => {}), 30_000);

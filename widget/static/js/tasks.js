@@ -1,7 +1,8 @@
 // My tasks beside the queue: internal to-dos with a due time and a reminder, about cases,
-// chats or call logs (typed by number). The worker sends each reminder once by mail; here a
-// reminder that went out is announced once in this browser (and as a desktop notification
-// when the agent allowed them for offers).
+// chats or call logs (typed by number). The worker sends each reminder once by mail and pushes
+// it to the owner's consoles (a task_reminder frame); here each reminder is announced once in
+// this browser (and as a desktop notification when the agent allowed them for offers), whether
+// it arrived pushed or was found in the list when the console loaded.
 
 import { ApiError, get, patch, post } from "./api.js";
 import { announce, h } from "./dom.js";
@@ -66,6 +67,12 @@ export class MyTasks {
         onclick: () => this.open(c.id, c.number) })),
       h("button", { type: "button", text: "Done", "aria-label": `Done: ${t.title}`,
         onclick: () => patch(`/api/tasks/${t.id}`, { status: "done" }).then(() => this.refresh()) }));
+  }
+
+  // A pushed reminder: announced (once) and the list read again, for its new state.
+  pushed(f) {
+    this.remindOf([{ id: f.task_id, title: f.title, reminded_at: f.reminded_at }]);
+    return this.refresh();
   }
 
   // Each reminder the worker sent is shown once (a reminder moved later is a new one).
