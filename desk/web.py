@@ -17,6 +17,7 @@ from desk import (
     api_conversations,
     api_customer,
     api_invitations,
+    api_lookup,
     api_mailboxes,
     api_oidc,
     api_planning,
@@ -424,5 +425,5 @@ def desk_routes() -> list[BaseRoute]:
                                *api_attachments.routes, *kb_assist.routes,
                                *api_reports.routes, *api_planning.routes,
                                *api_invitations.routes, *api_work.routes,
-                               *api_webhooks.routes]
+                               *api_webhooks.routes, *api_lookup.routes]
     return routes

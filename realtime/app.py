@@ -37,6 +37,7 @@ from realtime import asyncapi
 from realtime.client_limits import kb_limited
 from realtime.endpoints import routes as hub_routes
 from realtime.kb_http import kb_routes
+from realtime.lookup_http import lookup_routes
 from realtime.metrics_http import HttpMetrics, metrics_routes, route_templates
 from realtime.portal_http import portal_routes
 from realtime.public_files import file_routes
@@ -221,4 +222,5 @@ async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterato
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    return [*public_routes(), *portal_routes(), *file_routes(), *kb_routes(), *hub_routes()]
+    return [*public_routes(), *portal_routes(), *file_routes(), *kb_routes(), *lookup_routes(),
+            *hub_routes()]

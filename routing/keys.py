@@ -225,3 +225,11 @@ def kb_limit(client: str) -> str:
 def portal_limit(action: str, subject: str) -> str:
     """Counter (INCR, EXPIRE window) of a case-page request per client address or per case."""
     return f"sb:portal:limit:{action}:{subject}"
+
+
+def lookup(site_id: int, contact_id: int, fingerprint: str) -> str:
+    """String (JSON, EX the provider's cache TTL, or ``lookup_rules.FAILURE_TTL_S`` after a
+    failure): what a site's lookup provider answered about a contact
+    (``realtime.lookup_http``). ``fingerprint`` names the provider's settings, so changing
+    them asks afresh."""
+    return f"sb:lookup:{site_id}:{contact_id}:{fingerprint}"

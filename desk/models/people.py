@@ -50,6 +50,9 @@ class Site(Base):
     # The host site signs the identities it passes to the widget with it (desk.identity);
     # None: identity verification off. Never returned whole by the API.
     identity_secret: Mapped[str | None] = mapped_column(String(IDENTITY_SECRET_MAX))
+    # Its external lookup provider (desk.lookup_rules.Provider: url, secret, timeout, cache
+    # TTL); None: none. The secret is never returned whole by the API.
+    lookup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -208,6 +208,8 @@ def server(tmp_path: Path, redis_url: str, seeded_db: Path) -> Iterator[Server]:
         "SWITCHBOARD_LOG_LEVEL": "warning",
         # A reading session counts as deflected at once (not after half an hour).
         "SWITCHBOARD_KB_DEFLECTION_WINDOW": "0",
+        # The tests' own local HTTP servers (a lookup provider) are on loopback.
+        "SWITCHBOARD_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",
     }
     settings = Settings.from_env(env)
     srv = Server(url=url, env=env, settings=settings)

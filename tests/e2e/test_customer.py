@@ -4,21 +4,30 @@ and time logged against it."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select, update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from desk.contacts import new_visitor
 from desk.conversations import append_message, create_conversation
 from desk.db import SessionMaker
-from desk.models import Contact, Contract, Conversation, Group, Organisation
+from desk.models import Contact, Contract, Conversation, Group, Organisation, Site
+from desk.seed import DEMO_SITE_KEY
+from desk.webhook_rules import SIGNATURE_HEADER, verify
 from tests.e2e.conftest import Server
 from tests.e2e.pages import console
+from tests.support.local_http import serving_in_thread
 
 pytestmark = pytest.mark.e2e
+LOOKUP_SECRET = "e2e-lookup-secret-0123456789"
 
 
 async def _customer(sm: SessionMaker) -> dict[str, str]:
@@ -80,3 +89,47 @@ def test_customer_panel_and_time(browser: Browser, server: Server) -> None:
             "An earlier chat")
     finally:
         context.close()
+
+
+def _provider() -> Starlette:
+    async def answer(request: Request) -> Response:
+        body = await request.body()
+        assert verify(LOOKUP_SECRET, request.headers[SIGNATURE_HEADER], body, int(time.time()))
+        return JSONResponse({"Plan": "Gold <img src=x onerror=alert(1)>", "Orders": 12,
+                             "VIP": True})
+
+    return Starlette(routes=[Route("/lookup", answer, methods=["POST"])])
+
+
+async def _looked_up(sm: SessionMaker, url: str) -> str:
+    async with sm() as s:
+        group = (await s.execute(select(Group).where(Group.name == "Support L1"))).scalar_one()
+        site = (await s.execute(select(Site).where(Site.key == DEMO_SITE_KEY))).scalar_one()
+        site.lookup = {"url": url, "secret": LOOKUP_SECRET, "timeout_ms": 2000,
+                       "cache_ttl_s": 60}
+        await s.commit()
+    ivy = await new_visitor(sm, name="Ivy Lookup", email="ivy@crm.test")
+    conv = await create_conversation(sm, channel="email", group_id=group.id, site_id=site.id,
+                                     contact_id=ivy.id, subject="Toaster on strike")
+    await append_message(sm, conv.id, author_kind="contact", body="It will not toast")
+    return conv.number
+
+
+def test_the_panel_shows_the_company_s_lookup_fields(browser: Browser, server: Server) -> None:
+    with serving_in_thread(_provider()) as base:
+        number = server.run(lambda sm: _looked_up(sm, f"{base}/lookup"))
+        context, chloe = console(browser, server, "chloe@demo.switchboard.local")
+        try:
+            search = chloe.locator("section.ticket-search")
+            search.get_by_label("Search", exact=True).fill("toaster")
+            search.get_by_label("Search", exact=True).press("Enter")
+            search.get_by_role("button", name=number).click()
+            company = chloe.locator("aside.c360 .c360-lookup")
+            expect(company.locator("h4")).to_have_text("Company data")
+            expect(company.locator("dt")).to_have_text(["Plan", "Orders", "VIP"])
+            expect(company.locator("dd")).to_have_text(
+                ["Gold <img src=x onerror=alert(1)>", "12", "yes"])
+            expect(company.locator("img")).to_have_count(0)  # text, never markup
+            expect(chloe.locator("aside.c360")).to_contain_text("Ivy Lookup")
+        finally:
+            context.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -30,3 +31,27 @@ async def serving(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
+    """``serving`` for a sync test (the browser tests): the server's loop in a thread."""
+    url: list[str] = []
+    started, done = threading.Event(), threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def main() -> None:
+        async with serving(app, host) as base:
+            url.append(base)
+            started.set()
+            await asyncio.to_thread(done.wait)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    started.wait(30)
+    try:
+        yield url[0]
+    finally:
+        done.set()
+        thread.join(30)
+        loop.close()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 15:20:25.750997
+Create Date: 2026-12-01 17:03:49.354089
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("typing_preview", sa.Boolean(), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
         sa.Column("identity_secret", sa.String(length=128), nullable=True),
+        sa.Column("lookup", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("key", name=op.f("uq_sites_key")),

@@ -1,7 +1,9 @@
 // The customer 360 beside a conversation (GET /api/conversations/{id}/customer): who the
 // contact is and whether that is proven, their organisation, their other conversations on
 // every channel, linked tickets, contracts with hours, the time logged here, and how similar
-// conversations were resolved (their resolution notes).
+// conversations were resolved (their resolution notes). The company's own data about the
+// contact (the site's lookup provider, GET …/customer/lookup) loads on its own afterwards:
+// a slow provider holds up nothing else, and its fields are shown as text only.
 
 import { get, post } from "./api.js";
 import { h } from "./dom.js";
@@ -15,6 +17,7 @@ export class CustomerPanel {
     this.id = id;
     this.open = open;
     this.body = h("div", { class: "c360-body" });
+    this.company = h("div", { class: "c360-lookup", "aria-live": "polite" });
     this.minutes = h("input", { type: "number", min: 1, max: 1440, required: true,
       id: `c360-min-${id}`, name: "minutes" });
     this.note = h("input", { type: "text", maxlength: 1000, id: `c360-note-${id}`, name: "note" });
@@ -25,8 +28,9 @@ export class CustomerPanel {
       h("button", { type: "submit", text: "Log time" }));
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.logTime(); });
     this.el = h("aside", { class: "c360", "aria-label": "Customer" },
-      h("h3", { text: "Customer" }), this.body, this.form, this.status);
+      h("h3", { text: "Customer" }), this.body, this.company, this.form, this.status);
     this.load();
+    this.lookup();
   }
 
   async load() {
@@ -35,6 +39,21 @@ export class CustomerPanel {
     } catch (e) {
       this.status.textContent = `Could not load the customer: ${e.message}`;
     }
+  }
+
+  async lookup() {
+    let v;
+    try {
+      v = await get(`/api/conversations/${this.id}/customer/lookup`);
+    } catch {
+      v = { state: "unavailable" };
+    }
+    if (v.state === "none") return;
+    const value = (x) => (x === true ? "yes" : x === false ? "no" : x == null ? "—" : String(x));
+    this.company.replaceChildren(h("h4", { text: "Company data" }), v.state === "ok"
+      ? h("dl", { class: "c360-fields" }, v.fields.flatMap(([label, x]) =>
+        [h("dt", { text: label }), h("dd", { text: value(x) })]))
+      : h("p", { class: "muted", text: "Company data unavailable" }));
   }
 
   list(title, items, row) {
