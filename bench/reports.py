@@ -5,6 +5,7 @@ conversations over the year before 1 December 2026 with about ten messages each 
 report facts desk.facts writes for them (created, assigned with the wait, first response and
 every response, SLA met/breached, resolved, closed, ratings, abandoned chats), 200 agents in 8
 groups, contacts in 300 organisations; bulk-loads them with COPY into a throwaway database.
+The closed days are rolled up (desk.report_rollups.build, what the worker does; timed).
 Then, through the real app in-process (ASGI, a private redis-server), as an admin:
 
 - ``overview``: ``GET /api/reports/overview`` of a random 30-day range by day;
@@ -39,7 +40,7 @@ import orjson
 from sqlalchemy import text
 
 from desk import report_math as rm
-from desk import reports
+from desk import report_rollups, reports
 from desk.auth import Principal, hash_password
 from desk.db import SessionMaker, make_engine, make_sessionmaker
 from desk.models import Agent, AgentGroup, Base, Department, Group, Organisation
@@ -56,6 +57,8 @@ GROUPS = 8
 AGENTS = 200
 ORGANISATIONS = 300
 PASSWORD = "bench password 1"
+# The viewers' zone, and the reporting zone the rollups are built in.
+ZONE = "Europe/Berlin"
 COLUMNS = {
     "conversations": ("id", "number", "channel", "status", "priority", "department_id",
                       "group_id", "assignee_id", "contact_id", "subject", "topic",
@@ -152,10 +155,10 @@ async def measure_api(settings: Settings, queries: int, seed: int) -> dict[str, 
             for i in range(queries + 3):
                 start = _day(rng, 335)
                 month = {"from": start.isoformat(),
-                         "to": (start + timedelta(days=30)).isoformat(), "tz": "Europe/Berlin"}
+                         "to": (start + timedelta(days=30)).isoformat(), "tz": ZONE}
                 day = _day(rng, 365)
                 one = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(),
-                       "tz": "Europe/Berlin", "kind": "resolved",
+                       "tz": ZONE, "kind": "resolved",
                        "agent_id": str(1 + rng.randrange(AGENTS))}
                 got = (await timed(c, "/api/reports/overview", month),
                        await timed(c, "/api/reports/agents", month),
@@ -186,6 +189,7 @@ async def measure_export(sm: SessionMaker) -> dict[str, float]:
 async def main_async(args: argparse.Namespace, url: str, redis_url: str) -> dict[str, Any]:
     settings = Settings.from_env({"DATABASE_URL": url, "REDIS_URL": redis_url,
                                   "SWITCHBOARD_MODE": "test", "SWITCHBOARD_LOG_LEVEL": "warning",
+                                  "SWITCHBOARD_REPORT_TZ": ZONE,
                                   "SWITCHBOARD_SECRET_KEY": "bench-" + "x" * 40})
     engine = make_engine(settings)
     async with engine.begin() as conn:
@@ -199,6 +203,10 @@ async def main_async(args: argparse.Namespace, url: str, redis_url: str) -> dict
     result: dict[str, Any] = {"conversations": counts["conversations"],
                               "messages": counts["messages"], "facts": counts["report_facts"],
                               "agents": AGENTS, "load_s": round(time.perf_counter() - t0, 1)}
+    # What the worker does for the closed days (desk.report_rollups), timed.
+    t0 = time.perf_counter()
+    result["rollup_days"] = await report_rollups.build(sm, ZoneInfo(ZONE), datetime.now(UTC))
+    result["rollup_build_s"] = round(time.perf_counter() - t0, 1)
     result |= await measure_api(settings, args.queries, args.seed)
     result |= await measure_export(sm)
     await engine.dispose()

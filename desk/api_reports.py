@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from desk import report_export, reports
+from desk import report_export, report_rollups, reports
 from desk import report_math as rm
 from desk.api_conversations import survey_visible
 from desk.auth import Principal
@@ -43,7 +43,9 @@ from desk.models import (
     Group,
     Organisation,
     ReportFact,
+    utcnow,
 )
+from desk.settings import Settings
 
 REPORTS = ("overview", "agents", "groups", "channels", "topics", "organisations", "fields",
            "csat", "sla")
@@ -197,11 +199,12 @@ async def _rows(sm: SessionMaker, report: str, facts: list[reports.Fact], r: rep
     return []
 
 
-async def _report(sm: SessionMaker, p: Principal, report: str, r: reports.Range,
-                  field_name: str | None = None) -> dict[str, Any]:
+async def _report(sm: SessionMaker, settings: Settings, p: Principal, report: str,
+                  r: reports.Range, field_name: str | None = None) -> dict[str, Any]:
     kinds = reports.visible_kinds(p, survey_visible(p))
     async with sm() as s:
-        facts = await reports.load(s, p, r, kinds, field_name)
+        facts = await report_rollups.load(s, p, r, kinds, report, ZoneInfo(settings.report_tz),
+                                          utcnow(), field_name)
     links = tuple(k for k in LINK_KINDS if k in kinds)
     out: dict[str, Any] = {
         "report": report, "from": r.start.isoformat(), "to": r.end.isoformat(),
@@ -238,10 +241,10 @@ async def report(request: Request, name: str) -> Response:
         raise Forbidden("ratings are for supervisors and admins")
     r = parse_range(request)
     field_name = _field_name(request) if name == "fields" else None
-    sm = deps(request).sm
-    out = await _report(sm, p, name, r, field_name)
+    d = deps(request)
+    out = await _report(d.sm, d.settings, p, name, r, field_name)
     if request.query_params.get("compare") == "previous":
-        prev = await _report(sm, p, name, r.previous(), field_name)
+        prev = await _report(d.sm, d.settings, p, name, r.previous(), field_name)
         out["previous"] = {k: prev[k] for k in ("from", "to", "totals", "series", "rows")}
     if request.query_params.get("format") == "csv":
         table = request.query_params.get("table") or "series"

@@ -147,15 +147,21 @@ def distribution(values: Iterable[float]) -> Distribution:
 # --- duration histograms (mergeable, for daily rollups) ----------------------------------
 #
 # Bucket 0 holds [0, 1) s; bucket k >= 1 holds [G**(k-1), G**k) s, up to HIST_TOP, the last
-# bucket also holding everything longer. A histogram is {bucket: count}: two days' histograms
-# merge by adding counts, so a range's median and p90 come from its days without their values.
-# The nearest-rank percentile of a histogram is the representative (midpoint) of the bucket
-# holding the exact nearest-rank value, so it is within hist_error_bound(exact) of it: half a
-# second, or (G - 1) / 2 = 2.5 % of the value, whichever is more (up to HIST_TOP).
+# bucket also holding everything longer. A histogram is {bucket: (count, least, greatest)}:
+# two days' histograms merge by adding counts and keeping the extremes, so a range's median and
+# p90 come from its days without their values, and the raw facts of a range give the very same
+# histogram. The nearest-rank percentile of a histogram is the midpoint of the bucket holding
+# the exact nearest-rank value, moved inside [least, greatest] of that bucket: the value
+# itself when the bucket holds one distinct value, and always within hist_error_bound(exact)
+# of it: half a second, or (G - 1) / 2 = 2.5 % of the value, whichever is more (up to
+# HIST_TOP). Sums are kept in whole microseconds, so a mean is the same however its values
+# were added up.
 
 HIST_GROWTH = 1.05
 HIST_TOP = 400 * 86_400.0  # longer than any report range
 HIST_BUCKETS = 2 + math.ceil(math.log(HIST_TOP) / math.log(HIST_GROWTH))
+
+Histogram = dict[int, tuple[int, float, float]]
 
 
 def hist_edge(k: int) -> float:
@@ -179,10 +185,15 @@ def hist_index(value: float) -> int:
 
 
 def hist_value(k: int) -> float:
-    """What bucket ``k`` reports: the midpoint of its edges (the last bucket its lower edge)."""
+    """The midpoint of bucket ``k``'s edges (the last bucket: its lower edge)."""
     if k >= HIST_BUCKETS - 1:
         return hist_edge(HIST_BUCKETS - 1)
     return (hist_edge(k) + hist_edge(k + 1)) / 2
+
+
+def hist_point(k: int, least: float, greatest: float) -> float:
+    """What bucket ``k`` reports, holding values from ``least`` to ``greatest``."""
+    return min(max(hist_value(k), least), greatest)
 
 
 def hist_error_bound(exact: float) -> float:
@@ -190,45 +201,61 @@ def hist_error_bound(exact: float) -> float:
     return max(0.5, exact * (HIST_GROWTH - 1) / 2)
 
 
-def histogram(values: Iterable[float]) -> dict[int, int]:
-    out: dict[int, int] = {}
+def micros(value: float) -> int:
+    """A duration in whole microseconds (what sums add up)."""
+    return round(value * 1_000_000)
+
+
+def histogram(values: Iterable[float]) -> Histogram:
+    out: Histogram = {}
     for v in values:
         k = hist_index(v)
-        out[k] = out.get(k, 0) + 1
+        n, lo, hi = out.get(k, (0, v, v))
+        out[k] = (n + 1, min(lo, v), max(hi, v))
     return out
 
 
-def merge_histograms(hists: Iterable[dict[int, int]]) -> dict[int, int]:
-    out: dict[int, int] = {}
+def merge_histograms(hists: Iterable[Histogram]) -> Histogram:
+    out: Histogram = {}
     for h in hists:
-        for k, n in h.items():
-            out[k] = out.get(k, 0) + n
+        for k, (n, lo, hi) in h.items():
+            if k in out:
+                m, lo2, hi2 = out[k]
+                out[k] = (m + n, min(lo, lo2), max(hi, hi2))
+            else:
+                out[k] = (n, lo, hi)
     return out
 
 
-def hist_percentile(hist: dict[int, int], q: float) -> float | None:
+def hist_percentile(hist: Histogram, q: float) -> float | None:
     """Nearest-rank percentile (0 < q <= 1) of a histogram; None when it is empty."""
     if not 0 < q <= 1:
         raise ValueError("q must be in (0, 1]")
-    total = sum(hist.values())
+    total = sum(n for n, _, _ in hist.values())
     if total == 0:
         return None
     rank, seen = max(1, math.ceil(q * total)), 0
     for k in sorted(hist):
-        seen += hist[k]
+        n, lo, hi = hist[k]
+        seen += n
         if seen >= rank:
-            return hist_value(k)
+            return hist_point(k, lo, hi)
     raise AssertionError("unreachable: the ranks add up to the total")
 
 
-def hist_distribution(hist: dict[int, int], total_s: float) -> Distribution:
-    """A Distribution from a histogram and the exact sum of its values: count and mean exact,
-    median, p90 and max within hist_error_bound."""
-    count = sum(hist.values())
+def hist_distribution(hist: Histogram, total_us: int) -> Distribution:
+    """A Distribution from a histogram and the sum of its values in microseconds: count
+    exact, mean to the microsecond, max exact, median and p90 within hist_error_bound."""
+    count = sum(n for n, _, _ in hist.values())
     if count == 0:
         return Distribution(0, None, None, None, None)
     return Distribution(count, hist_percentile(hist, 0.5), hist_percentile(hist, 0.9),
-                        total_s / count, hist_value(max(hist)))
+                        total_us / count / 1_000_000, hist[max(hist)][2])
+
+
+def durations(values: Sequence[float]) -> Distribution:
+    """THE distribution every report gives of durations (raw facts or rollups alike)."""
+    return hist_distribution(histogram(values), sum(micros(v) for v in values))
 
 
 def rate(hits: int, total: int) -> float | None:

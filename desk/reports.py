@@ -60,8 +60,18 @@ class Range:
                      self.grain, self.filters, self.custom)
 
 
+class Part(NamedTuple):
+    """Many facts of one kind already added up (a rollup row, desk.report_rollups): how many,
+    and their durations' sum (microseconds) and histogram."""
+
+    facts: int
+    total_us: int
+    histogram: rm.Histogram
+
+
 class Fact(NamedTuple):
-    """One fact as the figures read it (a tuple: a report builds tens of thousands)."""
+    """One fact as the figures read it (a tuple: a report builds tens of thousands); or, with
+    ``part``, a rollup row standing for many at ``at``, the start of its day."""
 
     kind: str
     conversation_id: int
@@ -75,19 +85,22 @@ class Fact(NamedTuple):
     organisation_id: int | None = None
     # The conversation's custom field value, in a per-field report (``load(field=...)``).
     custom: str | None = None
+    part: Part | None = None
 
 
 def aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def scope(p: Principal) -> ColumnElement[bool]:
-    """Which facts the principal's figures count (the one access rule, Principal.scope)."""
+def scope(p: Principal, group_id: Any = ReportFact.group_id,
+          agent_id: Any = ReportFact.agent_id) -> ColumnElement[bool]:
+    """Which facts the principal's figures count (the one access rule, Principal.scope), on
+    the facts or on the rollups' columns of the same name."""
     if p.is_admin:
         return true()
     if p.is_supervisor:
-        return p.scope(ReportFact.group_id)
-    return and_(p.scope(ReportFact.group_id), ReportFact.agent_id == p.agent_id)
+        return p.scope(group_id)
+    return and_(p.scope(group_id), agent_id == p.agent_id)
 
 
 def conversation_scope(p: Principal) -> ColumnElement[bool]:
@@ -122,9 +135,11 @@ def where(p: Principal, r: Range, kinds: Sequence[str]) -> list[ColumnElement[bo
 
 
 async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str],
-               field_name: str | None = None) -> list[Fact]:
+               field_name: str | None = None,
+               extra: Sequence[ColumnElement[bool]] = ()) -> list[Fact]:
     """The range's facts in time order; with ``field_name``, each with its conversation's
-    current value of that custom field (a per-field report)."""
+    current value of that custom field (a per-field report); ``extra`` narrows them (the
+    facts a rollup does not hold, desk.report_rollups)."""
     custom = (custom_value(field_name) if field_name is not None
               else literal(None, String)).label("custom")
     # Only these kinds' figures read ``data``: the others' is not fetched nor decoded.
@@ -134,7 +149,7 @@ async def load(s: AsyncSession, p: Principal, r: Range, kinds: Sequence[str],
         ReportFact.group_id, ReportFact.agent_id, ReportFact.value,
         type_coerce(data, ReportFact.data.type), ReportFact.topic,
         ReportFact.organisation_id, custom,
-    ).where(*where(p, r, kinds)).order_by(ReportFact.at, ReportFact.id)
+    ).where(*where(p, r, kinds), *extra).order_by(ReportFact.at, ReportFact.id)
     if field_name is not None:
         q = q.join(Conversation, Conversation.id == ReportFact.conversation_id)
     # Through the connection: the ORM's row handling costs more than the query here.
@@ -156,32 +171,47 @@ def last_per_conversation(facts: Iterable[Fact]) -> list[float]:
     return list(last.values())
 
 
+def _count(facts: Iterable[Fact]) -> int:
+    return sum(1 if f.part is None else f.part.facts for f in facts)
+
+
+def _merged(facts: Sequence[Fact]) -> tuple[rm.Histogram, int]:
+    """The histogram and microsecond sum of the facts' values, rollup rows merged in: the
+    same as report_math.durations of all their values."""
+    values = [f.value for f in facts if f.part is None and f.value is not None]
+    parts = [f.part for f in facts if f.part is not None]
+    return (rm.merge_histograms([rm.histogram(values), *(x.histogram for x in parts)]),
+            sum(rm.micros(v) for v in values) + sum(x.total_us for x in parts))
+
+
+def _durations(facts: Sequence[Fact]) -> rm.Distribution:
+    return rm.hist_distribution(*_merged(facts))
+
+
 def figures(facts: Sequence[Fact]) -> dict[str, Any]:
-    """The flat figures of a set of facts (see desk.facts for how each counts)."""
+    """The flat figures of a set of facts (see desk.facts for how each counts); rollup rows
+    (``Fact.part``) count as the facts they add up."""
     by: dict[str, list[Fact]] = defaultdict(list)
     for f in facts:
         by[f.kind].append(f)
-    values = {
-        "wait": [f.value for f in by["assigned"] if f.value is not None],
-        "first_response": [f.value for f in by["first_response"] if f.value is not None],
-        "response": [f.value for f in by["response"] if f.value is not None],
-        "resolution": last_per_conversation(by["resolved"]),
-    }
+    dists = {"wait": _durations(by["assigned"]), "first_response": _durations(
+        by["first_response"]), "response": _durations(by["response"]),
+        "resolution": rm.durations(last_per_conversation(by["resolved"]))}
     out: dict[str, Any] = {
-        "created": len(by["created"]), "assigned": len(by["assigned"]),
-        "transferred": len(by["transferred"]),
+        "created": _count(by["created"]), "assigned": _count(by["assigned"]),
+        "transferred": _count(by["transferred"]),
         "resolved": len({f.conversation_id for f in by["resolved"]}),
-        "reopened": len(by["reopened"]), "abandoned": len(by["abandoned"]),
+        "reopened": _count(by["reopened"]), "abandoned": _count(by["abandoned"]),
     }
-    for name, vals in values.items():
-        d = rm.distribution(vals)
+    for name, d in dists.items():
         out |= {f"{name}_count": d.count, f"{name}_median": d.median, f"{name}_p90": d.p90,
                 f"{name}_mean": d.mean}
     c = rm.csat(int(v) for v in last_per_conversation(by["rating"]))
-    met = sum(1 for f in by["sla_met"] if not f.data.get("breached"))
-    breached = len(by["sla_breached"])
-    logged = sum(f.value or 0 for f in by["time_logged"])
-    return out | {"time_logged_s": logged, "csat_count": c["count"], "csat_mean": c["mean"],
+    # A rollup holds the sla_met facts met in time only (desk.report_rollups).
+    met = _count(f for f in by["sla_met"] if not f.data.get("breached"))
+    breached = _count(by["sla_breached"])
+    return out | {"time_logged_s": _merged(by["time_logged"])[1] / 1_000_000,
+                  "csat_count": c["count"], "csat_mean": c["mean"],
                   "csat_satisfied": c["satisfied"], "sla_met": met, "sla_breached": breached,
                   "sla_pct_met": rm.rate(met, met + breached)}
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from desk.errors import SettingsError
 from desk.net_guard import Network, parse_networks
@@ -58,6 +59,14 @@ def check_redis_url(url: str) -> str:
         return check_url(url)
     except RedisUrlError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def _zone_name(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise SettingsError(f"{PREFIX}REPORT_TZ: unknown time zone {name!r}") from None
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,9 @@ class Settings:
     # A widget reading session that opened an article and started no chat within this long
     # counts as deflected (desk.kb.report).
     kb_deflection_window_s: int = 1800
+    # Reports (desk.report_rollups): the zone whose local days the worker rolls up; a report
+    # in another zone, or by hour, reads the facts.
+    report_tz: str = "UTC"
     # Who's On (realtime.visits): a visitor unheard of this long has left the list; whether a
     # visitor is returning is remembered this long, and nothing of a visit longer; agents'
     # lists are pushed at most once per interval; page views counted per visitor per second.
@@ -254,6 +266,7 @@ class Settings:
             visit_views_per_s=num("VISIT_VIEWS_PER_S", "visit_views_per_s", 1, 100),
             kb_deflection_window_s=num("KB_DEFLECTION_WINDOW", "kb_deflection_window_s",
                                        0, 86400),
+            report_tz=_zone_name(text("REPORT_TZ", "report_tz")),
             session_max_age_s=num("SESSION_MAX_AGE", "session_max_age_s", 60, 90 * 86400),
             login_attempts_per_min=num("LOGIN_ATTEMPTS_PER_MIN", "login_attempts_per_min",
                                        1, 10_000),

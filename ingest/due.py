@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rq import Queue
 from sqlalchemy import delete, func, select, update
@@ -46,6 +47,7 @@ from desk import (
     commitments,
     facts,
     inactivity,
+    report_rollups,
     sla_store,
 )
 from desk.db import SessionMaker, is_connection_fault, make_engine, make_sessionmaker
@@ -73,6 +75,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 25
 POLL_S = 1.0
+# How often the worker rolls up the closed report days (a build of nothing costs 4 queries).
+ROLLUP_EVERY_S = 300
 # Kinds of mail a firing stages; ``requeue_staged`` enqueues those no job was queued for.
 STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice", "task")
 STAGED_GRACE_S = 30
@@ -468,14 +472,28 @@ async def _main(settings: Settings, stop: threading.Event,
     router = Router(settings, redis, sm, metrics=metrics)
     queue = jobs.mail_queue(connect.sync_client(settings.redis_url or ""))
     log.info("due timers running")
+    rolled: datetime | None = None
     try:
         await requeue_staged(sm, queue, clock())
         while not stop.is_set():
             wait = await _once(sm, settings, guard, router, queue, clock, metrics)
+            rolled = await _roll_up(sm, settings, clock(), rolled)
             await asyncio.to_thread(stop.wait, wait)
     finally:
         await redis.aclose()
         await engine.dispose()
+
+
+async def _roll_up(sm: SessionMaker, settings: Settings, now: datetime,
+                   last: datetime | None) -> datetime | None:
+    """The report rollups of the closed days (desk.report_rollups), every ROLLUP_EVERY_S."""
+    if last is not None and now - last < timedelta(seconds=ROLLUP_EVERY_S):
+        return last
+    try:
+        await report_rollups.build(sm, ZoneInfo(settings.report_tz), now)
+    except Exception:  # the database away: the facts answer until the next build
+        log.exception("report rollup build failed")
+    return now
 
 
 async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, router: Router,

@@ -48,7 +48,15 @@ from desk.models.people import (
     Site,
     Skill,
 )
-from desk.models.reporting import FACT_KINDS, SCHEDULE_PERIODS, ReportFact, ReportSchedule
+from desk.models.reporting import (
+    FACT_KINDS,
+    ROLLUP_DIMENSIONS,
+    SCHEDULE_PERIODS,
+    ReportFact,
+    ReportRollup,
+    ReportRollupDay,
+    ReportSchedule,
+)
 from desk.models.team import THREAD_KINDS, TeamMember, TeamMessage, TeamThread
 from desk.models.timekeeping import (
     AutomationRule,
@@ -83,6 +91,7 @@ __all__ = [
     "NAMING",
     "POLICIES",
     "ROLES",
+    "ROLLUP_DIMENSIONS",
     "SCHEDULE_PERIODS",
     "STAFF_PUBLIC_SQL",
     "STATUSES",
@@ -126,6 +135,8 @@ __all__ = [
     "OutboundMail",
     "Participant",
     "ReportFact",
+    "ReportRollup",
+    "ReportRollupDay",
     "ReportSchedule",
     "RoutingDecision",
     "RuleVersion",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:03:49.354089
+Create Date: 2026-12-01 17:54:54.387124
 """
 
 from __future__ import annotations
@@ -103,6 +103,38 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("name", name=op.f("uq_organisations_name")),
     )
+    op.create_table(
+        "report_rollup_days",
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column(
+            "through_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("zone", "day", name=op.f("pk_report_rollup_days")),
+    )
+    op.create_table(
+        "report_rollups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("key", sa.String(length=120), nullable=True),
+        sa.Column("facts", sa.Integer(), nullable=False),
+        sa.Column("total_us", sa.BigInteger(), nullable=False),
+        sa.Column("histogram", sa.JSON(), nullable=False),
+        sa.CheckConstraint(
+            "dimension IN ('group', 'agent', 'channel', 'topic', 'organisation')",
+            name=op.f("ck_report_rollups_dimension"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_rollups")),
+    )
+    with op.batch_alter_table("report_rollups", schema=None) as batch_op:
+        batch_op.create_index("ix_report_rollups_read", ["zone", "dimension", "day"], unique=False)
+
     op.create_table(
         "sites",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1556,6 +1588,11 @@ def downgrade() -> None:
     op.drop_table("webhook_events")
     op.drop_table("skills")
     op.drop_table("sites")
+    with op.batch_alter_table("report_rollups", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_rollups_read")
+
+    op.drop_table("report_rollups")
+    op.drop_table("report_rollup_days")
     op.drop_table("organisations")
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_attempts_email"))
