@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import report_math as rm
@@ -135,18 +135,26 @@ async def stale_days(s: AsyncSession, zone: ZoneInfo, now: datetime) -> tuple[li
             d = _local_day(at, zone)
             if d < today and fid > built.get(d, fid):
                 days.add(d)
-    return sorted(days)[:BUILD_DAYS], through
+    return sorted(days), through
 
 
 async def build(sm: SessionMaker, zone: ZoneInfo, now: datetime) -> int:
-    """Roll up every closed day that needs it, one transaction per day; the days built."""
+    """Roll up every closed day that needs it (at most BUILD_DAYS a run), one transaction per
+    day; the days built."""
     async with sm() as s:
         days, through = await stale_days(s, zone, now)
-    for day in days:
+    for day in days[:BUILD_DAYS]:
         async with sm() as s:
             await build_day(s, zone, day, through)
             await s.commit()
-    return len(days)
+    if len(days) <= BUILD_DAYS:
+        # Every fact up to ``through`` was looked at: no other built day got one, so they all
+        # hold their facts up to it (the next run looks only at facts after it).
+        async with sm() as s:
+            await s.execute(update(ReportRollupDay).where(ReportRollupDay.zone == zone.key)
+                            .values(through_id=through))
+            await s.commit()
+    return min(len(days), BUILD_DAYS)
 
 
 # --- reading ---------------------------------------------------------------------------------

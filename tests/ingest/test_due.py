@@ -6,12 +6,13 @@ sink, and a worker SIGKILLed mid-sweep next to a second worker."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from desk import audit, sla_store
+from desk import audit, facts, sla_store
+from desk.db import SessionMaker
 from desk.models import (
     AuditEvent,
     Contact,
@@ -20,10 +21,12 @@ from desk.models import (
     Department,
     DueTimer,
     OutboundMail,
+    ReportRollupDay,
     SlaPolicy,
     TimerFiring,
     utcnow,
 )
+from desk.settings import Settings
 from ingest import due
 from tests.ingest import procs
 from tests.ingest.conftest import Records
@@ -254,3 +257,21 @@ async def test_sigkill_mid_sweep_and_two_workers_fire_every_timer_once(
         targets = await s.scalar(select(func.count(func.distinct(AuditEvent.target))).where(
             AuditEvent.action == "sla.breached"))
     assert targets == n
+
+
+async def test_the_worker_rolls_up_closed_days_every_interval(sm: SessionMaker,
+                                                              settings: Settings) -> None:
+    async with sm() as s:
+        conv = Conversation(number="SB-0000001", channel="chat", status="queued",
+                            created_at=datetime(2026, 3, 1, 9, tzinfo=UTC))
+        s.add(conv)
+        await s.flush()
+        facts.created(s, conv, conv.created_at)
+        await s.commit()
+    now = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    assert await due._roll_up(sm, settings, now, None) == now
+    async with sm() as s:
+        built = sorted((await s.scalars(select(ReportRollupDay.day))).all())
+    assert [d.isoformat() for d in built] == ["2026-03-01", "2026-03-02"]  # not today
+    later = now + timedelta(seconds=due.ROLLUP_EVERY_S - 1)
+    assert await due._roll_up(sm, settings, later, now) == now  # not yet again
