@@ -30,7 +30,7 @@ from desk.http import (
     query_int,
     read_json,
 )
-from desk.limits import PRIORITY_MAX
+from desk.limits import BODY_MAX, PRIORITY_MAX
 from desk.mail_rules import reply_is_mailed
 from desk.models import (
     CHANNELS,
@@ -186,6 +186,16 @@ async def _work(s: AsyncSession, c: Conversation) -> dict[str, Any]:
             "merged_into": merged.number if merged is not None else None}
 
 
+# The site's own cap (Settings.max_message_chars) is checked on top of BODY_MAX.
+MESSAGE = validate.Body({"body": validate.Text(BODY_MAX),
+                         "visibility": validate.Choice(("public", "internal")),
+                         "client_id": validate.Text(64)}, required=("body",))
+CHANGE = validate.Body({"status": validate.Choice(STAFF_STATUSES),
+                        "priority": validate.Integer(0, PRIORITY_MAX),
+                        "resolution_note": validate.Text(RESOLUTION_NOTE_MAX)})
+
+
+@validate.described(MESSAGE, status=201)
 @api
 async def post_message(request: Request) -> Response:
     """Reply (visibility public) or add an internal note to a conversation.
@@ -195,9 +205,12 @@ async def post_message(request: Request) -> Response:
     p, c, _ = await _load(request)
     d = deps(request)
     data = await read_json(request)
-    body = validate.required_text(data, "body", max_len=d.settings.max_message_chars)
-    visibility = validate.choice(data, "visibility", ("public", "internal"), "public")
-    client_id = validate.text(data, "client_id", max_len=64, required=False)
+    body: str = MESSAGE.read(data, "body")
+    if len(body) > d.settings.max_message_chars:
+        raise InvalidInput(f"body must be 1 to {d.settings.max_message_chars} characters",
+                           "body")
+    visibility = MESSAGE.read(data, "visibility") or "public"
+    client_id = MESSAGE.read(data, "client_id")
     if c.status == "closed" and visibility == "public":
         raise InvalidInput("the conversation is closed")
     msg, created = await append_message(
@@ -219,6 +232,7 @@ async def posted(d: Deps, c: Conversation, msg: Message, created: bool) -> Respo
                         status_code=201 if created else 200)
 
 
+@validate.described(CHANGE)
 @api
 async def update_conversation(request: Request) -> Response:
     """Change status or priority. A status move follows ``desk.status_rules`` (409 naming what
@@ -226,9 +240,9 @@ async def update_conversation(request: Request) -> Response:
     p, c, contact = await _load(request)
     d = deps(request)
     data = await read_json(request)
-    status = validate.choice(data, "status", STAFF_STATUSES)
-    priority = validate.integer(data, "priority", lo=0, hi=PRIORITY_MAX)
-    note = validate.text(data, "resolution_note", max_len=RESOLUTION_NOTE_MAX, required=False)
+    status = CHANGE.read(data, "status")
+    priority = CHANGE.read(data, "priority")
+    note = CHANGE.read(data, "resolution_note")
     async with d.sm() as s:
         row = await s.get(Conversation, c.id)
         assert row is not None

@@ -27,7 +27,6 @@ from desk.api_conversations import load_conversation, survey_visible
 from desk.contacts import is_verified
 from desk.errors import NotFound
 from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
-from desk.limits import NAME_MAX
 from desk.models import (
     Agent,
     AuditEvent,
@@ -132,12 +131,14 @@ async def customer(request: Request) -> Response:
     })
 
 
+@validate.described(contracts.ENTRY, status=201)
 @api
 async def log_time(request: Request) -> Response:
     """Log minutes spent on a conversation (counted against the contract in force)."""
     p, c = await load_conversation(request)
     data = await read_json(request)
-    minutes, note = contracts.check_entry(data.get("minutes"), data.get("note"))
+    minutes, note = contracts.check_entry(*(contracts.ENTRY.read(data, k)
+                                            for k in ("minutes", "note")))
     today = utcnow().date()
     async with deps(request).sm() as s:
         contact = await s.get(Contact, c.contact_id) if c.contact_id else None
@@ -158,14 +159,15 @@ async def log_time(request: Request) -> Response:
                          "contract_id": charged}, status_code=201)
 
 
+@validate.described(contracts.TERMS, status=201)
 @api
 async def create_contract(request: Request) -> Response:
     """Record a contract or warranty of an organisation (admins)."""
     await require_admin(request)
     data = await read_json(request)
-    kind, start, end, minutes = contracts.check_terms(
-        data.get("kind"), data.get("starts_on"), data.get("ends_on"), data.get("hours"))
-    name = validate.required_text(data, "name", max_len=NAME_MAX)
+    kind, start, end, minutes = contracts.check_terms(*(
+        contracts.TERMS.read(data, k) for k in ("kind", "starts_on", "ends_on", "hours")))
+    name = contracts.TERMS.read(data, "name")
     async with deps(request).sm() as s:
         org = await s.get(Organisation, path_int(request, "id"))
         if org is None:

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import entry_points
+from desk import entry_points, validate
 from desk.errors import NotFound
 from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
-from desk.mailboxes import apply_mailbox, mailbox_json
+from desk.mailboxes import MAILBOX, MAILBOX_UPDATE, apply_mailbox, mailbox_json
 from desk.models import AuditEvent, Mailbox
 
 
@@ -37,6 +37,7 @@ async def list_mailboxes(request: Request) -> Response:
         return JSONResponse([mailbox_json(m) for m in rows])
 
 
+@validate.described(MAILBOX, status=201)
 @api
 async def create_mailbox(request: Request) -> Response:
     """Add a department mailbox (host, port, security, username, password, folder...)."""
@@ -60,6 +61,7 @@ async def get_mailbox(request: Request) -> Response:
         return JSONResponse(mailbox_json(await _get(request, s)))
 
 
+@validate.described(MAILBOX_UPDATE)
 @api
 async def update_mailbox(request: Request) -> Response:
     """Change settings; ``enabled: false`` disables it. The poller restarts its task."""

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from desk import report_math as rm
 from desk import report_schedules as schedules
-from desk import reports
+from desk import reports, validate
 from desk.api_conversations import survey_visible
 from desk.api_customer import contract_rows
 from desk.api_reports import BadRange, _zone, drilldown_link
@@ -170,6 +170,7 @@ async def list_schedules(request: Request) -> Response:
     return JSONResponse([schedules.as_json(r) for r in rows])
 
 
+@validate.described(schedules.SCHEDULE, status=201)
 @api
 async def create_schedule(request: Request) -> Response:
     """Mail my overview of each day or week to chosen recipients."""

@@ -22,6 +22,7 @@ from desk import automation, automation_store, sla_store, validate
 from desk.errors import Conflict, InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
+    admin_crud,
     api,
     commit_unique,
     deps,
@@ -35,6 +36,12 @@ from desk.models import AutomationRule, Conversation, ConversationSla, RuleVersi
 
 RULE_JSON_MAX = 32 * 1024
 DEFINITION_KEYS = frozenset({"event", "params", "conditions", "actions"})
+# The definition's fields carry automation's own schemas (beside ``automation.parse``, the check).
+RULE = validate.Body({"name": validate.Text(NAME_MAX), "enabled": validate.Boolean(),
+                      **{k: validate.Part(v) for k, v in automation.rule_schemas().items()}},
+                     required=("name", "event", "actions"))
+RULE_UPDATE = RULE.but(required=())
+TRY = validate.Body({"conversation_id": validate.RecordId()}, required=("conversation_id",))
 
 
 def rule_json(r: AutomationRule) -> dict[str, Any]:
@@ -46,7 +53,7 @@ def rule_json(r: AutomationRule) -> dict[str, Any]:
 async def _definition(s: AsyncSession, data: dict[str, Any]) -> dict[str, Any]:
     """The rule's definition, checked: its shape (``automation.parse``, the one check) and the
     agents it names (active ones only: an assignment to nobody is refused when saved)."""
-    definition = {k: data[k] for k in DEFINITION_KEYS if k in data}
+    definition = {k: RULE_UPDATE.read(data, k) for k in DEFINITION_KEYS if k in data}
     rule = automation.parse(0, 1, definition, True)  # raises InvalidInput
     if len(repr(definition)) > RULE_JSON_MAX:
         raise InvalidInput(f"the rule is larger than {RULE_JSON_MAX} bytes")
@@ -62,21 +69,16 @@ async def _save(s: AsyncSession, row: AutomationRule, actor_id: int | None) -> N
     await commit_unique(s, "rule")
 
 
-@api
-async def list_rules(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        rows = await s.scalars(select(AutomationRule).order_by(AutomationRule.id))
-        return JSONResponse([rule_json(r) for r in rows])
-
-
+@validate.described(RULE, status=201)
 @api
 async def create_rule(request: Request) -> Response:
     """A rule: event (+ params), conditions, actions; starts disabled unless enabled."""
     p = await require_admin(request)
     data = await read_json(request)
-    name = validate.required_text(data, "name", max_len=NAME_MAX)
-    enabled = validate.boolean(data, "enabled", False)
+    name = RULE.read(data, "name")
+    enabled = RULE.read(data, "enabled")
+    for key in ("event", "actions"):
+        RULE.read(data, key)  # there at all: what they hold is automation.parse's to say
     async with deps(request).sm() as s:
         definition = await _definition(s, data)
         row = AutomationRule(name=name, version=1, enabled=bool(enabled),
@@ -91,6 +93,7 @@ async def create_rule(request: Request) -> Response:
         return JSONResponse(rule_json(row), status_code=201)
 
 
+@validate.described(RULE_UPDATE)
 @api
 async def update_rule(request: Request) -> Response:
     """Change a rule (a new version) or turn it on or off; turning it on clears the reason it
@@ -100,12 +103,12 @@ async def update_rule(request: Request) -> Response:
     async with deps(request).sm() as s:
         row = await get_or_404(s, AutomationRule, path_int(request, "id"), "rule")
         if "name" in data:
-            row.name = validate.required_text(data, "name", max_len=NAME_MAX)
+            row.name = RULE_UPDATE.read(data, "name")
         changed = bool(set(data) & DEFINITION_KEYS)
         if changed:
             row.definition = await _definition(s, {**(row.definition or {}), **data})
             row.version += 1
-        enabled = validate.boolean(data, "enabled")
+        enabled = RULE_UPDATE.read(data, "enabled")
         if enabled is not None:
             row.enabled = enabled
             if enabled:
@@ -118,13 +121,9 @@ async def update_rule(request: Request) -> Response:
         return JSONResponse(rule_json(row))
 
 
-@api
-async def delete_rule(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        await s.delete(await get_or_404(s, AutomationRule, path_int(request, "id"), "rule"))
-        await s.commit()
-    return Response(status_code=204)
+# Creating and changing a rule keeps versions: only its list and delete are the common shape.
+rules = admin_crud(AutomationRule, "rule", "rules", lambda r, _: rule_json(r),
+                   order_by=(AutomationRule.id,))
 
 
 @api
@@ -140,13 +139,13 @@ async def rule_versions(request: Request) -> Response:
                              for v in versions])
 
 
+@validate.described(TRY)
 @api
 async def try_rule(request: Request) -> Response:
     """Would this rule fire on a conversation as it is now? ``would_fire`` and ``because``."""
     await require_admin(request)
     data = await read_json(request)
-    cid = validate.record_id(data, "conversation_id", required=True)
-    assert cid is not None
+    cid: int = TRY.read(data, "conversation_id")
     async with deps(request).sm() as s:
         row = await get_or_404(s, AutomationRule, path_int(request, "id"), "rule")
         conv = await s.get(Conversation, cid)
@@ -172,10 +171,10 @@ async def try_rule(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/rules", list_rules, methods=["GET"]),
+    Route("/api/rules", rules.index, methods=["GET"]),
     Route("/api/rules", create_rule, methods=["POST"]),
     Route("/api/rules/{id:int}", update_rule, methods=["PATCH"]),
-    Route("/api/rules/{id:int}", delete_rule, methods=["DELETE"]),
+    Route("/api/rules/{id:int}", rules.delete, methods=["DELETE"]),
     Route("/api/rules/{id:int}/versions", rule_versions, methods=["GET"]),
     Route("/api/rules/{id:int}/try", try_rule, methods=["POST"]),
 ]

@@ -20,8 +20,8 @@ from desk import inactivity, sla, validate
 from desk.errors import Conflict, InvalidInput
 from desk.http import (
     JSONResponse,
+    admin_crud,
     api,
-    commit_unique,
     deps,
     get_or_404,
     path_int,
@@ -32,6 +32,27 @@ from desk.limits import NAME_MAX
 from desk.models import CHANNELS, BusinessCalendar, Department, SlaPolicy
 
 POSITION_MAX = 10_000
+
+# The bodies: the handlers read through these and the API description is generated from them;
+# the nested parts' schemas sit beside their parsers (business_hours, sla, inactivity).
+CALENDAR = validate.Body({"name": validate.Text(NAME_MAX),
+                          **{k: validate.Part(v) for k, v in bh.field_schemas().items()}},
+                         required=("name",))
+CALENDAR_UPDATE = CALENDAR.but(required=())
+POLICY = validate.Body({
+    "name": validate.Text(NAME_MAX),
+    "targets": validate.Custom(lambda d, k: sla.parse_targets(d.get(k)), sla.targets_schema()),
+    "conditions": validate.Custom(
+        lambda d, k: sla.conditions_json(sla.parse_conditions(d.get(k), CHANNELS)),
+        sla.conditions_schema(CHANNELS), nullable=True),
+    "department_id": validate.RecordId(nullable=True),
+    "calendar_id": validate.RecordId(nullable=True),
+    "position": validate.Integer(0, POSITION_MAX), "enabled": validate.Boolean()},
+    required=("name", "targets"))
+POLICY_UPDATE = POLICY.but(required=())
+LADDER = validate.Body({"steps": validate.Custom(
+    lambda d, k: None if d.get(k) is None else inactivity.parse(d[k]), inactivity.schema(),
+    nullable=True)}, required=("steps",))
 
 
 def calendar_json(c: BusinessCalendar) -> dict[str, Any]:
@@ -47,62 +68,31 @@ def policy_json(p: SlaPolicy) -> dict[str, Any]:
 # --- calendars -----------------------------------------------------------------------------
 
 
-def _apply_calendar(c: BusinessCalendar, data: dict[str, Any], partial: bool) -> None:
+async def _apply_calendar(_: AsyncSession, c: BusinessCalendar, data: dict[str, Any],
+                          partial: bool) -> None:
+    body = CALENDAR_UPDATE if partial else CALENDAR
     if not partial or "name" in data:
-        c.name = validate.required_text(data, "name", max_len=NAME_MAX)
-    fields: dict[str, Any] = {k: data[k] for k in ("timezone", "hours", "holidays", "always_open")
-                              if k in data}
+        c.name = body.read(data, "name")
+    fields: dict[str, Any] = {k: body.read(data, k) for k in ("timezone", "hours", "holidays",
+                                                              "always_open") if k in data}
     if fields or not partial:
         merged: dict[str, Any] = bh.to_json(bh.parse(c.definition)) if partial else {}
         merged.update(fields)
         c.definition = bh.to_json(bh.parse(merged))
 
 
-@api
-async def list_calendars(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        rows = await s.scalars(select(BusinessCalendar).order_by(BusinessCalendar.id))
-        return JSONResponse([calendar_json(c) for c in rows])
+async def _calendar_unused(s: AsyncSession, c: BusinessCalendar) -> None:
+    used = await s.scalar(select(SlaPolicy.id).where(SlaPolicy.calendar_id == c.id).limit(1))
+    if used is not None:
+        raise Conflict(f"calendar {c.id} is used by SLA policy {used}")
 
 
-@api
-async def create_calendar(request: Request) -> Response:
-    """A business-hours calendar: timezone, hours per weekday, holidays, or always_open."""
-    await require_admin(request)
-    data = await read_json(request)
-    c = BusinessCalendar()
-    _apply_calendar(c, data, partial=False)
-    async with deps(request).sm() as s:
-        s.add(c)
-        await commit_unique(s, "calendar")
-        return JSONResponse(calendar_json(c), status_code=201)
-
-
-@api
-async def update_calendar(request: Request) -> Response:
-    """Change a calendar (clocks already running keep their due times until they move)."""
-    await require_admin(request)
-    data = await read_json(request)
-    async with deps(request).sm() as s:
-        c = await get_or_404(s, BusinessCalendar, path_int(request, "id"), "calendar")
-        _apply_calendar(c, data, partial=True)
-        await commit_unique(s, "calendar")
-        return JSONResponse(calendar_json(c))
-
-
-@api
-async def delete_calendar(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        c = await get_or_404(s, BusinessCalendar, path_int(request, "id"), "calendar")
-        used = await s.scalar(select(SlaPolicy.id).where(SlaPolicy.calendar_id == c.id)
-                              .limit(1))
-        if used is not None:
-            raise Conflict(f"calendar {c.id} is used by SLA policy {used}")
-        await s.delete(c)
-        await s.commit()
-    return Response(status_code=204)
+calendars = admin_crud(
+    BusinessCalendar, "calendar", "calendars", lambda c, _: calendar_json(c),
+    order_by=(BusinessCalendar.id,), apply=_apply_calendar, bodies=(CALENDAR, CALENDAR_UPDATE),
+    guard=_calendar_unused, docs=(
+        "A business-hours calendar: timezone, hours per weekday, holidays, or always_open.",
+        "Change a calendar (clocks already running keep their due times until they move)."))
 
 
 # --- policies ------------------------------------------------------------------------------
@@ -110,72 +100,36 @@ async def delete_calendar(request: Request) -> Response:
 
 async def _apply_policy(s: AsyncSession, p: SlaPolicy, data: dict[str, Any],
                         partial: bool) -> None:
+    body = POLICY_UPDATE if partial else POLICY
     if not partial or "name" in data:
-        p.name = validate.required_text(data, "name", max_len=NAME_MAX)
+        p.name = body.read(data, "name")
     if not partial or "targets" in data:
-        p.targets = sla.parse_targets(data.get("targets"))
+        p.targets = body.read(data, "targets")
     if not partial or "conditions" in data:
-        p.conditions = sla.conditions_json(sla.parse_conditions(data.get("conditions"),
-                                                                CHANNELS))
+        p.conditions = body.read(data, "conditions")
     if "department_id" in data:
-        dept = validate.record_id(data, "department_id")
+        dept = body.read(data, "department_id")
         if dept is not None:
             await get_or_404(s, Department, dept, "department")
         p.department_id = dept
     if "calendar_id" in data:
-        cal = validate.record_id(data, "calendar_id")
+        cal = body.read(data, "calendar_id")
         if cal is not None:
             await get_or_404(s, BusinessCalendar, cal, "calendar")
         p.calendar_id = cal
-    position = validate.integer(data, "position", lo=0, hi=POSITION_MAX,
-                                default=None if partial else 0)
-    if position is not None:
-        p.position = position
-    enabled = validate.boolean(data, "enabled", None if partial else True)
-    if enabled is not None:
-        p.enabled = enabled
+    position = body.read(data, "position")
+    if position is not None or not partial:
+        p.position = position or 0
+    enabled = body.read(data, "enabled")
+    if enabled is not None or not partial:
+        p.enabled = enabled is not False
 
 
-@api
-async def list_policies(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        rows = await s.scalars(select(SlaPolicy).order_by(SlaPolicy.position, SlaPolicy.id))
-        return JSONResponse([policy_json(p) for p in rows])
-
-
-@api
-async def create_policy(request: Request) -> Response:
-    """An SLA policy: targets (business seconds) chosen by department and conditions."""
-    await require_admin(request)
-    data = await read_json(request)
-    async with deps(request).sm() as s:
-        p = SlaPolicy()
-        await _apply_policy(s, p, data, partial=False)
-        s.add(p)
-        await commit_unique(s, "policy")
-        return JSONResponse(policy_json(p), status_code=201)
-
-
-@api
-async def update_policy(request: Request) -> Response:
-    """Change a policy; it applies to conversations created from now on."""
-    await require_admin(request)
-    data = await read_json(request)
-    async with deps(request).sm() as s:
-        p = await get_or_404(s, SlaPolicy, path_int(request, "id"), "policy")
-        await _apply_policy(s, p, data, partial=True)
-        await commit_unique(s, "policy")
-        return JSONResponse(policy_json(p))
-
-
-@api
-async def delete_policy(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        await s.delete(await get_or_404(s, SlaPolicy, path_int(request, "id"), "policy"))
-        await s.commit()
-    return Response(status_code=204)
+policies = admin_crud(
+    SlaPolicy, "policy", "policies", lambda p, _: policy_json(p), apply=_apply_policy,
+    bodies=(POLICY, POLICY_UPDATE), order_by=(SlaPolicy.position, SlaPolicy.id), docs=(
+        "An SLA policy: targets (business seconds) chosen by department and conditions.",
+        "Change a policy; it applies to conversations created from now on."))
 
 
 # --- inactivity ladder ---------------------------------------------------------------------
@@ -191,6 +145,7 @@ async def get_ladder(request: Request) -> Response:
                              "steps": inactivity.to_json(steps)})
 
 
+@validate.described(LADDER)
 @api
 async def set_ladder(request: Request) -> Response:
     """The department's inactivity ladder: ``steps`` ([] for none), or ``null`` for the
@@ -199,7 +154,7 @@ async def set_ladder(request: Request) -> Response:
     data = await read_json(request)
     if "steps" not in data:
         raise InvalidInput("steps is required (a list, or null for the default)")
-    steps = None if data["steps"] is None else inactivity.parse(data["steps"])
+    steps = LADDER.read(data, "steps")
     async with deps(request).sm() as s:
         d = await get_or_404(s, Department, path_int(request, "id"), "department")
         d.ladder = None if steps is None else inactivity.to_json(steps)
@@ -210,14 +165,8 @@ async def set_ladder(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/calendars", list_calendars, methods=["GET"]),
-    Route("/api/calendars", create_calendar, methods=["POST"]),
-    Route("/api/calendars/{id:int}", update_calendar, methods=["PATCH"]),
-    Route("/api/calendars/{id:int}", delete_calendar, methods=["DELETE"]),
-    Route("/api/sla-policies", list_policies, methods=["GET"]),
-    Route("/api/sla-policies", create_policy, methods=["POST"]),
-    Route("/api/sla-policies/{id:int}", update_policy, methods=["PATCH"]),
-    Route("/api/sla-policies/{id:int}", delete_policy, methods=["DELETE"]),
+    *calendars.routes("/api/calendars"),
+    *policies.routes("/api/sla-policies"),
     Route("/api/departments/{id:int}/ladder", get_ladder, methods=["GET"]),
     Route("/api/departments/{id:int}/ladder", set_ladder, methods=["PUT"]),
 ]

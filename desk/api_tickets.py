@@ -37,7 +37,7 @@ from desk.http import (
     read_json,
     require_admin,
 )
-from desk.limits import SEQ_MAX
+from desk.limits import EMAIL_MAX, ID_MAX, ID_MIN, SEQ_MAX
 from desk.mail_rules import CC_MAX, MAILED_CHANNELS
 from desk.models import Contact, Conversation, Department, Message
 from desk.seq import reserve_seq
@@ -45,16 +45,47 @@ from desk.seq import reserve_seq
 NOTE_MAX = 2000
 
 
+def _address_list(data: dict[str, Any], key: str) -> list[str]:
+    raw = data.get(key)
+    if not isinstance(raw, list) or len(raw) > CC_MAX:
+        raise InvalidInput(f"{key} must be a list of at most {CC_MAX} addresses", key)
+    out = []
+    for i, item in enumerate(raw):
+        email = validate.email({f"{key}[{i}]": item}, f"{key}[{i}]")
+        assert email is not None
+        out.append(email.lower())
+    return list(dict.fromkeys(out))
+
+
+_EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
+TAGS = validate.Body({k: validate.Custom(ticket_fields.tag_list, ticket_fields.tags_schema())
+                      for k in ("add", "remove")})
+FIELDS = validate.Body({"fields": validate.Part(ticket_fields.values_schema())},
+                       required=("fields",))
+CC = validate.Body({"cc": validate.Custom(_address_list, {"type": "array", "maxItems": CC_MAX,
+                                                          "items": _EMAIL})}, required=("cc",))
+FORWARD = validate.Body({"to": validate.Email(), "note": validate.Text(NOTE_MAX, min_len=0),
+                         "seq": validate.Integer(1, SEQ_MAX)}, required=("to",))
+MERGE = validate.Body({"into": validate.Part({"anyOf": [
+    {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX},
+    {"type": "string", "pattern": r"^(SB-)?[0-9]{7}$"}]})}, required=("into",))
+SPLIT = validate.Body({"seq": validate.Integer(1, SEQ_MAX)}, required=("seq",))
+DEFINITIONS = validate.Body({"fields": validate.Custom(
+    lambda d, k: ticket_fields.check_definitions(d.get(k)), ticket_fields.definitions_schema())},
+    required=("fields",))
+
+
 async def _row(s: AsyncSession, conversation_id: int) -> Conversation:
     """The conversation again, in the writing transaction."""
     return await get_or_404(s, Conversation, conversation_id, "conversation")
 
 
+@validate.described(TAGS)
 @api
 async def change_tags(request: Request) -> Response:
     p, c = await load_conversation(request)
     data = await read_json(request)
-    add, remove = ticket_fields.tag_list(data, "add"), ticket_fields.tag_list(data, "remove")
+    add, remove = TAGS.read(data, "add") or [], TAGS.read(data, "remove") or []
     if not add and not remove:
         raise InvalidInput("name tags to add or remove", "add")
     async with deps(request).sm() as s:
@@ -64,6 +95,7 @@ async def change_tags(request: Request) -> Response:
     return JSONResponse({"tags": after})
 
 
+@validate.described(FIELDS)
 @api
 async def edit_fields(request: Request) -> Response:
     """Set (or, with null, clear) custom fields of the conversation's department."""
@@ -73,7 +105,7 @@ async def edit_fields(request: Request) -> Response:
         defs = await ticket_work.department_fields(s, c.department_id)
         if not defs:
             raise Conflict("the conversation's department defines no fields")
-        values = ticket_fields.check_values(defs, data.get("fields"))
+        values = ticket_fields.check_values(defs, FIELDS.read(data, "fields"))
         row = await _row(s, c.id)
         stored = dict(row.custom_fields or {})
         for name, value in values.items():
@@ -92,29 +124,18 @@ def _fields_json(defs: list[dict[str, Any]], stored: dict[str, Any]) -> list[dic
     return [{**f, "value": stored.get(str(f["name"]))} for f in defs]
 
 
-def _address_list(data: dict[str, Any], key: str, most: int) -> list[str]:
-    raw = data.get(key)
-    if not isinstance(raw, list) or len(raw) > most:
-        raise InvalidInput(f"{key} must be a list of at most {most} addresses", key)
-    out = []
-    for i, item in enumerate(raw):
-        email = validate.email({f"{key}[{i}]": item}, f"{key}[{i}]")
-        assert email is not None
-        out.append(email.lower())
-    return list(dict.fromkeys(out))
-
-
 def _mailed(c: Conversation) -> None:
     if c.channel not in MAILED_CHANNELS:
         raise Conflict(f"a {c.channel} conversation is not answered by mail")
 
 
+@validate.described(CC)
 @api
 async def set_cc(request: Request) -> Response:
     """The addresses copied on every reply mailed to the customer."""
     p, c = await load_conversation(request)
     _mailed(c)
-    wanted = _address_list(await read_json(request), "cc", CC_MAX)
+    wanted: list[str] = CC.read(await read_json(request), "cc")
     async with deps(request).sm() as s:
         contact = await s.get(Contact, c.contact_id) if c.contact_id else None
         if contact is not None and contact.email and contact.email.lower() in wanted:
@@ -124,6 +145,7 @@ async def set_cc(request: Request) -> Response:
     return JSONResponse({"cc": after})
 
 
+@validate.described(FORWARD, status=202)
 @api
 async def forward(request: Request) -> Response:
     """Mail the ticket (its public thread, or message ``seq``) to someone outside the desk,
@@ -131,11 +153,9 @@ async def forward(request: Request) -> Response:
     p, c = await load_conversation(request)
     d = deps(request)
     data = await read_json(request)
-    to = validate.email(data, "to")
-    assert to is not None
-    to = to.lower()
-    note = validate.text(data, "note", max_len=NOTE_MAX, required=False) or ""
-    seq = validate.integer(data, "seq", lo=1, hi=SEQ_MAX)
+    to: str = FORWARD.read(data, "to")
+    note = FORWARD.read(data, "note") or ""
+    seq = FORWARD.read(data, "seq")
     async with d.sm() as s:
         if seq is not None and await s.scalar(select(Message.id).where(
                 Message.conversation_id == c.id, Message.seq == seq,
@@ -187,6 +207,7 @@ async def _target(s: AsyncSession, raw: object) -> Conversation:
     return await get_or_404(s, Conversation, cid, "conversation")
 
 
+@validate.described(MERGE)
 @api
 async def merge(request: Request) -> Response:
     """Merge this ticket into ``into`` (same customer, both of the caller's groups): its
@@ -194,10 +215,8 @@ async def merge(request: Request) -> Response:
     p, c = await load_conversation(request)
     d = deps(request)
     data = await read_json(request)
-    if "into" not in data:
-        raise InvalidInput("into is required: the ticket to merge into", "into")
     async with d.sm() as s:
-        target = await _target(s, data["into"])
+        target = await _target(s, MERGE.read(data, "into"))
         moved = await ticket_work.merge(s, p, await _row(s, c.id), target)
         await s.commit()
         contact = await s.get(Contact, target.contact_id) if target.contact_id else None
@@ -207,13 +226,13 @@ async def merge(request: Request) -> Response:
                          "moved": moved.messages, "merged": moved.source.number})
 
 
+@validate.described(SPLIT, status=201)
 @api
 async def split(request: Request) -> Response:
     """Move message ``seq`` and every later one into a new ticket linked to this one."""
     p, c = await load_conversation(request)
     d = deps(request)
-    seq = validate.integer(await read_json(request), "seq", lo=1, hi=SEQ_MAX, required=True)
-    assert seq is not None
+    seq: int = SPLIT.read(await read_json(request), "seq")
     async with d.sm() as s:
         moved = await ticket_work.split(s, p, await _row(s, c.id), seq)
         await s.commit()
@@ -224,6 +243,7 @@ async def split(request: Request) -> Response:
                          "moved": moved.messages}, status_code=201)
 
 
+@validate.described(DEFINITIONS)
 @api
 async def department_fields(request: Request) -> Response:
     """The custom fields of a department's conversations (GET: staff; PUT: admins)."""
@@ -236,7 +256,7 @@ async def field_definitions(request: Request, column: str) -> Response:
     if request.method == "PUT":
         await require_admin(request)
         data = await read_json(request)
-        defs = ticket_fields.check_definitions(data.get("fields"))
+        defs = DEFINITIONS.read(data, "fields")
     else:
         await current_principal(request)
     async with deps(request).sm() as s:

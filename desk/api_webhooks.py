@@ -10,22 +10,14 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from desk import validate, webhooks
 from desk.errors import InvalidInput
-from desk.http import (
-    JSONResponse,
-    api,
-    commit_unique,
-    deps,
-    get_or_404,
-    path_int,
-    read_json,
-    require_admin,
-)
+from desk.http import JSONResponse, admin_crud, api, deps, get_or_404, path_int, require_admin
 from desk.limits import NAME_MAX
 from desk.models import Webhook, WebhookDelivery, WebhookEvent
 from desk.models.integrations import WEBHOOK_URL_MAX
@@ -34,6 +26,33 @@ from desk.webhook_rules import EVENTS
 
 SECRET_MIN, SECRET_MAX = 16, 128
 LOG_LIMIT = 200
+
+
+def _url(data: dict[str, Any], key: str) -> str:
+    url = validate.required_text(data, key, max_len=WEBHOOK_URL_MAX)
+    try:
+        check_url(url)
+    except Refused as exc:
+        raise InvalidInput(f"url: {exc}", "url") from None
+    return url
+
+
+def _events(data: dict[str, Any], key: str) -> list[str]:
+    events = data.get(key, [])
+    if not isinstance(events, list) or not all(e in EVENTS for e in events):
+        raise InvalidInput(f"events must be a list of: {', '.join(EVENTS)}", "events")
+    return sorted(set(events))
+
+
+WEBHOOK = validate.Body({
+    "name": validate.Text(NAME_MAX),
+    "url": validate.Custom(_url, {"type": "string", "format": "uri", "minLength": 1,
+                                  "maxLength": WEBHOOK_URL_MAX}),
+    "events": validate.Custom(_events, {"type": "array", "maxItems": len(EVENTS),
+                                        "items": {"enum": list(EVENTS)}}),
+    "active": validate.Boolean(), "secret": validate.Secret(SECRET_MAX, SECRET_MIN)},
+    required=("name", "url"))
+WEBHOOK_UPDATE = WEBHOOK.but(required=())
 
 
 def webhook_json(h: Webhook, *, with_secret: bool = False) -> dict[str, Any]:
@@ -53,74 +72,30 @@ def delivery_json(d: WebhookDelivery, kind: str) -> dict[str, Any]:
             "created_at": d.created_at.isoformat()}
 
 
-def _apply(h: Webhook, data: dict[str, Any], partial: bool) -> bool:
+async def _apply(_: AsyncSession, h: Webhook, data: dict[str, Any], partial: bool) -> bool:
     """Apply the body; whether the secret was set (and so is shown)."""
+    body = WEBHOOK_UPDATE if partial else WEBHOOK
     if not partial or "name" in data:
-        h.name = validate.required_text(data, "name", max_len=NAME_MAX)
+        h.name = body.read(data, "name")
     if not partial or "url" in data:
-        url = validate.required_text(data, "url", max_len=WEBHOOK_URL_MAX)
-        try:
-            check_url(url)
-        except Refused as exc:
-            raise InvalidInput(f"url: {exc}", "url") from None
-        h.url = url
+        h.url = body.read(data, "url")
     if not partial or "events" in data:
-        events = data.get("events", [])
-        if not isinstance(events, list) or not all(e in EVENTS for e in events):
-            raise InvalidInput(f"events must be a list of: {', '.join(EVENTS)}", "events")
-        h.events = sorted(set(events))
-    active = validate.boolean(data, "active", None if partial else True)
-    if active is not None:
-        h.active = active
-    given = validate.secret(data, "secret", max_len=SECRET_MAX, required=False)
-    if given is not None and len(given) < SECRET_MIN:
-        raise InvalidInput(f"secret must be at least {SECRET_MIN} characters", "secret")
+        h.events = body.read(data, "events")
+    active = body.read(data, "active")
+    if active is not None or not partial:
+        h.active = active is not False
+    given = body.read(data, "secret")
     if given is None and partial:
         return False
     h.secret = given or secrets.token_urlsafe(32)
     return True
 
 
-@api
-async def list_webhooks(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        rows = await s.scalars(select(Webhook).order_by(Webhook.id))
-        return JSONResponse([webhook_json(h) for h in rows])
-
-
-@api
-async def create_webhook(request: Request) -> Response:
-    """A webhook: name, http(s) url, events (none: all); the secret is shown once."""
-    await require_admin(request)
-    data = await read_json(request)
-    h = Webhook()
-    _apply(h, data, partial=False)
-    async with deps(request).sm() as s:
-        s.add(h)
-        await commit_unique(s, "webhook")
-        return JSONResponse(webhook_json(h, with_secret=True), status_code=201)
-
-
-@api
-async def update_webhook(request: Request) -> Response:
-    """Change a webhook (name, url, events, active, secret)."""
-    await require_admin(request)
-    data = await read_json(request)
-    async with deps(request).sm() as s:
-        h = await get_or_404(s, Webhook, path_int(request, "id"), "webhook")
-        shown = _apply(h, data, partial=True)
-        await commit_unique(s, "webhook")
-        return JSONResponse(webhook_json(h, with_secret=shown))
-
-
-@api
-async def delete_webhook(request: Request) -> Response:
-    await require_admin(request)
-    async with deps(request).sm() as s:
-        await s.delete(await get_or_404(s, Webhook, path_int(request, "id"), "webhook"))
-        await s.commit()
-    return Response(status_code=204)
+hooks = admin_crud(
+    Webhook, "webhook", "webhooks", lambda h, shown: webhook_json(h, with_secret=bool(shown)),
+    order_by=(Webhook.id,), apply=_apply, bodies=(WEBHOOK, WEBHOOK_UPDATE), docs=(
+        "A webhook: name, http(s) url, events (none: all); the secret is shown once.",
+        "Change a webhook (name, url, events, active, secret)."))
 
 
 @api
@@ -148,10 +123,7 @@ async def redeliver_delivery(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/webhooks", list_webhooks, methods=["GET"]),
-    Route("/api/webhooks", create_webhook, methods=["POST"]),
-    Route("/api/webhooks/{id:int}", update_webhook, methods=["PATCH"]),
-    Route("/api/webhooks/{id:int}", delete_webhook, methods=["DELETE"]),
+    *hooks.routes("/api/webhooks"),
     Route("/api/webhooks/{id:int}/deliveries", list_deliveries, methods=["GET"]),
     Route("/api/webhook-deliveries/{id:int}/redeliver", redeliver_delivery, methods=["POST"]),
 ]

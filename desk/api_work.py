@@ -23,14 +23,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import calls, commitments, tasks
+from desk import calls, commitments, tasks, validate
 from desk.api_conversations import (
     check_access,
     conversation_json,
     load_conversation,
     survey_visible,
 )
-from desk.api_tickets import field_definitions
+from desk.api_tickets import DEFINITIONS, field_definitions
 from desk.errors import InvalidInput, NotFound
 from desk.http import (
     JSONResponse,
@@ -44,6 +44,7 @@ from desk.http import (
 from desk.models import CallLog, Commitment, Contact, Conversation, Task, utcnow
 
 
+@validate.described(calls.CALL, status=201)
 @api
 async def log_call(request: Request) -> Response:
     """Log a phone call as a new case of channel phone, on the department's call form."""
@@ -70,12 +71,14 @@ async def get_call(request: Request) -> Response:
     return JSONResponse(calls.call_json(call))
 
 
+@validate.described(DEFINITIONS)
 @api
 async def call_fields(request: Request) -> Response:
     """The department's call form (GET: staff; PUT: admins)."""
     return await field_definitions(request, "call_fields")
 
 
+@validate.described(commitments.COMMIT, status=201)
 @api
 async def case_commitments(request: Request) -> Response:
     """A case's commitments (GET), or commit to one (POST)."""
@@ -94,6 +97,7 @@ async def case_commitments(request: Request) -> Response:
     return JSONResponse([commitments.commitment_json(r, now, changes[r.id]) for r in rows])
 
 
+@validate.described(commitments.CHANGE)
 @api
 async def change_commitment(request: Request) -> Response:
     """Move a commitment's due date (with why), change its owner, or mark it done or
@@ -133,6 +137,7 @@ async def pending_commitments(request: Request) -> Response:
                          for c, number in rows])
 
 
+@validate.described(tasks.TASK, status=201)
 @api
 async def create_task(request: Request) -> Response:
     """Create an internal task, related to conversations the caller may open."""
@@ -164,6 +169,7 @@ async def list_tasks(request: Request) -> Response:
     return JSONResponse([tasks.task_json(t, now, related[t.id]) for t in rows])
 
 
+@validate.described(tasks.CHANGE)
 @api
 async def change_task(request: Request) -> Response:
     """Mark a task done or open, move its due time or reminder, or hand it over."""

@@ -42,6 +42,10 @@ FIELDS = ("department", "group", "channel", "priority", "tier", "tag", "topic", 
 ACTIONS = ("notify", "set_priority", "add_tag", "transfer", "assign", "mail_customer",
            "set_status", "close")
 STATUSES = ("active", "pending", "resolved", "closed")
+OPS = ("in", "not_in")
+# The parameters each event reads (``_params``; ``commitment_overdue``'s kinds are optional).
+EVENT_PARAMS = {"sla_warning": ("percent", "target"), "idle": ("seconds",), "nth_reply": ("n",),
+                "commitment_overdue": ("kinds",)}
 MAX_DEPTH = 5
 MAIL_TO = ("assignee", "group", "supervisors")
 MAIL_TO_MAX = 10
@@ -134,7 +138,7 @@ def _condition(raw: Any, i: int) -> Condition:
         raise InvalidInput(f"conditions[{i}].field must be one of {', '.join(FIELDS)}")
     field = str(raw["field"])
     op = raw.get("op", "in")
-    if op not in ("in", "not_in"):
+    if op not in OPS:
         raise InvalidInput(f"conditions[{i}].op must be in or not_in")
     key = raw.get("key")
     if field == "custom_field" and (not isinstance(key, str) or not 0 < len(key) <= 64):
@@ -227,6 +231,77 @@ def _params(event: str, raw: Any) -> dict[str, Any]:
                 raise InvalidInput(f"params.kinds must be 1..{LIST_MAX} commitment types")
             return {"kinds": sorted({k.strip().lower() for k in kinds})}
     return {}
+
+
+def _item_schema(kind: type | tuple[type, ...]) -> dict[str, Any]:
+    if kind is bool:
+        return {"type": "boolean"}
+    if kind is int:
+        return {"type": "integer"}
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
+    return text if kind is str else {"anyOf": [text, {"type": "number"}]}
+
+
+def condition_schemas() -> list[dict[str, Any]]:
+    """One JSON Schema per condition field, from the kinds ``_condition`` checks with (the
+    API description and the admin's rule editor both read these)."""
+    out = []
+    for field in FIELDS:
+        item = _item_schema(_KINDS[field])
+        props: dict[str, Any] = {"field": {"const": field}, "op": {"enum": list(OPS)},
+                                 "value": {"anyOf": [item, {"type": "array", "minItems": 1,
+                                                            "maxItems": LIST_MAX,
+                                                            "items": item}]}}
+        required = ["field", "value"]
+        if field == "custom_field":
+            props["key"] = {"type": "string", "minLength": 1, "maxLength": 64}
+            required.append("key")
+        out.append({"type": "object", "required": required, "properties": props})
+    return out
+
+
+def action_schemas() -> list[dict[str, Any]]:
+    """One JSON Schema per action type, as ``_action`` checks its value."""
+    gid = {"type": "integer", "minimum": 1}
+    text = {"type": "string", "minLength": 1, "maxLength": TEXT_MAX}
+    mail = {"type": "array", "minItems": 1, "maxItems": MAIL_TO_MAX, "items": {"anyOf": [
+        {"enum": list(MAIL_TO)}, {"type": "string", "format": "email"}]}}
+    notice = {"type": "object", "required": ["text"], "properties": {
+        "text": text, "group_id": gid, "mail": mail,
+        "console": {"anyOf": [{"const": "assignee"}, gid]}}}
+    values: dict[str, dict[str, Any]] = {
+        "notify": {"anyOf": [text, notice]}, "set_priority": {"type": "integer", "minimum": 0,
+                                                             "maximum": 9},
+        "add_tag": {"type": "string", "minLength": 1, "maxLength": 64}, "transfer": gid,
+        "assign": gid, "mail_customer": {"anyOf": [text, {"type": "object", "required": [
+            "text"], "properties": {"text": text}}]},
+        "set_status": {"enum": list(STATUSES)}, "close": {"type": "null"}}
+    return [{"type": "object", "required": ["type"] if kind == "close" else ["type", "value"],
+             "properties": {"type": {"const": kind}, "value": values[kind]}}
+            for kind in ACTIONS]
+
+
+def params_schema() -> dict[str, Any]:
+    """The event parameters ``_params`` reads; ``x-events`` names each event's own (the rule
+    editor asks for those; an event ignores the others)."""
+    def num(lo: int, hi: int) -> dict[str, Any]:
+        return {"type": "integer", "minimum": lo, "maximum": hi}
+
+    return {"type": "object", "x-events": {k: list(v) for k, v in EVENT_PARAMS.items()},
+            "properties": {
+                "percent": num(1, 99), "target": {"enum": list(sla.TARGETS)},
+                "seconds": num(60, IDLE_MAX_S), "n": num(1, 1000),
+                "kinds": {"type": "array", "minItems": 1, "maxItems": LIST_MAX,
+                          "items": {"type": "string", "minLength": 1, "maxLength": 120}}}}
+
+
+def rule_schemas() -> dict[str, dict[str, Any]]:
+    """The fields of a rule's definition (``parse``) as JSON Schema."""
+    return {"event": {"enum": list(EVENTS)}, "params": params_schema(),
+            "conditions": {"type": "array", "maxItems": LIST_MAX,
+                           "items": {"oneOf": condition_schemas()}},
+            "actions": {"type": "array", "minItems": 1, "maxItems": 10,
+                        "items": {"oneOf": action_schemas()}}}
 
 
 def overdue_rules(rules: Sequence[Rule], kind: str) -> list[Rule]:

@@ -157,6 +157,24 @@ def parse(data: Any) -> Calendar:
     return Calendar(zone, weekly, holidays, always)
 
 
+def field_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each field ``parse`` reads (the API description of a calendar)."""
+    time = {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"}
+    day = {"type": "string", "format": "date"}
+    return {
+        "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
+        "always_open": {"type": "boolean"},
+        "hours": {"type": "object", "additionalProperties": False, "properties": {
+            d: {"type": "array", "maxItems": SPANS_PER_DAY_MAX, "items": {
+                "type": "array", "minItems": 2, "maxItems": 2, "items": time}}
+            for d in DAYS}},
+        "holidays": {"type": "array", "maxItems": HOLIDAYS_MAX, "items": {"anyOf": [
+            day, {"type": "object", "required": ["date"], "properties": {"date": day}},
+            {"type": "object", "required": ["from", "to"],
+             "properties": {"from": day, "to": day}}]}},
+    }
+
+
 def to_json(cal: Calendar) -> dict[str, Any]:
     def hhmm(m: int) -> str:
         return f"{m // 60:02d}:{m % 60:02d}"

@@ -46,34 +46,50 @@ class Call:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-def check_call(data: dict[str, Any], defs: list[dict[str, Any]]) -> Call:
-    """What an agent submitted, checked against the department's call form ``defs``."""
-    direction = validate.choice(data, "direction", DIRECTIONS, None)
-    if direction is None:
-        raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}", "direction")
-    phone = validate.text(data, "phone", max_len=PHONE_MAX)
+def _phone(data: dict[str, Any], key: str) -> str:
+    phone = validate.text(data, key, max_len=PHONE_MAX)
     if phone is None or not _PHONE.match(phone) or len(normalise_phone(phone)) < 3:
         raise InvalidInput("phone must be a telephone number like +49 30 1234567", "phone")
+    return normalise_phone(phone)
+
+
+def _direction(data: dict[str, Any], key: str) -> str:
+    direction = validate.choice(data, key, DIRECTIONS, None)
+    if direction is None:
+        raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}", "direction")
+    return direction
+
+
+# The call log's body; ``fields`` is checked against the department's call form (check_values).
+CALL = validate.Body({
+    "department_id": validate.RecordId(),
+    "direction": validate.Custom(_direction, {"enum": list(DIRECTIONS)}),
+    "phone": validate.Custom(_phone, {"type": "string", "pattern": _PHONE.pattern,
+                                      "maxLength": PHONE_MAX}),
+    "duration_s": validate.Integer(0, DURATION_MAX),
+    "notes": validate.Text(NOTES_MAX, min_len=0), "resolution": validate.Text(RESOLUTION_MAX),
+    "group_id": validate.RecordId(), "contact_id": validate.RecordId(),
+    "name": validate.Text(120, min_len=0), "email": validate.Email(),
+    "fields": validate.Part(ticket_fields.values_schema() | {"minProperties": 0})},
+    required=("department_id", "direction", "phone", "duration_s"))
+
+
+def check_call(data: dict[str, Any], defs: list[dict[str, Any]]) -> Call:
+    """What an agent submitted, checked against the department's call form ``defs``."""
+    direction: str = CALL.read(data, "direction")
+    phone: str = CALL.read(data, "phone")
     raw = data.get("fields") or {}
     values = ticket_fields.check_values(defs, raw) if raw else {}
     filled = {k: v for k, v in values.items() if v is not None}
     missing = ticket_fields.missing_required(defs, filled)
     if missing:
         raise InvalidInput(f"the call form needs {', '.join(missing)}", "fields")
-    department_id = validate.record_id(data, "department_id", required=True)
-    assert department_id is not None
-    duration = validate.integer(data, "duration_s", lo=0, hi=DURATION_MAX, required=True)
-    assert duration is not None
     return Call(
-        department_id=department_id, direction=direction, phone=normalise_phone(phone),
-        duration_s=duration,
-        notes=validate.text(data, "notes", max_len=NOTES_MAX, required=False) or "",
-        resolution=validate.text(data, "resolution", max_len=RESOLUTION_MAX,
-                                 required=False) or None,
-        group_id=validate.record_id(data, "group_id"),
-        contact_id=validate.record_id(data, "contact_id"),
-        name=validate.text(data, "name", max_len=120, required=False) or None,
-        email=validate.email(data, "email", required=False), fields=filled)
+        department_id=CALL.read(data, "department_id"), direction=direction, phone=phone,
+        duration_s=CALL.read(data, "duration_s"), notes=CALL.read(data, "notes") or "",
+        resolution=CALL.read(data, "resolution") or None,
+        group_id=CALL.read(data, "group_id"), contact_id=CALL.read(data, "contact_id"),
+        name=CALL.read(data, "name") or None, email=CALL.read(data, "email"), fields=filled)
 
 
 def subject(call: Call) -> str:
@@ -83,7 +99,7 @@ def subject(call: Call) -> str:
 async def call_form(sm: SessionMaker, data: dict[str, Any]) -> list[dict[str, Any]]:
     """The call form of ``data``'s department (the same id check as every record id; 404 for
     no such department)."""
-    department_id = validate.record_id(data, "department_id", required=True)
+    department_id = CALL.read(data, "department_id")
     async with sm() as s:
         dept = await s.get(Department, department_id)
         if dept is None:

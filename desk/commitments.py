@@ -59,6 +59,15 @@ def due(data: dict[str, Any], now: datetime, key: str = "due_at") -> datetime:
     return at
 
 
+_DUE = {"type": "string", "format": "date-time", "maxLength": 40}
+# Due times are ``due``'s to check (against now); their schema says the shape.
+COMMIT = validate.Body({"kind": validate.Text(NAME_MAX), "due_at": validate.Part(_DUE),
+                        "owner_id": validate.RecordId(), "public": validate.Boolean()},
+                       required=("kind", "due_at"))
+CHANGE = validate.Body({"due_at": validate.Part(_DUE), "why": validate.Text(WHY_MAX),
+                        "owner_id": validate.RecordId(), "status": validate.Choice(ENDS)})
+
+
 def is_overdue(c: Commitment, now: datetime) -> bool:
     return c.status == "pending" and aware(c.due_at) <= now
 
@@ -82,12 +91,11 @@ async def _owner(s: AsyncSession, owner_id: int) -> int:
 
 async def add(s: AsyncSession, conversation_id: int, actor_id: int, data: dict[str, Any],
               now: datetime) -> Commitment:
-    kind = validate.text(data, "kind", max_len=NAME_MAX)
-    assert kind is not None
+    kind: str = COMMIT.read(data, "kind")
     at = due(data, now)
-    owner = validate.record_id(data, "owner_id") or actor_id
+    owner = COMMIT.read(data, "owner_id") or actor_id
     c = Commitment(conversation_id=conversation_id, kind=kind, owner_id=await _owner(s, owner),
-                   due_at=at, public=bool(validate.boolean(data, "public", False)),
+                   due_at=at, public=bool(COMMIT.read(data, "public")),
                    created_by=actor_id, created_at=now)
     s.add(c)
     await s.flush()
@@ -103,18 +111,17 @@ async def change(s: AsyncSession, c: Commitment, actor_id: int, data: dict[str, 
     (``status`` done or cancelled)."""
     if c.status != "pending":
         raise Conflict(f"the commitment is {c.status}")
-    status = validate.choice(data, "status", ENDS, None)
+    status = CHANGE.read(data, "status")
     if "due_at" in data:
         at = due(data, now)
-        why = validate.text(data, "why", max_len=WHY_MAX)
-        assert why is not None
+        why: str = CHANGE.but(required=("why",)).read(data, "why")
         s.add(CommitmentChange(commitment_id=c.id, old_due=c.due_at, new_due=at, by_id=actor_id,
                                why=why, at=now))
         audit.record(s, "commitment.moved", c.conversation_id, actor_id=actor_id, at=now,
                      commitment=c.id, old=aware(c.due_at).isoformat(), new=at.isoformat(),
                      why=why)
         c.due_at = at
-    if (owner := validate.record_id(data, "owner_id")) is not None:
+    if (owner := CHANGE.read(data, "owner_id")) is not None:
         c.owner_id = await _owner(s, owner)
     if status is not None:
         c.status, c.done_at = status, now

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from desk import validate
 from desk.errors import InvalidInput
+from desk.limits import NAME_MAX
 
 KINDS = ("contract", "warranty")
 MINUTES_MAX = 24 * 60  # one entry: at most a day
@@ -94,6 +96,19 @@ def check_terms(kind: object, starts_on: object, ends_on: object,
         minutes = round(hours * 60)
     assert isinstance(kind, str)
     return kind, start, end, minutes
+
+
+_DATE = {"type": "string", "format": "date"}
+# The bodies check_entry and check_terms read (each a whole; the schemas state their rules).
+ENTRY = validate.Body({
+    "minutes": validate.Part({"type": "integer", "minimum": 1, "maximum": MINUTES_MAX}),
+    "note": validate.Part({"type": "string", "maxLength": NOTE_MAX}, nullable=True)},
+    required=("minutes",))
+TERMS = validate.Body({
+    "kind": validate.Part({"enum": list(KINDS)}), "name": validate.Text(NAME_MAX),
+    "starts_on": validate.Part(_DATE), "ends_on": validate.Part(_DATE, nullable=True),
+    "hours": validate.Part({"type": "number", "minimum": 0, "maximum": 100_000},
+                           nullable=True)}, required=("kind", "name", "starts_on"))
 
 
 def _date(name: str, raw: object) -> date:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from desk.auth import COOKIE_NAME, Principal, csrf_ok, resolve_session, session_id_from_cookie
 from desk.db import SessionMaker
@@ -32,6 +34,7 @@ from desk.hooks import DeskHooks
 from desk.limits import ID_MAX, ID_MIN, is_id
 from desk.models import Base
 from desk.settings import Settings
+from desk.validate import Body, described
 
 MAX_BODY = 256 * 1024
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -199,3 +202,89 @@ def query_int(request: Request, name: str, *, lo: int = ID_MIN,
     if not lo <= value <= hi:
         raise InvalidInput(f"query parameter {name} must be between {lo} and {hi}")
     return value
+
+
+# --- the admin CRUD of a kind of record --------------------------------------------------
+
+
+Apply = Callable[[AsyncSession, Any, dict[str, Any], bool], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCrud:
+    """The four handlers of ``admin_crud`` (create and update None without an ``apply``)."""
+
+    index: Handler
+    create: Handler | None
+    update: Handler | None
+    delete: Handler
+
+    def routes(self, path: str) -> list[Route]:
+        """GET and POST ``path``, PATCH and DELETE ``path/{id}``, of the handlers there are."""
+        pairs: list[tuple[str, str, Handler | None]] = [
+            (path, "GET", self.index), (path, "POST", self.create),
+            (f"{path}/{{id:int}}", "PATCH", self.update),
+            (f"{path}/{{id:int}}", "DELETE", self.delete)]
+        return [Route(p, h, methods=[m]) for p, m, h in pairs if h is not None]
+
+
+def admin_crud(model: type[T], noun: str, plural: str, view: Callable[[T, Any], Any], *,
+               order_by: tuple[Any, ...], apply: Apply | None = None,
+               bodies: tuple[Body, Body] | None = None, docs: tuple[str, str] = ("", ""),
+               guard: Callable[[AsyncSession, T], Awaitable[None]] | None = None) -> AdminCrud:
+    """List, create, update and delete records of ``model``, admins only. ``apply(s, row,
+    data, partial)`` checks the body onto the row (``partial`` on update) and what it returns
+    goes to ``view(row, it)``, the answer; a name already taken is a Conflict naming
+    ``noun``; ``guard`` may refuse a delete. ``bodies`` (create, update) describe the writes;
+    ``docs`` are their summaries; ``order_by`` the list's order. The handlers are named
+    list_<plural>, create_<noun>, update_<noun> and delete_<noun> (the operation ids)."""
+
+    async def listed(request: Request) -> Response:
+        await require_admin(request)
+        async with deps(request).sm() as s:
+            rows = await s.scalars(select(model).order_by(*order_by))
+            return JSONResponse([view(r, None) for r in rows])
+
+    async def create(request: Request) -> Response:
+        assert apply is not None
+        await require_admin(request)
+        data = await read_json(request)
+        async with deps(request).sm() as s:
+            row = model()
+            shown = await apply(s, row, data, False)
+            s.add(row)
+            await commit_unique(s, noun)
+            return JSONResponse(view(row, shown), status_code=201)
+
+    async def update(request: Request) -> Response:
+        assert apply is not None
+        await require_admin(request)
+        data = await read_json(request)
+        async with deps(request).sm() as s:
+            row = await get_or_404(s, model, path_int(request, "id"), noun)
+            shown = await apply(s, row, data, True)
+            await commit_unique(s, noun)
+            return JSONResponse(view(row, shown))
+
+    async def delete(request: Request) -> Response:
+        await require_admin(request)
+        async with deps(request).sm() as s:
+            row = await get_or_404(s, model, path_int(request, "id"), noun)
+            if guard is not None:
+                await guard(s, row)
+            await s.delete(row)
+            await s.commit()
+        return Response(status_code=204)
+
+    def named(handler: Handler, name: str, doc: str = "") -> Handler:
+        handler.__name__, handler.__doc__ = name, doc or None
+        return api(handler)
+
+    made = AdminCrud(named(listed, f"list_{plural}"), None, None,
+                     named(delete, f"delete_{noun}"))
+    if apply is None:
+        return made
+    create_body, update_body = bodies or (None, None)
+    return AdminCrud(
+        made.index, described(create_body, status=201)(named(create, f"create_{noun}", docs[0])),
+        described(update_body)(named(update, f"update_{noun}", docs[1])), made.delete)

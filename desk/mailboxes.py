@@ -25,6 +25,31 @@ _FIELDS = ("department_id", "host", "port", "security", "username", "password", 
            "poll_interval_s", "enabled", "rules")
 
 
+def _rules(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or len(orjson.dumps(value)) > RULES_MAX_BYTES:
+        raise InvalidInput(f"rules must be a JSON list of at most {RULES_MAX_BYTES} bytes")
+    parse_rules(value)  # raises InvalidInput naming the broken rule
+    return value
+
+
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAILBOX_TEXT_MAX}
+MAILBOX = validate.Body({
+    "department_id": validate.RecordId(),
+    "host": validate.Custom(lambda d, k: validate.host(d, k, max_len=MAILBOX_TEXT_MAX), _TEXT),
+    "port": validate.Integer(1, 65535), "poll_interval_s": validate.Integer(10, 86400),
+    "security": validate.Choice(MAILBOX_SECURITY),
+    "username": validate.Custom(lambda d, k: validate.line(d, k, max_len=MAILBOX_TEXT_MAX),
+                                _TEXT),
+    "password": validate.Secret(MAILBOX_TEXT_MAX),
+    "folder": validate.Custom(lambda d, k: validate.line(d, k, max_len=MAILBOX_TEXT_MAX),
+                              _TEXT),
+    "enabled": validate.Boolean(),
+    "rules": validate.Custom(_rules, {"type": "array", "items": {"type": "object"}})},
+    required=("department_id", "host", "username", "password"))
+MAILBOX_UPDATE = MAILBOX.but(required=())
+
+
 def mailbox_json(m: Mailbox) -> dict[str, Any]:
     return {
         "id": m.id, "department_id": m.department_id, "host": m.host, "port": m.port,
@@ -41,41 +66,27 @@ async def apply_mailbox(s: AsyncSession, m: Mailbox, data: dict[str, Any], *,
     """Validate ``data`` onto ``m`` (all of it, or with ``partial`` what it names); returns
     the names of the fields changed, for the audit trail."""
     before = {k: getattr(m, k, None) for k in _FIELDS}
+    body = MAILBOX_UPDATE if partial else MAILBOX
     if not partial or "department_id" in data:
-        dept = validate.record_id(data, "department_id", required=True)
+        dept = body.read(data, "department_id")
         if dept is None or await s.get(Department, dept) is None:
             raise NotFound(f"department {dept} not found")
         m.department_id = dept
     if not partial or "host" in data:
-        m.host = validate.host(data, "host", max_len=MAILBOX_TEXT_MAX)
-    for key, lo, hi, default in (("port", 1, 65535, 993), ("poll_interval_s", 10, 86400, 60)):
-        value = validate.integer(data, key, lo=lo, hi=hi, default=None if partial else default)
+        m.host = body.read(data, "host")
+    defaults = {"port": 993, "poll_interval_s": 60, "security": "tls", "folder": "INBOX",
+                "enabled": True}
+    for key, default in defaults.items():
+        value = body.read(data, key) if key in data else None if partial else default
         if value is not None:
             setattr(m, key, value)
-    security = validate.choice(data, "security", MAILBOX_SECURITY, None if partial else "tls")
-    if security is not None:
-        m.security = security
     if not partial or "username" in data:
-        m.username = validate.line(data, "username", max_len=MAILBOX_TEXT_MAX) or ""
+        m.username = body.read(data, "username") or ""
     if not partial or "password" in data:
-        m.password = validate.secret(data, "password", max_len=MAILBOX_TEXT_MAX) or ""
-    folder = validate.line(data, "folder", max_len=MAILBOX_TEXT_MAX, required=False,
-                           default=None if partial else "INBOX")
-    if folder is not None:
-        m.folder = folder
-    enabled = validate.boolean(data, "enabled", None if partial else True)
-    if enabled is not None:
-        m.enabled = enabled
+        m.password = body.read(data, "password") or ""
     if "rules" in data or not partial:
-        m.rules = _rules(data.get("rules", []))
+        m.rules = body.read(data, "rules")
     changed = [k for k, v in before.items() if getattr(m, k, None) != v]
     if m.id is not None and any(k in changed for k in _WHERE):
         m.uidvalidity, m.last_uid = None, 0  # re-scan; dedup keys keep imports exactly-once
     return changed
-
-
-def _rules(value: object) -> list[Any]:
-    if not isinstance(value, list) or len(orjson.dumps(value)) > RULES_MAX_BYTES:
-        raise InvalidInput(f"rules must be a JSON list of at most {RULES_MAX_BYTES} bytes")
-    parse_rules(value)  # raises InvalidInput naming the broken rule
-    return value

@@ -24,31 +24,44 @@ from desk import report_math as rm
 from desk import reports, validate
 from desk.auth import Principal, standing_principal
 from desk.errors import InvalidInput
-from desk.limits import is_id
+from desk.limits import EMAIL_MAX
 from desk.models import SCHEDULE_PERIODS, Agent, ReportSchedule
 
 RECIPIENTS_MAX = 10
 PER_AGENT_MAX = 20
 
 
-def check(data: dict[str, Any]) -> dict[str, Any]:
-    """A new schedule's fields from a request body; a 422 naming the field otherwise."""
-    period = validate.choice(data, "period", SCHEDULE_PERIODS, default="daily")
-    tz = validate.text(data, "tz", max_len=64, required=False) or "UTC"
+def _tz(data: dict[str, Any], key: str) -> str:
+    tz = validate.text(data, key, max_len=64, required=False) or "UTC"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"unknown time zone {tz!r}", "tz") from None
-    raw = data.get("recipients")
+        raise InvalidInput(f"unknown time zone {tz!r}", key) from None
+    return tz
+
+
+def _recipients(data: dict[str, Any], key: str) -> list[str]:
+    raw = data.get(key)
     if not isinstance(raw, list) or not 1 <= len(raw) <= RECIPIENTS_MAX:
-        raise InvalidInput(f"recipients must be a list of 1 to {RECIPIENTS_MAX} addresses",
-                           "recipients")
-    recipients = [validate.email({"recipients": r}, "recipients") for r in raw]
-    group_id = data.get("group_id")
-    if group_id is not None and not is_id(group_id):
-        raise InvalidInput("group_id must be a group's id", "group_id")
-    return {"period": period, "tz": tz, "group_id": group_id,
-            "recipients": list(dict.fromkeys(r for r in recipients if r))}
+        raise InvalidInput(f"recipients must be a list of 1 to {RECIPIENTS_MAX} addresses", key)
+    recipients = [validate.email({key: r}, key) for r in raw]
+    return list(dict.fromkeys(r for r in recipients if r))
+
+
+SCHEDULE = validate.Body({
+    "period": validate.Choice(SCHEDULE_PERIODS),
+    "tz": validate.Custom(_tz, {"type": "string", "minLength": 1, "maxLength": 64}),
+    "recipients": validate.Custom(_recipients, {
+        "type": "array", "minItems": 1, "maxItems": RECIPIENTS_MAX,
+        "items": {"type": "string", "format": "email", "maxLength": EMAIL_MAX}}),
+    "group_id": validate.RecordId()}, required=("recipients",))
+
+
+def check(data: dict[str, Any]) -> dict[str, Any]:
+    """A new schedule's fields from a request body; a 422 naming the field otherwise."""
+    return {"period": SCHEDULE.read(data, "period") or "daily",
+            "tz": SCHEDULE.read(data, "tz"), "group_id": SCHEDULE.read(data, "group_id"),
+            "recipients": SCHEDULE.read(data, "recipients")}
 
 
 def as_json(row: ReportSchedule) -> dict[str, Any]:

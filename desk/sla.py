@@ -111,6 +111,24 @@ def parse_conditions(data: Any, channels: Sequence[str]) -> Conditions:
                       frozenset(values("channels", str)), frozenset(topics))
 
 
+def targets_schema() -> dict[str, Any]:
+    """What ``parse_targets`` reads, as JSON Schema."""
+    seconds = {"type": "integer", "minimum": TARGET_MIN_S, "maximum": TARGET_MAX_S}
+    return {"type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {t: {"anyOf": [seconds, {"type": "null"}]} for t in TARGETS}}
+
+
+def conditions_schema(channels: Sequence[str]) -> dict[str, Any]:
+    """What ``parse_conditions`` reads, as JSON Schema."""
+    def values(item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "maxItems": CONDITION_VALUES_MAX, "items": item}
+
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "priorities": values({"type": "integer"}), "tiers": values({"type": "integer"}),
+        "channels": values({"enum": list(channels)}),
+        "topics": values({"type": "string", "minLength": 1, "maxLength": 200})}}
+
+
 def conditions_json(c: Conditions) -> dict[str, list[Any]]:
     return {k: sorted(getattr(c, k)) for k in CONDITION_KEYS if getattr(c, k)}
 

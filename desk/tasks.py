@@ -26,6 +26,17 @@ LINKS_MAX = 20
 LIST_MAX = 200
 
 
+_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
+# Times are commitments.due's to check (against now); their schema says the shape.
+TASK = validate.Body({"title": validate.Text(TITLE_MAX), "owner_id": validate.RecordId(),
+                      "due_at": validate.Part(_TIME, nullable=True),
+                      "remind_at": validate.Part(_TIME, nullable=True),
+                      "related": validate.IdList(LINKS_MAX)}, required=("title",))
+CHANGE = validate.Body({"status": validate.Choice(TASK_STATUSES),
+                        "owner_id": validate.RecordId(),
+                        "due_at": TASK.fields["due_at"], "remind_at": TASK.fields["remind_at"]})
+
+
 def _time(data: dict[str, Any], key: str, now: datetime) -> datetime | None:
     return None if data.get(key) is None else due(data, now, key)
 
@@ -36,7 +47,7 @@ def _order(due_at: datetime | None, remind_at: datetime | None) -> None:
 
 
 async def _links(s: AsyncSession, p: Principal, data: dict[str, Any]) -> list[int]:
-    ids = validate.id_list(data, "related", max_items=LINKS_MAX) or []
+    ids = TASK.read(data, "related") or []
     for cid in dict.fromkeys(ids):
         conv = await s.get(Conversation, cid)
         if conv is None or not p.can_access(conv.group_id):
@@ -53,11 +64,10 @@ async def _owner(s: AsyncSession, owner_id: int) -> int:
 
 
 async def create(s: AsyncSession, p: Principal, data: dict[str, Any], now: datetime) -> Task:
-    title = validate.text(data, "title", max_len=TITLE_MAX)
-    assert title is not None
+    title: str = TASK.read(data, "title")
     due_at, remind_at = _time(data, "due_at", now), _time(data, "remind_at", now)
     _order(due_at, remind_at)
-    owner = await _owner(s, validate.record_id(data, "owner_id") or p.agent_id)
+    owner = await _owner(s, TASK.read(data, "owner_id") or p.agent_id)
     links = await _links(s, p, data)
     task = Task(title=title, owner_id=owner, due_at=due_at, remind_at=remind_at,
                 created_by=p.agent_id, created_at=now)
@@ -76,11 +86,11 @@ async def change(s: AsyncSession, p: Principal, task: Task, data: dict[str, Any]
                  now: datetime) -> None:
     """Mark it done or open again, move its due time or reminder, hand it over."""
     may_change(p, task)
-    status = validate.choice(data, "status", TASK_STATUSES, None)
+    status = CHANGE.read(data, "status")
     due_at = _time(data, "due_at", now) if "due_at" in data else task.due_at
     remind_at = _time(data, "remind_at", now) if "remind_at" in data else task.remind_at
     _order(due_at, remind_at)
-    if (owner := validate.record_id(data, "owner_id")) is not None:
+    if (owner := CHANGE.read(data, "owner_id")) is not None:
         task.owner_id = await _owner(s, owner)
     if "remind_at" in data:
         task.reminded_at = None  # a new reminder time is a new reminder

@@ -106,6 +106,29 @@ def check_definitions(raw: object) -> list[dict[str, Any]]:
     return list(raw)
 
 
+def definitions_schema() -> dict[str, Any]:
+    """What ``check_definitions`` reads, as JSON Schema."""
+    text = {"type": "string", "minLength": 1, "maxLength": NAME_MAX}
+    return {"type": "array", "maxItems": FIELDS_MAX, "items": {
+        "type": "object", "required": ["name", "type"], "additionalProperties": False,
+        "properties": {"name": {"type": "string", "pattern": _NAME.pattern},
+                       "type": {"enum": list(FIELD_TYPES)}, "label": text,
+                       "required": {"type": "boolean"},
+                       "options": {"type": "array", "minItems": 1, "maxItems": OPTIONS_MAX,
+                                   "items": text}}}}
+
+
+def tags_schema() -> dict[str, Any]:
+    """What ``tag_list`` reads."""
+    return {"type": "array", "maxItems": TAGS_MAX, "items": {
+        "type": "string", "minLength": 1, "maxLength": TAG_MAX, "pattern": _TAG.pattern}}
+
+
+def values_schema() -> dict[str, Any]:
+    """What ``check_values`` reads (each value as its field's definition says)."""
+    return {"type": "object", "minProperties": 1, "maxProperties": FIELDS_MAX}
+
+
 def definitions(stored: object) -> list[dict[str, Any]]:
     """The well-formed definitions of what a department stores (a bad entry is skipped)."""
     return [f for f in stored if _definition_error(f) is None] \

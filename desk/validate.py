@@ -273,6 +273,13 @@ def Custom(reader: Callable[[dict[str, Any], str], Any], schema: dict[str, Any],
     return Spec(read, schema, nullable)
 
 
+def Part(schema: dict[str, Any], nullable: bool = False) -> Spec:
+    """A field a module's parser checks together with its siblings (a calendar's hours with
+    its timezone, a rule's actions with its event): read as given; ``schema`` comes from that
+    module, beside the parser."""
+    return Custom(lambda d, k: d.get(k), schema, nullable)
+
+
 @dataclass(frozen=True)
 class Body:
     """A JSON body's fields. ``read(data, key)`` checks one field (``required`` ones must be
@@ -286,6 +293,11 @@ class Body:
         spec = self.fields[key]
         needed = key in self.required or (key in data and not spec.nullable)
         return spec.reader(data, key, needed)
+
+    def given(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The body's fields present in ``data``, each read through its spec (for a module
+        that checks the fields together afterwards)."""
+        return {k: self.read(data, k) for k in self.fields if k in data}
 
     def schema(self) -> dict[str, Any]:
         return {"type": "object", "properties": {k: s.json_schema()

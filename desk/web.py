@@ -28,41 +28,22 @@ from desk import (
     api_tickets,
     api_webhooks,
     api_work,
-    calls,
-    commitments,
-    contracts,
-    ticket_fields,
 )
-from desk.api_conversations import RESOLUTION_NOTE_MAX
 from desk.http import JSONResponse
 from desk.kb import api as kb_api
 from desk.kb import api_assist as kb_assist
 from desk.limits import (
-    ARTICLE_BODY_MAX,
-    ARTICLE_RELATED_MAX,
-    ARTICLE_TAGS_MAX,
-    ARTICLE_TITLE_MAX,
-    BODY_MAX,
     EMAIL_MAX,
     ID_MAX,
     ID_MIN,
-    MAILBOX_TEXT_MAX,
     NAME_MAX,
     PRIORITY_MAX,
-    SLUG_MAX,
-    TAG_MAX,
 )
-from desk.mail_rules import CC_MAX
 from desk.models import (
     CHANNELS,
-    DIRECTIONS,
     FACT_KINDS,
-    MAILBOX_SECURITY,
-    SCHEDULE_PERIODS,
     STATUSES,
 )
-from desk.models.integrations import WEBHOOK_URL_MAX
-from desk.models.work import RESOLUTION_MAX, TASK_STATUSES, TITLE_MAX, WHY_MAX
 from desk.search_query import (
     FIELD_NAME_MAX,
     FIELD_VALUE_MAX,
@@ -70,8 +51,6 @@ from desk.search_query import (
     TEXT_MAX,
     VALUES_MAX,
 )
-from desk.status_rules import STAFF_STATUSES
-from desk.webhook_rules import EVENTS as WEBHOOK_EVENTS
 
 _ERROR = {
     "type": "object",
@@ -85,10 +64,6 @@ def _text(lo: int, hi: int) -> dict[str, Any]:
     return {"type": "string", "minLength": lo, "maxLength": hi}
 
 
-def _obj(*required: str, **props: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": props, "required": list(required)}
-
-
 _FIELD = f"^[A-Za-z0-9_.-]{{1,{FIELD_NAME_MAX}}}:.{{0,{FIELD_VALUE_MAX}}}$"
 
 
@@ -97,145 +72,7 @@ def _many(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item, "maxItems": VALUES_MAX}
 
 
-_NAME = _text(1, NAME_MAX)
-_EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
-_MAILBOX = {"host": _text(1, MAILBOX_TEXT_MAX), "port": {"type": "integer", "minimum": 1,
-                                                         "maximum": 65535},
-            "poll_interval_s": {"type": "integer", "minimum": 10, "maximum": 86400},
-            "security": {"enum": list(MAILBOX_SECURITY)}, "username": _text(1, MAILBOX_TEXT_MAX),
-            "password": _text(1, MAILBOX_TEXT_MAX), "folder": _text(1, MAILBOX_TEXT_MAX),
-            "enabled": {"type": "boolean"}, "rules": {"type": "array"}, "department_id": _ID}
-_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"}
-_CALENDAR = {"name": _NAME, "timezone": {"enum": ["UTC", "Europe/Berlin", "America/New_York"]},
-             "always_open": {"type": "boolean"},
-             "hours": {"type": "object", "properties": {d: {"type": "array", "maxItems": 8,
-                       "items": {"type": "array", "items": _HHMM, "minItems": 2,
-                                 "maxItems": 2}} for d in ("mon", "tue", "wed", "thu", "fri",
-                                                           "sat", "sun")}},
-             "holidays": {"type": "array", "maxItems": 20,
-                          "items": {"type": "string", "format": "date"}}}
-_SECONDS = {"type": "integer", "minimum": 60, "maximum": 90 * 86400}
-_POLICY = {"name": _NAME, "department_id": {"anyOf": [_ID, {"type": "null"}]},
-           "calendar_id": {"anyOf": [_ID, {"type": "null"}]},
-           "position": {"type": "integer", "minimum": 0, "maximum": 10_000},
-           "enabled": {"type": "boolean"},
-           "targets": {"type": "object", "properties": {
-               t: _SECONDS for t in ("first_response", "next_response", "resolution")}},
-           "conditions": {"type": "object", "properties": {
-               "priorities": {"type": "array", "items": {"type": "integer"}, "maxItems": 50},
-               "tiers": {"type": "array", "items": {"type": "integer"}, "maxItems": 50},
-               "channels": {"type": "array", "items": {"enum": list(CHANNELS)}},
-               "topics": {"type": "array", "items": _text(1, 200), "maxItems": 50}}}}
-_RULE = {"name": _NAME, "enabled": {"type": "boolean"},
-         "event": {"enum": ["created", "customer_replied", "agent_replied", "status_changed",
-                            "assigned", "updated", "sla_breached"]},
-         "params": {"type": "object"},
-         "conditions": {"type": "array", "maxItems": 5, "items": _obj(
-             "field", "value", field={"enum": ["priority", "channel", "tag", "keyword"]},
-             op={"enum": ["in", "not_in"]}, value={"type": "array", "minItems": 1,
-                                                    "maxItems": 5, "items": _text(1, 20)})},
-         "actions": {"type": "array", "minItems": 1, "maxItems": 3, "items": _obj(
-             "type", type={"enum": ["add_tag", "close"]}, value=_text(1, 64))}}
-_TAGS = {"type": "array", "maxItems": ticket_fields.TAGS_MAX, "items": _text(1, TAG_MAX)}
-# The bodies of handlers not yet reading through a ``validate.Body`` (a copy of their checks, so
-# generated bodies get past the first field). A handler marked ``validate.described`` is
-# described from its own definition instead and leaves this table; new routes should do that.
-BODIES: dict[str, dict[str, Any]] = {
-    "create_mailbox": _obj("department_id", "host", "username", "password", **_MAILBOX),
-    "update_mailbox": _obj(**_MAILBOX),
-    "post_message": _obj("body", body=_text(1, BODY_MAX),
-                         visibility={"enum": ["public", "internal"]}, client_id=_text(1, 64)),
-    "create_calendar": _obj("name", "hours", **_CALENDAR),
-    "update_calendar": _obj(**_CALENDAR),
-    "create_policy": _obj("name", "targets", **_POLICY),
-    "update_policy": _obj(**_POLICY),
-    "set_ladder": _obj("steps", steps={"anyOf": [{"type": "null"}, {
-        "type": "array", "maxItems": 10, "items": _obj(
-            "days", "action", days={"type": "integer", "minimum": 1, "maximum": 365},
-            action={"enum": ["remind", "close"]})}]}),
-    "create_rule": _obj("name", "event", "actions", **_RULE),
-    "update_rule": _obj(**_RULE),
-    "try_rule": _obj("conversation_id", conversation_id=_ID),
-    "log_time": _obj("minutes", minutes={"type": "integer", "minimum": 1,
-                                          "maximum": contracts.MINUTES_MAX},
-                     note={"type": "string", "maxLength": contracts.NOTE_MAX}),
-    "create_schedule": _obj("recipients", period={"enum": list(SCHEDULE_PERIODS)},
-                            tz=_text(1, 64), group_id=_ID,
-                            recipients={"type": "array", "minItems": 1, "maxItems": 10,
-                                        "items": {"type": "string", "format": "email",
-                                                  "maxLength": 254}}),
-    "create_contract": _obj("kind", "name", "starts_on", kind={"enum": list(contracts.KINDS)},
-                            name=_NAME, starts_on={"type": "string", "format": "date"},
-                            ends_on={"anyOf": [{"type": "string", "format": "date"},
-                                               {"type": "null"}]},
-                            hours={"anyOf": [{"type": "number", "minimum": 0,
-                                              "maximum": 100_000}, {"type": "null"}]}),
-    "update_conversation": _obj(status={"enum": list(STAFF_STATUSES)},
-                                priority={"type": "integer", "minimum": 0,
-                                          "maximum": PRIORITY_MAX},
-                                resolution_note=_text(1, RESOLUTION_NOTE_MAX)),
-    "change_tags": _obj(add=_TAGS, remove=_TAGS),
-    "edit_fields": _obj("fields", fields={"type": "object", "minProperties": 1,
-                                          "maxProperties": ticket_fields.FIELDS_MAX}),
-    "set_cc": _obj("cc", cc={"type": "array", "maxItems": CC_MAX, "items": _EMAIL}),
-    "forward": _obj("to", to=_EMAIL, note=_text(0, api_tickets.NOTE_MAX),
-                    seq={"type": "integer", "minimum": 1, "maximum": ID_MAX}),
-    "merge": _obj("into", into={"anyOf": [_ID, {"type": "string",
-                                                 "pattern": r"^(SB-)?[0-9]{7}$"}]}),
-    "split": _obj("seq", seq={"type": "integer", "minimum": 1, "maximum": ID_MAX}),
-    "log_call": _obj("department_id", "direction", "phone", "duration_s",
-                     department_id=_ID, direction={"enum": list(DIRECTIONS)},
-                     phone={"type": "string", "pattern": r"^\+?[0-9 ().-]{3,32}$"},
-                     duration_s={"type": "integer", "minimum": 0,
-                                 "maximum": calls.DURATION_MAX},
-                     notes=_text(0, calls.NOTES_MAX), resolution=_text(1, RESOLUTION_MAX),
-                     group_id=_ID, contact_id=_ID, name=_NAME, email=_EMAIL,
-                     fields={"type": "object", "maxProperties": ticket_fields.FIELDS_MAX}),
-    "department_fields": _obj("fields", fields={
-        "type": "array", "maxItems": ticket_fields.FIELDS_MAX, "items": _obj(
-            "name", "type", name={"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
-            type={"enum": list(ticket_fields.FIELD_TYPES)}, label=_NAME,
-            required={"type": "boolean"})}),
-}
-BODIES["call_fields"] = BODIES["department_fields"]
-_DUE = {"type": "string", "format": "date-time", "maxLength": 40}
-BODIES["case_commitments"] = _obj("kind", "due_at", kind=_NAME, due_at=_DUE, owner_id=_ID,
-                                  public={"type": "boolean"})
-_MAYBE_DUE = {"anyOf": [_DUE, {"type": "null"}]}
-BODIES["create_task"] = _obj("title", title=_text(1, TITLE_MAX), owner_id=_ID, due_at=_MAYBE_DUE,
-                             remind_at=_MAYBE_DUE, related={"type": "array", "maxItems": 20,
-                                                            "items": _ID})
-BODIES["change_task"] = _obj(status={"enum": list(TASK_STATUSES)}, owner_id=_ID,
-                             due_at=_MAYBE_DUE, remind_at=_MAYBE_DUE)
-BODIES["change_commitment"] = _obj(due_at=_DUE, why=_text(1, WHY_MAX), owner_id=_ID,
-                                   status={"enum": list(commitments.ENDS)})
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[a-z0-9]{2,4})?$"}
-_ARTICLE = {"title": _text(1, ARTICLE_TITLE_MAX), "body": _text(0, ARTICLE_BODY_MAX),
-            "language": _LANG, "audience": {"enum": ["public", "internal"]},
-            "slug": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,78}[a-z0-9])?$"},
-            "topic_id": {"anyOf": [_ID, {"type": "null"}]},
-            "tags": {"type": "array", "maxItems": ARTICLE_TAGS_MAX, "items": _text(1, TAG_MAX)},
-            "related_ids": {"type": "array", "maxItems": ARTICLE_RELATED_MAX, "items": _ID},
-            "publish": {"type": "boolean"}}
-BODIES.update({
-    "create_article": _obj("site_id", "title", "body", "language", site_id=_ID,
-                           translation_of=_ID, **_ARTICLE),
-    "update_article": _obj(**_ARTICLE),
-    "publish_article": _obj(revision=_ID),
-    "put_kb_site": _obj(languages={"type": "array", "minItems": 1, "maxItems": 20,
-                                   "items": _LANG},
-                        default_language=_LANG, agents_publish={"type": "boolean"},
-                        synonyms={"type": "array", "maxItems": 500, "items": {
-                            "type": "array", "minItems": 2, "maxItems": 20,
-                            "items": _text(1, 64)}}),
-    "record_event": _obj("kind", "article_id", "conversation_id", kind={"const": "insert"},
-                         article_id=_ID, conversation_id=_ID),
-    "create_topic": _obj("site_id", "name", site_id=_ID, name=_NAME, parent_id=_ID,
-                         position={"type": "integer", "minimum": 0, "maximum": 10_000}),
-    "preview": _obj("body", body=_text(1, ARTICLE_BODY_MAX)),
-    "update_topic": _obj(name=_NAME, slug=_text(1, SLUG_MAX),
-                         position={"type": "integer", "minimum": 0, "maximum": 10_000}),
-})
 QUERIES: dict[str, dict[str, Any]] = {
     "list_conversations": {
         "status": {"enum": list(STATUSES)}, "channel": {"enum": list(CHANNELS)},
@@ -298,18 +135,11 @@ QUERIES["today"] = {"tz": _text(1, 64)}
 QUERIES["oidc_start"] = {"next": _text(1, 500)}
 QUERIES["oidc_callback"] = {"code": _text(1, 2000), "state": _text(1, 200),
                             "error": _text(1, 100)}
-_WEBHOOK = {"name": _NAME, "url": {"type": "string", "format": "uri", "minLength": 8,
-                                   "maxLength": WEBHOOK_URL_MAX},
-            "events": {"type": "array", "maxItems": len(WEBHOOK_EVENTS),
-                       "items": {"enum": list(WEBHOOK_EVENTS)}},
-            "active": {"type": "boolean"},
-            "secret": _text(api_webhooks.SECRET_MIN, api_webhooks.SECRET_MAX)}
-BODIES.update({"create_webhook": _obj("name", "url", **_WEBHOOK),
-               "update_webhook": _obj(**_WEBHOOK), "redeliver_delivery": _obj()})
 # Operations whose body is a file, not JSON.
 RAW_BODIES = frozenset({"upload_attachment", "upload_image", "visitor_upload", "post_file"})
 # Writes that read no body.
-NO_BODY = frozenset({"logout", "promote_conversation", "archive_article", "test_mailbox"})
+NO_BODY = frozenset({"logout", "promote_conversation", "archive_article", "test_mailbox",
+                     "redeliver_delivery"})
 
 
 _PAGE_PARAM = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -341,13 +171,10 @@ def _response(route: Route, method: str) -> dict[str, Any]:
 
 
 def request_body(route: Route) -> dict[str, Any] | None:
-    """The body schema: the endpoint's own ``validate.Body`` when it has one (the definition
-    the handler reads with), else this module's table; None for operations without one."""
+    """The body schema: the endpoint's own ``validate.Body`` (``validate.described``, the
+    definition the handler reads with); None for operations without one."""
     body = getattr(route.endpoint, "api_body", None)
-    if body is not None:
-        schema: dict[str, Any] = body.schema()
-        return schema
-    return BODIES.get(route.name)
+    return None if body is None else dict(body.schema())
 
 
 def openapi_document(routes: list[BaseRoute], title: str = "Switchboard API") -> dict[str, Any]:

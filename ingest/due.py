@@ -370,18 +370,21 @@ async def _ladder(ctx: Firing, t: DueTimer) -> str:
     if step >= len(steps):
         return "stale: the ladder has no such step now"
     days = steps[step].days
-    if steps[step].action == "close":
+    own = steps[step]
+    if own.action == "close":
         await sla_store.status_changed(ctx.s, conv, "pending", "closed", ctx.now,
                                        why=f"no reply from the customer for {days} days")
         conv.status, conv.closed_at = "closed", ctx.now
         await ctx.s.flush()
         sent = await _mail(ctx, conv, "closed", jobs.closed_key(conv),
-                           lambda link, t: notices.inactive_closed(t, conv.number, days, link))
+                           lambda link, t: inactivity.mail_text(own, conv.number, link)
+                           or notices.inactive_closed(t, conv.number, days, link))
         audit.record(ctx.s, "ladder.closed", conv.id, at=ctx.now, step=step, mail=sent,
                      why=f"{days} days without a reply")
         return f"closed ({sent})"
     sent = await _mail(ctx, conv, "reminder", t.instance[-64:],
-                       lambda link, t: notices.reminder(t, conv.number, days, link))
+                       lambda link, t: inactivity.mail_text(own, conv.number, link)
+                       or notices.reminder(t, conv.number, days, link))
     await sla_store.schedule_ladder_step(ctx.s, conv, anchor, step)
     audit.record(ctx.s, "ladder.reminder", conv.id, at=ctx.now, step=step, mail=sent,
                  why=f"{days} days without a reply")

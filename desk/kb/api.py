@@ -66,6 +66,7 @@ async def get_kb_site(request: Request) -> Response:
             await articles.kb_site(s, path_int(request, "site_id"))))
 
 
+@validate.described(rules.KB_SITE)
 @api
 async def put_kb_site(request: Request) -> Response:
     """Set the site's KB languages, default language, agents_publish and synonyms."""
@@ -97,16 +98,16 @@ async def list_topics(request: Request) -> Response:
         return JSONResponse([topic_json(t) for t in rows.scalars()])
 
 
+@validate.described(rules.TOPIC, status=201)
 @api
 async def create_topic(request: Request) -> Response:
     await require_admin(request)
     data = await read_json(request)
-    site_id = validate.record_id(data, "site_id", required=True)
-    assert site_id is not None
-    name = rules.topic_name(data.get("name"))
-    slug = rules.slug(data["slug"]) if data.get("slug") is not None else None
-    parent_id = validate.record_id(data, "parent_id")
-    position = validate.integer(data, "position", lo=0, hi=10_000, default=0)
+    site_id: int = rules.TOPIC.read(data, "site_id")
+    name: str = rules.TOPIC.read(data, "name")
+    slug = rules.TOPIC.read(data, "slug")
+    parent_id = rules.TOPIC.read(data, "parent_id")
+    position = rules.TOPIC.read(data, "position")
     async with deps(request).sm() as s:
         await articles.kb_site(s, site_id)
         if parent_id is not None:
@@ -120,6 +121,7 @@ async def create_topic(request: Request) -> Response:
         return JSONResponse(topic_json(t), status_code=201)
 
 
+@validate.described(rules.TOPIC_UPDATE)
 @api
 async def update_topic(request: Request) -> Response:
     """Rename a topic, change its slug or its place in the list."""
@@ -127,12 +129,10 @@ async def update_topic(request: Request) -> Response:
     data = await read_json(request)
     async with deps(request).sm() as s:
         t = await get_or_404(s, KbTopic, path_int(request, "id"), "topic")
-        if data.get("name") is not None:
-            t.name = rules.topic_name(data["name"])
-        if data.get("slug") is not None:
-            t.slug = rules.slug(data["slug"])
-        t.position = validate.integer(data, "position", lo=0, hi=10_000, default=t.position) \
-            or 0
+        t.name = rules.TOPIC_UPDATE.read(data, "name") or t.name
+        t.slug = rules.TOPIC_UPDATE.read(data, "slug") or t.slug
+        position = rules.TOPIC_UPDATE.read(data, "position")
+        t.position = t.position if position is None else position
         await commit_unique(s, "topic slug")
         return JSONResponse(topic_json(t))
 
@@ -171,13 +171,13 @@ async def list_articles(request: Request) -> Response:
                               if k not in {"body", "html"}} for a in rows])
 
 
+@validate.described(rules.ARTICLE_CREATE, status=201)
 @api
 async def create_article(request: Request) -> Response:
     """Write an article (a draft unless ``publish`` and the right to publish)."""
     p = await current_principal(request)
     data = await read_json(request)
-    site_id = validate.record_id(data, "site_id", required=True)
-    assert site_id is not None
+    site_id: int = rules.ARTICLE_CREATE.read(data, "site_id")
     d = deps(request)
     async with d.sm() as s:
         settings = await articles.kb_site(s, site_id)
@@ -199,6 +199,7 @@ async def get_article(request: Request) -> Response:
         return JSONResponse(out)
 
 
+@validate.described(rules.ARTICLE)
 @api
 async def update_article(request: Request) -> Response:
     """Save a revision (a proposal on a published article) and the article's settings."""
@@ -240,21 +241,29 @@ async def diff_revisions(request: Request) -> Response:
                              "body": diff.lines(old.body, new.body)})
 
 
+PREVIEW = validate.Body({"body": validate.Custom(lambda d, k: render.check_body(d.get(k)),
+                                                rules.ARTICLE.fields["body"].schema)},
+                       required=("body",))
+PUBLISH = validate.Body({"revision": validate.Integer(1, SEQ_MAX)})
+
+
+@validate.described(PREVIEW)
 @api
 async def preview(request: Request) -> Response:
     """Markdown rendered and sanitised exactly as an article's body would be (nothing saved)."""
     await current_principal(request)
     data = await read_json(request)
-    shown = render.render(render.check_body(data.get("body")), deps(request).settings.public_url)
+    shown = render.render(PREVIEW.read(data, "body"), deps(request).settings.public_url)
     return JSONResponse({"html": shown.html, "description": shown.description})
 
 
+@validate.described(PUBLISH)
 @api
 async def publish_article(request: Request) -> Response:
     """Publish a revision (``{"revision": n}``; the latest when not given)."""
     p = await current_principal(request)
     data = await read_json(request)
-    number = validate.integer(data, "revision", lo=1, hi=SEQ_MAX)
+    number = PUBLISH.read(data, "revision")
     d = deps(request)
     async with d.sm() as s:
         a = await articles.get_article(s, path_int(request, "id"))

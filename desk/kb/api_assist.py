@@ -165,18 +165,23 @@ async def assist(request: Request) -> Response:
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
+INSERTED = validate.Body({"kind": validate.Choice(("insert",)),
+                         "article_id": validate.RecordId(),
+                         "conversation_id": validate.RecordId()},
+                        required=("kind", "article_id", "conversation_id"))
+
+
+@validate.described(INSERTED, status=201)
 @api
 async def record_event(request: Request) -> Response:
     """An agent put an article into a reply (``kind`` "insert")."""
     p = await current_principal(request)
     data = await read_json(request)
-    if data.get("kind") != "insert":
-        raise InvalidInput("kind must be insert", "kind")
-    article_id = validate.record_id(data, "article_id", required=True)
+    INSERTED.read(data, "kind")
+    article_id: int = INSERTED.read(data, "article_id")
     async with deps(request).sm() as s:
-        conv = await _conversation(s, p, validate.record_id(data, "conversation_id",
-                                                            required=True))
-        a = await articles.get_article(s, article_id or 0)
+        conv = await _conversation(s, p, INSERTED.read(data, "conversation_id"))
+        a = await articles.get_article(s, article_id)
         await reading.record(s, a.site_id, "insert", "console", article_id=a.id,
                              conversation_id=conv.id, agent_id=p.agent_id)
         await s.commit()

@@ -15,12 +15,16 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from desk import validate
 from desk.errors import InvalidInput
 from desk.kb.render import check_body
 from desk.limits import (
+    ARTICLE_BODY_MAX,
     ARTICLE_RELATED_MAX,
     ARTICLE_TAGS_MAX,
     ARTICLE_TITLE_MAX,
+    ID_MAX,
+    ID_MIN,
     LANGUAGE_MAX,
     NAME_MAX,
     SLUG_MAX,
@@ -149,43 +153,82 @@ def _slug(value: object) -> str:
     return value
 
 
+def _given(check: Any) -> Any:
+    """A field's reader: null is "not given" (None), anything else goes through ``check``."""
+    return lambda d, k: None if d.get(k) is None else check(d[k])
+
+
+def _topic(value: object) -> int:
+    if not is_id(value):
+        raise InvalidInput("topic_id must be a topic id or null", "topic_id")
+    assert isinstance(value, int)
+    return value
+
+
+def _audience(value: object) -> str:
+    if value not in KB_AUDIENCES:
+        raise InvalidInput("audience must be public or internal", "audience")
+    return str(value)
+
+
+def _publish(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput("publish must be true or false", "publish")
+    return value
+
+
+def _text(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": lo, "maxLength": hi}
+
+
+_ID = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+_LANG = {"type": "string", "maxLength": LANGUAGE_MAX, "pattern": _LANGUAGE.pattern}
+# The article body: every field read by its check here (null: not given); ``language`` is
+# checked against the site's languages by ``check_article``.
+ARTICLE = validate.Body({
+    "title": validate.Custom(_given(_title), _text(1, ARTICLE_TITLE_MAX), nullable=True),
+    "body": validate.Custom(_given(check_body), _text(0, ARTICLE_BODY_MAX), nullable=True),
+    "language": validate.Part(_LANG, nullable=True),
+    "audience": validate.Custom(_given(_audience), {"enum": list(KB_AUDIENCES)},
+                                nullable=True),
+    "slug": validate.Custom(_given(_slug), {"type": "string", "pattern": _SLUG.pattern},
+                            nullable=True),
+    "topic_id": validate.Custom(_given(_topic), _ID, nullable=True),
+    "tags": validate.Custom(_given(_tags), {"type": "array", "maxItems": ARTICLE_TAGS_MAX,
+                                            "items": _text(1, TAG_MAX)}, nullable=True),
+    "related_ids": validate.Custom(
+        _given(lambda v: _ids(v, "related_ids", ARTICLE_RELATED_MAX)),
+        {"type": "array", "maxItems": ARTICLE_RELATED_MAX, "items": _ID}, nullable=True),
+    "publish": validate.Custom(lambda d, k: _publish(d.get(k, False)), {"type": "boolean"})})
+ARTICLE_CREATE = ARTICLE.but(
+    required=("site_id", "title", "body", "language"), site_id=validate.RecordId(),
+    translation_of=validate.Custom(lambda d, k: d.get(k), _ID, nullable=True))
+
+
 def check_article(data: dict[str, Any], *, languages: Sequence[str],
                   creating: bool) -> ArticleInput:
-    """Read an article create (``creating``: title, body and language required) or update."""
-    known = {"title", "body", "language", "audience", "slug", "topic_id", "tags", "related_ids",
-             "translation_of", "publish"}
-    unknown = sorted(set(data) - known)
+    """Read an article create (``creating``: title, body and language required) or update
+    (``site_id`` is the caller's to read)."""
+    body = ARTICLE_CREATE if creating else ARTICLE
+    unknown = sorted(set(data) - set(body.fields) - {"translation_of"})
     if unknown:
         raise InvalidInput(f"{unknown[0][:40]}: not an article field", unknown[0][:40])
     if creating:
         for key in ("title", "body", "language"):
             if data.get(key) is None:
                 raise InvalidInput(f"{key} is required", key)
-    audience = data.get("audience")
-    if audience is not None and audience not in KB_AUDIENCES:
-        raise InvalidInput("audience must be public or internal", "audience")
-    topic = data.get("topic_id")
-    if topic is not None and not is_id(topic):
-        raise InvalidInput("topic_id must be a topic id or null", "topic_id")
     translation_of = data.get("translation_of")
     if translation_of is not None and (not creating or not is_id(translation_of)):
         raise InvalidInput("translation_of names the article this one translates, on create",
                            "translation_of")
-    publish = data.get("publish", False)
-    if not isinstance(publish, bool):
-        raise InvalidInput("publish must be true or false", "publish")
     return ArticleInput(
-        title=_title(data["title"]) if data.get("title") is not None else None,
-        body=check_body(data["body"]) if data.get("body") is not None else None,
+        title=body.read(data, "title"), body=body.read(data, "body"),
         language=(language(data["language"], languages)
                   if data.get("language") is not None else None),
-        audience=audience,
-        slug=_slug(data["slug"]) if data.get("slug") is not None else None,
-        topic_id=topic, topic_given="topic_id" in data,
-        tags=_tags(data["tags"]) if data.get("tags") is not None else None,
-        related_ids=(_ids(data["related_ids"], "related_ids", ARTICLE_RELATED_MAX)
-                     if data.get("related_ids") is not None else None),
-        translation_of=translation_of, publish=publish,
+        audience=body.read(data, "audience"), slug=body.read(data, "slug"),
+        topic_id=body.read(data, "topic_id"), topic_given="topic_id" in data,
+        tags=body.read(data, "tags"), related_ids=body.read(data, "related_ids"),
+        translation_of=translation_of, publish=body.read(data, "publish"),
     )
 
 
@@ -219,8 +262,19 @@ def _synonyms(value: object) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
+KB_SITE = validate.Body({
+    "languages": validate.Part({"type": "array", "minItems": 1, "maxItems": LANGUAGES_MAX,
+                                "items": _LANG}),
+    "default_language": validate.Part(_LANG), "agents_publish": validate.Part(
+        {"type": "boolean"}),
+    "synonyms": validate.Part({"type": "array", "maxItems": SYNONYM_GROUPS_MAX, "items": {
+        "type": "array", "minItems": 2, "maxItems": SYNONYM_GROUP_MAX,
+        "items": _text(1, SYNONYM_WORD_MAX)}})})
+
+
 def check_kb_site(data: dict[str, Any]) -> KbSiteInput:
     """A site's KB settings as a whole (PUT): languages, the default, publishing, synonyms."""
+    data = KB_SITE.given(data)
     langs = data.get("languages", ["en"])
     if (not isinstance(langs, list) or not 1 <= len(langs) <= LANGUAGES_MAX
             or not all(isinstance(x, str) and len(x) <= LANGUAGE_MAX and _LANGUAGE.match(x)
@@ -246,6 +300,16 @@ def topic_name(value: object) -> str:
 
 def slug(value: object) -> str:
     return _slug(value)
+
+
+_POSITION = validate.Integer(0, 10_000)
+TOPIC_UPDATE = validate.Body({
+    "name": validate.Custom(_given(topic_name), _text(1, NAME_MAX), nullable=True),
+    "slug": validate.Custom(_given(_slug), {"type": "string", "pattern": _SLUG.pattern},
+                            nullable=True), "position": _POSITION})
+TOPIC = TOPIC_UPDATE.but(required=("site_id", "name"), site_id=validate.RecordId(),
+                         parent_id=validate.RecordId(), name=validate.Custom(
+                             lambda d, k: topic_name(d.get(k)), _text(1, NAME_MAX)))
 
 
 # --- languages -------------------------------------------------------------------------------

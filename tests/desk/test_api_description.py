@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from desk.db import SessionMaker
+from desk.errors import InvalidInput
 from desk.settings import Settings
 from desk.web import NO_BODY, RAW_BODIES
 from realtime import protocol as p
@@ -44,7 +45,7 @@ async def _documents(settings: Settings) -> tuple[Any, dict[str, Any], dict[str,
 async def test_every_route_is_described(settings: Settings) -> None:
     """Walks the app's own routes, so a route someone adds fails here until it is described:
     a write's body comes from the ``validate.Body`` its handler reads with
-    (``validate.described``), or desk.web's tables (file bodies, no body)."""
+    (``validate.described``); desk.web's tables name only file bodies and no body."""
     app, openapi, asyncapi = await _documents(settings)
     channels = {c["address"] for c in asyncapi["channels"].values()}
     missing = []
@@ -71,6 +72,62 @@ async def test_every_route_is_described(settings: Settings) -> None:
                 missing.append(f"{method} {route.path} ({route.name}): no body schema; mark its "
                                "handler with validate.described(<its validate.Body>)")
     assert not missing, "\n".join(missing)
+
+
+async def test_every_body_is_its_validator(settings: Settings) -> None:
+    """One source: each write's documented body is the schema of the ``validate.Body`` its
+    handler reads with (``validate.described``); no hand-kept table of bodies remains."""
+    from desk import validate, web
+
+    assert not hasattr(web, "BODIES"), "desk.web describes bodies by hand again"
+    app, openapi, _ = await _documents(settings)
+    wrong = []
+    for route in app.routes:
+        if not isinstance(route, Route) or route.name in NO_BODY | RAW_BODIES:
+            continue
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        for method in sorted((route.methods or set()) & WRITES):
+            body = getattr(route.endpoint, "api_body", None)
+            if not isinstance(body, validate.Body):
+                wrong.append(f"{method} {route.path} ({route.name}): its handler reads no "
+                             "validate.Body (mark it validate.described(<the Body>))")
+                continue
+            op = openapi["paths"][path][method.lower()]
+            if op["requestBody"]["content"]["application/json"]["schema"] != body.schema():
+                wrong.append(f"{method} {route.path}: documented body is not its Body's")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_rule_schema_is_what_the_rule_check_reads() -> None:
+    """The rule editor and the API description read automation's own definitions: one
+    example per condition field and per action passes ``automation.parse`` exactly when the
+    schema says it is valid."""
+    from desk import api_rules, automation
+
+    schema = api_rules.RULE.schema()
+    examples = {"department": 3, "group": 4, "priority": [1, 2], "tier": 1, "channel": "chat",
+                "tag": "vip", "topic": "billing", "status": "queued", "custom_field": "x",
+                "keyword": "refund", "sender_domain": "x.test", "business_hours": True}
+    assert set(examples) == set(automation.FIELDS)
+    actions = {"notify": "look", "set_priority": 3, "add_tag": "t", "transfer": 2,
+               "assign": 5, "mail_customer": {"text": "hi"}, "set_status": "pending",
+               "close": None}
+    assert set(actions) == set(automation.ACTIONS)
+    for field, value in examples.items():
+        for action, arg in actions.items():
+            rule = {"name": "r", "event": "created", "conditions": [
+                {"field": field, "value": value, "op": "not_in",
+                 **({"key": "plan"} if field == "custom_field" else {})}],
+                "actions": [{"type": action, **({} if arg is None else {"value": arg})}]}
+            assert jsonschema_rs.is_valid(schema, rule), rule
+            automation.parse(0, 1, rule, True)
+    for bad in ({"field": "priority", "value": "high"}, {"field": "colour", "value": "red"},
+                {"field": "custom_field", "value": "x"}, {"field": "tag", "value": []}):
+        rule = {"name": "r", "event": "created", "conditions": [bad],
+                "actions": [{"type": "close"}]}
+        assert not jsonschema_rs.is_valid(schema, rule), bad
+        with pytest.raises(InvalidInput):
+            automation.parse(0, 1, rule, True)
 
 
 async def test_generated_bodies_are_the_validators(settings: Settings) -> None:
@@ -131,7 +188,6 @@ async def test_answers_match_the_schemas(served: str, org: dict[str, int],  # no
 
 def test_body_reads_as_it_describes() -> None:
     from desk import validate
-    from desk.errors import InvalidInput
 
     body = validate.Body({"name": validate.Text(5), "note": validate.Text(5, nullable=True),
                           "n": validate.Integer(1, 3)}, required=("name",))

@@ -179,7 +179,21 @@ def test_ladder_default_and_parse() -> None:
     assert inactivity.parse(inactivity.to_json(inactivity.DEFAULT)) == inactivity.DEFAULT
 
 
+def test_a_step_mails_its_own_text_with_the_placeholders_filled() -> None:
+    steps = inactivity.parse([{"days": 3, "action": "remind",
+                               "text": " Still there? {number} waits {days} days: {link} {other} "},
+                              {"days": 9, "action": "close"}])
+    assert inactivity.to_json(steps)[0]["text"] == "Still there? {number} waits {days} days: " \
+        "{link} {other}"
+    assert "text" not in inactivity.to_json(steps)[1]
+    assert inactivity.mail_text(steps[0], "SB-0000042", "https://x.test/c/1") == \
+        "Still there? SB-0000042 waits 3 days: https://x.test/c/1 {other}"
+    assert inactivity.mail_text(steps[1], "SB-0000042", "l") is None  # the catalogue's mail
+
+
 @pytest.mark.parametrize("bad", [[{"days": 0, "action": "remind"}],
+                                 [{"days": 2, "action": "remind", "text": " "}],
+                                 [{"days": 2, "action": "remind", "text": 7}],
                                  [{"days": 3, "action": "close"}, {"days": 5, "action": "remind"}],
                                  [{"days": 5, "action": "remind"}, {"days": 5, "action": "close"}],
                                  [{"days": 5, "action": "explode"}], "7,14,21"])

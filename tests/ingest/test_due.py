@@ -165,6 +165,25 @@ async def test_the_ladder_reminds_twice_then_closes(records: Records) -> None:
         "ladder.closed"]
 
 
+async def test_a_department_ladder_mails_its_own_wording(records: Records) -> None:
+    dept, contact = await _desk(records)
+    async with records.sm() as s:
+        row = await s.get(Department, dept)
+        assert row is not None
+        row.ladder = [{"days": 2, "action": "remind", "text": "Any news on {number}? {link}"},
+                      {"days": 5, "action": "close"}]
+        await s.commit()
+    [cid] = await _conversations(records, 1, T0, dept, contact)
+    await _status(records, cid, "pending", T0)
+    assert await _drain(records, T0 + 2 * DAY) == ["reminded (mail queued)"]
+    assert await _drain(records, T0 + 5 * DAY) == ["closed (mail queued)"]
+    async with records.sm() as s:
+        mails = (await s.scalars(select(OutboundMail).order_by(OutboundMail.id))).all()
+        number = (await s.get(Conversation, cid)).number  # type: ignore[union-attr]
+    assert mails[0].body.startswith(f"Any news on {number}? {records.settings.public_url}")
+    assert "reopen it at any time" in mails[1].body  # no text of its own: the catalogue's
+
+
 async def test_a_customer_reply_resets_the_ladder_and_a_reopened_case_starts_over(
         records: Records) -> None:
     dept, contact = await _desk(records)
