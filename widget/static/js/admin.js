@@ -7,6 +7,7 @@ import { departmentsPage } from "./admin/departments.js";
 import { agentsPage } from "./admin/agents.js";
 import { cannedPage } from "./admin/canned.js";
 import { mailboxesPage } from "./admin/mailboxes.js";
+import { callFormPage, ladderPage } from "./admin/perdept.js";
 import { contractsPage, rulesPage, slaPage } from "./admin/service.js";
 import { sitesPage } from "./admin/sites.js";
 import { clear, h } from "./dom.js";
@@ -42,6 +43,8 @@ const PAGES = [
   ["mailboxes", "Mailboxes", mailboxesPage],
   ["canned", "Canned responses", cannedPage],
   ["sla", "SLA policies and calendars", slaPage],
+  ["ladder", "Inactivity ladder", ladderPage],
+  ["callform", "Call form", callFormPage],
   ["rules", "Automation rules", rulesPage],
   ["contracts", "Contracts", contractsPage],
 ];

@@ -44,7 +44,8 @@ const KINDS = {
 };
 
 // One labelled input. A field: { name, label, type, options: [[value, text]], int, help,
-// required, rows, render(value, id) -> { el, get() } for a widget of its own }.
+// required, rows, render(value, id) -> { el, get(), show?(err), clear?() } for a widget of its
+// own (show: places the message itself, true when it did) }.
 function control(f, value, id) {
   if (f.render) return f.render(value, id);
   if (f.type === "checkbox") {
@@ -130,16 +131,21 @@ export class EditForm {
     this.error.textContent = "";
     for (const [name, p] of this.errors) {
       p.textContent = "";
-      this.controls.get(name).el.removeAttribute("aria-invalid");
+      const c = this.controls.get(name);
+      c.el.removeAttribute("aria-invalid");
+      c.clear?.();
     }
   }
 
   show(err) {
     const name = err instanceof ApiError ? blamed(err, this.fields.map((f) => f.name)) : null;
     if (name) {
-      this.errors.get(name).textContent = err.message;
-      const el = this.controls.get(name).el;
+      const c = this.controls.get(name);
+      // A control of rows puts the message on the row it names; else it goes under the field.
+      if (!c.show?.(err)) this.errors.get(name).textContent = err.message;
+      const el = c.el;
       el.setAttribute("aria-invalid", "true");
+      if (el.contains(document.activeElement)) return;
       (el.matches("input, select, textarea") ? el : el.querySelector("input, select, textarea"))?.focus();
     } else {
       this.error.textContent = err.message;

@@ -32,9 +32,11 @@ function mover(item, what) {
       onclick: () => item.remove() }));
 }
 
-// A list of questionnaire fields: name, label, type, required, a select's options.
-class FieldList {
-  constructor(fields, caption) {
+// A list of questionnaire fields: name, label, type, required, a select's options (the site's
+// pre-chat form, a department's call form: `types` are the ones its check takes).
+export class FieldList {
+  constructor(fields, caption, types = FIELD_TYPES) {
+    this.types = types;
     this.list = h("ol", { class: "fb-fields" });
     for (const f of fields || []) this.add(f);
     this.el = h("fieldset", { class: "fb-fieldset" }, h("legend", { text: caption }), this.list,
@@ -45,7 +47,7 @@ class FieldList {
     const name = input(f.name, { "aria-label": "Field name", placeholder: "order_number", class: "fb-name" });
     const label = input(f.label, { "aria-label": "Question", placeholder: "Order number" });
     const type = h("select", { "aria-label": "Field type" },
-      FIELD_TYPES.map(([v, t]) => h("option", { value: v, text: t, selected: v === (f.type || "text") })));
+      this.types.map(([v, t]) => h("option", { value: v, text: t, selected: v === (f.type || "text") })));
     const required = h("input", { type: "checkbox", checked: Boolean(f.required), "aria-label": "Required" });
     const options = h("textarea", { rows: 2, "aria-label": "Choices, one per line", placeholder: "One choice per line" });
     options.value = (f.options || []).join("\n");

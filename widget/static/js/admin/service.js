@@ -4,13 +4,12 @@
 
 import { ApiError, get, post } from "../api.js";
 import { h } from "../dom.js";
+import { bodySchema, ruleActions, ruleConditions, ruleEvent, slaConditions } from "./conditions.js";
 import { Resource, rest } from "./form.js";
 
 const DAYS = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"],
   ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"]];
 const TARGETS = [["first_response", "First response"], ["next_response", "Next response"], ["resolution", "Resolution"]];
-const EVENTS = ["created", "customer_replied", "agent_replied", "status_changed", "assigned", "updated",
-  "sla_breached", "sla_warning", "idle", "nth_reply"];
 
 // Opening hours per weekday as "09:00-12:00, 13:00-17:00"; a span typed wrongly goes as typed
 // (the server names the day and the span).
@@ -55,6 +54,7 @@ function targetsEditor(value, id) {
 const minutes = (s) => (s ? `${Math.round(s / 60)} min` : "—");
 
 export async function slaPage(lookups) {
+  const policySchema = await bodySchema("/api/sla-policies", "post");
   const calendars = new Resource({
     id: "calendars", title: "Business calendars", noun: "calendar", ...rest("/api/calendars"), canDelete: true,
     intro: "SLA clocks run only in a calendar's opening hours and stop on its holidays.",
@@ -94,16 +94,29 @@ export async function slaPage(lookups) {
         options: calendars.rows.map((c) => [c.id, c.name]) },
       { name: "position", label: "Position", type: "number", help: "Lower positions are tried first." },
       { name: "targets", label: "Targets", render: targetsEditor },
-      { name: "conditions", label: "Conditions (JSON)", type: "json", rows: 3,
-        help: 'Optional, e.g. {"priorities": [1], "channels": ["email"], "tiers": ["gold"], "topics": ["refund"]}' },
+      { name: "conditions", label: "Conditions", render: slaConditions(policySchema.properties.conditions),
+        help: "All must hold; none: every conversation of the department." },
       { name: "enabled", label: "Enabled", type: "checkbox" },
     ],
   });
-  await Promise.all([calendars.load(), policies.load()]);
+  await calendars.load(); // first: the policies name their calendars
+  await policies.load();
   return h("div", { class: "stack" }, policies.el, calendars.el);
 }
 
-export async function rulesPage() {
+// Ids an admin picks by name: a condition on a department or group, a transfer, an assignment.
+function ruleChoices(lookups, agents) {
+  const some = (list) => (list.length ? list : undefined);
+  return {
+    conditions: { department: some(lookups.departmentOptions()), group: some(lookups.groupOptions()) },
+    actions: { transfer: some(lookups.groupOptions()),
+      assign: some(agents.filter((a) => a.is_active).map((a) => [a.id, a.display_name])) },
+  };
+}
+
+export async function rulesPage(lookups) {
+  const [schema, agents] = await Promise.all([bodySchema("/api/rules", "post"), get("/api/agents")]);
+  const choices = ruleChoices(lookups, agents);
   const result = h("p", { class: "test-result", role: "status" });
   const tryRule = async (rule) => {
     const n = prompt(`Try "${rule.name}" on which conversation id?`);
@@ -124,16 +137,20 @@ export async function rulesPage() {
       ["Version", (r) => String(r.version)],
       ["State", (r) => (r.enabled ? "enabled" : `disabled${r.disabled_reason ? ` (${r.disabled_reason})` : ""}`)]],
     defaults: { event: "created", conditions: [], actions: [{ type: "add_tag", value: "new" }] },
-    fields: () => [
-      { name: "name", label: "Name", required: true },
-      { name: "event", label: "When", type: "select", options: EVENTS.map((e) => [e, e.replaceAll("_", " ")]) },
-      { name: "params", label: "Event parameters (JSON)", type: "json", rows: 2, help: 'idle: {"seconds": 3600}; sla_warning: {"percent": 80, "target": "resolution"}; nth_reply: {"n": 3}' },
-      { name: "conditions", label: "Conditions (JSON)", type: "json", rows: 4,
-        help: 'All must hold, e.g. [{"field": "channel", "value": ["email"]}, {"field": "tag", "op": "not_in", "value": ["vip"]}]' },
-      { name: "actions", label: "Actions (JSON)", type: "json", rows: 4,
-        help: 'e.g. [{"type": "add_tag", "value": "vip"}, {"type": "set_priority", "value": 1}, {"type": "notify", "value": "Look at this"}]' },
-      { name: "enabled", label: "Enabled", type: "checkbox" },
-    ],
+    fields: () => {
+      const when = ruleEvent(schema);
+      return [
+        { name: "name", label: "Name", required: true },
+        { name: "event", label: "When", render: when.event },
+        { name: "params", label: "Event parameters", render: when.params,
+          help: "idle: seconds without a message; sla_warning: the percent of a target's time used." },
+        { name: "conditions", label: "Conditions", help: "All must hold; none: always.",
+          render: ruleConditions(schema.properties.conditions.items.oneOf, choices.conditions) },
+        { name: "actions", label: "Then", required: true,
+          render: ruleActions(schema.properties.actions.items.oneOf, choices.actions) },
+        { name: "enabled", label: "Enabled", type: "checkbox" },
+      ];
+    },
     actions: (r) => [h("button", { type: "button", text: "Try", "aria-label": `Try rule ${r.name}`, onclick: () => tryRule(r) })],
   });
   await rules.load();
