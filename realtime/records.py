@@ -103,12 +103,13 @@ def _iso(when: datetime) -> str:
     return when.isoformat()
 
 
-def stored(m: Message | Appended | Any) -> StoredMessage:
-    """``m``: a message model, an ``Appended`` or a row of the messages table."""
+def stored(m: Message | Appended | Any, created_at: str | None = None) -> StoredMessage:
+    """``m``: a message model, an ``Appended`` or a row of the messages table; ``created_at``:
+    its time as the wire writes it, when the caller has it (a batch's rows share one)."""
     files = getattr(m, "files", None)  # an Appended (a chat line) has none
     frame = p.MessageOut(conversation_id=m.conversation_id, seq=m.seq, author_kind=m.author_kind,
                          author_name=m.author_name, visibility=m.visibility, text=m.body,
-                         client_id=m.client_id, created_at=_iso(m.created_at),
+                         client_id=m.client_id, created_at=created_at or _iso(m.created_at),
                          files=tuple(files) if files else None)
     return StoredMessage(m.conversation_id, m.seq, m.visibility, m.whisper_to,
                          p.serialize_text(frame))
@@ -136,8 +137,18 @@ async def store_message(sm: SessionMaker, conversation_id: int, *, author_kind: 
     return stored(msg), created
 
 
+# At 2,000 msg/s: ~4 messages a batch instead of ~1.5, for at most 2 ms more per message
+# (docs/protocol.md, Performance). Past BATCH_SPILL waiting, a batch goes without waiting.
+BATCH_GAP_S = 0.002
+BATCH_SPILL = 32
+
 OnStored = Callable[[StoredMessage, bool], None]
 _Item = tuple[NewMessage, "asyncio.Future[tuple[StoredMessage, bool]]", OnStored | None]
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class MessageWriter:
@@ -151,6 +162,16 @@ class MessageWriter:
     (one command at a time per socket). Under load the batch size follows the load; an idle
     process adds no delay.
 
+    Batches are paced while the database answers fast: one starts at most every ``gap_s``
+    (unless ``spill`` messages wait), so at a steady rate a batch carries ``rate * gap_s``
+    messages instead of one or two. Each batch costs the same fixed work whatever its size (a
+    statement's executor start and a commit with its WAL flush in PostgreSQL, a send() and a
+    reply on the database and Redis connections, the event-loop turns between); at 2,000 msg/s
+    those fixed costs were most of the servers' CPU. A message waits at most ``gap_s`` more;
+    the first after a quiet spell goes at once. Once a batch's round trip takes ``gap_s`` or
+    longer (a loaded machine) there is no pause: batches are large then anyway, and a timer
+    that a starved process serves late would only add its lateness to every message.
+
     Each caller awaits its own result. ``on_stored`` runs for each message as soon as the batch
     is committed, before the caller's task resumes (a turn of the event loop later, which under
     load is milliseconds), then ``after_batch`` once (the hub sends the batch's fan-out to Redis
@@ -160,7 +181,8 @@ class MessageWriter:
 
     def __init__(self, sm: SessionMaker, max_batch: int = 256, parallel: int = 2,
                  after_batch: Callable[[], None] | None = None,
-                 batch_sizes: Histogram | None = None) -> None:
+                 batch_sizes: Histogram | None = None, gap_s: float = BATCH_GAP_S,
+                 spill: int = BATCH_SPILL) -> None:
         self.sm = sm
         self._after_batch = after_batch
         self._batch_sizes = batch_sizes
@@ -172,6 +194,11 @@ class MessageWriter:
         self._idle: list[asyncpg.Connection] = []
         self.max_batch = max_batch
         self.parallel = parallel
+        self.gap_s = gap_s
+        self.spill = spill
+        self._next_start = 0.0  # loop time before which no batch starts (unless spilling)
+        self._round_trip = 0.0  # of the last batch written, in seconds
+        self._pausing = False  # a worker waits for _next_start with the pending batch
         self._pending: list[_Item] = []
         self._workers: list[asyncio.Task[None]] = []
         self._sleeping: list[asyncio.Future[None]] = []
@@ -203,17 +230,35 @@ class MessageWriter:
                              for _ in range(self.parallel)]
         fut: asyncio.Future[tuple[StoredMessage, bool]] = loop.create_future()
         self._pending.append((item, fut, on_stored))
-        if not self._woken and self._sleeping:
+        if not self._woken and self._sleeping and (
+                not self._pausing or len(self._pending) >= self.spill):
             # It runs after what this tick still holds, so the frames read with this one join.
             self._woken = True
             self._sleeping.pop().set_result(None)
         return fut
 
     async def _work(self) -> None:
-        assert self._loop is not None
+        loop = self._loop
+        assert loop is not None
         while True:
-            if not self._pending:
-                wake = self._loop.create_future()
+            if self._pending and (not self._pausing or len(self._pending) >= self.spill):
+                wait = self._next_start - loop.time()
+                if wait > 0 and len(self._pending) < self.spill and self._round_trip < self.gap_s:
+                    self._pausing = True  # the others sleep: one timer, not one per worker
+                    timer = loop.create_future()  # not asyncio.sleep: a loop lookup per call
+                    handle = loop.call_at(self._next_start, _wake, timer)
+                    try:
+                        await timer
+                    finally:
+                        self._pausing = False
+                        handle.cancel()
+                    continue
+                self._next_start = loop.time() + self.gap_s
+                batch = self._pending[: self.max_batch]
+                del self._pending[: len(batch)]
+                await self._write(batch)
+            else:
+                wake = loop.create_future()
                 self._sleeping.append(wake)
                 try:
                     await wake
@@ -221,19 +266,18 @@ class MessageWriter:
                     if wake in self._sleeping:
                         self._sleeping.remove(wake)
                 self._woken = False
-                continue
-            batch = self._pending[: self.max_batch]
-            del self._pending[: len(batch)]
-            await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
+        assert self._loop is not None
         conn = None
         try:
             if self._dsn is not None:
                 # Only the batch statement runs here: plan it once, not per execution.
                 conn = self._idle.pop() if self._idle else await asyncpg.connect(
                     self._dsn, server_settings=PG_BATCH_SETTINGS)
+            began = self._loop.time()
             results = await append_messages(self.sm, [item for item, _, _ in batch], conn)
+            self._round_trip = self._loop.time() - began
         except BaseException as exc:  # the database is unreachable: every caller hears it
             if conn is not None:
                 conn.terminate()  # in an unknown state: never reused
@@ -249,12 +293,15 @@ class MessageWriter:
             self.messages += len(batch)
             if self._batch_sizes is not None:
                 self._batch_sizes.observe(len(batch))
+            when: tuple[datetime, str] | None = None  # the batch's rows share their time
             for (_, fut, on_stored), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     if not fut.done():
                         fut.set_exception(result)
                     continue
-                outcome = (stored(result), result.created)
+                if when is None or when[0] != result.created_at:
+                    when = (result.created_at, _iso(result.created_at))
+                outcome = (stored(result, when[1]), result.created)
                 if on_stored is not None:
                     try:
                         on_stored(*outcome)

@@ -15,7 +15,7 @@ import uvicorn
 from sqlalchemy import select
 from uvicorn.server import ServerState
 
-from desk.conversations import create_conversation
+from desk.conversations import NewMessage, create_conversation
 from desk.db import SessionMaker
 from desk.errors import NotFound
 from desk.models import Contact, Message
@@ -60,6 +60,29 @@ async def test_writer_groups_concurrent_messages_gap_free(sm: SessionMaker) -> N
         assert seqs == sorted(seqs)  # a sender's messages keep their order
     for cid in convs:
         assert await _seqs(sm, cid) == list(range(1, 41))
+
+
+async def test_writer_paces_batches_and_spills_past_the_limit(sm: SessionMaker) -> None:
+    """After a quiet spell a message goes at once; what arrives within the gap joins the next
+    batch; ``spill`` waiting messages go without waiting for the gap."""
+    cid = (await create_conversation(sm, channel="chat")).id
+    writer = records.MessageWriter(sm, gap_s=600.0, spill=8)
+
+    def store(client_id: str) -> asyncio.Future[tuple[StoredMessage, bool]]:
+        return writer.submit(NewMessage(cid, "contact", "hi", 1, "V", "public", client_id))
+
+    try:
+        first, _ = await asyncio.wait_for(store("first"), 30)  # no gap before the first
+        later = [store(f"w{i}") for i in range(7)]  # below spill: they wait for the gap
+        await asyncio.sleep(0.05)
+        assert not any(f.done() for f in later) and writer.batches == 1
+        later.append(store("w7"))  # the eighth waiting: spilled at once, all together
+        done = await asyncio.wait_for(asyncio.gather(*later), 30)
+    finally:
+        await writer.close()
+    assert first.seq == 1 and [m.seq for m, _ in done] == list(range(2, 10))
+    assert writer.batches == 2
+    assert await _seqs(sm, cid) == list(range(1, 10))
 
 
 async def test_writer_retries_get_the_same_seq_and_bad_items_fail_alone(
