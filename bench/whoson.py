@@ -153,7 +153,7 @@ async def open_agents(n: int, base: str, port: int, pages: int,
                       latencies: list[float]) -> list[Watcher]:
     async with httpx.AsyncClient(timeout=60) as http:
         cookies = []
-        for i in range(n):
+        for i in range(n):  # one at a time: each login writes a session (SQLite: one writer)
             r = await http.post(base + "/api/auth/login", headers={"Origin": CONSOLE},
                                 json={"email": f"a{i}@bench.test", "password": PASSWORD})
             r.raise_for_status()
@@ -217,6 +217,7 @@ async def measure(args: argparse.Namespace, tmp: Path, redis: PrivateRedis) -> d
         print(f"{len(visitors)} visitors in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         latencies: list[float] = []
         agents = await open_agents(args.agents, base, port, args.pages, latencies)
+        print(f"web process {web.pid}: moving, measuring after {args.warmup} s", file=sys.stderr)
         loop = asyncio.get_running_loop()
         sent: list[int] = [0]
         late: list[float] = []
@@ -272,8 +273,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--min-s", type=float, default=5.0)
     ap.add_argument("--max-s", type=float, default=30.0)
     ap.add_argument("--push-ms", type=int, default=250)
-    ap.add_argument("--concurrency", type=int, default=20)
-    return ap.parse_args(argv)
+    ap.add_argument("--concurrency", type=int, default=20, help="visitor sockets opening")
+    args = ap.parse_args(argv)
+    if args.warmup < args.max_s:
+        ap.error("--warmup must be at least --max-s: the first page view of a visit comes "
+                 "within --max-s, and visits beginning are not the load measured")
+    return args
 
 
 if __name__ == "__main__":

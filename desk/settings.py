@@ -134,11 +134,13 @@ class Settings:
     report_tz: str = "UTC"
     # Who's On (realtime.visits): a visitor unheard of this long has left the list; whether a
     # visitor is returning is remembered this long, and nothing of a visit longer; agents'
-    # lists are pushed at most once per interval; page views counted per visitor per second.
+    # lists are pushed at most once per interval; page views counted per visitor per second,
+    # and page-view beacons (realtime.visit_beacon) per client address per minute.
     visit_idle_s: int = 300
     visit_retention_s: int = 30 * 86400
     visit_push_ms: int = 250
     visit_views_per_s: int = 2
+    visit_beacons_per_min: int = 600
     # Metrics (desk.metrics): the directory the processes of one host share for their series
     # (none: each process keeps its own, in memory), and the bearer token that lets a scrape
     # from another host read /metrics (none: loopback only).
@@ -264,6 +266,8 @@ class Settings:
             visit_retention_s=num("VISIT_RETENTION", "visit_retention_s", 60, 400 * 86400),
             visit_push_ms=num("VISIT_PUSH_MS", "visit_push_ms", 50, 60_000),
             visit_views_per_s=num("VISIT_VIEWS_PER_S", "visit_views_per_s", 1, 100),
+            visit_beacons_per_min=num("VISIT_BEACONS_PER_MIN", "visit_beacons_per_min",
+                                      1, 1_000_000),
             kb_deflection_window_s=num("KB_DEFLECTION_WINDOW", "kb_deflection_window_s",
                                        0, 86400),
             report_tz=_zone_name(text("REPORT_TZ", "report_tz")),

@@ -43,6 +43,7 @@ from realtime.portal_http import portal_routes
 from realtime.public_files import file_routes
 from realtime.public_http import public_routes
 from realtime.runtime import running
+from realtime.visit_beacon import routes as beacon_routes
 from routing import connect
 
 log = logging.getLogger("switchboard.web")
@@ -222,5 +223,5 @@ async def _realtime_lifespan(app: Starlette, settings: Settings) -> AsyncIterato
 
 
 def _realtime_routes(settings: Settings) -> list[BaseRoute]:
-    return [*public_routes(), *portal_routes(), *file_routes(), *kb_routes(), *lookup_routes(),
-            *hub_routes()]
+    return [*public_routes(), *beacon_routes(), *portal_routes(), *file_routes(), *kb_routes(),
+            *lookup_routes(), *hub_routes()]

@@ -114,11 +114,11 @@ class Chat:
             for action in conn.session.auth_failed("bad token"):
                 conn.close_after_drain(getattr(action, "code", CLOSE_REVOKED), "bad token")
             return
-        name, parts = found
         conn.contact_id = verified[0]
-        identity = Identity(Role.VISITOR, verified[0], name,
+        self.visits.known(conn, found)
+        identity = Identity(Role.VISITOR, verified[0], found.name,
                             site_id=conn.site_id, typing_preview=conn.typing_preview)
-        for action in conn.session.authenticated(identity, parts, self.hub.epoch or ""):
+        for action in conn.session.authenticated(identity, found.parts, self.hub.epoch or ""):
             conn.send(getattr(action, "frame"))  # noqa: B009 - Welcome is the only action
         self.hub.register(conn)
 

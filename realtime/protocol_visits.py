@@ -24,13 +24,15 @@ INVITATION_ID_MAX = 32
 
 @dataclass(frozen=True, slots=True)
 class PageView:
-    """The visitor's widget: this page is open now. Identity is the socket's, never a field."""
+    """The visitor's widget: this page is open now. Identity is the socket's, never a field.
+    ``repeat``: the page its beacon reported already (not another page view)."""
 
     TYPE: ClassVar[str] = "page_view"
     url: str = field(metadata=bounds(1, URL_MAX))
     title: str = field(default="", metadata=bounds(0, TITLE_MAX))
     referrer: str = field(default="", metadata=bounds(0, URL_MAX))
     lang: str = field(default="", metadata=bounds(0, 35))
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)

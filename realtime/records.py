@@ -408,13 +408,25 @@ async def site_by_key(sm: SessionMaker, key: str) -> SiteInfo | None:
                         bool(site.typing_preview), site.identity_secret or None)
 
 
+@dataclass(frozen=True, slots=True)
+class VisitorLogin:
+    """What a visitor's token opens, and what Who's On shows of them when a visit begins."""
+
+    name: str
+    parts: dict[int, Part]  # open chats on the site
+    chatted: bool  # had a conversation before (any channel, any site)
+    verified_name: str | None  # only when the host site verified who it is
+
+
 async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,
-                        site_id: int) -> tuple[str, dict[int, Part]] | None:
-    """A visitor's token check and welcome in ONE query: (name, open chats on the site), or
-    None when the contact is gone or the token's nonce was revoked. Reconnect storms after a
-    deploy open thousands of sockets at once; each costs one round trip."""
+                        site_id: int) -> VisitorLogin | None:
+    """A visitor's token check and welcome in ONE query, or None when the contact is gone or
+    the token's nonce was revoked. Reconnect storms after a deploy open thousands of sockets at
+    once; each costs one round trip, and the visit it begins none more."""
+    chatted = select(Conversation.id).where(Conversation.contact_id == contact_id).exists()
     query = (
-        select(Contact.token_nonce, Contact.name, Conversation.id)
+        select(Contact.token_nonce, Contact.name, Conversation.id, Contact.email,
+               Contact.external_id, chatted.label("chatted"))
         .outerjoin(Conversation, and_(
             Conversation.contact_id == Contact.id, Conversation.site_id == site_id,
             Conversation.channel == "chat", Conversation.status.in_(OPEN_STATUSES)))
@@ -423,7 +435,9 @@ async def visitor_login(sm: SessionMaker, contact_id: int, nonce: str,
         rows = (await conn.execute(query)).all()
     if not rows or not hmac.compare_digest(rows[0][0] or "", nonce):
         return None
-    return rows[0][1] or "Visitor", {r[2]: Part.OWNER for r in rows if r[2] is not None}
+    _, name, _, email, external, had = rows[0]
+    return VisitorLogin(name or "Visitor", {r[2]: Part.OWNER for r in rows if r[2] is not None},
+                        bool(had), (name or email) if external is not None else None)
 
 
 async def case_login(sm: SessionMaker, grant: Grant) -> tuple[str, int] | None:

@@ -26,13 +26,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from desk import business_hours, invitations, site_config, visit_rules
-from desk.models import AgentGroup, BusinessCalendar, Contact, Conversation, Group, Site
+from desk.models import AgentGroup, BusinessCalendar, Group, Site
 from realtime import protocol as p
 from realtime import protocol_visits as pv
 from realtime import records, whoson
@@ -72,19 +73,34 @@ class Visits:
         self.watches: dict[Connection, whoson.Watch] = {}
         self.sent: dict[Connection, dict[int, pv.VisitorRow]] = {}
         self._sites: dict[int, tuple[float, SiteFacts | None]] = {}
+        self._loading: dict[int, asyncio.Future[SiteFacts | None]] = {}
         self._last_tick: dict[int, int] = {}
-        self._visitor: dict[int, tuple[bool, str | None]] = {}  # conn id -> chatted, name
+        self._visitor: dict[int, records.VisitorLogin] = {}  # conn id -> the socket's login
         self._task: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}  # conn id -> pending auto-invite
         self.start_invited: StartInvited | None = None
+        lua = resources.files("routing") / "lua" / "page_view.lua"
+        self._page_view = self.redis.register_script(lua.read_text())
 
     # --- sites -----------------------------------------------------------------------------
 
     async def site(self, site_id: int) -> SiteFacts | None:
-        now = time.monotonic()
+        """The site's facts, read at most once per ``CONFIG_CACHE_S`` however many page views
+        ask meanwhile: the first miss reads, the others wait for that read, and an expired
+        entry is served while its refresh runs (a page view never queues on the database)."""
         hit = self._sites.get(site_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        loading = self._loading.get(site_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_site(site_id))
+            self._loading[site_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(site_id, None))
+        if hit is not None:
+            return hit[1]
+        return await asyncio.shield(loading)
+
+    async def _load_site(self, site_id: int) -> SiteFacts | None:
         async with self.ctx.sm() as s:
             row = await s.get(Site, site_id)
             facts = None
@@ -94,7 +110,7 @@ class Visits:
                 groups = None if not depts else frozenset((await s.execute(
                     select(Group.id).where(Group.department_id.in_(depts)))).scalars().all())
                 facts = SiteFacts(row.name, config, groups)
-        self._sites[site_id] = (now + CONFIG_CACHE_S, facts)
+        self._sites[site_id] = (time.monotonic() + CONFIG_CACHE_S, facts)
         return facts
 
     @staticmethod
@@ -122,60 +138,45 @@ class Visits:
 
     # --- the visitor's side ----------------------------------------------------------------
 
+    def known(self, conn: Connection, login: records.VisitorLogin) -> None:
+        """The visitor's socket is authenticated: what its login read is all a visit it
+        begins needs from the records."""
+        self._visitor[conn.conn_id] = login
+
     async def viewed(self, conn: Connection, view: pv.PageView) -> None:
         site_id, vid = conn.site_id, conn.contact_id
-        if site_id is None or vid is None:
+        login = self._visitor.get(conn.conn_id)
+        if site_id is None or vid is None or login is None:
             return  # a case page's socket is not a visit
         facts = await self.site(site_id)
         if facts is None or not visit_rules.tracking_on(facts.config):
             return
         now = _ms()
-        vkey, rate = keys.visit(site_id, vid), keys.visit_views(site_id, vid)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incr(rate)
-        pipe.expire(rate, 1, nx=True)
-        pipe.exists(vkey)
-        pipe.get(keys.visit_history(site_id, vid))
-        count, _, live, history = await pipe.execute()
-        if count > self.settings.visit_views_per_s:
-            return  # a flood of views: the ones that passed say where the visitor is
-        idle_ms = self.settings.visit_idle_s * 1000
-        fields: dict[Any, Any] = whoson.view_fields(view, now)
-        pipe = self.redis.pipeline(transaction=True)
-        if not live:
-            chatted, name = await self._visitor_facts(conn)
-            fields.update(whoson.visit_start(view, now, history is not None, chatted, name))
-            hkey = keys.visit_history(site_id, vid)
-            pipe.incr(hkey)
-            pipe.expire(hkey, self.settings.visit_retention_s)
-        pipe.hset(vkey, mapping=fields)
-        pipe.hincrby(vkey, "n", 1)
-        pipe.pexpire(vkey, idle_ms)
-        for zkey in (keys.visits_arrivals(site_id), keys.visits_seen(site_id)):
-            pipe.pexpire(zkey, idle_ms * 2)
-        pipe.zadd(keys.visits_arrivals(site_id), {str(vid): now}, nx=True)
-        pipe.zadd(keys.visits_seen(site_id), {str(vid): now})
-        pipe.hgetall(vkey)
-        stored = (await pipe.execute())[-1]
-        await self._consider_rules(conn, facts, stored, now)
+        stored = await self.record(site_id, vid, view, login, now)
+        if stored is not None:
+            await self._consider_rules(conn, facts, stored, now)
 
-    async def _visitor_facts(self, conn: Connection) -> tuple[bool, str | None]:
-        """(had a conversation before, name when the host site verified who it is): one read
-        on a connection of its own, no transaction (SQLite's would take the write lock)."""
-        hit = self._visitor.get(conn.conn_id)
-        if hit is None:
-            chatted = exists().where(Conversation.contact_id == Contact.id)
-            async with records.reading(self.ctx.sm) as db:
-                found = (await db.execute(select(
-                    Contact.name, Contact.email, Contact.external_id, chatted.label("chatted"))
-                    .where(Contact.id == conn.contact_id))).first()
-            if found is None:
-                hit = (False, None)
-            else:
-                name, email, external, had = found
-                hit = (bool(had), (name or email) if external is not None else None)
-            self._visitor[conn.conn_id] = hit
-        return hit
+    async def record(self, site_id: int, vid: int, view: pv.PageView,
+                     login: records.VisitorLogin, now: int) -> dict[bytes, bytes] | None:
+        """THE storage of a page view, the socket's and the beacon's: one script call
+        (``routing/lua/page_view.lua``); the visit as stored, or None past the visitor's
+        per-second limit (the views that passed say where the visitor is). The caller checked
+        the site tracks."""
+        fields = whoson.view_fields(view, now)
+        start = whoson.visit_start(view, now, login.chatted, login.verified_name)
+        args: list[Any] = [self.settings.visit_views_per_s, now,
+                           self.settings.visit_idle_s * 1000, self.settings.visit_retention_s,
+                           vid, int(view.repeat), len(fields)]
+        for pairs in (fields, start):
+            for k, v in pairs.items():
+                args += [k, v]
+        out = await self._page_view(keys=[
+            keys.visit_views(site_id, vid), keys.visit(site_id, vid),
+            keys.visit_history(site_id, vid), keys.visits_arrivals(site_id),
+            keys.visits_seen(site_id)], args=args)
+        if not out:
+            return None
+        return dict(zip(out[::2], out[1::2], strict=True))
 
     async def chatting(self, conn: Connection) -> None:
         """The visitor is in a chat now: shown so, and no rule invites them meanwhile."""
@@ -446,11 +447,15 @@ class Visits:
                 deltas.append((conn, w, ids, total, delta))
         need = sorted({v for *_, d in deltas for v in d.need})
         rows = await self._rows(site_id, need) if need else {}
+        texts: dict[tuple[Any, ...], str] = {}
         for conn, w, ids, total, delta in deltas:
-            self._push(conn, w, ids, total, delta, rows, now)
+            self._push(conn, w, ids, total, delta, rows, now, texts)
 
     def _push(self, conn: Connection, w: whoson.Watch, ids: list[int], total: int,
-              delta: whoson.Delta, rows: dict[int, pv.VisitorRow], now: int) -> None:
+              delta: whoson.Delta, rows: dict[int, pv.VisitorRow], now: int,
+              texts: dict[tuple[Any, ...], str]) -> None:
+        """Send ``conn`` what its page lost, gained or changed; sockets of one tick that are
+        owed the same delta (agents on one page) share its serialized text."""
         sent = self.sent.setdefault(conn, {})
         upserts = tuple(rows[v] for v in delta.need if v in rows and sent.get(v) != rows[v])
         page = tuple(v for v in ids if v in rows or (v in sent and v not in delta.need))
@@ -462,4 +467,10 @@ class Visits:
             sent.pop(v, None)
         sent.update((r.visitor_id, r) for r in upserts)
         w.shown, w.total = page, total
-        conn.send(pv.VisitorsDelta(w.site_id, total, upserts, removed, order, now))
+        # Within a tick a visitor's row is one object, so its id names it.
+        key = (total, tuple(r.visitor_id for r in upserts), removed, order)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = p.serialize_text(
+                pv.VisitorsDelta(w.site_id, total, upserts, removed, order, now))
+        conn.push(text)

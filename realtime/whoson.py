@@ -32,11 +32,12 @@ def view_fields(view: PageView, now_ms: int) -> dict[str | bytes, str | int]:
             "l": clean(view.lang, 35), "ps": now_ms}
 
 
-def visit_start(view: PageView, now_ms: int, returning: bool, chatted: bool,
+def visit_start(view: PageView, now_ms: int, chatted: bool,
                 name: str | None) -> dict[str, str | int]:
-    """Fields written when a visit begins (its first page view)."""
+    """Fields written when a visit begins (its first page view); whether it is a returning
+    one (``ret``) is Redis's to say (``routing/lua/page_view.lua``)."""
     out: dict[str, str | int] = {"a": now_ms, "r": clean(view.referrer, URL_MAX),
-                                 "ret": int(returning), "ch": int(chatted), "n": 0, "on": 0}
+                                 "ch": int(chatted), "n": 0, "on": 0}
     if name:
         out["nm"] = clean(name, 120)
     return out

@@ -129,6 +129,12 @@ def visitor_session_limit(client: str) -> str:
     return f"sb:realtime:vsess:{client}"
 
 
+def visit_beacon_limit(client: str) -> str:
+    """Counter (EX 60) of page-view beacons (``realtime.visit_beacon``) per client address
+    per minute."""
+    return f"sb:realtime:vbeacon:{client}"
+
+
 def upload_limit(client: str) -> str:
     """Counter (EX 60) of visitor uploads per client address per minute."""
     return f"sb:realtime:upload:{client}"

@@ -97,3 +97,22 @@ def test_an_auto_invite_rule_invites_a_visitor_on_the_page(
     finally:
         agent_ctx.close()
         v_ctx.close()
+
+
+def test_a_page_view_arrives_by_beacon_before_any_socket(
+        browser: Browser, server: Server) -> None:
+    agent_ctx, agent = console(browser, server, "ana@demo.switchboard.local")
+    v_ctx, visitor = new_page(browser, viewport={"width": 1024, "height": 800})
+    try:
+        _visitors_tab(agent)
+        # The visitor's socket never gets through: whatever the list shows came by beacon.
+        visitor.route_web_socket("**/ws/visitor**", lambda ws: None)
+        with visitor.expect_request("**/api/visitor/page-view") as sent:
+            visitor.goto(server.url + "/static/demo.html?from=beacon")
+        assert sent.value.method == "POST"
+        row = agent.locator(".visitors tbody tr").first
+        expect(row).to_contain_text("/static/demo.html?from=beacon")
+        expect(row.locator("td").nth(3)).to_have_text("1")
+    finally:
+        agent_ctx.close()
+        v_ctx.close()

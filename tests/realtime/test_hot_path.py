@@ -120,8 +120,8 @@ async def test_visitor_login_checks_the_nonce_and_lists_open_chats(sm: SessionMa
         await s.commit()
     mine = await create_conversation(sm, channel="chat", contact_id=contact.id, site_id=org.site)
     await create_conversation(sm, channel="email", contact_id=contact.id, site_id=org.site)
-    assert await records.visitor_login(sm, contact.id, "n" * 32, org.site) == (
-        "Vera", {mine.id: Part.OWNER})
+    assert await records.visitor_login(sm, contact.id, "n" * 32, org.site) == \
+        records.VisitorLogin("Vera", {mine.id: Part.OWNER}, True, None)
     assert await records.visitor_login(sm, contact.id, "x" * 32, org.site) is None
     assert await records.visitor_login(sm, 999_999, "n" * 32, org.site) is None
 

@@ -29,8 +29,8 @@ def test_page_view_bounds_and_identity_is_never_a_field() -> None:
 def test_a_row_round_trips_through_the_visit_hash() -> None:
     view = PageView("https://shop/a", "A", "https://ref", "de")
     h: dict[str | bytes, str | int] = dict(whoson.view_fields(view, 2000))
-    h.update(whoson.visit_start(view, 1000, True, False, "Vera"))
-    h["n"] = 3
+    h.update(whoson.visit_start(view, 1000, False, "Vera"))
+    h["n"], h["ret"] = 3, 1
     raw = {k.encode() if isinstance(k, str) else k: str(v).encode() for k, v in h.items()}
     row = whoson.row(7, raw)
     assert row is not None

@@ -14,8 +14,9 @@
  * until the server acknowledges it; after any reconnect the widget resumes with after_seq and
  * drops anything it already shows, so no message is lost or doubled.
  *
- * Who's On: when the site has tracking on, the widget opens its socket on every page and reports
- * the page (address, title, referrer, language) — never when the browser sends Do Not Track or
+ * Who's On: when the site has tracking on, the widget reports the page (address, title, referrer,
+ * language) with a beacon as soon as it has a token, then opens its socket, which reports the
+ * pages after it — never when the browser sends Do Not Track or
  * Global Privacy Control, nor when the host page sets window.SwitchboardTracking = false before
  * the tag (its consent hook; window.Switchboard.track(true|false) changes it later). An agent's
  * or a rule's invitation opens the panel with Accept / No thanks.
@@ -32,6 +33,7 @@
   const CFG_URL = url("api/public/sites/" + encodeURIComponent(SITE));
   const INPUT_TYPES = { email: "email", checkbox: "checkbox", number: "number", date: "date" };
   const TOKEN_URL = url("api/visitor/session");
+  const BEACON_URL = url("api/visitor/page-view");
   const I18N_URL = url("api/public/i18n");
   const KEY = "switchboard:" + SITE;
   const PING_MS = 20000;
@@ -620,7 +622,8 @@
         retryTimer = setInterval(flush, RETRY_MS);
         if (st.conv) send({ type: "resume", conversation_id: st.conv, after_seq: seen });
         flush();
-        pageView();
+        pageView(beaconed === location.href); // the beacon's page: told, not counted again
+        beaconed = null;
         break;
       case "invitation":
         invited(f);
@@ -769,15 +772,32 @@
   async function startTracking() {
     if (!consent || privacy()) return;
     try { tracking = (await loadConfig()).tracking === true; } catch (e) { return; }
-    if (tracking) connect();
+    if (!tracking) return;
+    if (!live) await beacon();
+    connect();
   }
-  let lastHref = null;
-  function pageView() {
+  let lastHref = null, beaconed = null;
+  const cut = (v, n) => String(v || "").slice(0, n);
+  const viewed = () => ({ url: cut(location.href, 2048), title: cut(document.title, 300),
+    referrer: cut(document.referrer, 2048), lang: cut(navigator.language, 35) });
+  function pageView(repeat) {
     if (!tracking || !consent || privacy()) return;
     lastHref = location.href;
-    const cut = (v, n) => String(v || "").slice(0, n);
-    send({ type: "page_view", url: cut(location.href, 2048), title: cut(document.title, 300),
-      referrer: cut(document.referrer, 2048), lang: cut(navigator.language, 35) });
+    send(Object.assign({ type: "page_view", repeat: !!repeat }, viewed()));
+  }
+  // The page view before the socket exists (docs/protocol.md, "Page-view beacon"): agents see
+  // the page while the socket opens, or if it never does. text/plain keeps it a simple
+  // request (no preflight); its answer is never read. The socket then repeats it (rules are
+  // the socket's), marked so it is not counted twice.
+  async function beacon() {
+    if (!navigator.sendBeacon) return;
+    let tok;
+    try { tok = await token(); } catch (e) { return; } // connect() says why
+    if (live || !tracking || !consent || privacy()) return;
+    const body = JSON.stringify(Object.assign({ site_key: SITE, token: tok }, viewed()));
+    if (navigator.sendBeacon(BEACON_URL, new Blob([body], { type: "text/plain" }))) {
+      lastHref = beaconed = location.href;
+    }
   }
   window.Switchboard = Object.freeze({ track(on) {
     consent = !!on;
