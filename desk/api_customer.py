@@ -3,10 +3,11 @@
 ``GET /api/conversations/{id}/customer``: the contact (verified or not), their organisation
 (domains, phones, members by email), their other conversations on every channel (status, and
 the rating for those who may read ratings), the tickets linked through ``parent_id`` both ways,
-the organisation's contracts and warranties with hours used, and previous resolutions of
-conversations like this one (``desk.resolutions``). Every conversation listed is
-one the viewer may open (``Principal.scope``). ``POST /api/conversations/{id}/time``: minutes
-and an optional note, counted against the contract in force (``desk.contracts.charged_to``).
+the organisation's contracts and warranties with hours used, previous resolutions of
+conversations like this one (``desk.resolutions``) and the contact's field visits. Every
+conversation listed is one the viewer may open (``Principal.scope``).
+``POST /api/conversations/{id}/time``: minutes and an optional note, counted against the
+contract in force (``desk.timesheet.log``).
 ``POST /api/organisations/{id}/contracts`` (admins) records a contract or warranty.
 """
 
@@ -22,14 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk import contracts, facts, resolutions, validate
+from desk import contracts, field_visits, resolutions, timesheet, validate
 from desk.api_conversations import load_conversation, survey_visible
 from desk.contacts import is_verified
 from desk.errors import NotFound
 from desk.http import JSONResponse, api, deps, path_int, read_json, require_admin
 from desk.models import (
     Agent,
-    AuditEvent,
     Contact,
     Contract,
     Conversation,
@@ -46,10 +46,6 @@ def _brief(c: Conversation, survey: bool) -> dict[str, Any]:
     return {"id": c.id, "number": c.number, "channel": c.channel, "status": c.status,
             "subject": c.subject, "created_at": c.created_at.isoformat(),
             "updated_at": c.updated_at.isoformat(), "rating": c.rating if survey else None}
-
-
-def _terms(k: Contract) -> contracts.Terms:
-    return contracts.Terms(k.id, k.kind, k.starts_on, k.ends_on, k.minutes_contracted)
 
 
 async def _contracts(s: AsyncSession, organisation_id: int | None,
@@ -71,7 +67,7 @@ async def contract_rows(s: AsyncSession, where: ColumnElement[bool],
         .group_by(TimeEntry.contract_id))).all()) if rows else {}
     out = []
     for k in rows:
-        u = contracts.usage(_terms(k), int(used.get(k.id) or 0), today)
+        u = contracts.usage(timesheet.terms(k), int(used.get(k.id) or 0), today)
         out.append({"id": k.id, "organisation_id": k.organisation_id, "kind": k.kind,
                     "name": k.name,
                     "starts_on": k.starts_on.isoformat(),
@@ -111,6 +107,7 @@ async def customer(request: Request) -> Response:
             .where(TimeEntry.conversation_id == c.id).order_by(TimeEntry.id))).all()
         deals = await _contracts(s, org.id if org else None, today)
         resolved = await resolutions.similar(s, p, c)
+        visits = await field_visits.of_contact(s, p, contact.id) if contact else []
     return JSONResponse({
         "contact": None if contact is None else {
             "id": contact.id, "name": contact.name, "email": contact.email,
@@ -124,6 +121,7 @@ async def customer(request: Request) -> Response:
                    for k in linked],
         "contracts": deals,
         "resolutions": resolved,
+        "visits": visits,
         "time": {"total_minutes": sum(e.minutes for e, _ in entries), "entries": [
             {"id": e.id, "minutes": e.minutes, "note": e.note, "agent": name,
              "contract_id": e.contract_id, "created_at": e.created_at.isoformat()}
@@ -139,24 +137,11 @@ async def log_time(request: Request) -> Response:
     data = await read_json(request)
     minutes, note = contracts.check_entry(*(contracts.ENTRY.read(data, k)
                                             for k in ("minutes", "note")))
-    today = utcnow().date()
     async with deps(request).sm() as s:
-        contact = await s.get(Contact, c.contact_id) if c.contact_id else None
-        charged = None
-        if contact is not None and contact.organisation_id is not None:
-            rows = (await s.execute(select(Contract).where(
-                Contract.organisation_id == contact.organisation_id))).scalars().all()
-            charged = contracts.charged_to([_terms(k) for k in rows], today)
-        entry = TimeEntry(conversation_id=c.id, agent_id=p.agent_id, contract_id=charged,
-                          minutes=minutes, note=note)
-        s.add(entry)
-        facts.time_logged(s, c, utcnow(), p.agent_id, minutes, charged)
-        s.add(AuditEvent(actor_id=p.agent_id, action="time.logged",
-                         target=f"conversation:{c.id}",
-                         data={"minutes": minutes, "contract_id": charged}))
+        entry = await timesheet.log(s, c, p.agent_id, minutes, note, utcnow())
         await s.commit()
     return JSONResponse({"id": entry.id, "minutes": minutes, "note": note,
-                         "contract_id": charged}, status_code=201)
+                         "contract_id": entry.contract_id}, status_code=201)
 
 
 @validate.described(contracts.TERMS, status=201)

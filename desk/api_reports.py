@@ -79,18 +79,31 @@ def _instant(raw: str | None, name: str, zone: ZoneInfo) -> datetime:
     return (at if at.tzinfo is not None else at.replace(tzinfo=zone)).astimezone(zone)
 
 
-def parse_range(request: Request) -> reports.Range:
+def zone_of(request: Request) -> ZoneInfo:
+    """The ``tz`` query parameter (an IANA zone, default UTC)."""
+    return _zone(request.query_params.get("tz") or "UTC")
+
+
+def parse_span(request: Request) -> tuple[datetime, datetime, ZoneInfo]:
+    """``from`` and ``to`` (exclusive) read in ``tz``: the one reading of a date range in a
+    query (the reports, the field visits list)."""
     q = request.query_params
-    zone = _zone(q.get("tz") or "UTC")
+    zone = zone_of(request)
     start, end = _instant(q.get("from"), "from", zone), _instant(q.get("to"), "to", zone)
-    try:
-        grain = rm.Grain(q.get("group_by") or "day")
-    except ValueError:
-        raise BadRange("group_by must be hour, day, week or month", "group_by") from None
     if start.astimezone(UTC) >= end.astimezone(UTC):
         raise BadRange("the range must end after it starts", "to")
     if end - start > RANGE_MAX:
         raise BadRange(f"a range is at most {RANGE_MAX.days} days", "to")
+    return start, end, zone
+
+
+def parse_range(request: Request) -> reports.Range:
+    q = request.query_params
+    start, end, zone = parse_span(request)
+    try:
+        grain = rm.Grain(q.get("group_by") or "day")
+    except ValueError:
+        raise BadRange("group_by must be hour, day, week or month", "group_by") from None
     filters: dict[str, Any] = {}
     for name in ("agent_id", "group_id", "organisation_id"):
         if (value := query_int(request, name)) is not None:

@@ -46,11 +46,14 @@ class Call:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-def _phone(data: dict[str, Any], key: str) -> str:
-    phone = validate.text(data, key, max_len=PHONE_MAX)
-    if phone is None or not _PHONE.match(phone) or len(normalise_phone(phone)) < 3:
-        raise InvalidInput("phone must be a telephone number like +49 30 1234567", "phone")
-    return normalise_phone(phone)
+def check_phone(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    """A telephone number as stored (normalised), or InvalidInput naming ``key``."""
+    raw = validate.text(data, key, max_len=PHONE_MAX, required=required)
+    if raw is None:
+        return None
+    if not _PHONE.match(raw) or len(normalise_phone(raw)) < 3:
+        raise InvalidInput(f"{key} must be a telephone number like +49 30 1234567", key)
+    return normalise_phone(raw)
 
 
 def _direction(data: dict[str, Any], key: str) -> str:
@@ -64,7 +67,7 @@ def _direction(data: dict[str, Any], key: str) -> str:
 CALL = validate.Body({
     "department_id": validate.RecordId(),
     "direction": validate.Custom(_direction, {"enum": list(DIRECTIONS)}),
-    "phone": validate.Custom(_phone, {"type": "string", "pattern": _PHONE.pattern,
+    "phone": validate.Custom(check_phone, {"type": "string", "pattern": _PHONE.pattern,
                                       "maxLength": PHONE_MAX}),
     "duration_s": validate.Integer(0, DURATION_MAX),
     "notes": validate.Text(NOTES_MAX, min_len=0), "resolution": validate.Text(RESOLUTION_MAX),

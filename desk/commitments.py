@@ -1,8 +1,8 @@
 """Commitments: an action an agent commits to on a case ("call back", "send replacement"), with
 a type, an owner, a due time and whether the customer sees it.
 
-``due`` is the one check of a due time (pure): an ISO 8601 time with its zone, from now on, at
-most ``HORIZON`` ahead (a 422 saying which). Every change of a due date is kept
+``due`` is the one check of a due time (``desk.due_times``: an ISO 8601 time with its zone,
+from now on, at most ``HORIZON`` ahead; a 422 saying which). Every change of a due date is kept
 (``CommitmentChange``: from, to, who and why). A pending commitment has one due timer
 (``commitment:<id>``, instance its due time; ``desk.timer_rows``), so the worker's sweep
 (``ingest.due``) fires it once when it passes: audited, and the rules of event
@@ -13,50 +13,21 @@ The customer's case page shows the public ones (``public_of``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, timer_rows, validate
+from desk.due_times import aware, due
 from desk.errors import Conflict, InvalidInput
 from desk.limits import NAME_MAX
 from desk.models import Agent, Commitment, CommitmentChange
 from desk.models.work import WHY_MAX
 
-HORIZON = timedelta(days=365)
 ENDS = ("done", "cancelled")
 LIST_MAX = 200
-
-
-def aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-
-
-def due(data: dict[str, Any], now: datetime, key: str = "due_at") -> datetime:
-    """The due time posted under ``key``, or InvalidInput (422) saying what is wrong."""
-    raw = data.get(key)
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise InvalidInput(f"{key} is required: a date and time like 2026-12-31T15:00:00Z", key)
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{key} must be a date and time like 2026-12-31T15:00:00Z",
-                           key) from None
-    if at.tzinfo is None:
-        raise InvalidInput(f"{key} needs its time zone, like 2026-12-31T15:00:00Z", key)
-    try:
-        at = at.astimezone(UTC)
-    except OverflowError:  # year 1 east of UTC, year 9999 west of it
-        raise InvalidInput(f"{key} is out of range: a commitment is due within a year",
-                           key) from None
-    if at <= now:
-        raise InvalidInput(f"{key} is in the past: a commitment is due from now on", key)
-    if at > now + HORIZON:
-        raise InvalidInput(f"{key} is more than {HORIZON.days} days away: commit to something "
-                           "nearer, and move it later if need be", key)
-    return at
 
 
 _DUE = {"type": "string", "format": "date-time", "maxLength": 40}

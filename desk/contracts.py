@@ -71,11 +71,11 @@ def charged_to(contracts: Sequence[Terms], today: date) -> int | None:
 def check_entry(minutes: object, note: object) -> tuple[int, str | None]:
     """A time entry's fields, or InvalidInput naming the field."""
     if type(minutes) is not int or not 1 <= minutes <= MINUTES_MAX:
-        raise InvalidInput(f"minutes: a whole number from 1 to {MINUTES_MAX}")
+        raise InvalidInput(f"minutes: a whole number from 1 to {MINUTES_MAX}", "minutes")
     if note is None:
         return minutes, None
     if not isinstance(note, str) or len(note) > NOTE_MAX or "\x00" in note:
-        raise InvalidInput(f"note: text of at most {NOTE_MAX} characters")
+        raise InvalidInput(f"note: text of at most {NOTE_MAX} characters", "note")
     return minutes, note.strip() or None
 
 

@@ -1,7 +1,7 @@
 """Internal tasks: a title, an owner, a due time, a reminder, open or done, about any number of
 cases, chats or call logs (conversations the creator may open).
 
-Due and reminder times have the commitments' one check (``commitments.due``: from now on, at
+Due and reminder times have the commitments' one check (``desk.due_times.due``: from now on, at
 most a year ahead; a reminder not after the due time). The reminder is sent once by the
 worker (``ingest.task_reminders``): a mail to the owner and the console's "My tasks" notice;
 moving the reminder arms it again.
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import validate
 from desk.auth import Principal
-from desk.commitments import aware, due
+from desk.due_times import aware, due
 from desk.errors import Forbidden, InvalidInput
 from desk.models import Agent, Conversation, Task, TaskLink
 from desk.models.work import TASK_STATUSES, TITLE_MAX

@@ -31,6 +31,7 @@ from desk.models import (
     Conversation,
     Department,
     EmailParticipant,
+    FieldVisit,
     Message,
     TimeEntry,
     utcnow,
@@ -143,7 +144,7 @@ async def merge(s: AsyncSession, p: Principal, source: Conversation,
         await s.execute(update(Message).where(Message.conversation_id == source.id).values(
             conversation_id=target.id, seq=Message.seq + offset, client_id=None)
             .execution_options(synchronize_session=False))
-    for model in (Attachment, TimeEntry):
+    for model in (Attachment, TimeEntry, FieldVisit):
         await s.execute(update(model).where(model.conversation_id == source.id)
                         .values(conversation_id=target.id))
     await s.execute(update(Conversation).where(Conversation.merged_into_id == source.id)

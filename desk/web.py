@@ -16,6 +16,7 @@ from desk import (
     api_auth,
     api_conversations,
     api_customer,
+    api_field_visits,
     api_invitations,
     api_lookup,
     api_mailboxes,
@@ -43,6 +44,7 @@ from desk.models import (
     CHANNELS,
     FACT_KINDS,
     STATUSES,
+    VISIT_STATUSES,
 )
 from desk.search_query import (
     FIELD_NAME_MAX,
@@ -108,11 +110,13 @@ QUERIES: dict[str, dict[str, Any]] = {
                 "to": {"type": "string", "format": "date"},
                 "grain": {"enum": ["hour", "day", "week", "month"]}, "tz": _text(1, 64)},
 }
-_REPORT_RANGE = {
+_REPORT_RANGE_SPAN = {
     "from": {"type": "string", "maxLength": 40,
              "description": "YYYY-MM-DD (midnight in tz) or ISO 8601"},
     "to": {"type": "string", "maxLength": 40, "description": "exclusive; as from"},
-    "tz": _text(1, 64), "agent_id": _ID, "group_id": _ID, "channel": {"enum": list(CHANNELS)},
+    "tz": _text(1, 64)}
+_REPORT_RANGE = {
+    **_REPORT_RANGE_SPAN, "agent_id": _ID, "group_id": _ID, "channel": {"enum": list(CHANNELS)},
     "topic": _text(1, NAME_MAX), "organisation_id": _ID, "field": _text(1, NAME_MAX),
     "value": _text(0, NAME_MAX)}
 _REPORT = {**_REPORT_RANGE, "group_by": {"enum": ["hour", "day", "week", "month"]},
@@ -132,6 +136,9 @@ QUERIES["forecast"] = {"tz": _text(1, 64), "group_id": _ID,
 QUERIES["contracts_report"] = {"tz": _text(1, 64),
                                "days": {"type": "integer", "minimum": 0, "maximum": 366}}
 QUERIES["today"] = {"tz": _text(1, 64)}
+QUERIES["list_visits"] = {**_REPORT_RANGE_SPAN, "technician_id": {
+    "type": "string", "pattern": "^(me|[0-9]{1,9})$"}, "status": {"enum": list(VISIT_STATUSES)}}
+QUERIES["print_order"] = {"tz": _text(1, 64)}
 QUERIES["oidc_start"] = {"next": _text(1, 500)}
 QUERIES["oidc_callback"] = {"code": _text(1, 2000), "state": _text(1, 200),
                             "error": _text(1, 100)}
@@ -252,5 +259,6 @@ def desk_routes() -> list[BaseRoute]:
                                *api_attachments.routes, *kb_assist.routes,
                                *api_reports.routes, *api_planning.routes,
                                *api_invitations.routes, *api_work.routes,
+                               *api_field_visits.routes,
                                *api_webhooks.routes, *api_lookup.routes]
     return routes

@@ -44,7 +44,7 @@ from desk import (
     audit,
     automation,
     automation_store,
-    commitments,
+    due_times,
     facts,
     inactivity,
     report_rollups,
@@ -342,7 +342,7 @@ async def _commitment_overdue(ctx: Firing, t: DueTimer, commitment_id: int) -> s
     rules of its type run on the case."""
     c = await ctx.s.get(Commitment, commitment_id)
     if c is None or c.status != "pending" \
-            or commitments.aware(c.due_at).isoformat() != t.instance:
+            or due_times.aware(c.due_at).isoformat() != t.instance:
         return "stale: done, cancelled or moved"
     conv = await ctx.s.get(Conversation, t.conversation_id)
     if conv is None:

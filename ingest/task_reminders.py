@@ -24,8 +24,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from desk import tasks
-from desk.commitments import aware
 from desk.db import SessionMaker
+from desk.due_times import aware
 from desk.models import Agent, OutboundMail, Task
 from desk.settings import Settings
 from ingest import notices

@@ -26,6 +26,12 @@ from desk.models.conversations import (
     Participant,
     RoutingDecision,
 )
+from desk.models.field_visits import (
+    VISIT_OUTCOMES,
+    VISIT_STATUSES,
+    FieldVisit,
+    FieldVisitChange,
+)
 from desk.models.integrations import (
     DELIVERY_STATES,
     Webhook,
@@ -98,6 +104,8 @@ __all__ = [
     "TASK_STATUSES",
     "THREAD_KINDS",
     "VISIBILITIES",
+    "VISIT_OUTCOMES",
+    "VISIT_STATUSES",
     "Agent",
     "AgentGroup",
     "AgentSession",
@@ -121,6 +129,8 @@ __all__ = [
     "Department",
     "DueTimer",
     "EmailParticipant",
+    "FieldVisit",
+    "FieldVisitChange",
     "Group",
     "InboundMail",
     "Invitation",

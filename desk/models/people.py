@@ -77,6 +77,8 @@ class Department(Base):
     fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # The call form (desk.calls): definitions of the same shape, required ones at logging.
     call_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The visit form (desk.field_visits): the same shape again, required ones when ordered.
+    visit_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

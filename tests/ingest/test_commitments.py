@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from desk import commitments, tags
+from desk import commitments, due_times, tags
 from desk.errors import InvalidInput
 from desk.models import Agent, AutomationRule, Commitment, CommitmentChange
 from tests.ingest.conftest import Records
@@ -63,7 +63,7 @@ async def test_an_overdue_commitment_fires_its_rule_once(records: Records) -> No
         assert await tags.of(s, cid) == ["late"]
         [moved] = (await s.scalars(select(CommitmentChange))).all()
         assert (moved.by_id, moved.why) == (agent, "the customer is out until 11")
-        assert commitments.aware(moved.old_due) == T0 + HOUR
+        assert due_times.aware(moved.old_due) == T0 + HOUR
         row = await s.get(Commitment, part)
         assert row is not None and commitments.is_overdue(row, T0 + HOUR)
     assert (await _timeline(records, cid)).count("commitment.overdue") == 2
@@ -76,5 +76,5 @@ async def test_an_overdue_commitment_fires_its_rule_once(records: Records) -> No
     (None, "required")])
 def test_a_bad_due_time_is_refused_with_a_message(due_at: object, says: str) -> None:
     with pytest.raises(InvalidInput, match=says) as refused:
-        commitments.due({"due_at": due_at}, T0)
+        due_times.due({"due_at": due_at}, T0)
     assert refused.value.status == 422 and refused.value.field == "due_at"

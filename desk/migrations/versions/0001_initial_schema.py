@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 17:54:54.387124
+Create Date: 2026-12-01 18:06:54.046548
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("smtp", sa.JSON(), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("call_fields", sa.JSON(), nullable=False),
+        sa.Column("visit_fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "notify_mode IN ('full', 'link')", name=op.f("ck_departments_notify_mode")
@@ -1429,6 +1430,104 @@ def upgrade() -> None:
             batch_op.f("ix_commitment_changes_commitment_id"), ["commitment_id"], unique=False
         )
 
+    op.create_table(
+        "field_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("address", sa.String(length=500), nullable=False),
+        sa.Column("contact_name", sa.String(length=120), nullable=True),
+        sa.Column("contact_phone", sa.String(length=32), nullable=True),
+        sa.Column("instructions", sa.Text(), nullable=False),
+        sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("duration_min", sa.Integer(), nullable=False),
+        sa.Column("technician_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("form", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("work_done", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("time_entry_id", sa.Integer(), nullable=True),
+        sa.Column("cancel_why", sa.String(length=500), nullable=True),
+        sa.Column("ended_by", sa.Integer(), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "outcome IN ('resolved', 'follow_up', 'not_resolved', 'no_access')",
+            name=op.f("ck_field_visits_outcome"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('scheduled', 'done', 'cancelled')", name=op.f("ck_field_visits_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_field_visits_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["agents.id"],
+            name=op.f("fk_field_visits_created_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ended_by"],
+            ["agents.id"],
+            name=op.f("fk_field_visits_ended_by_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["technician_id"],
+            ["agents.id"],
+            name=op.f("fk_field_visits_technician_id_agents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["time_entry_id"],
+            ["time_entries.id"],
+            name=op.f("fk_field_visits_time_entry_id_time_entries"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_field_visits")),
+    )
+    with op.batch_alter_table("field_visits", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_field_visits_conversation_id"), ["conversation_id"], unique=False
+        )
+        batch_op.create_index("ix_field_visits_scheduled_at", ["scheduled_at"], unique=False)
+        batch_op.create_index(
+            "ix_field_visits_technician_at", ["technician_id", "scheduled_at"], unique=False
+        )
+
+    op.create_table(
+        "field_visit_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=False),
+        sa.Column("old_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("new_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("by_id", sa.Integer(), nullable=True),
+        sa.Column("why", sa.String(length=500), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["by_id"],
+            ["agents.id"],
+            name=op.f("fk_field_visit_changes_by_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"],
+            ["field_visits.id"],
+            name=op.f("fk_field_visit_changes_visit_id_field_visits"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_field_visit_changes")),
+    )
+    with op.batch_alter_table("field_visit_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_field_visit_changes_visit_id"), ["visit_id"], unique=False
+        )
+
     # departments <-> groups is a cycle: the front-group key is added once both exist.
     with op.batch_alter_table("departments", schema=None) as batch_op:
         batch_op.create_foreign_key(
@@ -1443,6 +1542,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("field_visit_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_field_visit_changes_visit_id"))
+
+    op.drop_table("field_visit_changes")
+    with op.batch_alter_table("field_visits", schema=None) as batch_op:
+        batch_op.drop_index("ix_field_visits_technician_at")
+        batch_op.drop_index("ix_field_visits_scheduled_at")
+        batch_op.drop_index(batch_op.f("ix_field_visits_conversation_id"))
+
+    op.drop_table("field_visits")
     with op.batch_alter_table("commitment_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_commitment_changes_commitment_id"))
 
