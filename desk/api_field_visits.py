@@ -15,9 +15,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -95,19 +98,28 @@ async def get_visit(request: Request) -> Response:
     return await _answer(request, v.id)
 
 
-@validate.described(field_visits.CHANGE)
-@api
-async def change_visit(request: Request) -> Response:
-    """Reschedule a visit (with why), change its duration or technician, or cancel it."""
+Step = Callable[[AsyncSession, Principal, FieldVisit, Conversation, dict[str, Any], datetime],
+               Awaitable[object]]
+
+
+async def _step(request: Request, step: Step) -> Response:
+    """One change of a visit the caller may open, in one transaction; the visit as it is."""
     p = await current_principal(request)
     data = await read_json(request)
     v, conv = await _visit(request, p)
     async with deps(request).sm() as s:
         row = await get_or_404(s, FieldVisit, v.id, "visit")
-        await field_visits.change(s, p, row, conv, data, utcnow())
+        await step(s, p, row, conv, data, utcnow())
         await s.commit()
     await deps(request).hooks.conversation_changed(conv.id)
     return await _answer(request, v.id)
+
+
+@validate.described(field_visits.CHANGE)
+@api
+async def change_visit(request: Request) -> Response:
+    """Reschedule a visit (with why), change its duration or technician, or cancel it."""
+    return await _step(request, field_visits.change)
 
 
 @validate.described(field_visits.COMPLETE)
@@ -115,15 +127,7 @@ async def change_visit(request: Request) -> Response:
 async def complete_visit(request: Request) -> Response:
     """Record a visit as done: the work, the outcome and the time spent (a time entry on the
     case, counted against the organisation's contract)."""
-    p = await current_principal(request)
-    data = await read_json(request)
-    v, conv = await _visit(request, p)
-    async with deps(request).sm() as s:
-        row = await get_or_404(s, FieldVisit, v.id, "visit")
-        await field_visits.complete(s, p, row, conv, data, utcnow())
-        await s.commit()
-    await deps(request).hooks.conversation_changed(conv.id)
-    return await _answer(request, v.id)
+    return await _step(request, field_visits.complete)
 
 
 def _technician(request: Request, p: Principal) -> int | None:

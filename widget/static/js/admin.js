@@ -4,6 +4,7 @@
 
 import { get } from "./api.js";
 import { departmentsPage } from "./admin/departments.js";
+import { departmentFormsPage } from "./admin/deptforms.js";
 import { agentsPage } from "./admin/agents.js";
 import { cannedPage } from "./admin/canned.js";
 import { mailboxesPage } from "./admin/mailboxes.js";
@@ -38,6 +39,7 @@ const lookups = {
 
 const PAGES = [
   ["departments", "Departments and groups", departmentsPage],
+  ["forms", "Department forms", departmentFormsPage],
   ["agents", "Agents", agentsPage],
   ["sites", "Sites and widget form", sitesPage],
   ["mailboxes", "Mailboxes", mailboxesPage],

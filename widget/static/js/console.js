@@ -14,6 +14,7 @@ import { TicketSearch } from "./search.js";
 import { Tickets, TicketView } from "./tickets.js";
 import { Team } from "./team.js";
 import { Visitors } from "./visitors.js";
+import { VisitList } from "./visits.js";
 import { explainRefusal, Wire } from "./wire.js";
 
 const LIVE_EVERY_MS = 5000;
@@ -408,6 +409,8 @@ const callLog = new CallLog({ groups: myGroups, open: openTicket });
 const myCommitments = new MyCommitments({ open: openTicket });
 const myTasks = new MyTasks({ open: openTicket, notice });
 tabs.add("phone", "Log a call", callLog.el, { select: false });
+const visitList = new VisitList({ agents: [...directory.agents, me], me, open: openTicket });
+tabs.add("visits", "Field visits", visitList.el, { select: false });
 root.replaceChildren(
   h("header", { class: "top" },
     h("h1", { text: "Switchboard" }), h("span", { class: "muted", text: "Agent console" }),
@@ -435,6 +438,7 @@ showAlertsNote();
 tickets.refresh();
 myCommitments.refresh();
 myTasks.refresh();
+visitList.refresh();
 wire.connect();
 setInterval(() => wire.send({ type: "list_live" }), LIVE_EVERY_MS);
 setInterval(() => myCommitments.refresh().catch(() => {}), 60_000);

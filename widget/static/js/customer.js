@@ -1,12 +1,13 @@
 // The customer 360 beside a conversation (GET /api/conversations/{id}/customer): who the
 // contact is and whether that is proven, their organisation, their other conversations on
 // every channel, linked tickets, contracts with hours, the time logged here, and how similar
-// conversations were resolved (their resolution notes). The company's own data about the
-// contact (the site's lookup provider, GET …/customer/lookup) loads on its own afterwards:
-// a slow provider holds up nothing else, and its fields are shown as text only.
+// conversations were resolved (their resolution notes), and their field visits. The company's
+// own data about the contact (the site's lookup provider, GET …/customer/lookup) loads on its
+// own afterwards: a slow provider holds up nothing else, and its fields are shown as text only.
 
 import { get, post } from "./api.js";
 import { h } from "./dom.js";
+import { orderLink } from "./visits.js";
 
 function hours(v) {
   return v == null ? "—" : `${v} h`;
@@ -87,6 +88,11 @@ export class CustomerPanel {
         r.subject ? h("span", { class: "muted", text: ` ${r.subject}` }) : null,
         h("br"), h("span", { text: r.note }))),
       ...this.list("Earlier conversations", v.history, (c) => this.conversation(c)),
+      ...this.list("Field visits", v.visits || [], (x) => h("li", { "data-status": x.status },
+        h("button", { class: "link", type: "button", text: x.number,
+          onclick: () => this.open({ id: x.conversation_id, number: x.number }) }),
+        ` V-${x.id} ${new Date(x.scheduled_at).toLocaleDateString()} · ${x.status} `,
+        h("a", { href: orderLink(x.id), target: "_blank", rel: "noopener", text: "order" }))),
       ...this.list("Linked tickets", v.linked, (c) => this.conversation(c, ` (${c.relation})`)),
       ...this.list("Contracts", v.contracts, (k) => h("li", { "data-expired": String(k.expired) },
         `${k.name} (${k.kind}) ${k.starts_on} – ${k.ends_on || "open"} · `,

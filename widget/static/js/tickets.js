@@ -9,6 +9,7 @@ import { uploader } from "./files.js";
 import { STATUS_LABELS } from "./status.js";
 import { TicketWork } from "./ticketwork.js";
 import { CaseCommitments } from "./commitments.js";
+import { CaseVisits } from "./visits.js";
 
 // "noise": auto-replies and bulk mail, listed only when asked for (the API leaves them out).
 const STATUSES = ["queued", "offered", "active", "pending", "resolved", "closed", "noise"];
@@ -99,6 +100,12 @@ function describe(e, agents) {
     case "conversation.merged_in": return `${d.source} merged in (${d.messages} messages)`;
     case "conversation.split": return `Split into ${d.into} from message ${d.seq}`;
     case "conversation.split_from": return `Split from ${d.source}`;
+    case "visit.scheduled": return `Field visit V-${d.visit} ordered for ${new Date(d.at_time).toLocaleString()}, ${who(d.technician_id)}`;
+    case "visit.moved": return `Field visit V-${d.visit} rescheduled to ${new Date(d.new).toLocaleString()}`;
+    case "visit.reassigned": return `Field visit V-${d.visit} handed to ${who(d.technician_id)}`;
+    case "visit.cancelled": return `Field visit V-${d.visit} cancelled`;
+    case "visit.done": return `Field visit V-${d.visit} done (${d.minutes} min)`;
+    case "time.logged": return `${d.minutes} min logged`;
     default: return e.action;
   }
 }
@@ -110,8 +117,9 @@ export class TicketView {
     this.id = id;
     this.agents = agents;
     this.work = new TicketWork(id, { reload: () => this.load(), open });
-    this.commitments = new CaseCommitments(id, { me,
-      agents: [...agents].map(([agentId, name]) => ({ id: agentId, display_name: name })) });
+    const people = [...agents].map(([agentId, name]) => ({ id: agentId, display_name: name }));
+    this.commitments = new CaseCommitments(id, { me, agents: people });
+    this.visits = new CaseVisits(id, { me, agents: people });
     this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline" });
     this.title = h("h2", { text: `#${id}` });
     this.language = languageBadge();
@@ -139,7 +147,8 @@ export class TicketView {
       this.notice, this.log, this.ended, form, this.assist.el,
       h("details", { class: "timeline-box" }, h("summary", { text: "Timeline" }), this.timeline));
     // The ticket with its work box under it (what the console shows in the tab).
-    this.box = h("div", { class: "ticket-box" }, this.el, this.work.el, this.commitments.el);
+    this.box = h("div", { class: "ticket-box" }, this.el, this.work.el, this.commitments.el,
+      this.visits.el);
     this.load();
   }
 
@@ -165,6 +174,7 @@ export class TicketView {
       const name = c.contact && (c.contact.name || c.contact.email);
       this.log.replaceChildren(...c.messages.map((m) => messageItem(m, name)));
       this.work.render(c);
+      this.visits.render(c);
       this.facts.append(...(c.rating ? [h("dt", { text: "Rating" }),
         h("dd", { text: `${c.rating} of 5${c.rating_comment ? ` — ${c.rating_comment}` : ""}` })] : []));
     } catch (e) {
