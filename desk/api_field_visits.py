@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -146,7 +146,8 @@ async def list_visits(request: Request) -> Response:
     """Field visits scheduled in a date range, of one technician or all, soonest first;
     only those of cases the caller may open."""
     p = await current_principal(request)
-    start, end, _ = parse_span(request)
+    # In UTC: SQLite keeps the records' UTC wall time and would compare another zone's as is.
+    start, end = (t.astimezone(UTC) for t in parse_span(request)[:2])
     technician = _technician(request, p)
     status = request.query_params.get("status") or None
     if status is not None and status not in VISIT_STATUSES:

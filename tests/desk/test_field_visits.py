@@ -131,6 +131,14 @@ async def test_order_reschedule_complete_list_and_print(
         "technician_id": w["tom"]})).json() == []  # moved out of that range
     assert (await client.get("/api/visits", params={**week, "technician_id": "me"})).json() \
         == []
+    # A range in another zone: the visit at 10:00 UTC is 23:00 in Auckland (UTC+13 in
+    # December), so a range ending at that day's 22:00 there leaves it out, 23:30 holds it.
+    day = (utcnow() + timedelta(days=3)).date()
+    for until, found in (("22:00", 0), ("23:30", 1)):
+        got = (await client.get("/api/visits", params={
+            "from": str(date.today()), "to": f"{day}T{until}:00", "tz": "Pacific/Auckland",
+            "technician_id": w["tom"]})).json()
+        assert len(got) == found, (until, got)
     for bad in ({**week, "technician_id": "x"}, {"from": "soon", "to": "later"},
                 {**week, "status": "lost"}, {"to": week["to"]}):
         assert (await client.get("/api/visits", params=bad)).status_code in (400, 422), bad
