@@ -13,6 +13,8 @@ Kinds:
 
 - ``case``: one case, the link in every mail we send about it;
 - ``all``: every case of the contact (the session a sign-in opens);
+- ``host``: the session a sign-in through the host site's identity opens: that contact's own
+  cases only (the host vouches for its user, not for every contact with the address);
 - ``signin``: the one-time link of a passwordless sign-in; its ``jti`` is spent on redemption
   (the caller enforces single use, e.g. ``SET NX`` in Redis, for as long as the token lives);
 - ``socket``: what the case page authenticates the visitor WebSocket with, for one case.
@@ -43,12 +45,15 @@ CASE_PATH = "/c"
 class Kind(StrEnum):
     CASE = "case"
     ALL = "all"
+    HOST = "host"
     SIGNIN = "signin"
     SOCKET = "socket"
 
 
 # Kinds naming one case (their ``number`` is required); the others name none.
 ONE_CASE = frozenset({Kind.CASE, Kind.SOCKET})
+# The case page's sessions: a list of the customer's cases (``desk.portal.cases_of``).
+SESSIONS = (Kind.ALL, Kind.HOST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,14 @@ def issue(secret: str, grant: Grant) -> str:
         payload["j"] = grant.jti
     signed = f"{VERSION}.{_b64(orjson.dumps(payload))}"
     return f"{signed}.{_tag(secret, signed)}"
+
+
+def verify_session(secret: str, token: str | None, now: float) -> Grant | None:
+    """The grant of a genuine, unexpired session token of either kind (``SESSIONS``)."""
+    for kind in SESSIONS:
+        if (grant := verify(secret, token, now, kind)) is not None:
+            return grant
+    return None
 
 
 def verify(secret: str, token: str | None, now: float, kind: Kind) -> Grant | None:

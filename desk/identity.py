@@ -6,11 +6,17 @@ and email with ``hmac`` = HMAC-SHA256, under the site's identity secret, of the 
 (``signature``; docs/identity.md shows it in several languages). The signature is computed on
 the host's server, never in the page, so only the site can say "this visitor is user 42".
 
+An identity may carry ``ts``, the unix second the host signed it at; it is then signed too
+(``user_id + "\n" + email + "\n" + ts``). The widget takes identities with or without it; the
+case page's sign-in (``realtime.portal_http``) requires one no older than ``SIGNIN_MAX_AGE_S``,
+so an identity copied out of a page does not open the customer's cases for ever.
+
 ``verify`` is the one check: a well-formed identity (else ``InvalidInput`` naming the field),
 then, when the site has a secret, the signature compared in constant time (a wrong or missing
-one is refused: ``Forbidden`` / ``InvalidInput``, nothing is created). A site without a secret
-has verification off: the identity is treated as unverified, that is, ignored (None), so it
-never opens anyone's contact.
+one is refused: ``Forbidden`` / ``InvalidInput``, nothing is created), then, when the caller
+asks for it (``max_age_s``), the timestamp's freshness (``Forbidden`` when old or ahead of the
+clock by more than ``CLOCK_SKEW_S``). A site without a secret has verification off: the
+identity is treated as unverified, that is, ignored (None), so it never opens anyone's contact.
 
 The visitor id is a random value the server hands a browser's widget with its first session
 (``desk.contacts``); the records keep only ``visitor_key`` (its SHA-256), and it links nothing
@@ -33,6 +39,8 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SECRET_MIN = 32
+SIGNIN_MAX_AGE_S = 600
+CLOCK_SKEW_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +53,19 @@ class HostIdentity:
     name: str | None = None
 
 
-def signature(secret: str, user_id: str, email: str | None) -> str:
-    message = f"{user_id}\n{email or ''}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def signature(secret: str, user_id: str, email: str | None, ts: int | None = None) -> str:
+    message = f"{user_id}\n{email or ''}" + ("" if ts is None else f"\n{ts}")
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _ts(data: dict[str, Any], required: bool) -> int | None:
+    value = data.get("ts")
+    if value is None and not required:
+        return None
+    if type(value) is not int or not 0 < value < 2**40:
+        raise InvalidInput("identity.ts must be the unix time (seconds) the identity was "
+                           "signed at", "identity.ts")
+    return value
 
 
 def _user_id(data: dict[str, Any]) -> str:
@@ -67,9 +85,11 @@ def _field(data: dict[str, Any], key: str, check: Any, **kw: Any) -> Any:
         raise InvalidInput(f"identity.{exc.message}", f"identity.{key}") from None
 
 
-def verify(secret: str | None, data: object) -> HostIdentity | None:
-    """The identity in a widget request (``data``: its ``identity`` member; None when absent),
-    if the site signed it; see the module doc for None, ``InvalidInput`` and ``Forbidden``."""
+def verify(secret: str | None, data: object, *, max_age_s: int | None = None,
+           now: float = 0.0) -> HostIdentity | None:
+    """The identity in a request (``data``: its ``identity`` member; None when absent), if
+    the site signed it (and, with ``max_age_s``, signed it within that many seconds before
+    ``now``); see the module doc for None, ``InvalidInput`` and ``Forbidden``."""
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -78,14 +98,19 @@ def verify(secret: str | None, data: object) -> HostIdentity | None:
     raw_email = data.get("email") or None  # "" is no email, as in the signed message
     email = _field({"email": raw_email}, "email", validate.email, required=False)
     name = _field(data, "name", validate.text, max_len=NAME_MAX, required=False)
+    ts = _ts(data, max_age_s is not None)
     if not secret:
         return None
     given = data.get("hmac")
     if not isinstance(given, str) or not _HEX64.match(given):
         raise InvalidInput("identity.hmac must be 64 hex digits (HMAC-SHA256)", "identity.hmac")
-    expected = signature(secret, user_id, raw_email)
+    expected = signature(secret, user_id, raw_email, ts)
     if not hmac.compare_digest(expected, given.lower()):
         raise Forbidden("the identity's signature does not match: it is not from this site")
+    if max_age_s is not None and ts is not None and not (
+            now - max_age_s <= ts <= now + CLOCK_SKEW_S):
+        raise Forbidden(f"the identity was signed more than {max_age_s // 60} minutes ago "
+                        "(or ahead of the clock): sign it again when the link is made")
     return HostIdentity(user_id, email, name)
 
 

@@ -51,10 +51,14 @@ class Customer:
 
 
 async def customer(s: AsyncSession, grant: Grant) -> Customer | None:
-    """The grant's contact, if it still exists and its nonce is the grant's (not revoked)."""
+    """The grant's contact, if it still exists and its nonce is the grant's (not revoked).
+    A session the host site's identity opened (``Kind.HOST``) speaks for that contact alone:
+    no proven address, no organisation, so ``cases_of`` is its own cases."""
     contact = await s.get(Contact, grant.contact_id)
     if contact is None or not case_links.nonce_ok(grant, contact.token_nonce or ""):
         return None
+    if grant.kind is Kind.HOST:
+        return Customer(contact, None, None)
     org = await s.get(Organisation, contact.organisation_id) \
         if contact.organisation_id is not None else None
     email = contact.email.strip().lower() if contact.email else None

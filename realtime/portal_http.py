@@ -4,6 +4,9 @@
 - ``POST /api/portal/signin``          ``{"email"}``: mail a one-time sign-in link (202 whether
                                        or not the address is known: the answer tells nothing)
 - ``POST /api/portal/signin/redeem``   ``{"token"}``: spend it (once) for a session token
+- ``POST /api/portal/signin/identity`` ``{"site_key", "identity"}``: a session from the host
+                                       site's signed identity (``desk.identity.verify``, with a
+                                       fresh ``ts``): that contact's own cases only
 - ``GET  /api/portal/cases``           the signed-in customer's cases (``desk.portal.cases_of``)
 - ``GET  /api/portal/cases/<number>``  one case: public thread, status, assignee's name, when
                                        an answer is due (``expected_response``, from
@@ -36,13 +39,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from desk import attachments, commitments, portal, sla_store, validate
+from desk import attachments, commitments, identity, portal, sla_store, validate
 from desk.api_attachments import upload_params
 from desk.attachments import Author
-from desk.case_links import Kind, verify
+from desk.case_links import Kind, verify, verify_session
 from desk.catalogues import shipped
+from desk.contacts import VisitorClaim, find_visitor, join_visitor
 from desk.conversations import Viewer, append_message, messages_after
-from desk.errors import Conflict, DeskError, Forbidden, RateLimited
+from desk.errors import Conflict, DeskError, Forbidden, NotFound, RateLimited
 from desk.http import (
     JSONResponse,
     client_address,
@@ -54,7 +58,7 @@ from desk.http import (
 from desk.i18n import DEFAULT, LANGUAGES
 from desk.kb.rules import accepted_languages, choose_language
 from desk.mail_rules import CLOSED_BY_CONTACT, CLOSED_STATUSES
-from desk.models import Agent, Contact, Conversation, Message, utcnow
+from desk.models import Agent, Contact, Conversation, Message, Site, utcnow
 from desk.settings import Settings
 from realtime import client_limits
 from realtime.context import Context
@@ -71,6 +75,7 @@ COMMENT_MAX = 2000
 CASES_MAX = 200
 # Per client address and minute: sign-in requests, and every other case-page request.
 SIGNIN_PER_MIN = 10
+HOST_SIGNIN_PER_MIN = 30  # no mail to budget; HMAC guessing is hopeless anyway
 REQUESTS_PER_MIN = 120
 UPLOADS_PER_MIN = 20
 LINK_REFUSED = ("this link is not valid (expired, replaced or changed); "
@@ -100,7 +105,7 @@ async def _case(request: Request) -> tuple[Conversation, int]:
     settings = deps(request).settings
     token, now = _bearer(request), time.time()
     grant = verify(settings.secret_key, token, now, Kind.CASE) \
-        or verify(settings.secret_key, token, now, Kind.ALL)
+        or verify_session(settings.secret_key, token, now)
     number = request.path_params["number"]
     if grant is None or not isinstance(number, str) or len(number) > 16:
         raise Forbidden(LINK_REFUSED)
@@ -176,7 +181,7 @@ async def get_case(request: Request) -> Response:
 
 async def list_cases(request: Request) -> Response:
     d = deps(request)
-    grant = verify(d.settings.secret_key, _bearer(request), time.time(), Kind.ALL)
+    grant = verify_session(d.settings.secret_key, _bearer(request), time.time())
     async with d.sm() as s:
         who = await portal.customer(s, grant) if grant is not None else None
         if who is None:
@@ -184,7 +189,7 @@ async def list_cases(request: Request) -> Response:
         rows = (await s.execute(select(Conversation).where(portal.cases_of(who))
                                 .order_by(Conversation.updated_at.desc()).limit(CASES_MAX))
                 ).scalars().all()
-    return JSONResponse({"name": who.contact.name, "email": who.email,
+    return JSONResponse({"name": who.contact.name, "email": who.email or who.contact.email,
                          "organisation": who.organisation.name if who.organisation else None,
                          "cases": [_summary(c) for c in rows]},
                         headers={"Cache-Control": "no-store"})
@@ -206,6 +211,15 @@ RATING = validate.Body({"rating": validate.Integer(1, 5),
                        required=("rating",))
 SIGNIN = validate.Body({"email": validate.Email()}, required=("email",))
 REDEEM = validate.Body({"token": validate.Text(600)}, required=("token",))
+HOST_SIGNIN = validate.Body({
+    "site_key": validate.Text(64),
+    "identity": validate.Custom(lambda d, k: d.get(k), {
+        "type": "object", "required": ["user_id", "hmac", "ts"], "properties": {
+            "user_id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "email": {"type": "string"}, "name": {"type": "string"},
+            "ts": {"type": "integer"},
+            "hmac": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}})},
+    required=("site_key", "identity"))
 
 
 @validate.described(MESSAGE, status=201)
@@ -352,6 +366,32 @@ async def redeem_signin(request: Request) -> Response:
     return JSONResponse({"token": session}, headers={"Cache-Control": "no-store"})
 
 
+@validate.described(HOST_SIGNIN)
+async def host_signin(request: Request) -> Response:
+    """A session for the customer the host site signed in: the site's signed identity, signed
+    within ``identity.SIGNIN_MAX_AGE_S`` (the one check, ``desk.identity.verify``), opens the
+    cases of the contact that identity joins (as the widget joins it) and no other."""
+    await _admit(request, "host-signin", HOST_SIGNIN_PER_MIN)
+    d = deps(request)
+    data = await read_json(request)
+    key = HOST_SIGNIN.read(data, "site_key")
+    HOST_SIGNIN.read(data, "identity")
+    async with d.sm() as s:
+        site = (await s.execute(select(Site).where(Site.key == key))).scalar_one_or_none()
+    if site is None:
+        raise NotFound("no site has this key")
+    if not site.identity_secret:
+        raise Forbidden("this site does not sign its users' identities; sign in by email")
+    now = time.time()
+    who = identity.verify(site.identity_secret, data["identity"],
+                          max_age_s=identity.SIGNIN_MAX_AGE_S, now=now)
+    assert who is not None  # a site with a secret verifies or refuses
+    claim = VisitorClaim(site.id, who)
+    contact, _ = await join_visitor(d.sm, claim, await find_visitor(d.sm, claim))
+    session = portal.issue(d.settings, Kind.HOST, contact, d.settings.portal_session_ttl_s, now)
+    return JSONResponse({"token": session}, headers={"Cache-Control": "no-store"})
+
+
 async def page(_: Request) -> Response:
     # One static page for every view of the customer's side: it reads its path and token.
     return FileResponse(STATIC_DIR / "case.html", headers={
@@ -364,6 +404,7 @@ def portal_routes() -> list[BaseRoute]:
         Route("/c/{number}", page, methods=["GET"]),
         Route("/api/portal/signin", _endpoint(request_signin), methods=["POST"]),
         Route("/api/portal/signin/redeem", _endpoint(redeem_signin), methods=["POST"]),
+        Route("/api/portal/signin/identity", _endpoint(host_signin), methods=["POST"]),
         Route("/api/portal/cases", _endpoint(list_cases), methods=["GET"]),
         Route("/api/portal/cases/{number}", _endpoint(get_case), methods=["GET"]),
         Route("/api/portal/cases/{number}/messages", _endpoint(post_message),

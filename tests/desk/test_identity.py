@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from desk import identity
 from desk.errors import Forbidden, InvalidInput
 from desk.identity import HostIdentity, check_secret, signature, verify, visitor_key
 
@@ -105,3 +106,25 @@ def test_an_identity_secret_is_32_to_128_printable_characters() -> None:
         with pytest.raises(InvalidInput) as e:
             check_secret({"s": bad}, "s")
         assert e.value.field == "s"
+
+
+def test_a_timestamped_identity_signs_its_time_and_may_be_required_fresh() -> None:
+    now = 1_800_000_000
+    data = {"user_id": "user-42", "email": "ada@example.com", "ts": now - 30,
+            "hmac": identity.signature(SECRET, "user-42", "ada@example.com", now - 30)}
+    assert identity.signature(SECRET, "user-42", "ada@example.com", now) != \
+        identity.signature(SECRET, "user-42", "ada@example.com")
+    assert identity.verify(SECRET, data) is not None  # the widget: a ts is signed, not aged
+    assert identity.verify(SECRET, data, max_age_s=60, now=now) is not None
+    with pytest.raises(Forbidden):
+        identity.verify(SECRET, data, max_age_s=10, now=now)
+    with pytest.raises(Forbidden):  # ahead of the clock past the skew
+        identity.verify(SECRET, data, max_age_s=60, now=now - 30 - identity.CLOCK_SKEW_S - 1)
+    with pytest.raises(Forbidden):  # the time is in the signature
+        identity.verify(SECRET, {**data, "ts": now}, max_age_s=60, now=now)
+    unstamped = {k: v for k, v in data.items() if k != "ts"}
+    with pytest.raises(InvalidInput, match=r"identity\.ts"):
+        identity.verify(SECRET, unstamped, max_age_s=60, now=now)
+    for bad in ("1", 1.5, True, -1, 2**41):
+        with pytest.raises(InvalidInput, match=r"identity\.ts"):
+            identity.verify(SECRET, {**data, "ts": bad})

@@ -115,6 +115,26 @@ async function redeem() {
     h("p", { class: "muted", text: t("case.link_once") }), go, said));
 }
 
+// Signed in by the host site (docs/identity.md): its link carries the identity its server
+// signed in the fragment (#site=…&user_id=…&email=…&ts=…&hmac=…), which no server log or
+// referrer sees; it is exchanged for a session at once and dropped from the address bar.
+async function hostSignin() {
+  const f = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, "", "/c/signin");
+  const said = notice();
+  page(h("section", { class: "card" }, h("h1", { text: t("case.signin_title") }), said));
+  const identity = { user_id: f.get("user_id"), email: f.get("email") || "",
+    ts: Number(f.get("ts")), hmac: f.get("hmac") };
+  if (f.get("name")) identity.name = f.get("name");
+  try {
+    const r = await call("POST", "/api/portal/signin/identity", null, { site_key: f.get("site"), identity });
+    store.setItem(SESSION, r.token);
+    location.assign("/c/");
+  } catch (err) {
+    said.className = "notice error"; said.textContent = err.message;
+  }
+}
+
 // --- the list of a signed-in customer's cases -------------------------------------------------
 
 async function listCases() {
@@ -499,7 +519,7 @@ function numbered(sentence, number) {
 await loadWords();
 document.title = t("case.title");
 const path = decodeURIComponent(location.pathname.replace(/^\/c\/?/, ""));
-if (path === "signin") redeem();
+if (path === "signin") (location.hash.length > 1 ? hostSignin : redeem)();
 else if (path === "new") newCase();
 else if (path) new CaseView(path).start();
 else listCases();
