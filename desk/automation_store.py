@@ -42,18 +42,42 @@ def event_kind(event: str) -> str:
     return f"{EVENT_PREFIX}{event}"
 
 
+# Parsed rules by (id, version): see ``enabled_rules``.
+Parsed = dict[tuple[int, int], automation.Rule]
+
+
 def rule_of(row: AutomationRule) -> automation.Rule | None:
+    return _parse(row.id, row.version, row.definition, row.enabled)
+
+
+def _parse(rule_id: int, version: int, definition: Any, enabled: bool = True
+           ) -> automation.Rule | None:
     try:
-        return automation.parse(row.id, row.version, row.definition, row.enabled)
+        return automation.parse(rule_id, version, definition, enabled)
     except InvalidInput:
-        log.warning("stored rule %s does not parse; skipped", row.id)
+        log.warning("stored rule %s does not parse; skipped", rule_id)
         return None
 
 
-async def enabled_rules(s: AsyncSession) -> list[automation.Rule]:
-    rows = await s.scalars(select(AutomationRule).where(AutomationRule.enabled.is_(True))
-                           .order_by(AutomationRule.id))
-    return [r for r in map(rule_of, rows) if r is not None]
+async def enabled_rules(s: AsyncSession, parsed: Parsed | None = None
+                        ) -> list[automation.Rule]:
+    """The enabled rules, in id order. ``parsed``: rules parsed before, by (id, version), kept
+    by a caller that reads the rules again and again (the worker's sweeps): a stored version
+    never changes, so only a new one is parsed."""
+    rows = (await s.execute(select(AutomationRule.id, AutomationRule.version,
+                                   AutomationRule.definition)
+                            .where(AutomationRule.enabled.is_(True))
+                            .order_by(AutomationRule.id))).all()
+    found = []
+    for rule_id, version, definition in rows:
+        rule = parsed.get((rule_id, version)) if parsed is not None else None
+        if rule is None:
+            rule = _parse(rule_id, version, definition)
+            if rule is not None and parsed is not None:
+                parsed[(rule_id, version)] = rule
+        if rule is not None:
+            found.append(rule)
+    return found
 
 
 async def note_events(s: AsyncSession, conversation_id: int, events: Sequence[str],

@@ -28,14 +28,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rq import Queue
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    any_,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,11 +118,12 @@ class Firing:
     tags: dict[int, list[str]] = field(default_factory=dict)  # the batch's, by conversation
     assigns: list[Assignment] = field(default_factory=list)  # for after the commit
     notices: list[events.AgentNotified] = field(default_factory=list)  # likewise
+    parsed: automation_store.Parsed | None = None  # the worker's, across its sweeps
     _rules: list[automation.Rule] | None = None
 
     async def rules(self) -> list[automation.Rule]:
         if self._rules is None:
-            self._rules = await automation_store.enabled_rules(self.s)
+            self._rules = await automation_store.enabled_rules(self.s, self.parsed)
         return self._rules
 
     async def customer(self, conv: Conversation, kind: str, key: str,
@@ -141,7 +154,18 @@ class Swept:
     notices: tuple[events.AgentNotified, ...] = ()
 
 
-Handler = Callable[[Firing, DueTimer], Any]
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One claimed ``due_timers`` row (read by a core statement: no ORM object per row)."""
+
+    id: int
+    kind: str
+    conversation_id: int
+    instance: str
+    due_at: datetime
+
+
+Handler = Callable[[Firing, Due], Any]
 
 
 class _Failed(Exception):
@@ -149,27 +173,28 @@ class _Failed(Exception):
 
 
 async def sweep(sm: SessionMaker, settings: Settings, now: datetime, *,
-                guard: MailGuard | None = None, batch: int = BATCH) -> Swept:
+                guard: MailGuard | None = None, batch: int = BATCH,
+                parsed: automation_store.Parsed | None = None) -> Swept:
     """Fire up to ``batch`` timers due at ``now``, in one transaction.
 
     The handlers run without savepoints, so the whole batch's writes go in a few batched
     statements at the commit (a savepoint per firing made each one flush alone: a round trip
     per row). A handler that fails rolls that back, and the batch is redone with a savepoint
     per firing, so the failure is recorded as that firing's outcome and the others' effects
-    stand. (A redone mail is charged to its budget twice: failures are bugs, and rare.)"""
+    stand. (A redone mail is charged to its budget twice: failures are bugs, and rare.)
+    ``parsed``: the rules parsed by earlier sweeps (``automation_store.enabled_rules``)."""
     try:
-        return await _sweep(sm, settings, now, guard, batch, careful=False)
+        return await _sweep(sm, settings, now, guard, batch, parsed, careful=False)
     except _Failed:
-        return await _sweep(sm, settings, now, guard, batch, careful=True)
+        return await _sweep(sm, settings, now, guard, batch, parsed, careful=True)
 
 
 async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: MailGuard | None,
-                 batch: int, *, careful: bool) -> Swept:
+                 batch: int, parsed: automation_store.Parsed | None, *, careful: bool
+                 ) -> Swept:
     async with sm() as s:
         pg = sm.kw["bind"].dialect.name == "postgresql"
-        q = (select(DueTimer).where(DueTimer.due_at <= now)
-             .order_by(DueTimer.due_at, DueTimer.id).limit(batch))
-        timers = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
+        timers = await _due(s, now, batch, pg)
         if not timers:
             return Swept(0, 0, 0, ())
         taken = len(timers)
@@ -178,8 +203,9 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
             await s.rollback()
             return Swept(taken, 0, 0, ())
         claimed = await _claim(s, timers, now, pg)
-        await s.execute(delete(DueTimer).where(DueTimer.id.in_([t.id for t in timers])))
-        ctx = Firing(s, settings, now, guard, sla_store.calendars(s), held=held, tags=tagged)
+        await s.execute(delete(DueTimer).where(_among(DueTimer.id, [t.id for t in timers], pg)))
+        ctx = Firing(s, settings, now, guard, sla_store.calendars(s), held=held, tags=tagged,
+                     parsed=parsed)
         outcomes = []
         for t in timers:
             firing_id = claimed.get((t.kind, t.conversation_id, t.instance))
@@ -203,20 +229,43 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
                  tuple(ctx.fired), tuple(ctx.assigns), tuple(ctx.notices))
 
 
-async def _claim(s: AsyncSession, timers: Sequence[DueTimer], now: datetime,
+async def _due(s: AsyncSession, now: datetime, batch: int, pg: bool) -> list[Due]:
+    """The earliest ``batch`` timers due at ``now``: a range probe of the (due_at, id) index,
+    on PostgreSQL skipping the rows another sweep holds."""
+    q = (select(DueTimer.id, DueTimer.kind, DueTimer.conversation_id, DueTimer.instance,
+                DueTimer.due_at).where(DueTimer.due_at <= now)
+         .order_by(DueTimer.due_at, DueTimer.id).limit(batch))
+    rows = await s.execute(q.with_for_update(skip_locked=True) if pg else q)
+    return [Due(*r) for r in rows.all()]
+
+
+async def _claim(s: AsyncSession, timers: Sequence[Due], now: datetime,
                  pg: bool) -> dict[tuple[str, int, str], int]:
     """Insert the firings; returns those that were new (a repeat of a recorded firing is
     not fired again)."""
-    insert = pg_insert if pg else sqlite_insert
-    rows = [{"kind": t.kind, "conversation_id": t.conversation_id, "instance": t.instance,
+    back = (TimerFiring.id, TimerFiring.kind, TimerFiring.conversation_id, TimerFiring.instance)
+    if pg:  # the rows as arrays: one statement text (and prepared form) for any number
+        rows = func.unnest(*(literal([getattr(t, c) for t in timers], ARRAY(type_))
+                             for c, type_ in (("kind", String), ("conversation_id", Integer),
+                                              ("instance", String),
+                                              ("due_at", DateTime(timezone=True))))
+                           ).table_valued("kind", "conversation_id", "instance", "due_at"
+                                          ).render_derived()
+        stmt = pg_insert(TimerFiring).from_select(
+            ["kind", "conversation_id", "instance", "due_at", "fired_at", "outcome"],
+            select(rows.c.kind, rows.c.conversation_id, rows.c.instance, rows.c.due_at,
+                   literal(now, DateTime(timezone=True)), literal(""))
+        ).on_conflict_do_nothing().returning(*back)
+    else:
+        stmt = sqlite_insert(TimerFiring).values([
+            {"kind": t.kind, "conversation_id": t.conversation_id, "instance": t.instance,
              "due_at": t.due_at, "fired_at": now, "outcome": ""} for t in timers]
-    stmt = insert(TimerFiring).values(rows).on_conflict_do_nothing().returning(
-        TimerFiring.id, TimerFiring.kind, TimerFiring.conversation_id, TimerFiring.instance)
+        ).on_conflict_do_nothing().returning(*back)
     return {(k, c, i): fid for fid, k, c, i in (await s.execute(stmt)).all()}
 
 
-async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool
-                ) -> tuple[list[DueTimer], list[Any], dict[int, list[str]]]:
+async def _lock(s: AsyncSession, timers: list[Due], pg: bool
+                ) -> tuple[list[Due], list[Any], dict[int, list[str]]]:
     """Load (and on PostgreSQL lock, skipping those another sweep or writer holds) the
     batch's conversations, clocks and contacts; the timers of a conversation not had wait for
     a later sweep. Two sweeps never wait on each other's conversations, so they cannot
@@ -225,22 +274,31 @@ async def _lock(s: AsyncSession, timers: list[DueTimer], pg: bool
     tags are read here too, for the rules' conditions (one read instead of one a firing: each
     read flushed the batch's writes so far)."""
     ids = sorted({t.conversation_id for t in timers})
-    q = select(Conversation).where(Conversation.id.in_(ids)).order_by(Conversation.id)
-    convs = list(await s.scalars(q.with_for_update(skip_locked=True) if pg else q))
-    had = {c.id for c in convs}
-    clocks = list(await s.scalars(select(ConversationSla).where(
-        ConversationSla.conversation_id.in_(had))))
-    contacts = sorted({c.contact_id for c in convs if c.contact_id is not None})
-    people = list(await s.scalars(select(Contact).where(Contact.id.in_(contacts))))
+    q = (select(Conversation, ConversationSla, Contact)
+         .outerjoin(ConversationSla, ConversationSla.conversation_id == Conversation.id)
+         .outerjoin(Contact, Contact.id == Conversation.contact_id)
+         .where(_among(Conversation.id, ids, pg)).order_by(Conversation.id))
+    rows = (await s.execute(q.with_for_update(of=Conversation, skip_locked=True) if pg
+                            else q)).all()
+    had = {conv.id for conv, _, _ in rows}
+    held = [x for row in rows for x in row if x is not None]
     tagged: dict[int, list[str]] = {cid: [] for cid in had}
     for cid, tag in (await s.execute(select(ConversationTag.conversation_id, ConversationTag.tag)
-                                     .where(ConversationTag.conversation_id.in_(had))
+                                     .where(_among(ConversationTag.conversation_id, had, pg))
                                      .order_by(ConversationTag.tag))).all():
         tagged[cid].append(tag)
-    return [t for t in timers if t.conversation_id in had], [*convs, *clocks, *people], tagged
+    return [t for t in timers if t.conversation_id in had], held, tagged
 
 
-async def _handle(ctx: Firing, t: DueTimer) -> str:
+def _among(column: Any, ids: Iterable[int], pg: bool) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``= ANY($1)`` with the ids as one array, so the
+    statement's text is the same whatever their number and its prepared form is reused."""
+    among: ColumnElement[bool] = (column == any_(literal(sorted(ids), ARRAY(Integer))) if pg
+                                  else column.in_(sorted(ids)))
+    return among
+
+
+async def _handle(ctx: Firing, t: Due) -> str:
     kind, _, rest = t.kind.partition(":")
     match kind:
         case "sla":
@@ -257,7 +315,7 @@ async def _handle(ctx: Firing, t: DueTimer) -> str:
             return f"unknown timer kind {t.kind}"
 
 
-async def _fire_fast(ctx: Firing, t: DueTimer) -> str:
+async def _fire_fast(ctx: Firing, t: Due) -> str:
     try:
         return await _handle(ctx, t)
     except Exception as exc:
@@ -268,7 +326,7 @@ async def _fire_fast(ctx: Firing, t: DueTimer) -> str:
         raise _Failed from exc
 
 
-async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
+async def _fire_careful(ctx: Firing, t: Due) -> str:
     """One timer's effects inside a savepoint: a handler that fails (a bug, a bad rule) is
     recorded as the firing's outcome and rolled back alone; the sweep goes on."""
     kind, _, rest = t.kind.partition(":")
@@ -289,7 +347,7 @@ async def _fire_careful(ctx: Firing, t: DueTimer) -> str:
         return f"error: {type(exc).__name__}: {exc}"
 
 
-async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
+async def _sla_breached(ctx: Firing, t: Due, target: str) -> str:
     row = await ctx.s.get(ConversationSla, t.conversation_id)
     if row is None:
         return "stale: no clocks"
@@ -306,7 +364,8 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
                  f"{clock.target_s} business seconds ran out")
     conv = await ctx.s.get(Conversation, t.conversation_id)
     if conv is not None:
-        facts.record(ctx.s, "sla_breached", conv, due, target=target)
+        contact = await ctx.s.get(Contact, conv.contact_id) if conv.contact_id else None
+        facts.record(ctx.s, "sla_breached", conv, due, target=target, contact=contact)
     if conv is not None and any(r.event == "sla_breached" for r in await ctx.rules()):
         ran = await rule_actions.fire(ctx.s, conv, "sla_breached", None, ctx.now,
                                       ctx.calendars, ctx, t.kind + t.instance,
@@ -315,7 +374,7 @@ async def _sla_breached(ctx: Firing, t: DueTimer, target: str) -> str:
     return "breached"
 
 
-async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
+async def _timed_rule(ctx: Firing, t: Due, rule_id: int) -> str:
     rules = await ctx.rules()
     rule = next((r for r in rules if r.id == rule_id), None)
     if rule is None:
@@ -329,7 +388,7 @@ async def _timed_rule(ctx: Firing, t: DueTimer, rule_id: int) -> str:
                                    ctx, t.instance, rules, ctx.fired, ctx.tags)
 
 
-async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
+async def _event(ctx: Firing, t: Due, event: str) -> str:
     conv = await ctx.s.get(Conversation, t.conversation_id)
     if conv is None:
         return "stale: no conversation"
@@ -337,7 +396,7 @@ async def _event(ctx: Firing, t: DueTimer, event: str) -> str:
                                    ctx, t.instance, await ctx.rules(), ctx.fired, ctx.tags)
 
 
-async def _commitment_overdue(ctx: Firing, t: DueTimer, commitment_id: int) -> str:
+async def _commitment_overdue(ctx: Firing, t: Due, commitment_id: int) -> str:
     """A pending commitment passed its due time: audited, and the ``commitment_overdue``
     rules of its type run on the case."""
     c = await ctx.s.get(Commitment, commitment_id)
@@ -358,7 +417,7 @@ async def _commitment_overdue(ctx: Firing, t: DueTimer, commitment_id: int) -> s
     return f"overdue; rules: {ran}"
 
 
-async def _ladder(ctx: Firing, t: DueTimer) -> str:
+async def _ladder(ctx: Firing, t: Due) -> str:
     conv = await ctx.s.get(Conversation, t.conversation_id)
     row = await ctx.s.get(ConversationSla, t.conversation_id)
     anchor = sla_store.aware(row.pending_since) if row is not None else None
