@@ -16,11 +16,11 @@ Catch-up: whatever is due at the sweep's ``now`` fires, oldest first, however la
 that was down an hour fires that hour's timers when it returns: reminders late rather than
 lost). An SLA breach is recorded at its due time, not at the late firing.
 
-A rule's assignment and console notice are done after the commit (``after_commit``): the router
-writes records of its own, which must not wait on the sweep's transaction (on SQLite it holds
-the write lock). Each is done at most once per firing, as the firing itself is exactly once; a
-worker that dies between the commit and them leaves the conversation queued (routed by the
-group's rules, as any other) and the notice in the internal note only.
+A rule's assignment and console notice are done after the commit: the router writes records
+of its own, which must not wait on the sweep's transaction (on SQLite it holds the write
+lock). The sweep writes them as ``rule_outbox`` rows in the firing's transaction and
+``ingest.rule_outbox.perform`` does them once it committed, exactly once even across a
+crash in between.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from sqlalchemy import (
     any_,
     delete,
     func,
+    insert,
     literal,
     select,
     update,
@@ -72,13 +73,21 @@ from desk.models import (
     ConversationTag,
     DueTimer,
     OutboundMail,
+    RuleOutbox,
     TimerFiring,
     utcnow,
 )
 from desk.settings import Settings
-from ingest import jobs, notices, outbound, report_mail, rule_actions, task_reminders
+from ingest import (
+    jobs,
+    notices,
+    outbound,
+    report_mail,
+    rule_actions,
+    rule_outbox,
+    task_reminders,
+)
 from routing import connect, events
-from routing.errors import RoutingError
 from routing.mail_budget import MailRequest, Purpose
 from routing.mail_guard import MailGuard
 from routing.router import Router
@@ -94,15 +103,6 @@ STAGED_KINDS = ("reminder", "closed", "rule", "report", "notice", "task")
 STAGED_GRACE_S = 30
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    """A rule's assignment of a conversation to an agent, for the router after the commit."""
-
-    conversation_id: int
-    agent_id: int
-    rule_id: int
-
-
 @dataclass
 class Firing:
     """What one sweep's handlers share: the transaction, the clock, and what to do after."""
@@ -116,8 +116,8 @@ class Firing:
     held: list[Any] = field(default_factory=list)  # the rows _lock loaded, kept in the map
     fired: list[int] = field(default_factory=list)  # ids of the rules that fired
     tags: dict[int, list[str]] = field(default_factory=dict)  # the batch's, by conversation
-    assigns: list[Assignment] = field(default_factory=list)  # for after the commit
-    notices: list[events.AgentNotified] = field(default_factory=list)  # likewise
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # rule_outbox rows to write
+    firing_id: int = 0  # of the timer being fired
     parsed: automation_store.Parsed | None = None  # the worker's, across its sweeps
     _rules: list[automation.Rule] | None = None
 
@@ -134,12 +134,18 @@ class Firing:
         return await _staff_mail(self, conv, to, key, text)
 
     def assign(self, conv: Conversation, agent_id: int, rule_id: int) -> str:
-        self.assigns.append(Assignment(conv.id, agent_id, rule_id))
+        self._out("assign", conv, agent_id, rule_id, "")
         return f"assign to agent {agent_id} (after the commit)"
 
     def console(self, conv: Conversation, agent_id: int, rule_id: int, text: str) -> str:
-        self.notices.append(events.AgentNotified(agent_id, conv.id, conv.number, text, rule_id))
+        self._out("notice", conv, agent_id, rule_id, text)
         return f"notify agent {agent_id} in the console"
+
+    def _out(self, kind: str, conv: Conversation, agent_id: int, rule_id: int,
+             text: str) -> None:
+        self.outbox.append({"firing_id": self.firing_id, "conversation_id": conv.id,
+                            "rule_id": rule_id, "kind": kind, "agent_id": agent_id,
+                            "number": conv.number, "text": text, "created_at": self.now})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +156,7 @@ class Swept:
     mails: tuple[int, ...]
     outcomes: tuple[tuple[str, int, str, str], ...] = ()  # (kind, conversation, instance, what)
     rules_fired: tuple[int, ...] = ()
-    assigns: tuple[Assignment, ...] = ()
-    notices: tuple[events.AgentNotified, ...] = ()
+    outboxed: int = 0  # rule_outbox rows written (``ingest.rule_outbox`` does them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +216,15 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
             firing_id = claimed.get((t.kind, t.conversation_id, t.instance))
             if firing_id is None:
                 continue
+            ctx.firing_id = firing_id
             what = await (_fire_careful(ctx, t) if careful else _fire_fast(ctx, t))
             outcomes.append((firing_id, t, what))
         try:
             if outcomes:
                 await s.execute(update(TimerFiring), [{"id": fid, "outcome": what[:255]}
                                                       for fid, _, what in outcomes])
+            if ctx.outbox:
+                await s.execute(insert(RuleOutbox), ctx.outbox)
             await s.commit()
         except Exception as exc:  # a write the database refused, from one of the handlers
             if careful or is_connection_fault(exc):
@@ -226,7 +234,7 @@ async def _sweep(sm: SessionMaker, settings: Settings, now: datetime, guard: Mai
             raise _Failed from exc
     return Swept(taken, len(outcomes), len(timers) - len(outcomes), tuple(ctx.mails),
                  tuple((t.kind, t.conversation_id, t.instance, what) for _, t, what in outcomes),
-                 tuple(ctx.fired), tuple(ctx.assigns), tuple(ctx.notices))
+                 tuple(ctx.fired), len(ctx.outbox))
 
 
 async def _due(s: AsyncSession, now: datetime, batch: int, pg: bool) -> list[Due]:
@@ -333,7 +341,7 @@ async def _fire_careful(ctx: Firing, t: Due) -> str:
     if kind == "sla" and not any(r.event == "sla_breached" for r in await ctx.rules()):
         # Stamping a breach cannot fail on its own: no savepoint (two round trips) for it.
         return await _sla_breached(ctx, t, rest)
-    before = len(ctx.fired), len(ctx.assigns), len(ctx.notices)
+    before = len(ctx.fired), len(ctx.outbox)
     try:
         async with ctx.s.begin_nested():
             return await _handle(ctx, t)
@@ -343,7 +351,7 @@ async def _fire_careful(ctx: Firing, t: Due) -> str:
         ctx.tags.pop(t.conversation_id, None)  # what it tagged was rolled back: read again
         log.exception("timer %s of conversation %s failed", t.kind, t.conversation_id)
         # Rolled back with the savepoint:
-        del ctx.fired[before[0]:], ctx.assigns[before[1]:], ctx.notices[before[2]:]
+        del ctx.fired[before[0]:], ctx.outbox[before[1]:]
         return f"error: {type(exc).__name__}: {exc}"
 
 
@@ -485,22 +493,6 @@ async def _stage(ctx: Firing, row: OutboundMail, budget: MailRequest) -> str:
     return "mail queued"
 
 
-async def after_commit(router: Router, sm: SessionMaker, swept: Swept) -> None:
-    """The assignments and console notices of a committed sweep's firings. The router decides
-    an assignment as it does one by a colleague (group, online, capacity, skills); when the
-    agent cannot take the conversation, a ``rule.assign_refused`` row says why and it stays
-    queued."""
-    await router.store.publish(router.events_channel, [events.dump(n) for n in swept.notices])
-    for a in swept.assigns:
-        try:
-            await router.cherry_pick(a.agent_id, a.conversation_id, by=f"rule {a.rule_id}")
-        except RoutingError as refused:
-            async with sm() as s:
-                audit.record(s, "rule.assign_refused", a.conversation_id, rule=a.rule_id,
-                             agent_id=a.agent_id, why=refused.message)
-                await s.commit()
-
-
 async def requeue_staged(sm: SessionMaker, queue: Queue, now: datetime) -> int:
     """Enqueue the send of staged mails whose job never got queued (a crash after commit)."""
     async with sm() as s:
@@ -525,20 +517,32 @@ def run(settings: Settings, stop: threading.Event | None = None,
     asyncio.run(_main(settings, stop or threading.Event(), clock, metrics))
 
 
+@dataclass
+class _Worker:
+    settings: Settings
+    sm: SessionMaker
+    guard: MailGuard
+    router: Router
+    queue: Queue
+    clock: Callable[[], datetime]
+    metrics: Metrics | None
+    parsed: automation_store.Parsed = field(default_factory=dict)
+
+
 async def _main(settings: Settings, stop: threading.Event,
                 clock: Callable[[], datetime], metrics: Metrics | None) -> None:
     engine = make_engine(settings)
     sm = make_sessionmaker(engine)
     redis = connect.async_client(settings.redis_url or "")
-    guard = MailGuard.of(redis, settings)
-    router = Router(settings, redis, sm, metrics=metrics)
-    queue = jobs.mail_queue(connect.sync_client(settings.redis_url or ""))
+    w = _Worker(settings, sm, MailGuard.of(redis, settings),
+                Router(settings, redis, sm, metrics=metrics),
+                jobs.mail_queue(connect.sync_client(settings.redis_url or "")), clock, metrics)
     log.info("due timers running")
     rolled: datetime | None = None
     try:
-        await requeue_staged(sm, queue, clock())
+        await requeue_staged(sm, w.queue, clock())
         while not stop.is_set():
-            wait = await _once(sm, settings, guard, router, queue, clock, metrics)
+            wait = await _once(w)
             rolled = await _roll_up(sm, settings, clock(), rolled)
             await asyncio.to_thread(stop.wait, wait)
     finally:
@@ -558,26 +562,29 @@ async def _roll_up(sm: SessionMaker, settings: Settings, now: datetime,
     return now
 
 
-async def _once(sm: SessionMaker, settings: Settings, guard: MailGuard, router: Router,
-                queue: Queue, clock: Callable[[], datetime], metrics: Metrics | None) -> float:
+async def _once(w: _Worker) -> float:
+    """One sweep and what follows it (its mails enqueued, the rule outbox done: also a
+    dead worker's, this one's first round after a start), then the reports and task
+    reminders; how long to wait before the next."""
     try:
-        swept = await sweep(sm, settings, clock(), guard=guard)
-        if metrics is not None:
+        swept = await sweep(w.sm, w.settings, w.clock(), guard=w.guard, parsed=w.parsed)
+        if w.metrics is not None:
             for rule_id in swept.rules_fired:
-                metrics.rule_firings.labels(str(rule_id)).inc()
+                w.metrics.rule_firings.labels(str(rule_id)).inc()
         for outbound_id in swept.mails:
-            await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
-        await after_commit(router, sm, swept)  # after the mails: Redis away must not hold them
-        reports = await report_mail.sweep(sm, settings, clock())
-        reminded = await task_reminders.sweep(sm, settings, clock(), guard)
+            await asyncio.to_thread(jobs.enqueue_send, w.queue, outbound_id)
+        # After the mails: Redis away must not hold them.
+        done = await rule_outbox.perform(w.router, w.sm, w.clock())
+        reports = await report_mail.sweep(w.sm, w.settings, w.clock())
+        reminded = await task_reminders.sweep(w.sm, w.settings, w.clock(), w.guard)
         for outbound_id in (*reports, *reminded.mails):
-            await asyncio.to_thread(jobs.enqueue_send, queue, outbound_id)
-        await router.store.publish(router.events_channel,
-                                   [events.dump(n) for n in reminded.notices])
-        if swept.taken >= BATCH:
+            await asyncio.to_thread(jobs.enqueue_send, w.queue, outbound_id)
+        await w.router.store.publish(w.router.events_channel,
+                                     [events.dump(n) for n in reminded.notices])
+        if swept.taken >= BATCH or done >= rule_outbox.BATCH:
             return 0.0
-        at = await next_due(sm)
+        at = await next_due(w.sm)
     except Exception:  # the database or Redis away: look again in a while
         log.exception("due-timer sweep failed")
         return POLL_S
-    return POLL_S if at is None else min(POLL_S, max(0.0, (at - clock()).total_seconds()))
+    return POLL_S if at is None else min(POLL_S, max(0.0, (at - w.clock()).total_seconds()))

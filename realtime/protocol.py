@@ -345,6 +345,7 @@ class Notification:
     number: str
     text: str
     rule_id: int
+    id: int  # the notice's (``routing.events.AgentNotified.notice_id``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,26 @@ from routing import events as ev
 
 log = logging.getLogger("switchboard.realtime")
 
+# Rule notices remembered as shown, per process: far more than a worker redoes after a crash
+# (the ones it had published but not yet marked done).
+NOTICES_SEEN = 4096
+
+
+class Recent:
+    """The last ``size`` ids seen, oldest forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: dict[int, None] = {}  # insertion-ordered
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._seen
+
+    def see(self, key: int) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self.size:
+            del self._seen[next(iter(self._seen))]
+
 
 def _eta(seconds: float | None) -> int | None:
     return None if seconds is None else math.ceil(seconds)
@@ -72,6 +92,7 @@ class RouterEvents:
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[int, int] = {}  # conversation -> last position sent from here
+        self._notices = Recent(NOTICES_SEEN)  # notices shown: one published again is not
         self.boards = boards
 
     def start(self) -> None:
@@ -154,8 +175,10 @@ class RouterEvents:
                 await self._released(cid, status)
             case ev.Rebuilt(epoch):
                 self.hub.epoch_seen(epoch)
-            case ev.AgentNotified(agent_id, cid, number, text, rule_id):
-                await self._notified(agent_id, cid, number, text, rule_id)
+            case ev.AgentNotified(agent_id, cid, number, text, rule_id, notice_id):
+                if notice_id not in self._notices:
+                    self._notices.see(notice_id)
+                    await self._notified(agent_id, cid, number, text, rule_id, notice_id)
             case ev.TaskReminded(agent_id, task_id, title, due_at, reminded_at):
                 frame = p.serialize_text(p.TaskReminder(task_id, title, due_at, reminded_at))
                 for conn in self.hub.agent_conns(agent_id):
@@ -193,14 +216,14 @@ class RouterEvents:
                 conn.push(frame)
 
     async def _notified(self, agent_id: int, cid: int, number: str, text: str,
-                        rule_id: int) -> None:
+                        rule_id: int, notice_id: int) -> None:
         """A rule's notice, to the agent's consoles that may see the conversation."""
         conns = [c for c in self.hub.agent_conns(agent_id)
                  if c.session.role is not Role.VISITOR and not c.closed]
         info = await self.ctx.conv(cid) if conns else None
         if info is None:
             return
-        frame = p.serialize_text(p.Notification(cid, number, text, rule_id))
+        frame = p.serialize_text(p.Notification(cid, number, text, rule_id, notice_id))
         for conn in conns:
             if conn.can_access(info.group_id):
                 conn.push(frame)

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, automation_store, facts, sla_store
 from routing import errors, events, records
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 HEAD = 20  # queued items considered per dispatch round
 TOP = 3  # ranked candidates handed to the claim script (fall-through on a lost race)
 ROUNDS = 100  # dispatch rounds per call before yielding to the next trigger
+# A caller's write in an assignment's transaction (``Router.cherry_pick``).
+Then = Callable[[AsyncSession], Awaitable[None]]
 
 
 class Dispatcher(RouterCore):
@@ -190,9 +194,10 @@ class Dispatcher(RouterCore):
                                      for (decision, _), res in zip(planned, results, strict=True))
 
     async def _record_claims(self, won: Sequence[tuple[Decision, int | None, Mapping[int, str]]],
-                             via: str = "auto") -> None:
+                             via: str = "auto", then: Then | None = None) -> None:
         """Decision rows and conversation updates of successful claims in one transaction,
-        then their events. If the write fails the claims are undone in Redis."""
+        then their events. If the write fails the claims are undone in Redis. ``then``: the
+        caller's own write in that transaction (its record that the claim was done)."""
         if not won:
             return
         evs: list[events.Event] = []
@@ -232,6 +237,8 @@ class Dispatcher(RouterCore):
                         evs.append(events.Offer(c, decision.group_id, agent, deadline_ms))
                     outcomes.append("offered" if deadline_ms is not None
                                     else "assigned" if via == "auto" else via)
+                if then is not None:
+                    await then(s)
         except Exception:
             for decision, _, _ in won:
                 held = await self.store.conv(decision.conversation_id)

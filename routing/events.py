@@ -79,13 +79,16 @@ class Rebuilt:
 
 @dataclass(frozen=True, slots=True)
 class AgentNotified:
-    """An automation rule's notice for one agent's console (``ingest.due.after_commit``)."""
+    """An automation rule's notice for one agent's console (``ingest.rule_outbox``).
+    ``notice_id`` names it: a notice published again after a worker died before marking it
+    done is the same notice (the hub shows it once)."""
 
     agent_id: int
     conversation_id: int
     number: str
     text: str
     rule_id: int
+    notice_id: int
 
 
 @dataclass(frozen=True, slots=True)

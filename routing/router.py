@@ -20,6 +20,7 @@ from typing import Any
 
 from desk.models import utcnow
 from routing import errors, events, records
+from routing.dispatch import Then
 from routing.policy import Item, Policy, decide, rejection
 from routing.staffing import Staffing
 
@@ -72,11 +73,14 @@ class Router(Staffing):
         await self._dispatch(conv.group_id)
 
     async def cherry_pick(self, agent_id: int, conversation_id: int,
-                          by_agent_id: int | None = None, by: str | None = None) -> None:
+                          by_agent_id: int | None = None, by: str | None = None,
+                          then: Then | None = None) -> None:
         """An agent takes a queued conversation of one of their groups, capacity permitting;
         with ``by_agent_id`` a colleague assigns it to them (``by``: an automation rule
         does, named so), and then the agent must also hold the skills it needs (the colleague
-        or rule chose them, not the agent)."""
+        or rule chose them, not the agent). ``then``: written in the assignment's
+        transaction; when it raises, the assignment is undone (a rule's outbox row: an
+        assignment done already by another worker is not done twice)."""
         conv = await self._held(conversation_id)
         cfg = await self._agent(agent_id)
         if conv.group_id not in cfg.groups:
@@ -104,7 +108,7 @@ class Router(Staffing):
         why = (f"assigned from the queue to agent {agent_id} by {by}" if assigned
                else f"picked from the queue by agent {agent_id}")
         await self._record_claims([(decision.with_winner(agent_id, why), None, {})],
-                                  via="picked")
+                                  via="picked", then=then)
         await self._publish_queue(conv.group_id)
 
     # -- release and transfer --------------------------------------------------------------------

@@ -145,3 +145,24 @@ class RuleVersion(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleOutbox(Base):
+    """A rule action done outside the firing's transaction (an assignment through the router,
+    a console notice), written IN that transaction, so a worker that dies after the commit
+    leaves it to be done (``ingest.rule_outbox``). The row is deleted once it is done; an
+    assignment's in the router's own transaction, so it is done at most once and, being
+    retried until then, exactly once. ``lease_until``: a worker is doing it."""
+
+    __tablename__ = "rule_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firing_id: Mapped[int] = mapped_column(ForeignKey("timer_firings.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # assign | notice
+    agent_id: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -5,6 +5,7 @@ on the router's events channel). Real Redis and records; an injected clock for t
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from desk import automation_store
 from desk.db import SessionMaker
 from desk.models import AuditEvent, AutomationRule, Conversation
 from desk.settings import Settings
-from ingest import due
+from ingest import due, rule_outbox
 from routing import events
 from routing.router import Router
 from tests.support.routing_desk import Desk, online
@@ -51,10 +52,13 @@ async def _created(sm: SessionMaker, cid: int) -> None:
         await s.commit()
 
 
-async def _sweep(sm: SessionMaker, settings: Settings, router: Router) -> list[str]:
+async def _sweep(sm: SessionMaker, settings: Settings, router: Router | None) -> list[str]:
+    """Sweep what is due; with ``router`` the outbox is done after each sweep, as the worker
+    does (without: the worker died right after the sweep's commit)."""
     out: list[str] = []
     while (swept := await due.sweep(sm, settings, NOW)).taken:
-        await due.after_commit(router, sm, swept)
+        if router is not None:
+            await rule_outbox.perform(router, sm, NOW)
         out += [what for _, _, _, what in swept.outcomes]
     return out
 
@@ -130,18 +134,22 @@ async def test_a_console_notice_reaches_the_events_channel_once(
     try:
         assert await _sweep(sm, settings, router) == [
             f"notify agent {ana} in the console, notify agent {bob} in the console"]
-        got = []
+        got: list[events.AgentNotified] = []
         for _ in range(20):  # get_message answers None for the subscription's reply too
             msg = await pubsub.get_message(timeout=0.5)
             if msg is not None:
-                got.append(events.parse(msg["data"]))
+                event = events.parse(msg["data"])
+                assert isinstance(event, events.AgentNotified)
+                got.append(event)
             if len(got) == 2:
                 break
     finally:
         await pubsub.aclose()
     number = (await desk.get(cid)).number
-    assert got == [events.AgentNotified(ana, cid, number, "VIP waiting", rid),
-                   events.AgentNotified(bob, cid, number, "look", rid)]
+    assert [dataclasses.replace(e, notice_id=0) for e in got] == [
+        events.AgentNotified(ana, cid, number, "VIP waiting", rid, 0),
+        events.AgentNotified(bob, cid, number, "look", rid, 0)]
+    assert len({e.notice_id for e in got}) == 2
     assert await _sweep(sm, settings, router) == []
 
 

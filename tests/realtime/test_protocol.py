@@ -187,7 +187,7 @@ def test_every_server_frame_serializes() -> None:
         p.Welcome("visitor", "Ann", (1, 2), "e1"), p.Pong(), p.Error("bad_field", "m"),
         p.Ack(1, "c", 1), p.Started(1, "SB-1", "c"), p.Queued(1, 3, 60), p.Assigned(1, "Ana"),
         p.Offer(1, "SB-1", None, 30.0), p.OfferRevoked(1), p.Released(1, "resolved"), msg,
-        p.Notification(1, "SB-1", "<b>look</b>", 7),
+        p.Notification(1, "SB-1", "<b>look</b>", 7, 3),
         p.TaskReminder(4, "Call back", None, "2026-12-01T09:00:00+00:00"),
         p.TypingOut(1, "visitor", None, True, "he"),
         p.ReadOut(1, "agent", 2), p.ParticipantJoined(1, "Sue", "supervisor"),

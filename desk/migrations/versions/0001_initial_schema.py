@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 18:06:54.046548
+Create Date: 2026-12-01 18:19:43.610844
 """
 
 from __future__ import annotations
@@ -1501,6 +1501,32 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "rule_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("firing_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_rule_outbox_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["firing_id"],
+            ["timer_firings.id"],
+            name=op.f("fk_rule_outbox_firing_id_timer_firings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_outbox")),
+    )
+    op.create_table(
         "field_visit_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("visit_id", sa.Integer(), nullable=False),
@@ -1546,6 +1572,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_field_visit_changes_visit_id"))
 
     op.drop_table("field_visit_changes")
+    op.drop_table("rule_outbox")
     with op.batch_alter_table("field_visits", schema=None) as batch_op:
         batch_op.drop_index("ix_field_visits_technician_at")
         batch_op.drop_index("ix_field_visits_scheduled_at")
