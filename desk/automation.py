@@ -15,7 +15,7 @@ answer). ``cascade`` runs the actions and the rules their changes trigger in tur
 reported, never followed.
 
 ``assign`` (an agent id) changes nothing the cascade sees: the router decides after the sweep's
-commit whether the agent can take the conversation (ingest.due.after_commit), and a made
+commit whether the agent can take the conversation (ingest.rule_outbox), and a made
 assignment raises ``assigned`` itself. A ``notify`` may name ``console`` (``assignee`` or an
 agent id): that agent's console shows it.
 

@@ -9,12 +9,13 @@ Actions: set priority, add a tag, set the status or close (only a move
 ``desk.status_rules.staff_move`` allows staff, else skipped with a ``rule.skipped`` row; through
 ``desk.sla_store.status_changed``, like every status change), transfer to a group (the
 conversation is queued in the new group and the routing timers' records sweep routes it by
-the group's rules, as for a ticket committed but never routed), assign to an agent (done by
-the router after the sweep's commit, by the rule for an assignment by a colleague: group,
+the group's rules, as for a ticket committed but never routed), assign to an agent (a
+``rule_outbox`` row in the sweep's transaction, done by the router after the commit, exactly
+once: ``ingest.rule_outbox``; by the rule for an assignment by a colleague: group,
 online, capacity, skills; a refusal is a ``rule.assign_refused`` row saying why, and the
 conversation stays queued), notify (an internal note on the conversation, which every console
 showing it receives; with the target named; in one agent's console when it names
-``console``, the agent or ``assignee``, published after the commit; and by
+``console``, the agent or ``assignee``, an outbox row published after the commit; and by
 mail when it names ``mail`` recipients: the assignee, a group's active agents, the
 conversation's group's supervisors, or addresses — each staged once per firing and
 recipient, within the staff mail budget), and a templated mail to the customer (staged like
