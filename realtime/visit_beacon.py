@@ -24,13 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from desk import origins, visit_rules
+from desk import origins, validate, visit_rules
 from desk.auth import verify_visitor_token
 from desk.errors import DeskError, Forbidden, InvalidInput, NotFound, TooLarge
 from desk.http import client_address, desk_error_response, read_bounded
+from desk.limits import SITE_KEY_MAX
 from realtime import client_limits, records
 from realtime import protocol as p
 from realtime import protocol_visits as pv
+from realtime.asyncapi import frame_schema
 from realtime.context import Context
 from realtime.errors import ProtocolError
 from realtime.visits import Visits
@@ -38,6 +40,19 @@ from routing import keys
 
 BEACON_BODY_MAX = 6144  # two addresses of URL_MAX, a title, a token and a site key
 VIEW_FIELDS = ("url", "title", "referrer", "lang")  # a beacon is never a repeat
+
+
+def _body() -> validate.Body:
+    """The beacon's fields for the API description: the page view's are the frame's own
+    (``protocol_visits.PageView``, which ``read_view`` parses them with)."""
+    view = frame_schema(pv.PageView, with_type=False)["properties"]
+    return validate.Body({"site_key": validate.Text(SITE_KEY_MAX),
+                          "token": validate.Text(BEACON_BODY_MAX),
+                          **{name: validate.Part(view[name]) for name in VIEW_FIELDS}},
+                         required=("site_key", "token", "url"))
+
+
+BEACON = _body()
 
 
 def untracked(request: Request) -> bool:
@@ -53,9 +68,8 @@ def read_view(raw: bytes) -> tuple[str, str, pv.PageView]:
         body = None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    site_key, token = body.pop("site_key", None), body.pop("token", None)
-    if not isinstance(site_key, str) or not isinstance(token, str):
-        raise InvalidInput("site_key and token needed", "site_key")
+    site_key, token = BEACON.read(body, "site_key"), BEACON.read(body, "token")
+    del body["site_key"], body["token"]
     extra = sorted(set(body) - set(VIEW_FIELDS))
     if extra:
         raise InvalidInput(f"unknown field {extra[0]!r}: who viewed the page is the token's",
@@ -69,6 +83,7 @@ def read_view(raw: bytes) -> tuple[str, str, pv.PageView]:
     return site_key, token, view
 
 
+@validate.described(BEACON, status=202)
 async def page_view(request: Request) -> Response:
     ctx: Context = request.app.state.context
     origin = origins.normal(request.headers.get("origin") or "")
