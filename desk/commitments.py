@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import audit, timer_rows, validate
-from desk.due_times import aware, due
+from desk.due_times import active_owner, aware, due
 from desk.errors import Conflict, InvalidInput
 from desk.limits import NAME_MAX
-from desk.models import Agent, Commitment, CommitmentChange
+from desk.models import Commitment, CommitmentChange
 from desk.models.work import WHY_MAX
 
 ENDS = ("done", "cancelled")
@@ -53,19 +53,12 @@ async def _arm(s: AsyncSession, c: Commitment) -> None:
     await timer_rows.set_timers(s, c.conversation_id, want, [kind])
 
 
-async def _owner(s: AsyncSession, owner_id: int) -> int:
-    agent = await s.get(Agent, owner_id)
-    if agent is None or not agent.is_active:
-        raise InvalidInput("owner_id must be an active agent", "owner_id")
-    return owner_id
-
-
 async def add(s: AsyncSession, conversation_id: int, actor_id: int, data: dict[str, Any],
               now: datetime) -> Commitment:
     kind: str = COMMIT.read(data, "kind")
     at = due(data, now)
-    owner = COMMIT.read(data, "owner_id") or actor_id
-    c = Commitment(conversation_id=conversation_id, kind=kind, owner_id=await _owner(s, owner),
+    owner = await active_owner(s, COMMIT.read(data, "owner_id") or actor_id)
+    c = Commitment(conversation_id=conversation_id, kind=kind, owner_id=owner,
                    due_at=at, public=bool(COMMIT.read(data, "public")),
                    created_by=actor_id, created_at=now)
     s.add(c)
@@ -93,7 +86,7 @@ async def change(s: AsyncSession, c: Commitment, actor_id: int, data: dict[str, 
                      why=why)
         c.due_at = at
     if (owner := CHANGE.read(data, "owner_id")) is not None:
-        c.owner_id = await _owner(s, owner)
+        c.owner_id = await active_owner(s, owner)
     if status is not None:
         c.status, c.done_at = status, now
         audit.record(s, f"commitment.{status}", c.conversation_id, actor_id=actor_id, at=now,

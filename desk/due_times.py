@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from desk.errors import InvalidInput
+from desk.models import Agent
 
 HORIZON = timedelta(days=365)
 RAW_MAX = 40
@@ -42,3 +45,11 @@ def due(data: dict[str, Any], now: datetime, key: str = "due_at",
         raise InvalidInput(f"{key} is more than {HORIZON.days} days away: {what} within "
                            f"{HORIZON.days} days (and moved later if need be)", key)
     return at
+
+
+async def active_owner(s: AsyncSession, owner_id: int) -> int:
+    """``owner_id`` of a commitment or task, if it names an active agent."""
+    agent = await s.get(Agent, owner_id)
+    if agent is None or not agent.is_active:
+        raise InvalidInput("owner_id must be an active agent", "owner_id")
+    return owner_id

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import validate
 from desk.auth import Principal
-from desk.due_times import aware, due
+from desk.due_times import active_owner, aware, due
 from desk.errors import Forbidden, InvalidInput
-from desk.models import Agent, Conversation, Task, TaskLink
+from desk.models import Conversation, Task, TaskLink
 from desk.models.work import TASK_STATUSES, TITLE_MAX
 
 LINKS_MAX = 20
@@ -56,18 +56,11 @@ async def _links(s: AsyncSession, p: Principal, data: dict[str, Any]) -> list[in
     return list(dict.fromkeys(ids))
 
 
-async def _owner(s: AsyncSession, owner_id: int) -> int:
-    agent = await s.get(Agent, owner_id)
-    if agent is None or not agent.is_active:
-        raise InvalidInput("owner_id must be an active agent", "owner_id")
-    return owner_id
-
-
 async def create(s: AsyncSession, p: Principal, data: dict[str, Any], now: datetime) -> Task:
     title: str = TASK.read(data, "title")
     due_at, remind_at = _time(data, "due_at", now), _time(data, "remind_at", now)
     _order(due_at, remind_at)
-    owner = await _owner(s, TASK.read(data, "owner_id") or p.agent_id)
+    owner = await active_owner(s, TASK.read(data, "owner_id") or p.agent_id)
     links = await _links(s, p, data)
     task = Task(title=title, owner_id=owner, due_at=due_at, remind_at=remind_at,
                 created_by=p.agent_id, created_at=now)
@@ -91,7 +84,7 @@ async def change(s: AsyncSession, p: Principal, task: Task, data: dict[str, Any]
     remind_at = _time(data, "remind_at", now) if "remind_at" in data else task.remind_at
     _order(due_at, remind_at)
     if (owner := CHANGE.read(data, "owner_id")) is not None:
-        task.owner_id = await _owner(s, owner)
+        task.owner_id = await active_owner(s, owner)
     if "remind_at" in data:
         task.reminded_at = None  # a new reminder time is a new reminder
     task.due_at, task.remind_at = due_at, remind_at
