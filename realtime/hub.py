@@ -32,6 +32,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from desk.background import stop_tasks
 from realtime import protocol as p
 from realtime.connection import CatchUp, Connection, StoredMessage
 from realtime.envelopes import (
@@ -108,11 +109,7 @@ class Hub:
             conn.kill(CLOSE_RESTART)
         self.flush()
         await self.publisher.stop(2.0)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background job, keeping a reference until it ends (and logging failures)."""

@@ -21,6 +21,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from desk.background import stop_tasks
 from routing import connect
 from routing.resp import publish as packed_publish
 
@@ -48,10 +49,7 @@ class Publisher:
         """Give what is unanswered ``within_s`` to be answered, then close."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), within_s)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     @property
     def backlog(self) -> int:

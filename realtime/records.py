@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from desk import facts, portal
 from desk.auth import Principal
+from desk.background import stop_tasks
 from desk.case_links import Grant
 from desk.conversations import (
     PG_BATCH_SETTINGS,
@@ -318,11 +319,7 @@ class MessageWriter:
     async def close(self) -> None:
         self._closed = True
         workers, self._workers = self._workers, []
-        for task in workers:
-            task.cancel()
-        for task in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(workers)
         pending, self._pending = self._pending, []
         for _, fut, _ in pending:  # never taken by a worker: not stored
             if not fut.done():

@@ -25,7 +25,6 @@ Who gets what (each push checked against the socket's current rights):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -33,6 +32,7 @@ from dataclasses import replace
 
 from redis.exceptions import RedisError
 
+from desk.background import stop_tasks
 from realtime import presence, records
 from realtime import protocol as p
 from realtime.connection import Connection
@@ -99,10 +99,7 @@ class RouterEvents:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="router-events")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     def feed(self, raw: bytes) -> None:
         self._inbox.put_nowait(raw)

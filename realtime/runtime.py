@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
+from desk.background import stop_tasks
 from desk.settings import Settings
 from realtime import rights
 from realtime.chat import Chat
@@ -63,9 +64,7 @@ async def running(app: Starlette, settings: Settings) -> AsyncIterator[Chat]:
     try:
         yield chat
     finally:
-        timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
+        await stop_tasks([timer])
         await hub.stop()
         await chat.writer.close()
         await chat.routed.stop()

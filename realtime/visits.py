@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from desk import business_hours, invitations, site_config, visit_rules
+from desk.background import stop_tasks
 from desk.models import AgentGroup, BusinessCalendar, Group, Site
 from realtime import protocol as p
 from realtime import protocol_visits as pv
@@ -368,10 +369,7 @@ class Visits:
     async def stop(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     async def _page(self, site_id: int, offset: int, limit: int) -> tuple[list[int], int]:
         return (await self._pages(site_id, [(offset, limit)]))[(offset, limit)]

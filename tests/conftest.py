@@ -23,6 +23,7 @@ from desk.schema import create_all
 from desk.settings import Settings
 from tests.support.databases import PostgresServer, drop_database, truncate_all
 from tests.support.smtp_sink import Sink, running_sink
+from tests.support.watchdog import watching
 
 REDIS_SERVER = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("SWITCHBOARD_TEST_REDIS_DB", "15"))
@@ -102,6 +103,16 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sm(engine: AsyncEngine) -> SessionMaker:
     return make_sessionmaker(engine)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """No test may hold the run: task stacks at 4 minutes, the run ends at 8 (the longest
+    test takes about one)."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    with watching(item.nodeid, dump_after_s=240, exit_after_s=480,
+                  uncapture=lambda: capture.suspend_global_capture(in_=True)):
+        return (yield)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
