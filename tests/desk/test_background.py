@@ -42,7 +42,7 @@ async def test_a_task_that_never_stops_is_logged_and_left(
     await stop_tasks([task], within_s=0.2)
     assert not task.done()
     assert "stubborn did not stop" in caplog.text
-    task.get_coro().close()  # type: ignore[union-attr]
+    task.get_coro().close()
 
 
 async def test_a_failure_is_logged(caplog: pytest.LogCaptureFixture) -> None:
