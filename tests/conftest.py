@@ -115,7 +115,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
 
 
+# A test none of whose fixtures reach these never touches the records: the PostgreSQL half
+# of the suite leaves it out (it ran on SQLite already, and its outcome cannot differ).
+DATABASE_FIXTURES = frozenset({"session_database_url", "pg_server"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests last: the session-wide sync Playwright keeps an event loop running in the
     main thread, which the asyncio tests cannot share."""
+    if DB_KIND == "postgres":
+        uses = [bool(DATABASE_FIXTURES & set(getattr(i, "fixturenames", ()))) for i in items]
+        config.hook.pytest_deselected(items=[i for i, u in zip(items, uses) if not u])
+        items[:] = [i for i, u in zip(items, uses) if u]
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
