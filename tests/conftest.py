@@ -124,7 +124,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests last: the session-wide sync Playwright keeps an event loop running in the
     main thread, which the asyncio tests cannot share."""
     if DB_KIND == "postgres":
-        uses = [bool(DATABASE_FIXTURES & set(getattr(i, "fixturenames", ()))) for i in items]
-        config.hook.pytest_deselected(items=[i for i, u in zip(items, uses) if not u])
-        items[:] = [i for i, u in zip(items, uses) if u]
+        pure = [i for i in items if not DATABASE_FIXTURES & set(getattr(i, "fixturenames", ()))]
+        config.hook.pytest_deselected(items=pure)
+        dropped = set(map(id, pure))
+        items[:] = [i for i in items if id(i) not in dropped]
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
