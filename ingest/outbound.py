@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk import portal, smtp_relay, ticket_work
 from desk.attachments import path_for
+from desk.background import stop_tasks
 from desk.case_links import Kind, signin_url
 from desk.catalogues import shipped
 from desk.db import SessionMaker
@@ -286,9 +287,7 @@ async def holding(sm: SessionMaker, outbound_id: int, attempt: int,
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
 
 
 async def send(sm: SessionMaker, settings: Settings, outbound_id: int) -> str:
