@@ -149,6 +149,8 @@ def test_admin_designs_the_visit_form(browser: Browser, server: Server) -> None:
         form = page.get_by_role("form", name="Department form")
         form.get_by_label("Department").select_option(label="Support")
         form.get_by_label("Form").select_option(label="Field visit order")
+        # Each choice loads the form anew: type into the list of the last one.
+        expect(form.locator(".df-fields")).to_have_attribute("aria-busy", "false")
         form.get_by_role("button", name="Add field").click()
         form.get_by_label("Field name").fill("serial")
         form.get_by_label("Question").fill("Serial number")

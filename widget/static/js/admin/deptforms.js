@@ -16,10 +16,17 @@ export async function departmentFormsPage(lookups) {
   const holder = h("div", { class: "df-fields" });
   const status = h("p", { class: "muted", role: "status" });
   let list = null;
+  let asked = 0;
   const load = async () => {
     status.textContent = "";
     if (!dept.value) return;
+    // Two quick choices send two requests: only the newest answer may replace the list, or a
+    // late one would throw away fields being typed into the other.
+    const mine = ++asked;
+    holder.setAttribute("aria-busy", "true");
     const { fields } = await get(`/api/departments/${dept.value}/${kind.value}`);
+    if (mine !== asked) return;
+    holder.setAttribute("aria-busy", "false");
     list = new FieldList(fields, `${kind.selectedOptions[0].text} of ${dept.selectedOptions[0].text}`,
       TYPES);
     holder.replaceChildren(list.el);
