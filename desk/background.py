@@ -19,7 +19,7 @@ RECANCEL_S = 0.05
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[Any] | None], within_s: float = 5.0) -> None:
-    """Cancel ``tasks`` and wait for them to end (their exceptions are theirs to log)."""
+    """Cancel ``tasks`` and wait for them to end; one that failed instead is logged."""
     given = [t for t in tasks if t is not None]
     pending = {t for t in given if not t.done()}
     loop = asyncio.get_running_loop()

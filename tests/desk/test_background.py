@@ -20,10 +20,10 @@ async def _swallows_once() -> None:
             swallowed = True  # what a library's reconnect path may do
 
 
-async def _never_stops() -> None:
-    while True:
+async def _deaf_until(released: asyncio.Event) -> None:
+    while not released.is_set():
         try:
-            await asyncio.sleep(3600)
+            await released.wait()
         except asyncio.CancelledError:
             continue
 
@@ -37,12 +37,14 @@ async def test_a_swallowed_cancel_is_repeated() -> None:
 
 async def test_a_task_that_never_stops_is_logged_and_left(
         caplog: pytest.LogCaptureFixture) -> None:
-    task = asyncio.get_running_loop().create_task(_never_stops(), name="stubborn")
+    released = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(_deaf_until(released), name="stubborn")
     await asyncio.sleep(0)
     await stop_tasks([task], within_s=0.2)
     assert not task.done()
     assert "stubborn did not stop" in caplog.text
-    task.get_coro().close()
+    released.set()
+    await task
 
 
 async def test_a_failure_is_logged(caplog: pytest.LogCaptureFixture) -> None:
